@@ -1,0 +1,45 @@
+# Everything a fresh Debian machine needs, as root: `make test` (or `make demo`).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv engine fixtures test unit lint demo clean
+
+help:
+	@echo "make demo      set everything up and audit a fixture image"
+	@echo "make test      set everything up (venv, Docker engine, fixture images) and run every test"
+	@echo "make engine    make sure a Docker engine answers (installs and starts one as root on Debian)"
+	@echo "make fixtures  build the fixture images (skipped when their inputs are unchanged)"
+	@echo "make unit      the tests that need no Docker engine"
+	@echo "make lint      ruff"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+engine:
+	bash scripts/engine.sh
+
+fixtures: venv engine
+	$(BIN)/python fixtures/build.py
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: venv
+	$(BIN)/pytest -m "not docker"
+
+test: lint fixtures
+	$(BIN)/pytest --require-docker
+
+demo: fixtures
+	$(BIN)/inspector facts inspector-fixture/naive:test
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache *.egg-info

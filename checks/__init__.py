@@ -1,0 +1,1 @@
+"""The check catalog: pure functions of an image's facts (see ../shared/design.md)."""

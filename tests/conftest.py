@@ -1,0 +1,132 @@
+"""Shared test setup: the Docker engine, the fixture images, and containers that never outlive a test.
+
+Tests marked `docker` need an engine and the images from `make fixtures`. Without an engine they
+are skipped, unless `--require-docker` is given (CI and `make test` give it): then they fail.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+TEST_LABEL = "inspector.test"
+
+
+def fixture_image(name: str) -> str:
+    """The tag `make fixtures` gives the image built from fixtures/NAME/Dockerfile."""
+    return f"inspector-fixture/{name}:test"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-docker",
+        action="store_true",
+        help="fail, instead of skipping, tests marked docker when no engine or fixture answers",
+    )
+
+
+@functools.cache
+def _engine_problem() -> str | None:
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+        client.close()
+    except docker.errors.DockerException as exc:
+        return f"no Docker engine answers ({exc}); run `make engine`"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("docker") is None:
+        return
+    problem = _engine_problem()
+    if problem is None:
+        return
+    if item.config.getoption("--require-docker"):
+        pytest.fail(problem, pytrace=False)
+    pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[object]:
+    """A Docker SDK client; after the session no container a test started may remain."""
+    import docker
+
+    client = docker.from_env(timeout=120)
+    yield client
+    leftovers = client.containers.list(all=True, filters={"label": TEST_LABEL})
+    for container in leftovers:
+        container.remove(force=True)
+    assert not leftovers, f"tests left containers behind: {[c.name for c in leftovers]}"
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def image(docker_client) -> Callable[[str], object]:
+    """Look up a fixture image by name; a missing one is an error that says how to build it."""
+
+    def get(name: str) -> object:
+        import docker.errors
+
+        try:
+            return docker_client.images.get(fixture_image(name))
+        except docker.errors.ImageNotFound:
+            pytest.fail(f"fixture image {fixture_image(name)} is missing; run `make fixtures`")
+
+    return get
+
+
+@dataclass(frozen=True)
+class Ran:
+    exit_code: int
+    output: str
+    diff: list[dict[str, object]]
+
+
+@pytest.fixture
+def run(docker_client) -> Callable[..., Ran]:
+    """Run a command in an image with the network off, wait for it, and always remove it."""
+
+    def _run(ref: str, command: list[str] | None = None, **kwargs: object) -> Ran:
+        container = docker_client.containers.create(
+            ref,
+            command,
+            network_mode="none",
+            labels={TEST_LABEL: "1"},
+            **kwargs,
+        )
+        try:
+            container.start()
+            status = container.wait(timeout=60)
+            output = container.logs(stdout=True, stderr=True).decode(errors="replace")
+            return Ran(status["StatusCode"], output, container.diff() or [])
+        finally:
+            container.remove(force=True)
+
+    return _run
+
+
+@pytest.fixture
+def started(docker_client) -> Iterator[Callable[..., object]]:
+    """Start an image as a user would (its own entrypoint), with the network off; removed after."""
+    containers: list[object] = []
+
+    def _start(ref: str, **kwargs: object) -> object:
+        container = docker_client.containers.run(
+            ref, detach=True, network_mode="none", labels={TEST_LABEL: "1"}, **kwargs
+        )
+        containers.append(container)
+        return container
+
+    yield _start
+    for container in containers:
+        container.remove(force=True)
