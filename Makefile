@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv engine fixtures test unit lint demo clean
+.PHONY: help venv engine fixtures test unit lint demo docs clean
 
 help:
 	@echo "make demo      set everything up and audit a fixture image"
@@ -43,3 +43,6 @@ demo: fixtures
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache *.egg-info
+
+docs: venv
+	$(BIN)/python scripts/gen_readme.py

@@ -39,7 +39,11 @@ def facts(ref: str, fmt: str) -> None:
     """
     from inspector import daemon
 
-    summary = daemon.summarize(daemon.connect(), ref)
+    client = daemon.connect()
+    try:
+        summary = daemon.summarize(client, ref)
+    finally:
+        client.close()
     if fmt == "json":
         click.echo(json.dumps(asdict(summary), indent=2, sort_keys=True))
     else:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timezone
 from typing import Any
 
 import docker
 import docker.errors
+import docker.utils
+import requests.exceptions
+from docker.constants import DEFAULT_DOCKER_API_VERSION, DEFAULT_UNIX_SOCKET
+from packaging.version import Version
 
 from inspector.errors import EngineUnavailable, ImageNotFound, InspectorError
 from inspector.image import HistoryStep, ImageSummary, config_from_json
@@ -19,12 +25,45 @@ _ENGINE_HINT = (
 
 def connect(timeout: int = 60) -> docker.DockerClient:
     """A client for the engine named by the environment, with a clear error when none answers."""
+    base_url = docker.utils.kwargs_from_env().get("base_url") or DEFAULT_UNIX_SOCKET
+    problem = _unix_socket_problem(base_url)
+    if problem:
+        raise EngineUnavailable(f"no Docker engine answers ({problem}); {_ENGINE_HINT}")
+    # docker.from_env(version="auto") asks the engine during construction and leaks that socket
+    # when the engine is down, so negotiate with a client we can close ourselves.
+    probe = docker.from_env(version=DEFAULT_DOCKER_API_VERSION, timeout=timeout)
     try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise EngineUnavailable(f"no Docker engine answers ({_first_line(exc)}); {_ENGINE_HINT}") from exc
-    return client
+        server = probe.api.version(api_version=False)["ApiVersion"]
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise EngineUnavailable(
+            f"no Docker engine answers ({_first_line(exc)}); {_ENGINE_HINT}"
+        ) from exc
+    finally:
+        probe.close()
+    version = min(Version(server), Version(DEFAULT_DOCKER_API_VERSION))
+    return docker.from_env(version=str(version), timeout=timeout)
+
+
+def _unix_socket_problem(base_url: str) -> str | None:
+    """Why a unix socket URL cannot be reached, or None (also None for other transports).
+
+    docker-py leaks its socket when a unix connect fails, so a dead socket is detected here.
+    """
+    for prefix in ("http+unix://", "unix://"):
+        if base_url.startswith(prefix):
+            path = base_url[len(prefix) :]
+            break
+    else:
+        return None
+    if not os.path.exists(path):
+        return f"no socket at {path}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            return f"cannot connect to {path}: {exc.strerror or exc}"
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ _SHELL_PREFIXES = (("/bin/sh", "-c"), ("sh", "-c"), ("/bin/bash", "-c"), ("bash"
 
 
 def command_form(argv: list[str] | None) -> str | None:
-    """Return "shell" when Docker wrapped the command in a shell, "exec" otherwise, None if absent."""
+    """ "shell" when Docker wrapped the command in a shell, "exec" otherwise, None if absent."""
     if not argv:
         return None
     return "shell" if tuple(argv[:2]) in _SHELL_PREFIXES else "exec"

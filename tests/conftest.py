@@ -1,4 +1,4 @@
-"""Shared test setup: the Docker engine, the fixture images, and containers that never outlive a test.
+"""Test setup: the Docker engine, the fixture images, and containers that never outlive a test.
 
 Tests marked `docker` need an engine and the images from `make fixtures`. Without an engine they
 are skipped, unless `--require-docker` is given (CI and `make test` give it): then they fail.

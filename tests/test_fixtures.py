@@ -1,4 +1,4 @@
-"""Each fixture image has the properties its Dockerfile comment claims, checked on the real image."""
+"""Each fixture image has the properties its Dockerfile comment claims, checked on the image."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_good_enables_faulthandler_and_runs_from_a_venv(image, run):
 
 
 def test_good_ships_precompiled_bytecode(run):
-    """Importing good's app and dependencies as root writes no .pyc, so all of it was precompiled."""
+    """Importing good's app and dependencies as root writes no .pyc: all of it was precompiled."""
     ran = run(fixture_image("good"), ["python", "-c", APP_IMPORT], user="0", entrypoint=[])
     assert ran.exit_code == 0, ran.output
     written = [c["Path"] for c in ran.diff if str(c["Path"]).endswith(".pyc")]
@@ -72,14 +72,15 @@ def test_good_ships_precompiled_bytecode(run):
 
 def test_good_has_no_package_caches(run):
     """good contains no pip cache and no apt downloads anywhere in its filesystem."""
-    find = "find / -xdev \\( -path '*/.cache/pip' -o -name '*.deb' -o -path '/var/lib/apt/lists/*_Packages' \\) -print"
-    ran = run(fixture_image("good"), ["sh", "-c", find], user="0")
+    find = ["find", "/", "-xdev", "(", "-path", "*/.cache/pip", "-o", "-name", "*.deb",
+            "-o", "-path", "/var/lib/apt/lists/*_Packages", ")", "-print"]  # fmt: skip
+    ran = run(fixture_image("good"), find, user="0")
     assert ran.exit_code == 0, ran.output
     assert ran.output.strip() == ""
 
 
 def test_good_has_exec_form_entrypoint_behind_tini_healthcheck_and_oci_labels(image):
-    """good's config has tini as an exec-form ENTRYPOINT, an exec-form HEALTHCHECK and OCI labels."""
+    """good's config has tini as exec-form ENTRYPOINT, an exec-form HEALTHCHECK and OCI labels."""
     config = image("good").attrs["Config"]
     assert config["Entrypoint"] == ["/usr/bin/tini", "--"]
     assert config["Cmd"] == ["python", "-m", "app"]
@@ -89,7 +90,7 @@ def test_good_has_exec_form_entrypoint_behind_tini_healthcheck_and_oci_labels(im
 
 
 def test_good_runs_tini_as_pid1_passes_its_healthcheck_and_stops_cleanly(image, started):
-    """Started as a user would, good has tini as PID 1, its healthcheck passes, SIGTERM stops it at once."""
+    """Started as a user would, good has tini as PID 1, passes its healthcheck, stops on SIGTERM."""
     container = started(fixture_image("good"))
     wait_for_log(container, "listening on 8000")
     pid1 = container.exec_run(["cat", "/proc/1/cmdline"]).output.split(b"\0")
@@ -117,7 +118,9 @@ def test_naive_has_a_pip_cache_written_by_pip(run):
     """naive's pip cache is pip's own HTTP cache, one entry per wheel it downloaded."""
     ran = run(fixture_image("naive"), ["python3", "-m", "pip", "cache", "info"])
     assert ran.exit_code == 0, ran.output
-    files = next(line for line in ran.output.splitlines() if line.startswith("Number of HTTP files"))
+    files = next(
+        line for line in ran.output.splitlines() if line.startswith("Number of HTTP files")
+    )
     assert int(files.split(":")[1]) == len(REQUIREMENTS)
 
 
@@ -134,7 +137,9 @@ def test_naive_app_code_has_no_bytecode_and_imports_write_it(run):
 
 def test_naive_has_no_faulthandler(image, run):
     """naive does not set PYTHONFAULTHANDLER and its python runs with faulthandler off."""
-    assert not any(e.startswith("PYTHONFAULTHANDLER=") for e in image("naive").attrs["Config"]["Env"])
+    assert not any(
+        e.startswith("PYTHONFAULTHANDLER=") for e in image("naive").attrs["Config"]["Env"]
+    )
     code = "import faulthandler; print(faulthandler.is_enabled())"
     assert run(fixture_image("naive"), ["python3", "-c", code]).output.strip() == "False"
 
@@ -158,8 +163,11 @@ def saved_layers(img, tmp_path: Path) -> list[list[tarfile.TarInfo]]:
 
 
 def test_cache_deleted_ships_a_pip_cache_that_a_later_layer_deletes(image, run, tmp_path):
-    """cache-deleted has no visible pip cache, yet one layer holds pip's files and a later one whites them out."""
-    assert run(fixture_image("cache-deleted"), ["test", "-e", "/root/.cache/pip"], user="0").exit_code == 1
+    """cache-deleted shows no pip cache, yet a layer holds pip's files that a later one deletes."""
+    assert (
+        run(fixture_image("cache-deleted"), ["test", "-e", "/root/.cache/pip"], user="0").exit_code
+        == 1
+    )
     layers = saved_layers(image("cache-deleted"), tmp_path)
     cached = [
         (i, sum(m.size for m in layer if m.isfile() and m.name.startswith("root/.cache/pip/http")))
@@ -169,7 +177,10 @@ def test_cache_deleted_ships_a_pip_cache_that_a_later_layer_deletes(image, run, 
     assert len(with_cache) == 1
     cache_layer, cache_bytes = with_cache[0]
     assert cache_bytes > 500_000  # the wheels of requests, rich and pygments
-    whiteouts = [i for i, layer in enumerate(layers) if any(m.name == "root/.cache/.wh.pip" for m in layer)]
-    assert whiteouts and whiteouts[0] > cache_layer
+    whiteouts = [
+        i for i, layer in enumerate(layers) if any(m.name == "root/.cache/.wh.pip" for m in layer)
+    ]
+    assert whiteouts
+    assert whiteouts[0] > cache_layer
     history = [h["CreatedBy"] for h in image("cache-deleted").history()]
     assert any("rm -rf /root/.cache/pip" in step for step in history)
