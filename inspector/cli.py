@@ -71,7 +71,9 @@ def render_summary(s: ImageSummary) -> str:
         parts.append("env:\n" + tabulate(sorted(c.env.items()), tablefmt="plain"))
     if c.labels:
         parts.append("labels:\n" + tabulate(sorted(c.labels.items()), tablefmt="plain"))
-    steps = [(i, _mb(h.size), _short(h.created_by)) for i, h in enumerate(s.history)]
+    steps = [
+        (i, _mb(h.size), _short(h.created_by) or "(not recorded)") for i, h in enumerate(s.history)
+    ]
     parts.append(
         f"history ({len(s.layer_digests)} layers):\n"
         + tabulate(steps, headers=["step", "size", "created by"], tablefmt="simple")

@@ -7,6 +7,7 @@ are skipped, unless `--require-docker` is given (CI and `make test` give it): th
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 TEST_LABEL = "inspector.test"
+# Containers carry this session's id, so concurrent sessions never remove each other's.
+SESSION = uuid.uuid4().hex
 
 
 def fixture_image(name: str) -> str:
@@ -63,7 +66,7 @@ def docker_client() -> Iterator[object]:
 
     client = docker.from_env(timeout=120)
     yield client
-    leftovers = client.containers.list(all=True, filters={"label": TEST_LABEL})
+    leftovers = client.containers.list(all=True, filters={"label": f"{TEST_LABEL}={SESSION}"})
     for container in leftovers:
         container.remove(force=True)
     assert not leftovers, f"tests left containers behind: {[c.name for c in leftovers]}"
@@ -101,7 +104,7 @@ def run(docker_client) -> Callable[..., Ran]:
             ref,
             command,
             network_mode="none",
-            labels={TEST_LABEL: "1"},
+            labels={TEST_LABEL: SESSION},
             **kwargs,
         )
         try:
@@ -122,7 +125,7 @@ def started(docker_client) -> Iterator[Callable[..., object]]:
 
     def _start(ref: str, **kwargs: object) -> object:
         container = docker_client.containers.run(
-            ref, detach=True, network_mode="none", labels={TEST_LABEL: "1"}, **kwargs
+            ref, detach=True, network_mode="none", labels={TEST_LABEL: SESSION}, **kwargs
         )
         containers.append(container)
         return container
