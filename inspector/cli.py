@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 
 import click
-from tabulate import tabulate
 
 from inspector import __version__
 from inspector.errors import InspectorError
-from inspector.image import ImageSummary
+from inspector.sources import PULL_POLICIES
 
 EXIT_ERROR = 2
 
@@ -30,70 +28,38 @@ def cli() -> None:
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="A readable summary, or JSON for other tools.",
+    help="A readable summary, or versioned JSON (documented in docs/facts.md).",
 )
-def facts(ref: str, fmt: str) -> None:
-    """Print what an image declares: identity, config, and the history step of each layer.
+@click.option(
+    "--pull",
+    type=click.Choice(PULL_POLICIES),
+    default="never",
+    show_default=True,
+    help="When to pull REF through the daemon (with your Docker credentials).",
+)
+@click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache.")
+def facts(ref: str, fmt: str, pull: str, no_cache: bool) -> None:
+    """Print what is known about an image: config, layers, files, OS, Python, caches, secrets.
 
-    REF is a local image tag, ID or digest; nothing is pulled.
+    REF is a local image (tag, ID or digest), docker-archive:PATH (docker save output),
+    oci-archive:PATH, or oci:DIR. Each layer is read once; results are cached per layer.
     """
-    from inspector import daemon
+    from inspector.facts import collect
 
-    client = daemon.connect()
-    try:
-        summary = daemon.summarize(client, ref)
-    finally:
-        client.close()
+    doc = collect(ref, pull=pull, use_cache=not no_cache, progress=progress_printer()).to_json()
     if fmt == "json":
-        click.echo(json.dumps(asdict(summary), indent=2, sort_keys=True))
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, default=str))
     else:
-        click.echo(render_summary(summary))
+        from inspector.facts_text import render
+
+        click.echo(render(doc))
 
 
-def render_summary(s: ImageSummary) -> str:
-    c = s.config
-    rows = [
-        ("image", s.id),
-        ("tags", ", ".join(s.tags) or "(none)"),
-        ("created", s.created),
-        ("platform", f"{s.os}/{s.architecture}"),
-        ("size", _mb(s.size)),
-        ("user", c.user or "(unset: root)"),
-        ("entrypoint", _argv(c.entrypoint, c.entrypoint_form)),
-        ("cmd", _argv(c.cmd, c.cmd_form)),
-        ("workdir", c.workdir or "(unset: /)"),
-        ("healthcheck", " ".join(c.healthcheck.get("Test", [])) if c.healthcheck else "(none)"),
-        ("stop signal", c.stop_signal or "(default: SIGTERM)"),
-        ("exposed ports", ", ".join(c.exposed_ports) or "(none)"),
-    ]
-    parts = [tabulate(rows, tablefmt="plain")]
-    if c.env:
-        parts.append("env:\n" + tabulate(sorted(c.env.items()), tablefmt="plain"))
-    if c.labels:
-        parts.append("labels:\n" + tabulate(sorted(c.labels.items()), tablefmt="plain"))
-    steps = [
-        (i, _mb(h.size), _short(h.created_by) or "(not recorded)") for i, h in enumerate(s.history)
-    ]
-    parts.append(
-        f"history ({len(s.layer_digests)} layers):\n"
-        + tabulate(steps, headers=["step", "size", "created by"], tablefmt="simple")
-    )
-    return "\n\n".join(parts)
-
-
-def _argv(argv: list[str] | None, form: str | None) -> str:
-    if not argv:
-        return "(none)"
-    return f"{json.dumps(argv)}  [{form} form]"
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
-
-
-def _short(text: str, width: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def progress_printer():  # type: ignore[no-untyped-def]
+    """Progress on stderr only when a person watches it."""
+    if not sys.stderr.isatty():
+        return lambda message: None
+    return lambda message: click.echo(f"\r\033[K{message}", err=True, nl=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,304 @@
+"""The facts about one image: a frozen, versioned, JSON-serialisable model, collected once.
+
+Collection: resolve the reference, read each layer once (or take it from the cache), merge the
+layers, run every static analyser. Checks later read only this model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, BinaryIO
+
+from inspector.analysis import ImageData
+from inspector.cache import LayerCache, default_dir
+from inspector.filesystem import FileSystem, merge
+from inspector.image import ImageConfig, config_from_json
+from inspector.layers import LayerRead, read_layer
+from inspector.sources import load, parse_reference
+from inspector.sources.archive import Known
+
+SCHEMA_VERSION = 1
+ANALYSERS = (
+    "osinfo",
+    "ospackages",
+    "users",
+    "filemodes",
+    "secrets",
+    "python",
+    "bytecode",
+    "caches",
+)
+WASTE_GROUPS = 50
+
+
+def analyser_modules() -> list[Any]:
+    return [importlib.import_module(f"inspector.analysers.{name}") for name in ANALYSERS]
+
+
+def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
+    """One capture function for the single pass, and a fingerprint of the rules behind it."""
+    modules = analyser_modules()
+    wants = [m.wants for m in modules]
+
+    def capture(path: str, size: int) -> int | None:
+        best = None
+        for want in wants:
+            cap = want(path, size)
+            if cap is not None and (best is None or cap > best):
+                best = cap
+        return best
+
+    source = "".join(inspect.getsource(m) for m in modules)
+    source += inspect.getsource(importlib.import_module("inspector.layers"))
+    return capture, hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    reference: str
+    source: str
+    id: str
+    digest: str | None
+    tags: tuple[str, ...]
+    created: str | None
+    architecture: str | None
+    os: str | None
+
+
+@dataclass(frozen=True)
+class HistoryFacts:
+    created: str | None
+    created_by: str
+    empty_layer: bool
+    layer: int | None  # index into layers[], None for steps that made no layer
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    index: int
+    digest: str  # the diff_id: sha256 of the uncompressed layer tar
+    size: int  # uncompressed bytes of the tar
+    files: int
+    added_bytes: int  # bytes of regular files it adds
+    wasted_bytes: int  # of those, bytes a later layer deletes or replaces
+    created_by: str | None
+    from_cache: bool
+
+
+@dataclass(frozen=True)
+class WasteFacts:
+    layer: int
+    created_by: str | None
+    removed_in: int
+    removed_by: str | None
+    how: str  # "deleted" | "replaced"
+    bytes: int
+    files: int
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FsFacts:
+    visible_bytes: int
+    visible_files: int
+    wasted_bytes: int
+    efficiency: float  # visible / (visible + wasted): 1.0 means no byte is shipped in vain
+    waste: tuple[WasteFacts, ...]  # largest groups first
+    unsafe_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Facts:
+    schema_version: int
+    image: ImageFacts
+    config: ImageConfig
+    history: tuple[HistoryFacts, ...]
+    layers: tuple[LayerFacts, ...]
+    fs: FsFacts
+    analysers: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["config"]["entrypoint_form"] = self.config.entrypoint_form
+        doc["config"]["cmd_form"] = self.config.cmd_form
+        analysers = doc.pop("analysers")
+        doc.update(flatten_analysers(analysers))
+        return doc
+
+
+def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:
+    """Place each analyser's result where the documented JSON paths expect it."""
+    out: dict[str, Any] = {}
+    out["os"] = results.get("osinfo")
+    out["os_packages"] = results.get("ospackages")
+    out["user"] = results.get("users")
+    modes = results.get("filemodes") or {}
+    for key, value in modes.items():
+        out[key] = value
+    secrets = results.get("secrets")
+    out["secrets"] = secrets.get("secrets", ()) if isinstance(secrets, dict) else secrets
+    python = dict(results.get("python") or {})
+    python["bytecode"] = results.get("bytecode")
+    out["python"] = python
+    out["caches"] = results.get("caches")
+    return out
+
+
+def history_facts(raw_config: dict[str, Any], layer_count: int) -> tuple[HistoryFacts, ...]:
+    steps = raw_config.get("history") or []
+    made = [s for s in steps if not s.get("empty_layer")]
+    # Only trust the step-to-layer mapping when the counts agree (squashed images lie).
+    mapped = len(made) == layer_count
+    out, layer = [], 0
+    for step in steps:
+        empty = bool(step.get("empty_layer"))
+        index = None
+        if not empty and mapped:
+            index, layer = layer, layer + 1
+        out.append(HistoryFacts(step.get("created"), step.get("created_by") or "", empty, index))
+    return tuple(out)
+
+
+def waste_facts(fs: FileSystem, steps: Sequence[str | None]) -> tuple[WasteFacts, ...]:
+    groups: dict[tuple[int, int, str], list[Any]] = defaultdict(lambda: [0, 0, []])
+    for version in fs.removed():
+        if not version.bytes:
+            continue
+        if version.removed_in is None or version.removal is None:
+            continue
+        group = groups[(version.layer, version.removed_in, version.removal)]
+        group[0] += version.bytes
+        group[1] += 1
+        group[2].append((version.bytes, version.entry.path))
+    ordered = sorted(groups.items(), key=lambda item: -item[1][0])[:WASTE_GROUPS]
+
+    def step(i: int) -> str | None:
+        return steps[i] if i < len(steps) else None
+
+    return tuple(
+        WasteFacts(
+            layer,
+            step(layer),
+            removed_in,
+            step(removed_in),
+            how,
+            total,
+            files,
+            tuple(p for _, p in sorted(paths, reverse=True)[:5]),
+        )
+        for (layer, removed_in, how), (total, files, paths) in ordered
+    )
+
+
+def collect(
+    reference: str,
+    *,
+    pull: str = "never",
+    use_cache: bool = True,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Facts:
+    ref = parse_reference(reference)
+    capture, fingerprint = capture_rule()
+    cache = LayerCache(default_dir() / "layers.sqlite", fingerprint) if use_cache else None
+    try:
+        read_count = 0
+
+        def read(stream: BinaryIO) -> LayerRead:
+            nonlocal read_count
+            read_count += 1
+            progress(f"reading layer {read_count}")
+            return read_layer(stream, capture)
+
+        known = Known(cache.contains, cache.with_size) if cache else Known()
+        loaded = load(
+            ref,
+            read,
+            known,
+            pull=pull,
+            cached_config=cache.get_config if cache else (lambda image_id: None),
+        )
+        diff_ids = (loaded.raw_config.get("rootfs") or {}).get("diff_ids") or []
+        layers: list[LayerRead] = []
+        from_cache: list[bool] = []
+        for diff_id in diff_ids:
+            layer = loaded.layers.get(diff_id)
+            if layer is None and cache is not None:
+                layer = cache.get(diff_id)
+                from_cache.append(True)
+            else:
+                from_cache.append(False)
+            if layer is None:
+                # A cache row vanished or was damaged between the lookup and now: read afresh.
+                return collect(reference, pull=pull, use_cache=False, progress=progress)
+            layers.append(layer)
+        if cache is not None:
+            for layer in loaded.layers.values():
+                cache.put(layer)
+            cache.put_config(loaded.image_id, loaded.config_bytes)
+    finally:
+        if cache is not None:
+            cache.close()
+    return build_facts(reference, ref.kind, loaded, layers, from_cache)
+
+
+def build_facts(
+    reference: str, kind: str, loaded: Any, layers: list[LayerRead], from_cache: list[bool]
+) -> Facts:
+    raw = loaded.raw_config
+    config = config_from_json(raw.get("config"))
+    history = history_facts(raw, len(layers))
+    steps: list[str | None] = [None] * len(layers)
+    for step in history:
+        if step.layer is not None:
+            steps[step.layer] = step.created_by
+    fs = merge(layers)
+    waste_per_layer = fs.wasted_by_layer()
+    data = ImageData(config=config, raw_config=raw, layers=layers, fs=fs, layer_steps=steps)
+    results = {
+        name: asdict(module.analyse(data))
+        for name, module in zip(ANALYSERS, analyser_modules(), strict=True)
+    }
+    visible = fs.visible_bytes
+    wasted = fs.wasted_bytes
+    return Facts(
+        schema_version=SCHEMA_VERSION,
+        image=ImageFacts(
+            reference,
+            kind,
+            loaded.image_id,
+            loaded.digest,
+            loaded.tags,
+            raw.get("created"),
+            raw.get("architecture"),
+            raw.get("os"),
+        ),
+        config=config,
+        history=history,
+        layers=tuple(
+            LayerFacts(
+                i,
+                layer.diff_id,
+                layer.size,
+                len(layer.entries),
+                sum(e.size for e in layer.entries if e.kind == "file"),
+                waste_per_layer[i],
+                steps[i],
+                from_cache[i],
+            )
+            for i, layer in enumerate(layers)
+        ),
+        fs=FsFacts(
+            visible_bytes=visible,
+            visible_files=sum(1 for v in fs.visible.values() if v.entry.kind == "file"),
+            wasted_bytes=wasted,
+            efficiency=round(visible / (visible + wasted), 4) if visible + wasted else 1.0,
+            waste=waste_facts(fs, steps),
+            unsafe_names=tuple(n for layer in layers for n in layer.unsafe_names)[:100],
+        ),
+        analysers=results,
+    )

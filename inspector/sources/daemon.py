@@ -1,0 +1,226 @@
+"""The Docker daemon as a source of images. One of the few modules allowed to import docker.
+
+The reference is resolved to the image ID once; everything after uses the ID (docker-py pulls a
+missing *tag* by itself in some calls). Layers come from `docker save` of that ID, streamed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import docker
+import docker.errors
+import docker.utils
+import requests.exceptions
+from docker.constants import DEFAULT_DOCKER_API_VERSION, DEFAULT_UNIX_SOCKET
+from packaging.version import Version
+
+from inspector.errors import EngineUnavailable, ImageNotFound, InspectorError
+from inspector.image import HistoryStep, ImageSummary, config_from_json
+from inspector.layers import CHUNK
+from inspector.sources.archive import (
+    ArchiveError,
+    Known,
+    Loaded,
+    NeedsFullRead,
+    ReadLayer,
+    read_image_stream,
+)
+
+_ENGINE_HINT = (
+    "start Docker (or run `make engine` as root on Debian/Ubuntu), "
+    "or point DOCKER_HOST at a running engine"
+)
+
+
+def connect(timeout: int = 60) -> docker.DockerClient:
+    """A client for the engine named by the environment, with a clear error when none answers."""
+    base_url = docker.utils.kwargs_from_env().get("base_url") or DEFAULT_UNIX_SOCKET
+    problem = _unix_socket_problem(base_url)
+    if problem:
+        raise EngineUnavailable(f"no Docker engine answers ({problem}); {_ENGINE_HINT}")
+    # docker.from_env(version="auto") asks the engine during construction and leaks that socket
+    # when the engine is down, so negotiate with a client we can close ourselves.
+    probe = docker.from_env(version=DEFAULT_DOCKER_API_VERSION, timeout=timeout)
+    try:
+        server = probe.api.version(api_version=False)["ApiVersion"]
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise EngineUnavailable(
+            f"no Docker engine answers ({_first_line(exc)}); {_ENGINE_HINT}"
+        ) from exc
+    finally:
+        probe.close()
+    version = min(Version(server), Version(DEFAULT_DOCKER_API_VERSION))
+    return docker.from_env(version=str(version), timeout=timeout)
+
+
+def _unix_socket_problem(base_url: str) -> str | None:
+    """Why a unix socket URL cannot be reached, or None (also None for other transports).
+
+    docker-py leaks its socket when a unix connect fails, so a dead socket is detected here.
+    """
+    for prefix in ("http+unix://", "unix://"):
+        if base_url.startswith(prefix):
+            path = base_url[len(prefix) :]
+            break
+    else:
+        return None
+    if not os.path.exists(path):
+        return f"no socket at {path}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            return f"cannot connect to {path}: {exc.strerror or exc}"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def summarize(client: docker.DockerClient, ref: str) -> ImageSummary:
+    """Resolve `ref` to one immutable image, locally only (never a pull), and read its config."""
+    try:
+        image = client.images.get(ref)
+        history = image.history()
+    except docker.errors.ImageNotFound as exc:
+        raise ImageNotFound(
+            f"no local image {ref!r}; pull it first (`docker pull {ref}`) or check the name"
+        ) from exc
+    except docker.errors.APIError as exc:
+        raise InspectorError(f"the engine refused to describe {ref!r}: {_first_line(exc)}") from exc
+    attrs: dict[str, Any] = image.attrs
+    return ImageSummary(
+        id=image.id,
+        tags=tuple(image.tags),
+        created=attrs.get("Created", ""),
+        architecture=attrs.get("Architecture", ""),
+        os=attrs.get("Os", ""),
+        size=int(attrs.get("Size") or 0),
+        layer_digests=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
+        config=config_from_json(attrs.get("Config")),
+        # The API lists history newest first; layers are read oldest first.
+        history=tuple(
+            HistoryStep(
+                created=_iso(step.get("Created")),
+                created_by=step.get("CreatedBy") or "",
+                size=int(step.get("Size") or 0),
+            )
+            for step in reversed(history)
+        ),
+    )
+
+
+def _iso(epoch: Any) -> str:
+    if not isinstance(epoch, (int, float)):
+        return ""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def get_image(client: docker.DockerClient, ref: str, pull: str = "never") -> Any:
+    """The image `ref` names, pulling it only as the policy allows."""
+    if pull == "always":
+        _pull(client, ref)
+    try:
+        return client.images.get(ref)
+    except docker.errors.ImageNotFound as exc:
+        if pull != "missing":
+            raise ImageNotFound(
+                f"no local image {ref!r}; pull it (`--pull missing`, or `docker pull {ref}`) "
+                "or check the name"
+            ) from exc
+    except docker.errors.APIError as exc:
+        raise InspectorError(f"the engine refused to describe {ref!r}: {_first_line(exc)}") from exc
+    _pull(client, ref)
+    try:
+        return client.images.get(ref)
+    except docker.errors.ImageNotFound as exc:
+        raise ImageNotFound(f"{ref!r} was pulled but the engine does not list it") from exc
+
+
+def _pull(client: docker.DockerClient, ref: str) -> None:
+    repository, tag = docker.utils.parse_repository_tag(ref)
+    try:
+        # Credentials come from the user's Docker config, as for `docker pull`.
+        client.images.pull(repository, tag=tag or "latest")
+    except docker.errors.APIError as exc:
+        raise InspectorError(f"the registry refused {ref!r}: {_first_line(exc)}") from exc
+
+
+class _GeneratorReader:
+    """A file-like view of a generator of byte chunks (the `docker save` stream)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.buf = b""
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self.buf) - self.pos < n:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buf = self.buf[self.pos :] + chunk
+            self.pos = 0
+        if n < 0:
+            n = len(self.buf) - self.pos
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += len(out)
+        return out
+
+
+def load(
+    ref: str,
+    read_layer: ReadLayer,
+    known: Known,
+    *,
+    pull: str = "never",
+    cached_config: Callable[[str], bytes | None] = lambda image_id: None,
+) -> Loaded:
+    client = connect()
+    try:
+        image = get_image(client, ref, pull)
+        attrs: dict[str, Any] = image.attrs
+        image_id: str = image.id
+        diff_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
+        digest = next(iter(attrs.get("RepoDigests") or []), None)
+        config_bytes = cached_config(image_id)
+        if config_bytes is not None and all(d in known for d in diff_ids):
+            # Everything is known already: no `docker save` at all.
+            import json
+
+            return Loaded(
+                image_id, digest, tuple(image.tags), json.loads(config_bytes), config_bytes, {}
+            )
+        try:
+            try:
+                stream = client.api.get_image(image_id, chunk_size=CHUNK)
+                loaded = read_image_stream(_GeneratorReader(iter(stream)), read_layer, known)
+            except NeedsFullRead:
+                stream = client.api.get_image(image_id, chunk_size=CHUNK)
+                loaded = read_image_stream(
+                    _GeneratorReader(iter(stream)), read_layer, known, trust_sizes=False
+                )
+        except docker.errors.APIError as exc:
+            raise InspectorError(
+                f"the engine could not export {ref!r}: {_first_line(exc)}"
+            ) from exc
+        if loaded.image_id != image_id:
+            raise ArchiveError(f"the engine exported {loaded.image_id}, not {image_id}")
+        return Loaded(
+            image_id,
+            digest,
+            tuple(image.tags),
+            loaded.raw_config,
+            loaded.config_bytes,
+            loaded.layers,
+        )
+    finally:
+        client.close()
