@@ -6,6 +6,8 @@ import gzip
 import io
 import tarfile
 
+GZIP_MAGIC = b"\x1f\x8b"
+
 
 def layer(*members: tuple, compress: bool = False) -> bytes:
     """Each member is (name, data) for a file, (name, None) for a dir ending in '/',
@@ -37,3 +39,73 @@ def layer(*members: tuple, compress: bool = False) -> bytes:
             tar.addfile(info, payload)
     raw = out.getvalue()
     return gzip.compress(raw) if compress else raw
+
+
+def image_archive(
+    layers: list[bytes],
+    layout: str = "docker",
+    *,
+    history: list[dict] | None = None,
+    config: dict | None = None,
+    drop_layer: int | None = None,
+) -> bytes:
+    """A whole image archive: `docker save`'s legacy layout, or an OCI layout ("oci")."""
+    import hashlib
+    import json
+
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    def unpacked(raw: bytes) -> bytes:
+        return gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
+
+    diff_ids = [f"sha256:{sha(unpacked(raw))}" for raw in layers]
+    cfg = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "2026-01-01T00:00:00Z",
+        "config": {"User": "10001", "Cmd": ["python3"], **(config or {})},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history or [{"created_by": f"step {i}"} for i in range(len(layers))],
+    }
+    cfg_bytes = json.dumps(cfg).encode()
+    files: dict[str, bytes] = {}
+    if layout == "docker":
+        names = []
+        for i, raw in enumerate(layers):
+            name = f"{sha(raw + bytes([i]))}/layer.tar"
+            names.append(name)
+            if i != drop_layer:
+                files[name] = raw
+        files[f"{sha(cfg_bytes)}.json"] = cfg_bytes
+        files["manifest.json"] = json.dumps(
+            [{"Config": f"{sha(cfg_bytes)}.json", "RepoTags": ["t/app:1"], "Layers": names}]
+        ).encode()
+    else:
+        descriptors = []
+        for i, raw in enumerate(layers):
+            media = "application/vnd.oci.image.layer.v1.tar"
+            media += "+gzip" if raw[:2] == GZIP_MAGIC else ""
+            descriptors.append({"mediaType": media, "digest": f"sha256:{sha(raw)}", "size": len(raw)})
+            if i != drop_layer:
+                files[f"blobs/sha256/{sha(raw)}"] = raw
+        files[f"blobs/sha256/{sha(cfg_bytes)}"] = cfg_bytes
+        manifest = json.dumps({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": f"sha256:{sha(cfg_bytes)}", "size": len(cfg_bytes)},
+            "layers": descriptors,
+        }).encode()  # fmt: skip
+        files[f"blobs/sha256/{sha(manifest)}"] = manifest
+        files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": f"sha256:{sha(manifest)}", "size": len(manifest)}]}).encode()  # fmt: skip
+        files["oci-layout"] = b'{"imageLayoutVersion": "1.0.0"}'
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()

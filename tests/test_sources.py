@@ -1,0 +1,118 @@
+"""Image archives in both layouts, and hostile or broken ones, read without a daemon."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+
+import pytest
+
+from inspector.errors import InspectorError
+from inspector.layers import read_layer
+from inspector.sources.archive import ArchiveError, Known, read_image_stream, read_oci_dir
+from tests.layertools import image_archive, layer
+
+BASE = layer(("etc/os-release", b"ID=debian\n"), ("usr/bin/python3.11", b"\x7fELF" * 100))
+APP = layer(("app/main.py", b"print('hi')\n"), compress=True)
+
+
+def load(raw: bytes, known: Known | None = None):
+    return read_image_stream(io.BytesIO(raw), read_layer, known)
+
+
+@pytest.mark.parametrize("layout", ["docker", "oci"])
+def test_both_layouts_give_the_same_image(layout):
+    """docker save's legacy layout and an OCI layout yield the same config, ID and layers."""
+    loaded = load(image_archive([BASE, APP], layout))
+    assert loaded.image_id == "sha256:" + hashlib.sha256(loaded.config_bytes).hexdigest()
+    assert list(loaded.layers) == loaded.raw_config["rootfs"]["diff_ids"]
+    assert [e.path for e in loaded.layers[list(loaded.layers)[1]].entries] == ["/app/main.py"]
+
+
+def test_oci_directory_layout(tmp_path):
+    """An OCI layout unpacked into a directory reads like the archive of it."""
+    with tarfile.open(fileobj=io.BytesIO(image_archive([BASE, APP], "oci"))) as tar:
+        tar.extractall(tmp_path, filter="data")
+    from_dir = read_oci_dir(tmp_path, read_layer)
+    from_tar = load(image_archive([BASE, APP], "oci"))
+    assert from_dir.image_id == from_tar.image_id
+    assert from_dir.digest == from_tar.digest
+    assert from_dir.digest is not None
+
+
+@pytest.mark.parametrize("layout", ["docker", "oci"])
+def test_missing_layer_is_a_clear_error(layout):
+    """A manifest naming a layer the archive lacks is an ArchiveError that says so."""
+    with pytest.raises(ArchiveError, match="missing or do not match"):
+        load(image_archive([BASE, APP], layout, drop_layer=0))
+
+
+def test_truncated_archive_is_a_clear_error():
+    """An archive cut in half is an InspectorError (exit 2), not a traceback."""
+    raw = image_archive([BASE, APP])
+    with pytest.raises(InspectorError):
+        load(raw[: len(raw) // 2])
+
+
+def test_not_an_archive_and_multi_image_archives_are_refused():
+    """Random bytes and an archive holding two images are refused with a reason."""
+    with pytest.raises(ArchiveError):
+        load(b"\x00garbage" * 1000)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        data = b'[{"Config": "a.json", "RepoTags": ["a:1"]}, {"Config": "b.json", "RepoTags": ["b:1"]}]'
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(ArchiveError, match="holds 2 images"):
+        load(out.getvalue())
+
+
+def test_known_layers_are_not_parsed_again():
+    """Layers the cache knows (by OCI blob name, or by size and digest) are skipped, not parsed."""
+    first = load(image_archive([BASE, APP], "oci"))
+    base_id = list(first.layers)[0]
+    known = Known(contains=lambda d: d == base_id, with_size=lambda size: set())
+    again = load(image_archive([BASE, APP], "oci"), known)
+    assert base_id not in again.layers
+    big = layer(("blob.bin", bytes(2 << 20)))
+    legacy = load(image_archive([big, APP]))
+    big_id = list(legacy.layers)[0]
+    sizes = {len(big): {big_id}}
+    hashed = load(image_archive([big, APP]), Known(lambda d: False, lambda s: sizes.get(s, set())))
+    assert big_id not in hashed.layers
+    assert len(hashed.layers) == 1
+
+
+def test_hostile_layer_names_stay_inside_and_are_reported():
+    """Traversal and absolute names map inside the root and are listed; nothing is written."""
+    evil = layer(("../../etc/passwd", b"root::0:0"), ("/abs/x", b"1"), ("ok", b"2"))
+    loaded = load(image_archive([evil]))
+    read = next(iter(loaded.layers.values()))
+    assert {e.path for e in read.entries} == {"/etc/passwd", "/abs/x", "/ok"}
+    assert set(read.unsafe_names) == {"../../etc/passwd", "/abs/x"}
+
+
+def test_odd_but_valid_members_are_indexed():
+    """Non-UTF-8 names, hard links to missing targets, symlink loops and sparse files are read."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT,
+                      encoding="utf-8", errors="surrogateescape") as tar:  # fmt: skip
+        for name, kind, link in [("caf\udce9", tarfile.REGTYPE, ""), ("hl", tarfile.LNKTYPE, "nope"),
+                                 ("a", tarfile.SYMTYPE, "b"), ("b", tarfile.SYMTYPE, "a")]:  # fmt: skip
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, link
+            tar.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+    read = read_layer(io.BytesIO(raw.getvalue()))
+    kinds = {e.path: e.kind for e in read.entries}
+    assert kinds == {"/caf\udce9": "file", "/hl": "hardlink", "/a": "symlink", "/b": "symlink"}
+
+
+def test_a_layer_of_200k_files_is_indexed():
+    """A layer with 200,000 entries is read completely."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for i in range(200_000):
+            tar.addfile(tarfile.TarInfo(f"d{i % 100}/f{i}"), io.BytesIO(b""))
+    assert len(read_layer(io.BytesIO(raw.getvalue())).entries) == 200_000
