@@ -87,12 +87,25 @@ def normalize(name: str) -> tuple[str, bool]:
     return path, unsafe
 
 
+class Slice:
+    """The next `size` bytes of a stream, as a stream of their own (one tar member's data)."""
+
+    def __init__(self, source: _Reader, size: int) -> None:
+        self.source, self.left = source, size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        data = self.source.read(n)
+        self.left -= len(data)
+        return data
+
+
 class _Reader:
     """A read-only stream that hashes and counts the uncompressed bytes passing through it."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, *, hashed: bool = True) -> None:
         self.raw = raw
-        self.hash = hashlib.sha256()
+        self.hash = hashlib.sha256() if hashed else None
         self.count = 0
         head = self._read_raw(CHUNK)
         if head[:2] == b"\x1f\x8b":
@@ -130,7 +143,8 @@ class _Reader:
             pass
         out = self._buf[self._pos : self._pos + n]
         self._pos += len(out)
-        self.hash.update(out)
+        if self.hash is not None:
+            self.hash.update(out)
         self.count += len(out)
         return out
 
@@ -213,6 +227,17 @@ def _pax_records(data: bytes) -> dict[str, str]:
         records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         pos += length
     return records
+
+
+def members(raw: BinaryIO) -> Iterator[tuple[_Member, Slice]]:
+    """An outer archive's members with a stream of each one's data (unread data is skipped)."""
+    reader = _Reader(raw, hashed=False)
+    for member in _members(reader):
+        body = Slice(reader, member.stored)
+        yield member, body
+        if reader.skip(body.left) < body.left:
+            raise LayerError(f"archive is truncated inside {member.name!r}")
+        reader.skip(-member.stored % BLOCK_SIZE)
 
 
 def _members(reader: _Reader) -> Iterator[_Member]:
@@ -302,6 +327,7 @@ def read_layer(raw: BinaryIO, capture: Capture | None = None) -> LayerRead:
         if reader.skip(padded) < padded:
             raise LayerError(f"layer tar is truncated inside {member.name!r}")
     reader.drain()
+    assert reader.hash is not None
     return LayerRead(
         diff_id=f"sha256:{reader.hash.hexdigest()}",
         size=reader.count,

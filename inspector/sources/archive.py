@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tarfile
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from inspector.errors import InspectorError
-from inspector.layers import CHUNK, LayerError, LayerRead
+from inspector.layers import CHUNK, LayerError, LayerRead, members
 
 MAX_JSON = 16 << 20  # configs and manifests are small; anything larger is not one
 HASH_ONLY_MIN = 1 << 20
@@ -102,38 +101,37 @@ def read_image_stream(
     hits: set[str] = set()
     unparsed: set[str] = set()
     try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as outer:  # type: ignore[call-overload]
-            for member in outer:
-                if not member.isfile():
-                    continue
-                name = member.name.removeprefix("./")
-                handle = outer.extractfile(member)
-                if handle is None:
-                    continue
-                head = handle.read(512)
-                if _looks_like_json(head) and member.size <= MAX_JSON:
-                    documents[name] = head + handle.read()
-                    continue
-                if name.endswith("/layer.tar") or name.startswith("blobs/"):
-                    blob = name.rsplit("/", 1)[-1]
-                    # An uncompressed OCI blob is named by its diff_id: a cached one is skipped.
-                    if name.startswith("blobs/sha256/") and f"sha256:{blob}" in known:
-                        hits.add(f"sha256:{blob}")
-                        continue
-                    body = _Prefixed(head, handle)
-                    # Small layers collide on size often and parse in no time: parse them.
-                    big = member.size >= HASH_ONLY_MIN
-                    candidates = known.with_size(member.size) if trust_sizes and big else set()
-                    if candidates:
-                        digest = _hash_only(body)  # type: ignore[arg-type]
-                        (hits if digest in candidates else unparsed).add(digest)
-                        continue
-                    layer = read_layer(body)  # type: ignore[arg-type]
-                    layers[layer.diff_id] = layer
-    except LayerError:
+        for member, handle in members(stream):
+            if member.kind != "file":
+                continue
+            name = member.name.removeprefix("./")
+            head = handle.read(512)
+            if _looks_like_json(head) and member.size <= MAX_JSON:
+                documents[name] = head + handle.read()
+                continue
+            if not (name.endswith("/layer.tar") or name.startswith("blobs/")):
+                continue
+            blob = name.rsplit("/", 1)[-1]
+            # An uncompressed OCI blob is named by its diff_id: a cached one is skipped.
+            if name.startswith("blobs/sha256/") and f"sha256:{blob}" in known:
+                hits.add(f"sha256:{blob}")
+                continue
+            body = _Prefixed(head, handle)
+            # Small layers collide on size often and parse in no time: parse them.
+            big = member.size >= HASH_ONLY_MIN
+            candidates = known.with_size(member.size) if trust_sizes and big else set()
+            if candidates:
+                digest = _hash_only(body)  # type: ignore[arg-type]
+                (hits if digest in candidates else unparsed).add(digest)
+                continue
+            layer = read_layer(body)  # type: ignore[arg-type]
+            layers[layer.diff_id] = layer
+    except LayerError as exc:
+        if not documents and not layers:
+            raise ArchiveError(f"not a readable image archive: {exc}") from exc
         raise
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise ArchiveError(f"not a readable image archive: {exc}") from exc
+    except (EOFError, OSError) as exc:
+        raise ArchiveError(f"the image archive could not be read: {exc}") from exc
     return _assemble(documents, layers, hits, unparsed)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,7 +21,6 @@ from packaging.version import Version
 
 from inspector.errors import EngineUnavailable, ImageNotFound, InspectorError
 from inspector.image import HistoryStep, ImageSummary, config_from_json
-from inspector.layers import CHUNK
 from inspector.sources.archive import (
     ArchiveError,
     Known,
@@ -154,26 +153,16 @@ def _pull(client: docker.DockerClient, ref: str) -> None:
         raise InspectorError(f"the registry refused {ref!r}: {_first_line(exc)}") from exc
 
 
-class _GeneratorReader:
-    """A file-like view of a generator of byte chunks (the `docker save` stream)."""
+def _export(client: docker.DockerClient, image_id: str) -> Any:
+    """`docker save IMAGE_ID` as a file-like stream.
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self.chunks = chunks
-        self.buf = b""
-        self.pos = 0
-
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self.buf) - self.pos < n:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                break
-            self.buf = self.buf[self.pos :] + chunk
-            self.pos = 0
-        if n < 0:
-            n = len(self.buf) - self.pos
-        out = self.buf[self.pos : self.pos + n]
-        self.pos += len(out)
-        return out
+    The SDK's `get_image` yields chunks through a generator; the raw response reads faster and
+    lets the tar parser pull exactly what it needs.
+    """
+    response = client.api._get(client.api._url("/images/{0}/get", image_id), stream=True)
+    client.api._raise_for_status(response)
+    response.raw.decode_content = False
+    return response.raw
 
 
 def load(
@@ -201,12 +190,10 @@ def load(
             )
         try:
             try:
-                stream = client.api.get_image(image_id, chunk_size=CHUNK)
-                loaded = read_image_stream(_GeneratorReader(iter(stream)), read_layer, known)
+                loaded = read_image_stream(_export(client, image_id), read_layer, known)
             except NeedsFullRead:
-                stream = client.api.get_image(image_id, chunk_size=CHUNK)
                 loaded = read_image_stream(
-                    _GeneratorReader(iter(stream)), read_layer, known, trust_sizes=False
+                    _export(client, image_id), read_layer, known, trust_sizes=False
                 )
         except docker.errors.APIError as exc:
             raise InspectorError(
