@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -105,7 +106,7 @@ class WasteFacts:
 @dataclass(frozen=True)
 class FsFacts:
     visible_bytes: int
-    visible_files: int
+    visible_files: int  # regular files and hard links: names a container can open
     wasted_bytes: int
     efficiency: float  # visible / (visible + wasted): 1.0 means no byte is shipped in vain
     waste: tuple[WasteFacts, ...]  # largest groups first
@@ -128,7 +129,8 @@ class Facts:
         doc["config"]["cmd_form"] = self.config.cmd_form
         analysers = doc.pop("analysers")
         doc.update(flatten_analysers(analysers))
-        return doc
+        # Exactly what `--format json` prints: lists, not tuples; no surprises for consumers.
+        return json.loads(json.dumps(doc, ensure_ascii=False, default=str))
 
 
 def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +140,12 @@ def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:
     out["os_packages"] = results.get("ospackages")
     out["user"] = results.get("users")
     modes = results.get("filemodes") or {}
-    for key, value in modes.items():
-        out[key] = value
+    special = modes.get("setuid_setgid") or ()
+    out["setuid"] = [f for f in special if f["setuid"]]
+    out["setgid"] = [f for f in special if f["setgid"]]
+    out["world_writable"] = modes.get("world_writable") or ()
+    out["world_writable_total"] = modes.get("world_writable_total", 0)
+    out["capabilities"] = modes.get("capabilities") or ()
     secrets = results.get("secrets")
     out["secrets"] = secrets.get("secrets", ()) if isinstance(secrets, dict) else secrets
     python = dict(results.get("python") or {})
@@ -259,10 +265,17 @@ def build_facts(
     fs = merge(layers)
     waste_per_layer = fs.wasted_by_layer()
     data = ImageData(config=config, raw_config=raw, layers=layers, fs=fs, layer_steps=steps)
-    results = {
-        name: asdict(module.analyse(data))
-        for name, module in zip(ANALYSERS, analyser_modules(), strict=True)
-    }
+    modules = dict(zip(ANALYSERS, analyser_modules(), strict=True))
+    results: dict[str, Any] = {}
+    python = modules["python"].analyse(data)
+    for name, module in modules.items():
+        if name == "python":
+            outcome = python
+        elif name == "bytecode":
+            outcome = module.analyse(data, python=python)  # shares the interpreter scan
+        else:
+            outcome = module.analyse(data)
+        results[name] = asdict(outcome)
     visible = fs.visible_bytes
     wasted = fs.wasted_bytes
     return Facts(
@@ -294,7 +307,9 @@ def build_facts(
         ),
         fs=FsFacts(
             visible_bytes=visible,
-            visible_files=sum(1 for v in fs.visible.values() if v.entry.kind == "file"),
+            visible_files=sum(
+                1 for v in fs.visible.values() if v.entry.kind in ("file", "hardlink")
+            ),
             wasted_bytes=wasted,
             efficiency=round(visible / (visible + wasted), 4) if visible + wasted else 1.0,
             waste=waste_facts(fs, steps),

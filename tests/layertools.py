@@ -86,7 +86,9 @@ def image_archive(
         for i, raw in enumerate(layers):
             media = "application/vnd.oci.image.layer.v1.tar"
             media += "+gzip" if raw[:2] == GZIP_MAGIC else ""
-            descriptors.append({"mediaType": media, "digest": f"sha256:{sha(raw)}", "size": len(raw)})
+            descriptors.append(
+                {"mediaType": media, "digest": f"sha256:{sha(raw)}", "size": len(raw)}
+            )
             if i != drop_layer:
                 files[f"blobs/sha256/{sha(raw)}"] = raw
         files[f"blobs/sha256/{sha(cfg_bytes)}"] = cfg_bytes

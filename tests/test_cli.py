@@ -63,27 +63,75 @@ def test_missing_image_is_exit_2_naming_the_image(capsys):
     assert "Traceback" not in err
 
 
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """Keep the user's layer cache out of CLI tests."""
+    monkeypatch.setenv("INSPECTOR_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.mark.docker
-def test_facts_json_reads_the_real_config(capsys, image):
-    """facts --format json reports the good fixture's ID, numeric user and exec-form commands."""
+def test_facts_json_has_the_documented_paths(capsys, image, own_cache):
+    """facts --format json is versioned and has every path docs/facts.md promises."""
     assert main(["facts", fixture_image("good"), "--format", "json"]) == 0
     facts = json.loads(capsys.readouterr().out)
-    assert facts["id"] == image("good").id
+    assert facts["schema_version"] == 1
+    assert facts["image"]["id"] == image("good").id
     assert facts["config"]["user"] == "10001:10001"
-    assert facts["config"]["entrypoint"] == ["/usr/bin/tini", "--"]
     assert facts["config"]["env"]["PYTHONFAULTHANDLER"] == "1"
-    assert len(facts["layer_digests"]) == len(image("good").attrs["RootFS"]["Layers"])
-    assert any("pip install" in step["created_by"] for step in facts["history"]) is False
+    for path in REQUIRED_PATHS:
+        value = facts
+        for key in path.split("."):
+            # A list stands for its items: check the first one.
+            value = value[key] if isinstance(value, dict) else value[0][key]
+        assert value is not None or path in NULLABLE, path
+
+
+REQUIRED_PATHS = [
+    "image.id", "image.created", "image.architecture", "config.user", "config.env",
+    "config.entrypoint", "config.cmd", "config.healthcheck", "config.labels", "layers.digest",
+    "layers.size", "layers.created_by", "fs.visible_bytes", "fs.wasted_bytes", "os.id",
+    "os.version_id", "os.libc", "python.interpreters.path", "python.interpreters.version",
+    "python.packages.name", "python.packages.version", "caches.pip.visible_bytes",
+    "caches.pip.deleted_bytes", "user.resolved_uid", "setuid", "secrets",
+]  # fmt: skip
+NULLABLE = {"layers.created_by"}
 
 
 @pytest.mark.docker
-def test_facts_text_shows_root_and_shell_form_for_naive(capsys):
-    """The readable summary of naive says the user is unset (root) and the CMD is shell form."""
+def test_facts_text_shows_root_shell_form_and_the_pip_cache(capsys, own_cache):
+    """The readable summary of naive says root, shell-form CMD, and shows its pip cache."""
     assert main(["facts", fixture_image("naive")]) == 0
     out = capsys.readouterr().out
-    assert "(unset: root)" in out
+    assert "(unset) → uid 0, gid 0" in out
     assert '["/bin/sh", "-c", "python3 -m app"]  [shell form]' in out
     assert "pip install" in out
+    assert "Debian GNU/Linux 12" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such archive"), (b"not a tar" * 100, "not a readable image archive")],
+)
+def test_bad_archives_are_exit_2(tmp_path, capsys, own_cache, content, message):
+    """A missing or garbage docker-archive exits 2 with the reason, no daemon needed."""
+    path = tmp_path / "image.tar"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["facts", f"docker-archive:{path}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_truncated_archive_is_exit_2(tmp_path, capsys, own_cache):
+    """An archive cut short exits 2 with a one-line reason."""
+    from tests.layertools import image_archive, layer
+
+    raw = image_archive([layer(("big", bytes(300_000)))])
+    path = tmp_path / "cut.tar"
+    path.write_bytes(raw[: len(raw) // 2])
+    assert main(["facts", f"docker-archive:{path}"]) == 2
+    assert "truncated" in capsys.readouterr().err
 
 
 def test_readme_usage_block_matches_the_cli():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 
 import pytest
@@ -61,7 +62,8 @@ def test_not_an_archive_and_multi_image_archives_are_refused():
         load(b"\x00garbage" * 1000)
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        data = b'[{"Config": "a.json", "RepoTags": ["a:1"]}, {"Config": "b.json", "RepoTags": ["b:1"]}]'
+        data = json.dumps([{"Config": "a.json", "RepoTags": ["a:1"]},
+                           {"Config": "b.json", "RepoTags": ["b:1"]}]).encode()  # fmt: skip
         info = tarfile.TarInfo("manifest.json")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
@@ -72,13 +74,13 @@ def test_not_an_archive_and_multi_image_archives_are_refused():
 def test_known_layers_are_not_parsed_again():
     """Layers the cache knows (by OCI blob name, or by size and digest) are skipped, not parsed."""
     first = load(image_archive([BASE, APP], "oci"))
-    base_id = list(first.layers)[0]
+    base_id = next(iter(first.layers))
     known = Known(contains=lambda d: d == base_id, with_size=lambda size: set())
     again = load(image_archive([BASE, APP], "oci"), known)
     assert base_id not in again.layers
     big = layer(("blob.bin", bytes(2 << 20)))
     legacy = load(image_archive([big, APP]))
-    big_id = list(legacy.layers)[0]
+    big_id = next(iter(legacy.layers))
     sizes = {len(big): {big_id}}
     hashed = load(image_archive([big, APP]), Known(lambda d: False, lambda s: sizes.get(s, set())))
     assert big_id not in hashed.layers
@@ -99,8 +101,9 @@ def test_odd_but_valid_members_are_indexed():
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT,
                       encoding="utf-8", errors="surrogateescape") as tar:  # fmt: skip
-        for name, kind, link in [("caf\udce9", tarfile.REGTYPE, ""), ("hl", tarfile.LNKTYPE, "nope"),
-                                 ("a", tarfile.SYMTYPE, "b"), ("b", tarfile.SYMTYPE, "a")]:  # fmt: skip
+        odd = [("caf\udce9", tarfile.REGTYPE, ""), ("hl", tarfile.LNKTYPE, "nope"),
+               ("a", tarfile.SYMTYPE, "b"), ("b", tarfile.SYMTYPE, "a")]  # fmt: skip
+        for name, kind, link in odd:
             info = tarfile.TarInfo(name)
             info.type, info.linkname = kind, link
             tar.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)

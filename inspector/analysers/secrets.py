@@ -1,0 +1,516 @@
+"""Secrets in the config, the build history and every version of every file, deleted ones included.
+
+A value is never stored: each finding carries a redacted `hint` (a few leading characters and the
+length, or just what kind of thing it is). `created_by` strings are redacted the same way before
+they are stored, since a build argument's value is exactly what leaks there.
+
+A file deleted by a later layer still ships in its layer's tar, so files are read from
+`fs.history` (every version), not from the merged view.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from inspector.analysis import ImageData
+from inspector.filesystem import Version
+from inspector.layers import DIR, FILE
+
+FILE_CAP = 64 * 1024
+
+ENV, LABEL, COMMAND, HISTORY, IN_FILE = "env", "label", "command", "history", "file"
+
+# --- what a secret looks like ---------------------------------------------------------------
+
+# A name is secret-looking when one of its words (split on `_`, `-`, `.`) is one of these ...
+_SECRET_WORDS = frozenset({
+    "PASSWORD", "PASSWD", "PASS", "PWD", "PASSPHRASE", "SECRET", "SECRETS", "TOKEN", "TOKENS",
+    "CREDENTIAL", "CREDENTIALS", "APIKEY", "AUTHTOKEN",
+})  # fmt: skip
+# ... or when `<qualifier>_KEY` appears (API_KEY, ACCESS_KEY, PRIVATE_KEY, ...) ...
+_KEY_QUALIFIERS = frozenset({
+    "API", "ACCESS", "PRIVATE", "SECRET", "AUTH", "ENCRYPTION", "ENCRYPT", "SIGNING", "MASTER",
+    "SSH",
+})  # fmt: skip
+# ... or when these are glued into a word (PGPASSWORD, MYAPIKEY).
+_SECRET_SUBSTRINGS = ("PASSWORD", "PASSWD", "APIKEY", "SECRETKEY", "PRIVATEKEY", "ACCESSKEY")
+# A name ending in one of these names something *about* a secret (a file, a checksum, a
+# setting), not the secret itself: GPG_KEY and *_SHA256 are what official Python images set.
+_NOT_SECRET_LAST_WORDS = frozenset({
+    "SHA1", "SHA256", "SHA512", "MD5", "CHECKSUM", "HASH", "FINGERPRINT", "FILE", "PATH", "DIR",
+    "LOCATION", "URL", "URI", "ENDPOINT", "HOST", "PORT", "USER", "USERNAME", "NAME", "ID",
+    "LENGTH", "TTL", "EXPIRY", "EXPIRES", "TIMEOUT", "LIFETIME", "ENABLED", "DISABLED",
+    "REQUIRED", "TYPE", "MODE", "HEADER", "FIELD", "PARAM", "ALGORITHM", "MIN", "MAX",
+    "POLICY", "PROVIDER", "BACKEND", "VERSION", "COUNT", "SIZE", "PREFIX", "SUFFIX",
+})  # fmt: skip
+_NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD", "GPG_KEY", "GPG_KEYS"})
+_PLACEHOLDERS = frozenset({
+    "changeme", "change_me", "change-me", "dummy", "placeholder", "none", "null", "nil", "true",
+    "false", "yes", "no", "on", "off", "0", "1", "redacted", "todo", "tbd", "example", "-",
+})  # fmt: skip
+_REFERENCE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*(?:[:]?[-=?+][^}]*)?\}?|\$\(.*\)")
+_FILLER = re.compile(r"<[^>]*>|\{\{.*\}\}|\*+|x+|X+|\.\.\.")
+
+_PEM_PRIVATE = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----")
+_URL_CREDENTIALS = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<user>[^\s/:@'\"`]*)(?::(?P<password>[^\s/@'\"`]*))?"
+    r"@(?P<host>[^\s/:'\"`?#@]+)"
+)
+# Value patterns: (kind, regex). Each has a fixed, public prefix; the rest is the secret.
+_TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("aws-access-key-id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("github-token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}")),
+    ("gitlab-token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
+    ("pypi-token", re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{16,}")),
+    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("stripe-key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}")),
+    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+)
+# Published examples (AWS documentation's key id) that scanners must not treat as leaks.
+_KNOWN_EXAMPLES = frozenset({"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE"})
+
+# NAME=value in a command line or history step: build args (`|2 A=1 B=2 /bin/sh -c`), ENV and
+# ARG steps, inline `VAR=x cmd`, and `--password=x` options.
+_ASSIGNMENT = re.compile(
+    r"(?<![\w$-])-{0,2}(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)="
+    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s;&|\"'`]+)"
+)
+
+# --- which files can hold one ---------------------------------------------------------------
+
+PRIVATE_KEY, PKCS12, TFSTATE = "private-key", "pkcs12", "terraform-state"
+PYPIRC, NETRC, PIP_CONF, AWS_CREDENTIALS = "pypirc", "netrc", "pip-conf", "aws-credentials"
+DOCKER_CONFIG, GIT_CREDENTIALS = "docker-config", "git-credentials"
+NPMRC, DOTENV = "npmrc", "dotenv"
+KUBECONFIG, GIT_DIRECTORY, URL_CREDENTIALS = "kubeconfig", "git-directory", "url-credentials"
+SECRET_VARIABLE = "secret-variable"
+
+_SSH_KEY_NAME = re.compile(r"id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?|ssh_host_\w+_key")
+_KEY_EXTENSIONS = (".pem", ".key", ".ppk")
+_TEST_DIRS = frozenset({"test", "tests", "testing", "testdata", "test_data", "fixtures"})
+
+
+@dataclass(frozen=True)
+class Secret:
+    kind: str  # e.g. "private-key", "pypirc", "aws-access-key-id", "secret-variable"
+    where: str  # "env" | "label" | "command" | "history" | "file"
+    path: str | None  # files only
+    # env/label: the variable or label; history/command: the NAME of a NAME=value assignment
+    # (command: else "Entrypoint", "Cmd" or "Healthcheck"); files: None.
+    name: str | None
+    layer: int | None  # the layer holding the file, or that the history step made
+    step: int | None  # index in the config's history (history findings only)
+    created_by: str | None  # that layer's or step's created_by, itself redacted
+    deleted: bool  # files: this version is not in the final filesystem
+    removed_in: int | None  # files: the layer that deleted or replaced this version
+    hint: str  # redacted, never the value
+    # Test or documentation material (tests/ dirs, /usr/share/doc, published example keys).
+    likely_test_fixture: bool
+
+
+@dataclass(frozen=True)
+class Secrets:
+    secrets: tuple[Secret, ...]
+
+
+# --- capture --------------------------------------------------------------------------------
+
+
+def _file_rule(path: str) -> str | None:
+    """The file kind a path may hold a secret of (judged by name alone), or None."""
+    base = posixpath.basename(path)
+    lower = base.lower()
+    if _SSH_KEY_NAME.fullmatch(base) or lower.endswith(_KEY_EXTENSIONS):
+        return PRIVATE_KEY
+    if lower.endswith((".p12", ".pfx")):
+        return PKCS12
+    if lower.endswith(".tfstate"):
+        return TFSTATE
+    if base == ".pypirc":
+        return PYPIRC
+    if base in (".netrc", "_netrc"):
+        return NETRC
+    if base in ("pip.conf", "pip.ini"):
+        return PIP_CONF
+    if path.endswith("/.aws/credentials"):
+        return AWS_CREDENTIALS
+    if path.endswith("/.docker/config.json"):
+        return DOCKER_CONFIG
+    if base == ".git-credentials":
+        return GIT_CREDENTIALS
+    if base in (".npmrc", "npmrc"):
+        return NPMRC
+    if base in (".env", ".envrc") or base.startswith(".env."):
+        return DOTENV
+    if path.endswith("/.kube/config"):
+        return KUBECONFIG
+    if path.endswith("/.git/config"):
+        return URL_CREDENTIALS
+    return None
+
+
+def wants(path: str, size: int) -> int | None:
+    rule = _file_rule(path)
+    # PKCS#12 bundles and Terraform state are findings by name; their bytes are not needed.
+    return FILE_CAP if rule is not None and rule not in (PKCS12, TFSTATE) else None
+
+
+# --- redaction ------------------------------------------------------------------------------
+
+
+def redact(value: str) -> str:
+    """A few leading characters (never more than a quarter of the value) and the length."""
+    shown = 0 if len(value) < 8 else min(4, len(value) // 4)
+    return f"{value[:shown]}…({len(value)} chars)"
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def is_placeholder(value: str) -> bool:
+    """Empty, boolean-like, a `$VAR` reference or an obvious filler: not a secret."""
+    value = _unquote(value.strip())
+    return (
+        not value
+        or value.lower() in _PLACEHOLDERS
+        or bool(_REFERENCE.fullmatch(value))
+        or bool(_FILLER.fullmatch(value))
+    )
+
+
+def secret_name(name: str) -> bool:
+    """Whether a variable, label or option name says its value is a secret."""
+    upper = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+    if not upper or upper in _NOT_SECRET_NAMES:
+        return False
+    words = upper.split("_")
+    if words[-1] in _NOT_SECRET_LAST_WORDS:
+        return False
+    if any(word in _SECRET_WORDS for word in words):
+        return True
+    if any(a in _KEY_QUALIFIERS and b == "KEY" for a, b in itertools.pairwise(words)):
+        return True
+    return any(part in word for word in words for part in _SECRET_SUBSTRINGS)
+
+
+def _secret_value(value: str) -> bool:
+    value = _unquote(value.strip())
+    # An absolute path names where the secret is (GOOGLE_APPLICATION_CREDENTIALS=/run/...).
+    return not is_placeholder(value) and not re.fullmatch(r"/[^\s:]*", value)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    kind: str
+    start: int
+    end: int
+    hint: str
+    example: bool = False
+
+
+def _url_hit(match: re.Match[str]) -> _Hit | None:
+    user, password = match.group("user"), match.group("password")
+    if password is not None and password and not is_placeholder(password):
+        hint = f"{match.group('scheme')}://{redact(user) if user else ''}:{redact(password)}@"
+    elif password is None and len(user) >= 16 and not is_placeholder(user):
+        # A token alone as userinfo: `https://<token>@github.com/...`.
+        hint = f"{match.group('scheme')}://{redact(user)}@"
+    else:
+        return None
+    return _Hit(URL_CREDENTIALS, match.start(), match.end(), hint + match.group("host"))
+
+
+def scan_value(text: str) -> list[_Hit]:
+    """Known token shapes, PEM private keys and credentialed URLs anywhere in `text`."""
+    hits: list[_Hit] = []
+    for match in _PEM_PRIVATE.finditer(text):
+        end = text.find("-----END", match.end())
+        stop = len(text) if end < 0 else text.find("-----", end + 8) + 5
+        stop = max(stop, match.end())
+        hits.append(_Hit(PRIVATE_KEY, match.start(), stop,
+                         f"{match.group(0)} ({stop - match.start()} chars)"))  # fmt: skip
+    for kind, pattern in _TOKEN_PATTERNS:
+        for match in pattern.finditer(text):
+            token = match.group(0)
+            hits.append(_Hit(kind, match.start(), match.end(), redact(token),
+                             token in _KNOWN_EXAMPLES))  # fmt: skip
+    for match in _URL_CREDENTIALS.finditer(text):
+        hit = _url_hit(match)
+        if hit is not None:
+            hits.append(hit)
+    return _non_overlapping(hits)
+
+
+def _non_overlapping(hits: list[_Hit]) -> list[_Hit]:
+    # Keep the earliest, then the longest, so one secret is reported once.
+    kept: list[_Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -(h.end - h.start))):
+        if not kept or hit.start >= kept[-1].end:
+            kept.append(hit)
+    return kept
+
+
+def _scan_assignments(text: str) -> list[tuple[str | None, _Hit]]:
+    """(assignment name or None, hit) for every secret in a command line or history step."""
+    found: list[tuple[str | None, _Hit]] = []
+    covered: list[tuple[int, int]] = []
+    for match in _ASSIGNMENT.finditer(text):
+        name, value = match.group("name"), match.group("value")
+        start, end = match.span("value")
+        inner = scan_value(value)
+        if inner:
+            for hit in inner:
+                found.append((name, _Hit(hit.kind, start + hit.start, start + hit.end, hit.hint,
+                                         hit.example)))  # fmt: skip
+            covered.append((start, end))
+        elif secret_name(name) and _secret_value(value):
+            found.append((name, _Hit(SECRET_VARIABLE, start, end, redact(_unquote(value)))))
+            covered.append((start, end))
+    for hit in scan_value(text):
+        if not any(a <= hit.start < b for a, b in covered):
+            found.append((None, hit))
+    return found
+
+
+def redact_text(text: str | None) -> str | None:
+    """`text` with every secret this module recognises replaced by its hint."""
+    if not text:
+        return text
+    hits = _non_overlapping([hit for _, hit in _scan_assignments(text)])
+    out, last = [], 0
+    for hit in hits:
+        out += [text[last : hit.start], f"<{hit.hint}>"]
+        last = hit.end
+    out.append(text[last:])
+    return "".join(out)
+
+
+# --- config and history ---------------------------------------------------------------------
+
+
+def _named_values(where: str, pairs: dict[str, str]) -> Iterator[Secret]:
+    for name, value in sorted(pairs.items()):
+        hits = scan_value(value)
+        if hits:
+            seen: set[str] = set()
+            for hit in hits:
+                if hit.kind not in seen:
+                    seen.add(hit.kind)
+                    yield Secret(hit.kind, where, None, name, None, None, None, False, None,
+                                 hit.hint, hit.example)  # fmt: skip
+        elif secret_name(name) and _secret_value(value):
+            yield Secret(SECRET_VARIABLE, where, None, name, None, None, None, False, None,
+                         redact(value), False)  # fmt: skip
+
+
+def _commands(data: ImageData) -> Iterator[Secret]:
+    healthcheck = data.config.healthcheck or {}
+    fields: dict[str, Any] = {
+        "Entrypoint": data.config.entrypoint,
+        "Cmd": data.config.cmd,
+        "Healthcheck": healthcheck.get("Test") if isinstance(healthcheck, dict) else None,
+    }
+    for field_name, argv in fields.items():
+        if not argv:
+            continue
+        text = " ".join(str(arg) for arg in argv)
+        for name, hit in _scan_assignments(text):
+            yield Secret(hit.kind, COMMAND, None, name or field_name, None, None, None, False,
+                         None, hit.hint, hit.example)  # fmt: skip
+
+
+def _history(data: ImageData) -> Iterator[Secret]:
+    history = data.raw_config.get("history") or []
+    if not isinstance(history, list):
+        return
+    made_layer = [not (isinstance(h, dict) and h.get("empty_layer")) for h in history]
+    # Steps map to layers only when the history accounts for every layer.
+    trusted = sum(made_layer) == len(data.layers)
+    layer = 0
+    for index, step in enumerate(history):
+        this_layer = layer if made_layer[index] and trusted else None
+        layer += made_layer[index]
+        created_by = step.get("created_by") if isinstance(step, dict) else None
+        if not isinstance(created_by, str):
+            continue
+        hits = _scan_assignments(created_by)
+        if not hits:
+            continue
+        redacted = redact_text(created_by)
+        for name, hit in hits:
+            yield Secret(hit.kind, HISTORY, None, name, this_layer, index, redacted, False, None,
+                         hit.hint, hit.example)  # fmt: skip
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def _test_fixture(path: str) -> bool:
+    parts = path.split("/")
+    return path.startswith("/usr/share/doc/") or any(p in _TEST_DIRS for p in parts[:-1])
+
+
+def _ini_values(text: str, key: str) -> list[str]:
+    pattern = re.compile(rf"^\s*{key}\s*[=:]\s*(.*?)\s*$", re.IGNORECASE | re.MULTILINE)
+    return [v for v in pattern.findall(text) if not is_placeholder(v)]
+
+
+def _url_hints(text: str) -> list[str]:
+    return [hit.hint for hit in scan_value(text) if hit.kind == URL_CREDENTIALS]
+
+
+def _summarise(hints: list[str]) -> str | None:
+    if not hints:
+        return None
+    more = f" (+{len(hints) - 1} more)" if len(hints) > 1 else ""
+    return hints[0] + more
+
+
+def _private_key(path: str, text: str | None, size: int) -> str | None:
+    if text is not None:
+        match = _PEM_PRIVATE.search(text)
+        if match:
+            return f"{match.group(0)} ({size} bytes)"
+        if text.startswith("PuTTY-User-Key-File-"):
+            return f"PuTTY private key ({size} bytes)"
+    # id_rsa and friends are private keys by name, whatever format they are in.
+    if _SSH_KEY_NAME.fullmatch(posixpath.basename(path)) and size > 0:
+        return f"SSH private key file ({size} bytes)"
+    return None
+
+
+def _netrc(text: str) -> str | None:
+    tokens = text.split()
+    hints, machine = [], "default"
+    for i, token in enumerate(tokens[:-1]):
+        if token == "machine":
+            machine = tokens[i + 1]
+        elif token == "password" and not is_placeholder(tokens[i + 1]):
+            hints.append(f"machine {machine}: password {redact(tokens[i + 1])}")
+    return _summarise(hints)
+
+
+def _docker_config(text: str) -> str | None:
+    try:
+        auths = json.loads(text).get("auths") or {}
+    except (ValueError, AttributeError):
+        # Truncated or odd JSON: fall back to the field itself.
+        found = re.search(r"\"(?:auth|identitytoken)\"\s*:\s*\"[^\"]+\"", text)
+        return "registry credentials (unparsed config)" if found else None
+    registries = sorted(
+        str(registry)
+        for registry, entry in auths.items()
+        if isinstance(entry, dict)
+        and any(entry.get(key) for key in ("auth", "identitytoken", "password", "registrytoken"))
+    )
+    if not registries:
+        return None
+    noun = "registry" if len(registries) == 1 else "registries"
+    return f"credentials for {len(registries)} {noun}: {', '.join(registries)}"
+
+
+def _dotenv(text: str) -> str:
+    names, secret = [], []
+    for line in text.splitlines():
+        match = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)", line)
+        if match:
+            names.append(match.group(1))
+            value = match.group(2)
+            if (secret_name(match.group(1)) and _secret_value(value)) or scan_value(value):
+                secret.append(match.group(1))
+    hint = f"{len(names)} variable{'s' if len(names) != 1 else ''}"
+    return hint + (f"; secret-looking: {', '.join(secret)}" if secret else "")
+
+
+def _file_hint(rule: str, path: str, text: str | None, size: int) -> str | None:
+    """The redacted hint when this file version holds a secret of its kind, else None."""
+    if rule == PRIVATE_KEY:
+        return _private_key(path, text, size)
+    if rule == PKCS12:
+        return f"PKCS#12 bundle ({size} bytes)" if size else None
+    if rule == TFSTATE:
+        return f"Terraform state ({size} bytes)" if size else None
+    if text is None:
+        return None
+    if rule == PYPIRC:
+        return _summarise([f"password {redact(v)}" for v in _ini_values(text, "password")])
+    if rule == NETRC:
+        return _netrc(text)
+    if rule in (PIP_CONF, GIT_CREDENTIALS, URL_CREDENTIALS):
+        return _summarise(_url_hints(text))
+    if rule == AWS_CREDENTIALS:
+        keys = _ini_values(text, "aws_secret_access_key") + _ini_values(text, "aws_session_token")
+        return _summarise([f"aws_secret_access_key {redact(v)}" for v in keys])
+    if rule == DOCKER_CONFIG:
+        return _docker_config(text)
+    if rule == NPMRC:
+        found = re.findall(r"(_authToken|_auth|_password)\s*=\s*(\S+)", text)
+        return _summarise([f"{key} {redact(v)}" for key, v in found if not is_placeholder(v)])
+    if rule == DOTENV:
+        return _dotenv(text) if text.strip() else None
+    if rule == KUBECONFIG:
+        found = re.search(r"^\s*(token|client-key-data|password)\s*:\s*\S", text, re.MULTILINE)
+        return f"kubeconfig with {found.group(1)}" if found else None
+    return None
+
+
+def _file_secret(data: ImageData, kind: str, path: str, version: Version, hint: str) -> Secret:
+    return Secret(kind, IN_FILE, path, None, version.layer, None,
+                  redact_text(data.step(version.layer)), version.removed_in is not None,
+                  version.removed_in, hint, _test_fixture(path))  # fmt: skip
+
+
+def _git_repo(path: str) -> str | None:
+    index = (path + "/").find("/.git/")
+    return path[: index + 5] if index >= 0 else None
+
+
+def _is_dir(data: ImageData, path: str) -> bool:
+    # A `.git` *file* is a worktree or submodule pointer, not a repository.
+    return any(v.entry.kind == DIR for v in data.fs.history.get(path, ()))
+
+
+def _files(data: ImageData) -> Iterator[Secret]:
+    repos: set[str] = set()
+    for path in sorted(data.fs.history):
+        repo = _git_repo(path)
+        if repo is not None and repo not in repos and _is_dir(data, repo):
+            repos.add(repo)
+            first, last = data.fs.history[repo][0], data.fs.history[repo][-1]
+            visible = data.fs.visible.get(repo)
+            entries = sum(1 for p in data.fs.history if p.startswith(repo + "/"))
+            yield Secret(GIT_DIRECTORY, IN_FILE, repo, None, first.layer, None,
+                         redact_text(data.step(first.layer)), visible is None,
+                         last.removed_in if visible is None else None,
+                         f"git metadata ({entries} paths)", _test_fixture(repo))  # fmt: skip
+        rule = _file_rule(path)
+        if rule is None:
+            continue
+        for version in data.fs.history[path]:
+            if version.entry.kind != FILE:
+                continue
+            content = data.content_of(version)
+            text = content.decode("utf-8", "replace") if content is not None else None
+            hint = _file_hint(rule, path, text, version.entry.size)
+            if hint is not None:
+                yield _file_secret(data, rule, path, version, hint)
+
+
+def analyse(data: ImageData) -> Secrets:
+    found = [
+        *_named_values(ENV, data.config.env),
+        *_named_values(LABEL, data.config.labels),
+        *_commands(data),
+        *_history(data),
+        *_files(data),
+    ]
+    return Secrets(secrets=tuple(found))
