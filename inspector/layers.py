@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import queue
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -100,12 +102,39 @@ class Slice:
         return data
 
 
+class _Hasher:
+    """sha256 on a worker thread: hashlib releases the GIL on large buffers, so the digest of a
+    layer costs the parser (nearly) nothing on a machine with a second core."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (data := self.queue.get()) is not None:
+            self.digest.update(data)
+
+    def update(self, data: bytes) -> None:
+        self.queue.put(data)
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self.digest.hexdigest()
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+
+
 class _Reader:
     """A read-only stream that hashes and counts the uncompressed bytes passing through it."""
 
     def __init__(self, raw: BinaryIO, *, hashed: bool = True) -> None:
         self.raw = raw
-        self.hash = hashlib.sha256() if hashed else None
+        self.hash = _Hasher() if hashed else None
         self.count = 0
         head = self._read_raw(CHUNK)
         if head[:2] == b"\x1f\x8b":
@@ -130,6 +159,9 @@ class _Reader:
                 data = self._inflate.decompress(data)
             except zlib.error as exc:
                 raise LayerError(f"corrupt gzip layer: {exc}") from exc
+        if self.hash is not None:
+            self.hash.update(data)
+        self.count += len(data)
         # Copy only the unread tail, once per chunk, never the whole buffer per read.
         self._buf = self._buf[self._pos :] + data
         self._pos = 0
@@ -143,9 +175,6 @@ class _Reader:
             pass
         out = self._buf[self._pos : self._pos + n]
         self._pos += len(out)
-        if self.hash is not None:
-            self.hash.update(out)
-        self.count += len(out)
         return out
 
     def _fill(self) -> bool:
@@ -158,18 +187,27 @@ class _Reader:
         return True
 
     def skip(self, n: int) -> int:
-        """Consume `n` bytes (hashed, never kept); returns how many there were."""
+        """Consume `n` bytes without copying them; returns how many there were."""
         done = 0
         while done < n:
-            got = len(self.read(min(CHUNK, n - done)))
-            if not got:
-                break
-            done += got
+            available = len(self._buf) - self._pos
+            if not available:
+                if not self._fill():
+                    break
+                continue
+            step = min(available, n - done)
+            self._pos += step
+            done += step
         return done
 
+    def close(self) -> None:
+        if self.hash is not None:
+            self.hash.close()
+
     def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
+        self._pos = len(self._buf)
+        while self._fill():
+            self._pos = len(self._buf)
 
 
 _KINDS = {
@@ -305,29 +343,32 @@ def _members(reader: _Reader) -> Iterator[_Member]:
 def read_layer(raw: BinaryIO, capture: Capture | None = None) -> LayerRead:
     """Read a layer tar (plain or gzip) from `raw` in one pass."""
     reader = _Reader(raw)
-    entries: list[Entry] = []
-    contents: dict[str, bytes] = {}
-    unsafe: list[str] = []
-    for member in _members(reader):
-        path, escaped = normalize(member.name)
-        if escaped:
-            unsafe.append(member.name)
-        entry = _entry(member, path)
-        entries.append(entry)
-        data_left = member.stored
-        if capture is not None and entry.kind == FILE and data_left:
-            keep = capture(path, member.size)
-            if keep is not None:
-                data = reader.read(min(keep, data_left))
-                if len(data) < min(keep, data_left):
-                    raise LayerError(f"layer tar is truncated inside {member.name!r}")
-                contents[path] = data
-                data_left -= len(data)
-        padded = data_left + (-member.stored % BLOCK_SIZE)
-        if reader.skip(padded) < padded:
-            raise LayerError(f"layer tar is truncated inside {member.name!r}")
-    reader.drain()
-    assert reader.hash is not None
+    try:
+        entries: list[Entry] = []
+        contents: dict[str, bytes] = {}
+        unsafe: list[str] = []
+        for member in _members(reader):
+            path, escaped = normalize(member.name)
+            if escaped:
+                unsafe.append(member.name)
+            entry = _entry(member, path)
+            entries.append(entry)
+            data_left = member.stored
+            if capture is not None and entry.kind == FILE and data_left:
+                keep = capture(path, member.size)
+                if keep is not None:
+                    data = reader.read(min(keep, data_left))
+                    if len(data) < min(keep, data_left):
+                        raise LayerError(f"layer tar is truncated inside {member.name!r}")
+                    contents[path] = data
+                    data_left -= len(data)
+            padded = data_left + (-member.stored % BLOCK_SIZE)
+            if reader.skip(padded) < padded:
+                raise LayerError(f"layer tar is truncated inside {member.name!r}")
+        reader.drain()
+        assert reader.hash is not None
+    finally:
+        reader.close()  # no hashing thread outlives a failed read
     return LayerRead(
         diff_id=f"sha256:{reader.hash.hexdigest()}",
         size=reader.count,

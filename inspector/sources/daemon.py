@@ -7,7 +7,9 @@ missing *tag* by itself in some calls). Layers come from `docker save` of that I
 from __future__ import annotations
 
 import os
+import queue
 import socket
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -153,6 +155,21 @@ def _pull(client: docker.DockerClient, ref: str) -> None:
         raise InspectorError(f"the registry refused {ref!r}: {_first_line(exc)}") from exc
 
 
+def _read_export(
+    client: docker.DockerClient,
+    image_id: str,
+    read_layer: ReadLayer,
+    known: Known,
+    *,
+    trust_sizes: bool,
+) -> Loaded:
+    stream = _export(client, image_id)
+    try:
+        return read_image_stream(stream, read_layer, known, trust_sizes=trust_sizes)
+    finally:
+        stream.close()  # also when parsing failed: the reader thread must not outlive us
+
+
 def _export(client: docker.DockerClient, image_id: str) -> Any:
     """`docker save IMAGE_ID` as a file-like stream.
 
@@ -162,7 +179,60 @@ def _export(client: docker.DockerClient, image_id: str) -> Any:
     response = client.api._get(client.api._url("/images/{0}/get", image_id), stream=True)
     client.api._raise_for_status(response)
     response.raw.decode_content = False
-    return response.raw
+    return _ReadAhead(response.raw)
+
+
+class _ReadAhead:
+    """Reads the export on a thread into a bounded queue, so the daemon streams while we parse.
+
+    Without it the daemon waits whenever the parser is busy, and the two costs add up.
+    """
+
+    def __init__(self, raw: Any, chunk: int = 1 << 20, depth: int = 64) -> None:
+        self.raw = raw
+        self.queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
+        self.buf, self.pos, self.done = b"", 0, False
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._pump, args=(chunk,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, chunk: int) -> None:
+        try:
+            while not self.stop.is_set():
+                data = self.raw.read(chunk)
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as exc:  # handed to the reader, which raises it
+            self._put(exc)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, n: int = -1) -> bytes:
+        while not self.done and (n < 0 or len(self.buf) - self.pos < n):
+            item = self.queue.get()
+            if isinstance(item, BaseException):
+                raise OSError(f"the export stream broke off: {item}") from item
+            if not item:
+                self.done = True
+                break
+            self.buf = self.buf[self.pos :] + item
+            self.pos = 0
+        if n < 0:
+            n = len(self.buf) - self.pos
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += len(out)
+        return out
+
+    def close(self) -> None:
+        self.stop.set()
+        self.raw.close()
 
 
 def load(
@@ -190,11 +260,9 @@ def load(
             )
         try:
             try:
-                loaded = read_image_stream(_export(client, image_id), read_layer, known)
+                loaded = _read_export(client, image_id, read_layer, known, trust_sizes=True)
             except NeedsFullRead:
-                loaded = read_image_stream(
-                    _export(client, image_id), read_layer, known, trust_sizes=False
-                )
+                loaded = _read_export(client, image_id, read_layer, known, trust_sizes=False)
         except docker.errors.APIError as exc:
             raise InspectorError(
                 f"the engine could not export {ref!r}: {_first_line(exc)}"

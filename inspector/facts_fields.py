@@ -1,0 +1,617 @@
+"""One sentence per path of the facts JSON (`inspector/facts_schema.py`), rendered to docs/facts.md.
+
+Tests fail when a path the schema yields has no sentence here, or a sentence names a path that no
+longer exists. Repeated structures (the nine caches, the three bytecode areas, setuid/setgid) are
+written once and expanded below; their kinds are listed by hand on purpose, so a new one needs a
+description before the tests pass.
+"""
+
+from __future__ import annotations
+
+FIELDS: dict[str, str] = {
+    # --- top level ------------------------------------------------------------------------
+    "schema_version": (
+        "Version of this JSON layout; it is bumped on every incompatible change, so check it "
+        "before reading anything else."
+    ),
+    # --- image ----------------------------------------------------------------------------
+    "image": "Which image was read and where it came from.",
+    "image.reference": "The REF given on the command line, verbatim.",
+    "image.source": (
+        'Where the image was read from: "daemon" (the local Docker engine), "docker-archive" '
+        '(`docker save` output), "oci-archive" (a tar of an OCI layout) or "oci" (a layout dir).'
+    ),
+    "image.id": (
+        "The image ID, `sha256:<hex>`: the engine's ID for the daemon, the digest of the image "
+        "config JSON for archives; it names the exact image whatever its tags."
+    ),
+    "image.digest": (
+        "For the daemon, the first of the engine's RepoDigests (`name@sha256:<hex>`); for an "
+        "OCI layout, the manifest digest (`sha256:<hex>`); null when neither exists (an image "
+        "that was never pushed or pulled, or a `docker save` archive)."
+    ),
+    "image.tags": (
+        "The tags the engine or the archive gives the image (RepoTags, or the OCI "
+        "`org.opencontainers.image.ref.name` annotation); empty when untagged."
+    ),
+    "image.created": (
+        "The build time the image config records (RFC 3339 text, as the builder wrote it); null "
+        "when absent."
+    ),
+    "image.architecture": 'The CPU architecture the config declares, e.g. "amd64" or "arm64".',
+    "image.os": (
+        'The operating system the config declares, normally "linux"; the distribution is in the '
+        "top-level `os` section."
+    ),
+    # --- config ---------------------------------------------------------------------------
+    "config": "What the image config tells Docker to do when a container starts.",
+    "config.user": (
+        "USER, verbatim (`name`, `uid`, `name:group`, `uid:gid`); an empty string means root, "
+        "and `user` shows how Docker resolves it."
+    ),
+    "config.entrypoint": "ENTRYPOINT as an argument list; null when the image sets none.",
+    "config.cmd": (
+        "CMD as an argument list (appended to ENTRYPOINT when both are set); null when the image "
+        "sets none."
+    ),
+    "config.env": (
+        "ENV as a name-to-value map (a repeated name keeps its last value); values are copied "
+        "verbatim, secrets included."
+    ),
+    "config.workdir": "WORKDIR; an empty string means the container starts in `/`.",
+    "config.labels": "LABELs as a name-to-value map, verbatim; empty when there are none.",
+    "config.healthcheck": (
+        "Docker's Healthcheck object verbatim (`Test`, and `Interval`, `Timeout`, `StartPeriod` "
+        'in nanoseconds, `Retries`); `Test: ["NONE"]` disables an inherited one, and null means '
+        "the image declares none."
+    ),
+    "config.stop_signal": ("STOPSIGNAL, the signal `docker stop` sends first; null means SIGTERM."),
+    "config.exposed_ports": 'EXPOSEd ports, sorted, e.g. "8000/tcp"; documentation only.',
+    "config.entrypoint_form": (
+        '"shell" when ENTRYPOINT is wrapped as `/bin/sh -c` (or `sh`, `bash`, `/bin/bash`), so a '
+        'shell rather than your program may be PID 1 and get the stop signal; "exec" otherwise; '
+        "null without ENTRYPOINT."
+    ),
+    "config.cmd_form": (
+        '"shell" when CMD is wrapped as `/bin/sh -c` (or `sh`, `bash`, `/bin/bash`); "exec" '
+        "otherwise; null without CMD."
+    ),
+    # --- history --------------------------------------------------------------------------
+    "history[]": (
+        "The build steps the image config records, oldest first, including steps that made no "
+        "layer (ENV, CMD, ...)."
+    ),
+    "history[].created": "When the step ran (RFC 3339 text); null when not recorded.",
+    "history[].created_by": (
+        "The step's instruction as the builder recorded it (not redacted: build arguments show "
+        "here); an empty string when not recorded."
+    ),
+    "history[].empty_layer": "True when the step changed only metadata and made no layer.",
+    "history[].layer": (
+        "Index into `layers[]` of the layer this step made; null for steps that made none, and "
+        "for every step when the history's layer-making steps do not match the layer count "
+        "(squashed or rewritten images)."
+    ),
+    # --- layers ---------------------------------------------------------------------------
+    "layers[]": "The image's layers in the order they are applied, base layer first.",
+    "layers[].index": "Position in `layers[]`, 0 being the base layer.",
+    "layers[].digest": (
+        "The layer's diff_id, `sha256:<hex>` of the uncompressed tar (not the compressed blob "
+        "digest a registry shows)."
+    ),
+    "layers[].size": "Size of the uncompressed layer tar, in bytes (tar headers included).",
+    "layers[].files": (
+        "Number of entries in the layer tar, of every kind: files, directories, links and "
+        "whiteouts alike."
+    ),
+    "layers[].added_bytes": "Total size, in bytes, of the regular files this layer writes.",
+    "layers[].wasted_bytes": (
+        "Bytes of this layer's regular files that a later layer deleted or replaced: invisible "
+        "in a container, yet still shipped and pulled with this layer."
+    ),
+    "layers[].created_by": (
+        "The `created_by` of the history step that made this layer; null when the history cannot "
+        "be matched to the layers."
+    ),
+    "layers[].from_cache": (
+        "True when this layer's listing came from inspector's local layer cache rather than a "
+        "fresh read of the tar."
+    ),
+    # --- fs -------------------------------------------------------------------------------
+    "fs": "The merged filesystem a container sees, and what the layers ship but hide.",
+    "fs.visible_bytes": "Total size, in bytes, of the regular files a container can see.",
+    "fs.visible_files": "Number of visible regular files and hard links.",
+    "fs.wasted_bytes": (
+        "Bytes of file versions that a later layer deleted or replaced: no container sees them, "
+        "but they still ship in the image and are pulled with it."
+    ),
+    "fs.efficiency": (
+        "`visible_bytes / (visible_bytes + wasted_bytes)`, rounded to 4 decimals; 1.0 means no "
+        "byte ships in vain."
+    ),
+    "fs.waste[]": (
+        "Wasted bytes grouped by the layer that wrote them, the layer that hid them and how, "
+        "largest group first, at most 50 groups (so the groups may not add up to `wasted_bytes`)."
+    ),
+    "fs.waste[].layer": "Index of the layer that wrote these files.",
+    "fs.waste[].created_by": "The history step that made `layer`; null when unknown.",
+    "fs.waste[].removed_in": "Index of the later layer that deleted or replaced them.",
+    "fs.waste[].removed_by": "The history step that made `removed_in`; null when unknown.",
+    "fs.waste[].how": (
+        '"deleted" (a whiteout or opaque directory removed them) or "replaced" (a later layer '
+        "wrote the same path, or put a non-directory where a parent directory was); either way "
+        "the old versions still ship in the image."
+    ),
+    "fs.waste[].bytes": "Bytes wasted by this group.",
+    "fs.waste[].files": "Number of file versions in this group.",
+    "fs.waste[].examples": "Up to 5 paths from this group, largest file first.",
+    "fs.unsafe_names": (
+        "Tar member names that were absolute or contained `..` (at most 100), as written; "
+        "inspector keeps them inside the image root, but other tools may not."
+    ),
+    # --- os -------------------------------------------------------------------------------
+    "os": (
+        "The distribution, from its release files, and the C library the image's dynamic loader "
+        "belongs to."
+    ),
+    "os.id": (
+        'ID from os-release, e.g. "debian", "alpine", "ubuntu"; null when the image has no '
+        "os-release (scratch-like images)."
+    ),
+    "os.id_like": "ID_LIKE from os-release, split into words; empty when absent.",
+    "os.name": "NAME from os-release; null when absent.",
+    "os.version_id": 'VERSION_ID from os-release, e.g. "12" or "3.19.1"; null when absent.',
+    "os.version_codename": (
+        "VERSION_CODENAME (or UBUNTU_CODENAME, or the word in parentheses in VERSION) from "
+        'os-release, e.g. "bookworm"; null when none says.'
+    ),
+    "os.pretty_name": "PRETTY_NAME from os-release; null when absent.",
+    "os.os_release_path": (
+        "The os-release file that was read (`/etc/os-release`, else `/usr/lib/os-release`), "
+        "after following symlinks; null when neither exists."
+    ),
+    "os.alpine_release": "First line of /etc/alpine-release; null when absent.",
+    "os.debian_version": "First line of /etc/debian_version; null when absent.",
+    "os.redhat_release": "First line of /etc/redhat-release; null when absent.",
+    "os.libc": (
+        '"glibc" or "musl", decided from the dynamic loader and libc files in the merged '
+        "filesystem (wheels must match it); null when neither is found, e.g. a static or "
+        "scratch image."
+    ),
+    "os.libc_evidence": (
+        "The image path that decided `libc` (a loader or libc.so.6, possibly a symlink); null "
+        "when `libc` is null."
+    ),
+    # --- os_packages ----------------------------------------------------------------------
+    "os_packages": "Installed OS packages, read from the package managers' own databases.",
+    "os_packages.manager": (
+        '"dpkg" or "apk", the database the packages come from ("dpkg" when both exist); null '
+        "when neither database exists."
+    ),
+    "os_packages.managers": "Every package database kind found.",
+    "os_packages.packages[]": (
+        "Installed packages (dpkg state `installed`, distroless status.d entries, apk "
+        "records), sorted by name then architecture."
+    ),
+    "os_packages.packages[].name": "The package name.",
+    "os_packages.packages[].version": "The installed version, as the database records it.",
+    "os_packages.packages[].architecture": (
+        'The package architecture, e.g. "amd64" or "all"; null when the database omits it.'
+    ),
+    "os_packages.packages[].source": (
+        "The source package (dpkg `Source:`, apk origin), which vulnerability feeds use; the "
+        "package's own name when the database omits it."
+    ),
+    "os_packages.packages[].source_version": (
+        "The source package's version; the package's version when the database omits it."
+    ),
+    "os_packages.packages[].manager": '"dpkg" or "apk": which database lists this package.',
+    "os_packages.databases": "The database files that were read.",
+    "os_packages.truncated": (
+        "True when a database was larger than what inspector captures (16 MiB, or 256 KiB per "
+        "status.d file): its last record was dropped and the list may be incomplete."
+    ),
+    # --- user -----------------------------------------------------------------------------
+    "user": (
+        "The config's USER resolved against the image's own /etc/passwd and /etc/group, rule "
+        "for rule as Docker (runc) does it, plus the accounts those files define."
+    ),
+    "user.config_user": "USER verbatim; an empty string when unset.",
+    "user.user_part": "The part of USER before `:`; an empty string means root.",
+    "user.group_part": "The part of USER after `:`; null when USER has no `:group`.",
+    "user.numeric": (
+        "True when USER is given only as numbers (`1000` or `1000:1000`), so it needs no "
+        "passwd entry."
+    ),
+    "user.resolved_uid": (
+        "The uid the container runs as (0 is root); null when Docker cannot start the container "
+        "with this USER (see `error`)."
+    ),
+    "user.resolved_gid": (
+        "The primary gid the container runs with; null when Docker cannot start the container "
+        "with this USER (see `error`)."
+    ),
+    "user.supplementary_gids": (
+        "Extra groups from /etc/group memberships; only filled when USER names no group and the "
+        "user has a passwd entry."
+    ),
+    "user.name": "The passwd name of the resolved user; null when the uid has no passwd entry.",
+    "user.group_name": "The /etc/group name of the resolved gid; null when it has none.",
+    "user.home": (
+        "The home directory (HOME) the container gets: the passwd entry's, `/` for a uid "
+        "without one; null when the container cannot start."
+    ),
+    "user.shell": "The passwd entry's login shell; null without a passwd entry.",
+    "user.in_passwd": "True when the resolved user has an entry in /etc/passwd.",
+    "user.error": (
+        "Docker's own error for this USER (e.g. no such user in passwd); null when the container "
+        "can start."
+    ),
+    "user.passwd_present": "True when the image has an /etc/passwd.",
+    "user.group_present": "True when the image has an /etc/group.",
+    "user.users[]": "Every parseable /etc/passwd entry, in file order.",
+    "user.users[].name": "The account name.",
+    "user.users[].uid": "The account's uid.",
+    "user.users[].gid": "The account's primary gid.",
+    "user.users[].gecos": "The GECOS (comment) field.",
+    "user.users[].home": "The home directory.",
+    "user.users[].shell": "The login shell; an empty string when not set.",
+    "user.groups[]": "Every parseable /etc/group entry, in file order.",
+    "user.groups[].name": "The group name.",
+    "user.groups[].gid": "The group's gid.",
+    "user.groups[].members": "The user names listed as members.",
+    # --- world_writable, capabilities -----------------------------------------------------
+    "world_writable[]": (
+        "Visible paths any user may write to (mode o+w), sorted by path, at most 1000; symlinks "
+        "and sticky directories such as /tmp are left out."
+    ),
+    "world_writable[].path": "The path in the image.",
+    "world_writable[].kind": '"file", "dir", "hardlink", or a device or fifo kind.',
+    "world_writable[].mode": 'Permission bits in octal, e.g. "0777".',
+    "world_writable[].uid": "The owner's uid.",
+    "world_writable[].gid": "The owner's gid.",
+    "world_writable[].layer": "Index of the layer that set this version of the path.",
+    "world_writable[].created_by": "The history step that made `layer`; null when unknown.",
+    "world_writable_total": (
+        "How many visible paths are world-writable, including those beyond the 1000 listed."
+    ),
+    "capabilities[]": (
+        "Visible paths carrying file capabilities (a `security.capability` xattr), which grant "
+        "privileges without setuid."
+    ),
+    "capabilities[].path": "The path in the image.",
+    "capabilities[].layer": "Index of the layer that set this version of the file.",
+    "capabilities[].created_by": "The history step that made `layer`; null when unknown.",
+    "capabilities[].capabilities": "The decoded xattr.",
+    "capabilities[].capabilities.raw_hex": "The xattr's bytes in hex, as stored in the layer.",
+    "capabilities[].capabilities.decoded": (
+        "False when the xattr is malformed; then only `raw_hex` is meaningful."
+    ),
+    "capabilities[].capabilities.revision": (
+        "The vfs_cap_data revision, 1, 2 or 3 (3 is namespaced); null when not decoded."
+    ),
+    "capabilities[].capabilities.effective": (
+        "True when the permitted capabilities are raised as soon as the file executes (`+e`)."
+    ),
+    "capabilities[].capabilities.permitted": 'Permitted capability names, e.g. "cap_net_raw".',
+    "capabilities[].capabilities.inheritable": "Inheritable capability names.",
+    "capabilities[].capabilities.rootid": (
+        "The namespace root uid of a revision 3 xattr; null otherwise."
+    ),
+    "capabilities[].capabilities.text": (
+        'The capabilities in getcap\'s short form, e.g. "cap_net_bind_service+ep"; null when not '
+        "decoded."
+    ),
+    # --- secrets --------------------------------------------------------------------------
+    "secrets[]": (
+        "Secret-looking values in ENV, LABELs, ENTRYPOINT/CMD/HEALTHCHECK, the build history and "
+        "every version of every file, deleted ones included; one finding per file version."
+    ),
+    "secrets[].kind": (
+        'What was found, e.g. "private-key", "aws-access-key-id", "github-token", '
+        '"url-credentials", "pypirc", "dotenv", "git-directory", or "secret-variable" (a '
+        "secret-looking name with a real-looking value)."
+    ),
+    "secrets[].where": (
+        '"env", "label", "command" (ENTRYPOINT, CMD or the healthcheck test), "history" or "file".'
+    ),
+    "secrets[].path": ('The file (or `.git` directory) holding it; null unless `where` is "file".'),
+    "secrets[].name": (
+        "The ENV variable or label name; for command and history findings the NAME of the "
+        '`NAME=value` holding it (commands otherwise "Entrypoint", "Cmd" or '
+        '"Healthcheck"); null for files and unnamed history findings.'
+    ),
+    "secrets[].layer": (
+        "Index of the layer holding the file version, or made by the history step; null for "
+        "config findings and steps that map to no layer."
+    ),
+    "secrets[].step": "Index into `history[]` for history findings; null otherwise.",
+    "secrets[].created_by": (
+        "The `created_by` of that layer or step, with every secret replaced by its hint; null "
+        "for config findings."
+    ),
+    "secrets[].deleted": (
+        "True when this file version is not in the final filesystem (a later layer deleted or "
+        "replaced it): it still ships in its layer and anyone with the image can extract it; "
+        "always false outside files."
+    ),
+    "secrets[].removed_in": (
+        "Index of the layer that deleted or replaced this file version; null when it is still "
+        "visible or not a file."
+    ),
+    "secrets[].hint": (
+        "A redacted hint, never the value: a few leading characters (at most 4, and none for "
+        "values under 8 characters) and the length, or what the file holds (e.g. a key type "
+        "and size)."
+    ),
+    "secrets[].likely_test_fixture": (
+        "True for probable test or documentation material: files under tests/, fixtures/ and "
+        "similar dirs or /usr/share/doc, and published example keys."
+    ),
+    # --- python ---------------------------------------------------------------------------
+    "python": (
+        "Python in the image: interpreters, virtualenvs, installed distributions, what the "
+        "default command runs, and bytecode coverage."
+    ),
+    "python.interpreters[]": (
+        "CPython installs found as `python`, `pythonX` or `pythonX.Y` files in bin dirs (a "
+        "venv's own copy is listed under `venvs`), sorted by path."
+    ),
+    "python.interpreters[].path": "The interpreter's regular file; other names are in `symlinks`.",
+    "python.interpreters[].version": (
+        '"X.Y", or "X.Y.Z" when a file in the image tells the patch level (see `version_source`).'
+    ),
+    "python.interpreters[].version_source": (
+        'What told the version: "name", "stdlib", "patchlevel.h", "sysconfigdata", "uv", '
+        '"conda-meta" or "PYTHON_VERSION" (the official images\' ENV).'
+    ),
+    "python.interpreters[].prefix": 'The install prefix, e.g. "/usr/local".',
+    "python.interpreters[].stdlib": (
+        "The lib/pythonX.Y directory holding the standard library (os.py); null when Python "
+        "would not find one."
+    ),
+    "python.interpreters[].cache_tag": (
+        'The `__pycache__` tag this interpreter reads, e.g. "cpython-311".'
+    ),
+    "python.interpreters[].symlinks": (
+        "Other paths in bin dirs that run this interpreter (symlinks, hard links, plain copies)."
+    ),
+    "python.interpreters[].externally_managed": (
+        "True when the PEP 668 EXTERNALLY-MANAGED marker is in the stdlib dir, so pip refuses "
+        "to install outside a venv."
+    ),
+    "python.interpreters[].externally_managed_removed": (
+        "True when a later layer deleted that marker (usually to let pip install system-wide)."
+    ),
+    "python.interpreters[].layer": "Index of the layer the interpreter file comes from.",
+    "python.venvs[]": "Virtual environments: every directory with a pyvenv.cfg, sorted.",
+    "python.venvs[].path": "The venv directory.",
+    "python.venvs[].home": (
+        "`home` from pyvenv.cfg, the base interpreter's bin dir; null when absent."
+    ),
+    "python.venvs[].home_exists": (
+        "True when `home` exists in the image; false when it is unset or missing, e.g. a venv "
+        "copied from a build stage whose base Python lived elsewhere."
+    ),
+    "python.venvs[].version": (
+        "The Python version pyvenv.cfg records (`version` or `version_info`); null when absent."
+    ),
+    "python.venvs[].include_system_site_packages": (
+        "True when the venv also sees the base interpreter's site-packages."
+    ),
+    "python.venvs[].tool": '"venv", "virtualenv" or "uv": which tool wrote pyvenv.cfg.',
+    "python.venvs[].python": (
+        "The venv's bin/python (or python3, pythonX.Y) entry; null when it has none."
+    ),
+    "python.venvs[].interpreter": (
+        "Where that entry resolves inside the image; null when it dangles, so the venv cannot run."
+    ),
+    "python.venvs[].site_packages": "The venv's lib/pythonX.Y/site-packages directories.",
+    "python.packages[]": (
+        "Installed distributions (.dist-info, .egg-info, .egg) in site-packages, dist-packages, "
+        "PYTHONPATH dirs and `__pypackages__`, sorted by location then name; one per install."
+    ),
+    "python.packages[].name": (
+        "The distribution name as its metadata spells it (the directory name when there is no "
+        "metadata)."
+    ),
+    "python.packages[].version": (
+        "The installed version; null when neither the metadata nor the directory name tells."
+    ),
+    "python.packages[].location": "The directory it is installed into.",
+    "python.packages[].metadata": "Path of its .dist-info, .egg-info or .egg.",
+    "python.packages[].metadata_format": '"dist-info", "egg-info" or "egg".',
+    "python.packages[].installer": (
+        'The INSTALLER file\'s content, e.g. "pip", "uv", "debian"; null when absent (always '
+        "for egg formats)."
+    ),
+    "python.packages[].editable": (
+        "True for an editable (development) install, whose code lives outside site-packages."
+    ),
+    "python.packages[].environment": (
+        "The venv path, else the prefix of the interpreter owning `location`; null when neither "
+        "owns it."
+    ),
+    "python.packages[].environment_kind": (
+        '"venv" or "interpreter"; null when `environment` is null.'
+    ),
+    "python.packages[].layer": "Index of the layer its metadata comes from.",
+    "python.entrypoint_interpreter": (
+        "Which Python the default command really runs, followed through shells, wrappers, PATH, "
+        "symlinks, shebangs and env as Docker and the kernel would."
+    ),
+    "python.entrypoint_interpreter.argv": (
+        "ENTRYPOINT followed by CMD (CMD alone without ENTRYPOINT), as Docker runs them."
+    ),
+    "python.entrypoint_interpreter.form": '"exec" or "shell" for `argv`; null when it is empty.',
+    "python.entrypoint_interpreter.command": (
+        "The command that is looked up (the first word, after shells and wrappers); null when "
+        "none was reached."
+    ),
+    "python.entrypoint_interpreter.command_args": (
+        'What Python receives after its own path, e.g. ["-m", "app"] or a script path; empty '
+        "when Python is not reached."
+    ),
+    "python.entrypoint_interpreter.resolved_path": (
+        "`command` after the PATH lookup (the config's PATH, else Docker's default) and "
+        "symlinks; null when it is not found."
+    ),
+    "python.entrypoint_interpreter.interpreter": (
+        "The Python that runs (the venv's python when a venv is used); null when the command "
+        "does not reach Python or cannot be decided (see `note`)."
+    ),
+    "python.entrypoint_interpreter.venv": "The venv the command runs in; null when none.",
+    "python.entrypoint_interpreter.base_interpreter": (
+        "The regular interpreter file that actually executes; null when Python is not reached."
+    ),
+    "python.entrypoint_interpreter.version": "That Python's version; null when unknown.",
+    "python.entrypoint_interpreter.cache_tag": (
+        "That Python's `__pycache__` tag; null when unknown."
+    ),
+    "python.entrypoint_interpreter.via": (
+        '"direct", "shebang", "env" or "shell": the last hop that reached Python; null when '
+        "Python is not reached."
+    ),
+    "python.entrypoint_interpreter.chain": (
+        'Every hop in order, e.g. ["shell", "shebang", "env"].'
+    ),
+    "python.entrypoint_interpreter.wrappers": (
+        "Init or privilege wrappers skipped on the way (tini, dumb-init, gosu, su-exec)."
+    ),
+    "python.entrypoint_interpreter.note": (
+        "Why the interpreter could not be decided, or what is odd (e.g. a command not on PATH, "
+        "a native binary); null when there is nothing to say."
+    ),
+    "python.bytecode": (
+        "How much Python source ships with its compiled .pyc, in three areas: stdlib, "
+        "site_packages and application."
+    ),
+    "python.bytecode.application_cache_tag": (
+        "The tag application code was checked against: the default command's Python's, else "
+        "the newest interpreter's, else the newest venv's; null when none is known (then a pyc "
+        "of any tag counts)."
+    ),
+    # --- caches ---------------------------------------------------------------------------
+    "caches": (
+        "Package-manager caches, counted over every version of every file in every layer: a "
+        "cache deleted by a later layer still ships in the layer that wrote it."
+    ),
+}
+
+# --- setuid[], setgid[]: the same items, split by the bit ---------------------------------
+
+_SPECIAL_LISTS = {
+    "setuid": (
+        "Visible regular files and hard links with the setuid bit: they run as their owner "
+        "(often root) whoever starts them."
+    ),
+    "setgid": (
+        "Visible regular files and hard links with the setgid bit: they run with their group "
+        "whoever starts them."
+    ),
+}
+_SPECIAL_FIELDS = {
+    "path": "The path in the image.",
+    "kind": '"file" or "hardlink".',
+    "mode": 'Permission bits in octal, special bits included, e.g. "4755".',
+    "uid": "The owner's uid (0 is root).",
+    "gid": "The owner's gid.",
+    "setuid": "True when the setuid bit is set (the file is then also in `setuid[]`).",
+    "setgid": "True when the setgid bit is set (the file is then also in `setgid[]`).",
+    "layer": "Index of the layer that set this version of the file.",
+    "created_by": "The history step that made `layer`; null when unknown.",
+}
+for _key, _text in _SPECIAL_LISTS.items():
+    FIELDS[f"{_key}[]"] = _text
+    FIELDS.update({f"{_key}[].{name}": text for name, text in _SPECIAL_FIELDS.items()})
+
+# --- python.bytecode.<area> ---------------------------------------------------------------
+
+_AREAS = {
+    "stdlib": "The standard library dirs (lib/pythonX.Y), site-packages excluded.",
+    "site_packages": "Installed packages: every site-packages and dist-packages dir.",
+    "application": (
+        "Other Python code: under WORKDIR, else grouped by top directories; system dirs (/usr/lib, "
+        "/etc, ...), caches, .git and node_modules are left out."
+    ),
+}
+_AREA_FIELDS = {
+    "modules": "Number of visible .py sources in this area.",
+    "compiled": "Sources with a matching `__pycache__/<stem>.<cache tag>[.opt-N].pyc`.",
+    "missing": (
+        "Sources without one: Python compiles them on every start when the runtime user cannot "
+        "write `__pycache__`."
+    ),
+    "missing_bytes": "Total size, in bytes, of the sources without a pyc.",
+    "examples": "Up to 5 sources without a pyc, the alphabetically first.",
+    "pyc_files": (
+        "Number of .pyc files in this area's `__pycache__` dirs, whatever their tag (pycs of a "
+        "tag no interpreter here reads are dead weight)."
+    ),
+    "pyc_bytes": "Total size, in bytes, of those .pyc files.",
+    "cache_tags": 'The cache tags sources were checked against, e.g. ["cpython-311"].',
+    "pyc_tags": "The cache tags the .pyc files found here carry.",
+    "roots": "The stdlib dirs, site-packages dirs, or application top dirs in this area.",
+    "dir_owner_uid": (
+        "Owner uid most common among the dirs holding the sources (where `__pycache__` is "
+        "created); null without sources."
+    ),
+    "dir_owner_gid": "Owner gid most common among those dirs; null without sources.",
+    "dir_mode": (
+        "Their most common mode as a plain integer (493 is octal 755); null without sources."
+    ),
+    "pycache_owner_uid": (
+        "Most common owner uid of the existing `__pycache__` dirs; null when there are none."
+    ),
+}
+for _area, _text in _AREAS.items():
+    FIELDS[f"python.bytecode.{_area}"] = _text
+    FIELDS.update({f"python.bytecode.{_area}.{name}": text for name, text in _AREA_FIELDS.items()})
+
+# --- caches.<kind> ------------------------------------------------------------------------
+
+_CACHES = {
+    "pip": "pip's cache: `.cache/pip` under any home, PIP_CACHE_DIR, or $XDG_CACHE_HOME/pip.",
+    "uv": "uv's cache: `.cache/uv` under any home, UV_CACHE_DIR, or $XDG_CACHE_HOME/uv.",
+    "poetry": (
+        "Poetry's cache: `.cache/pypoetry` or `.cache/poetry` under any home, POETRY_CACHE_DIR, "
+        "or $XDG_CACHE_HOME/pypoetry."
+    ),
+    "pipenv": (
+        "Pipenv's cache: `.cache/pipenv` under any home, PIPENV_CACHE_DIR, or "
+        "$XDG_CACHE_HOME/pipenv."
+    ),
+    "pdm": "PDM's cache: `.cache/pdm` under any home, PDM_CACHE_DIR, or $XDG_CACHE_HOME/pdm.",
+    "apt_lists": "apt's package lists in /var/lib/apt/lists (its lock and partial/ excluded).",
+    "apt_archives": (
+        "apt's downloaded .deb files in /var/cache/apt/archives and its `*.bin` caches in "
+        "/var/cache/apt."
+    ),
+    "apk": "apk's cache in /var/cache/apk or /etc/apk/cache.",
+    "dnf": "dnf's and yum's caches in /var/cache/dnf and /var/cache/yum.",
+}
+_CACHE_FIELDS = {
+    "visible_bytes": "Bytes of cache files a container still sees; 0 when there are none.",
+    "visible_files": "Number of cache files a container still sees.",
+    "deleted_bytes": (
+        "Bytes of cache files a later layer deleted or replaced: invisible, yet still shipped "
+        "in the layer that wrote them (clean up in the same RUN, or use a cache mount)."
+    ),
+    "deleted_files": "Number of cache file versions a later layer deleted or replaced.",
+    "layers[]": (
+        "Where the cache bytes come from: one entry per writing layer and removing layer, by "
+        "layer, still-visible ones first."
+    ),
+    "layers[].layer": "Index of the layer that wrote these cache files.",
+    "layers[].created_by": "The history step that made `layer`; null when unknown.",
+    "layers[].bytes_added": "Bytes of cache files that layer wrote.",
+    "layers[].files": "Number of cache files that layer wrote.",
+    "layers[].deleted_in": (
+        "Index of the layer that deleted or replaced them; null when they are still visible."
+    ),
+    "layers[].deleted_by": "The history step that made `deleted_in`; null when unknown.",
+    "paths": 'The cache roots seen, e.g. "/root/.cache/pip".',
+}
+for _kind, _text in _CACHES.items():
+    FIELDS[f"caches.{_kind}"] = _text
+    FIELDS.update({f"caches.{_kind}.{name}": text for name, text in _CACHE_FIELDS.items()})
