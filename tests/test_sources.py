@@ -119,3 +119,34 @@ def test_a_layer_of_200k_files_is_indexed():
         for i in range(200_000):
             tar.addfile(tarfile.TarInfo(f"d{i % 100}/f{i}"), io.BytesIO(b""))
     assert len(read_layer(io.BytesIO(raw.getvalue())).entries) == 200_000
+
+
+def gnu_sparse_header(name: str, real_size: int) -> bytes:
+    """A GNU 'S' (old sparse) header with no stored data and a base-256 real size."""
+    header = bytearray(512)
+    header[0 : len(name)] = name.encode()
+    header[100:108] = b"0000644\0"
+    header[108:116] = header[116:124] = b"0000000\0"
+    header[124:136] = b"00000000000\0"  # nothing stored: the whole file is a hole
+    header[136:148] = b"00000000000\0"
+    header[156:157] = b"S"
+    header[257:265] = b"ustar  \0"
+    header[483:495] = b"\x80" + real_size.to_bytes(11, "big")
+    header[148:156] = b" " * 8
+    header[148:156] = f"{sum(header):06o}\0 ".encode()
+    return bytes(header)
+
+
+def test_a_sparse_100_gb_file_is_indexed_with_its_real_size():
+    """A sparse file of 100 GB apparent size is indexed from its header, without reading 100 GB."""
+    raw = gnu_sparse_header("var/log/lastlog", 100 << 30) + bytes(1024)
+    (entry,) = read_layer(io.BytesIO(raw)).entries
+    assert (entry.path, entry.kind, entry.size) == ("/var/log/lastlog", "file", 100 << 30)
+
+
+def test_a_corrupt_header_checksum_is_a_clear_error():
+    """A header whose checksum does not match is reported as corrupt, not misread."""
+    raw = bytearray(gnu_sparse_header("x", 10) + bytes(1024))
+    raw[0] = ord("y")
+    with pytest.raises(InspectorError, match="checksum"):
+        read_layer(io.BytesIO(bytes(raw)))
