@@ -37,6 +37,7 @@ unit: venv
 	$(BIN)/pytest -m "not docker"
 
 test: lint fixtures
+	bash scripts/test-tools.sh
 	$(BIN)/pytest --require-docker
 
 demo: fixtures
