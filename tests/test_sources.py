@@ -150,3 +150,29 @@ def test_a_corrupt_header_checksum_is_a_clear_error():
     raw[0] = ord("y")
     with pytest.raises(InspectorError, match="checksum"):
         read_layer(io.BytesIO(bytes(raw)))
+
+
+def test_facts_writes_only_its_cache_even_for_a_hostile_archive(tmp_path):
+    """Reading an archive with escaping names writes nothing but the layer cache (no extraction)."""
+    import os
+    import subprocess
+    import sys
+
+    marker = f"inspector-escape-{os.getpid()}"
+    evil = layer((f"../../../../tmp/{marker}", b"x"), (f"/tmp/{marker}-abs", b"y"), ("ok", b"z"))
+    home, tmp, work = tmp_path / "home", tmp_path / "tmp", tmp_path / "work"
+    for directory in (home, tmp, work):
+        directory.mkdir()
+    archive = tmp_path / "evil.tar"
+    archive.write_bytes(image_archive([evil]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INSPECTOR_", "XDG_"))}
+    env.update(HOME=str(home), TMPDIR=str(tmp))
+    done = subprocess.run(
+        [sys.executable, "-m", "inspector", "facts", f"docker-archive:{archive}"],
+        cwd=work, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert all(p.startswith("home/.cache/inspector/") for p in written if p != "evil.tar"), written
+    assert not os.path.exists(f"/tmp/{marker}")
+    assert not os.path.exists(f"/tmp/{marker}-abs")
