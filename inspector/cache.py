@@ -8,11 +8,11 @@ A file that is not a usable cache is discarded and rebuilt, never trusted and ne
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterable
 from pathlib import Path
 
 from inspector.layers import Entry, LayerRead
@@ -53,7 +53,6 @@ class LayerCache:
     def __init__(self, path: Path, fingerprint: str) -> None:
         self.path = path
         self.fingerprint = f"{FORMAT}:{fingerprint}"
-        self.rebuilt = False
         self.db = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -64,7 +63,6 @@ class LayerCache:
             # Not a database, or a damaged one: start over rather than fail or trust it.
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self.rebuilt = True
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -91,19 +89,12 @@ class LayerCache:
     def close(self) -> None:
         self.db.close()
 
-    def have(self, diff_ids: Iterable[str]) -> set[str]:
-        ids = list(diff_ids)
-        if not ids:
-            return set()
-        marks = ",".join("?" * len(ids))
-        rows = self.db.execute(
-            f"SELECT diff_id FROM layers WHERE fingerprint = ? AND diff_id IN ({marks})",
-            [self.fingerprint, *ids],
-        )
-        return {row[0] for row in rows}
-
     def contains(self, diff_id: str) -> bool:
-        return bool(self.have([diff_id]))
+        row = self.db.execute(
+            "SELECT 1 FROM layers WHERE diff_id = ? AND fingerprint = ?",
+            (diff_id, self.fingerprint),
+        ).fetchone()
+        return row is not None
 
     def with_size(self, size: int) -> set[str]:
         """Cached layers whose tar is exactly `size` bytes (candidates to confirm by digest)."""
@@ -123,7 +114,10 @@ class LayerCache:
         try:
             return _decode(diff_id, row[0])
         except (ValueError, KeyError, TypeError, zlib.error):
-            self.db.execute("DELETE FROM layers WHERE diff_id = ?", (diff_id,))
+            self.db.execute(
+                "DELETE FROM layers WHERE diff_id = ? AND fingerprint = ?",
+                (diff_id, self.fingerprint),
+            )
             self.db.commit()
             return None
 
@@ -135,8 +129,6 @@ class LayerCache:
         self.db.commit()
 
     def get_config(self, image_id: str) -> bytes | None:
-        import hashlib
-
         row = self.db.execute("SELECT data FROM configs WHERE image_id = ?", (image_id,)).fetchone()
         # The image ID is the digest of its config: a row that does not match is not trusted.
         if row and "sha256:" + hashlib.sha256(row[0]).hexdigest() == image_id:

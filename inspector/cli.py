@@ -46,7 +46,11 @@ def facts(ref: str, fmt: str, pull: str, no_cache: bool) -> None:
     """
     from inspector.facts import collect
 
-    doc = collect(ref, pull=pull, use_cache=not no_cache, progress=progress_printer()).to_json()
+    try:
+        doc = collect(ref, pull=pull, use_cache=not no_cache, progress=progress_printer()).to_json()
+    finally:
+        if sys.stderr.isatty():
+            click.echo("\r\033[K", err=True, nl=False)  # leave no progress line behind
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, default=str))
     else:

@@ -147,16 +147,8 @@ def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:
     out["world_writable"] = modes.get("world_writable") or ()
     out["world_writable_total"] = modes.get("world_writable_total", 0)
     out["capabilities"] = modes.get("capabilities") or ()
-    secrets = results.get("secrets")
-    out["secrets"] = secrets.get("secrets", ()) if isinstance(secrets, dict) else secrets
+    out["secrets"] = results["secrets"]["secrets"]
     python = dict(results.get("python") or {})
-    entry = python.get("entrypoint_interpreter")
-    if entry:
-        from inspector.analysers.secrets import redact_text
-
-        # The effective command line repeats ENTRYPOINT/CMD, secrets and all.
-        for key in ("argv", "command_args"):
-            entry[key] = [redact_text(arg) or "" for arg in entry.get(key) or ()]
     python["bytecode"] = results.get("bytecode")
     out["python"] = python
     out["caches"] = results.get("caches")
@@ -302,11 +294,17 @@ def build_facts(
             steps[step.layer] = step.created_by
     fs = merge(layers)
     waste_per_layer = fs.wasted_by_layer()
-    data = ImageData(config=config, raw_config=raw, layers=layers, fs=fs, layer_steps=steps)
+    # Only the secrets analyser sees the config as it is; every other analyser, and the facts,
+    # see it with flagged values redacted, so no analyser can echo a secret into the output.
     modules = dict(zip(ANALYSERS, analyser_modules(), strict=True))
-    results: dict[str, Any] = {}
+    real = ImageData(config=config, raw_config=raw, layers=layers, fs=fs, layer_steps=steps)
+    results: dict[str, Any] = {"secrets": asdict(modules["secrets"].analyse(real))}
+    shown = redacted_config(config, results["secrets"])
+    data = dataclasses.replace(real, config=shown)
     python = modules["python"].analyse(data)
     for name, module in modules.items():
+        if name == "secrets":
+            continue
         if name == "python":
             outcome = python
         elif name == "bytecode":
@@ -328,7 +326,7 @@ def build_facts(
             raw.get("architecture"),
             raw.get("os"),
         ),
-        config=redacted_config(config, results["secrets"]),
+        config=shown,
         history=history,
         layers=tuple(
             LayerFacts(

@@ -123,24 +123,21 @@ class FileSystem:
     # --- building ---------------------------------------------------------------------------
 
     def _record(self, entry: Entry, layer: int) -> None:
-        self._ensure_parents(entry.path, layer)
-        version = Version(entry, layer)
-        self.history.setdefault(entry.path, []).append(version)
-        self.visible[entry.path] = version
-        self._children.setdefault(posixpath.dirname(entry.path), set()).add(entry.path)
-
-    def _ensure_parents(self, path: str, layer: int) -> None:
         # Tar streams need not list parent directories; a container still sees them.
         missing = []
-        parent = posixpath.dirname(path)
+        parent = posixpath.dirname(entry.path)
         while parent != "/" and parent not in self.visible:
             missing.append(parent)
             parent = posixpath.dirname(parent)
         for directory in reversed(missing):
-            implicit = Entry(directory, DIR, 0, 0o755, 0, 0, 0)
-            self.history.setdefault(directory, []).append(Version(implicit, layer))
-            self.visible[directory] = self.history[directory][-1]
-            self._children.setdefault(posixpath.dirname(directory), set()).add(directory)
+            self._add(Entry(directory, DIR, 0, 0o755, 0, 0, 0), layer)
+        self._add(entry, layer)
+
+    def _add(self, entry: Entry, layer: int) -> None:
+        version = Version(entry, layer)
+        self.history.setdefault(entry.path, []).append(version)
+        self.visible[entry.path] = version
+        self._children.setdefault(posixpath.dirname(entry.path), set()).add(entry.path)
 
     def _hide(self, path: str, layer: int, removal: str, *, keep_top: bool = False) -> None:
         """Hide `path` and everything below it, as seen from the layers below `layer`."""
@@ -178,8 +175,7 @@ def merge(layers: Sequence[LayerRead]) -> FileSystem:
                 if current.entry.kind == DIR and entry.kind == DIR:
                     # Same directory, new metadata: children stay.
                     current.removed_in, current.removal = index, REPLACED
-                    fs.history[entry.path].append(Version(entry, index))
-                    fs.visible[entry.path] = fs.history[entry.path][-1]
+                    fs._add(entry, index)
                     continue
                 fs._hide(entry.path, index, REPLACED)
             fs._record(entry, index)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Docker's legacy builder and BuildKit both write shell-form instructions as ["/bin/sh", "-c", ...].
@@ -14,13 +14,6 @@ def command_form(argv: list[str] | None) -> str | None:
     if not argv:
         return None
     return "shell" if tuple(argv[:2]) in _SHELL_PREFIXES else "exec"
-
-
-@dataclass(frozen=True)
-class HistoryStep:
-    created: str
-    created_by: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -42,21 +35,6 @@ class ImageConfig:
     @property
     def cmd_form(self) -> str | None:
         return command_form(self.cmd)
-
-
-@dataclass(frozen=True)
-class ImageSummary:
-    """The immutable identity of an image and what its config says; no layer contents."""
-
-    id: str
-    tags: tuple[str, ...]
-    created: str
-    architecture: str
-    os: str
-    size: int
-    layer_digests: tuple[str, ...]
-    config: ImageConfig
-    history: tuple[HistoryStep, ...] = field(default=())
 
 
 def parse_env(pairs: list[str] | None) -> dict[str, str]:

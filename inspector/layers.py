@@ -81,12 +81,9 @@ Capture = Callable[[str, int], "int | None"]
 
 def normalize(name: str) -> tuple[str, bool]:
     """The absolute path a tar member name stands for, and whether the name tried to escape."""
-    raw = name
-    unsafe = raw.startswith("/") or ".." in raw.split("/")
-    path = posixpath.normpath("/" + raw.lstrip("/"))
-    if path.startswith("//"):
-        path = "/" + path.lstrip("/")
-    return path, unsafe
+    unsafe = name.startswith("/") or ".." in name.split("/")
+    # normpath keeps a leading "//"; stripping first makes the root single and `..` stop at it.
+    return posixpath.normpath("/" + name.lstrip("/")), unsafe
 
 
 class Slice:

@@ -130,9 +130,7 @@ def test_naive_app_code_has_no_bytecode_and_imports_write_it(run):
     assert listing.output.strip() == ""
     ran = run(fixture_image("naive"), ["python3", "-c", "import app.server"])
     written = [c["Path"] for c in ran.diff if str(c["Path"]).endswith(".pyc")]
-    assert "/app/app/__pycache__/server.cpython-311.pyc" in written or any(
-        p.startswith("/app/app/__pycache__/server.") for p in written
-    )
+    assert any(p.startswith("/app/app/__pycache__/server.") for p in written)
 
 
 def test_naive_has_no_faulthandler(image, run):

@@ -176,3 +176,24 @@ def test_facts_writes_only_its_cache_even_for_a_hostile_archive(tmp_path):
     assert all(p.startswith("home/.cache/inspector/") for p in written if p != "evil.tar"), written
     assert not os.path.exists(f"/tmp/{marker}")
     assert not os.path.exists(f"/tmp/{marker}-abs")
+
+
+def test_malformed_manifests_are_archive_errors():
+    """A manifest or index of the wrong shape is an ArchiveError, not a KeyError traceback."""
+    for name, data in [("manifest.json", b'[{"Layers": []}]'), ("manifest.json", b'["x"]'),
+                       ("index.json", b'{"manifests": [{"mediaType": "x"}]}'),
+                       ("index.json", b"[1, 2]")]:  # fmt: skip
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        with pytest.raises(ArchiveError):
+            load(out.getvalue())
+
+
+def test_malformed_oci_directory_is_an_archive_error(tmp_path):
+    """An OCI directory whose index lacks digests is an ArchiveError."""
+    (tmp_path / "index.json").write_text('{"manifests": [{"size": 1}]}')
+    with pytest.raises(ArchiveError):
+        read_oci_dir(tmp_path, read_layer)

@@ -22,10 +22,6 @@ class Reference:
     kind: str  # "daemon" or one of ARCHIVE_KINDS
     target: str  # the image reference, or the archive/layout path
 
-    @property
-    def needs_daemon(self) -> bool:
-        return self.kind == "daemon"
-
 
 def parse_reference(text: str) -> Reference:
     for kind in ARCHIVE_KINDS:

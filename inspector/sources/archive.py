@@ -155,6 +155,19 @@ def _assemble(
     cached: Container[str],
     unparsed: Container[str] = frozenset(),
 ) -> Loaded:
+    try:
+        return _assemble_documents(documents, layers, cached, unparsed)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        # A manifest, index or config of the wrong shape: hostile or broken, never a traceback.
+        raise ArchiveError(f"the archive's manifest or config is malformed ({exc!r})") from exc
+
+
+def _assemble_documents(
+    documents: dict[str, bytes],
+    layers: dict[str, LayerRead],
+    cached: Container[str],
+    unparsed: Container[str],
+) -> Loaded:
     digest = None
     if "manifest.json" in documents:  # docker save, both layouts
         manifest = _json(documents, "manifest.json", "manifest")
@@ -225,7 +238,7 @@ def read_archive(path: Path, read_layer: ReadLayer, known: Known | None = None) 
 
 def read_oci_dir(root: Path, read_layer: ReadLayer, known: Known | None = None) -> Loaded:
     """An OCI image layout directory: blobs are files, so each is opened only if needed."""
-    skip = known or Known()
+    known = known or Known()
     if not (root / "index.json").is_file():
         raise ArchiveError(f"{root} is not an OCI image layout (no index.json)")
 
@@ -236,31 +249,28 @@ def read_oci_dir(root: Path, read_layer: ReadLayer, known: Known | None = None) 
         return path
 
     documents = {"index.json": (root / "index.json").read_bytes()}
-    index = _json(documents, "index.json", "OCI index")
-    for m in index.get("manifests") or []:
-        path = blob(m["digest"])
-        if path.is_file() and path.stat().st_size <= MAX_JSON:
-            documents[_blob_name(m["digest"])] = path.read_bytes()
-            manifest = json.loads(documents[_blob_name(m["digest"])])
-            config = manifest.get("config", {}).get("digest")
-            if config and blob(config).is_file():
-                documents[_blob_name(config)] = blob(config).read_bytes()
     layers: dict[str, LayerRead] = {}
-    manifests = index.get("manifests") or []
-    if len(manifests) == 1:
-        manifest = json.loads(documents.get(_blob_name(manifests[0]["digest"]), b"{}"))
-        config = json.loads(
-            documents.get(_blob_name(manifest.get("config", {}).get("digest", "")), b"{}")
-        )
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-        for position, descriptor in enumerate(manifest.get("layers") or []):
-            # Manifest layers and config diff_ids are in the same order.
-            if position < len(diff_ids) and diff_ids[position] in skip:
-                continue
-            path = blob(descriptor["digest"])
-            if not path.is_file():
-                continue  # reported as missing by _assemble
-            with open(path, "rb") as stream:
-                layer = read_layer(stream)
-            layers[layer.diff_id] = layer
-    return _assemble(documents, layers, skip)
+    try:
+        manifests = _json(documents, "index.json", "OCI index").get("manifests") or []
+        if len(manifests) == 1:  # anything else is refused, with the reason, by _assemble
+            digest = manifests[0]["digest"]
+            if blob(digest).is_file():
+                documents[_blob_name(digest)] = blob(digest).read_bytes()
+            manifest = _json(documents, _blob_name(digest), "image manifest")
+            config_digest = manifest["config"]["digest"]
+            if blob(config_digest).is_file():
+                documents[_blob_name(config_digest)] = blob(config_digest).read_bytes()
+            config = _json(documents, _blob_name(config_digest), "image config")
+            diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+            for position, descriptor in enumerate(manifest.get("layers") or []):
+                # Manifest layers and config diff_ids are in the same order.
+                if position < len(diff_ids) and diff_ids[position] in known:
+                    continue
+                path = blob(descriptor["digest"])
+                if path.is_file():  # a missing one is reported by _assemble
+                    with open(path, "rb") as stream:
+                        layer = read_layer(stream)
+                    layers[layer.diff_id] = layer
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ArchiveError(f"the OCI layout's index or manifest is malformed ({exc!r})") from exc
+    return _assemble(documents, layers, known)

@@ -6,12 +6,12 @@ missing *tag* by itself in some calls). Layers come from `docker save` of that I
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import docker
@@ -22,7 +22,6 @@ from docker.constants import DEFAULT_DOCKER_API_VERSION, DEFAULT_UNIX_SOCKET
 from packaging.version import Version
 
 from inspector.errors import EngineUnavailable, ImageNotFound, InspectorError
-from inspector.image import HistoryStep, ImageSummary, config_from_json
 from inspector.sources.archive import (
     ArchiveError,
     Known,
@@ -84,45 +83,6 @@ def _unix_socket_problem(base_url: str) -> str | None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def summarize(client: docker.DockerClient, ref: str) -> ImageSummary:
-    """Resolve `ref` to one immutable image, locally only (never a pull), and read its config."""
-    try:
-        image = client.images.get(ref)
-        history = image.history()
-    except docker.errors.ImageNotFound as exc:
-        raise ImageNotFound(
-            f"no local image {ref!r}; pull it first (`docker pull {ref}`) or check the name"
-        ) from exc
-    except docker.errors.APIError as exc:
-        raise InspectorError(f"the engine refused to describe {ref!r}: {_first_line(exc)}") from exc
-    attrs: dict[str, Any] = image.attrs
-    return ImageSummary(
-        id=image.id,
-        tags=tuple(image.tags),
-        created=attrs.get("Created", ""),
-        architecture=attrs.get("Architecture", ""),
-        os=attrs.get("Os", ""),
-        size=int(attrs.get("Size") or 0),
-        layer_digests=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
-        config=config_from_json(attrs.get("Config")),
-        # The API lists history newest first; layers are read oldest first.
-        history=tuple(
-            HistoryStep(
-                created=_iso(step.get("Created")),
-                created_by=step.get("CreatedBy") or "",
-                size=int(step.get("Size") or 0),
-            )
-            for step in reversed(history)
-        ),
-    )
-
-
-def _iso(epoch: Any) -> str:
-    if not isinstance(epoch, (int, float)):
-        return ""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def get_image(client: docker.DockerClient, ref: str, pull: str = "never") -> Any:
@@ -191,7 +151,7 @@ class _ReadAhead:
     def __init__(self, raw: Any, chunk: int = 1 << 20, depth: int = 64) -> None:
         self.raw = raw
         self.queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
-        self.buf, self.pos, self.done = b"", 0, False
+        self.done = False
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._pump, args=(chunk,), daemon=True)
         self.thread.start()
@@ -215,20 +175,17 @@ class _ReadAhead:
                 continue
 
     def read(self, n: int = -1) -> bytes:
-        while not self.done and (n < 0 or len(self.buf) - self.pos < n):
-            item = self.queue.get()
-            if isinstance(item, BaseException):
-                raise OSError(f"the export stream broke off: {item}") from item
-            if not item:
-                self.done = True
-                break
-            self.buf = self.buf[self.pos :] + item
-            self.pos = 0
-        if n < 0:
-            n = len(self.buf) - self.pos
-        out = self.buf[self.pos : self.pos + n]
-        self.pos += len(out)
-        return out
+        """The next chunk (its size is the pump's, not `n`); b"" at the end of the export.
+
+        Only `layers._Reader` reads this, and it buffers by itself.
+        """
+        if self.done:
+            return b""
+        item = self.queue.get()
+        if isinstance(item, BaseException):
+            raise OSError(f"the export stream broke off: {item}") from item
+        self.done = not item
+        return item
 
     def close(self) -> None:
         self.stop.set()
@@ -253,8 +210,6 @@ def load(
         config_bytes = cached_config(image_id)
         if config_bytes is not None and all(d in known for d in diff_ids):
             # Everything is known already: no `docker save` at all.
-            import json
-
             return Loaded(
                 image_id, digest, tuple(image.tags), json.loads(config_bytes), config_bytes, {}
             )
