@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 import click
@@ -38,16 +39,41 @@ def cli() -> None:
     help="When to pull REF through the daemon (with your Docker credentials).",
 )
 @click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache.")
-def facts(ref: str, fmt: str, pull: str, no_cache: bool) -> None:
-    """Print what is known about an image: config, layers, files, OS, Python, caches, secrets.
+@click.option("--no-probe", is_flag=True, help="Do not run the image (no runtime facts).")
+@click.option(
+    "--warmup",
+    type=click.FloatRange(0, 600),
+    default=3.0,
+    show_default=True,
+    help="Seconds the lifecycle probe lets the image run before looking at it.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(0, 600),
+    default=10.0,
+    show_default=True,
+    help="Seconds between the stop signal and SIGKILL, as `docker stop -t`.",
+)
+def facts(
+    ref: str, fmt: str, pull: str, no_cache: bool, no_probe: bool, warmup: float, grace: float
+) -> None:
+    """Print what is known about an image: config, layers, files, OS, Python, caches, secrets,
+    and what it does when it runs.
 
     REF is a local image (tag, ID or digest), docker-archive:PATH (docker save output),
     oci-archive:PATH, or oci:DIR. Each layer is read once; results are cached per layer.
+    Unless --no-probe, a local image is also run twice in hardened containers (no network,
+    limits, removed afterwards): once to ask its Python about itself, once as a user would
+    start it, then stopped as Docker does.
     """
     from inspector.facts import collect
+    from inspector.probes import ProbeOptions
 
+    options = None if no_probe else ProbeOptions(warmup=warmup, grace=grace)
     try:
-        doc = collect(ref, pull=pull, use_cache=not no_cache, progress=progress_printer()).to_json()
+        doc = collect(
+            ref, pull=pull, use_cache=not no_cache, probe=options, progress=progress_printer()
+        ).to_json()
     finally:
         if sys.stderr.isatty():
             click.echo("\r\033[K", err=True, nl=False)  # leave no progress line behind
@@ -59,6 +85,33 @@ def facts(ref: str, fmt: str, pull: str, no_cache: bool) -> None:
         click.echo(render(doc))
 
 
+@cli.command()
+@click.option(
+    "--all", "everything", is_flag=True, help="Also remove probes of runs still in progress."
+)
+def cleanup(everything: bool) -> None:
+    """Remove probe containers left behind by a run that was killed.
+
+    Probe containers carry the label `inspector.probe`; those whose inspector process is still
+    running on this host are kept unless --all is given.
+    """
+    from inspector.probes.containers import cleanup as remove_leftovers
+    from inspector.sources.daemon import connect
+
+    client = connect()
+    try:
+        found = remove_leftovers(client, everything)
+    finally:
+        client.close()
+    for leftover in found:
+        verb = "removed" if leftover.removed else "kept"
+        click.echo(
+            f"{verb} {leftover.name} ({leftover.role} probe of {leftover.image}): {leftover.why}"
+        )
+    if not found:
+        click.echo("no probe containers found")
+
+
 def progress_printer():  # type: ignore[no-untyped-def]
     """Progress on stderr only when a person watches it."""
     if not sys.stderr.isatty():
@@ -66,14 +119,35 @@ def progress_printer():  # type: ignore[no-untyped-def]
     return lambda message: click.echo(f"\r\033[K{message}", err=True, nl=False)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so probe containers are removed on the way out."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    except Terminated:
+        click.echo("inspector: terminated", err=True)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         result = cli.main(args=argv, prog_name="inspector", standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         return EXIT_ERROR
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__context__, Terminated):
+            raise exc.__context__ from None
         click.echo("inspector: aborted", err=True)
         return 130
     except InspectorError as exc:

@@ -21,6 +21,9 @@ from inspector.cache import LayerCache, default_dir
 from inspector.filesystem import FileSystem, merge
 from inspector.image import ImageConfig, config_from_json
 from inspector.layers import LayerRead, read_layer
+from inspector.probes import ProbeOptions
+from inspector.probes.model import RuntimeFacts, not_applicable, skipped
+from inspector.probes.plan import ProbePlan, plan
 from inspector.sources import load, parse_reference
 from inspector.sources.archive import Known
 
@@ -123,13 +126,16 @@ class Facts:
     layers: tuple[LayerFacts, ...]
     fs: FsFacts
     analysers: dict[str, Any]
+    runtime: RuntimeFacts
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["config"]["entrypoint_form"] = self.config.entrypoint_form
         doc["config"]["cmd_form"] = self.config.cmd_form
         analysers = doc.pop("analysers")
+        runtime = doc.pop("runtime")
         doc.update(flatten_analysers(analysers))
+        doc["runtime"] = runtime
         # Exactly what `--format json` prints: lists, not tuples; no surprises for consumers.
         return json.loads(json.dumps(doc, ensure_ascii=False, default=str))
 
@@ -162,8 +168,10 @@ def redacted_config(config: ImageConfig, secrets: dict[str, Any]) -> ImageConfig
     flagged = {(s["where"], s["name"]): s["hint"] for s in secrets.get("secrets", ()) if s["name"]}
 
     def scrub(where: str, values: dict[str, str]) -> dict[str, str]:
-        return {k: f"<redacted: {flagged[(where, k)]}>" if (where, k) in flagged else v
-                for k, v in values.items()}  # fmt: skip
+        return {
+            k: f"<redacted: {flagged[(where, k)]}>" if (where, k) in flagged else v
+            for k, v in values.items()
+        }
 
     def argv(values: list[str] | None) -> list[str] | None:
         return None if values is None else [redact_text(v) or "" for v in values]
@@ -236,8 +244,10 @@ def collect(
     *,
     pull: str = "never",
     use_cache: bool = True,
+    probe: ProbeOptions | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Facts:
+    """The facts of one image; runtime probes run only when `probe` options are given."""
     ref = parse_reference(reference)
     capture, fingerprint = capture_rule()
     cache = LayerCache(default_dir() / "layers.sqlite", fingerprint) if use_cache else None
@@ -270,7 +280,9 @@ def collect(
                 from_cache.append(False)
             if layer is None:
                 # A cache row vanished or was damaged between the lookup and now: read afresh.
-                return collect(reference, pull=pull, use_cache=False, progress=progress)
+                return collect(
+                    reference, pull=pull, use_cache=False, probe=probe, progress=progress
+                )
             layers.append(layer)
         if cache is not None:
             for layer in loaded.layers.values():
@@ -279,11 +291,38 @@ def collect(
     finally:
         if cache is not None:
             cache.close()
-    return build_facts(reference, ref.kind, loaded, layers, from_cache)
+    return build_facts(
+        reference, ref.kind, loaded, layers, from_cache, runtime_for(ref.kind, probe, progress)
+    )
+
+
+def runtime_for(
+    kind: str, options: ProbeOptions | None, progress: Callable[[str], None]
+) -> Callable[[ProbePlan], RuntimeFacts]:
+    """How the runtime section is filled: by probes on the engine, or with the reason why not."""
+    if options is None:
+        return lambda _plan: skipped("probes were not requested (--no-probe)")
+    if kind != "daemon":
+        return lambda _plan: not_applicable(
+            "probes run images on a Docker engine and this image is an archive: "
+            "`docker load` it and give its ID"
+        )
+
+    def run(target: ProbePlan) -> RuntimeFacts:
+        from inspector.probes import probe as run_probes
+
+        return run_probes(target, options, progress)
+
+    return run
 
 
 def build_facts(
-    reference: str, kind: str, loaded: Any, layers: list[LayerRead], from_cache: list[bool]
+    reference: str,
+    kind: str,
+    loaded: Any,
+    layers: list[LayerRead],
+    from_cache: list[bool],
+    runtime: Callable[[ProbePlan], RuntimeFacts] | None = None,
 ) -> Facts:
     raw = loaded.raw_config
     config = config_from_json(raw.get("config"))
@@ -314,6 +353,8 @@ def build_facts(
         results[name] = asdict(outcome)
     visible = fs.visible_bytes
     wasted = fs.wasted_bytes
+    target = plan(loaded.image_id, raw.get("architecture"), fs, results["python"])
+    found = runtime(target) if runtime else skipped("probes were not requested")
     return Facts(
         schema_version=SCHEMA_VERSION,
         image=ImageFacts(
@@ -352,4 +393,5 @@ def build_facts(
             unsafe_names=tuple(n for layer in layers for n in layer.unsafe_names)[:100],
         ),
         analysers=results,
+        runtime=found,
     )

@@ -8,6 +8,8 @@ description before the tests pass.
 
 from __future__ import annotations
 
+from inspector.probes.fields import RUNTIME_FIELDS
+
 FIELDS: dict[str, str] = {
     # --- top level ------------------------------------------------------------------------
     "schema_version": (
@@ -497,6 +499,8 @@ FIELDS: dict[str, str] = {
         "cache deleted by a later layer still ships in the layer that wrote it."
     ),
 }
+
+FIELDS.update(RUNTIME_FIELDS)
 
 # --- setuid[], setgid[]: the same items, split by the bit ---------------------------------
 

@@ -122,7 +122,58 @@ def render(doc: dict[str, Any]) -> str:
                 waste_rows, headers=["bytes", "files", "layers", "how", "e.g."], tablefmt="simple"
             )
         )
+    parts.append(_runtime(doc.get("runtime") or {}))
     return "\n\n".join(parts)
+
+
+def _runtime(runtime: dict[str, Any]) -> str:
+    static, life = runtime.get("static") or {}, runtime.get("lifecycle") or {}
+    rows: list[tuple[str, str]] = []
+    if static.get("status") == "ran":
+        who = f"uid {static['uid']}, gid {static['gid']}"
+        who += f" ({static['user_name']})" if static.get("user_name") else " (no passwd entry)"
+        writable = [p for p, ok in (static.get("writable") or {}).items() if ok]
+        problems = static.get("dependency_problems") or []
+        rows += [
+            ("python runs as", f"{who}, HOME {static.get('home')}, cwd {static.get('cwd')}"),
+            ("python", f"{static.get('python_version')} at {static.get('executable')}"),
+            ("faulthandler", "on" if static.get("faulthandler") else "off"),
+            ("stdout", "write-through" if static.get("stdout_write_through") else "buffered"),
+            ("writable", ", ".join(writable) or "(none of the checked dirs)"),
+            ("dependencies", "; ".join(p["message"] for p in problems) or "consistent"),
+        ]
+    else:
+        rows.append(("static probe", _status(static)))
+    if life.get("status") == "ran":
+        app = next(
+            (p for p in life.get("processes") or [] if p["pid"] == life.get("app_pid")), None
+        )
+        pid1 = f"{life.get('pid1_kind')}: {short(' '.join(life.get('pid1_cmdline') or []))}"
+        ports = [f"{s['port']}/{s['protocol']}" for s in life.get("listening") or []]
+        unknown = "(none)" if life.get("sockets_known") else "(unknown)"
+        rows += [
+            ("PID 1", pid1),
+            ("app process", f"pid {app['pid']}, uid {app['uid']}, gid {app['gid']}" if app
+                            else "(none found)"),
+            ("processes", f"{len(life.get('processes') or [])}, zombies {life.get('zombies')}"),
+            ("listening", ", ".join(ports) or unknown),
+            ("written", f"{life.get('written_total')} paths, {life.get('pyc_written')} .pyc"),
+            ("stop", f"{life.get('stop_signal')} → {life.get('stopped_by')} after "
+                     f"{life.get('stop_seconds')}s, exit {life.get('exit_code')}"),
+        ]  # fmt: skip
+    else:
+        rows.append(("lifecycle probe", _status(life)))
+        if life.get("log_tail"):
+            rows.append(("last log line", short(life["log_tail"][-1])))
+    return "runtime:\n" + tabulate(rows, tablefmt="plain")
+
+
+def _status(section: dict[str, Any]) -> str:
+    text = section.get("status") or "?"
+    detail = section.get("message") or section.get("reason")
+    if section.get("exit_code") is not None:
+        text += f" (exit {section['exit_code']})"
+    return f"{text}: {detail}" if detail else text
 
 
 def _user(config: dict[str, Any], user: dict[str, Any]) -> str:

@@ -1,0 +1,46 @@
+"""Runtime probes: run the image, in hardened containers, to learn what it really does.
+
+Two containers per image, no more: the static probe (the image's Python reports on itself) and
+the lifecycle probe (the image started as a user would, watched, then stopped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from inspector.probes.model import RuntimeFacts, not_applicable
+from inspector.probes.plan import ProbePlan
+
+# Docker's architecture names for what the engine's `Arch` (Go's GOARCH) reports.
+_SAME_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    warmup: float = 3.0
+    grace: float = 10.0
+    timeout: float = 60.0  # wall clock for the static probe
+
+
+def probe(
+    plan: ProbePlan, options: ProbeOptions, progress: Callable[[str], None] = lambda message: None
+) -> RuntimeFacts:
+    from inspector.probes import lifecycle, static
+    from inspector.sources.daemon import connect
+
+    client = connect()
+    try:
+        engine_arch = str(client.version().get("Arch") or "")
+        engine_arch = _SAME_ARCH.get(engine_arch, engine_arch)
+        if plan.architecture and engine_arch and plan.architecture != engine_arch:
+            return not_applicable(
+                f"the image is built for {plan.architecture} and the engine runs {engine_arch}"
+            )
+        progress("static probe")
+        found = static.run(client, plan, options.timeout)
+        progress(f"lifecycle probe ({options.warmup:g}s warm-up)")
+        watched = lifecycle.run(client, plan, options.warmup, options.grace)
+        return RuntimeFacts(found, watched)
+    finally:
+        client.close()

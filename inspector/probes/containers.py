@@ -1,0 +1,137 @@
+"""Probe containers: created by image ID with the network off and limits on, labelled, removed.
+
+Every probe container carries the label `inspector.probe` and an owner label naming this host,
+process and its start time, so `inspector cleanup` can tell the leftovers of a killed run from the
+containers of a run still in progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from inspector.errors import InspectorError
+
+LABEL = "inspector.probe"
+OWNER_LABEL = "inspector.probe.owner"
+IMAGE_LABEL = "inspector.probe.image"
+# Limits for images we do not trust: enough for a Python web app to start, not to hurt the host.
+MEMORY = "512m"
+PIDS = 256
+REMOVE_ATTEMPTS = 3
+
+
+def owner() -> str:
+    """host:pid:start-time of this process (the start time tells a reused PID apart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # Field 22, counted after the command name, which may itself contain spaces.
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def owner_alive(value: str) -> bool:
+    """Whether the process that labelled a container is still running on this host."""
+    host, _, rest = value.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return _start_time(int(pid)) == started != "?"
+
+
+def create(client: docker.DockerClient, image_id: str, role: str, **options: Any) -> Any:
+    """A stopped container of `image_id`; the caller must hand it to `removed()` at once."""
+    if not image_id.startswith("sha256:"):
+        raise ValueError("probes run images by ID, never by tag (the SDK pulls missing tags)")
+    labels = {LABEL: role, OWNER_LABEL: owner(), IMAGE_LABEL: image_id}
+    try:
+        return client.containers.create(
+            image_id,
+            network_mode="none",
+            mem_limit=MEMORY,
+            memswap_limit=MEMORY,
+            pids_limit=PIDS,
+            labels=labels,
+            environment=None,  # the image's own env only: nothing of ours leaks in
+            **options,
+        )
+    except docker.errors.APIError as exc:
+        raise InspectorError(
+            f"the engine refused to create a {role} probe container: {explain(exc)}"
+        ) from exc
+
+
+@contextlib.contextmanager
+def removed(container: Any) -> Iterator[Any]:
+    """Yield the container and remove it afterwards: on success, error, timeout or Ctrl-C."""
+    try:
+        yield container
+    finally:
+        remove(container)
+
+
+def remove(container: Any) -> None:
+    for _ in range(REMOVE_ATTEMPTS):
+        try:
+            container.remove(force=True, v=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            continue  # "removal already in progress" and the like: try again
+
+
+def explain(exc: docker.errors.APIError) -> str:
+    """Docker's own words for a refusal, without the HTTP status line docker-py puts first."""
+    text = exc.explanation if isinstance(exc.explanation, str) else str(exc)
+    return text.strip() or str(exc)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    id: str
+    name: str
+    role: str
+    image: str
+    owner: str
+    removed: bool
+    why: str
+
+
+def cleanup(client: docker.DockerClient, everything: bool = False) -> list[Leftover]:
+    """Remove probe containers whose run is over (all of them with `everything`)."""
+    out = []
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        labels = container.labels or {}
+        who = labels.get(OWNER_LABEL, "")
+        alive = owner_alive(who)
+        if alive and not everything:
+            why = "its run is still in progress"
+        else:
+            remove(container)
+            why = "left by a run that is over" if not alive else "removed on request (--all)"
+        out.append(
+            Leftover(
+                container.short_id,
+                container.name,
+                labels.get(LABEL, ""),
+                labels.get(IMAGE_LABEL, ""),
+                who,
+                not alive or everything,
+                why,
+            )
+        )
+    return out

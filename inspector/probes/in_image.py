@@ -1,0 +1,240 @@
+"""The static probe's script: run by the image's own interpreter, inside the image, with `-c`.
+
+It is sent as text (never imported by inspector itself) after a line `PARAMS = {...}`, and prints
+one line: MARKER followed by a JSON document. Because it runs on images we do not control, it is
+written for every CPython from 3.6 on, imports only the standard library, imports nothing from the
+image's working directory (it drops the cwd from sys.path before any import), never executes the
+application, and reports each part it could not measure instead of failing as a whole.
+"""
+
+import sys
+
+# `python -c` puts the working directory first on sys.path: an app module called `json` or
+# `platform` there would run instead of the stdlib one. Drop it before importing anything.
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+
+import json  # noqa: E402
+import os  # noqa: E402
+import stat  # noqa: E402
+
+MARKER = "@@inspector-static-probe@@"
+PARAMS = globals().get("PARAMS") or {}
+ERRORS = []
+
+
+def attempt(name, function, default=None):
+    try:
+        return function()
+    except Exception as exc:  # the probe reports what failed rather than dying
+        ERRORS.append(f"{name}: {type(exc).__name__}: {exc}")
+        return default
+
+
+def identity():
+    uid, gid = os.getuid(), os.getgid()
+    out = {
+        "uid": uid,
+        "gid": gid,
+        "euid": os.geteuid(),
+        "egid": os.getegid(),
+        "groups": sorted(set(os.getgroups())),
+        "user_name": None,
+        "passwd_entry": False,
+        "passwd_home": None,
+        "home": os.environ.get("HOME"),
+        "cwd": attempt("cwd", os.getcwd),
+    }
+    try:
+        import pwd
+
+        entry = pwd.getpwuid(uid)
+        out.update(user_name=entry.pw_name, passwd_entry=True, passwd_home=entry.pw_dir)
+    except KeyError:
+        pass  # a numeric USER with no passwd entry: exactly what we want to record
+    return out
+
+
+def interpreter():
+    import faulthandler
+    import platform
+
+    flags = sys.flags
+    stdout = sys.stdout
+    return {
+        "python_version": platform.python_version(),
+        "sys_version": sys.version,
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "dont_write_bytecode": bool(sys.dont_write_bytecode),
+        "optimize": flags.optimize,
+        "utf8_mode": bool(getattr(flags, "utf8_mode", 0)),
+        "faulthandler": faulthandler.is_enabled(),
+        "stdout_write_through": getattr(stdout, "write_through", None),
+        "stdout_line_buffering": getattr(stdout, "line_buffering", None),
+        "filesystem_encoding": sys.getfilesystemencoding(),
+        "stdout_encoding": getattr(stdout, "encoding", None),
+    }
+
+
+def preferred_encoding():
+    import locale
+
+    return locale.getpreferredencoding(False)
+
+
+def marker_environment():
+    """What PEP 508 markers see here, computed the way `packaging` does."""
+    import platform
+
+    info = sys.implementation.version
+    version = f"{info.major}.{info.minor}.{info.micro}"
+    if info.releaselevel != "final":
+        version += info.releaselevel[0] + str(info.serial)
+    return {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": version,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
+def site_packages():
+    import site
+    import sysconfig
+
+    found = []
+    for path in [sysconfig.get_paths().get("purelib"), sysconfig.get_paths().get("platlib")]:
+        if path and path not in found:
+            found.append(path)
+    if hasattr(site, "getsitepackages"):
+        for path in site.getsitepackages():
+            if path not in found and path in sys.path:
+                found.append(path)
+    return found
+
+
+def app_dir(cwd):
+    """Where the code ENTRYPOINT/CMD runs lives, found without importing it."""
+    script = PARAMS.get("app_script")
+    if script:
+        return os.path.dirname(os.path.normpath(os.path.join(cwd or "/", script)))
+    module = PARAMS.get("app_module")
+    if not module:
+        return None
+    from importlib.machinery import PathFinder
+
+    # `python -m` searches the working directory first; find_spec of a top-level name imports
+    # nothing, so no application code runs.
+    spec = PathFinder.find_spec(module.split(".")[0], [cwd or "/", *sys.path])
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return next(iter(spec.submodule_search_locations))
+    return os.path.dirname(spec.origin) if spec.origin else None
+
+
+def writable(path, uid, gid, groups):
+    """Could this user create files in `path` in a normal run (the probe's root is read-only)?
+
+    Decided from permission bits, as the kernel would on a writable filesystem: root (who keeps
+    CAP_DAC_OVERRIDE outside the probe) can; others need write and search permission on the
+    directory through their owner, group or other class.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    if uid == 0:
+        return True
+    mode = info.st_mode
+    if info.st_uid == uid:
+        need = stat.S_IWUSR | (stat.S_IXUSR if stat.S_ISDIR(mode) else 0)
+    elif info.st_gid == gid or info.st_gid in groups:
+        need = stat.S_IWGRP | (stat.S_IXGRP if stat.S_ISDIR(mode) else 0)
+    else:
+        need = stat.S_IWOTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+    return mode & need == need
+
+
+def distributions():
+    """Installed distributions as the interpreter sees them: name, version, Requires-Dist."""
+    try:
+        from importlib import metadata
+    except ImportError:
+        return None  # Python 3.7 and older: no importlib.metadata
+    seen = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name:
+            continue
+        key = name.lower().replace("_", "-").replace(".", "-")
+        if key in seen:
+            continue  # the first on sys.path wins, as for imports and pip
+        seen[key] = {
+            "name": name,
+            "version": dist.version,
+            "requires": list(dist.requires or []),
+            "location": str(dist.locate_file("")),
+        }
+    return sorted(seen.values(), key=lambda d: d["name"].lower())
+
+
+def ca_bundle():
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    for candidate in (os.environ.get("SSL_CERT_FILE"), paths.cafile, paths.openssl_cafile):
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    for directory in (os.environ.get("SSL_CERT_DIR"), paths.capath, paths.openssl_capath):
+        if directory and os.path.isdir(directory) and os.listdir(directory):
+            return directory
+    return None
+
+
+def timezone_data():
+    import sysconfig
+
+    dirs = (sysconfig.get_config_var("TZPATH") or "").split(os.pathsep)
+    dirs += ["/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo", "/etc/zoneinfo"]
+    if any(d and os.path.isfile(os.path.join(d, "UTC")) for d in dirs):
+        return True
+    from importlib.util import find_spec
+
+    return find_spec("tzdata") is not None
+
+
+def main():
+    doc = {"probe_version": 1}
+    ident = attempt("identity", identity, {})
+    doc.update(ident)
+    doc.update(attempt("interpreter", interpreter, {}))
+    doc["preferred_encoding"] = attempt("preferred_encoding", preferred_encoding)
+    doc["marker_environment"] = attempt("marker_environment", marker_environment)
+    doc["site_packages"] = attempt("site_packages", site_packages, [])
+    doc["app_dir"] = attempt("app_dir", lambda: app_dir(ident.get("cwd")))
+    uid, gid = ident.get("uid", -1), ident.get("gid", -1)
+    groups = set(ident.get("groups", [])) | {gid}
+    paths = list(doc["site_packages"])
+    for extra in (doc["app_dir"], ident.get("home"), "/tmp"):
+        if extra and extra not in paths:
+            paths.append(extra)
+    doc["writable"] = dict((p, writable(p, uid, gid, groups)) for p in paths)
+    doc["distributions"] = attempt("distributions", distributions)
+    doc["ca_bundle"] = attempt("ca_bundle", ca_bundle)
+    doc["timezone_data"] = attempt("timezone_data", timezone_data)
+    doc["errors"] = ERRORS
+    sys.stdout.write(MARKER + json.dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+main()

@@ -1,0 +1,242 @@
+"""The lifecycle probe: start the image as a user would, watch it, stop it as Docker does.
+
+The container gets the image's own ENTRYPOINT, CMD, USER and env (no capabilities dropped: an
+entrypoint may legitimately start as root and drop privileges), only the network is off and
+memory and PIDs are limited. After the warm-up the processes are read from the host's /proc when
+the engine runs on this machine (container PIDs, real UIDs, zombies, listening sockets), else
+from `docker top` (host PIDs, no sockets). Then `docker stop`: STOPSIGNAL, and SIGKILL after the
+grace period, timed.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import time
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from inspector.analysers.secrets import redact_text
+from inspector.probes import containers
+from inspector.probes.model import LifecycleProbe, Process, Written
+from inspector.probes.plan import ProbePlan
+from inspector.probes.proc import processes_from_proc, sockets_from_proc
+
+WARMUP = 3.0
+GRACE = 10.0
+LOG_LINES = 20
+WRITTEN_SHOWN = 500
+POLL = 0.1
+SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "fish"})
+INITS = frozenset(
+    {
+        "tini",
+        "tini-static",
+        "dumb-init",
+        "catatonit",
+        "docker-init",
+        "s6-svscan",
+        "runsvdir",
+        "runit",
+        "supervisord",
+        "init",
+        "systemd",
+        "my_init",
+        "s6-linux-init",
+        "pid1",
+    }
+)
+_DIFF_KINDS = {0: "changed", 1: "added", 2: "deleted"}
+
+
+def run(
+    client: docker.DockerClient,
+    plan: ProbePlan,
+    warmup: float = WARMUP,
+    grace: float = GRACE,
+    proc_root: str = "/proc",
+) -> LifecycleProbe:
+    container = containers.create(client, plan.image_id, "lifecycle")
+    with containers.removed(container):
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            return LifecycleProbe(
+                "could-not-start",
+                "Docker refused to start the container",
+                containers.explain(exc),
+                warmup,
+                grace,
+            )
+        state = _warm_up(container, warmup)
+        if state["Status"] != "running":
+            return LifecycleProbe(
+                "exited-early",
+                f"the container exited during the {warmup:g}s warm-up (it may need a database, "
+                "a config or arguments): neither a pass nor a fail",
+                warmup_seconds=warmup,
+                grace_seconds=grace,
+                exit_code=state.get("ExitCode"),
+                oom_killed=state.get("OOMKilled"),
+                log_tail=_log_tail(container),
+                **_written(container),
+            )
+        seen = _processes(container, state.get("Pid") or 0, proc_root)
+        listening = sockets_from_proc(proc_root, state.get("Pid") or 0)
+        signal = (container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM"
+        stop_seconds = _stop(container, grace)
+        container.reload()
+        final = container.attrs["State"]
+        exit_code = final.get("ExitCode")
+        killed = exit_code == 137 and signal not in ("SIGKILL", "9", "KILL")
+        killed = killed and stop_seconds >= grace * 0.9
+        procs, namespace = seen
+        return LifecycleProbe(
+            "ran",
+            warmup_seconds=warmup,
+            grace_seconds=grace,
+            processes=procs,
+            pid_namespace=namespace,
+            pid1_kind=pid1_kind(procs),
+            pid1_cmdline=_pid1(procs).cmdline if _pid1(procs) else (),
+            app_pid=app_pid(procs),
+            zombies=sum(1 for p in procs if p.state == "Z"),
+            listening=listening or (),
+            sockets_known=listening is not None,
+            stop_signal=signal,
+            stop_seconds=stop_seconds,
+            stopped_by="kill" if killed else "signal",
+            exit_code=exit_code,
+            oom_killed=final.get("OOMKilled"),
+            log_tail=_log_tail(container),
+            **_written(container),
+        )
+
+
+def _warm_up(container: Any, warmup: float) -> dict[str, Any]:
+    """Wait out the warm-up, returning early if the container stops."""
+    deadline = time.monotonic() + warmup
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        left = deadline - time.monotonic()
+        if state["Status"] != "running" or left <= 0:
+            return dict(state)
+        time.sleep(min(POLL, left))
+
+
+def _stop(container: Any, grace: float) -> float:
+    started = time.monotonic()
+    try:
+        container.stop(timeout=max(0, math.ceil(grace)))
+    except requests.exceptions.RequestException:
+        container.kill()
+    return round(time.monotonic() - started, 3)
+
+
+def _processes(container: Any, host_pid: int, proc_root: str) -> tuple[tuple[Process, ...], str]:
+    found = processes_from_proc(proc_root, host_pid, container.id) if host_pid else None
+    if found is not None:
+        return tuple(_redacted(p) for p in found), "container"
+    return tuple(_redacted(p) for p in _from_top(container, host_pid)), "host"
+
+
+def _from_top(container: Any, host_pid: int) -> list[Process]:
+    """`docker top`: works with a remote engine, but PIDs are the host's (PID 1 is renamed 1)."""
+    top = container.top(ps_args="-o pid,ppid,ruid,rgid,euid,egid,stat,args")
+    out = []
+    for row in top.get("Processes") or []:
+        pid, ppid, ruid, rgid, euid, egid, state, args = row[:8]
+        argv = tuple(args.split())
+        out.append(
+            Process(
+                pid=1 if int(pid) == host_pid else int(pid),
+                ppid=0 if int(pid) == host_pid else (1 if int(ppid) == host_pid else int(ppid)),
+                uid=int(ruid),
+                gid=int(rgid),
+                euid=int(euid),
+                egid=int(egid),
+                state=state[:1],
+                name=posixpath.basename(argv[0]) if argv else "",
+                cmdline=argv,
+            )
+        )
+    return out
+
+
+def _redacted(process: Process) -> Process:
+    return Process(
+        **{**process.__dict__, "cmdline": tuple(redact_text(a) or "" for a in process.cmdline)}
+    )
+
+
+def _log_tail(container: Any) -> tuple[str, ...]:
+    try:
+        text = container.logs(tail=LOG_LINES).decode(errors="replace")
+    except docker.errors.APIError:
+        return ()
+    return tuple(redact_text(line) or "" for line in text.splitlines()[-LOG_LINES:])
+
+
+def _written(container: Any) -> dict[str, Any]:
+    try:
+        changes = container.diff() or []
+    except docker.errors.APIError:
+        changes = []
+    written = [Written(c["Path"], _DIFF_KINDS.get(c["Kind"], str(c["Kind"]))) for c in changes]
+    pyc = sum(1 for w in written if w.kind != "deleted" and w.path.endswith(".pyc"))
+    return {
+        "written": tuple(written[:WRITTEN_SHOWN]),
+        "written_total": len(written),
+        "pyc_written": pyc,
+    }
+
+
+def _pid1(procs: tuple[Process, ...]) -> Process | None:
+    return next((p for p in procs if p.pid == 1), None)
+
+
+def program(process: Process) -> str:
+    """The program a process runs, as a name: `tini`, `sh`, `python3`, `gunicorn`."""
+    argv = [a for a in process.cmdline if a]
+    if not argv:
+        return process.name
+    name = posixpath.basename(argv[0])
+    if name == "busybox" and len(argv) > 1:
+        return posixpath.basename(argv[1])
+    if name.startswith("python") and len(argv) > 1 and not argv[1].startswith("-"):
+        return posixpath.basename(argv[1])  # `python /usr/bin/supervisord`
+    return name
+
+
+def kind(process: Process) -> str:
+    name = program(process)
+    if name in SHELLS:
+        return "shell"
+    if name in INITS:
+        return "init"
+    return "app"
+
+
+def pid1_kind(procs: tuple[Process, ...]) -> str | None:
+    first = _pid1(procs)
+    return kind(first) if first else None
+
+
+def app_pid(procs: tuple[Process, ...]) -> int | None:
+    """The application: PID 1 itself, or the first live process under its shells and inits."""
+    children: dict[int | None, list[Process]] = {}
+    for p in procs:
+        children.setdefault(p.ppid, []).append(p)
+    queue = [p for p in procs if p.pid == 1]
+    while queue:
+        process = queue.pop(0)
+        if process.state == "Z":
+            continue
+        if kind(process) == "app":
+            return process.pid
+        queue.extend(sorted(children.get(process.pid, ()), key=lambda p: p.pid))
+    return None

@@ -1,0 +1,131 @@
+"""Runtime facts: what the image did when it ran. Frozen, JSON-ready; see docs/facts.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Every status a probe section can have. "ran" is the only one with measurements.
+STATIC_STATUSES = ("ran", "not-applicable", "skipped", "could-not-start", "failed", "timeout")
+LIFECYCLE_STATUSES = (
+    "ran",
+    "exited-early",
+    "could-not-start",
+    "not-applicable",
+    "skipped",
+    "failed",
+)
+
+
+@dataclass(frozen=True)
+class DependencyProblem:
+    distribution: str
+    version: str | None
+    requirement: str  # the Requires-Dist entry that is not met, verbatim
+    kind: str  # "missing" | "conflict"
+    installed: str | None  # the version installed, for a conflict
+    message: str  # worded as `pip check` words it
+
+
+@dataclass(frozen=True)
+class StaticProbe:
+    status: str
+    reason: str | None = None
+    interpreter: str | None = None
+    seconds: float | None = None
+    uid: int | None = None
+    gid: int | None = None
+    groups: tuple[int, ...] = ()
+    user_name: str | None = None
+    passwd_entry: bool | None = None
+    home: str | None = None
+    cwd: str | None = None
+    python_version: str | None = None
+    sys_version: str | None = None
+    executable: str | None = None
+    prefix: str | None = None
+    base_prefix: str | None = None
+    dont_write_bytecode: bool | None = None
+    optimize: int | None = None
+    utf8_mode: bool | None = None
+    faulthandler: bool | None = None
+    stdout_write_through: bool | None = None
+    filesystem_encoding: str | None = None
+    preferred_encoding: str | None = None
+    site_packages: tuple[str, ...] = ()
+    app_dir: str | None = None
+    writable: dict[str, bool] = field(default_factory=dict)
+    distributions: int | None = None
+    dependency_problems: tuple[DependencyProblem, ...] = ()
+    dependency_check: str | None = None
+    ca_bundle: str | None = None
+    timezone_data: bool | None = None
+    errors: tuple[str, ...] = ()
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int  # in the container's PID namespace (1 is PID 1) unless `pid_namespace` is "host"
+    ppid: int | None
+    uid: int  # real UID
+    gid: int  # real GID
+    euid: int | None
+    egid: int | None
+    state: str | None  # "R", "S", "Z" (zombie), ...
+    name: str
+    cmdline: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Socket:
+    protocol: str  # "tcp" | "tcp6" | "udp" | "udp6"
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Written:
+    path: str
+    kind: str  # "added" | "changed" | "deleted"
+
+
+@dataclass(frozen=True)
+class LifecycleProbe:
+    status: str
+    reason: str | None = None
+    message: str | None = None  # Docker's error when the container could not start
+    warmup_seconds: float | None = None
+    grace_seconds: float | None = None
+    processes: tuple[Process, ...] = ()
+    pid_namespace: str | None = None  # "container" | "host": how `processes[].pid` counts
+    pid1_kind: str | None = None  # "shell" | "init" | "app"
+    pid1_cmdline: tuple[str, ...] = ()
+    app_pid: int | None = None
+    zombies: int = 0
+    listening: tuple[Socket, ...] = ()
+    sockets_known: bool = False
+    written: tuple[Written, ...] = ()
+    written_total: int = 0
+    pyc_written: int = 0
+    stop_signal: str | None = None
+    stop_seconds: float | None = None
+    stopped_by: str | None = None  # "signal" | "kill"
+    exit_code: int | None = None
+    oom_killed: bool | None = None
+    log_tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuntimeFacts:
+    static: StaticProbe
+    lifecycle: LifecycleProbe
+
+
+def skipped(reason: str) -> RuntimeFacts:
+    return RuntimeFacts(StaticProbe("skipped", reason), LifecycleProbe("skipped", reason))
+
+
+def not_applicable(reason: str) -> RuntimeFacts:
+    return RuntimeFacts(
+        StaticProbe("not-applicable", reason), LifecycleProbe("not-applicable", reason)
+    )

@@ -1,0 +1,189 @@
+"""The static probe: one hardened container runs the image's own Python with our script.
+
+It runs as the image's USER, with the image's env and WORKDIR, but with every capability dropped,
+`no-new-privileges`, a read-only root, a tmpfs /tmp (with the image's own /tmp owner and mode),
+no network, memory and PID limits, and a wall-clock timeout. It never runs through a shell, so an
+image without one (distroless) works.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from importlib import resources
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from inspector.probes import containers
+from inspector.probes.model import DependencyProblem, StaticProbe
+from inspector.probes.plan import ProbePlan
+
+MARKER = "@@inspector-static-probe@@"
+TIMEOUT = 60
+LOG_LINES = 20
+
+
+def script(plan: ProbePlan) -> str:
+    """The code passed with `-c`: our parameters, then the in-image script verbatim."""
+    params = {"app_module": plan.app_module, "app_script": plan.app_script}
+    source = resources.files("inspector.probes").joinpath("in_image.py").read_text()
+    return f"PARAMS = {params!r}\n{source}"
+
+
+def tmpfs_options(plan: ProbePlan) -> str:
+    # The probe's /tmp is a tmpfs (the root is read-only); it carries the image's /tmp owner and
+    # mode so that "can the user write /tmp" is answered for the image, not for our mount.
+    tmp = plan.tmp
+    mode, uid, gid = (tmp.mode, tmp.uid, tmp.gid) if tmp else (0o755, 0, 0)
+    return f"rw,nosuid,nodev,noexec,size=16m,mode={mode:o},uid={uid},gid={gid}"
+
+
+def run(client: docker.DockerClient, plan: ProbePlan, timeout: float = TIMEOUT) -> StaticProbe:
+    if plan.interpreter is None:
+        return StaticProbe("not-applicable", plan.no_interpreter_reason)
+    started = time.monotonic()
+    container = containers.create(
+        client,
+        plan.image_id,
+        "static",
+        entrypoint=[plan.interpreter],
+        command=["-c", script(plan)],
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        read_only=True,
+        tmpfs={"/tmp": tmpfs_options(plan)},
+    )
+    with containers.removed(container):
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            return StaticProbe("could-not-start", containers.explain(exc), plan.interpreter)
+        try:
+            exit_code = container.wait(timeout=timeout)["StatusCode"]
+        except requests.exceptions.RequestException:
+            return StaticProbe(
+                "timeout", f"the probe did not finish within {timeout:g}s", plan.interpreter
+            )
+        output = container.logs(stdout=True, stderr=False).decode(errors="replace")
+        errors = container.logs(stdout=False, stderr=True).decode(errors="replace")
+    seconds = round(time.monotonic() - started, 3)
+    return parse(output, errors, exit_code, plan, seconds)
+
+
+def parse(stdout: str, stderr: str, exit_code: int, plan: ProbePlan, seconds: float) -> StaticProbe:
+    """The probe's JSON line, turned into facts; anything else is a failure with the log tail."""
+    doc = None
+    for line in stdout.splitlines():
+        if line.startswith(MARKER):
+            try:
+                doc = json.loads(line[len(MARKER) :])
+            except ValueError:
+                doc = None
+    tail = tuple((stderr or stdout).splitlines()[-LOG_LINES:])
+    if not isinstance(doc, dict):
+        return StaticProbe(
+            "failed",
+            f"the interpreter exited with {exit_code} before reporting",
+            plan.interpreter,
+            seconds,
+            log_tail=tail,
+        )
+    dists = doc.get("distributions")
+    problems: tuple[DependencyProblem, ...] = ()
+    if dists is None:
+        check = "unavailable: importlib.metadata is missing (Python older than 3.8)"
+    else:
+        problems = dependency_problems(dists, doc.get("marker_environment") or {})
+        check = "done"
+    return StaticProbe(
+        status="ran",
+        interpreter=plan.interpreter,
+        seconds=seconds,
+        uid=doc.get("uid"),
+        gid=doc.get("gid"),
+        groups=tuple(doc.get("groups") or ()),
+        user_name=doc.get("user_name"),
+        passwd_entry=doc.get("passwd_entry"),
+        home=doc.get("home"),
+        cwd=doc.get("cwd"),
+        python_version=doc.get("python_version"),
+        sys_version=doc.get("sys_version"),
+        executable=doc.get("executable"),
+        prefix=doc.get("prefix"),
+        base_prefix=doc.get("base_prefix"),
+        dont_write_bytecode=doc.get("dont_write_bytecode"),
+        optimize=doc.get("optimize"),
+        utf8_mode=doc.get("utf8_mode"),
+        faulthandler=doc.get("faulthandler"),
+        stdout_write_through=doc.get("stdout_write_through"),
+        filesystem_encoding=doc.get("filesystem_encoding"),
+        preferred_encoding=doc.get("preferred_encoding"),
+        site_packages=tuple(doc.get("site_packages") or ()),
+        app_dir=doc.get("app_dir"),
+        writable=_writable(doc.get("writable") or {}, plan),
+        distributions=None if dists is None else len(dists),
+        dependency_problems=problems,
+        dependency_check=check,
+        ca_bundle=doc.get("ca_bundle"),
+        timezone_data=doc.get("timezone_data"),
+        errors=tuple(doc.get("errors") or ()),
+        log_tail=tail if exit_code else (),
+    )
+
+
+def _writable(found: dict[str, Any], plan: ProbePlan) -> dict[str, bool]:
+    out = {str(path): bool(value) for path, value in found.items()}
+    if plan.tmp is None and "/tmp" in out:
+        out["/tmp"] = False  # our tmpfs made it exist; the image itself has no /tmp
+    return out
+
+
+def dependency_problems(
+    dists: list[dict[str, Any]], environment: dict[str, str]
+) -> tuple[DependencyProblem, ...]:
+    """What `pip check` reports, from the distributions the image's interpreter sees."""
+    installed = {canonicalize_name(d["name"]): d for d in dists if d.get("name")}
+    out = []
+    for dist in dists:
+        name, version = dist.get("name"), dist.get("version")
+        if not name:
+            continue
+        for text in dist.get("requires") or ():
+            try:
+                req = Requirement(text)
+                if req.marker and not req.marker.evaluate({**environment, "extra": ""}):
+                    continue
+            except (
+                InvalidRequirement,
+                InvalidMarker,
+                UndefinedComparison,
+                UndefinedEnvironmentName,
+            ):
+                continue  # pip check skips what it cannot parse too
+            target = installed.get(canonicalize_name(req.name))
+            if target is None:
+                message = (
+                    f"{canonicalize_name(name)} {version} requires "
+                    f"{canonicalize_name(req.name)}, which is not installed."
+                )
+                out.append(DependencyProblem(name, version, text, "missing", None, message))
+                continue
+            have = target.get("version")
+            try:
+                ok = not req.specifier or req.specifier.contains(Version(have), prereleases=True)
+            except (InvalidVersion, TypeError):
+                continue
+            if not ok:
+                message = (
+                    f"{canonicalize_name(name)} {version} has requirement {req}, but you "
+                    f"have {canonicalize_name(target['name'])} {have}."
+                )
+                out.append(DependencyProblem(name, version, text, "conflict", have, message))
+    return tuple(out)
