@@ -67,6 +67,8 @@ def docker_client() -> Iterator[object]:
     client = docker.from_env(timeout=120)
     yield client
     leftovers = client.containers.list(all=True, filters={"label": f"{TEST_LABEL}={SESSION}"})
+    # Probe containers are inspector's own: none may outlive the run that made it.
+    leftovers += client.containers.list(all=True, filters={"label": "inspector.probe"})
     for container in leftovers:
         container.remove(force=True)
     assert not leftovers, f"tests left containers behind: {[c.name for c in leftovers]}"

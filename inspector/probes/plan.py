@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +12,7 @@ from inspector.filesystem import FileSystem
 
 # Interpreter options that consume the next argument (`python -W error -m app`).
 _OPTIONS_WITH_VALUE = ("-W", "-X", "--check-hash-based-pycs")
+_PYTHON_NAME = re.compile(r"python[0-9.]*")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,13 @@ def plan(
         module, script = app_target(entry.get("command_args") or ())
     else:
         interpreter = _fallback_interpreter(python)
+        # `ENTRYPOINT ["entrypoint.sh"]` + `CMD ["python", "-m", "app"]`: the script usually ends
+        # in `exec "$@"`, so the app is what follows the interpreter's name in argv.
+        argv = list(entry.get("argv") or ())
+        for i, arg in enumerate(argv):
+            if _PYTHON_NAME.fullmatch(posixpath.basename(arg)):
+                module, script = app_target(argv[i + 1 :])
+                break
     reason = None
     if interpreter is None:
         reason = "the image has no Python interpreter"
