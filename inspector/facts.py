@@ -246,8 +246,12 @@ def collect(
     use_cache: bool = True,
     probe: ProbeOptions | None = None,
     progress: Callable[[str], None] = lambda message: None,
+    runtime: Callable[[ProbePlan], RuntimeFacts] | None = None,
 ) -> Facts:
-    """The facts of one image; runtime probes run only when `probe` options are given."""
+    """The facts of one image; runtime probes run only when `probe` options are given.
+
+    `runtime`, when given, replaces the probes: it gets the plan they would have followed.
+    """
     ref = parse_reference(reference)
     capture, fingerprint = capture_rule()
     cache = LayerCache(default_dir() / "layers.sqlite", fingerprint) if use_cache else None
@@ -281,7 +285,12 @@ def collect(
             if layer is None:
                 # A cache row vanished or was damaged between the lookup and now: read afresh.
                 return collect(
-                    reference, pull=pull, use_cache=False, probe=probe, progress=progress
+                    reference,
+                    pull=pull,
+                    use_cache=False,
+                    probe=probe,
+                    progress=progress,
+                    runtime=runtime,
                 )
             layers.append(layer)
         if cache is not None:
@@ -291,9 +300,8 @@ def collect(
     finally:
         if cache is not None:
             cache.close()
-    return build_facts(
-        reference, ref.kind, loaded, layers, from_cache, runtime_for(ref.kind, probe, progress)
-    )
+    runtime = runtime or runtime_for(ref.kind, probe, progress)
+    return build_facts(reference, ref.kind, loaded, layers, from_cache, runtime)
 
 
 def runtime_for(

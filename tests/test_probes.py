@@ -16,8 +16,10 @@ import pytest
 from inspector.cli import main
 from inspector.facts import collect
 from inspector.probes import ProbeOptions, containers, lifecycle, static
+from inspector.probes.lifecycle import docker_diff
 from inspector.probes.model import skipped
 from inspector.probes.plan import ProbePlan
+from inspector.probes.upperdir import changes_from_upper
 from tests.conftest import fixture_image
 
 pytestmark = pytest.mark.docker
@@ -243,15 +245,10 @@ def test_app_that_exits_during_warmup_is_inconclusive_with_its_log(runtime):
 # --- the sandbox and cleanup ------------------------------------------------------------------
 
 
-def plan_for(name: str, monkeypatch: pytest.MonkeyPatch) -> ProbePlan:
+def plan_for(name: str) -> ProbePlan:
     """The plan collect hands the probes for a fixture (captured, with no probe run)."""
-    import inspector.probes
-
     captured: list[ProbePlan] = []
-    monkeypatch.setattr(inspector.probes, "probe", lambda plan, *_: captured.append(plan) or
-                        skipped("captured"))  # fmt: skip
-    collect(fixture_image(name), probe=ProbeOptions())
-    monkeypatch.undo()
+    collect(fixture_image(name), runtime=lambda plan: captured.append(plan) or skipped("plan"))
     return captured[0]
 
 
@@ -287,16 +284,16 @@ def test_static_probe_container_is_hardened_and_created_by_id(docker_client, mon
     assert not probe_containers(docker_client)
 
 
-def test_static_probe_timeout_is_reported_and_the_container_removed(docker_client, monkeypatch):
+def test_static_probe_timeout_is_reported_and_the_container_removed(docker_client):
     """A static probe that outlives its wall-clock timeout is status timeout, never left behind."""
-    found = static.run(docker_client, plan_for("good", monkeypatch), timeout=0.01)
+    found = static.run(docker_client, plan_for("good"), timeout=0.01)
     assert found.status == "timeout"
     assert not probe_containers(docker_client)
 
 
-def test_processes_fall_back_to_docker_top_without_local_proc(docker_client, tmp_path, monkeypatch):
+def test_processes_fall_back_to_docker_top_without_local_proc(docker_client, tmp_path):
     """With no readable /proc (a remote engine), docker top still finds PID 1 and the app."""
-    target = plan_for("sigterm-tini", monkeypatch)
+    target = plan_for("sigterm-tini")
     life = lifecycle.run(docker_client, target, warmup=1, grace=2, proc_root=str(tmp_path))
     assert life.pid_namespace == "host"
     assert not life.sockets_known
@@ -383,3 +380,19 @@ def test_cleanup_keeps_live_runs_and_removes_those_of_killed_runs(docker_client,
             child.kill()
             child.wait()
     assert not probe_containers(docker_client)
+
+
+def test_upper_dir_changes_equal_docker_diff(docker_client, started):
+    """The overlay upper dir gives exactly what `docker diff` says: added, changed, deleted."""
+    target = plan_for("naive")
+    container = started(target.image_id)
+    time.sleep(1.5)  # the app writes its .pyc on start
+    command = (
+        "rm /etc/issue && mkdir -p /var/new/deep && touch /var/new/deep/x /app/requirements.txt"
+    )
+    assert container.exec_run(["sh", "-c", command]).exit_code == 0
+    container.reload()
+    ours = changes_from_upper(container.attrs, target.image_paths)
+    assert ours is not None
+    assert {(w.path, w.kind) for w in ours} == {(w.path, w.kind) for w in docker_diff(container)}
+    assert ("/etc/issue", "deleted") in {(w.path, w.kind) for w in ours}

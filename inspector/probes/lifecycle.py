@@ -24,6 +24,7 @@ from inspector.probes import containers
 from inspector.probes.model import LifecycleProbe, Process, Written
 from inspector.probes.plan import ProbePlan
 from inspector.probes.proc import processes_from_proc, sockets_from_proc
+from inspector.probes.upperdir import changes_from_upper
 
 WARMUP = 3.0
 GRACE = 10.0
@@ -82,7 +83,7 @@ def run(
                 exit_code=state.get("ExitCode"),
                 oom_killed=state.get("OOMKilled"),
                 log_tail=_log_tail(container),
-                **_written(container),
+                **_written(container, plan),
             )
         seen = _processes(container, state.get("Pid") or 0, proc_root)
         listening = sockets_from_proc(proc_root, state.get("Pid") or 0)
@@ -112,7 +113,7 @@ def run(
             exit_code=exit_code,
             oom_killed=final.get("OOMKilled"),
             log_tail=_log_tail(container),
-            **_written(container),
+            **_written(container, plan),
         )
 
 
@@ -181,18 +182,24 @@ def _log_tail(container: Any) -> tuple[str, ...]:
     return tuple(redact_text(line) or "" for line in text.splitlines()[-LOG_LINES:])
 
 
-def _written(container: Any) -> dict[str, Any]:
-    try:
-        changes = container.diff() or []
-    except docker.errors.APIError:
-        changes = []
-    written = [Written(c["Path"], _DIFF_KINDS.get(c["Kind"], str(c["Kind"]))) for c in changes]
+def _written(container: Any, plan: ProbePlan) -> dict[str, Any]:
+    written = changes_from_upper(container.attrs, plan.image_paths)
+    if written is None:
+        written = docker_diff(container)
     pyc = sum(1 for w in written if w.kind != "deleted" and w.path.endswith(".pyc"))
     return {
         "written": tuple(written[:WRITTEN_SHOWN]),
         "written_total": len(written),
         "pyc_written": pyc,
     }
+
+
+def docker_diff(container: Any) -> list[Written]:
+    try:
+        changes = container.diff() or []
+    except docker.errors.APIError:
+        changes = []
+    return [Written(c["Path"], _DIFF_KINDS.get(c["Kind"], str(c["Kind"]))) for c in changes]
 
 
 def _pid1(procs: tuple[Process, ...]) -> Process | None:

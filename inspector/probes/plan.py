@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from inspector.filesystem import FileSystem
@@ -33,6 +33,8 @@ class ProbePlan:
     app_module: str | None  # `python -m NAME`
     app_script: str | None  # `python path/to/script.py`
     tmp: TmpDir | None  # None: the image has no /tmp directory
+    # Every path the image shows, to tell what a container changed from what it added.
+    image_paths: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
 
 def plan(
@@ -63,7 +65,9 @@ def plan(
         version = fs.visible.get(resolved)
     if version is not None and version.entry.kind == "dir":
         tmp = TmpDir(version.entry.mode & 0o7777, version.entry.uid, version.entry.gid)
-    return ProbePlan(image_id, architecture, interpreter, reason, module, script, tmp)
+    return ProbePlan(
+        image_id, architecture, interpreter, reason, module, script, tmp, frozenset(fs.visible)
+    )
 
 
 def _fallback_interpreter(python: Mapping[str, Any]) -> str | None:
