@@ -28,6 +28,7 @@ from inspector.probes.plan import ProbePlan
 MARKER = "@@inspector-static-probe@@"
 TIMEOUT = 60
 LOG_LINES = 20
+OUTPUT_LINES = 50
 
 
 def script(plan: ProbePlan) -> str:
@@ -71,8 +72,11 @@ def run(client: docker.DockerClient, plan: ProbePlan, timeout: float = TIMEOUT) 
             return StaticProbe(
                 "timeout", f"the probe did not finish within {timeout:g}s", plan.interpreter
             )
-        output = container.logs(stdout=True, stderr=False).decode(errors="replace")
-        errors = container.logs(stdout=False, stderr=True).decode(errors="replace")
+        # Tails only: an image that floods its output (a noisy sitecustomize) cannot fill our
+        # memory, and our report is the last line the probe writes.
+        output = container.logs(stdout=True, stderr=False, tail=OUTPUT_LINES)
+        errors = container.logs(stdout=False, stderr=True, tail=LOG_LINES)
+        output, errors = output.decode(errors="replace"), errors.decode(errors="replace")
     seconds = round(time.monotonic() - started, 3)
     return parse(output, errors, exit_code, plan, seconds)
 
