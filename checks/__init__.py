@@ -1,1 +1,19 @@
-"""The check catalog: pure functions of an image's facts (see ../shared/design.md)."""
+"""The check catalog: pure functions of an image's facts (see ../shared/design.md).
+
+Importing this package registers every check; `catalog()` returns them by id.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from checks.model import Check
+from checks.registry import CATALOG
+
+MODULES = ("security",)
+
+
+def catalog() -> dict[str, Check]:
+    for module in MODULES:
+        importlib.import_module(f"checks.{module}")
+    return dict(sorted(CATALOG.items()))

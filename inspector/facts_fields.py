@@ -69,6 +69,10 @@ FIELDS: dict[str, str] = {
     ),
     "config.stop_signal": ("STOPSIGNAL, the signal `docker stop` sends first; null means SIGTERM."),
     "config.exposed_ports": 'EXPOSEd ports, sorted, e.g. "8000/tcp"; documentation only.',
+    "config.volumes": (
+        "VOLUMEs, sorted: paths Docker mounts an anonymous volume on at every start (mounting a "
+        "system dir such as /etc or /var/run/docker.sock there is a risk)."
+    ),
     "config.entrypoint_form": (
         '"shell" when ENTRYPOINT is wrapped as `/bin/sh -c` (or `sh`, `bash`, `/bin/bash`), so a '
         'shell rather than your program may be PID 1 and get the stop signal; "exec" otherwise; '
@@ -258,6 +262,11 @@ FIELDS: dict[str, str] = {
     "user.users[].gecos": "The GECOS (comment) field.",
     "user.users[].home": "The home directory.",
     "user.users[].shell": "The login shell; an empty string when not set.",
+    "user.users[].password": (
+        '"set", "empty" (the account needs no password: a login or `su` to it just works), '
+        '"locked" (`!` or `*`), or "unknown" when /etc/shadow has no line for it; the hash '
+        "itself is never shown."
+    ),
     "user.groups[]": "Every parseable /etc/group entry, in file order.",
     "user.groups[].name": "The group name.",
     "user.groups[].gid": "The group's gid.",

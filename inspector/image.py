@@ -27,6 +27,7 @@ class ImageConfig:
     healthcheck: dict[str, Any] | None
     stop_signal: str | None
     exposed_ports: list[str]
+    volumes: list[str]
 
     @property
     def entrypoint_form(self) -> str | None:
@@ -58,4 +59,5 @@ def config_from_json(cfg: dict[str, Any] | None) -> ImageConfig:
         healthcheck=cfg.get("Healthcheck"),
         stop_signal=cfg.get("StopSignal"),
         exposed_ports=sorted((cfg.get("ExposedPorts") or {}).keys()),
+        volumes=sorted((cfg.get("Volumes") or {}).keys()),
     )

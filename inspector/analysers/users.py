@@ -12,13 +12,14 @@ group files (moby daemon/oci_linux.go). This module follows that function rule f
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 from inspector.analysis import ImageData
 
 ACCOUNT_CAP = 1024 * 1024
-PASSWD, GROUP = "/etc/passwd", "/etc/group"
+PASSWD, GROUP, SHADOW = "/etc/passwd", "/etc/group", "/etc/shadow"
 # runc refuses ids outside this range (user.ErrRange).
 MAX_ID = 2**31 - 1
 DEFAULT_HOME = "/"  # runc's default when no passwd entry supplies one
@@ -34,6 +35,9 @@ class PasswdEntry:
     gecos: str
     home: str
     shell: str
+    # "set", "empty" (anyone may log in without one), "locked" (`!`/`*`), or "unknown" when
+    # /etc/shadow has no line for the user; the hash itself is never kept.
+    password: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,24 @@ class UserFacts:
 
 
 def wants(path: str, size: int) -> int | None:
-    return ACCOUNT_CAP if path in (PASSWD, GROUP) else None
+    return ACCOUNT_CAP if path in (PASSWD, GROUP, SHADOW) else None
+
+
+def password_state(field: str) -> str:
+    if field == "":
+        return "empty"
+    if field[0] in "!*":
+        return "locked"
+    return "set"
+
+
+def shadow_states(text: str) -> dict[str, str]:
+    out = {}
+    for raw in text.splitlines():
+        parts = raw.strip().split(":")
+        if len(parts) >= 2 and parts[0]:
+            out[parts[0]] = password_state(parts[1])
+    return out
 
 
 def parse_passwd(text: str) -> tuple[PasswdEntry, ...]:
@@ -76,8 +97,10 @@ def parse_passwd(text: str) -> tuple[PasswdEntry, ...]:
         if len(parts) < 4 or not _INT.fullmatch(parts[2]) or not _INT.fullmatch(parts[3]):
             continue  # comments, NIS `+` lines and garbage have no usable ids
         parts += [""] * (7 - len(parts))
+        # A password field other than `x` is the hash itself (no shadow file in use).
+        state = "unknown" if parts[1] == "x" else password_state(parts[1])
         users.append(PasswdEntry(parts[0], int(parts[2]), int(parts[3]), parts[4], parts[5],
-                                 parts[6]))  # fmt: skip
+                                 parts[6], state))  # fmt: skip
     return tuple(users)
 
 
@@ -95,6 +118,12 @@ def parse_group(text: str) -> tuple[GroupEntry, ...]:
 def analyse(data: ImageData) -> UserFacts:
     passwd_text, group_text = data.text(PASSWD), data.text(GROUP)
     users = parse_passwd(passwd_text or "")
+    shadow = shadow_states(data.text(SHADOW) or "")
+    users = tuple(
+        dataclasses.replace(u, password=shadow.get(u.name, u.password))
+        if u.password == "unknown" else u
+        for u in users
+    )  # fmt: skip
     groups = parse_group(group_text or "")
     return resolve(
         data.config.user,

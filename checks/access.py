@@ -1,0 +1,55 @@
+"""Small readers of the facts JSON that many checks share (pure; missing keys read as absent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checks.model import Facts, Location
+
+
+def config(facts: Facts) -> dict[str, Any]:
+    return facts.get("config") or {}
+
+
+def env(facts: Facts) -> dict[str, str]:
+    return config(facts).get("env") or {}
+
+
+def argv(facts: Facts) -> list[str]:
+    """ENTRYPOINT + CMD as Docker runs them."""
+    cfg = config(facts)
+    return list(cfg.get("entrypoint") or []) + list(cfg.get("cmd") or [])
+
+
+def static_probe(facts: Facts) -> dict[str, Any] | None:
+    """The static probe's facts when it ran, else None."""
+    probe = (facts.get("runtime") or {}).get("static") or {}
+    return probe if probe.get("status") == "ran" else None
+
+
+def lifecycle(facts: Facts) -> dict[str, Any] | None:
+    """The lifecycle probe's facts when it ran (not exited early), else None."""
+    probe = (facts.get("runtime") or {}).get("lifecycle") or {}
+    return probe if probe.get("status") == "ran" else None
+
+
+def app_process(facts: Facts) -> dict[str, Any] | None:
+    """The application process the lifecycle probe saw, else None."""
+    life = lifecycle(facts)
+    if not life:
+        return None
+    return next((p for p in life.get("processes") or [] if p.get("pid") == life.get("app_pid")),
+                None)  # fmt: skip
+
+
+def step(facts: Facts, layer: int | None) -> str | None:
+    """The history step (`created_by`) that made a layer."""
+    if layer is None:
+        return None
+    layers = facts.get("layers") or []
+    return layers[layer].get("created_by") if 0 <= layer < len(layers) else None
+
+
+def at_layer(facts: Facts, layer: int | None, path: str | None = None) -> Location:
+    """A location in a layer, with the history step that made it."""
+    return Location(layer=layer, created_by=step(facts, layer), path=path)

@@ -1,0 +1,135 @@
+"""What a check is, what it returns, and how its documentation is shaped.
+
+A check is a pure function of the facts JSON (what `inspector facts --format json` prints) and an
+audit context (the clock and the thresholds). It never imports docker, never reads a file and never
+runs a container, so a test can drive it with a small dict.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+CATEGORIES = ("security", "python", "correctness", "operability", "size", "metadata")
+# Fact sections a check can need; "runtime.static" and "runtime.lifecycle" need probes.
+SECTIONS = ("config", "history", "layers", "fs", "os", "os_packages", "user", "files", "secrets",
+            "python", "caches", "image", "runtime.static", "runtime.lifecycle")  # fmt: skip
+DOC_SECTIONS = ("What it checks", "Why it matters", "Example", "Instead", "References")
+
+Facts = dict[str, Any]
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding is: a config field, a layer and its history step, a path, or the runtime."""
+
+    config: str | None = None  # "User", "Env.PYTHONFAULTHANDLER", "Cmd", ...
+    layer: int | None = None
+    created_by: str | None = None  # the history step that made `layer`
+    path: str | None = None
+    runtime: str | None = None  # "static probe", "lifecycle probe: pid 1", ...
+
+    def describe(self) -> str:
+        parts = []
+        if self.config:
+            parts.append(f"config {self.config}")
+        if self.path:
+            parts.append(self.path)
+        if self.layer is not None:
+            step = f": {_short(self.created_by)}" if self.created_by else ""
+            parts.append(f"layer {self.layer}{step}")
+        if self.runtime:
+            parts.append(self.runtime)
+        return "; ".join(parts) or "image"
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # the check id
+    severity: str
+    message: str  # what is wrong, with the numbers
+    location: Location
+    fix: str  # the one-line fix
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a check function yields; the engine stamps the check's id, severity and fix on it."""
+
+    message: str
+    location: Location = field(default_factory=Location)
+    severity: str | None = None  # None: the check's own severity
+    fix: str | None = None  # None: the check's one-line fix
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Limits some checks compare against; issue 6 makes them configurable."""
+
+    image_age_days: int = 90
+    wasted_bytes: int = 20 * 1024 * 1024
+    # dive's CI defaults, so results can be compared: lowestEfficiency, highestUserWastedPercent.
+    efficiency: float = 0.9
+    user_wasted_percent: float = 0.1
+    stop_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Context:
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+class Skip(Exception):
+    """Raised by a check that cannot decide on these facts (e.g. the probe did not run)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    name: str  # reads as the problem: "runs-as-root"
+    title: str  # one line
+    severity: str  # the default; a finding may carry another
+    category: str
+    needs: tuple[str, ...]
+    fix: str
+    doc: str  # Markdown with the DOC_SECTIONS headings
+    run: Callable[[Facts, Context], Iterable[Found]] = field(repr=False, compare=False)
+    wants: tuple[str, ...] = ()  # sections it uses when present (e.g. a probe), not required
+    dockle: tuple[str, ...] = ()  # dockle checkpoints this check covers
+
+    @property
+    def needs_probe(self) -> bool:
+        return any(s.startswith("runtime.") for s in self.needs + self.wants)
+
+    def sections(self) -> dict[str, str]:
+        """The documentation's sections by heading."""
+        out: dict[str, str] = {}
+        for match in re.finditer(r"^## (.+?)\n(.*?)(?=^## |\Z)", self.doc, re.S | re.M):
+            out[match.group(1).strip()] = match.group(2).strip()
+        return out
+
+    def finding(self, found: Found) -> Finding:
+        return Finding(self.id, found.severity or self.severity, found.message, found.location,
+                       found.fix or self.fix)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    status: str  # "passed" | "failed" | "skipped" | "error"
+    findings: tuple[Finding, ...] = ()
+    reason: str | None = None  # why skipped, or the error
