@@ -37,6 +37,7 @@ ANALYSERS = (
     "python",
     "bytecode",
     "caches",
+    "files",
 )
 WASTE_GROUPS = 50
 
@@ -158,6 +159,7 @@ def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:
     python["bytecode"] = results.get("bytecode")
     out["python"] = python
     out["caches"] = results.get("caches")
+    out["files"] = results.get("files")
     return out
 
 

@@ -628,3 +628,168 @@ _CACHE_FIELDS = {
 for _kind, _text in _CACHES.items():
     FIELDS[f"caches.{_kind}"] = _text
     FIELDS.update({f"caches.{_kind}.{name}": text for name, text in _CACHE_FIELDS.items()})
+
+# --- files: notable files (inspector/analysers/files.py) --------------------------------------
+
+_FILES_FIELDS: dict[str, str] = {
+    "files": (
+        "Notable files, as facts: privilege tools and sudoers rules, SSH, the build toolchain, "
+        "leftover build artifacts, build-context leaks, and trees re-added only to change owner "
+        "or mode."
+    ),
+    "files.privilege": "sudo, doas and su, and what the sudoers files grant.",
+    "files.privilege.tools[]": (
+        "Visible `sudo`, `doas` and `su` in /bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin and "
+        "/usr/local/sbin (symlinks included)."
+    ),
+    "files.privilege.sudoers[]": "The visible /etc/sudoers and every file in /etc/sudoers.d.",
+    "files.privilege.sudoers[].path": "The path in the image.",
+    "files.privilege.sudoers[].size": "Its size in bytes.",
+    "files.privilege.sudoers[].layer": "Index of the layer that wrote this version.",
+    "files.privilege.sudoers[].created_by": "The step that made `layer`; null when unknown.",
+    "files.privilege.sudoers[].read_by_sudo": (
+        "False for a sudoers.d file sudo skips (a name with a `.` or ending in `~`)."
+    ),
+    "files.privilege.sudoers[].captured": (
+        "False when the content was not captured (then `rules` is empty)."
+    ),
+    "files.privilege.sudoers[].truncated": (
+        "True when the file is larger than the 64 KiB captured: rules past that are missing."
+    ),
+    "files.privilege.sudoers[].rules[]": (
+        "Each user specification, one item per user or group it names (User_Aliases expanded, "
+        "`!user` exclusions dropped); Defaults and other aliases are not listed."
+    ),
+    "files.privilege.sudoers[].rules[].who": (
+        'Who the rule is for, as written: a user ("app"), a uid ("#10001"), a group ("%sudo", '
+        '"%#10001") or "ALL" (every user).'
+    ),
+    "files.privilege.sudoers[].rules[].group": "True when `who` is a group (`%name` or `%#gid`).",
+    "files.privilege.sudoers[].rules[].runas": (
+        'The run-as list in parentheses, e.g. "ALL:ALL"; null when absent (root only).'
+    ),
+    "files.privilege.sudoers[].rules[].commands": (
+        'The commands allowed, tags removed, e.g. ["ALL"] or ["/usr/bin/apt-get"].'
+    ),
+    "files.privilege.sudoers[].rules[].nopasswd": (
+        "True when some of those commands are tagged NOPASSWD: they run as root with no password."
+    ),
+    "files.privilege.sudoers[].rules[].all_commands": "True when `commands` includes ALL.",
+    "files.ssh": "An SSH server, its host keys and authorized_keys files.",
+    "files.ssh.servers[]": "Visible `sshd` and `dropbear` in the bin dirs.",
+    "files.ssh.host_keys[]": (
+        "Every version of /etc/ssh/ssh_host_*_key (private host keys), deleted ones included: "
+        "a key removed by a later layer still ships in the layer that wrote it."
+    ),
+    "files.ssh.authorized_keys[]": "Visible `authorized_keys` and `authorized_keys2`, anywhere.",
+    "files.toolchain": "What it takes to compile code: compilers, make, headers, static libs.",
+    "files.toolchain.compilers[]": (
+        "Visible gcc, cc, g++, c++, clang, tcc, gfortran in the bin dirs, also versioned "
+        "(gcc-12) and triplet-prefixed (x86_64-linux-gnu-gcc-12); symlinks included."
+    ),
+    "files.toolchain.make[]": "Visible `make` and `gmake` in the bin dirs.",
+    "files.toolchain.header_dirs[]": (
+        "/usr/include and /usr/local/include, when they hold visible files."
+    ),
+    "files.toolchain.header_dirs[].path": "The header dir.",
+    "files.toolchain.header_dirs[].files": "Number of visible regular files under it.",
+    "files.toolchain.header_dirs[].bytes": "Their total size in bytes.",
+    "files.toolchain.python_headers[]": (
+        "Visible `Python.h` files, anywhere: what building a C extension needs."
+    ),
+    "files.toolchain.static_libs": "Visible static libraries (`*.a`), anywhere.",
+    "files.toolchain.static_libs.files": "Number of them.",
+    "files.toolchain.static_libs.bytes": "Their total size in bytes.",
+    "files.toolchain.static_libs.examples": "Up to 5 of them, the largest first.",
+    "files.leftovers": (
+        "Build inputs left behind, visible or deleted by a later layer (still shipped): wheels, "
+        "sdists (name-version.tar.gz/.tar.bz2/.tar.xz/.tgz/.zip), get-pip.py, .deb/.rpm/.apk "
+        "packages and conda installers; site-packages, dist-packages, ensurepip's bundled "
+        "wheels, /usr/share and package-manager caches (see `caches`) are left out."
+    ),
+    "files.leftovers.items[]": "Each version found, largest first, at most 200.",
+    "files.leftovers.visible_files": "Number of leftovers a container still sees.",
+    "files.leftovers.visible_bytes": "Their total size in bytes.",
+    "files.leftovers.deleted_files": (
+        "Number of leftover versions a later layer deleted or replaced (still shipped)."
+    ),
+    "files.leftovers.deleted_bytes": "Their total size in bytes.",
+    "files.context_leaks[]": (
+        "Visible files that come from a build context rather than a build: VCS dirs (.git, .hg, "
+        ".svn), editor dirs (.idea, .vscode), node_modules, a venv whose `home` interpreter is "
+        "not in the image (copied from a host), .env* files, .envrc, Dockerfile*, "
+        "docker-compose*.yml, .dockerignore, *.tfstate; by path, at most 200. Nothing under "
+        "site-packages, dist-packages, /usr/share or the global node_modules dirs; only the "
+        "outermost of nested ones."
+    ),
+    "files.context_leaks[].name": (
+        '"git", "hg", "svn", "idea", "vscode", "node_modules", "host_venv", "env_file", "envrc", '
+        '"dockerfile", "compose", "dockerignore" or "tfstate".'
+    ),
+    "files.context_leaks[].path": "The path in the image.",
+    "files.context_leaks[].dir": "The dir it sits in (usually the application's dir).",
+    "files.context_leaks[].kind": '"dir" or "file".',
+    "files.context_leaks[].files": "Regular files under it (1 for a file).",
+    "files.context_leaks[].bytes": "Their total size in bytes.",
+    "files.context_leaks[].layer": "Index of the layer that wrote the entry at `path`.",
+    "files.context_leaks[].created_by": "The history step that made `layer`; null when unknown.",
+    "files.context_leaks[].credential": (
+        'For .git only: "url" when a remote URL in .git/config carries a password or token, '
+        '"header" when an `extraheader` carries an Authorization header (what CI checkouts '
+        "persist); null otherwise. The credential itself is never output."
+    ),
+    "files.context_leaks[].venv_home": (
+        "For host_venv only: the `home` its pyvenv.cfg names, which the image lacks."
+    ),
+    "files.chown_duplicates[]": (
+        "Files a later layer writes again with the same size and mtime but another owner or "
+        "mode (what `RUN chown -R` / `chmod -R` does): both copies ship. Grouped by the layer "
+        "that first wrote them and the one that re-added them, largest first."
+    ),
+    "files.chown_duplicates[].layer": "Index of the layer that first wrote the files.",
+    "files.chown_duplicates[].created_by": "The history step that made `layer`; null when unknown.",
+    "files.chown_duplicates[].readded_in": "Index of the layer that wrote them again.",
+    "files.chown_duplicates[].readded_by": (
+        "The history step that made `readded_in` (usually a `chown -R` or `chmod -R`)."
+    ),
+    "files.chown_duplicates[].files": "Number of files duplicated.",
+    "files.chown_duplicates[].bytes": "Bytes shipped twice.",
+    "files.chown_duplicates[].owner_changed": "Of those files, how many changed uid or gid.",
+    "files.chown_duplicates[].mode_changed": "Of those files, how many changed mode.",
+    "files.chown_duplicates[].examples": "Up to 5 of them, the largest first.",
+}
+FIELDS.update(_FILES_FIELDS)
+
+# --- files: the notable-file lists share one shape ----------------------------------------------
+
+_NOTABLE_LISTS = (
+    "files.privilege.tools[]",
+    "files.ssh.servers[]",
+    "files.ssh.host_keys[]",
+    "files.ssh.authorized_keys[]",
+    "files.toolchain.compilers[]",
+    "files.toolchain.make[]",
+    "files.toolchain.python_headers[]",
+    "files.leftovers.items[]",
+)
+_NOTABLE_FIELDS = {
+    "name": (
+        'What it is: the tool\'s name ("sudo", "gcc-12", "Python.h", "ssh_host_rsa_key", ...), '
+        'or for leftovers "wheel", "sdist", "get-pip", "deb", "rpm", "apk" or "installer".'
+    ),
+    "path": "The path in the image.",
+    "kind": '"file", "hardlink" or "symlink".',
+    "size": "Size in bytes (0 for links).",
+    "mode": 'Permission bits in octal, special bits included, e.g. "4755".',
+    "uid": "The owner's uid.",
+    "gid": "The owner's gid.",
+    "layer": "Index of the layer that wrote this version.",
+    "created_by": "The history step that made `layer`; null when unknown.",
+    "deleted_in": (
+        "Index of the layer that deleted or replaced this version (its bytes still ship); null "
+        "when it is visible."
+    ),
+    "deleted_by": "The history step that made `deleted_in`; null when visible or unknown.",
+}
+for _list in _NOTABLE_LISTS:
+    FIELDS.update({f"{_list}.{name}": text for name, text in _NOTABLE_FIELDS.items()})

@@ -36,6 +36,7 @@ PLACEMENT: tuple[tuple[str, str, str | None], ...] = (
     ("python", "python", None),
     ("python.bytecode", "bytecode", None),
     ("caches", "caches", None),
+    ("files", "files", None),
 )
 # Keys `to_json` adds to `config`: the ImageConfig properties of the same name.
 CONFIG_PROPERTIES = ("entrypoint_form", "cmd_form")
