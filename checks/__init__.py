@@ -10,7 +10,7 @@ import importlib
 from checks.model import Check
 from checks.registry import CATALOG
 
-MODULES = ("security",)
+MODULES = ("security", "python", "correctness")
 
 
 def catalog() -> dict[str, Check]:

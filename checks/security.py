@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Any
 
-from checks.access import app_process, config, lifecycle
-from checks.model import Context, Facts, Found, Location
+from checks.access import app_process, at_layer, config, lifecycle, static_probe, step
+from checks.model import Context, Facts, Found, Location, Skip, severity_rank
 from checks.registry import check
 
 
@@ -69,3 +71,813 @@ def runs_as_root(facts: Facts, ctx: Context) -> Iterator[Found]:
         life = lifecycle(facts)
         how = "" if life else " (the lifecycle probe did not run to confirm it)"
         yield Found(f"{said} resolves to UID 0{how}", Location(config="User"))
+
+
+# --- who the app runs as ------------------------------------------------------------------------
+
+
+def _identity(facts: Facts) -> tuple[int | None, int | None, list[int], str]:
+    """UID, GID, supplementary groups the app runs with, and where that was learnt."""
+    process = app_process(facts)
+    if process is not None and process.get("uid") is not None:
+        return process.get("uid"), process.get("gid"), [], "lifecycle probe"
+    probe = static_probe(facts)
+    if probe is not None and probe.get("uid") is not None:
+        return probe.get("uid"), probe.get("gid"), list(probe.get("groups") or []), "static probe"
+    user = facts.get("user") or {}
+    groups = list(user.get("supplementary_gids") or [])
+    return user.get("resolved_uid"), user.get("resolved_gid"), groups, "config User"
+
+
+@check(
+    "SEC002",
+    "user-not-numeric",
+    "USER is a name, so Kubernetes cannot verify the image runs as non-root",
+    severity="low",
+    category="security",
+    needs=("config", "user"),
+    fix="Use the numeric UID (and GID) in USER, e.g. `USER 10001:10001`.",
+)
+def user_not_numeric(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Whether the user part of the config `User` is a name (`USER app`) rather than a number.
+    Names that resolve to UID 0 are left to SEC001, and names that do not resolve at all to
+    COR001.
+
+    ## Why it matters
+    The kubelet only sees the image config, not its `/etc/passwd`. With `runAsNonRoot: true` and
+    a non-numeric USER it refuses to start the pod ("container has runAsNonRoot and image has
+    non-numeric user (app), cannot verify user is non-root"), so the image either fails in
+    hardened clusters or forces people to drop the policy. A number also states the UID that
+    volume permissions must match
+    (https://kubernetes.io/docs/tasks/configure-pod-container/security-context/).
+
+    ## Example
+    ```dockerfile
+    RUN useradd --uid 10001 app
+    USER app
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN useradd --uid 10001 app
+    USER 10001:10001
+    ```
+
+    ## References
+    - https://kubernetes.io/docs/concepts/security/pod-security-standards/
+    - https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
+    - https://docs.docker.com/reference/dockerfile/#user
+    """
+    user = facts.get("user") or {}
+    part = user.get("user_part") or ""
+    if not part or part.isdigit() or user.get("numeric") or user.get("error"):
+        return
+    uid = user.get("resolved_uid")
+    if uid == 0:
+        return
+    raw = config(facts).get("user") or part
+    resolved = f" (UID {uid})" if uid is not None else ""
+    yield Found(
+        f"USER {raw!r} names user {part!r}{resolved}: Kubernetes' runAsNonRoot cannot verify a "
+        "name and refuses to start the pod",
+        Location(config="User"),
+        fix=f"Write `USER {uid}:{user.get('resolved_gid')}` instead of the name."
+        if uid is not None and user.get("resolved_gid") is not None
+        else None,
+    )
+
+
+@check(
+    "SEC003",
+    "user-without-passwd-entry",
+    "The numeric USER has no /etc/passwd entry: it runs in group 0 with HOME=/",
+    severity="medium",
+    category="security",
+    needs=("config", "user"),
+    wants=("runtime.static",),
+    fix="Create the user (`useradd --uid 10001 --gid 10001 ...`) and set `USER 10001:10001`.",
+)
+def user_without_passwd_entry(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    A non-root USER whose UID has no line in the image's `/etc/passwd`. When the static probe
+    ran, the GID, HOME and passwd lookup are what the process really saw; otherwise they come
+    from resolving USER against the image's files as Docker does.
+
+    ## Why it matters
+    Docker's USER reference: "When the user doesn't have a primary group then the image (or the
+    next instructions) will be run with the root group". GID 0 can write every file that is
+    group-writable by root, and HOME becomes `/`, so tools that write to `~` (pip, matplotlib,
+    Hugging Face caches) fail or write to the root directory, and anything that looks the user
+    up (`getpass.getuser()`, ssh, some database clients) fails
+    (https://docs.docker.com/reference/dockerfile/#user).
+
+    ## Example
+    ```dockerfile
+    USER 4242
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN groupadd --gid 10001 app && useradd --uid 10001 --gid 10001 --home-dir /srv app
+    USER 10001:10001
+    ```
+
+    ## References
+    - https://docs.docker.com/reference/dockerfile/#user
+    - https://docs.openshift.com/container-platform/4.14/openshift_images/create-images.html
+    """
+    user = facts.get("user") or {}
+    if user.get("error") or user.get("resolved_uid") in (None, 0):
+        return
+    probe = static_probe(facts)
+    if probe is not None and probe.get("passwd_entry") is not None:
+        if probe.get("passwd_entry"):
+            return
+        gid, home, where = probe.get("gid"), probe.get("home"), "static probe"
+    else:
+        if user.get("in_passwd"):
+            return
+        gid, home, where = user.get("resolved_gid"), user.get("home"), None
+    raw = config(facts).get("user") or ""
+    effects = [f"HOME={home}"] if home else []
+    severity = None
+    if gid == 0:
+        effects.insert(0, "GID 0 (root's group)")
+    else:
+        severity = "low"
+        effects.insert(0, f"GID {gid}")
+    yield Found(
+        f"USER {raw!r}: UID {user.get('resolved_uid')} has no /etc/passwd entry, so it runs "
+        f"with {' and '.join(effects)}, and user lookups fail",
+        Location(config="User", path="/etc/passwd", runtime=where),
+        severity=severity,
+    )
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+# Kinds that are credentials by their very shape (a key block, a token format, a password field).
+_REAL_CREDENTIALS = frozenset({
+    "private-key", "aws-access-key-id", "github-token", "gitlab-token", "pypi-token",
+    "slack-token", "stripe-key", "google-api-key", "url-credentials", "netrc", "pypirc",
+    "pip-conf", "aws-credentials", "docker-config", "git-credentials", "npmrc", "kubeconfig",
+})  # fmt: skip
+_LIKELY_CREDENTIALS = frozenset({"secret-variable", "pkcs12", "terraform-state"})
+_HINT_LENGTH = re.compile(r"\((\d+) (?:chars|bytes)\)")
+# A PEM private key is hundreds of characters; a short "key" in a command is a header being
+# printed or grepped for, not a key.
+_SHORTEST_KEY = 200
+
+
+def _secret_severity(secret: dict[str, Any]) -> str:
+    """critical for credentials by shape, lower as the evidence weakens."""
+    kind = secret.get("kind") or ""
+    if secret.get("likely_test_fixture"):
+        return "low"
+    if kind == "private-key" and secret.get("where") != "file":
+        size = _HINT_LENGTH.search(secret.get("hint") or "")
+        if size and int(size.group(1)) < _SHORTEST_KEY:
+            return "low"
+    if kind in _REAL_CREDENTIALS:
+        return "critical"
+    if kind in _LIKELY_CREDENTIALS:
+        return "high"
+    if kind == "dotenv":
+        return "high" if "secret-looking" in (secret.get("hint") or "") else "low"
+    if kind == "git-directory":
+        return "medium"
+    return "high"
+
+
+def _instruction(created_by: str | None, width: int = 80) -> str | None:
+    """A history step as its Dockerfile line: `|2 A=.. /bin/sh -c rm x` -> `RUN rm x`."""
+    if not created_by:
+        return None
+    text = " ".join(created_by.split())
+    if "#(nop) " in text:
+        text = text.split("#(nop) ", 1)[1].strip()
+    elif " /bin/sh -c " in f" {text}":
+        text = "RUN " + f" {text}".split(" /bin/sh -c ", 1)[1]
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _secrets(facts: Facts, *where: str) -> list[dict[str, Any]]:
+    return [s for s in facts.get("secrets") or [] if s.get("where") in where]
+
+
+@check(
+    "SEC004",
+    "secret-in-config",
+    "A secret is in the image config: ENV, LABEL, ENTRYPOINT/CMD or HEALTHCHECK",
+    severity="critical",
+    category="security",
+    needs=("config", "secrets"),
+    fix="Remove it from the image and inject it at run time (orchestrator secret, mounted "
+    "file); rotate it.",
+    dockle=("CIS-DI-0010",),
+)
+def secret_in_config(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The facts' `secrets[]` findings in ENV values, LABELs and the ENTRYPOINT, CMD and HEALTHCHECK
+    commands: known token shapes (AWS, GitHub, GitLab, PyPI, Slack, Stripe, Google), PEM
+    private keys, URLs with a password, and secret-looking names (`*_PASSWORD`, `API_TOKEN`,
+    ...) with real-looking values. Placeholders (`changeme`, `${VAR}`) and checksums
+    (`*_SHA256`, `GPG_KEY`) are not reported. Shapes of real credentials are critical; a
+    secret-looking name alone is high.
+
+    ## Why it matters
+    The config ships with the image: anyone who can pull it reads the value with
+    `docker inspect`, without running anything. Docker's own build check says "setting secrets
+    in a Dockerfile using ENV or ARG is insecure because they persist in the final image"
+    (https://docs.docker.com/reference/build-checks/secrets-used-in-arg-or-env/); CIS Docker
+    Benchmark 4.10 says not to store secrets in Dockerfiles.
+
+    ## Example
+    ```dockerfile
+    ENV DATABASE_URL=postgres://app:s3cr3t@db/app
+    ```
+
+    ## Instead
+    ```sh
+    docker run -e DATABASE_URL ... app     # or a Kubernetes Secret / mounted file
+    ```
+
+    ## References
+    - https://docs.docker.com/build/building/secrets/
+    - https://pythonspeed.com/articles/docker-build-secrets/
+    - https://docs.docker.com/reference/build-checks/secrets-used-in-arg-or-env/
+    - https://github.com/goodwithtech/dockle#cis-di-0010
+    """
+    fields = {"env": "Env", "label": "Labels", "command": None}
+    for secret in _secrets(facts, "env", "label", "command"):
+        where = secret.get("where")
+        name = secret.get("name") or "?"
+        field = f"{fields[where]}.{name}" if fields.get(where) else name
+        yield Found(
+            f"{secret.get('kind')} in config {field}: {secret.get('hint')}",
+            Location(config=field),
+            severity=_secret_severity(secret),
+        )
+
+
+@check(
+    "SEC005",
+    "secret-in-build-history",
+    "A secret is recorded in the build history (build arguments, RUN commands)",
+    severity="critical",
+    category="security",
+    needs=("history", "secrets"),
+    fix="Pass it with `RUN --mount=type=secret,id=...` instead of ARG/ENV, rebuild, and rotate it.",
+    dockle=("CIS-DI-0010",),
+)
+def secret_in_build_history(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The facts' `secrets[]` findings in `history[].created_by`: build arguments the classic
+    builder records as `|N NAME=value ... /bin/sh -c ...` on every RUN after the ARG, `ARG`/`ENV`
+    steps with defaults, and credentials typed into a command (`pip install --index-url
+    https://user:token@...`). One finding per secret, listing every step that shows it.
+
+    ## Why it matters
+    `docker history --no-trunc` prints every step to anyone who has the image, and deleting
+    nothing in a later layer changes that: "--build-arg values leak into history"
+    (https://pythonspeed.com/articles/docker-build-secrets/). Provenance attestations in
+    `mode=max` record build argument values too.
+
+    ## Example
+    ```dockerfile
+    ARG API_TOKEN=...
+    RUN curl -H "Authorization: Bearer $API_TOKEN" https://api.example.com/release
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN --mount=type=secret,id=api_token \\
+        curl -H "Authorization: Bearer $(cat /run/secrets/api_token)" https://api.example.com/release
+    ```
+
+    ## References
+    - https://docs.docker.com/build/building/secrets/
+    - https://pythonspeed.com/articles/docker-build-secrets/
+    - https://docs.docker.com/reference/build-checks/secrets-used-in-arg-or-env/
+    - https://github.com/goodwithtech/dockle#cis-di-0010
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for secret in _secrets(facts, "history"):
+        key = (secret.get("kind"), secret.get("name"), secret.get("hint"))
+        groups.setdefault(key, []).append(secret)
+    for (kind, name, hint), found in groups.items():
+        first = next((s for s in found if s.get("layer") is not None), found[0])
+        steps = ", ".join(str(s.get("step")) for s in found)
+        what = f"build argument or variable {name}" if name else kind
+        plural = "s" if len(found) > 1 else ""
+        yield Found(
+            f"{what} ({kind}: {hint}) is recorded in the history of {len(found)} build "
+            f"step{plural} (history step{plural} {steps})",
+            # created_by here is the analyser's redacted copy: never the value.
+            Location(layer=first.get("layer"), created_by=first.get("created_by")),
+            severity=max((_secret_severity(s) for s in found), key=severity_rank),
+        )
+
+
+@check(
+    "SEC006",
+    "secret-in-layer-files",
+    "A credential file is in a layer, possibly deleted by a later one but still shipped",
+    severity="critical",
+    category="security",
+    needs=("layers", "secrets"),
+    fix="Mount it at build time (`RUN --mount=type=secret,...`) instead of copying it; rebuild "
+    "and rotate it: deleting it in a later layer does not remove it.",
+    dockle=("CIS-DI-0010",),
+)
+def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The facts' `secrets[]` findings in files, read from every version of every file in every
+    layer: private keys, `.netrc`, `.pypirc`, `pip.conf` and `.git-credentials` with
+    credentials, AWS and Docker credentials, `.npmrc` tokens, kubeconfigs, dotenv files,
+    PKCS#12 bundles, Terraform state and `.git` directories. Each finding names the layer and
+    history step that wrote the file and, when a later layer deleted it, that layer. Test and
+    documentation material (keys under `tests/`, `/usr/share/doc`) is reported as low.
+
+    ## Why it matters
+    "Deleting a file does not actually remove it from the image … anyone with access to the
+    image can extract it" (https://pythonspeed.com/articles/docker-build-secrets/): each layer
+    is a tar that `docker save` hands out whole. CIS Docker Benchmark 4.10; dockle CIS-DI-0010
+    looks at file names in the final filesystem only, so it misses deleted files.
+
+    ## Example
+    ```dockerfile
+    COPY .netrc /root/.netrc
+    RUN pip install -r requirements.txt
+    RUN rm /root/.netrc          # still in the COPY layer
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN --mount=type=secret,id=netrc,target=/root/.netrc pip install -r requirements.txt
+    ```
+
+    ## References
+    - https://docs.docker.com/build/building/secrets/
+    - https://pythonspeed.com/articles/docker-build-secrets/
+    - https://docs.docker.com/reference/build-checks/secrets-used-in-arg-or-env/
+    - https://github.com/goodwithtech/dockle#cis-di-0010
+    """
+    layers = facts.get("layers") or []
+    for secret in _secrets(facts, "file"):
+        layer, removed = secret.get("layer"), secret.get("removed_in")
+        if secret.get("deleted"):
+            by = _instruction(step(facts, removed)) if removed is not None else None
+            by_text = f" ({by})" if by else ""
+            state = (
+                f"deleted in layer {removed}{by_text}, yet still shipped in layer {layer}"
+                if removed is not None and removed < len(layers)
+                else f"deleted later, yet still shipped in layer {layer}"
+            )
+        else:
+            state = "visible in the final filesystem"
+        test = " (looks like test or documentation material)" if secret.get(
+            "likely_test_fixture") else ""  # fmt: skip
+        yield Found(
+            f"{secret.get('kind')} {secret.get('path')}: {secret.get('hint')}; {state}{test}",
+            Location(layer=layer, created_by=secret.get("created_by"), path=secret.get("path")),
+            severity=_secret_severity(secret),
+        )
+
+
+# --- privilege in files -------------------------------------------------------------------------
+
+# setuid/setgid programs Debian, Ubuntu and Alpine bases ship (login, shadow, util-linux, PAM,
+# bsdutils, cron, openssh-client): expected, and harmless once the app runs non-root with
+# no-new-privileges. Anything else was added by the image.
+_USUAL_PRIVILEGED = frozenset({
+    "su", "mount", "umount", "passwd", "chsh", "chfn", "newgrp", "gpasswd", "unix_chkpwd",
+    "expiry", "chage", "wall", "write", "write.ul", "bsd-write", "crontab", "ssh-agent",
+    "pam_extrausers_chkpwd", "dotlockfile", "mail-lock", "mail-unlock", "mail-touchlock",
+    "bbsuid", "fusermount", "fusermount3",
+})  # fmt: skip
+_SYSTEM_BIN_DIRS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/lib/", "/usr/libexec/",
+                    "/lib/")  # fmt: skip
+
+
+def _usual_privileged(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name in _USUAL_PRIVILEGED and path.startswith(_SYSTEM_BIN_DIRS)
+
+
+def _privileged_files(facts: Facts) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for entry in [*(facts.get("setuid") or []), *(facts.get("setgid") or [])]:
+        seen.setdefault(entry.get("path") or "", entry)
+    return [seen[p] for p in sorted(seen)]
+
+
+@check(
+    "SEC007",
+    "setuid-setgid-files",
+    "setuid/setgid files beyond the ones the base distribution ships",
+    severity="medium",
+    category="security",
+    needs=("files",),
+    fix="Strip the bits in the final stage: `RUN find / -xdev -perm /6000 -type f -exec chmod "
+    "a-s {} +`, and run with `--security-opt no-new-privileges`.",
+    dockle=("CIS-DI-0008",),
+)
+def setuid_setgid_files(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Visible regular files with the setuid or setgid bit. The programs Debian, Ubuntu and Alpine
+    bases ship with those bits (`su`, `mount`, `umount`, `passwd`, `chsh`, `chfn`, `newgrp`,
+    `gpasswd`, `unix_chkpwd`, `expiry`, `chage`, `wall`, `crontab`, `ssh-agent`, ...) are
+    summed up in one informational finding; every other one (sudo, pkexec, a copied binary,
+    an interpreter) is a finding of its own, with the layer and step that set it.
+
+    ## Why it matters
+    A setuid-root program runs as root whoever starts it: it is the classic way up from a
+    compromised non-root app. CIS Docker Benchmark 4.8: "Ensure setuid and setgid permissions
+    are removed"; dockle CIS-DI-0008 reports them all, which on a Debian base is a dozen
+    expected files, so the base's usual ones are kept apart here
+    (https://github.com/goodwithtech/dockle#cis-di-0008).
+
+    ## Example
+    ```dockerfile
+    RUN apt-get install -y sudo        # /usr/bin/sudo is setuid root
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} +
+    ```
+    and run with `--security-opt no-new-privileges` (Kubernetes:
+    `allowPrivilegeEscalation: false`).
+
+    ## References
+    - https://github.com/goodwithtech/dockle#cis-di-0008
+    - https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html
+    - https://www.cisecurity.org/benchmark/docker
+    """
+    usual: list[str] = []
+    for entry in _privileged_files(facts):
+        path = entry.get("path") or ""
+        if _usual_privileged(path):
+            usual.append(path.rsplit("/", 1)[-1])
+            continue
+        bits = " and ".join(b for b in ("setuid", "setgid") if entry.get(b)) or "setuid/setgid"
+        yield Found(
+            f"{path} is {bits} (mode {entry.get('mode')}, owner {entry.get('uid')}:"
+            f"{entry.get('gid')}): it runs with its owner's privileges whoever starts it",
+            at_layer(facts, entry.get("layer"), path),
+        )
+    if usual:
+        yield Found(
+            f"{len(usual)} setuid/setgid programs the base distribution ships: "
+            f"{', '.join(sorted(usual))}",
+            Location(path="/usr/bin"),
+            severity="info",
+        )
+
+
+# Docker's default capability set: a file capability outside it has no effect without --cap-add.
+_DOCKER_DEFAULT_CAPS = frozenset({
+    "cap_chown", "cap_dac_override", "cap_fsetid", "cap_fowner", "cap_mknod", "cap_net_raw",
+    "cap_setgid", "cap_setuid", "cap_setfcap", "cap_setpcap", "cap_net_bind_service",
+    "cap_sys_chroot", "cap_kill", "cap_audit_write",
+})  # fmt: skip
+
+
+@check(
+    "SEC008",
+    "file-capabilities",
+    "Files carry capabilities that any user running them gets",
+    severity="medium",
+    category="security",
+    needs=("files",),
+    fix="Remove them with `setcap -r FILE` in the final stage; listen on a port >= 1024 "
+    "instead of granting cap_net_bind_service.",
+)
+def file_capabilities(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Visible files with a `security.capability` extended attribute, decoded. Capabilities in
+    Docker's default set (`cap_net_bind_service`, `cap_net_raw`, `cap_setuid`, ...) are medium;
+    ones outside it have no effect unless the container is given them with `--cap-add`, and
+    are low.
+
+    ## Why it matters
+    A file capability such as `cap_net_bind_service+ep` on `python3` gives that privilege to
+    every user who runs the file, without setuid, and setuid scanners do not see it. OWASP's
+    Docker cheat sheet, rule 3: limit capabilities
+    (https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html).
+
+    ## Example
+    ```dockerfile
+    RUN setcap cap_net_bind_service=+ep /usr/bin/python3.11
+    ```
+
+    ## Instead
+    ```dockerfile
+    ENV PORT=8000      # listen on an unprivileged port; map 80 -> 8000 outside
+    ```
+
+    ## References
+    - https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html
+    - https://man7.org/linux/man-pages/man7/capabilities.7.html
+    - https://docs.docker.com/engine/containers/run/#runtime-privilege-and-linux-capabilities
+    """
+    for entry in facts.get("capabilities") or []:
+        caps = entry.get("capabilities") or {}
+        permitted = [c.lower() for c in caps.get("permitted") or []]
+        text = caps.get("text") or (f"raw {caps.get('raw_hex')}" if caps.get("raw_hex") else "?")
+        effective = caps.get("decoded") is False or any(
+            c in _DOCKER_DEFAULT_CAPS for c in permitted
+        )
+        outside = "" if effective else " (outside Docker's default set: inert without --cap-add)"
+        yield Found(
+            f"{entry.get('path')} carries file capabilities {text}{outside}",
+            at_layer(facts, entry.get("layer"), entry.get("path")),
+            severity=None if effective else "low",
+        )
+
+
+_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
+_SHOWN = 20
+
+
+def _under(path: str, roots: list[str] | tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots if r)
+
+
+def _code_roots(facts: Facts) -> list[str]:
+    """Where code lives: app and site-packages roots, interpreter prefixes, bin dirs."""
+    bytecode = (facts.get("python") or {}).get("bytecode") or {}
+    roots = [r for area in ("application", "site_packages", "stdlib")
+             for r in (bytecode.get(area) or {}).get("roots") or []]  # fmt: skip
+    probe = static_probe(facts) or {}
+    if probe.get("app_dir"):
+        roots.append(probe["app_dir"])
+    venvs = [v.get("path") for v in (facts.get("python") or {}).get("venvs") or []]
+    return [*roots, *venvs, "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin",
+            "/usr/lib", "/lib", "/etc"]  # fmt: skip
+
+
+@check(
+    "SEC009",
+    "world-writable-paths",
+    "Files or directories anyone can write, outside the temporary directories",
+    severity="low",
+    category="security",
+    needs=("files",),
+    fix="Remove the o+w bit (`chmod -R o-w PATH`) and give write access only to the runtime "
+    "user, on the data directories that need it.",
+)
+def world_writable_paths(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Visible paths with mode o+w outside `/tmp`, `/var/tmp`, `/dev/shm` and `/run/lock`
+    (symlinks and sticky directories are never counted). A world-writable path among the
+    code (application, site-packages, bin dirs, `/etc`) is medium; elsewhere low.
+
+    ## Why it matters
+    Any process in the container, whatever its user, can change such a file or plant one in
+    such a directory: code and configuration can be tampered with, and the image no longer
+    works with a read-only root filesystem (OWASP Docker cheat sheet rule 8,
+    https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html; Sysdig:
+    executables owned by root and not writable, https://sysdig.com/blog/dockerfile-best-practices/).
+    `chmod -R 777 /app` is the usual way this happens.
+
+    ## Example
+    ```dockerfile
+    COPY . /app
+    RUN chmod -R 777 /app
+    ```
+
+    ## Instead
+    ```dockerfile
+    COPY . /app                                   # root-owned, read-only for the app
+    RUN install -d -o 10001 -g 10001 /app/data    # only the data dir is writable
+    ```
+
+    ## References
+    - https://sysdig.com/blog/dockerfile-best-practices/
+    - https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html
+    """
+    code = _code_roots(facts)
+    entries = [e for e in facts.get("world_writable") or []
+               if not _under(e.get("path") or "", _TMP_DIRS)]  # fmt: skip
+    for entry in entries[:_SHOWN]:
+        path = entry.get("path") or ""
+        in_code = _under(path, code)
+        yield Found(
+            f"{entry.get('kind')} {path} is world-writable (mode {entry.get('mode')})"
+            + (" among the image's code" if in_code else ""),
+            at_layer(facts, entry.get("layer"), path),
+            severity="medium" if in_code else None,
+        )
+    total = facts.get("world_writable_total") or 0
+    listed = len(facts.get("world_writable") or [])
+    more = len(entries) - _SHOWN + max(0, total - listed)
+    if more > 0:
+        yield Found(f"{more} more world-writable paths", Location(path="/"))
+
+
+def _can_write(uid: int, gid: int | None, groups: list[int], owner: Any, group: Any,
+               mode: Any) -> bool:  # fmt: skip
+    """Whether uid/gid may create files in a dir with this owner, group and mode (no ACLs)."""
+    if not isinstance(mode, int):
+        return False
+    if owner == uid:
+        return bool(mode & 0o200)
+    if group is not None and (group == gid or group in groups):
+        return bool(mode & 0o020)
+    return bool(mode & 0o002)
+
+
+@check(
+    "SEC010",
+    "code-writable-by-app",
+    "The runtime user can modify the application code or its installed packages",
+    severity="medium",
+    category="security",
+    needs=("config", "user", "python"),
+    wants=("runtime.static", "runtime.lifecycle"),
+    fix="Install code and packages as root (COPY without --chown, a root-owned venv) and make "
+    "only data directories writable by the app user.",
+)
+def code_writable_by_app(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Whether the user the app runs as can create or replace files in its code: the directory of
+    the module or script the command runs, and the site-packages dirs its interpreter uses.
+    When the static probe ran as that user, this is what the probe measured; when the app
+    runs as another user (an entrypoint that drops privileges) or the probe did not run, it is
+    judged from the owner, group and mode of the directories holding the sources. An app that
+    runs as root can write everything: SEC001 reports that instead.
+
+    ## Why it matters
+    If the process can rewrite its own code or dependencies, an attacker who gets code
+    execution once can make it permanent (for the container's life) and tamper with what the
+    app does. Sysdig: "Make executables owned by root and not writable"
+    (https://sysdig.com/blog/dockerfile-best-practices/). `COPY --chown=app . /app` and
+    `pip install --user` as the app user are the usual causes.
+
+    ## Example
+    ```dockerfile
+    COPY --chown=10001:10001 . /app
+    USER 10001:10001
+    ```
+
+    ## Instead
+    ```dockerfile
+    COPY . /app
+    RUN install -d -o 10001 -g 10001 /app/uploads
+    USER 10001:10001
+    ```
+
+    ## References
+    - https://sysdig.com/blog/dockerfile-best-practices/
+    - https://docs.docker.com/reference/dockerfile/#copy---chown---chmod
+    """
+    uid, gid, groups, source = _identity(facts)
+    if uid is None:
+        raise Skip("cannot tell which user the app runs as")
+    if uid == 0:
+        return
+    probe = static_probe(facts)
+    if probe is not None and probe.get("uid") == uid and probe.get("writable"):
+        code = [probe.get("app_dir"), *(probe.get("site_packages") or [])]
+        for path, writable in sorted((probe.get("writable") or {}).items()):
+            if writable and path in code:
+                yield Found(
+                    f"UID {uid} can write {path}, which holds code the app imports",
+                    Location(path=path, runtime="static probe"),
+                )
+        return
+    bytecode = (facts.get("python") or {}).get("bytecode") or {}
+    for area, label in (("application", "application code"), ("site_packages", "packages")):
+        facts_area = bytecode.get(area) or {}
+        if not facts_area.get("modules"):
+            continue
+        if _can_write(uid, gid, groups, facts_area.get("dir_owner_uid"),
+                      facts_area.get("dir_owner_gid"), facts_area.get("dir_mode")):  # fmt: skip
+            roots = ", ".join(facts_area.get("roots") or []) or "?"
+            mode = facts_area.get("dir_mode")
+            yield Found(
+                f"UID {uid} (from the {source}) can write the {label} in {roots}: its dirs are "
+                f"owned by {facts_area.get('dir_owner_uid')}:{facts_area.get('dir_owner_gid')} "
+                f"with mode {mode:o}",
+                Location(path=(facts_area.get("roots") or [None])[0]),
+            )
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+@check(
+    "SEC011",
+    "empty-password",
+    "An account has an empty password",
+    severity="high",
+    category="security",
+    needs=("user",),
+    fix="Lock the account: `RUN passwd -l NAME` (or `usermod -p '*' NAME`).",
+    dockle=("DKL-LI-0001",),
+)
+def empty_password(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Accounts whose password field in `/etc/shadow` (or `/etc/passwd` without shadow) is empty.
+    Root with an empty password is critical: with the base's setuid `su`, any user in the
+    container becomes root without a password.
+
+    ## Why it matters
+    An empty password means no password: `su NAME` or a login just works. dockle's
+    DKL-LI-0001 "Avoid empty password" fails images for it
+    (https://github.com/goodwithtech/dockle#dkl-li-0001).
+
+    ## Example
+    ```dockerfile
+    RUN passwd -d root
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN passwd -l root
+    ```
+
+    ## References
+    - https://github.com/goodwithtech/dockle#dkl-li-0001
+    - https://man7.org/linux/man-pages/man5/shadow.5.html
+    """
+    for account in (facts.get("user") or {}).get("users") or []:
+        if account.get("password") == "empty":
+            root = account.get("uid") == 0
+            yield Found(
+                f"account {account.get('name')} (UID {account.get('uid')}) has an empty password"
+                + (": any user can `su` to root" if root else ""),
+                Location(path="/etc/shadow"),
+                severity="critical" if root else None,
+            )
+
+
+def _duplicates(items: list[dict[str, Any]], key: str) -> dict[Any, list[str]]:
+    seen: dict[Any, list[str]] = {}
+    for item in items:
+        seen.setdefault(item.get(key), []).append(str(item.get("name")))
+    return {k: v for k, v in seen.items() if len(v) > 1}
+
+
+@check(
+    "SEC012",
+    "duplicate-accounts",
+    "Two accounts or groups share a UID, GID or name",
+    severity="medium",
+    category="security",
+    needs=("user",),
+    fix="Give every account and group its own UID/GID and name (remove the duplicate lines).",
+    dockle=("DKL-LI-0002",),
+)
+def duplicate_accounts(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Duplicate UIDs or names in `/etc/passwd`, and duplicate GIDs or names in `/etc/group`. A
+    second account with UID 0 is a root alias and is high.
+
+    ## Why it matters
+    Two names for one UID make file ownership and audit logs ambiguous, and a second UID 0
+    account (`toor`) is root under another name, which checks for "root" miss. dockle's
+    DKL-LI-0002 "Be unique UID/GROUPs"
+    (https://github.com/goodwithtech/dockle#dkl-li-0002).
+
+    ## Example
+    ```dockerfile
+    RUN echo 'toor:x:0:0::/root:/bin/sh' >> /etc/passwd
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN useradd --uid 10001 app     # useradd refuses a UID already in use
+    ```
+
+    ## References
+    - https://github.com/goodwithtech/dockle#dkl-li-0002
+    - https://man7.org/linux/man-pages/man5/passwd.5.html
+    """
+    user = facts.get("user") or {}
+    users, groups = user.get("users") or [], user.get("groups") or []
+    for uid, names in _duplicates(users, "uid").items():
+        yield Found(f"UID {uid} is shared by accounts {', '.join(names)}",
+                    Location(path="/etc/passwd"),
+                    severity="high" if uid == 0 else None)  # fmt: skip
+    for name, _ in _duplicates(users, "name").items():
+        yield Found(f"account name {name} appears more than once", Location(path="/etc/passwd"))
+    for gid, names in _duplicates(groups, "gid").items():
+        yield Found(f"GID {gid} is shared by groups {', '.join(names)}",
+                    Location(path="/etc/group"))  # fmt: skip
+    for name, _ in _duplicates(groups, "name").items():
+        yield Found(f"group name {name} appears more than once", Location(path="/etc/group"))

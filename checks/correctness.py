@@ -1,0 +1,281 @@
+"""Correctness checks: whether the image can start and run what it says it runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from checks.access import argv, config, lifecycle
+from checks.model import Context, Facts, Found, Location
+from checks.registry import check
+
+_USER_ERRORS = (
+    "unable to find user",
+    "unable to find group",
+    "no matching entries in passwd",
+    "no matching entries in group",
+)
+# What the runtime says when the command itself cannot be executed.
+_EXEC_ERRORS = (
+    "executable file not found",
+    "no such file or directory",
+    "permission denied",
+    "exec format error",
+    "not a directory",
+)
+# The analyser's notes that mean Docker (or the kernel) cannot run the command.
+_BROKEN_NOTES = re.compile(
+    r"does not exist in the image|is not found on PATH|is a dangling symlink|"
+    r"is not an executable file|has no shebang line|env is run without a command|"
+    r"declares no ENTRYPOINT or CMD"
+)
+_PYTHON_NAME = re.compile(r"python(?:\d+(?:\.\d+)?)?")
+
+
+def _start_failure(facts: Facts) -> str | None:
+    """Docker's message when the lifecycle probe could not start the container."""
+    probe = (facts.get("runtime") or {}).get("lifecycle") or {}
+    if probe.get("status") != "could-not-start":
+        return None
+    return probe.get("message") or probe.get("reason") or ""
+
+
+@check(
+    "COR001",
+    "user-does-not-exist",
+    "USER names a user or group the image does not have: the container cannot start",
+    severity="high",
+    category="correctness",
+    needs=("config", "user"),
+    wants=("runtime.lifecycle",),
+    fix="Create the user in the image (`useradd --uid 10001 app`) or use a numeric "
+    "`USER 10001:10001`.",
+)
+def user_does_not_exist(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Whether Docker can resolve the config `User` against the image's own `/etc/passwd` and
+    `/etc/group`: a name (user or group) that is not there makes every `docker run` fail
+    before the command starts. The lifecycle probe's start error confirms it when it ran.
+
+    ## Why it matters
+    The image cannot run at all: `docker run` fails with "unable to find user NAME: no matching
+    entries in passwd file", usually because the user was created in a build stage that is not
+    the final one, or the name was mistyped (https://docs.docker.com/reference/dockerfile/#user).
+
+    ## Example
+    ```dockerfile
+    FROM python:3.12-slim AS build
+    RUN useradd app
+    FROM python:3.12-slim
+    USER app                 # created in the other stage only
+    ```
+
+    ## Instead
+    ```dockerfile
+    FROM python:3.12-slim
+    RUN useradd --uid 10001 app
+    USER 10001:10001
+    ```
+
+    ## References
+    - https://docs.docker.com/reference/dockerfile/#user
+    - https://github.com/opencontainers/runc/blob/main/libcontainer/user/user.go
+    """
+    user = facts.get("user") or {}
+    error = user.get("error")
+    started = _start_failure(facts)
+    confirmed = started if started and any(e in started for e in _USER_ERRORS) else None
+    if not error and not confirmed:
+        return
+    raw = config(facts).get("user") or user.get("config_user") or ""
+    said = confirmed or error
+    evidence = " (the lifecycle probe could not start it either)" if confirmed and error else ""
+    yield Found(
+        f"USER {raw!r} cannot be resolved: {said}{evidence}",
+        Location(
+            config="User", path="/etc/passwd", runtime="lifecycle probe" if confirmed else None
+        ),
+    )
+
+
+def _entrypoint(facts: Facts) -> dict[str, Any]:
+    return (facts.get("python") or {}).get("entrypoint_interpreter") or {}
+
+
+def _python_named(command: str | None) -> bool:
+    return bool(command) and bool(_PYTHON_NAME.fullmatch((command or "").rsplit("/", 1)[-1]))
+
+
+def _python_missing(entry: dict[str, Any]) -> bool:
+    """The command is a python that cannot be found or run."""
+    note = entry.get("note") or ""
+    return _python_named(entry.get("command")) and bool(_BROKEN_NOTES.search(note))
+
+
+def _command_started(facts: Facts) -> bool:
+    """The lifecycle probe saw the command run (exit 126/127 is the shell failing to run it)."""
+    probe = (facts.get("runtime") or {}).get("lifecycle") or {}
+    if lifecycle(facts):
+        return True
+    return probe.get("status") == "exited-early" and probe.get("exit_code") not in (126, 127)
+
+
+@check(
+    "COR002",
+    "entrypoint-not-runnable",
+    "ENTRYPOINT/CMD names a command the image cannot run",
+    severity="high",
+    category="correctness",
+    needs=("config", "python"),
+    wants=("runtime.lifecycle",),
+    fix="Point ENTRYPOINT/CMD at a file that exists in the final image, is executable "
+    "(`chmod +x`) and starts with a `#!` line whose interpreter exists.",
+)
+def entrypoint_not_runnable(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The default command (ENTRYPOINT then CMD) followed as Docker, the shell and the kernel
+    would: the command is missing from the image or from the config's PATH, a dangling
+    symlink, not executable, a script without a `#!` line, or a shebang whose interpreter is
+    missing; or the image declares no command at all. When the lifecycle probe could not start
+    the container for one of these reasons, Docker's message is the evidence; when the probe
+    saw it run, no finding is made. A missing `python` is left to COR003.
+
+    ## Why it matters
+    The image does not start: `docker run` fails with `exec: "app": executable file not found
+    in $PATH`, `no such file or directory` or `exec format error`. It usually comes from a
+    multi-stage build that did not copy a file, a script without `chmod +x`, or a script with
+    Windows line endings (https://docs.docker.com/reference/dockerfile/#entrypoint).
+
+    ## Example
+    ```dockerfile
+    COPY entrypoint.sh /entrypoint.sh        # not executable, or written with CRLF
+    ENTRYPOINT ["/entrypoint.sh"]
+    ```
+
+    ## Instead
+    ```dockerfile
+    COPY --chmod=0755 entrypoint.sh /entrypoint.sh
+    ENTRYPOINT ["/entrypoint.sh"]
+    ```
+
+    ## References
+    - https://docs.docker.com/reference/dockerfile/#entrypoint
+    - https://docs.docker.com/reference/dockerfile/#copy---chown---chmod
+    """
+    started = _start_failure(facts)
+    if started and any(e in started for e in _USER_ERRORS):
+        return  # it failed on USER before reaching the command: COR001
+    if started and any(e in started.lower() for e in _EXEC_ERRORS):
+        yield Found(
+            f"Docker cannot start the command: {started}",
+            Location(config="Entrypoint/Cmd", runtime="lifecycle probe"),
+        )
+        return
+    if _command_started(facts):
+        return  # whatever the static view says, the command started
+    entry = _entrypoint(facts)
+    note = entry.get("note") or ""
+    if not _BROKEN_NOTES.search(note) or _python_missing(entry):
+        return  # not broken, or a missing Python, which COR003 explains better
+    command = " ".join(entry.get("argv") or argv(facts)) or "(none)"
+    via_shell = "shell" in (entry.get("chain") or [])
+    yield Found(
+        f"the default command `{command}` cannot run: {note}"
+        + (" (read through a shell command line, so this is a best guess)" if via_shell else ""),
+        Location(config="Entrypoint/Cmd", path=entry.get("resolved_path")),
+        severity="medium" if via_shell else None,
+    )
+
+
+def _python_app_evidence(facts: Facts) -> str | None:
+    """Why the image is clearly a Python application, or None."""
+    py = facts.get("python") or {}
+    entry = _entrypoint(facts)
+    if _python_named(entry.get("command")):
+        return f"its command runs `{entry.get('command')}`"
+    app = ((py.get("bytecode") or {}).get("application") or {}).get("modules") or 0
+    if app:
+        return f"it ships {app} Python source files of application code"
+    installed = [
+        p
+        for p in py.get("packages") or []
+        if (p.get("installer") or "").lower() in ("pip", "uv", "poetry")
+    ]
+    if installed:
+        return f"pip installed {len(installed)} distributions into it"
+    if py.get("venvs"):
+        return f"it has a virtualenv at {py['venvs'][0].get('path')}"
+    return None
+
+
+def _runnable_pythons(facts: Facts) -> list[str]:
+    py = facts.get("python") or {}
+    found = [i.get("path") for i in py.get("interpreters") or [] if i.get("stdlib")]
+    found += [v.get("python") for v in py.get("venvs") or [] if v.get("interpreter")]
+    return [p for p in found if p]
+
+
+@check(
+    "COR003",
+    "python-not-found",
+    "The image is a Python application but its command cannot find a Python to run it",
+    severity="high",
+    category="correctness",
+    needs=("config", "python"),
+    wants=("runtime.lifecycle",),
+    fix="Run the interpreter the image has by its path (e.g. `/opt/venv/bin/python` or "
+    "`python3`), or copy the interpreter (and its venv home) into the final stage.",
+)
+def python_not_found(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    In an image that clearly is a Python application (its command names python, it ships
+    application sources, pip-installed distributions or a venv): whether the command's
+    `python` exists on the config's PATH and runs, and whether the image has any usable
+    interpreter at all (a CPython with its standard library, or a venv whose `bin/python`
+    resolves). `CMD ["python", ...]` on a Debian base that only has `python3`, and a venv copied
+    from a build stage whose base interpreter lived elsewhere, are the usual cases.
+
+    ## Why it matters
+    The container fails at once (`exec: "python": executable file not found in $PATH`), or a
+    venv's dangling `bin/python` makes every console script fail. venvs are not relocatable:
+    `pyvenv.cfg` and the `bin/python` link point at the interpreter they were made from
+    (https://docs.python.org/3/library/venv.html;
+    https://pythonspeed.com/articles/multi-stage-docker-python/).
+
+    ## Example
+    ```dockerfile
+    FROM debian:bookworm-slim
+    RUN apt-get install -y python3
+    CMD ["python", "-m", "app"]      # Debian has python3, not python
+    ```
+
+    ## Instead
+    ```dockerfile
+    CMD ["python3", "-m", "app"]
+    ```
+
+    ## References
+    - https://docs.python.org/3/library/venv.html
+    - https://pythonspeed.com/articles/multi-stage-docker-python/
+    - https://peps.python.org/pep-0394/
+    """
+    why = _python_app_evidence(facts)
+    if why is None or _command_started(facts):
+        return
+    entry = _entrypoint(facts)
+    pythons = _runnable_pythons(facts)
+    have = f"; the image has {', '.join(pythons[:3])}" if pythons else ""
+    if _python_missing(entry):
+        yield Found(
+            f"the command's `{entry.get('command')}` cannot run: {entry.get('note')}{have}",
+            Location(config="Entrypoint/Cmd", path=entry.get("resolved_path")),
+        )
+    elif not pythons:
+        yield Found(
+            f"the image has no usable Python interpreter, yet {why}",
+            Location(config="Entrypoint/Cmd"),
+        )
