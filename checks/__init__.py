@@ -10,7 +10,7 @@ import importlib
 from checks.model import Check
 from checks.registry import CATALOG
 
-MODULES = ("security", "python", "correctness")
+MODULES = ("security", "python", "correctness", "operability", "size", "metadata")
 
 
 def catalog() -> dict[str, Check]:

@@ -1,0 +1,350 @@
+"""Metadata checks: labels, age, how the image was referenced, and the OS release's support."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+from checks.access import config
+from checks.model import Context, Facts, Found, Location, Skip
+from checks.registry import check
+
+OCI_REQUIRED = {
+    "org.opencontainers.image.source": "the repository URL",
+    "org.opencontainers.image.revision": "the commit it was built from",
+    "org.opencontainers.image.version": "the release version",
+}
+
+
+@check(
+    "META001",
+    "oci-labels-missing",
+    "The OCI labels for source, revision and version are missing",
+    severity="low",
+    category="metadata",
+    needs=("config",),
+    fix="Set org.opencontainers.image.source, .revision and .version at build time (`--label`).",
+)
+def oci_labels_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The config's labels for `org.opencontainers.image.source`, `org.opencontainers.image.revision`
+    and `org.opencontainers.image.version`: missing or empty.
+
+    ## Why it matters
+    These standard keys are how a person, a scanner or a registry UI gets from a running image
+    back to the code and commit it was built from: without them, triaging a vulnerability or an
+    incident in production starts with guesswork
+    (https://github.com/opencontainers/image-spec/blob/main/annotations.md). GitHub links a
+    package to its repository with `org.opencontainers.image.source`, and Renovate and others
+    read it for changelogs.
+
+    ## Example
+    ```dockerfile
+    FROM python:3.12-slim
+    COPY . /app            # no LABEL: which commit is this?
+    ```
+
+    ## Instead
+    ```dockerfile
+    ARG GIT_SHA VERSION
+    LABEL org.opencontainers.image.source="https://github.com/acme/app" \
+          org.opencontainers.image.revision="${GIT_SHA}" \
+          org.opencontainers.image.version="${VERSION}"
+    ```
+    or let CI set them (`docker/metadata-action`, `docker build --label ...`).
+
+    ## References
+    - https://github.com/opencontainers/image-spec/blob/main/annotations.md
+    - https://docs.github.com/en/packages/learn-github-packages/connecting-a-repository-to-a-package
+    - https://github.com/docker/metadata-action
+    """
+    labels = config(facts).get("labels") or {}
+    missing = [key for key in OCI_REQUIRED if not str(labels.get(key) or "").strip()]
+    if missing:
+        said = ", ".join(f"{key} ({OCI_REQUIRED[key]})" for key in missing)
+        yield Found(f"missing label(s): {said}", Location(config="Labels"))
+
+
+# --- age ----------------------------------------------------------------------------------------
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """RFC 3339 as builders write it (`Z`, nanoseconds), aware; None when it does not parse."""
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?",
+                         text.strip())  # fmt: skip
+    if not match:
+        return None
+    base, fraction, zone = match.groups()
+    zone = "+00:00" if zone in (None, "Z") else zone
+    stamp = f"{base}.{(fraction or '0')[:6].ljust(6, '0')}{zone}"
+    try:
+        return datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@check(
+    "META002",
+    "image-stale",
+    "The image was built long ago and misses security updates",
+    severity="medium",
+    category="metadata",
+    needs=("image",),
+    fix="Rebuild on a schedule with a fresh base (`docker build --pull --no-cache`) and redeploy.",
+)
+def image_stale(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The image's `created` time against the clock: older than the `image_age_days` threshold
+    (90 days) is medium, older than twice that is high. Reproducible builds stamp a fixed time
+    (the Unix epoch, or `SOURCE_DATE_EPOCH`): a time before 2000 is not taken as the build date,
+    and the check is skipped when no history step has a believable time either.
+
+    ## Why it matters
+    An image is a snapshot: the OS packages and Python distributions in it get no security
+    fixes until it is rebuilt. Build caching makes it worse, since a rebuild can reuse months-old
+    package layers (https://pythonspeed.com/articles/docker-cache-insecure-images/). CIS Docker
+    Benchmark 4.4 asks for images to be rebuilt to pick up security patches.
+
+    ## Example
+    An image built in January and still deployed in June, with every Debian security update of
+    the months between missing.
+
+    ## Instead
+    Rebuild weekly (or on every base image update) in CI with `docker build --pull`, and use
+    `--no-cache` at least for the OS and dependency layers; redeploy what you rebuilt.
+
+    ## References
+    - https://pythonspeed.com/articles/docker-cache-insecure-images/
+    - https://pythonspeed.com/articles/disabling-docker-caching/
+    - https://docs.docker.com/build/building/best-practices/#rebuild-your-images-often
+    """
+    image = facts.get("image") or {}
+    created = parse_time(image.get("created"))
+    source = "created"
+    if created is None or created.year < 2000:
+        stamps = [parse_time(h.get("created")) for h in facts.get("history") or []]
+        believable = [s for s in stamps if s is not None and s.year >= 2000]
+        if not believable:
+            raise Skip("the image records no believable build time (none, or a fixed epoch)")
+        created, source = max(believable), "newest history step"
+    age = aware(ctx.now) - aware(created)
+    days = age.days
+    limit = ctx.thresholds.image_age_days
+    if days > limit:
+        yield Found(
+            f"the image was built {days} days ago ({source} {created.date().isoformat()}), "
+            f"over the {limit}-day limit",
+            Location(),
+            severity="high" if days > 2 * limit else None,
+        )
+
+
+# --- the reference ------------------------------------------------------------------------------
+
+ARCHIVES = ("docker-archive:", "oci-archive:", "oci:")
+
+
+def tag_of(reference: str) -> str | None:
+    """The tag in a name reference (`repo:tag`), "" when there is none, None for digests/IDs."""
+    if "@" in reference or reference.startswith(ARCHIVES):
+        return None
+    if re.fullmatch(r"(sha256:)?[0-9a-f]{12,64}", reference):
+        return None
+    last = reference.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else ""
+
+
+@check(
+    "META003",
+    "mutable-tag-reference",
+    "The image was audited by the `latest` tag or no tag",
+    severity="low",
+    category="metadata",
+    needs=("image",),
+    fix="Audit and deploy an explicit version tag, or better the digest (`app@sha256:...`).",
+    dockle=("DKL-DI-0006",),
+)
+def mutable_tag_reference(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The reference the image was audited by (`image.reference`): `name:latest`, or a name with
+    no tag, which Docker reads as `latest`. A digest (`name@sha256:...`), an image ID or an
+    archive is fine, and so is any other tag.
+
+    ## Why it matters
+    `latest` is just the default tag: it moves with every push, so what was audited and what a
+    deployment of the same name runs tomorrow can differ, and a rollback to "latest" goes
+    nowhere. Kubernetes also pulls `:latest` on every start (`imagePullPolicy: Always`)
+    (https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy). dockle reports
+    it (https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0006). The
+    finding names the exact image ID that was audited.
+
+    ## Example
+    ```sh
+    inspector audit myapp          # means myapp:latest
+    ```
+
+    ## Instead
+    ```sh
+    inspector audit myapp:1.4.2
+    inspector audit myapp@sha256:4f1e...   # immutable: exactly what you deploy
+    ```
+
+    ## References
+    - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0006
+    - https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy
+    - https://docs.docker.com/reference/cli/docker/image/tag/
+    """
+    image = facts.get("image") or {}
+    reference = image.get("reference")
+    if not reference:
+        raise Skip("the facts do not say which reference was audited")
+    tag = tag_of(reference)
+    if tag is None or tag not in ("", "latest"):
+        return
+    why = "the `latest` tag" if tag else "no tag (Docker reads it as `latest`)"
+    yield Found(f"{reference} names the image by {why}, which moves with every push; what was "
+                f"audited is {image.get('id') or 'unknown'}", Location())  # fmt: skip
+
+
+# --- end of life --------------------------------------------------------------------------------
+
+# When each release's support ends: Debian LTS (https://wiki.debian.org/LTS), Ubuntu standard
+# support (https://ubuntu.com/about/release-cycle), Alpine (https://alpinelinux.org/releases/).
+END_OF_LIFE: dict[str, dict[str, date]] = {
+    "debian": {
+        "8": date(2020, 6, 30),
+        "9": date(2022, 6, 30),
+        "10": date(2024, 6, 30),
+        "11": date(2026, 8, 31),
+        "12": date(2028, 6, 30),
+        "13": date(2030, 6, 30),
+    },
+    "ubuntu": {
+        "16.04": date(2021, 4, 30),
+        "18.04": date(2023, 5, 31),
+        "20.04": date(2025, 5, 31),
+        "22.04": date(2027, 6, 1),
+        "24.04": date(2029, 5, 31),
+    },
+    "alpine": {
+        "3.14": date(2023, 5, 1),
+        "3.15": date(2023, 11, 1),
+        "3.16": date(2024, 5, 23),
+        "3.17": date(2024, 11, 22),
+        "3.18": date(2025, 5, 9),
+        "3.19": date(2025, 11, 1),
+        "3.20": date(2026, 4, 1),
+        "3.21": date(2026, 11, 1),
+        "3.22": date(2027, 5, 1),
+    },
+}
+NAMES = {"debian": "Debian", "ubuntu": "Ubuntu", "alpine": "Alpine"}
+
+
+def release(facts: Facts) -> tuple[str, str] | None:
+    """The distribution and the release key the table uses ("12", "22.04", "3.19")."""
+    os_ = facts.get("os") or {}
+    distro = (os_.get("id") or "").lower()
+    version = os_.get("version_id") or ""
+    if not distro and os_.get("alpine_release"):
+        distro, version = "alpine", os_["alpine_release"]
+    if distro == "debian" and not version:
+        version = os_.get("debian_version") or ""  # "12.5"; "trixie/sid" is not a release
+    if distro not in END_OF_LIFE:
+        return None
+    parts = re.findall(r"\d+", version)
+    if not parts:
+        return None
+    if distro == "debian":
+        return distro, parts[0]
+    if len(parts) < 2:
+        return None
+    return distro, f"{parts[0]}.{parts[1]:0>2}" if distro == "ubuntu" else f"{parts[0]}.{parts[1]}"
+
+
+def numeric(key: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in key.split("."))
+
+
+@check(
+    "META004",
+    "os-end-of-life",
+    "The OS release in the image is past its end of life",
+    severity="high",
+    category="metadata",
+    needs=("os",),
+    fix="Rebase on a supported release (e.g. python:3.12-slim-bookworm or -trixie, Ubuntu 24.04).",
+)
+def os_end_of_life(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The distribution release (`os.id` and `os.version_id`, else `/etc/alpine-release` or
+    `/etc/debian_version`) against an offline table of end-of-life dates: Debian's LTS end, Ubuntu's
+    end of standard support, Alpine's end of support. Past the date is high; within 180 days of it
+    is low. A release older than every one in the table is past its end too; a newer or unknown
+    one is skipped (no date known), as are images without an os-release (scratch, distroless
+    without one).
+
+    - Debian (LTS end): 9 stretch 2022-06-30, 10 buster 2024-06-30, 11 bullseye 2026-08-31,
+      12 bookworm 2028-06-30, 13 trixie 2030-06-30.
+    - Ubuntu (end of standard support): 18.04 2023-05-31, 20.04 2025-05-31, 22.04 2027-06-01,
+      24.04 2029-05-31; interim releases are not in the table (skipped).
+    - Alpine: 3.17 2024-11-22, 3.18 2025-05-09, 3.19 2025-11-01, 3.20 2026-04-01,
+      3.21 2026-11-01, 3.22 2027-05-01.
+
+    ## Why it matters
+    After its end of life a release gets no security updates: every new CVE in its OpenSSL,
+    glibc or zlib stays open in the image for good, and scanners report an ever-growing list
+    (https://pythonspeed.com/articles/base-image-python-docker-images/). Ubuntu's Expanded
+    Security Maintenance and Debian's ELTS extend support only for paying subscribers.
+
+    ## Example
+    ```dockerfile
+    FROM python:3.9-slim-buster     # Debian 10: LTS ended 2024-06-30
+    ```
+
+    ## Instead
+    ```dockerfile
+    FROM python:3.12-slim-bookworm  # Debian 12: LTS until 2028-06-30
+    ```
+
+    ## References
+    - https://wiki.debian.org/LTS
+    - https://ubuntu.com/about/release-cycle
+    - https://alpinelinux.org/releases/
+    - https://endoflife.date/
+    """
+    found = release(facts)
+    if found is None:
+        os_ = facts.get("os") or {}
+        raise Skip(f"no known release to look up (os id {os_.get('id')!r}, "
+                   f"version {os_.get('version_id')!r})")  # fmt: skip
+    distro, version = found
+    table = END_OF_LIFE[distro]
+    name = f"{NAMES[distro]} {version}"
+    today = ctx.now.date()
+    where = Location(path=(facts.get("os") or {}).get("os_release_path") or "/etc/os-release")
+    end = table.get(version)
+    if end is None:
+        oldest = min(table, key=numeric)
+        if numeric(version) < numeric(oldest):
+            yield Found(f"{name} is older than {NAMES[distro]} {oldest}, whose support ended "
+                        f"{table[oldest].isoformat()}", where)  # fmt: skip
+            return
+        raise Skip(f"no end-of-life date known for {name}")
+    if end < today:
+        yield Found(f"{name} reached its end of life on {end.isoformat()}: no security updates "
+                    f"since", where)  # fmt: skip
+    elif (end - today).days <= 180:
+        yield Found(f"{name} reaches its end of life on {end.isoformat()} "
+                    f"({(end - today).days} days left)", where, severity="low")  # fmt: skip

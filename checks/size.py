@@ -1,0 +1,330 @@
+"""Size checks: package-manager caches, bytes shipped in vain, upgrades baked into layers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from checks.access import at_layer, step
+from checks.model import Context, Facts, Found, Location
+from checks.registry import check
+
+MB = 1024 * 1024
+OS_CACHES = {
+    "apt_lists": "apt package lists (/var/lib/apt/lists)",
+    "apt_archives": "apt's downloaded .debs and package caches (/var/cache/apt)",
+    "apk": "apk's cache (/var/cache/apk)",
+    "dnf": "dnf/yum's cache (/var/cache/dnf, /var/cache/yum)",
+}
+PYTHON_CACHES = {
+    "pip": "pip's cache",
+    "uv": "uv's cache",
+    "poetry": "Poetry's cache",
+    "pipenv": "Pipenv's cache",
+    "pdm": "PDM's cache",
+}
+
+
+def size(n: int) -> str:
+    """Bytes for people: "2.0 MB", "512 KB", "300 B"."""
+    if n >= MB:
+        return f"{n / MB:.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} B"
+
+
+def cache_findings(facts: Facts, kinds: dict[str, str], medium_over: int) -> Iterator[Found]:
+    """One finding per layer that wrote cache files: still visible, or deleted later yet shipped.
+
+    A cache kind totalling more than `medium_over` bytes is medium, smaller ones low.
+    """
+    caches = facts.get("caches") or {}
+    for kind, label in kinds.items():
+        cache = caches.get(kind) or {}
+        total = (cache.get("visible_bytes") or 0) + (cache.get("deleted_bytes") or 0)
+        if not total:
+            continue
+        severity = "medium" if total > medium_over else "low"
+        for entry in cache.get("layers") or []:
+            added = entry.get("bytes_added") or 0
+            if not added:
+                continue
+            layer = entry.get("layer")
+            where = at_layer(facts, layer, path=", ".join(cache.get("paths") or []) or None)
+            files = entry.get("files") or 0
+            if entry.get("deleted_in") is None:
+                message = f"{label}: {size(added)} in {files} file(s) written by layer {layer}"
+            else:
+                removed = entry["deleted_in"]
+                by = entry.get("deleted_by") or step(facts, removed)
+                message = (f"{label}: {size(added)} in {files} file(s) written by layer {layer} "
+                           f"and deleted in layer {removed}"
+                           + (f" ({by.strip()})" if by else "")
+                           + ": invisible, yet still shipped in layer "
+                           f"{layer}")  # fmt: skip
+            yield Found(message, where, severity=severity)
+
+
+@check(
+    "SIZE001",
+    "os-package-cache",
+    "apt, apk or dnf caches are shipped in the image",
+    severity="low",
+    category="size",
+    needs=("caches",),
+    fix="Clean in the same RUN: `... && rm -rf /var/lib/apt/lists/*`; `apk add --no-cache`.",
+    dockle=("DKL-DI-0005", "DKL-DI-0004"),
+)
+def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The bytes of OS package-manager caches in every layer: apt's package lists
+    (`/var/lib/apt/lists`), downloaded `.deb`s and `*.bin` caches (`/var/cache/apt`), apk's cache
+    and dnf/yum's caches. Files a container still sees, and files a *later* layer deleted, which
+    are invisible but still shipped in the layer that wrote them, are both reported, with the
+    layer and the history step that wrote them (and the one that deleted them). Over 10 MB in
+    one kind of cache is medium, less is low.
+
+    dockle's DKL-DI-0005 and DKL-DI-0004 look at the history text instead (`apt-get install`
+    without `rm -rf /var/lib/apt/lists` in the same step, `apk add` without `--no-cache`), which
+    flags steps that clean up in another way and misses caches written any other way; the bytes
+    in the layers are what matters.
+
+    ## Why it matters
+    apt lists alone are tens of MB per mirror (measured on bookworm: 80 MB of lists and 91 MB of
+    cached .debs for a few packages), pulled on every deploy and serving no purpose at run time.
+    Docker's best practices: "clean up the apt cache by removing /var/lib/apt/lists" in the same
+    RUN, because a later RUN only hides the files
+    (https://docs.docker.com/build/building/best-practices/#apt-get).
+
+    ## Example
+    ```dockerfile
+    RUN apt-get update && apt-get install -y libpq5
+    RUN rm -rf /var/lib/apt/lists/*     # too late: the lists ship in the layer above
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN apt-get update \
+     && apt-get install -y --no-install-recommends libpq5 \
+     && rm -rf /var/lib/apt/lists/*
+    # Alpine:  RUN apk add --no-cache libpq
+    ```
+
+    ## References
+    - https://docs.docker.com/build/building/best-practices/#apt-get
+    - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0005
+    - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0004
+    - https://github.com/hadolint/hadolint/wiki/DL3009
+    """
+    yield from cache_findings(facts, OS_CACHES, medium_over=10 * MB)
+
+
+@check(
+    "SIZE002",
+    "python-package-cache",
+    "pip, uv, Poetry, Pipenv or PDM caches are shipped in the image",
+    severity="medium",
+    category="size",
+    needs=("caches",),
+    fix="`pip install --no-cache-dir` (uv: `UV_NO_CACHE=1`), or a BuildKit cache mount.",
+)
+def python_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The bytes of Python package-manager caches in every layer: pip (`~/.cache/pip` of any home,
+    `PIP_CACHE_DIR`), uv, Poetry, Pipenv and PDM. Files still visible, and files a later layer
+    deleted (invisible, still shipped in the layer that wrote them), each with the layer and the
+    history step that wrote them. Over 1 MB in one cache is medium, less is low.
+
+    ## Why it matters
+    pip keeps every downloaded wheel and HTTP response in its cache; in an image that is pure
+    weight, often as large as the packages themselves, and deleting it in a later RUN saves
+    nothing because layers are append-only
+    (https://pip.pypa.io/en/stable/topics/caching/;
+    https://pythonspeed.com/articles/smaller-python-docker-images/). hadolint DL3042 asks for
+    `--no-cache-dir`.
+
+    ## Example
+    ```dockerfile
+    RUN pip install -r requirements.txt
+    RUN rm -rf /root/.cache/pip          # hides the cache, ships it anyway
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN pip install --no-cache-dir -r requirements.txt
+    # or keep the speed without the bytes:
+    RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt
+    ```
+
+    ## References
+    - https://pip.pypa.io/en/stable/topics/caching/
+    - https://pythonspeed.com/articles/docker-cache-pip-downloads/
+    - https://github.com/hadolint/hadolint/wiki/DL3042
+    - https://docs.astral.sh/uv/guides/integration/docker/#caching
+    """
+    yield from cache_findings(facts, PYTHON_CACHES, medium_over=MB)
+
+
+# --- wasted bytes -------------------------------------------------------------------------------
+
+
+def user_wasted_ratio(facts: Facts) -> float:
+    """Bytes that layers above the base wrote and a later layer hid, over all bytes shipped."""
+    layers = facts.get("layers") or []
+    fs = facts.get("fs") or {}
+    total = (fs.get("visible_bytes") or 0) + (fs.get("wasted_bytes") or 0)
+    user = sum(layer.get("wasted_bytes") or 0 for layer in layers[1:])
+    return user / total if total else 0.0
+
+
+@check(
+    "SIZE003",
+    "wasted-bytes",
+    "The image ships many bytes that later layers deleted or replaced",
+    severity="medium",
+    category="size",
+    needs=("fs", "layers"),
+    fix="Create and delete files in the same RUN, or build in one stage and COPY the result.",
+)
+def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The file versions no container sees but every pull downloads (a later layer deleted or
+    replaced them), against three limits, any of which fails the check:
+
+    - `fs.wasted_bytes` over the `wasted_bytes` threshold (20 MB);
+    - efficiency, `visible / (visible + wasted)` bytes, under the `efficiency` threshold (0.9,
+      dive's `lowestEfficiency` default);
+    - the user wasted share over `user_wasted_percent` (0.1, dive's `highestUserWastedPercent`
+      default). inspector computes it as the wasted bytes written by layers *above the base
+      layer* (layer 0) divided by all bytes the image ships (visible + wasted): the base's own
+      waste is not yours to fix. dive divides all wasted bytes, with every copy of a duplicated
+      path counted, by the size of the layers above layer 0
+      (https://github.com/wagoodman/dive#ci-integration), so its figures run higher.
+
+    The finding names the largest waste groups: the layer and step that wrote the files, the
+    layer and step that hid them, and example paths.
+
+    ## Why it matters
+    "Docker images are append-only": deleting or overwriting a file in a later layer hides it,
+    but its bytes stay in the layer that wrote it, are stored, pushed and pulled on every deploy
+    (https://pythonspeed.com/articles/smaller-python-docker-images/). Typical causes are a
+    cleanup in its own RUN, `chown -R` or `chmod -R` in a later step (every file is copied
+    again), and build tools removed after use.
+
+    ## Example
+    ```dockerfile
+    RUN apt-get update && apt-get install -y build-essential && pip install -r requirements.txt
+    RUN apt-get purge -y build-essential   # the compiler still ships in the layer above
+    COPY . /app
+    RUN chown -R app /app                  # /app now ships twice
+    ```
+
+    ## Instead
+    ```dockerfile
+    FROM python:3.12-slim AS build
+    RUN apt-get update && apt-get install -y build-essential \
+     && pip wheel --wheel-dir /wheels -r requirements.txt
+    FROM python:3.12-slim
+    COPY --from=build /wheels /wheels
+    COPY --chown=app:app . /app
+    ```
+
+    ## References
+    - https://github.com/wagoodman/dive#ci-integration
+    - https://pythonspeed.com/articles/smaller-python-docker-images/
+    - https://docs.docker.com/build/building/multi-stage/
+    """
+    fs = facts.get("fs") or {}
+    limits = ctx.thresholds
+    wasted = fs.get("wasted_bytes") or 0
+    efficiency = fs.get("efficiency")
+    user = user_wasted_ratio(facts)
+    crossed = []
+    if wasted > limits.wasted_bytes:
+        crossed.append(f"over the {size(limits.wasted_bytes)} limit")
+    if efficiency is not None and efficiency < limits.efficiency:
+        crossed.append(f"efficiency {efficiency:.2f} < {limits.efficiency}")
+    if user > limits.user_wasted_percent:
+        crossed.append(f"{user:.0%} of the image wasted by layers above the base "
+                       f"(limit {limits.user_wasted_percent:.0%})")  # fmt: skip
+    if not crossed:
+        return
+    yield Found(f"{size(wasted)} shipped but invisible ({'; '.join(crossed)})",
+                Location())  # fmt: skip
+    for group in (fs.get("waste") or [])[:3]:
+        layer, removed = group.get("layer"), group.get("removed_in")
+        examples = ", ".join((group.get("examples") or [])[:3])
+        by = (group.get("removed_by") or "").strip()
+        yield Found(
+            f"{size(group.get('bytes') or 0)} in {group.get('files')} file(s) from layer {layer}, "
+            f"{group.get('how')} in layer {removed}"
+            + (f" ({by})" if by else "")
+            + (f"; e.g. {examples}" if examples else ""),
+            at_layer(facts, layer),
+        )
+
+
+# --- upgrades in the build ----------------------------------------------------------------------
+
+UPGRADE = re.compile(
+    r"\b(?:apt-get|apt|aptitude)\s+(?:-\S+\s+)*(dist-upgrade|full-upgrade|upgrade)\b"
+)
+
+
+@check(
+    "SIZE004",
+    "os-upgrade-in-build",
+    "The build runs `apt-get upgrade` or `dist-upgrade` on top of the base",
+    severity="low",
+    category="size",
+    needs=("history",),
+    fix="Rebuild on a fresh, patched base (`docker build --pull`) instead of upgrading in a layer.",
+    dockle=("DKL-DI-0003",),
+)
+def os_upgrade_in_build(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The history steps for `apt-get`/`apt`/`aptitude` `upgrade`, `dist-upgrade` or
+    `full-upgrade`. `dist-upgrade` and `full-upgrade`, which may install and remove packages,
+    are low; a plain `upgrade` is info.
+
+    ## Why it matters
+    Every package the upgrade touches is written again in its own layer, while the old version
+    still ships in the base layer: the image grows by the size of the upgraded packages, and its
+    content depends on the day it was built. `dist-upgrade` can also swap or remove packages the
+    base relies on. dockle reports it (DKL-DI-0003,
+    https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0003). The other
+    side: an `upgrade` does apply security fixes a stale base lacks, which pythonspeed argues
+    for (https://pythonspeed.com/articles/security-updates-in-docker/); rebuilding on a freshly
+    pulled base gets the same fixes without the duplicate bytes.
+
+    ## Example
+    ```dockerfile
+    FROM python:3.12-slim
+    RUN apt-get update && apt-get dist-upgrade -y
+    ```
+
+    ## Instead
+    ```dockerfile
+    FROM python:3.12-slim     # docker build --pull, rebuilt on a schedule
+    ```
+
+    ## References
+    - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0003
+    - https://pythonspeed.com/articles/security-updates-in-docker/
+    - https://docs.docker.com/build/building/best-practices/#rebuild-your-images-often
+    """
+    for index, entry in enumerate(facts.get("history") or []):
+        match = UPGRADE.search(entry.get("created_by") or "")
+        if not match:
+            continue
+        verb = match.group(1)
+        yield Found(
+            f"history step {index} runs `{match.group(0)}`",
+            at_layer(facts, entry.get("layer")),
+            severity="info" if verb == "upgrade" else None,
+        )
