@@ -10,7 +10,7 @@ import importlib
 from checks.model import Check
 from checks.registry import CATALOG
 
-MODULES = ("security", "python", "correctness", "operability", "size", "metadata")
+MODULES = ("security", "python", "correctness", "operability", "size", "metadata", "contents")
 
 
 def catalog() -> dict[str, Check]:

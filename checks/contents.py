@@ -1,0 +1,596 @@
+"""Checks on what the image contains: privilege tools, SSH, toolchains, leftovers, context leaks,
+and trees a later layer re-adds only to change owner or mode (facts section `files`)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from checks.access import at_layer, config
+from checks.model import Context, Facts, Found, Location
+from checks.registry import check
+
+MB = 1024 * 1024
+# A `chown -R` that duplicates more than this is worth a rebuild (catalog SZ-05).
+CHOWN_MEDIUM_BYTES = 10 * MB
+_SUDO_IN_STEP = re.compile(r"(?<![\w./-])sudo(?![\w.-])")
+_DEV_PACKAGE = re.compile(r"[a-z0-9][a-z0-9.+-]*-dev|build-essential|(?:gcc|g\+\+|cpp|clang)-\d+")
+
+
+def _size(n: int) -> str:
+    """Bytes for people: "2.0 MB", "512 KB", "300 B"."""
+    if n >= MB:
+        return f"{n / MB:.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} B"
+
+
+def _files(facts: Facts) -> dict[str, Any]:
+    return facts.get("files") or {}
+
+
+def _section(facts: Facts, name: str) -> dict[str, Any]:
+    return _files(facts).get(name) or {}
+
+
+def _deleted_note(item: dict[str, Any]) -> str:
+    deleted = item.get("deleted_in")
+    if deleted is None:
+        return ""
+    return f" (deleted in layer {deleted}, yet still shipped in layer {item.get('layer')})"
+
+
+# --- privilege ---------------------------------------------------------------------------------
+
+
+@check(
+    "SEC020",
+    "sudo-installed",
+    "sudo or doas is installed, or the build runs sudo",
+    severity="medium",
+    category="security",
+    needs=("files",),
+    wants=("history",),
+    fix="Remove sudo (`apt-get purge sudo`); start as root and drop to the app user with "
+    "`gosu`/`setpriv` in the entrypoint when a step really needs root.",
+    dockle=("DKL-DI-0001",),
+)
+def sudo_installed(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    A visible `sudo` or `doas` in the bin dirs (/bin, /sbin, /usr/bin, /usr/sbin and their
+    /usr/local twins), with the layer that installed it. When neither is installed, build
+    steps (`history[].created_by`) that mention `sudo` are reported instead, which is what
+    dockle's DKL-DI-0001 looks for. `su` alone is not reported: every Debian base ships it, and
+    it needs root's password.
+
+    ## Why it matters
+    A container needs no privilege escalation tool: build steps already run as root, and a
+    setuid-root `sudo` is a way up for anyone who compromises the app. Docker's best practices
+    say to avoid installing or using sudo, and hadolint rule DL3004 flags it in Dockerfiles
+    (https://docs.docker.com/build/building/best-practices/#user).
+
+    ## Example
+    ```dockerfile
+    RUN apt-get install -y sudo \\
+     && echo 'app ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/app
+    USER app
+    ```
+
+    ## Instead
+    ```dockerfile
+    # do root work at build time, as root; then:
+    USER 10001:10001
+    # or, when the entrypoint must start as root: exec gosu app "$@"
+    ```
+
+    ## References
+    - https://docs.docker.com/build/building/best-practices/#user
+    - https://github.com/hadolint/hadolint/wiki/DL3004
+    - https://github.com/goodwithtech/dockle#dkl-di-0001
+    """
+    tools = [
+        t
+        for t in _section(facts, "privilege").get("tools") or []
+        if t.get("name") in ("sudo", "doas")
+    ]
+    for tool in tools:
+        path = tool.get("path")
+        setuid = " setuid root" if str(tool.get("mode") or "").startswith(("4", "6")) else ""
+        yield Found(
+            f"{tool.get('name')} is installed at {path}{setuid} (mode {tool.get('mode')})",
+            at_layer(facts, tool.get("layer"), path),
+        )
+    if tools:
+        return
+    for step in facts.get("history") or []:
+        created_by = step.get("created_by") or ""
+        if _SUDO_IN_STEP.search(created_by):
+            layer = step.get("layer")
+            where = at_layer(facts, layer) if layer is not None else Location(created_by=created_by)
+            yield Found(f"a build step mentions sudo: {_short(created_by)}", where)
+
+
+_BUILD_ARGS = re.compile(r"^\|\d+(?: \S+=\S*)* ")
+_SHELL = re.compile(r"^/bin/sh -c (?:#\(nop\) )?")
+
+
+def _short(text: str, width: int = 100) -> str:
+    """A history step as people wrote it: build-arg prefix and `/bin/sh -c` dropped, one line."""
+    text = _SHELL.sub("", _BUILD_ARGS.sub("", " ".join(text.split()))).strip()
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _runtime_principals(facts: Facts) -> set[str]:
+    """How sudoers can name the runtime user: ALL, its name, #uid, %group, %#gid."""
+    user = facts.get("user") or {}
+    names = {"ALL"}
+    uid, name = user.get("resolved_uid"), user.get("name")
+    if uid is not None:
+        names.add(f"#{uid}")
+    if name:
+        names.add(name)
+    gids = {user.get("resolved_gid"), *(user.get("supplementary_gids") or [])} - {None}
+    for group in user.get("groups") or []:
+        if group.get("gid") in gids or (name and name in (group.get("members") or [])):
+            names.add(f"%{group.get('name')}")
+            names.add(f"%#{group.get('gid')}")
+    names.update(f"%#{gid}" for gid in gids)
+    return names
+
+
+@check(
+    "SEC021",
+    "passwordless-sudo",
+    "sudoers grants commands with NOPASSWD",
+    severity="medium",
+    category="security",
+    needs=("files", "user"),
+    fix="Delete the NOPASSWD rule (and sudo with it); do root work at build time.",
+    dockle=("DKL-DI-0001",),
+)
+def passwordless_sudo(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Rules in /etc/sudoers and the /etc/sudoers.d files sudo reads that let someone run commands
+    with `NOPASSWD`. A rule for the runtime user (by name, `#uid`, one of its groups, or `ALL`
+    users) is high: the app is then root with one command. A rule for someone else is medium;
+    a rule with no sudo installed is inert, so low.
+
+    ## Why it matters
+    `app ALL=(ALL) NOPASSWD: ALL` makes a non-root USER meaningless: whoever gets code
+    execution in the app runs `sudo` and is root, with every capability the container has.
+    hadolint DL3004 and Docker's best practices say not to use sudo in images
+    (https://docs.docker.com/build/building/best-practices/#user); the catalog's SEC-10 names
+    NOPASSWD for the runtime user as the case that matters.
+
+    ## Example
+    ```dockerfile
+    RUN apt-get install -y sudo \\
+     && echo 'app ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/app
+    USER app
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN apt-get install -y the-thing-you-needed-root-for
+    USER 10001:10001
+    ```
+
+    ## References
+    - https://github.com/hadolint/hadolint/wiki/DL3004
+    - https://docs.docker.com/build/building/best-practices/#user
+    - https://www.sudo.ws/docs/man/sudoers.man/
+    """
+    privilege = _section(facts, "privilege")
+    installed = any(t.get("name") in ("sudo", "doas") for t in privilege.get("tools") or [])
+    runtime = _runtime_principals(facts)
+    for sudoers in privilege.get("sudoers") or []:
+        if not sudoers.get("read_by_sudo", True):
+            continue
+        path = sudoers.get("path")
+        for rule in sudoers.get("rules") or []:
+            if not rule.get("nopasswd"):
+                continue
+            who = rule.get("who") or "?"
+            commands = ", ".join(rule.get("commands") or []) or "?"
+            runas = f"({rule.get('runas')}) " if rule.get("runas") else ""
+            message = f"{path}: `{who}` may run {runas}{commands} as root without a password"
+            if not installed:
+                severity = "low"
+                message += " (no sudo is installed, so the rule is inert for now)"
+            elif who in runtime:
+                severity = "high"
+                message += " — that includes the user the image runs as"
+            else:
+                severity = "medium"
+            yield Found(message, at_layer(facts, sudoers.get("layer"), path), severity=severity)
+
+
+# --- ssh ---------------------------------------------------------------------------------------
+
+
+@check(
+    "SEC022",
+    "ssh-server-or-keys",
+    "An SSH server, baked-in host keys or authorized_keys",
+    severity="medium",
+    category="security",
+    needs=("files",),
+    wants=("config",),
+    fix="Remove the SSH server and keys; debug with `docker exec` or `kubectl exec`, and "
+    "generate host keys at start if SSH is truly needed.",
+)
+def ssh_server_or_keys(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    A visible `sshd` or `dropbear`, `EXPOSE 22`, `authorized_keys` files anywhere (medium), and
+    SSH host private keys `/etc/ssh/ssh_host_*_key` (high), including keys a later layer
+    deleted, since their bytes still ship in the layer that wrote them.
+
+    ## Why it matters
+    Host keys generated at build time are the same in every container of the image and readable
+    by anyone who pulls it, so any of them can be impersonated; an `authorized_keys` lets
+    whoever holds the key in. An SSH daemon is one more network service to patch and a way
+    around the orchestrator's access control. hadolint DL3001 says commands like `ssh` make no
+    sense in a container (https://github.com/hadolint/hadolint/wiki/DL3001), and Docker's
+    guidance is one concern per container.
+
+    ## Example
+    ```dockerfile
+    RUN apt-get install -y openssh-server   # generates /etc/ssh/ssh_host_*_key now
+    COPY id_rsa.pub /root/.ssh/authorized_keys
+    EXPOSE 22
+    ```
+
+    ## Instead
+    ```sh
+    docker exec -it CONTAINER sh      # or: kubectl exec -it POD -- sh
+    ```
+
+    ## References
+    - https://github.com/hadolint/hadolint/wiki/DL3001
+    - https://docs.docker.com/build/building/best-practices/#decouple-applications
+    - https://sysdig.com/blog/dockerfile-best-practices/
+    """
+    ssh = _section(facts, "ssh")
+    for key in ssh.get("host_keys") or []:
+        path = key.get("path")
+        yield Found(
+            f"SSH host private key {path} ({key.get('size')} bytes) is baked into the image"
+            f"{_deleted_note(key)}: every container shares it and anyone with the image has it",
+            at_layer(facts, key.get("layer"), path),
+            severity="high",
+        )
+    for server in ssh.get("servers") or []:
+        path = server.get("path")
+        yield Found(
+            f"an SSH server is installed at {path}", at_layer(facts, server.get("layer"), path)
+        )
+    for keys in ssh.get("authorized_keys") or []:
+        path = keys.get("path")
+        yield Found(
+            f"{path} lets the holders of its keys log in ({keys.get('size')} bytes)",
+            at_layer(facts, keys.get("layer"), path),
+        )
+    if "22/tcp" in (config(facts).get("exposed_ports") or []):
+        yield Found("the image EXPOSEs 22/tcp, the SSH port", Location(config="ExposedPorts"))
+
+
+# --- build-context leaks -----------------------------------------------------------------------
+
+_LEAK_WORDS = {
+    "git": "a Git repository (all history, maybe remotes)",
+    "hg": "a Mercurial repository",
+    "svn": "a Subversion checkout",
+    "idea": "JetBrains IDE settings",
+    "vscode": "VS Code settings",
+    "node_modules": "a node_modules tree",
+    "host_venv": "a virtual environment made on another machine",
+    "env_file": "a dotenv file",
+    "envrc": "a direnv file",
+    "dockerfile": "a Dockerfile",
+    "compose": "a Compose file",
+    "dockerignore": "a .dockerignore",
+    "tfstate": "Terraform state",
+}
+
+
+@check(
+    "SEC023",
+    "build-context-leak",
+    "Files from the build context that have no business in the image",
+    severity="medium",
+    category="security",
+    needs=("files",),
+    fix="Add a .dockerignore (`.git`, `.env*`, `.venv`, `node_modules`, `*.tfstate`, "
+    "`Dockerfile*`, IDE dirs) and COPY explicit paths instead of `COPY . .`.",
+    dockle=("DKL-LI-0003",),
+)
+def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Visible files that come from a developer's checkout rather than from the build: `.git`,
+    `.hg`, `.svn`, `.idea`, `.vscode`, `node_modules`, a venv whose interpreter is not in the
+    image (copied from a host), `.env*`, `.envrc`, `Dockerfile*`, `docker-compose*.yml`,
+    `.dockerignore` and `*.tfstate`, outside site-packages and /usr/share. A `.git` whose
+    config carries a credential (a token in a remote URL, or an Authorization `extraheader`
+    that CI checkouts persist) is high; the credential itself is never shown.
+
+    ## Why it matters
+    `COPY . .` without a `.dockerignore` ships whatever the checkout holds: `.git` with the
+    whole history (deleted secrets included) and sometimes a push token, `.env` files with
+    real settings, Terraform state with cloud credentials, a host venv that cannot even run
+    here. Docker's best practices: "Exclude with .dockerignore"
+    (https://docs.docker.com/build/building/best-practices/#exclude-with-dockerignore);
+    dockle DKL-LI-0003 "Only put necessary files".
+
+    ## Example
+    ```dockerfile
+    WORKDIR /app
+    COPY . .          # no .dockerignore: .git, .env, .venv, Dockerfile come along
+    ```
+
+    ## Instead
+    ```text
+    # .dockerignore
+    .git
+    .env*
+    .venv
+    node_modules
+    *.tfstate
+    ```
+    and `COPY pyproject.toml src/ ./` rather than `COPY . .`.
+
+    ## References
+    - https://docs.docker.com/build/concepts/context/#dockerignore-files
+    - https://docs.docker.com/build/building/best-practices/#exclude-with-dockerignore
+    - https://github.com/goodwithtech/dockle#dkl-li-0003
+    """
+    for leak in _files(facts).get("context_leaks") or []:
+        name = leak.get("name") or "?"
+        path = leak.get("path")
+        what = _LEAK_WORDS.get(name, name)
+        files, size = leak.get("files") or 0, leak.get("bytes") or 0
+        amount = f"{files} files, {_size(size)}" if leak.get("kind") == "dir" else _size(size)
+        message = f"{path} is {what} ({amount}) in {leak.get('dir')}"
+        severity = None
+        if name == "git" and leak.get("credential"):
+            how = "a remote URL" if leak.get("credential") == "url" else "an Authorization header"
+            message += f"; its config carries a credential in {how} (not shown)"
+            severity = "high"
+        if name == "host_venv" and leak.get("venv_home"):
+            message += f"; its interpreter {leak.get('venv_home')} is not in the image"
+        yield Found(message, at_layer(facts, leak.get("layer"), path), severity=severity)
+
+
+# --- size: toolchain, leftovers, chown duplication ---------------------------------------------
+
+
+def _dev_packages(facts: Facts) -> list[str]:
+    packages = (facts.get("os_packages") or {}).get("packages") or []
+    return sorted({p.get("name") for p in packages if _DEV_PACKAGE.fullmatch(p.get("name") or "")})
+
+
+@check(
+    "SIZE020",
+    "build-toolchain",
+    "Compilers, -dev packages or Python headers in the runtime image",
+    severity="medium",
+    category="size",
+    needs=("files",),
+    wants=("os_packages",),
+    fix="Build wheels or the venv in a builder stage and COPY only the result into a slim "
+    "runtime stage without compilers and -dev packages.",
+)
+def build_toolchain(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Compilers in the bin dirs (gcc, cc, g++, c++, clang, tcc, gfortran, versioned or
+    triplet-prefixed like `x86_64-linux-gnu-gcc-12`), `make`, and OS packages that only
+    building needs: names ending in `-dev`, `build-essential`, `gcc-N`, `g++-N`, `cpp-N`,
+    `clang-N`. Header and static-library totals are added to the message. A `Python.h` without
+    any of those is low, and the one a source-built CPython installs under
+    /usr/local/include/pythonX.Y (the official `python` images) is not reported.
+
+    ## Why it matters
+    A compiler needed for one `pip install` step stays in every container: tens to hundreds of
+    MB, more packages to patch, and a ready toolchain for an attacker. Removing it in a later
+    layer does not shrink the image. The fix is a multi-stage build
+    (https://pythonspeed.com/articles/multi-stage-docker-python/,
+    https://pythonspeed.com/articles/smaller-python-docker-images/).
+
+    ## Example
+    ```dockerfile
+    FROM python:3.12-slim
+    RUN apt-get update && apt-get install -y gcc libpq-dev
+    RUN pip install psycopg2
+    ```
+
+    ## Instead
+    ```dockerfile
+    FROM python:3.12-slim AS build
+    RUN apt-get update && apt-get install -y gcc libpq-dev
+    RUN pip wheel --wheel-dir /wheels psycopg2
+    FROM python:3.12-slim
+    RUN apt-get update && apt-get install -y --no-install-recommends libpq5 \\
+     && rm -rf /var/lib/apt/lists/*
+    COPY --from=build /wheels /wheels
+    RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+    ```
+
+    ## References
+    - https://pythonspeed.com/articles/multi-stage-docker-python/
+    - https://pythonspeed.com/articles/smaller-python-docker-images/
+    - https://docs.docker.com/build/building/multi-stage/
+    """
+    toolchain = _section(facts, "toolchain")
+    headers = toolchain.get("header_dirs") or []
+    libs = toolchain.get("static_libs") or {}
+    extra = [f"{h.get('path')}: {h.get('files')} files, {_size(h.get('bytes') or 0)}"
+             for h in headers]  # fmt: skip
+    if libs.get("files"):
+        extra.append(f"{libs.get('files')} static libraries, {_size(libs.get('bytes') or 0)}")
+    note = f" ({'; '.join(extra)})" if extra else ""
+    by_layer: dict[int | None, list[str]] = defaultdict(list)
+    for tool in (toolchain.get("compilers") or []) + (toolchain.get("make") or []):
+        by_layer[tool.get("layer")].append(tool.get("path") or "?")
+    for layer, paths in sorted(by_layer.items(), key=lambda item: (item[0] is None, item[0])):
+        shown = ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
+        yield Found(f"build tools in the runtime image: {shown}{note}",
+                    at_layer(facts, layer, paths[0]))  # fmt: skip
+        note = ""
+    dev = _dev_packages(facts)
+    if dev:
+        shown = ", ".join(dev[:10]) + (f" and {len(dev) - 10} more" if len(dev) > 10 else "")
+        yield Found(f"{len(dev)} build-only OS packages are installed: {shown}{note}",
+                    Location(path="/var/lib/dpkg/status"))  # fmt: skip
+    if by_layer or dev:
+        return
+    for header in toolchain.get("python_headers") or []:
+        path = header.get("path") or ""
+        if re.fullmatch(r"/usr/local/include/python3\.\d+t?/Python\.h", path):
+            continue
+        yield Found(f"{path}: Python's C headers, only needed to build extensions{note}",
+                    at_layer(facts, header.get("layer"), path), severity="low")  # fmt: skip
+
+
+_LEFTOVER_WORDS = {
+    "wheel": "wheel",
+    "sdist": "sdist",
+    "get-pip": "get-pip.py",
+    "deb": ".deb",
+    "rpm": ".rpm",
+    "apk": ".apk",
+    "installer": "installer",
+}
+
+
+@check(
+    "SIZE021",
+    "leftover-artifacts",
+    "Wheels, sdists, packages or installers left in the image",
+    severity="low",
+    category="size",
+    needs=("files",),
+    fix="Install from a builder stage or a `RUN --mount=type=bind` of the files, or delete them "
+    "in the same RUN that uses them.",
+)
+def leftover_artifacts(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Build inputs outside site-packages, /usr/share and the package-manager caches: `*.whl`,
+    sdists (`name-1.2.tar.gz`, `.zip`, `.tar.bz2`), `get-pip.py`, `.deb`/`.rpm`/`.apk` files and
+    conda installers (`Miniconda*.sh`). Files a later layer deleted count too: their bytes are
+    still shipped in the layer that wrote them. One finding per writing layer (and deleting
+    layer), with the bytes.
+
+    ## Why it matters
+    They were needed for one step and add only weight afterwards; deleting them in a later
+    `RUN` does not help, since layers are append-only
+    (https://pythonspeed.com/articles/smaller-python-docker-images/). Docker's best practices
+    recommend multi-stage builds and bind mounts for exactly this
+    (https://docs.docker.com/build/building/best-practices/).
+
+    ## Example
+    ```dockerfile
+    COPY wheels/ /tmp/wheels/
+    RUN pip install /tmp/wheels/*.whl
+    RUN rm -rf /tmp/wheels          # too late: layer 1 still holds them
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN --mount=type=bind,source=wheels,target=/tmp/wheels pip install /tmp/wheels/*.whl
+    ```
+
+    ## References
+    - https://docs.docker.com/build/building/best-practices/
+    - https://docs.docker.com/reference/dockerfile/#run---mounttypebind
+    - https://pythonspeed.com/articles/smaller-python-docker-images/
+    """
+    groups: dict[tuple[int | None, int | None], list[dict[str, Any]]] = defaultdict(list)
+    for item in _section(facts, "leftovers").get("items") or []:
+        groups[(item.get("layer"), item.get("deleted_in"))].append(item)
+    for (layer, deleted), items in sorted(groups.items(), key=lambda g: -_total(g[1])):
+        kinds = defaultdict(int)
+        for item in items:
+            kinds[_LEFTOVER_WORDS.get(item.get("name"), item.get("name"))] += 1
+        what = ", ".join(f"{n} {k}{'s' if n > 1 and not k.startswith('.') else ''}"
+                         for k, n in sorted(kinds.items()))  # fmt: skip
+        paths = [i.get("path") for i in items]
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        where = "left in the image" if deleted is None else (
+            f"deleted in layer {deleted} yet still shipped")  # fmt: skip
+        yield Found(f"{what} ({_size(_total(items))}) {where}: {shown}",
+                    at_layer(facts, layer, paths[0]))  # fmt: skip
+
+
+def _total(items: list[dict[str, Any]]) -> int:
+    return sum(i.get("size") or 0 for i in items)
+
+
+@check(
+    "SIZE022",
+    "chown-duplication",
+    "A recursive chown/chmod re-adds whole trees in a new layer",
+    severity="low",
+    category="size",
+    needs=("files",),
+    fix="Set owner and mode as files arrive: `COPY --chown=… --chmod=…`, or chown in the same "
+    "RUN that creates them (better: keep code root-owned).",
+)
+def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Files a later layer writes again with the same size and mtime but another owner or mode:
+    what `RUN chown -R` or `chmod -R` does after a `COPY` or an install. One finding per pair
+    of layers (the one that wrote the files, the one that re-added them), with the bytes, both
+    history steps and examples. Medium when one re-adding layer duplicates more than 10 MB.
+
+    ## Why it matters
+    A layer stores whole files, so changing only the metadata copies every byte again; the
+    old copy stays in the lower layer. A `chown -R` over a venv doubles its size for nothing
+    (https://blog.mornati.net/docker-images-and-chown/). `COPY --chown` sets the owner as the
+    files arrive, at no cost (https://docs.docker.com/reference/dockerfile/#copy---chown---chmod).
+
+    ## Example
+    ```dockerfile
+    COPY . /app
+    RUN pip install -r /app/requirements.txt
+    RUN chown -R app:app /app /usr/local/lib/python3.12   # every file again
+    ```
+
+    ## Instead
+    ```dockerfile
+    COPY --chown=app:app . /app
+    # or, better, keep code root-owned and read-only for the app user
+    ```
+
+    ## References
+    - https://blog.mornati.net/docker-images-and-chown/
+    - https://docs.docker.com/reference/dockerfile/#copy---chown---chmod
+    - https://pythonspeed.com/articles/smaller-python-docker-images/
+    """
+    groups = _files(facts).get("chown_duplicates") or []
+    per_layer: dict[int | None, int] = defaultdict(int)
+    for group in groups:
+        per_layer[group.get("readded_in")] += group.get("bytes") or 0
+    for group in groups:
+        readded = group.get("readded_in")
+        changed = " and ".join(
+            word for word, count in (("owner", group.get("owner_changed")),
+                                     ("mode", group.get("mode_changed"))) if count
+        ) or "metadata"  # fmt: skip
+        examples = ", ".join((group.get("examples") or [])[:3])
+        message = (
+            f"{group.get('files')} files ({_size(group.get('bytes') or 0)}) written by layer "
+            f"{group.get('layer')} ({_short(group.get('created_by') or '?', 70)}) are written "
+            f"again by layer {readded} ({_short(group.get('readded_by') or '?', 70)}) only to "
+            f"change their {changed}; e.g. {examples}"
+        )
+        severity = "medium" if per_layer[readded] > CHOWN_MEDIUM_BYTES else None
+        yield Found(message, at_layer(facts, readded), severity=severity)
