@@ -197,3 +197,69 @@ def test_malformed_oci_directory_is_an_archive_error(tmp_path):
     (tmp_path / "index.json").write_text('{"manifests": [{"size": 1}]}')
     with pytest.raises(ArchiveError):
         read_oci_dir(tmp_path, read_layer)
+
+
+def _chunked(body: bytes, sizes: list[int]) -> bytes:
+    """`body` in HTTP/1.1 chunked coding, chunk sizes cycling through `sizes`."""
+    out, pos, turn = bytearray(), 0, 0
+    while pos < len(body):
+        size = sizes[turn % len(sizes)]
+        out += b"%x;ext=1\r\n" % size if turn % 3 == 2 else b"%x\r\n" % size
+        out += body[pos : pos + size] + b"\r\n"
+        pos, turn = pos + size, turn + 1
+    return bytes(out + b"0\r\nX-Trailer: 1\r\n\r\n")
+
+
+def _export_of(wire: bytes, block: int):
+    """A daemon export body (as the engine sends it) read through a local socket pair."""
+    import socket
+    import threading
+
+    from inspector.sources.daemon import _SocketBody
+
+    ours, theirs = socket.socketpair()
+    theirs_wire = wire[5:]  # the first bytes come as http.client's buffer hands them over
+
+    def engine() -> None:
+        with theirs:
+            theirs.sendall(theirs_wire)
+
+    threading.Thread(target=engine, daemon=True).start()
+    response = type("Response", (), {"close": lambda self: ours.close()})()
+    return _SocketBody(response, ours, wire[:5], chunked=True, block=block)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "block"), [([32768], 1 << 16), ([1, 7, 4093], 4096), ([5000], 512)]
+)
+def test_a_chunked_export_reads_like_the_archive(sizes, block):
+    """The engine's chunked export, however chunks and blocks fall, gives the archive's image."""
+    raw = image_archive([BASE, APP])
+    body = _export_of(_chunked(raw, sizes), block)
+    try:
+        loaded = read_image_stream(body, read_layer)
+    finally:
+        body.close()
+    expected = load(raw)
+    assert loaded.image_id == expected.image_id
+    assert loaded.layers == expected.layers
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda wire: wire[: len(wire) // 2],  # the engine went away mid-export
+        lambda wire: wire.replace(b"\r\n", b"\r\r", 3),  # a payload not ended by CRLF
+        lambda wire: b"zz\r\n" + wire,  # a size that is not hexadecimal
+        lambda wire: b"1" * 5000 + wire,  # a size line that never ends
+    ],
+)
+def test_a_broken_chunked_export_is_a_clear_error(damage):
+    """Truncated or corrupt chunk framing is an InspectorError with a reason, not a traceback."""
+    wire = damage(_chunked(image_archive([BASE, APP]), [32768]))
+    body = _export_of(wire, 4096)
+    try:
+        with pytest.raises(InspectorError, match="export stream"):
+            read_image_stream(body, read_layer)
+    finally:
+        body.close()
