@@ -85,6 +85,115 @@ def facts(
         click.echo(render(doc))
 
 
+def _split(values: tuple[str, ...]) -> list[str]:
+    """`--select a,b --select c` -> [a, b, c]."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@cli.command()
+@click.argument("refs", nargs=-1, required=True, metavar="REF...")
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="ID|NAME|CATEGORY",
+    help="Run only these checks (repeat or comma-separate).",
+)
+@click.option(
+    "--ignore", multiple=True, metavar="ID|NAME|CATEGORY", help="Do not run these checks."
+)
+@click.option(
+    "--pull",
+    type=click.Choice(PULL_POLICIES),
+    default="never",
+    show_default=True,
+    help="When to pull REF through the daemon (with your Docker credentials).",
+)
+@click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache.")
+@click.option("--no-probe", is_flag=True, help="Do not run the images; runtime checks are skipped.")
+@click.option(
+    "--warmup",
+    type=click.FloatRange(0, 600),
+    default=3.0,
+    show_default=True,
+    help="Seconds the lifecycle probe lets the image run before looking at it.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(0, 600),
+    default=10.0,
+    show_default=True,
+    help="Seconds between the stop signal and SIGKILL, as `docker stop -t`.",
+)
+def audit(
+    refs: tuple[str, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    pull: str,
+    no_cache: bool,
+    no_probe: bool,
+    warmup: float,
+    grace: float,
+) -> int:
+    """Audit images for production readiness: a table of findings per image.
+
+    REF takes the same forms as for `facts`. Exit status: 0 no finding of severity high or
+    above, 1 at least one, 2 an image could not be audited.
+    """
+    from checks import catalog
+    from checks.engine import SelectionError
+    from checks.engine import select as choose
+    from inspector.audit import AuditOptions, exit_code
+    from inspector.audit import audit as run_audit
+    from inspector.probes import ProbeOptions
+    from inspector.render_table import render
+
+    try:
+        checks = choose(catalog().values(), _split(select), _split(ignore))
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from exc
+    options = AuditOptions(
+        pull=pull,
+        use_cache=not no_cache,
+        probe=None if no_probe else ProbeOptions(warmup=warmup, grace=grace),
+    )
+    try:
+        reports = run_audit(list(refs), checks, options, progress_printer())
+    finally:
+        if sys.stderr.isatty():
+            click.echo("\r\033[K", err=True, nl=False)
+    click.echo(render(reports), nl=False)
+    for report in reports:
+        if report.error:
+            click.echo(f"inspector: error: {report.reference}: {report.error}", err=True)
+    return exit_code(reports)
+
+
+@cli.command(name="checks")
+def list_checks() -> None:
+    """List the check catalog: id, name, severity, category and the problem it finds."""
+    from tabulate import tabulate
+
+    from checks.docs import listing
+
+    rows = listing()
+    click.echo(tabulate(rows, headers=["id", "name", "severity", "category", "problem"]))
+
+
+@cli.command()
+@click.argument("check_id", metavar="ID")
+def explain(check_id: str) -> None:
+    """Print one check's documentation: what, why, an example, the fix, references."""
+    from checks import catalog
+    from checks.docs import explain as page
+
+    found = {c.id.lower(): c for c in catalog().values()}
+    found.update({c.name: c for c in catalog().values()})
+    check = found.get(check_id.lower())
+    if check is None:
+        raise click.UsageError(f"no check {check_id!r}; `inspector checks` lists them")
+    click.echo(page(check), nl=False)
+
+
 @cli.command()
 @click.option(
     "--all", "everything", is_flag=True, help="Also remove probes of runs still in progress."
