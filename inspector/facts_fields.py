@@ -57,11 +57,14 @@ FIELDS: dict[str, str] = {
         "sets none."
     ),
     "config.env": (
-        "ENV as a name-to-value map (a repeated name keeps its last value); values are copied "
-        "verbatim, secrets included."
+        "ENV as a name-to-value map (a repeated name keeps its last value); a value the secrets "
+        "analyser flags is replaced by `<redacted: HINT>`, every other value is verbatim."
     ),
     "config.workdir": "WORKDIR; an empty string means the container starts in `/`.",
-    "config.labels": "LABELs as a name-to-value map, verbatim; empty when there are none.",
+    "config.labels": (
+        "LABELs as a name-to-value map; flagged secret values are replaced by `<redacted: HINT>`; "
+        "empty when there are none."
+    ),
     "config.healthcheck": (
         "Docker's Healthcheck object verbatim (`Test`, and `Interval`, `Timeout`, `StartPeriod` "
         'in nanoseconds, `Retries`); `Test: ["NONE"]` disables an inherited one, and null means '
@@ -89,8 +92,9 @@ FIELDS: dict[str, str] = {
     ),
     "history[].created": "When the step ran (RFC 3339 text); null when not recorded.",
     "history[].created_by": (
-        "The step's instruction as the builder recorded it (not redacted: build arguments show "
-        "here); an empty string when not recorded."
+        "The step's instruction as the builder recorded it, with secret values (build arguments "
+        "such as `API_TOKEN=...`, credentials in URLs) replaced by a short hint; an empty string "
+        "when not recorded."
     ),
     "history[].empty_layer": "True when the step changed only metadata and made no layer.",
     "history[].layer": (

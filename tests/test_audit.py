@@ -1,0 +1,144 @@
+"""`inspector audit` on the real fixture images: exactly the expected findings, and exit codes."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from checks import catalog
+from checks.model import severity_rank
+from inspector.audit import AuditOptions, ImageReport, audit_one
+from inspector.cli import main
+from inspector.probes import ProbeOptions
+from tests.conftest import FIXTURES, fixture_image
+
+pytestmark = pytest.mark.docker
+
+GOLDEN = Path(__file__).parent / "golden" / "audit"
+AUDITED = sorted(p.stem for p in GOLDEN.glob("*.txt"))
+
+
+def golden(name: str) -> dict[str, str]:
+    """`ID  reason` per line; the reason says why the fixture must trigger that check."""
+    out = {}
+    for line in (GOLDEN / f"{name}.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            check_id, _, reason = line.partition(" ")
+            assert reason.strip(), f"{name}: {check_id} needs a one-line reason"
+            out[check_id] = reason.strip()
+    return out
+
+
+@pytest.fixture(scope="module")
+def reports(docker_client) -> dict[str, ImageReport]:
+    """Every fixture audited once with every check, probes included (concurrently: they wait)."""
+    options = AuditOptions(probe=ProbeOptions(warmup=2, grace=3))
+    checks = list(catalog().values())
+
+    def one(name: str) -> ImageReport:
+        return audit_one(fixture_image(name), checks, options, lambda message: None)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        return dict(zip(AUDITED, pool.map(one, AUDITED), strict=True))
+
+
+def test_every_fixture_has_a_golden_list():
+    """Each fixture image (bench ones aside) has a reviewed list of the checks it must trigger."""
+    fixtures = {d.name for d in FIXTURES.iterdir() if (d / "Dockerfile").is_file()}
+    assert fixtures == set(AUDITED)
+
+
+@pytest.mark.parametrize("name", AUDITED)
+def test_audit_finds_exactly_the_golden_checks(reports, name):
+    """The set of failed checks on each fixture is exactly its hand-reviewed golden list."""
+    report = reports[name]
+    assert report.error is None
+    errors = [(r.check.id, r.reason) for r in report.results if r.status == "error"]
+    assert not errors
+    failed = {r.check.id for r in report.results if r.status == "failed"}
+    assert failed == set(golden(name)), f"unexpected {failed - set(golden(name))}, " \
+        f"missing {set(golden(name)) - failed}"  # fmt: skip
+
+
+def test_good_fixture_has_no_finding_of_medium_or_above(reports):
+    """The production-shaped image passes every check that matters."""
+    serious = [f for f in reports["good"].findings if severity_rank(f.severity) >= 2]
+    assert not serious
+
+
+def test_every_check_is_reached_by_a_fixture_or_says_why_not():
+    """A check no fixture triggers is listed in tests/golden/unreached.txt with the reason."""
+    reached = {check_id for name in AUDITED for check_id in golden(name)}
+    lines = (GOLDEN.parent / "unreached.txt").read_text().splitlines()
+    unreached = {}
+    for line in lines:
+        if line.strip() and not line.startswith("#"):
+            check_id, _, reason = line.partition(" ")
+            unreached[check_id] = reason.strip()
+    assert all(unreached.values())
+    assert set(catalog()) == reached | set(unreached)
+    assert not reached & set(unreached), "a reached check is still listed as unreached"
+
+
+def test_findings_say_where_and_how_to_fix(reports):
+    """Every finding on every fixture has a location other than the bare image and a fix."""
+    for report in reports.values():
+        for finding in report.findings:
+            assert finding.fix
+            assert finding.message
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def test_audit_exit_codes_follow_the_worst_finding(capsys):
+    """naive (a high finding) exits 1; good (nothing above info) exits 0; the table names both."""
+    assert main(["audit", fixture_image("naive"), "--warmup", "1", "--grace", "2"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"SEC001\s+high\s+the app process", out)
+    assert "fix" in out.splitlines()[1]
+    assert main(["audit", fixture_image("good"), "--no-probe"]) == 0
+
+
+def test_audit_of_a_missing_image_is_exit_2_and_other_images_still_reported(capsys):
+    """A bad reference among good ones: exit 2, its error on stderr, the others audited."""
+    code = main(["audit", "inspector-fixture/does-not-exist:test", fixture_image("good"),
+                 "--no-probe"])  # fmt: skip
+    assert code == 2
+    captured = capsys.readouterr()
+    assert "does-not-exist" in captured.err
+    assert fixture_image("good") in captured.out
+
+
+def test_no_probe_skips_runtime_checks_with_the_reason(capsys):
+    """--no-probe: checks that need a probe are skipped, and the table says why."""
+    assert main(["audit", fixture_image("good"), "--no-probe", "--select", "OPS002,SEC001"]) == 0
+    out = capsys.readouterr().out
+    assert "1 checks passed, 1 skipped" in out
+    assert "--no-probe" in out
+
+
+def test_select_and_ignore_by_id_name_and_category(capsys):
+    """--select a category and --ignore one of its checks by name leaves exactly the others."""
+    code = main(["audit", fixture_image("naive"), "--no-probe", "--select", "size",
+                 "--ignore", "python-package-cache"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "SIZE002" not in out
+    assert code == 0
+    assert main(["audit", fixture_image("naive"), "--select", "nonsense"]) == 2
+    assert "nonsense" in capsys.readouterr().err
+
+
+def test_checks_lists_the_catalog_and_explain_prints_a_page(capsys):
+    """`inspector checks` lists every id; `explain` prints the sections; unknown ids exit 2."""
+    assert main(["checks"]) == 0
+    listed = capsys.readouterr().out
+    assert all(check_id in listed for check_id in catalog())
+    assert main(["explain", "runs-as-root"]) == 0
+    page = capsys.readouterr().out
+    for section in ("What it checks", "Why it matters", "Example", "Instead", "References"):
+        assert f"### {section}" in page
+    assert main(["explain", "NOPE999"]) == 2
