@@ -8,8 +8,10 @@ import sys
 
 import click
 
+from checks.model import SEVERITIES
 from inspector import __version__
 from inspector.errors import InspectorError
+from inspector.renderers import FORMATS
 from inspector.sources import PULL_POLICIES
 
 EXIT_ERROR = 2
@@ -111,6 +113,30 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache.")
 @click.option("--no-probe", is_flag=True, help="Do not run the images; runtime checks are skipped.")
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="table",
+    show_default=True,
+    help="The report on stdout.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT=FILE",
+    help="Also write the report in FORMAT to FILE (repeatable).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(list(SEVERITIES)),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a finding has this severity or above.",
+)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 despite findings (still 2 on errors).")
+@click.option(
     "--warmup",
     type=click.FloatRange(0, 600),
     default=3.0,
@@ -131,13 +157,17 @@ def audit(
     pull: str,
     no_cache: bool,
     no_probe: bool,
+    fmt: str,
+    outputs: tuple[str, ...],
+    fail_on: str,
+    exit_zero: bool,
     warmup: float,
     grace: float,
 ) -> int:
-    """Audit images for production readiness: a table of findings per image.
+    """Audit images for production readiness: findings per image, with where and how to fix.
 
-    REF takes the same forms as for `facts`. Exit status: 0 no finding of severity high or
-    above, 1 at least one, 2 an image could not be audited.
+    REF takes the same forms as for `facts`. Exit status: 0 no finding at or above --fail-on
+    (high), 1 at least one, 2 an image could not be audited.
     """
     from checks import catalog
     from checks.engine import SelectionError
@@ -145,8 +175,15 @@ def audit(
     from inspector.audit import AuditOptions, exit_code
     from inspector.audit import audit as run_audit
     from inspector.probes import ProbeOptions
-    from inspector.render_table import render
+    from inspector.renderers import renderer
 
+    files = []
+    for output in outputs:
+        name, sep, path = output.partition("=")
+        if not sep or name not in FORMATS or not path:
+            raise click.UsageError(f"-o {output!r}: expected FORMAT=FILE with FORMAT one of "
+                                   f"{', '.join(FORMATS)}")  # fmt: skip
+        files.append((name, path))
     try:
         checks = choose(catalog().values(), _split(select), _split(ignore))
     except SelectionError as exc:
@@ -161,11 +198,18 @@ def audit(
     finally:
         if sys.stderr.isatty():
             click.echo("\r\033[K", err=True, nl=False)
-    click.echo(render(reports), nl=False)
+    click.echo(renderer(fmt)(reports), nl=False)
+    for name, path in files:
+        try:
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(renderer(name)(reports))
+        except OSError as exc:
+            raise InspectorError(f"cannot write the {name} report to {path}: {exc}") from exc
     for report in reports:
         if report.error:
             click.echo(f"inspector: error: {report.reference}: {report.error}", err=True)
-    return exit_code(reports)
+    code = exit_code(reports, fail_on)
+    return 0 if exit_zero and code == 1 else code
 
 
 @cli.command(name="checks")
