@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -142,3 +143,38 @@ def test_checks_lists_the_catalog_and_explain_prints_a_page(capsys):
     for section in ("What it checks", "Why it matters", "Example", "Instead", "References"):
         assert f"### {section}" in page
     assert main(["explain", "NOPE999"]) == 2
+
+
+def test_fail_on_and_exit_zero_set_the_gate(capsys):
+    """--fail-on critical passes naive (no critical finding); --exit-zero passes, errors stay 2."""
+    assert main(["audit", fixture_image("naive"), "--no-probe", "--fail-on", "critical"]) == 0
+    assert main(["audit", fixture_image("naive"), "--no-probe", "--fail-on", "low"]) == 1
+    assert main(["audit", fixture_image("naive"), "--no-probe", "--exit-zero"]) == 0
+    assert main(["audit", "inspector-fixture/does-not-exist:test", "--exit-zero"]) == 2
+    capsys.readouterr()
+
+
+def test_json_report_on_stdout_and_in_a_file_agree(capsys, tmp_path):
+    """--format json prints the versioned report; -o json=FILE writes the same document."""
+    path = tmp_path / "report.json"
+    code = main(["audit", fixture_image("naive"), "--no-probe", "--format", "json",
+                 "-o", f"json={path}"])  # fmt: skip
+    assert code == 1
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(path.read_text())
+    image = printed["images"][0]
+    assert printed["schema_version"] == 1
+    assert image["id"].startswith("sha256:")
+    statuses = {r["check"]: r["status"] for r in image["results"]}
+    assert statuses["SIZE002"] == "failed"
+    assert statuses["OPS002"] == "skipped"
+    assert image["counts"]["high"] >= 1
+    finding = next(r for r in image["results"] if r["check"] == "SIZE002")["findings"][0]
+    assert finding["location"]["layer"] == 3
+    assert finding["fix"]
+
+
+def test_bad_output_option_is_a_usage_error(capsys):
+    """-o without FORMAT=FILE, or with an unknown format, exits 2 and says what it expects."""
+    assert main(["audit", fixture_image("good"), "-o", "nonsense"]) == 2
+    assert "FORMAT=FILE" in capsys.readouterr().err
