@@ -11,6 +11,8 @@ from inspector.audit import ImageReport
 FORMATS = {
     "table": "inspector.render_table",
     "json": "inspector.render_json",
+    "junit": "inspector.render_junit",
+    "markdown": "inspector.render_markdown",
 }
 
 

@@ -1,0 +1,91 @@
+"""The audit as JUnit XML, so CI servers (GitLab, Jenkins) show each check as a test case.
+
+One <testsuite> per image, one <testcase> per check result. Only the attributes every consumer
+knows are used (name, tests, failures, errors, skipped, classname, message, type): GitLab and
+Jenkins reject or silently drop anything fancier.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+from checks.model import CheckResult, Finding, severity_rank
+from inspector.audit import ImageReport
+
+# XML 1.0 cannot carry these even escaped; a file name in an image can contain them.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_COUNTED = ("failures", "errors", "skipped")
+
+
+def render(reports: Sequence[ImageReport]) -> str:
+    root = ET.Element("testsuites", name="inspector audit")
+    for report in reports:
+        root.append(_suite(report))
+    totals = {key: sum(int(s.get(key, "0")) for s in root) for key in ("tests", *_COUNTED)}
+    root.attrib.update({key: str(value) for key, value in totals.items()})
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+def _suite(report: ImageReport) -> ET.Element:
+    suite = ET.Element("testsuite", name=_clean(report.reference))
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (("image.id", report.image_id), ("image.digest", report.digest)):
+        if value:
+            ET.SubElement(properties, "property", name=name, value=_clean(value))
+    if report.error:
+        # Not auditable (missing image, engine error): one errored case, so CI shows it red.
+        case = ET.SubElement(suite, "testcase", classname="inspector.audit", name="audit")
+        _text(
+            ET.SubElement(case, "error", message=_clean(report.error), type="error"), report.error
+        )
+        cases = [case]
+    else:
+        cases = [_case(result) for result in report.results]
+        suite.extend(cases)
+    suite.attrib.update(
+        tests=str(len(cases)),
+        failures=str(sum(1 for c in cases if c.find("failure") is not None)),
+        errors=str(sum(1 for c in cases if c.find("error") is not None)),
+        skipped=str(sum(1 for c in cases if c.find("skipped") is not None)),
+    )
+    return suite
+
+
+def _case(result: CheckResult) -> ET.Element:
+    check = result.check
+    case = ET.Element(
+        "testcase", classname=f"inspector.{check.category}", name=f"{check.id} {check.name}"
+    )
+    reason = _clean(result.reason or "")
+    if result.status == "failed":
+        worst = max(result.findings, key=lambda f: severity_rank(f.severity), default=None)
+        severity = worst.severity if worst else check.severity
+        count = len(result.findings)
+        message = f"{check.title} ({count} finding{'s' if count != 1 else ''})"
+        failure = ET.SubElement(case, "failure", message=_clean(message), type=severity)
+        _text(failure, "\n\n".join(_finding(f) for f in result.findings))
+    elif result.status == "skipped":
+        ET.SubElement(case, "skipped", message=reason)
+    elif result.status == "error":
+        _text(ET.SubElement(case, "error", message=reason, type="error"), result.reason or "")
+    return case
+
+
+def _finding(finding: Finding) -> str:
+    return (
+        f"[{finding.severity}] {finding.message}\n"
+        f"where: {finding.location.describe()}\n"
+        f"fix: {finding.fix}"
+    )
+
+
+def _text(element: ET.Element, text: str) -> None:
+    element.text = _clean(text)
+
+
+def _clean(text: str) -> str:
+    return _INVALID_XML.sub("\ufffd", text)

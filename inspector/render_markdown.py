@@ -1,0 +1,90 @@
+"""The audit as Markdown for a pull-request comment or release notes.
+
+Per image: a heading, the counts by severity, a findings table, and what was not checked folded
+into a <details> block so the comment stays short.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from checks.model import SEVERITIES
+from inspector.audit import ImageReport
+
+_CODE_SPAN = re.compile(r"(`+[^`]*?`+)")
+_HEADERS = ("id", "severity", "what", "where", "fix")
+
+
+def render(reports: Sequence[ImageReport]) -> str:
+    return "\n\n".join(_image(report) for report in reports) + "\n"
+
+
+def _image(report: ImageReport) -> str:
+    lines = [f"### {_heading(report)}", ""]
+    if report.error:
+        lines.append(f"**Could not be audited:** {_cell(report.error)}")
+        return "\n".join(lines)
+    findings = report.findings
+    counts = Counter(f.severity for f in findings)
+    summary = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
+    lines.append(f"**Findings:** {summary}" if summary else "**No findings.**")
+    if findings:
+        lines += ["", _row(_HEADERS), _row(["---"] * len(_HEADERS))]
+        lines += [
+            _row([f"`{f.check}`", f.severity, f.message, f.location.describe(), f.fix])
+            for f in findings
+        ]
+    errors = [r for r in report.results if r.status == "error"]
+    if errors:
+        # A crashed check means the verdict is incomplete: say so outside the fold.
+        lines.append("")
+        lines += [
+            f"- ⚠️ check `{r.check.id}` failed to run: {_cell(r.reason or '')}" for r in errors
+        ]
+    lines += ["", *_details(report)]
+    return "\n".join(lines)
+
+
+def _heading(report: ImageReport) -> str:
+    reference = report.reference.replace("`", "'")  # a backtick would end the code span
+    title = f"`{reference}`"
+    if report.image_id:
+        title += f" ({report.image_id.removeprefix('sha256:')[:12]})"
+    return title
+
+
+def _details(report: ImageReport) -> list[str]:
+    skipped = [r for r in report.results if r.status == "skipped"]
+    passed = sum(1 for r in report.results if r.status == "passed")
+    lines = [
+        "<details>",
+        f"<summary>{passed} checks passed, {len(skipped)} skipped</summary>",
+        "",  # GitHub renders Markdown inside <details> only after a blank line
+    ]
+    if skipped:
+        lines += [
+            f"- `{r.check.id}` {r.check.name}: {_cell(r.reason or 'no reason given')}"
+            for r in skipped
+        ]
+    else:
+        lines.append("No check was skipped.")
+    lines += ["", "</details>"]
+    return lines
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def _cell(text: str) -> str:
+    # Pipes end a table cell even inside a code span (GFM); HTML is escaped only outside code
+    # spans, where an entity would show literally; newlines become <br> so the row stays one line.
+    parts = _CODE_SPAN.split(text.strip())
+    out = "".join(part if i % 2 else _html(part) for i, part in enumerate(parts))
+    return "<br>".join(line.strip() for line in out.replace("|", "\\|").splitlines())
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
