@@ -11,6 +11,7 @@ from inspector.audit import ImageReport
 FORMATS = {
     "table": "inspector.render_table",
     "json": "inspector.render_json",
+    "sarif": "inspector.render_sarif",
     "junit": "inspector.render_junit",
     "markdown": "inspector.render_markdown",
 }

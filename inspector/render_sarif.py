@@ -1,0 +1,200 @@
+"""The audit as SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+
+One run for the whole audit. The rules are the checks that ran; each finding is a result located
+at the image: an image is not a file in the repository, so the artifact URI is the image
+reference (plus the finding's path inside it) as a relative URI, with logical locations naming
+the layer, its history step, the config field or the runtime probe. Images that could not be
+audited, and checks that crashed, are tool execution notifications: the invocation then did not
+succeed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from checks.docs import explain
+from checks.model import Check, Finding
+from inspector import __version__
+from inspector.audit import ImageReport
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/inspector/inspector"
+DOCS_URI = "https://github.com/inspector/inspector/blob/main/docs/checks.md#"
+FINGERPRINT = "inspectorFinding/v1"
+
+LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+# GitHub ranks security alerts by this 0-10 score (>= 9 critical, >= 7 high, >= 4 medium).
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+# RFC 3986 pchar plus "/": everything else in a reference or a path is percent-encoded.
+_URI_SAFE = "/:@!$&'()*+,;=-._~"
+# Numbers and long hex runs change between builds (sizes, counts, digests): not an identity.
+_VOLATILE = re.compile(r"[0-9a-f]{12,}|\d+")
+
+
+def render(reports: Sequence[ImageReport]) -> str:
+    return json.dumps(document(reports), indent=2, ensure_ascii=False) + "\n"
+
+
+def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
+    rules = _ran(reports)
+    index = {check.id: i for i, check in enumerate(rules)}
+    notifications = [n for r in reports for n in _notifications(r, index)]
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "inspector",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": INFORMATION_URI,
+                "rules": [_rule(check) for check in rules],
+            }
+        },
+        "invocations": [
+            {
+                "executionSuccessful": not notifications,
+                "toolExecutionNotifications": notifications,
+            }
+        ],
+        "results": [
+            _result(report, finding, index)
+            for report in reports
+            for finding in report.findings
+            if finding.check in index
+        ],
+        "properties": {"images": [_image(r) for r in reports]},
+    }
+    return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _ran(reports: Sequence[ImageReport]) -> list[Check]:
+    """Each check that ran on any image, once, in id order (so ruleIndex is stable)."""
+    checks = {result.check.id: result.check for r in reports for result in r.results}
+    return [checks[key] for key in sorted(checks)]
+
+
+def _rule(check: Check) -> dict[str, Any]:
+    page = explain(check)
+    properties: dict[str, Any] = {
+        "category": check.category,
+        "severity": check.severity,
+        "tags": sorted({check.category, "container-image"}),
+    }
+    if check.category == "security":
+        properties["security-severity"] = SECURITY_SEVERITY[check.severity]
+    return {
+        "id": check.id,
+        "name": check.name,
+        "shortDescription": {"text": check.title},
+        "fullDescription": {"text": check.sections().get("What it checks") or check.title},
+        # explain() opens with the title, severity and the one-line fix, then the page.
+        "help": {"text": page, "markdown": page},
+        "helpUri": DOCS_URI + check.id.lower(),
+        "defaultConfiguration": {"level": LEVELS[check.severity]},
+        "properties": properties,
+    }
+
+
+def _result(report: ImageReport, finding: Finding, index: dict[str, int]) -> dict[str, Any]:
+    where = finding.location.describe()
+    return {
+        "ruleId": finding.check,
+        "ruleIndex": index[finding.check],
+        "level": LEVELS[finding.severity],
+        "message": {"text": f"{finding.message} ({report.reference}: {where}). Fix: {finding.fix}"},
+        "locations": [_location(report, finding)],
+        "partialFingerprints": {FINGERPRINT: fingerprint(report.reference, finding)},
+        "properties": {"severity": finding.severity, "image": report.reference},
+    }
+
+
+def _location(report: ImageReport, finding: Finding) -> dict[str, Any]:
+    loc = finding.location
+    ref = report.reference
+    logical: list[dict[str, Any]] = []
+    if loc.layer is not None:
+        logical.append(_logical(f"layer {loc.layer}", "layer", f"{ref}#layer/{loc.layer}"))
+        if loc.created_by:
+            step = " ".join(loc.created_by.split())
+            logical.append(_logical(step, "historyStep", f"{ref}#layer/{loc.layer}/history"))
+    if loc.config:
+        logical.append(_logical(loc.config, "configField", f"{ref}#config/{loc.config}"))
+    if loc.runtime:
+        logical.append(_logical(loc.runtime, "runtimeProbe", f"{ref}#runtime"))
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": artifact_uri(report.reference, loc.path)},
+            "region": {"startLine": 1},
+        },
+        "message": {"text": loc.describe()},
+    }
+    if logical:
+        location["logicalLocations"] = logical
+    return location
+
+
+def _logical(name: str, kind: str, qualified: str) -> dict[str, str]:
+    return {"name": name, "kind": kind, "fullyQualifiedName": qualified}
+
+
+def artifact_uri(reference: str, path: str | None = None) -> str:
+    """The image reference (and a path in it) as a relative URI: no scheme, odd bytes encoded."""
+    uri = quote(reference.strip("/"), safe=_URI_SAFE)
+    if path:
+        uri += "/" + quote(path.lstrip("/"), safe=_URI_SAFE)
+    # A colon in the first segment would read as a scheme ("python:3.11", "host:5000/app").
+    first, slash, rest = uri.partition("/")
+    return first.replace(":", "%3A") + slash + rest
+
+
+def fingerprint(reference: str, finding: Finding) -> str:
+    """Stable across rebuilds and retags: the repository, the check, where, the message's words."""
+    loc = finding.location
+    parts = (
+        finding.check,
+        _repository(reference),
+        loc.config or "",
+        loc.path or "",
+        loc.runtime or "",
+        " ".join((loc.created_by or "").split()),
+        finding.message,
+    )
+    text = "\x00".join(_VOLATILE.sub("#", part) for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _repository(reference: str) -> str:
+    """The reference without its tag or digest: a rebuilt image keeps the name, not the tag."""
+    name = reference.split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.split(":", 1)[0]
+
+
+def _notifications(report: ImageReport, index: dict[str, int]) -> list[dict[str, Any]]:
+    where = [{"physicalLocation": {"artifactLocation": {"uri": artifact_uri(report.reference)}}}]
+    if report.error:
+        text = f"{report.reference} could not be audited: {report.error}"
+        return [{"level": "error", "message": {"text": text}, "locations": where}]
+    return [
+        {
+            "level": "error",
+            "message": {"text": f"{result.check.id} failed on {report.reference}: {result.reason}"},
+            "locations": where,
+            "associatedRule": {"id": result.check.id, "index": index[result.check.id]},
+        }
+        for result in report.results
+        if result.status == "error"
+    ]
+
+
+def _image(report: ImageReport) -> dict[str, Any]:
+    return {
+        "reference": report.reference,
+        "id": report.image_id,
+        "digest": report.digest,
+        "error": report.error,
+    }
