@@ -58,9 +58,10 @@ def _heading(report: ImageReport) -> str:
 def _details(report: ImageReport) -> list[str]:
     skipped = [r for r in report.results if r.status == "skipped"]
     passed = sum(1 for r in report.results if r.status == "passed")
+    plural = "" if passed == 1 else "s"
     lines = [
         "<details>",
-        f"<summary>{passed} checks passed, {len(skipped)} skipped</summary>",
+        f"<summary>{passed} check{plural} passed, {len(skipped)} skipped</summary>",
         "",  # GitHub renders Markdown inside <details> only after a blank line
     ]
     if skipped:

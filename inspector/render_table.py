@@ -45,7 +45,7 @@ def _image(report: ImageReport, width: int) -> str:
     skipped = [r for r in report.results if r.status == "skipped"]
     errors = [r for r in report.results if r.status == "error"]
     passed = sum(1 for r in report.results if r.status == "passed")
-    tail = f"{passed} checks passed"
+    tail = f"{passed} check{'' if passed == 1 else 's'} passed"
     if skipped:
         reasons = Counter(r.reason or "" for r in skipped)
         tail += (

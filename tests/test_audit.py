@@ -118,7 +118,7 @@ def test_no_probe_skips_runtime_checks_with_the_reason(capsys):
     """--no-probe: checks that need a probe are skipped, and the table says why."""
     assert main(["audit", fixture_image("good"), "--no-probe", "--select", "OPS002,SEC001"]) == 0
     out = capsys.readouterr().out
-    assert "1 checks passed, 1 skipped" in out
+    assert "1 check passed, 1 skipped" in out
     assert "--no-probe" in out
 
 

@@ -166,7 +166,7 @@ def test_markdown_details_list_skipped_reasons_and_passed_count():
     """Skipped checks with reasons and the passed count sit in a collapsed <details> block."""
     text = render_markdown.render([AUDITED])
     details = text[text.index("<details>") : text.index("</details>")]
-    assert "<summary>1 checks passed, 1 skipped</summary>" in details
+    assert "<summary>1 check passed, 1 skipped</summary>" in details
     assert "`OPS900` ignores-sigterm: the lifecycle probe did not run" in details
     assert "check `COR900` failed to run" in text
 
