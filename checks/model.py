@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -128,8 +128,25 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Suppression:
+    """Why a finding does not count for the gate: an ignore in the policy, or the baseline."""
+
+    by: str  # "ignore" | "baseline"
+    reason: str
+    source: str  # "pyproject.toml: ignores[0]", "inspector-baseline.json"
+    expires: date | None = None
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    finding: Finding
+    suppression: Suppression
+
+
+@dataclass(frozen=True)
 class CheckResult:
     check: Check
     status: str  # "passed" | "failed" | "skipped" | "error"
-    findings: tuple[Finding, ...] = ()
+    findings: tuple[Finding, ...] = ()  # the ones that count
     reason: str | None = None  # why skipped, or the error
+    suppressed: tuple[Suppressed, ...] = ()  # found, but accepted by the policy

@@ -6,15 +6,19 @@ export, the probes' warm-up and stop), not to our CPU.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checks.engine import run_checks
-from checks.model import Check, CheckResult, Context, Finding, severity_rank
+from checks.model import Check, CheckResult, Context, Finding, Suppressed, severity_rank
 from inspector.errors import InspectorError
+from inspector.policy import Gate, apply
 from inspector.probes import ProbeOptions
+
+if TYPE_CHECKING:
+    from inspector.dockerfile import Dockerfile
 
 WORKERS = 2
 
@@ -25,6 +29,8 @@ class AuditOptions:
     use_cache: bool = True
     probe: ProbeOptions | None = field(default_factory=ProbeOptions)
     context: Context = field(default_factory=Context)
+    gate: Gate = field(default_factory=Gate)  # the policy's severities and ignores, the baseline
+    dockerfile: Dockerfile | None = None  # --dockerfile: locate layers at their instruction
 
 
 @dataclass(frozen=True)
@@ -35,11 +41,18 @@ class ImageReport:
     results: tuple[CheckResult, ...] = ()
     error: str | None = None  # the tool could not audit this image
     runtime: dict[str, Any] | None = None  # the probes' statuses, for the reader
+    dockerfile: str | None = None  # the Dockerfile's path as given with --dockerfile
+    dockerfile_lines: Mapping[int, int] = field(default_factory=dict)  # layer -> line
+    notices: tuple[str, ...] = ()  # what the policy wants the reader to know (expired ignores)
 
     @property
     def findings(self) -> list[Finding]:
         found = [f for r in self.results for f in r.findings]
         return sorted(found, key=lambda f: (-severity_rank(f.severity), f.check))
+
+    @property
+    def suppressed(self) -> list[Suppressed]:
+        return [s for r in self.results for s in r.suppressed]
 
 
 def audit_one(
@@ -60,13 +73,21 @@ def audit_one(
     except InspectorError as exc:
         return ImageReport(reference, None, None, error=str(exc))
     doc = facts.to_json()
-    results = run_checks(doc, checks, options.context)
+    applied = apply(options.gate, reference, run_checks(doc, checks, options.context))
     runtime = {
         name: {"status": section.get("status"), "reason": section.get("reason")}
         for name, section in (doc.get("runtime") or {}).items()
     }
+    dockerfile = options.dockerfile
     return ImageReport(
-        reference, doc["image"]["id"], doc["image"].get("digest"), tuple(results), runtime=runtime
+        reference,
+        doc["image"]["id"],
+        doc["image"].get("digest"),
+        applied.results,
+        runtime=runtime,
+        notices=applied.notices,
+        dockerfile=dockerfile.path if dockerfile else None,
+        dockerfile_lines=dockerfile.locate(doc) if dockerfile else {},
     )
 
 

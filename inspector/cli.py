@@ -5,14 +5,27 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from checks.model import SEVERITIES
+from checks.model import SEVERITIES, Check, Context
 from inspector import __version__
+from inspector.audit import AuditOptions
+from inspector.config import Policy, load
 from inspector.errors import InspectorError
+from inspector.policy import Gate
+from inspector.probes import ProbeOptions
 from inspector.renderers import FORMATS
 from inspector.sources import PULL_POLICIES
+
+if TYPE_CHECKING:
+    from inspector.audit import ImageReport
+    from inspector.baseline import Baseline
+    from inspector.dockerfile import Dockerfile
 
 EXIT_ERROR = 2
 
@@ -92,26 +105,99 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+def _scan_options(command):  # type: ignore[no-untyped-def]
+    """What `audit` and `baseline` share: which checks, which policy, how images are read."""
+    options = [
+        click.argument("refs", nargs=-1, required=True, metavar="REF..."),
+        click.option("--select", multiple=True, metavar="ID|NAME|CATEGORY",
+                     help="Run only these checks (repeat or comma-separate); replaces the "
+                     "policy's select."),
+        click.option("--ignore", multiple=True, metavar="ID|NAME|CATEGORY",
+                     help="Do not run these checks; adds to the policy's ignore."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="PATH",
+                     help="The policy file (default: the nearest .inspector.toml or "
+                     "pyproject.toml with [tool.inspector], upward from here)."),
+        click.option("--no-config", is_flag=True, help="Use no policy file."),
+        click.option("--pull", type=click.Choice(PULL_POLICIES), default="never",
+                     show_default=True,
+                     help="When to pull REF through the daemon (with your Docker credentials)."),
+        click.option("--no-cache", is_flag=True,
+                     help="Read every layer, ignoring the layer cache."),
+        click.option("--no-probe", is_flag=True,
+                     help="Do not run the images; runtime checks are skipped."),
+        click.option("--warmup", type=click.FloatRange(0, 600), default=3.0, show_default=True,
+                     help="Seconds the lifecycle probe lets the image run before looking at it."),
+        click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
+                     help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """The parsed shared options: the checks to run and how, under which policy."""
+
+    refs: list[str]
+    checks: list[Check]
+    options: AuditOptions
+    policy: Policy
+
+
+def _scan(
+    refs: tuple[str, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    config_path: str | None,
+    no_config: bool,
+    pull: str,
+    no_cache: bool,
+    no_probe: bool,
+    warmup: float,
+    grace: float,
+    baseline: Baseline | None = None,
+    dockerfile: Dockerfile | None = None,
+) -> _Scan:
+    from checks import catalog
+    from checks.engine import SelectionError
+    from checks.engine import select as choose
+
+    if no_config and config_path:
+        raise click.UsageError("--config and --no-config contradict each other")
+    policy = Policy() if no_config else load(Path(config_path) if config_path else None, catalog())
+    chosen = _split(select) or list(policy.select)
+    ignored = [*policy.ignore, *_split(ignore)]
+    try:
+        checks = policy.override(choose(catalog().values(), chosen, ignored))
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for expired in Gate(policy).expired():
+        click.echo(f"inspector: warning: {expired.source} expired on {expired.expires}; "
+                   "the findings it accepted count again", err=True)  # fmt: skip
+    options = AuditOptions(
+        pull=pull,
+        use_cache=not no_cache,
+        probe=None if no_probe else ProbeOptions(warmup=warmup, grace=grace),
+        context=Context(thresholds=policy.thresholds),
+        gate=Gate(policy, baseline),
+        dockerfile=dockerfile,
+    )
+    return _Scan(list(refs), checks, options, policy)
+
+
+def _run(scan: _Scan) -> list[ImageReport]:
+    from inspector.audit import audit as run_audit
+
+    try:
+        return run_audit(scan.refs, scan.checks, scan.options, progress_printer())
+    finally:
+        if sys.stderr.isatty():
+            click.echo("\r\033[K", err=True, nl=False)
+
+
 @cli.command()
-@click.argument("refs", nargs=-1, required=True, metavar="REF...")
-@click.option(
-    "--select",
-    multiple=True,
-    metavar="ID|NAME|CATEGORY",
-    help="Run only these checks (repeat or comma-separate).",
-)
-@click.option(
-    "--ignore", multiple=True, metavar="ID|NAME|CATEGORY", help="Do not run these checks."
-)
-@click.option(
-    "--pull",
-    type=click.Choice(PULL_POLICIES),
-    default="never",
-    show_default=True,
-    help="When to pull REF through the daemon (with your Docker credentials).",
-)
-@click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache.")
-@click.option("--no-probe", is_flag=True, help="Do not run the images; runtime checks are skipped.")
+@_scan_options
 @click.option(
     "--format",
     "fmt",
@@ -131,50 +217,41 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--fail-on",
     type=click.Choice(list(SEVERITIES)),
-    default="high",
-    show_default=True,
-    help="Exit 1 when a finding has this severity or above.",
+    default=None,
+    help="Exit 1 when a finding has this severity or above  [default: the policy's fail-on, "
+    "else high]",
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 despite findings (still 2 on errors).")
 @click.option(
-    "--warmup",
-    type=click.FloatRange(0, 600),
-    default=3.0,
-    show_default=True,
-    help="Seconds the lifecycle probe lets the image run before looking at it.",
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Findings listed in FILE (written by `inspector baseline`) do not fail the gate.",
 )
 @click.option(
-    "--grace",
-    type=click.FloatRange(0, 600),
-    default=10.0,
-    show_default=True,
-    help="Seconds between the stop signal and SIGKILL, as `docker stop -t`.",
+    "--dockerfile",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="The Dockerfile the images were built from: findings in a layer point at the "
+    "instruction that made it (SARIF).",
 )
 def audit(
-    refs: tuple[str, ...],
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    pull: str,
-    no_cache: bool,
-    no_probe: bool,
     fmt: str,
     outputs: tuple[str, ...],
-    fail_on: str,
+    fail_on: str | None,
     exit_zero: bool,
-    warmup: float,
-    grace: float,
+    baseline_path: str | None,
+    dockerfile: str | None,
+    **scan_args: Any,
 ) -> int:
     """Audit images for production readiness: findings per image, with where and how to fix.
 
     REF takes the same forms as for `facts`. Exit status: 0 no finding at or above --fail-on
-    (high), 1 at least one, 2 an image could not be audited.
+    (high), 1 at least one, 2 an image could not be audited or the policy is wrong.
     """
-    from checks import catalog
-    from checks.engine import SelectionError
-    from checks.engine import select as choose
-    from inspector.audit import AuditOptions, exit_code
-    from inspector.audit import audit as run_audit
-    from inspector.probes import ProbeOptions
+    from inspector.audit import exit_code
+    from inspector.baseline import read as read_baseline
     from inspector.renderers import renderer
 
     files = []
@@ -184,20 +261,13 @@ def audit(
             raise click.UsageError(f"-o {output!r}: expected FORMAT=FILE with FORMAT one of "
                                    f"{', '.join(FORMATS)}")  # fmt: skip
         files.append((name, path))
-    try:
-        checks = choose(catalog().values(), _split(select), _split(ignore))
-    except SelectionError as exc:
-        raise click.UsageError(str(exc)) from exc
-    options = AuditOptions(
-        pull=pull,
-        use_cache=not no_cache,
-        probe=None if no_probe else ProbeOptions(warmup=warmup, grace=grace),
-    )
-    try:
-        reports = run_audit(list(refs), checks, options, progress_printer())
-    finally:
-        if sys.stderr.isatty():
-            click.echo("\r\033[K", err=True, nl=False)
+    # The policy decides the baseline's default, so read the policy first.
+    scan = _scan(**scan_args, dockerfile=_dockerfile(dockerfile) if dockerfile else None)
+    baseline_file = baseline_path or scan.policy.baseline
+    if baseline_file:
+        gate = replace(scan.options.gate, baseline=read_baseline(Path(baseline_file)))
+        scan = replace(scan, options=replace(scan.options, gate=gate))
+    reports = _run(scan)
     click.echo(renderer(fmt)(reports), nl=False)
     for name, path in files:
         try:
@@ -208,8 +278,47 @@ def audit(
     for report in reports:
         if report.error:
             click.echo(f"inspector: error: {report.reference}: {report.error}", err=True)
-    code = exit_code(reports, fail_on)
+    code = exit_code(reports, fail_on or scan.policy.fail_on or "high")
     return 0 if exit_zero and code == 1 else code
+
+
+def _dockerfile(path: str) -> Dockerfile:
+    from inspector.dockerfile import Dockerfile
+
+    return Dockerfile.read(path)
+
+
+@cli.command()
+@_scan_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="inspector-baseline.json",
+    show_default=True,
+    help="Where to write the baseline.",
+)
+def baseline(output: str, **scan_args: Any) -> int:
+    """Record the findings images have now, so that `audit --baseline FILE` fails only on new ones.
+
+    The policy's ignores and severities apply (accepted findings are not recorded); its baseline
+    does not. Findings match later by check, image repository (not tag), where, and message
+    with numbers blanked, so rebuilds and retags keep matching. Exit 2, writing nothing, when an
+    image could not be audited.
+    """
+    from inspector.baseline import write
+
+    reports = _run(_scan(**scan_args))
+    failed = [r for r in reports if r.error]
+    for report in failed:
+        click.echo(f"inspector: error: {report.reference}: {report.error}", err=True)
+    if failed:
+        click.echo(f"inspector: no baseline written: {len(failed)} image(s) not audited", err=True)
+        return EXIT_ERROR
+    count = write(reports, Path(output))
+    click.echo(f"wrote {count} finding{'' if count == 1 else 's'} of {len(reports)} "
+               f"image{'' if len(reports) == 1 else 's'} to {output}")  # fmt: skip
+    return 0
 
 
 @cli.command(name="checks")
@@ -305,6 +414,10 @@ def _main(argv: list[str] | None) -> int:
         return 130
     except InspectorError as exc:
         click.echo(f"inspector: error: {exc}", err=True)
+        return EXIT_ERROR
+    except Exception:  # a bug: never let it pass for a verdict (0 or 1)
+        click.echo("inspector: internal error (a bug; please report it with this trace):", err=True)
+        click.echo(traceback.format_exc(), err=True, nl=False)
         return EXIT_ERROR
     return result if isinstance(result, int) else 0
 

@@ -1,4 +1,9 @@
-"""The audit as versioned JSON: per image its ID, every check's result and every finding."""
+"""The audit as versioned JSON: per image its ID, every check's result and every finding.
+
+docs/report.md documents each field (generated from inspector/report_fields.py); a test fails
+when this output and that description drift apart. Field names are stable within a
+schema_version: a change that removes or renames a field bumps it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from checks.model import SEVERITIES
+from checks.model import SEVERITIES, Finding, Suppressed
 from inspector import __version__
 from inspector.audit import ImageReport
 
@@ -33,27 +38,49 @@ def _image(report: ImageReport) -> dict[str, Any]:
         "error": report.error,
         "runtime": report.runtime,
         "counts": counts,
+        "suppressed": len(report.suppressed),
+        "notices": list(report.notices),
         "results": [
             {
                 "check": r.check.id,
                 "name": r.check.name,
                 "category": r.check.category,
+                "severity": r.check.severity,
                 "status": r.status,
                 "reason": r.reason,
-                "findings": [
-                    {
-                        "check": f.check,
-                        "severity": f.severity,
-                        "message": f.message,
-                        "location": {k: v for k, v in asdict(f.location).items() if v is not None},
-                        "where": f.location.describe(),
-                        "fix": f.fix,
-                    }
-                    for f in r.findings
-                ],
+                "findings": [_finding(report, f) for f in r.findings],
+                "suppressed": [_suppressed(report, s) for s in r.suppressed],
             }
             for r in report.results
         ],
+    }
+
+
+def _finding(report: ImageReport, finding: Finding) -> dict[str, Any]:
+    location = {k: v for k, v in asdict(finding.location).items() if v is not None}
+    line = report.dockerfile_lines.get(finding.location.layer)  # type: ignore[arg-type]
+    if report.dockerfile and line is not None:
+        location["dockerfile"] = {"path": report.dockerfile, "line": line}
+    return {
+        "check": finding.check,
+        "severity": finding.severity,
+        "message": finding.message,
+        "location": location,
+        "where": finding.location.describe(),
+        "fix": finding.fix,
+    }
+
+
+def _suppressed(report: ImageReport, item: Suppressed) -> dict[str, Any]:
+    why = item.suppression
+    return {
+        **_finding(report, item.finding),
+        "suppression": {
+            "by": why.by,
+            "reason": why.reason,
+            "source": why.source,
+            "expires": why.expires.isoformat() if why.expires else None,
+        },
     }
 
 

@@ -1,0 +1,267 @@
+"""The policy a repository keeps: `[tool.inspector]` in pyproject.toml or `.inspector.toml`.
+
+Found upward from the working directory (the nearest `.inspector.toml`, or the nearest
+pyproject.toml that has a `[tool.inspector]` table), or given with `--config`. Every key is
+validated: a typo in a gate's policy must stop the gate (exit 2 naming the file and the key), not
+silently loosen it. docs/config.md documents each key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from checks.model import SEVERITIES, Check, Thresholds
+from inspector.errors import InspectorError
+
+OWN_FILE = ".inspector.toml"
+PYPROJECT = "pyproject.toml"
+
+# key in the file -> Thresholds field, and how to read its value
+_THRESHOLDS = {
+    "image-age-days": "image_age_days",
+    "wasted-bytes": "wasted_bytes",
+    "efficiency": "efficiency",
+    "user-wasted-percent": "user_wasted_percent",
+    "stop-seconds": "stop_seconds",
+}
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30}  # fmt: skip
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.I)
+
+
+class ConfigError(InspectorError):
+    """The policy file cannot be used; the message names the file, the key and the problem."""
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """Findings of `checks` on images matching `images` (and `paths`) are accepted, for a reason."""
+
+    checks: tuple[str, ...]  # ids, names or categories
+    reason: str
+    images: tuple[str, ...] = ("*",)  # glob patterns against the reference as given
+    paths: tuple[str, ...] = ()  # glob patterns against the finding's path; empty: any
+    expires: date | None = None
+    source: str = ""  # "pyproject.toml: ignores[0]", for messages
+
+    def expired(self, today: date) -> bool:
+        return self.expires is not None and today > self.expires
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str | None = None  # the file it came from, None: defaults
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fail_on: str | None = None
+    baseline: str | None = None  # resolved against the file's directory
+    severity: Mapping[str, str] = field(default_factory=dict)  # check id -> severity
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    ignores: tuple[Ignore, ...] = ()
+
+    def override(self, checks: Iterable[Check]) -> list[Check]:
+        """The checks with the policy's severities as their own."""
+        return [replace(c, severity=self.severity.get(c.id, c.severity)) for c in checks]
+
+
+def find(start: Path) -> Path | None:
+    """The nearest policy file at or above `start`."""
+    for directory in (start, *start.parents):
+        own = directory / OWN_FILE
+        if own.is_file():
+            return own
+        pyproject = directory / PYPROJECT
+        if pyproject.is_file() and "inspector" in _read(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def load(path: Path | None, catalog: Mapping[str, Check], cwd: Path | None = None) -> Policy:
+    """The policy in `path` (or found upward from `cwd`); the defaults when there is none."""
+    if path is None:
+        path = find((cwd or Path.cwd()).resolve())
+        if path is None:
+            return Policy()
+    elif not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    data = _read(path)
+    # pyproject.toml keeps it under [tool.inspector]; our own file at the top level.
+    tool = data.get("tool")
+    if isinstance(tool, dict) and "inspector" in tool:
+        table, prefix = tool["inspector"], "[tool.inspector] "
+    elif path.name == PYPROJECT:
+        raise ConfigError(f"{path}: has no [tool.inspector] table")
+    else:
+        table, prefix = data, ""
+    return _parse(table, _Where(str(path), prefix), path.parent, catalog)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class _Where:
+    file: str
+    prefix: str
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.file}: {self.prefix}{key}: {problem}")
+
+
+def _parse(table: Any, where: _Where, base: Path, catalog: Mapping[str, Check]) -> Policy:
+    if not isinstance(table, dict):
+        raise where.error("tool.inspector", "must be a table")
+    known = {"select", "ignore", "fail-on", "baseline", "severity", "thresholds", "ignores"}
+    for key in table:
+        if key not in known:
+            raise where.error(key, f"unknown key (known: {', '.join(sorted(known))})")
+    names = _names(catalog)
+    baseline = table.get("baseline")
+    if baseline is not None and (not isinstance(baseline, str) or not baseline):
+        raise where.error("baseline", "must be a path (a string)")
+    fail_on = table.get("fail-on")
+    if fail_on is not None and fail_on not in SEVERITIES:
+        raise where.error("fail-on", f"{fail_on!r} is not one of {', '.join(SEVERITIES)}")
+    return Policy(
+        source=where.file,
+        select=_selection(table, "select", where, names),
+        ignore=_selection(table, "ignore", where, names),
+        fail_on=fail_on,
+        baseline=str(base / baseline) if baseline else None,
+        severity=_severities(table.get("severity", {}), where, catalog),
+        thresholds=_thresholds(table.get("thresholds", {}), where),
+        ignores=_ignores(table.get("ignores", []), where, names),
+    )
+
+
+def _names(catalog: Mapping[str, Check]) -> set[str]:
+    checks = catalog.values()
+    return {c.id.lower() for c in checks} | {c.name for c in checks} | {c.category for c in checks}
+
+
+def _strings(value: Any, key: str, where: _Where) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise where.error(key, "must be a list of strings")
+    return tuple(value)
+
+
+def _selection(table: dict[str, Any], key: str, where: _Where, names: set[str]) -> tuple[str, ...]:
+    chosen = _strings(table.get(key, []), key, where)
+    unknown = [name for name in chosen if name.lower() not in names]
+    if unknown:
+        raise where.error(key, f"no check or category called {', '.join(map(repr, unknown))} "
+                          "(`inspector checks` lists them)")  # fmt: skip
+    return chosen
+
+
+def _severities(value: Any, where: _Where, catalog: Mapping[str, Check]) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise where.error("severity", "must be a table of check id = severity")
+    by_name = {c.id.lower(): c.id for c in catalog.values()}
+    by_name.update({c.name: c.id for c in catalog.values()})
+    out = {}
+    for key, severity in value.items():
+        check_id = by_name.get(key.lower())
+        if check_id is None:
+            raise where.error(f"severity.{key}", "no such check (`inspector checks` lists them)")
+        if severity not in SEVERITIES:
+            raise where.error(f"severity.{key}",
+                              f"{severity!r} is not one of {', '.join(SEVERITIES)}")  # fmt: skip
+        out[check_id] = severity
+    return out
+
+
+def _thresholds(value: Any, where: _Where) -> Thresholds:
+    if not isinstance(value, dict):
+        raise where.error("thresholds", "must be a table")
+    types = {f.name: f.type for f in fields(Thresholds)}
+    changes: dict[str, Any] = {}
+    for key, raw in value.items():
+        name = _THRESHOLDS.get(key)
+        if name is None:
+            raise where.error(f"thresholds.{key}",
+                              f"unknown threshold (known: {', '.join(_THRESHOLDS)})")  # fmt: skip
+        changes[name] = _threshold(raw, key, types[name], where)
+    return replace(Thresholds(), **changes)
+
+
+def _threshold(raw: Any, key: str, kind: Any, where: _Where) -> int | float:
+    full = f"thresholds.{key}"
+    if key == "wasted-bytes" and isinstance(raw, str):
+        match = _SIZE.match(raw)
+        if not match or match.group(2).lower() not in _UNITS:
+            raise where.error(full, f'{raw!r} is not a size (e.g. 20000000, "20MB", "50MiB")')
+        return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
+        raise where.error(full, f"{raw!r} must be a number, 0 or more")
+    if key in ("efficiency", "user-wasted-percent") and raw > 1:
+        raise where.error(full, f"{raw!r} is a fraction: between 0 and 1 (0.9 is 90%)")
+    if kind in ("int", int):
+        if raw != int(raw):
+            raise where.error(full, f"{raw!r} must be a whole number")
+        return int(raw)
+    return float(raw)
+
+
+def _ignores(value: Any, where: _Where, names: set[str]) -> tuple[Ignore, ...]:
+    if not isinstance(value, list):
+        raise where.error("ignores", "must be an array of tables ([[tool.inspector.ignores]])")
+    return tuple(_ignore(entry, f"ignores[{i}]", where, names) for i, entry in enumerate(value))
+
+
+def _ignore(entry: Any, key: str, where: _Where, names: set[str]) -> Ignore:
+    if not isinstance(entry, dict):
+        raise where.error(key, "must be a table with checks, reason and optionally images, "
+                          "paths, expires")  # fmt: skip
+    known = {"checks", "images", "paths", "reason", "expires"}
+    for name in entry:
+        if name not in known:
+            raise where.error(f"{key}.{name}",
+                              f"unknown key (known: {', '.join(sorted(known))})")  # fmt: skip
+    if "checks" not in entry:
+        raise where.error(f"{key}.checks", "required: the check ids this ignore accepts")
+    checks = _strings(entry["checks"], f"{key}.checks", where)
+    unknown = [name for name in checks if name.lower() not in names]
+    if unknown:
+        names_text = ", ".join(map(repr, unknown))
+        raise where.error(f"{key}.checks", f"no check or category called {names_text}")
+    reason = entry.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise where.error(f"{key}.reason", "required: say why these findings are accepted")
+    return Ignore(
+        checks=checks,
+        reason=reason.strip(),
+        images=_strings(entry.get("images", ["*"]), f"{key}.images", where),
+        paths=_strings(entry.get("paths", []), f"{key}.paths", where),
+        expires=_date(entry.get("expires"), f"{key}.expires", where),
+        source=f"{where.file}: {where.prefix}{key}",
+    )
+
+
+def _date(value: Any, key: str, where: _Where) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise where.error(key, f"{value!r} is not a date (write it as 2027-03-31)")

@@ -1,0 +1,34 @@
+"""A finding's identity across rebuilds and retags: what baselines and SARIF alerts match on."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from checks.model import Finding
+
+# Numbers and long hex runs change between builds (sizes, counts, digests): not an identity.
+_VOLATILE = re.compile(r"[0-9a-f]{12,}|\d+")
+
+
+def fingerprint(reference: str, finding: Finding) -> str:
+    """Stable across rebuilds and retags: the repository, the check, where, the message's words."""
+    loc = finding.location
+    parts = (
+        finding.check,
+        repository(reference),
+        loc.config or "",
+        loc.path or "",
+        loc.runtime or "",
+        " ".join((loc.created_by or "").split()),
+        finding.message,
+    )
+    text = "\x00".join(_VOLATILE.sub("#", part) for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def repository(reference: str) -> str:
+    """The reference without its tag or digest: a rebuilt image keeps the name, not the tag."""
+    name = reference.split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.split(":", 1)[0]

@@ -1,0 +1,111 @@
+"""The policy applied to one image's check results: severities, accepted findings, the baseline.
+
+Checks stay pure and unaware of policy: they report everything they find. Here each finding
+gets the policy's severity for its check, then is suppressed by the first ignore that matches it
+(unless that ignore has expired: it then counts again, and a notice says so), else by the
+baseline. Suppressed findings stay in every report, marked with why; only the gate stops seeing
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from fnmatch import fnmatchcase
+
+from checks.model import Check, CheckResult, Finding, Suppressed, Suppression
+from inspector.baseline import Baseline
+from inspector.config import Ignore, Policy
+from inspector.fingerprint import fingerprint, repository
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the audit applies after the checks ran; `today` decides which ignores expired."""
+
+    policy: Policy = field(default_factory=Policy)
+    baseline: Baseline | None = None
+    today: date = field(default_factory=date.today)
+
+    def expired(self) -> list[Ignore]:
+        return [i for i in self.policy.ignores if i.expired(self.today)]
+
+
+@dataclass(frozen=True)
+class Applied:
+    results: tuple[CheckResult, ...]
+    notices: tuple[str, ...]
+
+
+def apply(gate: Gate, reference: str, results: Sequence[CheckResult]) -> Applied:
+    notices: list[str] = []
+    matched: set[str] = set()
+    out = []
+    for result in results:
+        active: list[Finding] = []
+        suppressed: list[Suppressed] = []
+        for finding in result.findings:
+            finding = _severity(gate.policy, finding)
+            why = _suppression(gate, reference, result.check, finding, notices, matched)
+            if why is None:
+                active.append(finding)
+            else:
+                suppressed.append(Suppressed(finding, why))
+        status = result.status
+        if status in ("passed", "failed"):
+            status = "failed" if active else "passed"
+        out.append(replace(result, status=status, findings=tuple(active),
+                           suppressed=tuple(suppressed)))  # fmt: skip
+    if gate.baseline is not None:
+        ran = {r.check.id for r in results if r.status in ("passed", "failed")}
+        notices.extend(_stale(gate.baseline, reference, matched, ran))
+    return Applied(tuple(out), tuple(dict.fromkeys(notices)))
+
+
+def _severity(policy: Policy, finding: Finding) -> Finding:
+    severity = policy.severity.get(finding.check)
+    return replace(finding, severity=severity) if severity else finding
+
+
+def _suppression(gate: Gate, reference: str, check: Check, finding: Finding,
+                 notices: list[str], matched: set[str]) -> Suppression | None:  # fmt: skip
+    for ignore in gate.policy.ignores:
+        if not _matches(ignore, reference, check, finding):
+            continue
+        if ignore.expired(gate.today):
+            notices.append(f"the ignore in {ignore.source} expired on {ignore.expires}: "
+                           f"{finding.check} counts again ({ignore.reason})")  # fmt: skip
+            continue
+        return Suppression("ignore", ignore.reason, ignore.source, ignore.expires)
+    if gate.baseline is not None:
+        key = fingerprint(reference, finding)
+        if key in gate.baseline.entries:
+            matched.add(key)
+            return Suppression("baseline", "in the baseline", gate.baseline.source)
+    return None
+
+
+def _matches(ignore: Ignore, reference: str, check: Check, finding: Finding) -> bool:
+    names = {n.lower() for n in ignore.checks}
+    if not names & {check.id.lower(), check.name, check.category}:
+        return False
+    if not any(fnmatchcase(reference, pattern) for pattern in ignore.images):
+        return False
+    if ignore.paths:
+        path = finding.location.path
+        return path is not None and any(fnmatchcase(path, p) for p in ignore.paths)
+    return True
+
+
+def _stale(baseline: Baseline, reference: str, matched: set[str], ran: set[str]) -> list[str]:
+    """Entries of checks that ran on this image's repository and matched nothing: fixed."""
+    repo = repository(reference)
+    stale = [e for key, e in baseline.entries.items()
+             if e.repository == repo and e.check in ran and key not in matched]  # fmt: skip
+    if not stale:
+        return []
+    checks = ", ".join(sorted({e.check for e in stale}))
+    entries = "entry" if len(stale) == 1 else "entries"
+    return [f"{len(stale)} baseline {entries} for {repo} no longer found ({checks}): "
+            f"fixed? `inspector baseline` rewrites {baseline.source}"]  # fmt: skip
