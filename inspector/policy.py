@@ -70,19 +70,22 @@ def _severity(policy: Policy, finding: Finding) -> Finding:
 
 def _suppression(gate: Gate, reference: str, check: Check, finding: Finding,
                  notices: list[str], matched: set[str]) -> Suppression | None:  # fmt: skip
+    in_baseline = False
+    if gate.baseline is not None:
+        key = fingerprint(reference, finding)
+        in_baseline = key in gate.baseline.entries
+        if in_baseline:
+            matched.add(key)  # still present, whatever suppresses it: not a stale entry
     for ignore in gate.policy.ignores:
         if not _matches(ignore, reference, check, finding):
             continue
         if ignore.expired(gate.today):
-            notices.append(f"the ignore in {ignore.source} expired on {ignore.expires}: "
-                           f"{finding.check} counts again ({ignore.reason})")  # fmt: skip
+            notices.append(f"the ignore in {ignore.source} expired on {ignore.expires} and no "
+                           f"longer accepts {finding.check} ({ignore.reason})")  # fmt: skip
             continue
         return Suppression("ignore", ignore.reason, ignore.source, ignore.expires)
-    if gate.baseline is not None:
-        key = fingerprint(reference, finding)
-        if key in gate.baseline.entries:
-            matched.add(key)
-            return Suppression("baseline", "in the baseline", gate.baseline.source)
+    if in_baseline and gate.baseline is not None:
+        return Suppression("baseline", "in the baseline", gate.baseline.source)
     return None
 
 

@@ -46,6 +46,8 @@ def _suite(report: ImageReport) -> ET.Element:
     else:
         cases = [_case(result) for result in report.results]
         suite.extend(cases)
+        if report.notices:  # expired ignores, stale baseline entries: the reader should know
+            _text(ET.SubElement(suite, "system-out"), "\n".join(report.notices))
     suite.attrib.update(
         tests=str(len(cases)),
         failures=str(sum(1 for c in cases if c.find("failure") is not None)),
@@ -72,6 +74,17 @@ def _case(result: CheckResult) -> ET.Element:
         ET.SubElement(case, "skipped", message=reason)
     elif result.status == "error":
         _text(ET.SubElement(case, "error", message=reason, type="error"), result.reason or "")
+    if result.suppressed:
+        # Accepted findings do not fail the case, but the record of what was accepted stays.
+        lines = [
+            f"accepted ({item.suppression.by}: {item.suppression.reason}; "
+            f"{item.suppression.source}"
+            + (f"; expires {item.suppression.expires}" if item.suppression.expires else "")
+            + ")\n"
+            + _finding(item.finding)
+            for item in result.suppressed
+        ]
+        _text(ET.SubElement(case, "system-out"), "\n\n".join(lines))
     return case
 
 

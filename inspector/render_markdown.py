@@ -29,13 +29,19 @@ def _image(report: ImageReport) -> str:
     findings = report.findings
     counts = Counter(f.severity for f in findings)
     summary = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
-    lines.append(f"**Findings:** {summary}" if summary else "**No findings.**")
+    head = f"**Findings:** {summary}" if summary else "**No findings.**"
+    if report.suppressed:
+        head += f" {_accepted(report)}"
+    lines.append(head)
     if findings:
         lines += ["", _row(_HEADERS), _row(["---"] * len(_HEADERS))]
         lines += [
             _row([f"`{f.check}`", f.severity, f.message, f.location.describe(), f.fix])
             for f in findings
         ]
+    if report.notices:
+        lines.append("")
+        lines += [f"- ⚠️ {_cell(notice)}" for notice in report.notices]
     errors = [r for r in report.results if r.status == "error"]
     if errors:
         # A crashed check means the verdict is incomplete: say so outside the fold.
@@ -44,7 +50,37 @@ def _image(report: ImageReport) -> str:
             f"- ⚠️ check `{r.check.id}` failed to run: {_cell(r.reason or '')}" for r in errors
         ]
     lines += ["", *_details(report)]
+    if report.suppressed:
+        lines += ["", *_suppressed(report)]
     return "\n".join(lines)
+
+
+def _accepted(report: ImageReport) -> str:
+    by = Counter(item.suppression.by for item in report.suppressed)
+    parts = [f"{by['ignore']} by the policy's ignores"] if by["ignore"] else []
+    parts += [f"{by['baseline']} in the baseline"] if by["baseline"] else []
+    return f"({len(report.suppressed)} accepted: {', '.join(parts)})"
+
+
+def _suppressed(report: ImageReport) -> list[str]:
+    """Accepted findings, folded: they do not count, but a reviewer can still see them."""
+    count = len(report.suppressed)
+    headers = ("id", "severity", "what", "where", "accepted because")
+    lines = [
+        "<details>",
+        f"<summary>{count} accepted finding{'' if count == 1 else 's'}</summary>",
+        "",
+        _row(headers),
+        _row(["---"] * len(headers)),
+    ]
+    for item in report.suppressed:
+        why = item.suppression
+        because = f"{why.reason} ({why.source}"
+        because += f", expires {why.expires})" if why.expires else ")"
+        finding = item.finding
+        lines.append(_row([f"`{finding.check}`", finding.severity, finding.message,
+                           finding.location.describe(), because]))  # fmt: skip
+    return [*lines, "", "</details>"]
 
 
 def _heading(report: ImageReport) -> str:

@@ -92,7 +92,7 @@ def test_expired_ignore_stops_applying_and_says_so():
     assert _by_id(applied.results)["SEC001"].status == "failed"
     (notice,) = applied.notices
     assert "p.toml: ignores[0] expired on 2026-11-22" in notice
-    assert "SEC001 counts again" in notice
+    assert "no longer accepts SEC001" in notice
     on_the_day = apply(_gate(ignore, today=date(2026, 11, 22)), REF, _results())
     assert _by_id(on_the_day.results)["SEC001"].status == "passed"
     assert on_the_day.notices == ()
@@ -151,6 +151,9 @@ def test_fixed_baseline_entries_are_reported_as_stale(tmp_path):
     assert "(SEC001)" in notice
     # A check that did not run (deselected, probe skipped) leaves its entries alone.
     assert apply(Gate(baseline=read(path)), REF, _results()[1:]).notices == ()
+    # Nor does a finding that an ignore accepts before the baseline sees it: it is still there.
+    both = Gate(Policy(ignores=(_ignore("SEC001"),)), read(path), date(2026, 11, 23))
+    assert apply(both, REF, _results()).notices == ()
 
 
 def test_ignored_findings_are_not_written_to_the_baseline(tmp_path):

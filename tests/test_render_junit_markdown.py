@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import date
 
 import pytest
 
 from checks import catalog
-from checks.model import Check, CheckResult, Finding, Location
+from checks.model import Check, CheckResult, Finding, Location, Suppressed, Suppression
 from inspector import render_junit, render_markdown
 from inspector.audit import AuditOptions, ImageReport, audit_one
 from inspector.renderers import FORMATS, renderer
@@ -194,3 +195,57 @@ def test_junit_failures_are_the_failed_checks_of_a_real_audit(docker_client):
     assert junit_failed == failed
     assert suite.get("tests") == str(len(report.results))
     assert "### `inspector-fixture/naive:test`" in render_markdown.render([report])
+
+
+ACCEPTED = ImageReport(
+    "registry.example/app:1.0",
+    "sha256:0123456789abcdef0123456789abcdef",
+    None,
+    (
+        CheckResult(
+            ROOT,
+            "passed",
+            suppressed=(
+                Suppressed(
+                    ROOT_FINDINGS[0],
+                    Suppression("ignore", "until Q1", "p.toml: ignores[0]", date(2027, 3, 31)),
+                ),
+            ),
+        ),
+        CheckResult(
+            CACHE,
+            "passed",
+            suppressed=(
+                Suppressed(CACHE_FINDING, Suppression("baseline", "in the baseline", "b.json")),
+            ),
+        ),
+    ),
+    notices=("the ignore in p.toml: ignores[1] expired on 2026-01-01 and no longer accepts X",),
+)
+
+
+def test_junit_accepted_findings_pass_with_the_record_in_system_out():
+    """Suppressed findings are not failures; each case's system-out says what was accepted, why."""
+    suite = _parse([ACCEPTED]).find("testsuite")
+    assert suite is not None
+    assert _counts(suite) == {"tests": "2", "failures": "0", "errors": "0", "skipped": "0"}
+    root_out = suite.find("testcase[@name='SEC900 runs-as-root']/system-out")
+    assert root_out is not None
+    assert "accepted (ignore: until Q1; p.toml: ignores[0]; expires 2027-03-31)" in root_out.text
+    assert "runs as root" in root_out.text
+    cache_out = suite.find("testcase[@name='SIZE900 pip-cache-kept']/system-out")
+    assert cache_out is not None
+    assert cache_out.text.startswith("accepted (baseline: in the baseline; b.json)")
+    assert "expired on 2026-01-01" in suite.findtext("system-out", "")
+
+
+def test_markdown_counts_accepted_findings_and_folds_them():
+    """Markdown says how many findings were accepted and by what, and lists them folded."""
+    text = render_markdown.render([ACCEPTED])
+    assert "**No findings.** (2 accepted: 1 by the policy's ignores, 1 in the baseline)" in text
+    assert "- ⚠️ the ignore in p.toml: ignores[1] expired on 2026-01-01" in text
+    assert "<summary>2 accepted findings</summary>" in text
+    assert (
+        "| `SEC900` | high | runs as root \\| uid 0 | config User | "
+        "until Q1 (p.toml: ignores[0], expires 2027-03-31) |" in text
+    )
