@@ -50,6 +50,7 @@ docs: venv
 	$(BIN)/python scripts/gen_readme.py
 	$(BIN)/python scripts/gen_facts_doc.py
 	$(BIN)/python scripts/gen_checks_doc.py
+	$(BIN)/python scripts/gen_config_doc.py
 
 # Speed and memory against docker save and dive on an image of over 1 GB (not part of `make test`).
 bench: venv engine fixtures

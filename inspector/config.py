@@ -22,14 +22,92 @@ from inspector.errors import InspectorError
 OWN_FILE = ".inspector.toml"
 PYPROJECT = "pyproject.toml"
 
-# key in the file -> Thresholds field, and how to read its value
-_THRESHOLDS = {
-    "image-age-days": "image_age_days",
-    "wasted-bytes": "wasted_bytes",
-    "efficiency": "efficiency",
-    "user-wasted-percent": "user_wasted_percent",
-    "stop-seconds": "stop_seconds",
+# What each key means: validation knows the keys from here, and docs/config.md is generated
+# from it (scripts/gen_config_doc.py), so the reference cannot drift from the parser.
+# key -> (type, default, description)
+TOP_KEYS = {
+    "select": (
+        "list of check ids, names or categories",
+        "every check",
+        "Run only these checks. `--select` on the command line replaces it.",
+    ),
+    "ignore": (
+        "list of check ids, names or categories",
+        "none",
+        "Do not run these checks. `--ignore` on the command line adds to it.",
+    ),
+    "fail-on": (
+        "severity",
+        '"high"',
+        "Exit 1 when a finding that counts has this severity or above. `--fail-on` replaces it.",
+    ),
+    "baseline": (
+        "path",
+        "none",
+        "A baseline file (written by `inspector baseline`), relative to this file: "
+        "the findings it lists do not count. `--baseline` replaces it.",
+    ),
+    "severity": (
+        "table: check id or name = severity",
+        "none",
+        "Give a check's findings another severity (the gate and every report use it).",
+    ),
+    "thresholds": ("table", "see below", "Limits the checks compare against."),
+    "ignores": (
+        "array of tables",
+        "none",
+        "Accepted findings, each with a reason and optionally an expiry date.",
+    ),
 }
+# key -> (Thresholds field, description); defaults come from checks.model.Thresholds
+THRESHOLD_KEYS = {
+    "image-age-days": (
+        "image_age_days",
+        "Days after which an image is stale and should be rebuilt.",
+    ),
+    "wasted-bytes": (
+        "wasted_bytes",
+        "Bytes shipped but not visible (deleted or overwritten by a later layer) "
+        'before SIZE reports them; a number or a size such as "50MB", "20MiB".',
+    ),
+    "efficiency": (
+        "efficiency",
+        "Lowest visible / (visible + wasted) bytes, a fraction (dive's lowestEfficiency).",
+    ),
+    "user-wasted-percent": (
+        "user_wasted_percent",
+        "Highest share of wasted bytes in layers above the base, a fraction "
+        "(dive's highestUserWastedPercent).",
+    ),
+    "stop-seconds": (
+        "stop_seconds",
+        "Seconds the image may take to stop after its stop signal before the "
+        "slow-stop check reports it.",
+    ),
+}
+# key -> (type, required, description)
+IGNORE_KEYS = {
+    "checks": ("list of check ids, names or categories", True, "What this entry accepts."),
+    "reason": ("string", True, "Why it is accepted: shown next to every finding it accepts."),
+    "images": (
+        "list of glob patterns",
+        False,
+        "References it applies to, matched against the reference as given (default "
+        '["*"]): "registry.example/legacy/*", "app:1.*".',
+    ),
+    "paths": (
+        "list of glob patterns",
+        False,
+        "Only findings at these paths in the image (a finding without a path never matches).",
+    ),
+    "expires": (
+        "date",
+        False,
+        "After this day (2027-03-31) the entry accepts nothing and every run says "
+        "so, so that accepted risk is reviewed.",
+    ),
+}
+_THRESHOLDS = {key: name for key, (name, _) in THRESHOLD_KEYS.items()}
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}  # fmt: skip
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.I)
@@ -123,7 +201,7 @@ class _Where:
 def _parse(table: Any, where: _Where, base: Path, catalog: Mapping[str, Check]) -> Policy:
     if not isinstance(table, dict):
         raise where.error("tool.inspector", "must be a table")
-    known = {"select", "ignore", "fail-on", "baseline", "severity", "thresholds", "ignores"}
+    known = set(TOP_KEYS)
     for key in table:
         if key not in known:
             raise where.error(key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -227,7 +305,7 @@ def _ignore(entry: Any, key: str, where: _Where, names: set[str]) -> Ignore:
     if not isinstance(entry, dict):
         raise where.error(key, "must be a table with checks, reason and optionally images, "
                           "paths, expires")  # fmt: skip
-    known = {"checks", "images", "paths", "reason", "expires"}
+    known = set(IGNORE_KEYS)
     for name in entry:
         if name not in known:
             raise where.error(f"{key}.{name}",
