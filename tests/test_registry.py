@@ -67,3 +67,13 @@ def test_registry_refusal_is_exit_2(pushed, capsys, own_cache):
     err = capsys.readouterr().err
     assert "registry refused" in err
     assert "Traceback" not in err
+
+
+def test_audit_of_a_refused_reference_is_exit_2_even_with_exit_zero(pushed, capsys, own_cache):
+    """The gate cannot pass an image the registry refuses: audit exits 2 and says why."""
+    address, _, _ = pushed
+    ref = f"{address}/inspector/nothing:1"
+    assert main(["audit", ref, "--pull", "missing", "--exit-zero"]) == 2
+    err = capsys.readouterr().err
+    assert f"inspector: error: {ref}: " in err
+    assert "registry refused" in err
