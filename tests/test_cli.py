@@ -29,6 +29,16 @@ def test_every_command_has_help(capsys):
         assert "Usage: inspector " + name in capsys.readouterr().out
 
 
+def test_every_option_has_help_text():
+    """Each option of each command says what it does (the README's usage block shows it)."""
+    import click
+
+    for name, command in cli.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help and len(param.help) > 10, f"{name} {param.opts}"
+
+
 def test_unknown_command_is_a_usage_error(capsys):
     """An unknown command exits 2 with click's usage message, not a traceback."""
     assert main(["frobnicate"]) == 2
