@@ -1,11 +1,20 @@
-"""The audit as a terminal table: per image, findings by severity, then what was not checked."""
+"""The audit as a terminal table: per image, findings by severity, then what was not checked
+and what the policy accepted.
+
+Colour is opt-in (`render(..., colour=True)`) and touches two things only: the severity cells and
+the image's title. `use_colour` is the decision for stdout; files written with `-o table=FILE`
+are rendered with the default, no colour, whatever the terminal.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import click
 from tabulate import tabulate
 
 from checks.model import SEVERITIES
@@ -14,26 +23,81 @@ from inspector.audit import ImageReport
 # Columns that wrap: what, where, fix. id and severity never wrap.
 _MIN_WIDTH = 100
 
+# click.style arguments per severity: red for what fails a default gate, yellow for what would
+# fail a stricter one, and quiet for the rest.
+SEVERITY_STYLES: Mapping[str, Mapping[str, Any]] = {
+    "critical": {"fg": "red", "bold": True},
+    "high": {"fg": "red"},
+    "medium": {"fg": "yellow"},
+    "low": {"fg": "cyan"},
+    "info": {"dim": True},
+}
+TITLE_STYLE: Mapping[str, Any] = {"bold": True}
 
-def render(reports: Sequence[ImageReport], width: int | None = None) -> str:
+# C0 controls except tab and newline, DEL, and C1 controls (0x9b is a one-byte CSI).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def use_colour(stream_isatty: bool, environ: Mapping[str, str]) -> bool:
+    """Whether a stream gets colour: the decision the CLI takes for stdout.
+
+    NO_COLOR set to anything non-empty forbids colour (https://no-color.org) and wins over
+    everything; FORCE_COLOR set to anything non-empty asks for it even when the stream is not a
+    terminal (https://force-color.org: CI logs render ANSI but are pipes); otherwise colour
+    goes to a terminal that is not TERM=dumb. This is CPython 3.13's order for its own colour.
+    """
+    if environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    return stream_isatty and environ.get("TERM") != "dumb"
+
+
+def render(
+    reports: Sequence[ImageReport], width: int | None = None, *, colour: bool = False
+) -> str:
     width = width or max(_MIN_WIDTH, shutil.get_terminal_size((140, 24)).columns)
-    return "\n\n".join(_image(report, width) for report in reports) + "\n"
+    return "\n\n".join(_image(report, width, colour) for report in reports) + "\n"
 
 
-def _image(report: ImageReport, width: int) -> str:
-    title = report.reference
+def _clean(text: str) -> str:
+    """Image data (labels, paths, history, engine messages) is shown, never obeyed.
+
+    A control character, ESC first, could restyle or clear the reader's terminal and would
+    throw the columns off: each becomes a visible `\\xNN`. Tabs become spaces for the columns.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\t", " "))
+
+
+def _style(text: str, style: Mapping[str, Any] | None, colour: bool) -> str:
+    return click.style(text, **style) if colour and style else text
+
+
+def _image(report: ImageReport, width: int, colour: bool) -> str:
+    title = _clean(report.reference)
     if report.image_id:
-        title += f"  ({report.image_id[:19]})"
+        title += f"  ({_clean(report.image_id[:19])})"
+    title_text = _style(title, TITLE_STYLE, colour)
     if report.error:
-        return f"{title}\n  error: {report.error}"
+        return f"{title_text}\n  error: {_clean(report.error)}"
     findings = report.findings
     counts = Counter(f.severity for f in findings)
     summary = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
-    lines = [f"{title}: {summary or 'no findings'}"]
+    lines = [f"{title_text}: {summary or 'no findings'}"]
     if findings:
         rest = width - 8 - 10 - 12  # id, severity, borders
         what, where, fix = max(30, rest * 4 // 10), max(20, rest * 3 // 10), max(20, rest * 3 // 10)
-        rows = [(f.check, f.severity, f.message, f.location.describe(), f.fix) for f in findings]
+        rows = [
+            (
+                _clean(f.check),
+                _style(_clean(f.severity), SEVERITY_STYLES.get(f.severity), colour),
+                _clean(f.message),
+                _clean(f.location.describe()),
+                _clean(f.fix),
+            )
+            for f in findings
+        ]
+        # tabulate measures cells without their ANSI codes, so coloured columns stay aligned.
         lines.append(
             tabulate(
                 rows,
@@ -47,13 +111,20 @@ def _image(report: ImageReport, width: int) -> str:
     passed = sum(1 for r in report.results if r.status == "passed")
     tail = f"{passed} check{'' if passed == 1 else 's'} passed"
     if skipped:
-        reasons = Counter(r.reason or "" for r in skipped)
+        reasons = Counter(_clean(r.reason or "") for r in skipped)
         tail += (
             f", {len(skipped)} skipped ("
             + "; ".join(f"{n}: {reason}" for reason, n in reasons.most_common(3))
             + ")"
         )
+    accepted = Counter(s.suppression.by for s in report.suppressed)
+    if accepted:
+        total = sum(accepted.values())
+        how = [f"{accepted['ignore']} by ignores in the policy"] if accepted["ignore"] else []
+        how += [f"{accepted['baseline']} in the baseline"] if accepted["baseline"] else []
+        tail += f"; {total} finding{'' if total == 1 else 's'} accepted ({', '.join(how)})"
     lines.append(tail)
+    lines.extend(f"note: {_clean(notice)}" for notice in report.notices)
     for result in errors:
-        lines.append(f"check {result.check.id} failed to run: {result.reason}")
+        lines.append(f"check {result.check.id} failed to run: {_clean(result.reason or '')}")
     return "\n".join(lines)
