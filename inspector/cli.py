@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import traceback
@@ -268,7 +269,12 @@ def audit(
         gate = replace(scan.options.gate, baseline=read_baseline(Path(baseline_file)))
         scan = replace(scan, options=replace(scan.options, gate=gate))
     reports = _run(scan)
-    click.echo(renderer(fmt)(reports), nl=False)
+    from inspector import render_table
+
+    # Colour only for the table on stdout, when the reader's terminal (or FORCE_COLOR) wants it.
+    colour = fmt == "table" and render_table.use_colour(sys.stdout.isatty(), os.environ)
+    text = render_table.render(reports, colour=True) if colour else renderer(fmt)(reports)
+    click.echo(text, nl=False, color=colour or None)
     for name, path in files:
         try:
             with open(path, "w", encoding="utf-8") as out:

@@ -249,7 +249,6 @@ def _audit_on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[str, int
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="lead passes colour= to render_table in cli.py")
 def test_terminal_gets_colour_and_the_table_file_does_not(image, tmp_path: Path):
     """On a terminal the severities are coloured; the -o table file of the same run has none."""
     image("naive")
@@ -293,7 +292,6 @@ def test_a_pipe_never_gets_colour(image):
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="lead passes colour= and color= in cli.py")
 def test_force_color_colours_a_pipe(image):
     """FORCE_COLOR=1 (a CI log that renders ANSI) colours stdout even through a pipe."""
     image("naive")
