@@ -3,9 +3,11 @@
 One run for the whole audit. The rules are the checks that ran; each finding is a result located
 at the image: an image is not a file in the repository, so the artifact URI is the image
 reference (plus the finding's path inside it) as a relative URI, with logical locations naming
-the layer, its history step, the config field or the runtime probe. Images that could not be
-audited, and checks that crashed, are tool execution notifications: the invocation then did not
-succeed.
+the layer, its history step, the config field or the runtime probe. With `--dockerfile`, a
+finding in a layer is located at the instruction that made that layer (a file the repository
+has, so code scanning shows it in place) and the image location becomes a related location.
+Images that could not be audited, and checks that crashed, are tool execution notifications: the
+invocation then did not succeed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -101,15 +104,37 @@ def _rule(check: Check) -> dict[str, Any]:
 
 def _result(report: ImageReport, finding: Finding, index: dict[str, int]) -> dict[str, Any]:
     where = finding.location.describe()
-    return {
+    result: dict[str, Any] = {
         "ruleId": finding.check,
         "ruleIndex": index[finding.check],
         "level": LEVELS[finding.severity],
         "message": {"text": f"{finding.message} ({report.reference}: {where}). Fix: {finding.fix}"},
         "locations": [_location(report, finding)],
+        # The fingerprint never looks at the Dockerfile: alerts survive adding --dockerfile.
         "partialFingerprints": {FINGERPRINT: fingerprint(report.reference, finding)},
         "properties": {"severity": finding.severity, "image": report.reference},
     }
+    layer = finding.location.layer
+    line = report.dockerfile_lines.get(layer) if layer is not None else None
+    if report.dockerfile and line is not None:
+        image = {"id": 1, **result["locations"][0]}
+        result["locations"] = [_instruction(report.dockerfile, line, layer, image)]
+        result["relatedLocations"] = [image]
+    return result
+
+
+def _instruction(dockerfile: str, line: int, layer: int, image: dict[str, Any]) -> dict[str, Any]:
+    """The Dockerfile line that made the finding's layer, named like the image location."""
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": dockerfile_uri(dockerfile)},
+            "region": {"startLine": line},
+        },
+        "message": {"text": f"this instruction made layer {layer} ({image['message']['text']})"},
+    }
+    if "logicalLocations" in image:
+        location["logicalLocations"] = image["logicalLocations"]
+    return location
 
 
 def _location(report: ImageReport, finding: Finding) -> dict[str, Any]:
@@ -146,9 +171,20 @@ def artifact_uri(reference: str, path: str | None = None) -> str:
     uri = quote(reference.strip("/"), safe=_URI_SAFE)
     if path:
         uri += "/" + quote(path.lstrip("/"), safe=_URI_SAFE)
+    return _no_scheme(uri)
+
+
+def _no_scheme(uri: str) -> str:
     # A colon in the first segment would read as a scheme ("python:3.11", "host:5000/app").
     first, slash, rest = uri.partition("/")
     return first.replace(":", "%3A") + slash + rest
+
+
+def dockerfile_uri(path: str) -> str:
+    """The Dockerfile as code scanning wants it: relative to the checkout, or a file: URI."""
+    if PurePosixPath(path).is_absolute():
+        return "file://" + quote(path, safe=_URI_SAFE)
+    return _no_scheme(quote(path, safe=_URI_SAFE))
 
 
 def fingerprint(reference: str, finding: Finding) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -188,3 +189,49 @@ def test_real_audit_is_schema_valid(name):
         uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         assert uri.startswith(f"inspector-fixture/{name}:test"), uri
         assert RELATIVE_URI.fullmatch(uri), uri
+
+
+def test_dockerfile_line_is_the_primary_location_of_a_layer_finding():
+    """With --dockerfile, a finding in a located layer points at the instruction's line and
+    keeps the image location as related location 1; other findings keep the image location."""
+    findings = (
+        _finding("SIZE900", "low", path="/root/.cache/pip", layer=3, created_by="RUN pip i x"),
+        _finding("SEC900", "high", path="/etc/x", layer=5, created_by="RUN echo"),
+        _finding("SEC901", "high", config="User"),
+    )
+    plain = _report(*findings)
+    located = replace(plain, dockerfile="docker/Dockerfile", dockerfile_lines={3: 7, 1: 2})
+    before = {r["ruleId"]: r for r in _render(plain)["runs"][0]["results"]}
+    document = _render(located)
+    after = {r["ruleId"]: r for r in document["runs"][0]["results"]}
+    primary = after["SIZE900"]["locations"][0]
+    assert primary["physicalLocation"] == {
+        "artifactLocation": {"uri": "docker/Dockerfile"},
+        "region": {"startLine": 7},
+    }
+    assert primary["logicalLocations"] == before["SIZE900"]["locations"][0]["logicalLocations"]
+    assert "layer 3" in primary["message"]["text"]
+    assert after["SIZE900"]["relatedLocations"] == [{"id": 1, **before["SIZE900"]["locations"][0]}]
+    for unmoved in ("SEC900", "SEC901"):
+        assert after[unmoved] == before[unmoved]
+    # Alerts keep their identity whether or not a Dockerfile is given.
+    assert [r["partialFingerprints"] for r in after.values()] == [
+        r["partialFingerprints"] for r in before.values()
+    ]
+    assert _errors(document) == []
+
+
+def test_dockerfile_uri_is_relative_inside_the_checkout_else_a_file_uri():
+    """A relative Dockerfile path stays relative (encoded, no scheme); an absolute one is file:."""
+    uri = render_sarif.dockerfile_uri
+    assert uri("fixtures/naive/Dockerfile") == "fixtures/naive/Dockerfile"
+    assert uri("my app/Dockerfile.prod") == "my%20app/Dockerfile.prod"
+    assert uri("c:odd/Dockerfile") == "c%3Aodd/Dockerfile"
+    assert uri("/src/app/Dockerfile") == "file:///src/app/Dockerfile"
+    finding = _finding(layer=0, created_by="COPY . /app")
+    for path in ("/src/my app/Dockerfile", "c:odd/Dockerfile"):
+        report = replace(_report(finding), dockerfile=path, dockerfile_lines={0: 4})
+        document = _render(report)
+        assert _errors(document) == []
+        location = document["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+        assert urlsplit(location["artifactLocation"]["uri"]).path.endswith("Dockerfile")
