@@ -79,13 +79,16 @@ def audit_one(
         for name, section in (doc.get("runtime") or {}).items()
     }
     dockerfile = options.dockerfile
+    notices = applied.notices
+    if dockerfile and (warning := dockerfile.mismatch(doc)):
+        notices += (warning,)
     return ImageReport(
         reference,
         doc["image"]["id"],
         doc["image"].get("digest"),
         applied.results,
         runtime=runtime,
-        notices=applied.notices,
+        notices=notices,
         dockerfile=dockerfile.path if dockerfile else None,
         dockerfile_lines=dockerfile.locate(doc) if dockerfile else {},
     )

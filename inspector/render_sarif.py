@@ -12,18 +12,17 @@ invocation then did not succeed.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
 from checks.docs import explain
-from checks.model import Check, Finding
+from checks.model import Check, Finding, Suppressed
 from inspector import __version__
 from inspector.audit import ImageReport
+from inspector.fingerprint import fingerprint
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/inspector/inspector"
@@ -35,8 +34,6 @@ LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "not
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
 # RFC 3986 pchar plus "/": everything else in a reference or a path is percent-encoded.
 _URI_SAFE = "/:@!$&'()*+,;=-._~"
-# Numbers and long hex runs change between builds (sizes, counts, digests): not an identity.
-_VOLATILE = re.compile(r"[0-9a-f]{12,}|\d+")
 
 
 def render(reports: Sequence[ImageReport]) -> str:
@@ -59,15 +56,24 @@ def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
         },
         "invocations": [
             {
-                "executionSuccessful": not notifications,
+                "executionSuccessful": not any(n["level"] == "error" for n in notifications),
                 "toolExecutionNotifications": notifications,
             }
         ],
         "results": [
-            _result(report, finding, index)
-            for report in reports
-            for finding in report.findings
-            if finding.check in index
+            *(
+                _result(report, finding, index)
+                for report in reports
+                for finding in report.findings
+                if finding.check in index
+            ),
+            # Accepted findings stay in the log, marked as SARIF suppressions with the reason.
+            *(
+                _suppressed(report, item, index)
+                for report in reports
+                for item in report.suppressed
+                if item.finding.check in index
+            ),
         ],
         "properties": {"images": [_image(r) for r in reports]},
     }
@@ -187,27 +193,19 @@ def dockerfile_uri(path: str) -> str:
     return _no_scheme(quote(path, safe=_URI_SAFE))
 
 
-def fingerprint(reference: str, finding: Finding) -> str:
-    """Stable across rebuilds and retags: the repository, the check, where, the message's words."""
-    loc = finding.location
-    parts = (
-        finding.check,
-        _repository(reference),
-        loc.config or "",
-        loc.path or "",
-        loc.runtime or "",
-        " ".join((loc.created_by or "").split()),
-        finding.message,
-    )
-    text = "\x00".join(_VOLATILE.sub("#", part) for part in parts)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _repository(reference: str) -> str:
-    """The reference without its tag or digest: a rebuilt image keeps the name, not the tag."""
-    name = reference.split("@", 1)[0]
-    head, slash, last = name.rpartition("/")
-    return head + slash + last.split(":", 1)[0]
+def _suppressed(report: ImageReport, item: Suppressed, index: dict[str, int]) -> dict[str, Any]:
+    why = item.suppression
+    justification = f"{why.reason} ({why.source}"
+    justification += f", expires {why.expires})" if why.expires else ")"
+    suppression: dict[str, Any] = {
+        "kind": "external",
+        "status": "accepted",
+        "justification": justification,
+        "properties": {"by": why.by},
+    }
+    if why.expires:
+        suppression["properties"]["expires"] = why.expires.isoformat()
+    return {**_result(report, item.finding, index), "suppressions": [suppression]}
 
 
 def _notifications(report: ImageReport, index: dict[str, int]) -> list[dict[str, Any]]:
@@ -215,7 +213,17 @@ def _notifications(report: ImageReport, index: dict[str, int]) -> list[dict[str,
     if report.error:
         text = f"{report.reference} could not be audited: {report.error}"
         return [{"level": "error", "message": {"text": text}, "locations": where}]
-    return [
+    # Policy notices (an expired ignore, stale baseline entries, a Dockerfile that does not
+    # match) are warnings: the audit itself succeeded.
+    notices = [
+        {
+            "level": "warning",
+            "message": {"text": f"{report.reference}: {notice}"},
+            "locations": where,
+        }
+        for notice in report.notices
+    ]
+    return notices + [
         {
             "level": "error",
             "message": {"text": f"{result.check.id} failed on {report.reference}: {result.reason}"},

@@ -485,3 +485,6 @@ def test_a_dockerfile_of_another_image_keeps_image_locations(capsys, monkeypatch
     plain = _sarif(capsys, ref)
     other = _sarif(capsys, ref, "--dockerfile", "fixtures/naive/Dockerfile")
     assert other["runs"][0]["results"] == plain["runs"][0]["results"]
+    notices = other["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [n["level"] for n in notices] == ["warning"]
+    assert "--dockerfile fixtures/naive/Dockerfile does not match" in notices[0]["message"]["text"]

@@ -16,6 +16,7 @@ from checks import catalog
 from checks.model import Check, CheckResult, Finding, Location
 from inspector import render_sarif
 from inspector.audit import AuditOptions, ImageReport, audit_one
+from inspector.fingerprint import fingerprint
 from inspector.renderers import renderer
 from tests.conftest import fixture_image
 
@@ -127,7 +128,7 @@ def test_result_location_names_the_image_path_layer_and_config():
 
 def test_fingerprint_survives_a_rebuild_but_not_another_finding():
     """Same check, place and words match across tags and numbers; another path does not."""
-    fp = render_sarif.fingerprint
+    fp = fingerprint
     one = Finding("SIZE900", "low", "pip cache 30 MB", Location(path="/root/.cache/pip"), "x")
     rebuilt = Finding("SIZE900", "low", "pip cache 41 MB", Location(path="/root/.cache/pip"), "x")
     other = Finding("SIZE900", "low", "pip cache 30 MB", Location(path="/home/app/.cache"), "x")
@@ -235,3 +236,50 @@ def test_dockerfile_uri_is_relative_inside_the_checkout_else_a_file_uri():
         assert _errors(document) == []
         location = document["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
         assert urlsplit(location["artifactLocation"]["uri"]).path.endswith("Dockerfile")
+
+
+def test_accepted_findings_are_suppressed_results_and_notices_are_warnings():
+    """Suppressed findings carry SARIF suppressions with the reason; notices do not fail the run."""
+    from datetime import date
+
+    from checks.model import Suppressed, Suppression
+
+    accepted = _finding("SEC901", "high", config="User")
+    base = _report(_finding())
+    check = _check("SEC901", "high")
+    report = ImageReport(
+        base.reference,
+        base.image_id,
+        None,
+        (
+            *base.results,
+            CheckResult(
+                check,
+                "passed",
+                suppressed=(
+                    Suppressed(
+                        accepted,
+                        Suppression("ignore", "until Q1", "p.toml: ignores[0]", date(2027, 3, 31)),
+                    ),
+                ),
+            ),
+        ),
+        notices=("the ignore in p.toml: ignores[1] expired on 2026-01-01",),
+    )
+    document = _render(report)
+    assert _errors(document) == []
+    run = document["runs"][0]
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert "suppressions" not in by_rule["SEC900"]
+    (suppression,) = by_rule["SEC901"]["suppressions"]
+    assert suppression["kind"] == "external"
+    assert suppression["status"] == "accepted"
+    assert suppression["justification"] == "until Q1 (p.toml: ignores[0], expires 2027-03-31)"
+    assert by_rule["SEC901"]["partialFingerprints"] == {
+        render_sarif.FINGERPRINT: fingerprint(report.reference, accepted)
+    }
+    invocation = run["invocations"][0]
+    assert invocation["executionSuccessful"] is True
+    (notice,) = invocation["toolExecutionNotifications"]
+    assert notice["level"] == "warning"
+    assert "expired on 2026-01-01" in notice["message"]["text"]
