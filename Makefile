@@ -49,6 +49,7 @@ clean:
 docs: venv
 	$(BIN)/python scripts/gen_readme.py
 	$(BIN)/python scripts/gen_facts_doc.py
+	$(BIN)/python scripts/gen_report_doc.py
 	$(BIN)/python scripts/gen_checks_doc.py
 	$(BIN)/python scripts/gen_config_doc.py
 

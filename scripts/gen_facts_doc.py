@@ -12,6 +12,7 @@ from pathlib import Path
 from inspector.facts import SCHEMA_VERSION
 from inspector.facts_fields import FIELDS
 from inspector.facts_schema import schema
+from inspector.fielddoc import table
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "facts.md"
 
@@ -49,10 +50,6 @@ the code, and the tests fail when it is out of date.
 """
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _section(path: str) -> str:
     return path.split(".", 1)[0].removesuffix("[]")
 
@@ -67,11 +64,8 @@ def render() -> str:
         sections.setdefault(_section(path), []).append((path, json_type))
     out = [INTRO.format(version=SCHEMA_VERSION)]
     for section in sections.values():
-        out.append(f"\n## `{section[0][0]}`\n\n| path | type | meaning |\n| --- | --- | --- |\n")
-        out.extend(
-            f"| `{_cell(path)}` | {_cell(json_type)} | {_cell(FIELDS[path])} |\n"
-            for path, json_type in section
-        )
+        out.append(f"\n## `{section[0][0]}`\n\n")
+        out.append(table((path, json_type, FIELDS[path]) for path, json_type in section))
     return "".join(out)
 
 

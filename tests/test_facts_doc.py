@@ -12,6 +12,7 @@ from typing import Any
 from inspector.facts import ANALYSERS, SCHEMA_VERSION, Facts
 from inspector.facts_fields import FIELDS
 from inspector.facts_schema import analyser_result_type, schema
+from inspector.fielddoc import kinds, type_kinds
 from tests.conftest import REPO
 
 REQUIRED = (
@@ -80,11 +81,10 @@ def test_schema_matches_what_to_json_produces():
     results = {name: asdict(_sample(analyser_result_type(name))) for name in ANALYSERS}
     values = {f.name: _sample(t) for f, t in _typed_fields(Facts) if f.name != "analysers"}
     facts = Facts(**{**values, "schema_version": SCHEMA_VERSION, "analysers": results})
-    found: dict[str, str] = {}
-    _members("", facts.to_json(), found)
+    found = kinds(facts.to_json())
     expected = dict(schema())
     assert sorted(found) == sorted(expected), "facts_schema disagrees with Facts.to_json()"
-    wrong = {p: (kind, expected[p]) for p, kind in found.items() if kind not in _kinds(expected[p])}
+    wrong = {p: (k, expected[p]) for p, k in found.items() if not k <= type_kinds(expected[p])}
     assert not wrong, f"JSON kind not in the schema's type: {wrong}"
 
 
@@ -110,38 +110,3 @@ def _sample(tp: Any) -> Any:
     if tp is bool:
         return True  # SpecialFile: in both setuid[] and setgid[]
     return {str: "x", int: 1, float: 0.5}.get(tp, "x")
-
-
-def _members(path: str, obj: dict[str, Any], found: dict[str, str]) -> None:
-    for key, value in obj.items():
-        _collect(f"{path}.{key}" if path else key, value, found)
-
-
-def _collect(path: str, value: Any, found: dict[str, str]) -> None:
-    if isinstance(value, dict) and value:
-        found[path] = "object"
-        _members(path, value, found)
-    elif isinstance(value, list) and value and isinstance(value[0], dict):
-        found[f"{path}[]"] = "array"
-        _members(f"{path}[]", value[0], found)
-    else:
-        found[path] = _kind(value)
-
-
-def _kinds(json_type: str) -> set[str]:
-    """ "array of strings or null" -> {"array", "null"}."""
-    return {alternative.split()[0] for alternative in json_type.split(" or ")}
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"

@@ -1,0 +1,224 @@
+"""Each path of the JSON report (`inspector audit --format json`, inspector/render_json.py): its
+type and one sentence, rendered to docs/report.md by scripts/gen_report_doc.py.
+
+Tests fail when a real report has a path described nowhere here, or a kind its type does not
+allow, or a value outside `values`; and when a path described here is one render_json no longer
+writes. Findings and suppressed findings share one shape, written once and expanded below.
+Paths are listed in the order render_json writes them, which is the order docs/report.md shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from checks.model import CATEGORIES, SEVERITIES
+
+STATUSES = ("passed", "failed", "skipped", "error")
+SUPPRESSED_BY = ("ignore", "baseline")
+
+
+@dataclass(frozen=True)
+class Field:
+    type: str  # as docs/report.md shows it: "string", "integer or null", "array of strings"
+    text: str  # one sentence; an enumeration says what each value means
+    values: tuple[str, ...] = ()  # for an enumeration: every value it takes, each named in text
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f'"{v}"' for v in values)
+
+
+FIELDS: dict[str, Field] = {
+    # --- top level ----------------------------------------------------------------------------
+    "schema_version": Field(
+        "integer",
+        "Version of this JSON layout, bumped when a field is removed or renamed or changes type "
+        "or meaning; check it before reading anything else.",
+    ),
+    "tool": Field("object", "What wrote the report."),
+    "tool.name": Field("string", 'Always "inspector".'),
+    "tool.version": Field("string", "inspector's version, as `inspector --version` prints it."),
+    # --- images -------------------------------------------------------------------------------
+    "images[]": Field("array", "One entry per REF, in the order given on the command line."),
+    "images[].reference": Field("string", "The REF as given on the command line, verbatim."),
+    "images[].id": Field(
+        "string or null",
+        "The image ID, `sha256:<hex>` (as `image.id` in docs/facts.md); null when the image "
+        "could not be audited.",
+    ),
+    "images[].digest": Field(
+        "string or null",
+        "The repository digest or the OCI manifest digest (as `image.digest` in docs/facts.md); "
+        "null when the image has none (built locally and never pushed, a `docker save` archive) "
+        "or could not be audited.",
+    ),
+    "images[].error": Field(
+        "string or null",
+        "Why the image could not be audited (no such image, unreadable archive, engine "
+        "unreachable); then `results` is empty and the exit status is 2. Null otherwise.",
+    ),
+    "images[].runtime": Field(
+        "object or null",
+        "Whether the runtime probes ran, as `runtime.*.status` and `.reason` in docs/facts.md: "
+        "checks that need a probe that did not run are skipped. Null when the image could not "
+        "be audited.",
+    ),
+    "images[].runtime.static": Field("object", "The static probe (the image's Python on itself)."),
+    "images[].runtime.static.status": Field(
+        "string",
+        '"ran", or why not: "skipped" (--no-probe), "not-applicable", "could-not-start", '
+        '"failed" or "timeout" (see `runtime.static.status` in docs/facts.md).',
+    ),
+    "images[].runtime.static.reason": Field(
+        "string or null", "Why the static probe did not run or report; null when it ran."
+    ),
+    "images[].runtime.lifecycle": Field(
+        "object", "The lifecycle probe (the image started, watched and stopped as a user would)."
+    ),
+    "images[].runtime.lifecycle.status": Field(
+        "string",
+        '"ran", or why not: "skipped" (--no-probe), "not-applicable", "could-not-start" or '
+        '"exited-early" (see `runtime.lifecycle.status` in docs/facts.md).',
+    ),
+    "images[].runtime.lifecycle.reason": Field(
+        "string or null",
+        "Why the lifecycle probe did not run, or what its status means; else null.",
+    ),
+    "images[].counts": Field(
+        "object",
+        "Findings that count for the gate, by severity, every severity present (0 included); "
+        "suppressed findings are not counted.",
+    ),
+    **{
+        f"images[].counts.{severity}": Field(
+            "integer", f"Number of {severity} findings that count."
+        )
+        for severity in SEVERITIES
+    },
+    "images[].suppressed": Field(
+        "integer",
+        "How many findings the policy's ignores or the baseline accepted (listed in each "
+        "result's `suppressed`).",
+    ),
+    "images[].notices": Field(
+        "array of strings",
+        "What the reader should know about this audit of the image: an ignore that expired (its "
+        "findings count again), baseline entries no longer found, a --dockerfile that does not "
+        "match the image's history; empty when there is nothing.",
+    ),
+    # --- results ------------------------------------------------------------------------------
+    "images[].results[]": Field(
+        "array",
+        "One result per check that was selected, sorted by check id; empty when the image could "
+        "not be audited.",
+    ),
+    "images[].results[].check": Field("string", 'The check\'s id, e.g. "SEC001".'),
+    "images[].results[].name": Field("string", 'The check\'s name, e.g. "runs-as-root".'),
+    "images[].results[].category": Field(
+        "string", f"The check's category: {_quoted(CATEGORIES)}.", CATEGORIES
+    ),
+    "images[].results[].severity": Field(
+        "string",
+        "The check's severity, after the policy's `[severity]` overrides: "
+        f"{_quoted(SEVERITIES)}; a finding may carry another.",
+        SEVERITIES,
+    ),
+    "images[].results[].status": Field(
+        "string",
+        '"passed" (it ran and nothing it found counts: no finding, or all of them suppressed), '
+        '"failed" (at least one finding counts), "skipped" (it could not decide: a probe it '
+        'needs did not run, or the facts lack what it needs; see `reason`) or "error" (the check '
+        "crashed: a bug, reported as exit 2; see `reason`).",
+        STATUSES,
+    ),
+    "images[].results[].reason": Field(
+        "string or null", "Why the check was skipped, or the error it raised; null otherwise."
+    ),
+}
+
+# --- findings and suppressed findings share one shape -------------------------------------------
+
+_FINDING_FIELDS: dict[str, Field] = {
+    "check": Field("string", "The id of the check that found it."),
+    "severity": Field(
+        "string",
+        f"{_quoted(SEVERITIES)}: the check's own, or the one the check gave this finding, or "
+        "the one the policy's `[severity]` sets for the check (which wins).",
+        SEVERITIES,
+    ),
+    "message": Field("string", "What is wrong, with the numbers (sizes, counts, names)."),
+    "location": Field(
+        "object",
+        "Where it is, as parts: each key below is present only when known (never null), and an "
+        "empty object means the image as a whole.",
+    ),
+    "location.config": Field(
+        "string", 'The image config field, e.g. "User", "Cmd", "Env.PYTHONFAULTHANDLER".'
+    ),
+    "location.layer": Field(
+        "integer", "Index of the layer (0 is the base layer), as `layers[]` in docs/facts.md."
+    ),
+    "location.created_by": Field(
+        "string", "The history step that made `layer`, as the builder recorded it."
+    ),
+    "location.path": Field("string", "The path in the image's filesystem."),
+    "location.runtime": Field(
+        "string", 'What a runtime probe saw it in, e.g. "lifecycle probe: pid 1".'
+    ),
+    "location.dockerfile": Field(
+        "object",
+        "With --dockerfile, when the finding is in a layer: the instruction that made the layer.",
+    ),
+    "location.dockerfile.path": Field(
+        "string",
+        "The --dockerfile path: relative to the working directory when inside it, else absolute.",
+    ),
+    "location.dockerfile.line": Field(
+        "integer", "The line (1-based) where the instruction starts."
+    ),
+    "where": Field(
+        "string",
+        'The location as one readable line, e.g. "/root/.cache/pip; layer 3: RUN pip install '
+        '…"; "image" when the location is empty.',
+    ),
+    "fix": Field("string", "The one-line fix."),
+}
+
+_FINDINGS = "images[].results[].findings[]"
+_SUPPRESSED = "images[].results[].suppressed[]"
+FIELDS[_FINDINGS] = Field(
+    "array",
+    "What the check found that counts for the gate (the policy's severities applied); empty "
+    "when it passed, was skipped or crashed.",
+)
+FIELDS.update({f"{_FINDINGS}.{name}": field for name, field in _FINDING_FIELDS.items()})
+FIELDS[_SUPPRESSED] = Field(
+    "array",
+    "What the check found that the policy's ignores or the baseline accept: shown, never "
+    "counted; each is a finding plus `suppression`.",
+)
+FIELDS.update({f"{_SUPPRESSED}.{name}": field for name, field in _FINDING_FIELDS.items()})
+FIELDS.update(
+    {
+        f"{_SUPPRESSED}.suppression": Field("object", "Why the finding does not count."),
+        f"{_SUPPRESSED}.suppression.by": Field(
+            "string",
+            '"ignore" (an `[[ignores]]` entry of the policy matched it) or "baseline" (the '
+            "baseline lists it).",
+            SUPPRESSED_BY,
+        ),
+        f"{_SUPPRESSED}.suppression.reason": Field(
+            "string", 'The ignore\'s `reason`, or "in the baseline".'
+        ),
+        f"{_SUPPRESSED}.suppression.source": Field(
+            "string",
+            'Where it comes from: the policy file and entry (".inspector.toml: ignores[0]"), or '
+            "the baseline file's path.",
+        ),
+        f"{_SUPPRESSED}.suppression.expires": Field(
+            "string or null",
+            "The ignore's `expires` date (YYYY-MM-DD), after which it stops applying; null when "
+            "it never expires, and for the baseline.",
+        ),
+    }
+)
