@@ -67,10 +67,10 @@ def runs_as_root(facts: Facts, ctx: Context) -> Iterator[Found]:
     uid = user.get("resolved_uid")
     if uid == 0:
         raw = config(facts).get("user") or ""
-        said = f"USER {raw!r}" if raw else "no USER"
+        said = f"USER {raw!r} resolves to" if raw else "no USER is set: the image runs as"
         life = lifecycle(facts)
         how = "" if life else " (the lifecycle probe did not run to confirm it)"
-        yield Found(f"{said} resolves to UID 0{how}", Location(config="User"))
+        yield Found(f"{said} UID 0{how}", Location(config="User"))
 
 
 # --- who the app runs as ------------------------------------------------------------------------
