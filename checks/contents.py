@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from checks.access import at_layer, config
-from checks.model import Context, Facts, Found, Location
+from checks.model import Context, Facts, Found, Location, command
 from checks.registry import check
 
 MB = 1024 * 1024
@@ -114,13 +114,9 @@ def sudo_installed(facts: Facts, ctx: Context) -> Iterator[Found]:
             yield Found(f"a build step mentions sudo: {_short(created_by)}", where)
 
 
-_BUILD_ARGS = re.compile(r"^\|\d+(?: \S+=\S*)* ")
-_SHELL = re.compile(r"^/bin/sh -c (?:#\(nop\) )?")
-
-
 def _short(text: str, width: int = 100) -> str:
     """A history step as people wrote it: build-arg prefix and `/bin/sh -c` dropped, one line."""
-    text = _SHELL.sub("", _BUILD_ARGS.sub("", " ".join(text.split()))).strip()
+    text = command(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -44,11 +44,28 @@ class Location:
         if self.path:
             parts.append(self.path)
         if self.layer is not None:
-            step = f": {_short(self.created_by)}" if self.created_by else ""
+            step = f": {_short(command(self.created_by))}" if self.created_by else ""
             parts.append(f"layer {self.layer}{step}")
         if self.runtime:
             parts.append(self.runtime)
         return "; ".join(parts) or "image"
+
+
+# How builders record a step: legacy `|1 ARG=v /bin/sh -c cmd`, `/bin/sh -c #(nop)  COPY ...`;
+# BuildKit `RUN |1 ARG=v /bin/sh -c cmd # buildkit`.
+_STEP = re.compile(
+    r"^(?P<run>RUN )?(?:\|\d+ (?:\S+=\S* )*)?(?P<sh>/bin/sh -c )?(?P<nop>#\(nop\) *)?"
+)
+
+
+def command(created_by: str) -> str:
+    """The instruction a history step ran, without the builder's shell and build-arg prefix."""
+    text = " ".join(created_by.split()).removesuffix(" # buildkit")
+    match = _STEP.match(text)
+    rest = text[match.end() :] if match else text
+    if match and (match.group("run") or match.group("sh")) and not match.group("nop"):
+        return "RUN " + rest
+    return rest or text
 
 
 def _short(text: str, width: int = 60) -> str:

@@ -751,14 +751,15 @@ def pip_into_distro_python(facts: Facts, ctx: Context) -> Iterator[Found]:
     if not distro:
         return
     no_apt = not (facts.get("os_packages") or {}).get("manager")
+    # Named by layer, as every location is; a step that made no layer cannot be named that way.
     steps = [
-        i
-        for i, h in enumerate(facts.get("history") or [])
-        if "--break-system-packages" in (h.get("created_by") or "")
+        h["layer"]
+        for h in facts.get("history") or []
+        if "--break-system-packages" in (h.get("created_by") or "") and h.get("layer") is not None
     ]
     flag = (
         (
-            f"; history step{'s' if len(steps) > 1 else ''} "
+            f"; layer{'s' if len(steps) > 1 else ''} "
             f"{', '.join(map(str, steps))} used --break-system-packages"
         )
         if steps

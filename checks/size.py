@@ -26,11 +26,11 @@ PYTHON_CACHES = {
 
 
 def size(n: int) -> str:
-    """Bytes for people: "2.0 MB", "512 KB", "300 B"."""
+    """Bytes for people, in binary units as counted: "2.0 MiB", "512 KiB", "300 B"."""
     if n >= MB:
-        return f"{n / MB:.1f} MB"
+        return f"{n / MB:.1f} MiB"
     if n >= 1024:
-        return f"{n / 1024:.0f} KB"
+        return f"{n / 1024:.0f} KiB"
     return f"{n} B"
 
 

@@ -253,7 +253,7 @@ def audit(
     """
     from inspector.audit import exit_code
     from inspector.baseline import read as read_baseline
-    from inspector.renderers import renderer
+    from inspector.renderers import render
 
     files = []
     for output in outputs:
@@ -273,18 +273,19 @@ def audit(
 
     # Colour only for the table on stdout, when the reader's terminal (or FORCE_COLOR) wants it.
     colour = fmt == "table" and render_table.use_colour(sys.stdout.isatty(), os.environ)
-    text = render_table.render(reports, colour=True) if colour else renderer(fmt)(reports)
+    threshold = fail_on or scan.policy.fail_on or "high"
+    text = render(fmt, reports, fail_on=threshold, colour=colour)
     click.echo(text, nl=False, color=colour or None)
     for name, path in files:
         try:
             with open(path, "w", encoding="utf-8") as out:
-                out.write(renderer(name)(reports))
+                out.write(render(name, reports, fail_on=threshold))
         except OSError as exc:
             raise InspectorError(f"cannot write the {name} report to {path}: {exc}") from exc
     for report in reports:
         if report.error:
             click.echo(f"inspector: error: {report.reference}: {report.error}", err=True)
-    code = exit_code(reports, fail_on or scan.policy.fail_on or "high")
+    code = exit_code(reports, threshold)
     return 0 if exit_zero and code == 1 else code
 
 

@@ -7,8 +7,9 @@ import re
 
 from checks.model import Finding
 
-# Numbers and long hex runs change between builds (sizes, counts, digests): not an identity.
-_VOLATILE = re.compile(r"[0-9a-f]{12,}|\d+")
+# Sizes (with their unit: 990 KiB becomes 1.0 MiB as a cache grows), numbers and long hex runs
+# change between builds (sizes, counts, digests): not an identity.
+_VOLATILE = re.compile(r"\d+(?:\.\d+)?\s*(?:[KMGT]i?B|bytes|B)\b|[0-9a-f]{12,}|\d+", re.IGNORECASE)
 
 
 def fingerprint(reference: str, finding: Finding) -> str:

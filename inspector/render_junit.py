@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from checks.model import CheckResult, Finding, severity_rank
+from checks.model import SEVERITIES, CheckResult, Finding, severity_rank
 from inspector.audit import ImageReport
 
 # XML 1.0 cannot carry these even escaped; a file name in an image can contain them.
@@ -19,10 +19,12 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _COUNTED = ("failures", "errors", "skipped")
 
 
-def render(reports: Sequence[ImageReport]) -> str:
+def render(reports: Sequence[ImageReport], fail_on: str = "high") -> str:
+    """Checks with a finding at or above `fail_on` fail; below it they pass with the findings in
+    system-out, so a CI server shows red exactly when the gate does."""
     root = ET.Element("testsuites", name="inspector audit")
     for report in reports:
-        root.append(_suite(report))
+        root.append(_suite(report, severity_rank(fail_on)))
     totals = {key: sum(int(s.get(key, "0")) for s in root) for key in ("tests", *_COUNTED)}
     root.attrib.update({key: str(value) for key, value in totals.items()})
     ET.indent(root)
@@ -30,7 +32,7 @@ def render(reports: Sequence[ImageReport]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
-def _suite(report: ImageReport) -> ET.Element:
+def _suite(report: ImageReport, threshold: int) -> ET.Element:
     suite = ET.Element("testsuite", name=_clean(report.reference))
     properties = ET.SubElement(suite, "properties")
     for name, value in (("image.id", report.image_id), ("image.digest", report.digest)):
@@ -44,7 +46,7 @@ def _suite(report: ImageReport) -> ET.Element:
         )
         cases = [case]
     else:
-        cases = [_case(result) for result in report.results]
+        cases = [_case(result, threshold) for result in report.results]
         suite.extend(cases)
         if report.notices:  # expired ignores, stale baseline entries: the reader should know
             _text(ET.SubElement(suite, "system-out"), "\n".join(report.notices))
@@ -57,13 +59,19 @@ def _suite(report: ImageReport) -> ET.Element:
     return suite
 
 
-def _case(result: CheckResult) -> ET.Element:
+def _case(result: CheckResult, threshold: int) -> ET.Element:
     check = result.check
     case = ET.Element(
         "testcase", classname=f"inspector.{check.category}", name=f"{check.id} {check.name}"
     )
     reason = _clean(result.reason or "")
-    if result.status == "failed":
+    gating = any(severity_rank(f.severity) >= threshold for f in result.findings)
+    out: list[str] = []
+    if result.status == "failed" and not gating:
+        out += [
+            f"below the gate ({SEVERITIES[threshold]})\n" + _finding(f) for f in result.findings
+        ]
+    elif result.status == "failed":
         worst = max(result.findings, key=lambda f: severity_rank(f.severity), default=None)
         severity = worst.severity if worst else check.severity
         count = len(result.findings)
@@ -76,7 +84,7 @@ def _case(result: CheckResult) -> ET.Element:
         _text(ET.SubElement(case, "error", message=reason, type="error"), result.reason or "")
     if result.suppressed:
         # Accepted findings do not fail the case, but the record of what was accepted stays.
-        lines = [
+        out += [
             f"accepted ({item.suppression.by}: {item.suppression.reason}; "
             f"{item.suppression.source}"
             + (f"; expires {item.suppression.expires}" if item.suppression.expires else "")
@@ -84,7 +92,8 @@ def _case(result: CheckResult) -> ET.Element:
             + _finding(item.finding)
             for item in result.suppressed
         ]
-        _text(ET.SubElement(case, "system-out"), "\n\n".join(lines))
+    if out:
+        _text(ET.SubElement(case, "system-out"), "\n\n".join(out))
     return case
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -91,9 +92,9 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
             (
                 _clean(f.check),
                 _style(_clean(f.severity), SEVERITY_STYLES.get(f.severity), colour),
-                _clean(f.message),
-                _clean(f.location.describe()),
-                _clean(f.fix),
+                _wrap(_clean(f.message), what),
+                _wrap(_clean(f.location.describe()), where),
+                _wrap(_clean(f.fix), fix),
             )
             for f in findings
         ]
@@ -103,7 +104,6 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
                 rows,
                 headers=["id", "severity", "what", "where", "fix"],
                 tablefmt="simple",
-                maxcolwidths=[None, None, what, where, fix],
             )
         )
     skipped = [r for r in report.results if r.status == "skipped"]
@@ -128,3 +128,12 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
     for result in errors:
         lines.append(f"check {result.check.id} failed to run: {_clean(result.reason or '')}")
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> str:
+    """Wrap at spaces only: a path, a label or a command a reader copies must stay whole, even
+    when it overflows the column (tabulate's own wrapping splits words and hyphens)."""
+    return "\n".join(
+        textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+        for line in text.splitlines() or [""]
+    )

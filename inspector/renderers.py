@@ -19,3 +19,15 @@ FORMATS = {
 
 def renderer(name: str) -> Callable[[Sequence[ImageReport]], str]:
     return importlib.import_module(FORMATS[name]).render  # type: ignore[no-any-return]
+
+
+def render(name: str, reports: Sequence[ImageReport], fail_on: str = "high",
+           colour: bool = False) -> str:  # fmt: skip
+    """The report in format `name`; JUnit fails only the checks the gate fails on, and only the
+    table on a terminal is coloured."""
+    module = importlib.import_module(FORMATS[name])
+    if name == "junit":
+        return module.render(reports, fail_on=fail_on)  # type: ignore[no-any-return]
+    if name == "table":
+        return module.render(reports, colour=colour)  # type: ignore[no-any-return]
+    return module.render(reports)  # type: ignore[no-any-return]

@@ -36,7 +36,8 @@ def test_every_option_has_help_text():
     for name, command in cli.commands.items():
         for param in command.params:
             if isinstance(param, click.Option):
-                assert param.help and len(param.help) > 10, f"{name} {param.opts}"
+                assert param.help, f"{name} {param.opts}"
+                assert len(param.help) > 10, f"{name} {param.opts}"
 
 
 def test_unknown_command_is_a_usage_error(capsys):

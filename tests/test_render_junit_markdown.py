@@ -49,8 +49,8 @@ AUDITED = ImageReport(
 MISSING = ImageReport("nope:latest", None, None, error="no such image: nope:latest")
 
 
-def _parse(reports: list[ImageReport]) -> ET.Element:
-    return ET.fromstring(render_junit.render(reports))
+def _parse(reports: list[ImageReport], fail_on: str = "low") -> ET.Element:
+    return ET.fromstring(render_junit.render(reports, fail_on=fail_on))
 
 
 def _counts(element: ET.Element) -> dict[str, str]:
@@ -72,6 +72,15 @@ def test_junit_counts_every_status_per_suite_and_in_total():
     assert _counts(audited) == {"tests": "5", "failures": "2", "errors": "1", "skipped": "1"}
     assert _counts(missing) == {"tests": "1", "failures": "0", "errors": "1", "skipped": "0"}
     assert _counts(root) == {"tests": "6", "failures": "2", "errors": "2", "skipped": "1"}
+
+
+def test_junit_fails_only_at_or_above_the_gate_threshold():
+    """With --fail-on high the low cache finding passes, its finding kept in system-out."""
+    cases = {c.get("name"): c for c in _parse([AUDITED], fail_on="high").iter("testcase")}
+    assert cases["SEC900 runs-as-root"].find("failure") is not None
+    cache = cases["SIZE900 pip-cache-kept"]
+    assert cache.find("failure") is None
+    assert cache.findtext("system-out", "").startswith("below the gate (high)\n[low] pip cache")
 
 
 def test_junit_suite_names_the_image_and_carries_its_id():
@@ -189,7 +198,7 @@ def test_junit_failures_are_the_failed_checks_of_a_real_audit(docker_client):
     assert report.error is None
     failed = {f"{r.check.id} {r.check.name}" for r in report.results if r.status == "failed"}
     assert failed
-    suite = _parse([report]).find("testsuite")
+    suite = _parse([report], fail_on="info").find("testsuite")
     assert suite is not None
     junit_failed = {c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None}
     assert junit_failed == failed
