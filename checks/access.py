@@ -6,6 +6,17 @@ from typing import Any
 
 from checks.model import Facts, Location
 
+MiB = 1024 * 1024
+
+
+def size(n: int) -> str:
+    """Bytes for people, in binary units as counted: "2.0 MiB", "512 KiB", "300 B"."""
+    if n >= MiB:
+        return f"{n / MiB:.1f} MiB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KiB"
+    return f"{n} B"
+
 
 def config(facts: Facts) -> dict[str, Any]:
     return facts.get("config") or {}

@@ -8,24 +8,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from checks.access import at_layer, config
-from checks.model import Context, Facts, Found, Location, command
+from checks.access import MiB, at_layer, config, size
+from checks.model import Context, Facts, Found, Location, command, shorten
 from checks.registry import check
 
-MB = 1024 * 1024
 # A `chown -R` that duplicates more than this is worth a rebuild (catalog SZ-05).
-CHOWN_MEDIUM_BYTES = 10 * MB
+CHOWN_MEDIUM_BYTES = 10 * MiB
 _SUDO_IN_STEP = re.compile(r"(?<![\w./-])sudo(?![\w.-])")
 _DEV_PACKAGE = re.compile(r"[a-z0-9][a-z0-9.+-]*-dev|build-essential|(?:gcc|g\+\+|cpp|clang)-\d+")
-
-
-def _size(n: int) -> str:
-    """Bytes for people: "2.0 MB", "512 KB", "300 B"."""
-    if n >= MB:
-        return f"{n / MB:.1f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n} B"
 
 
 def _files(facts: Facts) -> dict[str, Any]:
@@ -116,8 +106,7 @@ def sudo_installed(facts: Facts, ctx: Context) -> Iterator[Found]:
 
 def _short(text: str, width: int = 100) -> str:
     """A history step as people wrote it: build-arg prefix and `/bin/sh -c` dropped, one line."""
-    text = command(text)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(command(text), width)
 
 
 def _runtime_principals(facts: Facts) -> set[str]:
@@ -350,8 +339,8 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
         name = leak.get("name") or "?"
         path = leak.get("path")
         what = _LEAK_WORDS.get(name, name)
-        files, size = leak.get("files") or 0, leak.get("bytes") or 0
-        amount = f"{files} files, {_size(size)}" if leak.get("kind") == "dir" else _size(size)
+        files, nbytes = leak.get("files") or 0, leak.get("bytes") or 0
+        amount = f"{files} files, {size(nbytes)}" if leak.get("kind") == "dir" else size(nbytes)
         message = f"{path} is {what} ({amount}) in {leak.get('dir')}"
         severity = None
         if name == "git" and leak.get("credential"):
@@ -426,10 +415,10 @@ def build_toolchain(facts: Facts, ctx: Context) -> Iterator[Found]:
     toolchain = _section(facts, "toolchain")
     headers = toolchain.get("header_dirs") or []
     libs = toolchain.get("static_libs") or {}
-    extra = [f"{h.get('path')}: {h.get('files')} files, {_size(h.get('bytes') or 0)}"
+    extra = [f"{h.get('path')}: {h.get('files')} files, {size(h.get('bytes') or 0)}"
              for h in headers]  # fmt: skip
     if libs.get("files"):
-        extra.append(f"{libs.get('files')} static libraries, {_size(libs.get('bytes') or 0)}")
+        extra.append(f"{libs.get('files')} static libraries, {size(libs.get('bytes') or 0)}")
     note = f" ({'; '.join(extra)})" if extra else ""
     by_layer: dict[int | None, list[str]] = defaultdict(list)
     for tool in (toolchain.get("compilers") or []) + (toolchain.get("make") or []):
@@ -521,7 +510,7 @@ def leftover_artifacts(facts: Facts, ctx: Context) -> Iterator[Found]:
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         where = "left in the image" if deleted is None else (
             f"deleted in layer {deleted} yet still shipped")  # fmt: skip
-        yield Found(f"{what} ({_size(_total(items))}) {where}: {shown}",
+        yield Found(f"{what} ({size(_total(items))}) {where}: {shown}",
                     at_layer(facts, layer, paths[0]))  # fmt: skip
 
 
@@ -583,7 +572,7 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
         ) or "metadata"  # fmt: skip
         examples = ", ".join((group.get("examples") or [])[:3])
         message = (
-            f"{group.get('files')} files ({_size(group.get('bytes') or 0)}) written by layer "
+            f"{group.get('files')} files ({size(group.get('bytes') or 0)}) written by layer "
             f"{group.get('layer')} ({_short(group.get('created_by') or '?', 70)}) are written "
             f"again by layer {readded} ({_short(group.get('readded_by') or '?', 70)}) only to "
             f"change their {changed}; e.g. {examples}"

@@ -44,7 +44,7 @@ class Location:
         if self.path:
             parts.append(self.path)
         if self.layer is not None:
-            step = f": {_short(command(self.created_by))}" if self.created_by else ""
+            step = f": {shorten(command(self.created_by))}" if self.created_by else ""
             parts.append(f"layer {self.layer}{step}")
         if self.runtime:
             parts.append(self.runtime)
@@ -68,7 +68,7 @@ def command(created_by: str) -> str:
     return rest or text
 
 
-def _short(text: str, width: int = 60) -> str:
+def shorten(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 

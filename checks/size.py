@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from checks.access import at_layer, step
+from checks.access import MiB, at_layer, size, step
 from checks.model import Context, Facts, Found, Location
 from checks.registry import check
 
-MB = 1024 * 1024
 OS_CACHES = {
     "apt_lists": "apt package lists (/var/lib/apt/lists)",
     "apt_archives": "apt's downloaded .debs and package caches (/var/cache/apt)",
@@ -23,15 +22,6 @@ PYTHON_CACHES = {
     "pipenv": "Pipenv's cache",
     "pdm": "PDM's cache",
 }
-
-
-def size(n: int) -> str:
-    """Bytes for people, in binary units as counted: "2.0 MiB", "512 KiB", "300 B"."""
-    if n >= MB:
-        return f"{n / MB:.1f} MiB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KiB"
-    return f"{n} B"
 
 
 def cache_findings(facts: Facts, kinds: dict[str, str], medium_over: int) -> Iterator[Found]:
@@ -118,7 +108,7 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0004
     - https://github.com/hadolint/hadolint/wiki/DL3009
     """
-    yield from cache_findings(facts, OS_CACHES, medium_over=10 * MB)
+    yield from cache_findings(facts, OS_CACHES, medium_over=10 * MiB)
 
 
 @check(
@@ -165,7 +155,7 @@ def python_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/hadolint/hadolint/wiki/DL3042
     - https://docs.astral.sh/uv/guides/integration/docker/#caching
     """
-    yield from cache_findings(facts, PYTHON_CACHES, medium_over=MB)
+    yield from cache_findings(facts, PYTHON_CACHES, medium_over=MiB)
 
 
 # --- wasted bytes -------------------------------------------------------------------------------
@@ -195,7 +185,7 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
     The file versions no container sees but every pull downloads (a later layer deleted or
     replaced them), against three limits, any of which fails the check:
 
-    - `fs.wasted_bytes` over the `wasted_bytes` threshold (20 MB);
+    - `fs.wasted_bytes` over the `wasted_bytes` threshold (20 MiB);
     - efficiency, `visible / (visible + wasted)` bytes, under the `efficiency` threshold (0.9,
       dive's `lowestEfficiency` default);
     - the user wasted share over `user_wasted_percent` (0.1, dive's `highestUserWastedPercent`

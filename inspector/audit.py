@@ -6,13 +6,22 @@ export, the probes' warm-up and stop), not to our CPU.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from checks.engine import run_checks
-from checks.model import Check, CheckResult, Context, Finding, Suppressed, severity_rank
+from checks.model import (
+    SEVERITIES,
+    Check,
+    CheckResult,
+    Context,
+    Finding,
+    Suppressed,
+    severity_rank,
+)
 from inspector.errors import InspectorError
 from inspector.policy import Gate, apply
 from inspector.probes import ProbeOptions
@@ -53,6 +62,22 @@ class ImageReport:
     @property
     def suppressed(self) -> list[Suppressed]:
         return [s for r in self.results for s in r.suppressed]
+
+    def counts(self) -> str:
+        """The findings that count, by severity, worst first: "2 high, 1 low"; "" for none."""
+        by = Counter(f.severity for f in self.findings)
+        return ", ".join(f"{by[s]} {s}" for s in reversed(SEVERITIES) if by[s])
+
+    def accepted(self) -> str:
+        """What the policy accepted: "3 findings accepted (1 by the policy's ignores, 2 in the
+        baseline)"; "" for none."""
+        by = Counter(item.suppression.by for item in self.suppressed)
+        if not by:
+            return ""
+        how = [f"{by['ignore']} by the policy's ignores"] if by["ignore"] else []
+        how += [f"{by['baseline']} in the baseline"] if by["baseline"] else []
+        total = by.total()
+        return f"{total} finding{'' if total == 1 else 's'} accepted ({', '.join(how)})"
 
 
 def audit_one(

@@ -45,9 +45,6 @@ class Baseline:
     source: str
     entries: Mapping[str, Entry]  # fingerprint -> entry
 
-    def repositories(self) -> set[str]:
-        return {e.repository for e in self.entries.values()}
-
 
 def document(reports: Sequence[ImageReport], now: datetime | None = None) -> dict[str, Any]:
     """Every finding that counts in these reports (the policy's ignores already applied)."""

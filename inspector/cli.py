@@ -37,6 +37,31 @@ def cli() -> None:
     """Audit built Python container images for production readiness."""
 
 
+def _options(*options):  # type: ignore[no-untyped-def]
+    """Several click options as one decorator, in the order given."""
+
+    def apply(command):  # type: ignore[no-untyped-def]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+# How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
+_read_options = _options(
+    click.option("--pull", type=click.Choice(PULL_POLICIES), default="never", show_default=True,
+                 help="When to pull REF through the daemon (with your Docker credentials)."),
+    click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache."),
+)  # fmt: skip
+_probe_options = _options(
+    click.option("--warmup", type=click.FloatRange(0, 600), default=3.0, show_default=True,
+                 help="Seconds the lifecycle probe lets the image run before looking at it."),
+    click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
+                 help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
+)  # fmt: skip
+
+
 @cli.command()
 @click.argument("ref")
 @click.option(
@@ -47,29 +72,9 @@ def cli() -> None:
     show_default=True,
     help="A readable summary, or versioned JSON (documented in docs/facts.md).",
 )
-@click.option(
-    "--pull",
-    type=click.Choice(PULL_POLICIES),
-    default="never",
-    show_default=True,
-    help="When to pull REF through the daemon (with your Docker credentials).",
-)
-@click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache.")
+@_read_options
 @click.option("--no-probe", is_flag=True, help="Do not run the image (no runtime facts).")
-@click.option(
-    "--warmup",
-    type=click.FloatRange(0, 600),
-    default=3.0,
-    show_default=True,
-    help="Seconds the lifecycle probe lets the image run before looking at it.",
-)
-@click.option(
-    "--grace",
-    type=click.FloatRange(0, 600),
-    default=10.0,
-    show_default=True,
-    help="Seconds between the stop signal and SIGKILL, as `docker stop -t`.",
-)
+@_probe_options
 def facts(
     ref: str, fmt: str, pull: str, no_cache: bool, no_probe: bool, warmup: float, grace: float
 ) -> None:
@@ -106,34 +111,23 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def _scan_options(command):  # type: ignore[no-untyped-def]
-    """What `audit` and `baseline` share: which checks, which policy, how images are read."""
-    options = [
-        click.argument("refs", nargs=-1, required=True, metavar="REF..."),
-        click.option("--select", multiple=True, metavar="ID|NAME|CATEGORY",
-                     help="Run only these checks (repeat or comma-separate); replaces the "
-                     "policy's select."),
-        click.option("--ignore", multiple=True, metavar="ID|NAME|CATEGORY",
-                     help="Do not run these checks; adds to the policy's ignore."),
-        click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="PATH",
-                     help="The policy file (default: the nearest .inspector.toml or "
-                     "pyproject.toml with [tool.inspector], upward from here)."),
-        click.option("--no-config", is_flag=True, help="Use no policy file."),
-        click.option("--pull", type=click.Choice(PULL_POLICIES), default="never",
-                     show_default=True,
-                     help="When to pull REF through the daemon (with your Docker credentials)."),
-        click.option("--no-cache", is_flag=True,
-                     help="Read every layer, ignoring the layer cache."),
-        click.option("--no-probe", is_flag=True,
-                     help="Do not run the images; runtime checks are skipped."),
-        click.option("--warmup", type=click.FloatRange(0, 600), default=3.0, show_default=True,
-                     help="Seconds the lifecycle probe lets the image run before looking at it."),
-        click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
-                     help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        command = option(command)
-    return command
+# What `audit` and `baseline` share: which checks, which policy, how images are read.
+_scan_options = _options(
+    click.argument("refs", nargs=-1, required=True, metavar="REF..."),
+    click.option("--select", multiple=True, metavar="ID|NAME|CATEGORY",
+                 help="Run only these checks (repeat or comma-separate); replaces the "
+                 "policy's select."),
+    click.option("--ignore", multiple=True, metavar="ID|NAME|CATEGORY",
+                 help="Do not run these checks; adds to the policy's ignore."),
+    click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="PATH",
+                 help="The policy file (default: the nearest .inspector.toml or "
+                 "pyproject.toml with [tool.inspector], upward from here)."),
+    click.option("--no-config", is_flag=True, help="Use no policy file."),
+    _read_options,
+    click.option("--no-probe", is_flag=True,
+                 help="Do not run the images; runtime checks are skipped."),
+    _probe_options,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

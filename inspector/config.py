@@ -107,7 +107,6 @@ IGNORE_KEYS = {
         "so, so that accepted risk is reviewed.",
     ),
 }
-_THRESHOLDS = {key: name for key, (name, _) in THRESHOLD_KEYS.items()}
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}  # fmt: skip
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.I)
@@ -269,10 +268,10 @@ def _thresholds(value: Any, where: _Where) -> Thresholds:
     types = {f.name: f.type for f in fields(Thresholds)}
     changes: dict[str, Any] = {}
     for key, raw in value.items():
-        name = _THRESHOLDS.get(key)
-        if name is None:
-            raise where.error(f"thresholds.{key}",
-                              f"unknown threshold (known: {', '.join(_THRESHOLDS)})")  # fmt: skip
+        if key not in THRESHOLD_KEYS:
+            known = ", ".join(THRESHOLD_KEYS)
+            raise where.error(f"thresholds.{key}", f"unknown threshold (known: {known})")
+        name = THRESHOLD_KEYS[key][0]
         changes[name] = _threshold(raw, key, types[name], where)
     return replace(Thresholds(), **changes)
 

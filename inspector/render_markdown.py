@@ -7,10 +7,8 @@ into a <details> block so the comment stays short.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 
-from checks.model import SEVERITIES
 from inspector.audit import ImageReport
 
 _CODE_SPAN = re.compile(r"(`+[^`]*?`+)")
@@ -27,11 +25,10 @@ def _image(report: ImageReport) -> str:
         lines.append(f"**Could not be audited:** {_cell(report.error)}")
         return "\n".join(lines)
     findings = report.findings
-    counts = Counter(f.severity for f in findings)
-    summary = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
+    summary = report.counts()
     head = f"**Findings:** {summary}" if summary else "**No findings.**"
     if report.suppressed:
-        head += f" {_accepted(report)}"
+        head += f" · {report.accepted()}"
     lines.append(head)
     if findings:
         lines += ["", _row(_HEADERS), _row(["---"] * len(_HEADERS))]
@@ -53,13 +50,6 @@ def _image(report: ImageReport) -> str:
     if report.suppressed:
         lines += ["", *_suppressed(report)]
     return "\n".join(lines)
-
-
-def _accepted(report: ImageReport) -> str:
-    by = Counter(item.suppression.by for item in report.suppressed)
-    parts = [f"{by['ignore']} by the policy's ignores"] if by["ignore"] else []
-    parts += [f"{by['baseline']} in the baseline"] if by["baseline"] else []
-    return f"({len(report.suppressed)} accepted: {', '.join(parts)})"
 
 
 def _suppressed(report: ImageReport) -> list[str]:

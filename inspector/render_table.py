@@ -18,7 +18,6 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from checks.model import SEVERITIES
 from inspector.audit import ImageReport
 
 # Columns that wrap: what, where, fix. id and severity never wrap.
@@ -82,8 +81,7 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
     if report.error:
         return f"{title_text}\n  error: {_clean(report.error)}"
     findings = report.findings
-    counts = Counter(f.severity for f in findings)
-    summary = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
+    summary = report.counts()
     lines = [f"{title_text}: {summary or 'no findings'}"]
     if findings:
         rest = width - 8 - 10 - 12  # id, severity, borders
@@ -117,12 +115,8 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
             + "; ".join(f"{n}: {reason}" for reason, n in reasons.most_common(3))
             + ")"
         )
-    accepted = Counter(s.suppression.by for s in report.suppressed)
-    if accepted:
-        total = sum(accepted.values())
-        how = [f"{accepted['ignore']} by ignores in the policy"] if accepted["ignore"] else []
-        how += [f"{accepted['baseline']} in the baseline"] if accepted["baseline"] else []
-        tail += f"; {total} finding{'' if total == 1 else 's'} accepted ({', '.join(how)})"
+    if report.suppressed:
+        tail += f"; {report.accepted()}"
     lines.append(tail)
     lines.extend(f"note: {_clean(notice)}" for notice in report.notices)
     for result in errors:

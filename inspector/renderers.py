@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from inspector.audit import ImageReport
 
@@ -15,10 +15,6 @@ FORMATS = {
     "junit": "inspector.render_junit",
     "markdown": "inspector.render_markdown",
 }
-
-
-def renderer(name: str) -> Callable[[Sequence[ImageReport]], str]:
-    return importlib.import_module(FORMATS[name]).render  # type: ignore[no-any-return]
 
 
 def render(name: str, reports: Sequence[ImageReport], fail_on: str = "high",

@@ -33,7 +33,7 @@ from inspector.cli import main
 from inspector.config import Policy, load
 from inspector.dockerfile import Dockerfile
 from inspector.policy import Gate
-from inspector.renderers import FORMATS, renderer
+from inspector.renderers import FORMATS, render
 from tests.conftest import REPO, fixture_image
 
 GOLDEN = REPO / "tests" / "golden" / "report"
@@ -123,11 +123,11 @@ def produce(name: str, workdir: Path) -> dict[str, str]:
     out = {}
     for fmt in FORMATS:
         if fmt == "table":
-            from inspector.render_table import render
+            from inspector import render_table
 
-            text = render(stable, width=TABLE_WIDTH)
+            text = render_table.render(stable, width=TABLE_WIDTH)
         else:
-            text = renderer(fmt)(stable)
+            text = render(fmt, stable)
         out[fmt] = normalise_output(text, volatile)
     return out
 

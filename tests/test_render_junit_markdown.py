@@ -11,7 +11,7 @@ from checks import catalog
 from checks.model import Check, CheckResult, Finding, Location, Suppressed, Suppression
 from inspector import render_junit, render_markdown
 from inspector.audit import AuditOptions, ImageReport, audit_one
-from inspector.renderers import FORMATS, renderer
+from inspector.renderers import FORMATS, render
 from tests.conftest import fixture_image
 
 
@@ -59,8 +59,8 @@ def _counts(element: ET.Element) -> dict[str, str]:
 
 def test_formats_are_registered():
     """`--format junit` and `--format markdown` reach these renderers."""
-    assert renderer("junit") is render_junit.render
-    assert renderer("markdown") is render_markdown.render
+    assert render("junit", [AUDITED], fail_on="low") == render_junit.render([AUDITED], "low")
+    assert render("markdown", [AUDITED]) == render_markdown.render([AUDITED])
     assert {"junit", "markdown"} <= set(FORMATS)
 
 
@@ -251,7 +251,8 @@ def test_junit_accepted_findings_pass_with_the_record_in_system_out():
 def test_markdown_counts_accepted_findings_and_folds_them():
     """Markdown says how many findings were accepted and by what, and lists them folded."""
     text = render_markdown.render([ACCEPTED])
-    assert "**No findings.** (2 accepted: 1 by the policy's ignores, 1 in the baseline)" in text
+    accepted = "2 findings accepted (1 by the policy's ignores, 1 in the baseline)"
+    assert f"**No findings.** · {accepted}" in text
     assert "- ⚠️ the ignore in p.toml: ignores[1] expired on 2026-01-01" in text
     assert "<summary>2 accepted findings</summary>" in text
     assert (

@@ -17,7 +17,7 @@ from checks.model import Check, CheckResult, Finding, Location
 from inspector import render_sarif
 from inspector.audit import AuditOptions, ImageReport, audit_one
 from inspector.fingerprint import fingerprint
-from inspector.renderers import renderer
+from inspector.renderers import render
 from tests.conftest import fixture_image
 
 # RFC 3986 relative-ref made of path characters only: unreserved, pct-encoded, sub-delims, ":@/".
@@ -60,7 +60,8 @@ def _render(*reports: ImageReport) -> dict[str, Any]:
 
 def test_sarif_format_is_registered():
     """`--format sarif` reaches this renderer."""
-    assert renderer("sarif") is render_sarif.render
+    report = _report(_finding())
+    assert render("sarif", [report]) == render_sarif.render([report])
 
 
 def test_levels_follow_severity():

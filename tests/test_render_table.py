@@ -17,7 +17,7 @@ from checks.model import Check, CheckResult, Finding, Location, Suppressed, Supp
 from inspector import render_table
 from inspector.audit import ImageReport
 from inspector.render_table import render, use_colour
-from inspector.renderers import renderer
+from inspector.renderers import render as render_format
 from tests.conftest import REPO, fixture_image
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -118,7 +118,7 @@ def test_default_and_colour_off_have_no_escape_byte():
     hostile image data."""
     reports = [AUDITED, MISSING, HOSTILE]
     for text in (render(reports, 120), render(reports, 120, colour=False),
-                 renderer("table")(reports)):  # fmt: skip
+                 render_format("table", reports)):  # fmt: skip
         assert "\x1b" not in text
         assert "\x9b" not in text
         assert "\x07" not in text
@@ -196,7 +196,7 @@ def test_accepted_findings_and_notices_are_reported():
         notices=("1 baseline entry for app no longer found (SEC009): fixed?",),
     )
     text = render([report], 120)
-    assert "3 findings accepted (1 by ignores in the policy, 2 in the baseline)" in text
+    assert "3 findings accepted (1 by the policy's ignores, 2 in the baseline)" in text
     assert "note: 1 baseline entry for app no longer found (SEC009): fixed?" in text
     assert "PY001" not in text  # accepted findings are counted, not listed
 

@@ -146,27 +146,26 @@ def _export(client: docker.DockerClient, image_id: str) -> Any:
     return _SocketBody.of(response) or _ReadAhead(response.raw)
 
 
-class _ReadAhead:
-    """Reads the export on a thread into a bounded queue, so the daemon streams while we parse.
+class _Pumped:
+    """A stream read on a thread into a bounded queue, so the daemon streams while we parse.
 
     Without it the daemon waits whenever the parser is busy, and the two costs add up.
+    Subclasses produce the blocks in `_produce`; an exception there reaches the reader.
     """
 
-    def __init__(self, raw: Any, chunk: int = 1 << 20, depth: int = 64) -> None:
-        self.raw = raw
+    def __init__(self, depth: int) -> None:
         self.queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
         self.done = False
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._pump, args=(chunk,), daemon=True)
+        self.thread = threading.Thread(target=self._pump, daemon=True)
         self.thread.start()
 
-    def _pump(self, chunk: int) -> None:
+    def _produce(self) -> None:
+        raise NotImplementedError
+
+    def _pump(self) -> None:
         try:
-            while not self.stop.is_set():
-                data = self.raw.read(chunk)
-                self._put(data)
-                if not data:
-                    return
+            self._produce()
         except BaseException as exc:  # handed to the reader, which raises it
             self._put(exc)
 
@@ -179,7 +178,7 @@ class _ReadAhead:
                 continue
 
     def read(self, n: int = -1) -> bytes:
-        """The next chunk (its size is the pump's, not `n`); b"" at the end of the export.
+        """The next block (its size is the pump's, not `n`); b"" at the end of the export.
 
         Only `layers._Reader` reads this, and it buffers by itself.
         """
@@ -191,12 +190,27 @@ class _ReadAhead:
         self.done = not item
         return item
 
+
+class _ReadAhead(_Pumped):
+    """The export through urllib3 (TLS, ssh, named pipes), read ahead on a thread."""
+
+    def __init__(self, raw: Any, chunk: int = 1 << 20, depth: int = 64) -> None:
+        self.raw, self.chunk = raw, chunk
+        super().__init__(depth)
+
+    def _produce(self) -> None:
+        while not self.stop.is_set():
+            data = self.raw.read(self.chunk)
+            self._put(data)
+            if not data:
+                return
+
     def close(self) -> None:
         self.stop.set()
         self.raw.close()
 
 
-class _SocketBody:
+class _SocketBody(_Pumped):
     """The export's HTTP body, read on a thread straight from the engine's socket.
 
     The engine sends 32 KiB HTTP chunks. Decoded one by one through urllib3, each costs a
@@ -210,11 +224,8 @@ class _SocketBody:
         block: int = 4 << 20, depth: int = 12,
     ) -> None:  # fmt: skip
         self.response, self.sock, self.chunked = response, sock, chunked
-        self.queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
-        self.done = False
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._pump, args=(head, block), daemon=True)
-        self.thread.start()
+        self.head, self.block = head, block
+        super().__init__(depth)
 
     @classmethod
     def of(cls, response: Any, timeout: float = 60) -> _SocketBody | None:
@@ -234,50 +245,30 @@ class _SocketBody:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", int(timeout), 0))
         return cls(response, sock, head, chunked=bool(getattr(inner, "chunked", False)))
 
-    def _pump(self, head: bytes, block: int) -> None:
-        try:
-            raw = bytearray(block)
-            view = memoryview(raw)
-            view[: len(head)] = head
-            decoder = _Dechunker() if self.chunked else None
-            kept, ended = len(head), False
-            while not self.stop.is_set() and not ended:
-                got = self.sock.recv_into(view[kept:], block - kept, socket.MSG_WAITALL)
-                end = kept + got
-                if decoder is None:
-                    ended = not got
-                    self._put(bytes(view[:end]))
-                    kept = 0
-                    continue
-                pieces, used = decoder.feed(raw, view, end)
-                ended = decoder.done
-                if not got and not ended:
-                    raise OSError("the export stream ended inside an HTTP chunk")
-                if pieces:
-                    self._put(b"".join(pieces))
-                kept = end - used
-                view[:kept] = view[used:end]  # an unfinished size line, moved to the front
-            self._put(b"")
-        except BaseException as exc:  # handed to the reader, which raises it
-            self._put(exc)
-
-    def _put(self, item: bytes | BaseException) -> None:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
+    def _produce(self) -> None:
+        head, block = self.head, self.block
+        raw = bytearray(block)
+        view = memoryview(raw)
+        view[: len(head)] = head
+        decoder = _Dechunker() if self.chunked else None
+        kept, ended = len(head), False
+        while not self.stop.is_set() and not ended:
+            got = self.sock.recv_into(view[kept:], block - kept, socket.MSG_WAITALL)
+            end = kept + got
+            if decoder is None:
+                ended = not got
+                self._put(bytes(view[:end]))
+                kept = 0
                 continue
-
-    def read(self, n: int = -1) -> bytes:
-        """The next block (its size is the pump's, not `n`); b"" at the end of the export."""
-        if self.done:
-            return b""
-        item = self.queue.get()
-        if isinstance(item, BaseException):
-            raise OSError(f"the export stream broke off: {item}") from item
-        self.done = not item
-        return item
+            pieces, used = decoder.feed(raw, view, end)
+            ended = decoder.done
+            if not got and not ended:
+                raise OSError("the export stream ended inside an HTTP chunk")
+            if pieces:
+                self._put(b"".join(pieces))
+            kept = end - used
+            view[:kept] = view[used:end]  # an unfinished size line, moved to the front
+        self._put(b"")
 
     def close(self) -> None:
         self.stop.set()
