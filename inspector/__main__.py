@@ -1,3 +1,3 @@
-from inspector.cli import run
+from inspector.cli.commands import run
 
 run()

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from inspector.facts import collect
+from inspector.facts.collect import collect
 from inspector.probes import lifecycle, static
 from inspector.probes.model import skipped
 from inspector.probes.plan import ProbePlan

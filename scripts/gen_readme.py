@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from inspector.usage import usage_text
+from inspector.cli.usage import usage_text
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"(<!-- usage:start -->\n```text\n).*?(```\n<!-- usage:end -->)", re.S)

@@ -7,7 +7,8 @@ scripts/gen_report_goldens.py, so the goldens are regenerated exactly as the tes
 The goldens run the audit through its API rather than the CLI for one reason: the clock. Image
 age (META002), Python's and the OS's end of life (PY006, META004) and ignore expiry compare with
 today, so the golden audits run at `NOW` instead; the policy composition below is the CLI's
-(`inspector.cli._scan`): the policy's select and ignore, its severities, its thresholds, its gate.
+(`inspector.cli.commands._scan`): the policy's select and ignore, its severities, its
+thresholds, its gate.
 
 `normalise` replaces what legitimately differs between builds and machines with `{placeholders}`
 (no angle brackets: Markdown and XML would escape them). It runs on the findings' and results'
@@ -27,13 +28,14 @@ from checks import catalog
 from checks.engine import select
 from checks.model import CheckResult, Context, Finding, Suppressed
 from inspector import __version__
-from inspector.audit import AuditOptions, ImageReport, audit
-from inspector.baseline import read as read_baseline
-from inspector.cli import main
-from inspector.config import Policy, load
-from inspector.dockerfile import Dockerfile
-from inspector.policy import Gate
-from inspector.renderers import FORMATS, render
+from inspector.audit import AuditOptions, audit
+from inspector.cli.commands import main
+from inspector.dockerfile.locate import Dockerfile
+from inspector.policy.baseline import read as read_baseline
+from inspector.policy.config import Policy, load
+from inspector.policy.gate import Gate
+from inspector.report.formats import FORMATS, render
+from inspector.report.model import ImageReport
 from tests.conftest import REPO, fixture_image
 
 GOLDEN = REPO / "tests" / "golden" / "report"
@@ -123,7 +125,7 @@ def produce(name: str, workdir: Path) -> dict[str, str]:
     out = {}
     for fmt in FORMATS:
         if fmt == "table":
-            from inspector import render_table
+            from inspector.report import table as render_table
 
             text = render_table.render(stable, width=TABLE_WIDTH)
         else:

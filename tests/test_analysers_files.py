@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 from inspector.analysers import files
-from inspector.analysis import ImageData
-from inspector.filesystem import merge
-from inspector.image import config_from_json
-from inspector.layers import read_layer
+from inspector.analysers.imagedata import ImageData
+from inspector.image.config import config_from_json
+from inspector.layers.overlay import merge
+from inspector.layers.reader import read_layer
 from tests.layertools import layer
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from inspector.analysers import filemodes, osinfo, ospackages, secrets, users
-from inspector.analysis import ImageData
-from inspector.filesystem import merge
-from inspector.image import config_from_json
-from inspector.layers import read_layer
+from inspector.analysers.imagedata import ImageData
+from inspector.image.config import config_from_json
+from inspector.layers.overlay import merge
+from inspector.layers.reader import read_layer
 from tests.layertools import layer
 
 ALL = (osinfo, ospackages, users, filemodes, secrets)

@@ -11,9 +11,10 @@ import pytest
 
 from checks import catalog
 from checks.model import severity_rank
-from inspector.audit import AuditOptions, ImageReport, audit_one
-from inspector.cli import main
+from inspector.audit import AuditOptions, audit_one
+from inspector.cli.commands import main
 from inspector.probes import ProbeOptions
+from inspector.report.model import ImageReport
 from tests.conftest import FIXTURES, fixture_image
 
 pytestmark = pytest.mark.docker

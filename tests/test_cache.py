@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import sqlite3
 
-from inspector.cache import LayerCache
-from inspector.layers import read_layer
+from inspector.layers.cache import LayerCache
+from inspector.layers.reader import read_layer
 from tests.layertools import layer
 
 LAYER = read_layer(

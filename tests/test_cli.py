@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from inspector import __version__
-from inspector.cli import cli, main
+from inspector.cli.commands import cli, main
 from tests.conftest import REPO, fixture_image
 
 

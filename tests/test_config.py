@@ -9,7 +9,7 @@ import pytest
 
 from checks import catalog
 from checks.model import Thresholds
-from inspector.config import ConfigError, Policy, find, load
+from inspector.policy.config import ConfigError, Policy, find, load
 
 
 def _write(path: Path, text: str) -> Path:

@@ -1,4 +1,4 @@
-"""docs/config.md: generated from inspector/config.py, and its example policy really loads."""
+"""docs/config.md: generated from inspector/policy/config.py; its example policy really loads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from checks import catalog
-from inspector.config import IGNORE_KEYS, THRESHOLD_KEYS, TOP_KEYS, load
+from inspector.policy.config import IGNORE_KEYS, THRESHOLD_KEYS, TOP_KEYS, load
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from inspector.analysers.secrets import redact_text
-from inspector.cli import main
-from inspector.dockerfile import Dockerfile, display_path, parse
+from inspector.cli.commands import main
+from inspector.dockerfile.locate import Dockerfile, display_path
+from inspector.dockerfile.parse import parse
 from inspector.errors import InspectorError
 from tests.conftest import FIXTURES, REPO, fixture_image
 from tests.test_render_sarif import _errors
@@ -257,7 +258,7 @@ def test_locate_on_buildkit_history():
     )
     dockerfile = _dockerfile(text)
     assert dockerfile.locate(facts) == {1: 3, 2: 4, 3: 5, 4: 7, 5: 11}
-    from inspector.dockerfile_history import align, steps
+    from inspector.dockerfile.history import align, steps
 
     # Every instruction found its step, metadata included.
     chain = dockerfile.final_chain()
@@ -427,7 +428,7 @@ FIXTURE_NAMES = sorted(d.name for d in FIXTURES.iterdir() if (d / "Dockerfile").
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_every_fixture_layer_maps_to_the_instruction_that_made_it(name):
     """On each real fixture image, every layer our Dockerfile made is at its instruction's line."""
-    from inspector.facts import collect
+    from inspector.facts.collect import collect
 
     facts = collect(fixture_image(name)).to_json()
     dockerfile = Dockerfile.read(str(FIXTURES / name / "Dockerfile"))
@@ -448,7 +449,7 @@ def test_sarif_puts_layer_findings_on_the_dockerfile_line(name, capsys, monkeypa
     """`audit --format sarif --dockerfile fixtures/NAME/Dockerfile`: each layer finding points at
     the instruction that made its layer, the image location is kept as a related location, the
     fingerprints do not change and the document is schema-valid."""
-    from inspector.facts import collect
+    from inspector.facts.collect import collect
 
     monkeypatch.chdir(REPO)
     path = f"fixtures/{name}/Dockerfile"

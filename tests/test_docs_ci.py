@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 import pytest
 
-from inspector.cli import cli
-from inspector.renderers import FORMATS
+from inspector.cli.commands import cli
+from inspector.report.formats import FORMATS
 from tests.conftest import REPO
 
 DOC = REPO / "docs" / "ci.md"
@@ -138,7 +138,7 @@ def test_upload_sarif_step_runs_always_with_real_inputs():
 def test_the_policy_example_loads(tmp_path):
     """The TOML example is a policy the real loader accepts, with the values the text shows."""
     from checks import catalog
-    from inspector.config import load
+    from inspector.policy.config import load
 
     (example,) = _blocks(DOC, "toml")
     pyproject = tmp_path / "pyproject.toml"

@@ -7,9 +7,9 @@ import tarfile
 
 import pytest
 
-from inspector.facts import collect
-from inspector.filesystem import merge
-from inspector.layers import read_layer
+from inspector.facts.collect import collect
+from inspector.layers.overlay import merge
+from inspector.layers.reader import read_layer
 from inspector.sources import load, parse_reference
 from inspector.sources.archive import Known
 from tests.conftest import SESSION, TEST_LABEL, fixture_image

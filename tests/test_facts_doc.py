@@ -9,10 +9,11 @@ import typing
 from dataclasses import asdict
 from typing import Any
 
-from inspector.facts import ANALYSERS, SCHEMA_VERSION, Facts
-from inspector.facts_fields import FIELDS
-from inspector.facts_schema import analyser_result_type, schema
-from inspector.fielddoc import kinds, type_kinds
+from inspector.analysers import ANALYSERS
+from inspector.facts.fielddoc import kinds, type_kinds
+from inspector.facts.fields import FIELDS
+from inspector.facts.model import SCHEMA_VERSION, Facts
+from inspector.facts.schema import analyser_result_type, schema
 from tests.conftest import REPO
 
 REQUIRED = (
@@ -56,8 +57,8 @@ def test_every_schema_path_has_a_description_and_no_description_is_stale():
     assert len(paths) == len(set(paths)), "the schema yields a path twice"
     missing = [path for path in paths if not FIELDS.get(path, "").strip()]
     stale = sorted(set(FIELDS) - set(paths))
-    assert not missing, f"describe these paths in inspector/facts_fields.py: {missing}"
-    assert not stale, f"inspector/facts_fields.py describes paths that no longer exist: {stale}"
+    assert not missing, f"describe these paths in inspector/facts/fields.py: {missing}"
+    assert not stale, f"inspector/facts/fields.py describes paths that no longer exist: {stale}"
 
 
 def test_facts_doc_matches_the_code():
@@ -83,7 +84,7 @@ def test_schema_matches_what_to_json_produces():
     facts = Facts(**{**values, "schema_version": SCHEMA_VERSION, "analysers": results})
     found = kinds(facts.to_json())
     expected = dict(schema())
-    assert sorted(found) == sorted(expected), "facts_schema disagrees with Facts.to_json()"
+    assert sorted(found) == sorted(expected), "facts/schema.py disagrees with Facts.to_json()"
     wrong = {p: (k, expected[p]) for p, k in found.items() if not k <= type_kinds(expected[p])}
     assert not wrong, f"JSON kind not in the schema's type: {wrong}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from inspector.facts import collect
+from inspector.facts.collect import collect
 from tests.layertools import image_archive, layer
 
 TOKEN = "pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmFiLTEyMzQtNDU2Ny04OWFiLWNkZWYwMTIzNDU2NwACKlszLCJhIl0AAAYg"

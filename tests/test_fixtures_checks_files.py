@@ -8,7 +8,7 @@ import pytest
 from checks import catalog
 from checks.engine import run_check
 from checks.model import Context, Finding
-from inspector.facts import collect
+from inspector.facts.collect import collect
 from tests.conftest import fixture_image
 
 pytestmark = pytest.mark.docker

@@ -10,7 +10,7 @@ import pytest
 from checks import catalog
 from checks.engine import run_check
 from checks.model import Context
-from inspector.facts import collect
+from inspector.facts.collect import collect
 from tests.conftest import fixture_image
 from tests.test_fixtures import wait_for_log
 

@@ -16,7 +16,7 @@ import pytest
 from checks import catalog
 from checks.engine import run_check
 from checks.model import Context
-from inspector.facts import collect
+from inspector.facts.collect import collect
 from tests.conftest import FIXTURES, fixture_image
 
 pytestmark = pytest.mark.docker

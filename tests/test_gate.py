@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.cli import main
+from inspector.cli.commands import main
 from tests.conftest import fixture_image
 
 NAIVE = fixture_image("naive")
@@ -93,12 +93,12 @@ def test_bad_config_is_exit_2_naming_file_and_key(tmp_path, capsys):
 
 def test_internal_error_is_exit_2_with_the_trace(monkeypatch, capsys):
     """A bug (an unexpected exception) is exit 2 with a trace, never read as a verdict."""
-    import inspector.cli
+    import inspector.cli.commands
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(inspector.cli, "_run", broken)
+    monkeypatch.setattr(inspector.cli.commands, "_run", broken)
     assert main(["audit", "app:1.4"]) == 2
     err = capsys.readouterr().err
     assert "internal error" in err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inspector.image import command_form, config_from_json, parse_env
+from inspector.image.config import command_form, config_from_json, parse_env
 
 
 @pytest.mark.parametrize(

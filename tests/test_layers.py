@@ -7,8 +7,9 @@ import io
 
 import pytest
 
-from inspector.filesystem import DELETED, REPLACED, merge
-from inspector.layers import LayerError, normalize, read_layer
+from inspector.layers.model import LayerError
+from inspector.layers.overlay import DELETED, REPLACED, merge
+from inspector.layers.reader import normalize, read_layer
 from tests.layertools import layer
 
 

@@ -9,11 +9,11 @@ import pytest
 
 from checks import catalog
 from checks.model import CheckResult, Finding, Location
-from inspector.audit import ImageReport
-from inspector.baseline import BaselineError, read, write
-from inspector.config import Ignore, Policy
-from inspector.fingerprint import fingerprint
-from inspector.policy import Gate, apply
+from inspector.policy.baseline import BaselineError, read, write
+from inspector.policy.config import Ignore, Policy
+from inspector.policy.gate import Gate, apply
+from inspector.report.fingerprint import fingerprint
+from inspector.report.model import ImageReport
 
 REF = "registry.example/team/app:1.4"
 ROOT = catalog()["SEC001"]

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from inspector.cli import main
-from inspector.facts import collect
+from inspector.cli.commands import main
+from inspector.facts.collect import collect
 from inspector.probes import ProbeOptions, containers, lifecycle, static
 from inspector.probes.lifecycle import docker_diff
 from inspector.probes.model import skipped

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from inspector.cli import main
+from inspector.cli.commands import main
 from tests.conftest import fixture_image
 from tests.registry import running_registry
 

@@ -9,9 +9,11 @@ import pytest
 
 from checks import catalog
 from checks.model import Check, CheckResult, Finding, Location, Suppressed, Suppression
-from inspector import render_junit, render_markdown
-from inspector.audit import AuditOptions, ImageReport, audit_one
-from inspector.renderers import FORMATS, render
+from inspector.audit import AuditOptions, audit_one
+from inspector.report import junit as render_junit
+from inspector.report import markdown as render_markdown
+from inspector.report.formats import FORMATS, render
+from inspector.report.model import ImageReport
 from tests.conftest import fixture_image
 
 

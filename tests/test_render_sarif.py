@@ -14,10 +14,11 @@ from jsonschema import Draft4Validator, FormatChecker
 
 from checks import catalog
 from checks.model import Check, CheckResult, Finding, Location
-from inspector import render_sarif
-from inspector.audit import AuditOptions, ImageReport, audit_one
-from inspector.fingerprint import fingerprint
-from inspector.renderers import render
+from inspector.audit import AuditOptions, audit_one
+from inspector.report import sarif as render_sarif
+from inspector.report.fingerprint import fingerprint
+from inspector.report.formats import render
+from inspector.report.model import ImageReport
 from tests.conftest import fixture_image
 
 # RFC 3986 relative-ref made of path characters only: unreserved, pct-encoded, sub-delims, ":@/".

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from checks.model import Check, CheckResult, Finding, Location, Suppressed, Suppression
-from inspector import render_table
-from inspector.audit import ImageReport
-from inspector.render_table import render, use_colour
-from inspector.renderers import render as render_format
+from inspector.report import table as render_table
+from inspector.report.formats import render as render_format
+from inspector.report.model import ImageReport
+from inspector.report.table import render, use_colour
 from tests.conftest import REPO, fixture_image
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")

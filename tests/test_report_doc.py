@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from inspector.fielddoc import json_kind, kinds, type_kinds, walk
-from inspector.render_json import document
-from inspector.report_example import everything
-from inspector.report_fields import FIELDS
+from inspector.facts.fielddoc import json_kind, kinds, type_kinds, walk
+from inspector.report.example import everything
+from inspector.report.fields import FIELDS
+from inspector.report.json import document
 from tests.conftest import REPO
 from tests.reportcases import GOOD, NAIVE, policy_files
 
@@ -24,7 +24,7 @@ def _problems(doc: dict[str, Any]) -> list[str]:
     for path, seen in kinds(doc, FIELDS).items():
         field = FIELDS.get(path)
         if field is None:
-            problems.append(f"{path}: not described in inspector/report_fields.py")
+            problems.append(f"{path}: not described in inspector/report/fields.py")
         elif not seen <= type_kinds(field.type):
             problems.append(f"{path}: {sorted(seen)} is not {field.type!r}")
     for path, value in walk(doc, FIELDS):
@@ -59,7 +59,7 @@ def test_every_described_path_is_one_the_renderer_writes():
     doc = document(everything())
     assert _problems(doc) == []
     stale = sorted(set(FIELDS) - set(kinds(doc, FIELDS)))
-    assert not stale, f"described in inspector/report_fields.py but never written: {stale}"
+    assert not stale, f"described in inspector/report/fields.py but never written: {stale}"
 
 
 def test_problems_are_found():
@@ -75,7 +75,7 @@ def test_problems_are_found():
 
 
 def _audit(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
-    from inspector.cli import main
+    from inspector.cli.commands import main
 
     capsys.readouterr()
     code = main(["audit", *args, "--no-probe", "--format", "json"])

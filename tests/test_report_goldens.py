@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from inspector import __version__
-from inspector.renderers import FORMATS
+from inspector.report.formats import FORMATS
 from tests.conftest import REPO
 from tests.reportcases import (
     CASES,

@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from inspector.errors import InspectorError
-from inspector.layers import read_layer
+from inspector.layers.reader import read_layer
 from inspector.sources.archive import ArchiveError, Known, read_image_stream, read_oci_dir
 from tests.layertools import image_archive, layer
 

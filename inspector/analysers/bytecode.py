@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from inspector.analysers import python as python_analyser
-from inspector.analysis import ImageData
-from inspector.layers import DIR, FILE
+from inspector.analysers.imagedata import ImageData
+from inspector.layers.model import DIR, FILE
 
 AREAS = ("stdlib", "site_packages", "application")
 _EXAMPLES = 5

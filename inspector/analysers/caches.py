@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inspector.analysis import ImageData
-from inspector.layers import FILE
+from inspector.analysers.imagedata import ImageData
+from inspector.layers.model import FILE
 
 # Tool dir under any `.cache` (root, /home/*, or HOME=/ for nobody) -> kind.
 _HOME_CACHES = {

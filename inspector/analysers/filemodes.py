@@ -10,9 +10,9 @@ import stat
 import struct
 from dataclasses import dataclass
 
-from inspector.analysis import ImageData
-from inspector.filesystem import Version
-from inspector.layers import DIR, FILE, HARDLINK, SYMLINK
+from inspector.analysers.imagedata import ImageData
+from inspector.layers.model import DIR, FILE, HARDLINK, SYMLINK
+from inspector.layers.overlay import Version
 
 # `chmod -R 777 /app` marks every file; the list keeps this many, the total counts them all.
 WORLD_WRITABLE_LIMIT = 1000

@@ -17,9 +17,9 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from inspector.analysis import ImageData
-from inspector.filesystem import REPLACED, Version
-from inspector.layers import DIR, FILE, HARDLINK, SYMLINK
+from inspector.analysers.imagedata import ImageData
+from inspector.layers.model import DIR, FILE, HARDLINK, SYMLINK
+from inspector.layers.overlay import REPLACED, Version
 
 SUDOERS, SUDOERS_D = "/etc/sudoers", "/etc/sudoers.d/"
 SUDOERS_CAP = 64 * 1024

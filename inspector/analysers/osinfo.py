@@ -12,7 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from inspector.analysis import ImageData
+from inspector.analysers.imagedata import ImageData
 
 RELEASE_CAP = 16 * 1024
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from inspector.analysis import ImageData
+from inspector.analysers.imagedata import ImageData
 
 DB_CAP = 16 * 1024 * 1024
 STATUS_D_CAP = 256 * 1024

@@ -13,10 +13,10 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from inspector.analysis import ImageData
-from inspector.filesystem import DELETED, FileSystem
-from inspector.image import command_form
-from inspector.layers import DIR, FILE, HARDLINK, SYMLINK, Entry
+from inspector.analysers.imagedata import ImageData
+from inspector.image.config import command_form
+from inspector.layers.model import DIR, FILE, HARDLINK, SYMLINK, Entry
+from inspector.layers.overlay import DELETED, FileSystem
 
 # Docker (and runc) put this PATH in place when the image's config has none.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.analysis import ImageData
-from inspector.filesystem import Version
-from inspector.layers import DIR, FILE
+from inspector.analysers.imagedata import ImageData
+from inspector.layers.model import DIR, FILE
+from inspector.layers.overlay import Version
 
 FILE_CAP = 64 * 1024
 

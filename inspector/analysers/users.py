@@ -16,7 +16,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from inspector.analysis import ImageData
+from inspector.analysers.imagedata import ImageData
 
 ACCOUNT_CAP = 1024 * 1024
 PASSWD, GROUP, SHADOW = "/etc/passwd", "/etc/group", "/etc/shadow"

@@ -1,4 +1,4 @@
-"""One sentence per `runtime.*` path of the facts JSON; merged into facts_fields.FIELDS."""
+"""One sentence per `runtime.*` path of the facts JSON; merged into facts/fields.py FIELDS."""
 
 from __future__ import annotations
 

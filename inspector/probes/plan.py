@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from inspector.filesystem import FileSystem
+from inspector.layers.overlay import FileSystem
 
 # Interpreter options that consume the next argument (`python -W error -m app`).
 _OPTIONS_WITH_VALUE = ("-W", "-X", "--check-hash-based-pycs")

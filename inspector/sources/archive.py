@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from inspector.errors import InspectorError
-from inspector.layers import CHUNK, LayerError, LayerRead, members
+from inspector.layers.model import LayerError, LayerRead
+from inspector.layers.stream import CHUNK
+from inspector.layers.tar import members
 
 MAX_JSON = 16 << 20  # configs and manifests are small; anything larger is not one
 HASH_ONLY_MIN = 1 << 20

@@ -16,17 +16,17 @@ import click
 from checks.model import SEVERITIES, Check, Context
 from inspector import __version__
 from inspector.audit import AuditOptions
-from inspector.config import Policy, load
 from inspector.errors import InspectorError
-from inspector.policy import Gate
+from inspector.policy.config import Policy, load
+from inspector.policy.gate import Gate
 from inspector.probes import ProbeOptions
-from inspector.renderers import FORMATS
+from inspector.report.formats import FORMATS
 from inspector.sources import PULL_POLICIES
 
 if TYPE_CHECKING:
-    from inspector.audit import ImageReport
-    from inspector.baseline import Baseline
-    from inspector.dockerfile import Dockerfile
+    from inspector.dockerfile.locate import Dockerfile
+    from inspector.policy.baseline import Baseline
+    from inspector.report.model import ImageReport
 
 EXIT_ERROR = 2
 
@@ -87,7 +87,7 @@ def facts(
     limits, removed afterwards): once to ask its Python about itself, once as a user would
     start it, then stopped as Docker does.
     """
-    from inspector.facts import collect
+    from inspector.facts.collect import collect
     from inspector.probes import ProbeOptions
 
     options = None if no_probe else ProbeOptions(warmup=warmup, grace=grace)
@@ -101,7 +101,7 @@ def facts(
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, default=str))
     else:
-        from inspector.facts_text import render
+        from inspector.facts.text import render
 
         click.echo(render(doc))
 
@@ -245,9 +245,9 @@ def audit(
     REF takes the same forms as for `facts`. Exit status: 0 no finding at or above --fail-on
     (high), 1 at least one, 2 an image could not be audited or the policy is wrong.
     """
-    from inspector.audit import exit_code
-    from inspector.baseline import read as read_baseline
-    from inspector.renderers import render
+    from inspector.policy.baseline import read as read_baseline
+    from inspector.report.formats import render
+    from inspector.report.model import exit_code
 
     files = []
     for output in outputs:
@@ -263,7 +263,7 @@ def audit(
         gate = replace(scan.options.gate, baseline=read_baseline(Path(baseline_file)))
         scan = replace(scan, options=replace(scan.options, gate=gate))
     reports = _run(scan)
-    from inspector import render_table
+    from inspector.report import table as render_table
 
     # Colour only for the table on stdout, when the reader's terminal (or FORCE_COLOR) wants it.
     colour = fmt == "table" and render_table.use_colour(sys.stdout.isatty(), os.environ)
@@ -284,7 +284,7 @@ def audit(
 
 
 def _dockerfile(path: str) -> Dockerfile:
-    from inspector.dockerfile import Dockerfile
+    from inspector.dockerfile.locate import Dockerfile
 
     return Dockerfile.read(path)
 
@@ -307,7 +307,7 @@ def baseline(output: str, **scan_args: Any) -> int:
     with numbers blanked, so rebuilds and retags keep matching. Exit 2, writing nothing, when an
     image could not be audited.
     """
-    from inspector.baseline import write
+    from inspector.policy.baseline import write
 
     reports = _run(_scan(**scan_args))
     failed = [r for r in reports if r.error]

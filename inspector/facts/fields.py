@@ -1,4 +1,4 @@
-"""One sentence per path of the facts JSON (`inspector/facts_schema.py`), rendered to docs/facts.md.
+"""One sentence per path of the facts JSON (`inspector/facts/schema.py`), rendered to docs/facts.md.
 
 Tests fail when a path the schema yields has no sentence here, or a sentence names a path that no
 longer exists. Repeated structures (the nine caches, the three bytecode areas, setuid/setgid) are

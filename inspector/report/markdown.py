@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from inspector.audit import ImageReport
+from inspector.report.model import ImageReport
 
 _CODE_SPAN = re.compile(r"(`+[^`]*?`+)")
 _HEADERS = ("id", "severity", "what", "where", "fix")

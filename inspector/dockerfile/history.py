@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.dockerfile import Instruction
+from inspector.dockerfile.parse import Instruction
 
 _NOP = re.compile(r"(?:/bin/sh -c|cmd /S /C) #\(nop\)\s*([A-Za-z]+)\s?(.*)", re.S)
 _BUILDKIT = "# buildkit"

@@ -1,7 +1,5 @@
-"""The facts about one image: a frozen, versioned, JSON-serialisable model, collected once.
-
-Collection: resolve the reference, read each layer once (or take it from the cache), merge the
-layers, run every static analyser. Checks later read only this model.
+"""Collecting one image's facts: resolve the reference, read each layer once (or take it from
+the cache), merge the layers, run every static analyser, then the probes when asked.
 """
 
 from __future__ import annotations
@@ -10,40 +8,42 @@ import dataclasses
 import hashlib
 import importlib
 import inspect
-import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, BinaryIO
 
-from inspector.analysis import ImageData
-from inspector.cache import LayerCache, default_dir
-from inspector.filesystem import FileSystem, merge
-from inspector.image import ImageConfig, config_from_json
-from inspector.layers import LayerRead, read_layer
+from inspector.analysers import ANALYSERS, analyser_modules
+from inspector.analysers.imagedata import ImageData
+from inspector.facts.model import (
+    SCHEMA_VERSION,
+    Facts,
+    FsFacts,
+    HistoryFacts,
+    ImageFacts,
+    LayerFacts,
+    WasteFacts,
+)
+from inspector.image.config import ImageConfig, config_from_json
+from inspector.layers.cache import LayerCache, default_dir
+from inspector.layers.model import LayerRead
+from inspector.layers.overlay import FileSystem, merge
+from inspector.layers.reader import read_layer
 from inspector.probes import ProbeOptions
 from inspector.probes.model import RuntimeFacts, not_applicable, skipped
 from inspector.probes.plan import ProbePlan, plan
 from inspector.sources import load, parse_reference
 from inspector.sources.archive import Known
 
-SCHEMA_VERSION = 1
-ANALYSERS = (
-    "osinfo",
-    "ospackages",
-    "users",
-    "filemodes",
-    "secrets",
-    "python",
-    "bytecode",
-    "caches",
-    "files",
-)
 WASTE_GROUPS = 50
-
-
-def analyser_modules() -> list[Any]:
-    return [importlib.import_module(f"inspector.analysers.{name}") for name in ANALYSERS]
+# The modules whose code decides what a layer read captures: a change to any of them must not
+# serve stale cached contents.
+_READER_MODULES = (
+    "inspector.layers.model",
+    "inspector.layers.stream",
+    "inspector.layers.tar",
+    "inspector.layers.reader",
+)
 
 
 def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
@@ -60,107 +60,8 @@ def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
         return best
 
     source = "".join(inspect.getsource(m) for m in modules)
-    source += inspect.getsource(importlib.import_module("inspector.layers"))
+    source += "".join(inspect.getsource(importlib.import_module(m)) for m in _READER_MODULES)
     return capture, hashlib.sha256(source.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class ImageFacts:
-    reference: str
-    source: str
-    id: str
-    digest: str | None
-    tags: tuple[str, ...]
-    created: str | None
-    architecture: str | None
-    os: str | None
-
-
-@dataclass(frozen=True)
-class HistoryFacts:
-    created: str | None
-    created_by: str
-    empty_layer: bool
-    layer: int | None  # index into layers[], None for steps that made no layer
-
-
-@dataclass(frozen=True)
-class LayerFacts:
-    index: int
-    digest: str  # the diff_id: sha256 of the uncompressed layer tar
-    size: int  # uncompressed bytes of the tar
-    files: int
-    added_bytes: int  # bytes of regular files it adds
-    wasted_bytes: int  # of those, bytes a later layer deletes or replaces
-    created_by: str | None
-    from_cache: bool
-
-
-@dataclass(frozen=True)
-class WasteFacts:
-    layer: int
-    created_by: str | None
-    removed_in: int
-    removed_by: str | None
-    how: str  # "deleted" | "replaced"
-    bytes: int
-    files: int
-    examples: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FsFacts:
-    visible_bytes: int
-    visible_files: int  # regular files and hard links: names a container can open
-    wasted_bytes: int
-    efficiency: float  # visible / (visible + wasted): 1.0 means no byte is shipped in vain
-    waste: tuple[WasteFacts, ...]  # largest groups first
-    unsafe_names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Facts:
-    schema_version: int
-    image: ImageFacts
-    config: ImageConfig
-    history: tuple[HistoryFacts, ...]
-    layers: tuple[LayerFacts, ...]
-    fs: FsFacts
-    analysers: dict[str, Any]
-    runtime: RuntimeFacts
-
-    def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["config"]["entrypoint_form"] = self.config.entrypoint_form
-        doc["config"]["cmd_form"] = self.config.cmd_form
-        analysers = doc.pop("analysers")
-        runtime = doc.pop("runtime")
-        doc.update(flatten_analysers(analysers))
-        doc["runtime"] = runtime
-        # Exactly what `--format json` prints: lists, not tuples; no surprises for consumers.
-        return json.loads(json.dumps(doc, ensure_ascii=False, default=str))
-
-
-def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:
-    """Place each analyser's result where the documented JSON paths expect it."""
-    out: dict[str, Any] = {}
-    out["os"] = results.get("osinfo")
-    out["os_packages"] = results.get("ospackages")
-    out["user"] = results.get("users")
-    modes = results.get("filemodes") or {}
-    special = modes.get("setuid_setgid") or ()
-    out["setuid"] = [f for f in special if f["setuid"]]
-    out["setgid"] = [f for f in special if f["setgid"]]
-    out["world_writable"] = modes.get("world_writable") or ()
-    out["world_writable_total"] = modes.get("world_writable_total", 0)
-    out["capabilities"] = modes.get("capabilities") or ()
-    out["secrets"] = results["secrets"]["secrets"]
-    python = dict(results.get("python") or {})
-    python["bytecode"] = results.get("bytecode")
-    out["python"] = python
-    out["caches"] = results.get("caches")
-    out["files"] = results.get("files")
-    return out
 
 
 def redacted_config(config: ImageConfig, secrets: dict[str, Any]) -> ImageConfig:

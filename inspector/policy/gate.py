@@ -15,9 +15,9 @@ from datetime import date
 from fnmatch import fnmatchcase
 
 from checks.model import Check, CheckResult, Finding, Suppressed, Suppression
-from inspector.baseline import Baseline
-from inspector.config import Ignore, Policy
-from inspector.fingerprint import fingerprint, repository
+from inspector.policy.baseline import Baseline
+from inspector.policy.config import Ignore, Policy
+from inspector.report.fingerprint import fingerprint, repository
 
 
 @dataclass(frozen=True)

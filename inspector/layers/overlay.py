@@ -16,7 +16,7 @@ import posixpath
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from inspector.layers import DIR, FILE, OPAQUE_DIR, WHITEOUT, Entry, LayerRead
+from inspector.layers.model import DIR, FILE, OPAQUE_DIR, WHITEOUT, Entry, LayerRead
 
 DELETED, REPLACED = "deleted", "replaced"
 

@@ -21,8 +21,8 @@ from urllib.parse import quote
 from checks.docs import explain
 from checks.model import Check, Finding, Suppressed
 from inspector import __version__
-from inspector.audit import ImageReport
-from inspector.fingerprint import fingerprint
+from inspector.report.fingerprint import fingerprint
+from inspector.report.model import ImageReport
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/inspector/inspector"

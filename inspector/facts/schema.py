@@ -18,8 +18,9 @@ import types
 import typing
 from typing import Any
 
-from inspector.facts import ANALYSERS, Facts
-from inspector.image import ImageConfig
+from inspector.analysers import ANALYSERS
+from inspector.facts.model import Facts
+from inspector.image.config import ImageConfig
 
 # What `flatten_analysers` puts where, in its order: (JSON key, analyser, field of its result).
 # None takes the whole result. `python` is special: the python result with `bytecode` added.
@@ -49,7 +50,7 @@ def schema() -> list[tuple[str, str]]:
     placed = {analyser for _, analyser, _ in PLACEMENT}
     if placed != set(ANALYSERS):
         raise RuntimeError(
-            f"facts_schema.PLACEMENT covers {sorted(placed)}, facts.ANALYSERS is "
+            f"schema.PLACEMENT covers {sorted(placed)}, analysers.ANALYSERS is "
             f"{sorted(ANALYSERS)}: place every analyser where flatten_analysers puts it"
         )
     rows: list[tuple[str, str]] = []

@@ -1,6 +1,6 @@
 """The audit as versioned JSON: per image its ID, every check's result and every finding.
 
-docs/report.md documents each field (generated from inspector/report_fields.py); a test fails
+docs/report.md documents each field (generated from inspector/report/fields.py); a test fails
 when this output and that description drift apart. Field names are stable within a
 schema_version: a change that removes or renames a field bumps it.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from checks.model import SEVERITIES, Finding, Suppressed
 from inspector import __version__
-from inspector.audit import ImageReport
+from inspector.report.model import ImageReport
 
 SCHEMA_VERSION = 1
 

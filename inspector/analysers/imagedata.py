@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.filesystem import FileSystem, Version
-from inspector.image import ImageConfig
-from inspector.layers import LayerRead
+from inspector.image.config import ImageConfig
+from inspector.layers.model import LayerRead
+from inspector.layers.overlay import FileSystem, Version
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import sqlite3
 import zlib
 from pathlib import Path
 
-from inspector.layers import Entry, LayerRead
+from inspector.layers.model import Entry, LayerRead
 
 FORMAT = 2
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from inspector.cli import cli
+from inspector.cli.commands import cli
 
 WIDTH = 100
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 
-from inspector.audit import ImageReport
+from inspector.report.model import ImageReport
 
 # format name -> module with `render(reports) -> str`
 FORMATS = {
-    "table": "inspector.render_table",
-    "json": "inspector.render_json",
-    "sarif": "inspector.render_sarif",
-    "junit": "inspector.render_junit",
-    "markdown": "inspector.render_markdown",
+    "table": "inspector.report.table",
+    "json": "inspector.report.json",
+    "sarif": "inspector.report.sarif",
+    "junit": "inspector.report.junit",
+    "markdown": "inspector.report.markdown",
 }
 
 

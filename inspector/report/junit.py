@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from checks.model import SEVERITIES, CheckResult, Finding, severity_rank
-from inspector.audit import ImageReport
+from inspector.report.model import ImageReport
 
 # XML 1.0 cannot carry these even escaped; a file name in an image can contain them.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

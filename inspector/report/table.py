@@ -18,7 +18,7 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from inspector.audit import ImageReport
+from inspector.report.model import ImageReport
 
 # Columns that wrap: what, where, fix. id and severity never wrap.
 _MIN_WIDTH = 100

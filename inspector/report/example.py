@@ -1,4 +1,4 @@
-"""A made-up audit, rendered by the real inspector/render_json.py: docs/report.md's example, and
+"""A made-up audit, rendered by the real inspector/report/json.py: docs/report.md's example, and
 the report in which every path docs/report.md describes must appear (so no description outlives
 the field it describes).
 
@@ -16,7 +16,7 @@ from datetime import date
 
 from checks import catalog
 from checks.model import CheckResult, Finding, Location, Suppressed, Suppression
-from inspector.audit import ImageReport
+from inspector.report.model import ImageReport
 
 _PIP_STEP = "RUN pip install -r requirements.txt"
 _NO_BUILD_TIME = "the image records no believable build time (none, or a fixed epoch)"

@@ -1,10 +1,10 @@
-"""Each path of the JSON report (`inspector audit --format json`, inspector/render_json.py): its
+"""Each path of the JSON report (`inspector audit --format json`, inspector/report/json.py): its
 type and one sentence, rendered to docs/report.md by scripts/gen_report_doc.py.
 
 Tests fail when a real report has a path described nowhere here, or a kind its type does not
-allow, or a value outside `values`; and when a path described here is one render_json no longer
+allow, or a value outside `values`; and when a path described here is one report/json.py no longer
 writes. Findings and suppressed findings share one shape, written once and expanded below.
-Paths are listed in the order render_json writes them, which is the order docs/report.md shows.
+Paths are listed in the order report/json.py writes them, which is the order docs/report.md shows.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from inspector import __version__
 from inspector.errors import InspectorError
-from inspector.fingerprint import fingerprint, repository
+from inspector.report.fingerprint import fingerprint, repository
 
 if TYPE_CHECKING:
-    from inspector.audit import ImageReport
+    from inspector.report.model import ImageReport
 
 SCHEMA_VERSION = 1
 KIND = "inspector-baseline"

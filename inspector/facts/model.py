@@ -1,0 +1,113 @@
+"""The facts about one image: a frozen, versioned, JSON-serialisable model, collected once
+(`inspector.facts.collect`). Checks later read only its JSON form.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from inspector.image.config import ImageConfig
+from inspector.probes.model import RuntimeFacts
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    reference: str
+    source: str
+    id: str
+    digest: str | None
+    tags: tuple[str, ...]
+    created: str | None
+    architecture: str | None
+    os: str | None
+
+
+@dataclass(frozen=True)
+class HistoryFacts:
+    created: str | None
+    created_by: str
+    empty_layer: bool
+    layer: int | None  # index into layers[], None for steps that made no layer
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    index: int
+    digest: str  # the diff_id: sha256 of the uncompressed layer tar
+    size: int  # uncompressed bytes of the tar
+    files: int
+    added_bytes: int  # bytes of regular files it adds
+    wasted_bytes: int  # of those, bytes a later layer deletes or replaces
+    created_by: str | None
+    from_cache: bool
+
+
+@dataclass(frozen=True)
+class WasteFacts:
+    layer: int
+    created_by: str | None
+    removed_in: int
+    removed_by: str | None
+    how: str  # "deleted" | "replaced"
+    bytes: int
+    files: int
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FsFacts:
+    visible_bytes: int
+    visible_files: int  # regular files and hard links: names a container can open
+    wasted_bytes: int
+    efficiency: float  # visible / (visible + wasted): 1.0 means no byte is shipped in vain
+    waste: tuple[WasteFacts, ...]  # largest groups first
+    unsafe_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Facts:
+    schema_version: int
+    image: ImageFacts
+    config: ImageConfig
+    history: tuple[HistoryFacts, ...]
+    layers: tuple[LayerFacts, ...]
+    fs: FsFacts
+    analysers: dict[str, Any]
+    runtime: RuntimeFacts
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["config"]["entrypoint_form"] = self.config.entrypoint_form
+        doc["config"]["cmd_form"] = self.config.cmd_form
+        analysers = doc.pop("analysers")
+        runtime = doc.pop("runtime")
+        doc.update(flatten_analysers(analysers))
+        doc["runtime"] = runtime
+        # Exactly what `--format json` prints: lists, not tuples; no surprises for consumers.
+        return json.loads(json.dumps(doc, ensure_ascii=False, default=str))
+
+
+def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:
+    """Place each analyser's result where the documented JSON paths expect it."""
+    out: dict[str, Any] = {}
+    out["os"] = results.get("osinfo")
+    out["os_packages"] = results.get("ospackages")
+    out["user"] = results.get("users")
+    modes = results.get("filemodes") or {}
+    special = modes.get("setuid_setgid") or ()
+    out["setuid"] = [f for f in special if f["setuid"]]
+    out["setgid"] = [f for f in special if f["setgid"]]
+    out["world_writable"] = modes.get("world_writable") or ()
+    out["world_writable_total"] = modes.get("world_writable_total", 0)
+    out["capabilities"] = modes.get("capabilities") or ()
+    out["secrets"] = results["secrets"]["secrets"]
+    python = dict(results.get("python") or {})
+    python["bytecode"] = results.get("bytecode")
+    out["python"] = python
+    out["caches"] = results.get("caches")
+    out["files"] = results.get("files")
+    return out

@@ -1,0 +1,92 @@
+"""Read one layer tar as a stream, once: every entry, plus the small files analysers need.
+
+Nothing is extracted to the host. Compression is detected from the first bytes; the digest of the
+uncompressed stream is computed on the way, so it can be checked against the config's diff_id.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import BinaryIO
+
+from inspector.layers.model import (
+    FILE,
+    HARDLINK,
+    OPAQUE,
+    OPAQUE_DIR,
+    SYMLINK,
+    WHITEOUT,
+    WHITEOUT_PREFIX,
+    Capture,
+    Entry,
+    LayerError,
+    LayerRead,
+)
+from inspector.layers.stream import LayerStream
+from inspector.layers.tar import BLOCK_SIZE, Member, headers
+
+
+def normalize(name: str) -> tuple[str, bool]:
+    """The absolute path a tar member name stands for, and whether the name tried to escape."""
+    unsafe = name.startswith("/") or ".." in name.split("/")
+    # normpath keeps a leading "//"; stripping first makes the root single and `..` stop at it.
+    return posixpath.normpath("/" + name.lstrip("/")), unsafe
+
+
+def read_layer(raw: BinaryIO, capture: Capture | None = None) -> LayerRead:
+    """Read a layer tar (plain or gzip) from `raw` in one pass."""
+    reader = LayerStream(raw)
+    try:
+        entries: list[Entry] = []
+        contents: dict[str, bytes] = {}
+        unsafe: list[str] = []
+        for member in headers(reader):
+            path, escaped = normalize(member.name)
+            if escaped:
+                unsafe.append(member.name)
+            entry = _entry(member, path)
+            entries.append(entry)
+            data_left = member.stored
+            if capture is not None and entry.kind == FILE and data_left:
+                keep = capture(path, member.size)
+                if keep is not None:
+                    data = reader.read(min(keep, data_left))
+                    if len(data) < min(keep, data_left):
+                        raise LayerError(f"layer tar is truncated inside {member.name!r}")
+                    contents[path] = data
+                    data_left -= len(data)
+            padded = data_left + (-member.stored % BLOCK_SIZE)
+            if reader.skip(padded) < padded:
+                raise LayerError(f"layer tar is truncated inside {member.name!r}")
+        reader.drain()
+        assert reader.hash is not None
+    finally:
+        reader.close()  # no hashing thread outlives a failed read
+    return LayerRead(
+        diff_id=f"sha256:{reader.hash.hexdigest()}",
+        size=reader.count,
+        entries=tuple(entries),
+        contents=contents,
+        unsafe_names=tuple(unsafe),
+    )
+
+
+def _entry(member: Member, path: str) -> Entry:
+    base = posixpath.basename(path)
+    if base == OPAQUE:
+        return Entry(posixpath.dirname(path), OPAQUE_DIR, 0, member.mode, member.uid, member.gid,
+                     member.mtime)  # fmt: skip
+    if base.startswith(WHITEOUT_PREFIX):
+        target = posixpath.join(posixpath.dirname(path), base[len(WHITEOUT_PREFIX) :])
+        return Entry(target, WHITEOUT, 0, member.mode, member.uid, member.gid, member.mtime)
+    kind = member.kind
+    link = None
+    if kind == SYMLINK:
+        link = member.link
+    elif kind == HARDLINK:
+        link = normalize(member.link)[0]
+    cap = member.pax.get("SCHILY.xattr.security.capability") if member.pax else None
+    capability = cap.encode("utf-8", "surrogateescape").hex() if cap else None
+    size = member.size if kind == FILE else 0
+    return Entry(path, kind, size, member.mode, member.uid, member.gid, member.mtime, link,
+                 capability)  # fmt: skip
