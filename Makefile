@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv engine fixtures test unit lint demo docs bench clean
+.PHONY: help venv engine fixtures test unit lint package demo docs bench clean
 
 help:
 	@echo "make demo      set everything up and audit the naive fixture image"
@@ -12,39 +12,49 @@ help:
 	@echo "make engine    make sure a Docker engine answers (installs and starts one as root on Debian)"
 	@echo "make fixtures  build the fixture images (skipped when their inputs are unchanged)"
 	@echo "make unit      the tests that need no Docker engine"
-	@echo "make lint      ruff"
+	@echo "make lint      ruff, and import-linter's layer contracts (pyproject.toml)"
+	@echo "make package   build the wheel and sdist, install the wheel in a fresh venv and audit with it"
 	@echo "make bench     speed and memory vs docker save and dive on a 1.6 GB image; probe overheads"
 
+# -qq: errors only. A machine's own pip configuration (find-links or indexes that do not exist)
+# otherwise prints a wall of warnings on every install.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@
+	@echo "venv: creating $(VENV) and installing inspector with its test tools" >&2
+	@start=$$(date +%s); $(PYTHON) -m venv $(VENV) \
+	  && $(BIN)/pip install -qq --upgrade pip \
+	  && $(BIN)/pip install -qq -e '.[test]' \
+	  && echo "venv: ready in $$(( $$(date +%s) - start ))s" >&2
+	@touch $@
 
 venv: $(STAMP)
 
 engine:
-	bash scripts/engine.sh
+	@bash scripts/engine.sh
 
 fixtures: venv engine
-	$(BIN)/python fixtures/build.py
+	@$(BIN)/python fixtures/build.py
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+
+package: venv engine fixtures
+	@PYTHON=$(PYTHON) BIN=$(BIN) bash scripts/check-package.sh
 
 unit: venv
 	$(BIN)/pytest -m "not docker"
 
-test: lint fixtures
+test: lint fixtures package
 	bash scripts/test-tools.sh
 	$(BIN)/pytest --require-docker
 
 demo: fixtures
-	$(BIN)/inspector audit inspector-fixture/naive:test || test $$? -eq 1
+	@echo "demo: inspector audit inspector-fixture/naive:test" >&2
+	@$(BIN)/inspector audit inspector-fixture/naive:test || test $$? -eq 1
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache *.egg-info dist .import_linter_cache
 
 docs: venv
 	$(BIN)/python scripts/gen_readme.py

@@ -66,11 +66,14 @@ def docker_client() -> Iterator[object]:
 
     client = docker.from_env(timeout=120)
     yield client
-    leftovers = client.containers.list(all=True, filters={"label": f"{TEST_LABEL}={SESSION}"})
+    from inspector.probes.containers import LABEL, listed, remove_listed
+
+    # The list endpoint only: a container removed while we look is not an error.
+    leftovers = listed(client, f"{TEST_LABEL}={SESSION}")
     # Probe containers are inspector's own: none may outlive the run that made it.
-    leftovers += client.containers.list(all=True, filters={"label": "inspector.probe"})
+    leftovers += listed(client, LABEL)
     for container in leftovers:
-        container.remove(force=True)
+        remove_listed(client, container)
     assert not leftovers, f"tests left containers behind: {[c.name for c in leftovers]}"
     client.close()
 

@@ -460,7 +460,7 @@ def test_cache_dirs_from_env_and_other_tools():
 def test_apt_lists_archives_and_apk():
     """apt lists (not lock or partial/), .deb archives, pkgcache.bin and apk caches are counted."""
     members = (
-        ("var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4",
+        ("var/lib/apt/lists/mirror.example_debian_dists_bookworm_main_binary-amd64_Packages.lz4",
          b"l" * 1000),
         ("var/lib/apt/lists/lock", b""),
         ("var/lib/apt/lists/partial/half", b"h" * 9),

@@ -43,8 +43,8 @@ def runtime(docker_client) -> dict[str, dict[str, Any]]:
         return dict(zip(PROBED, pool.map(probe, PROBED), strict=True))
 
 
-def probe_containers(docker_client) -> list[Any]:
-    return docker_client.containers.list(all=True, filters={"label": containers.LABEL})
+def probe_containers(docker_client) -> list[containers.Listed]:
+    return containers.listed(docker_client)
 
 
 # --- the static probe --------------------------------------------------------------------------

@@ -94,6 +94,43 @@ def remove(container: Any) -> None:
             continue  # "removal already in progress" and the like: try again
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A container as the engine's list shows it: no inspect, so no race with its removal."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+def listed(client: docker.DockerClient, label: str = LABEL) -> list[Listed]:
+    """Containers carrying `label` (a key, or key=value), running or not.
+
+    `containers.list()` inspects each container it lists, and raises NotFound for one removed in
+    between; a probe container is removed at any moment, so only the list endpoint is asked.
+    """
+    rows = client.api.containers(all=True, filters={"label": label})
+    return [
+        Listed(row["Id"], (row.get("Names") or ["?"])[0].lstrip("/"), row.get("Labels") or {})
+        for row in rows
+    ]
+
+
+def remove_listed(client: docker.DockerClient, item: Listed) -> None:
+    for _ in range(REMOVE_ATTEMPTS):
+        try:
+            client.api.remove_container(item.id, force=True, v=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            continue  # "removal already in progress" and the like: try again
+
+
 def explain(exc: docker.errors.APIError) -> str:
     """Docker's own words for a refusal, without the HTTP status line docker-py puts first."""
     text = exc.explanation if isinstance(exc.explanation, str) else str(exc)
@@ -114,14 +151,14 @@ class Leftover:
 def cleanup(client: docker.DockerClient, everything: bool = False) -> list[Leftover]:
     """Remove probe containers whose run is over (all of them with `everything`)."""
     out = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
-        labels = container.labels or {}
+    for container in listed(client):
+        labels = container.labels
         who = labels.get(OWNER_LABEL, "")
         alive = owner_alive(who)
         if alive and not everything:
             why = "its run is still in progress"
         else:
-            remove(container)
+            remove_listed(client, container)
             why = "left by a run that is over" if not alive else "removed on request (--all)"
         out.append(
             Leftover(
