@@ -431,8 +431,8 @@ CERT = b"-----BEGIN CERTIFICATE-----\nMIIDdz==\n-----END CERTIFICATE-----\n"
          "pypirc", "password pypi…(23 chars)"),
         ("root/.netrc", b"machine pypi.example.com login ci password n3tr(-pass\n", "netrc",
          "machine pypi.example.com: password n3…(10 chars)"),
-        ("etc/pip.conf", b"[global]\nindex-url = https://ci:idx-secret-1@pypi.corp/simple\n",
-         "pip-conf", "https://…(2 chars):idx…(12 chars)@pypi.corp"),
+        ("etc/pip.conf", b"[global]\nindex-url = https://ci:idx-secret-1@index.example/simple\n",
+         "pip-conf", "https://…(2 chars):idx…(12 chars)@index.example"),
         ("root/.aws/credentials",
          b"[default]\naws_access_key_id = AKIAZ7Q2RNDX4EXAMPLQ\n"
          b"aws_secret_access_key = wJalrXUtnFEMIbPxRfiCYzEXAMPLEKEY\n",
@@ -470,7 +470,7 @@ def test_secret_files_by_kind(path, content, kind, hint):
         ("root/.pypirc", b"[pypi]\nusername = __token__\n"),
         ("app/.npmrc", b"//npm.example/:_authToken=${NPM_TOKEN}\n"),
         ("root/.docker/config.json", b'{"credsStore": "desktop", "auths": {"reg.example": {}}}'),
-        ("etc/pip.conf", b"[global]\nindex-url = https://pypi.corp/simple\n"),
+        ("etc/pip.conf", b"[global]\nindex-url = https://index.example/simple\n"),
         ("app/.env", b""),
         ("root/.ssh/id_ed25519.pub", b"ssh-ed25519 AAAAC3Nza ci@host\n"),
     ],
@@ -482,7 +482,7 @@ def test_files_without_secrets_are_not_reported(path, content):
 
 def test_a_deleted_secret_file_is_reported_with_the_layer_that_shipped_it():
     """A .netrc removed by a later layer still ships: deleted=True, with its own layer and step."""
-    netrc = b"machine pypi.corp login ci password ghp_" + b"Z" * 36 + b"\n"
+    netrc = b"machine index.example login ci password ghp_" + b"Z" * 36 + b"\n"
     data = build(
         secrets,
         (("app/main.py", b"x"),),
