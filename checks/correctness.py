@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from checks.access import argv, config, lifecycle
-from checks.model import Context, Facts, Found, Location
+from checks.model import Context, Facts, Found, Location, Skip
 from checks.registry import check
 
 _USER_ERRORS = (
@@ -169,9 +169,22 @@ def entrypoint_not_runnable(facts: Facts, ctx: Context) -> Iterator[Found]:
     if started and any(e in started for e in _USER_ERRORS):
         return  # it failed on USER before reaching the command: COR001
     if started and any(e in started.lower() for e in _EXEC_ERRORS):
+        arch = (facts.get("image") or {}).get("architecture") or "the image's platform"
+        wrong = (
+            f" (the file is not a program this {arch} image's CPU can run: a binary built for "
+            "another architecture)"
+            if "exec format error" in started.lower()
+            else ""
+        )
         yield Found(
-            f"Docker cannot start the command: {started}",
+            f"Docker cannot start the command: {started}{wrong}",
             Location(config="Entrypoint/Cmd", runtime="lifecycle probe"),
+            fix=(
+                f"Build or download the binary for {arch} (`docker buildx build --platform "
+                f"linux/{arch}`), or fix the script's line endings and `#!` line."
+                if wrong
+                else None
+            ),
         )
         return
     if _command_started(facts):
@@ -279,3 +292,212 @@ def python_not_found(facts: Facts, ctx: Context) -> Iterator[Found]:
             f"the image has no usable Python interpreter, yet {why}",
             Location(config="Entrypoint/Cmd"),
         )
+
+
+# What to do about each way an app fails at start (the lifecycle probe's `exit_cause.kind`, or
+# the import test's failure). `{s}` is the subject the log named.
+_START_FIXES = {
+    "missing-module": "Install the distribution that provides `{s}` in the final image (add it "
+    "to the requirements and rebuild; in a multi-stage build, copy the venv that has it).",
+    "import-error": "The installed versions do not provide what the code imports ({s}): pin "
+    "versions that work together and rebuild (`pip check` in the build catches conflicts).",
+    "missing-library": "Install the OS package that ships `{s}` in the final stage (or copy the "
+    "library from the build stage); `ldd` on the extension lists what it needs.",
+    "syntax-error": "Fix the code at {s}, or run it on the Python version it was written for; "
+    "`python -m compileall` in the build catches this before the image ships.",
+    "python-exception": "Run the image with `docker run` and fix the exception it raises at start "
+    "({s}); the facts' `runtime.lifecycle.log_tail` has the traceback.",
+    "wrong-architecture": "Build the image for the platform it runs on (`docker buildx build "
+    "--platform linux/amd64`), or install the binary built for that CPU.",
+    "missing-executable": "Install `{s}` in the final image, or fix the command or script that "
+    "names it (check PATH and the stage it was installed in).",
+    "permission-denied": "Make `{s}` executable in the image (`COPY --chmod=0755`, `chmod +x`) and "
+    "readable by the USER.",
+}
+_IMPORT_KINDS = {
+    "ModuleNotFoundError": "missing-module",
+    "ImportError": "import-error",
+    "SyntaxError": "syntax-error",
+    "IndentationError": "syntax-error",
+    "TabError": "syntax-error",
+}
+# Kinds COR002 and COR003 already report from the image's own files.
+_COMMAND_KINDS = frozenset({"missing-executable", "permission-denied", "wrong-architecture"})
+
+
+def _venv_root(site_dir: str) -> str:
+    """/opt/venv/lib/python3.11/site-packages -> /opt/venv."""
+    return site_dir.split("/lib/python", 1)[0] or site_dir
+
+
+def _elsewhere(facts: Facts, module: str, found: list[str]) -> tuple[str, str | None]:
+    """Where the missing module does live, and the fix that points the command at it."""
+    entry = _entrypoint(facts)
+    runs = entry.get("interpreter") or entry.get("command") or "its interpreter"
+    venvs = {v.get("path") for v in (facts.get("python") or {}).get("venvs") or []}
+    root = _venv_root(found[0])
+    if root in venvs:
+        where = f"the venv {root}"
+        fix = (
+            f"Put {root}/bin first on PATH (`ENV PATH={root}/bin:$PATH`) or run "
+            f"{root}/bin/python, so the command uses the venv that has `{module}`."
+        )
+    elif "/.local/lib/" in found[0]:
+        where = f"a `pip install --user` tree ({root})"
+        fix = (
+            "Install the dependencies into a venv (or the interpreter's own site-packages) "
+            "instead of with --user: a user site is only searched for that user's HOME."
+        )
+    else:
+        where = found[0]
+        fix = (
+            f"Install `{module}` where {runs} looks (its site-packages), or add "
+            f"{found[0]} to PYTHONPATH."
+        )
+    return (
+        f"; `{module}` is installed in {where} ({found[0]}), but the command runs {runs}, "
+        "which does not search it"
+    ), fix
+
+
+@check(
+    "COR004",
+    "app-fails-at-start",
+    "The application fails as it starts: a missing module or library, broken code, a crash",
+    severity="high",
+    category="correctness",
+    needs=("config", "python"),
+    wants=("runtime.static", "runtime.lifecycle"),
+    fix="Make the image start as built: install what it imports, in the environment its "
+    "command runs; the finding says what is missing and where.",
+)
+def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Two runtime observations of the image's own command. The static probe's import smoke test
+    imports what the command imports first (`python -m pkg`, a script's top-level imports,
+    `gunicorn mod:app`, `uvicorn`, `celery -A`, `flask` with FLASK_APP, a console script) as the
+    image's USER with the network off; the lifecycle probe starts the image as a user would and
+    reads why it exited if it stopped during the warm-up. A Python traceback (a missing module,
+    an ImportError, a SyntaxError, any uncaught exception), a shared library the loader cannot
+    find, a binary for another CPU, or a command the shell cannot find is a high finding that
+    quotes the decisive line and says where it comes from. When the missing module is installed
+    elsewhere in the image (another venv, a `--user` or `--prefix` tree), the finding says so.
+    An exit whose log shows the app waiting for configuration or a service (an unset variable,
+    a refused connection: the probe has no network) is inconclusive and no finding; any other
+    exit during the warm-up with a non-zero status is medium.
+
+    ## Why it matters
+    An image that cannot start passes every static check and fails in production at the first
+    deploy: `ModuleNotFoundError: No module named 'yaml'` because the dependency went into a venv
+    the command does not use, a C extension whose library stayed in the build stage, code for a
+    newer Python than the image has. A release gate must never sign such an image off
+    (https://pythonspeed.com/articles/multi-stage-docker-python/).
+
+    ## Example
+    ```dockerfile
+    RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt
+    CMD ["python3", "-m", "svc"]     # /usr/bin/python3: the venv's packages are not on its path
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt
+    ENV PATH=/opt/venv/bin:$PATH
+    CMD ["python", "-m", "svc"]
+    ```
+
+    ## References
+    - https://pythonspeed.com/articles/multi-stage-docker-python/
+    - https://pythonspeed.com/articles/activate-virtualenv-dockerfile/
+    - https://docs.python.org/3/library/sys_path_init.html
+    """
+    runtime = facts.get("runtime") or {}
+    static = runtime.get("static") or {}
+    life = runtime.get("lifecycle") or {}
+    if static.get("status") != "ran" and life.get("status") not in ("ran", "exited-early"):
+        why = life.get("reason") or static.get("reason") or "they did not run"
+        raise Skip(f"needs a runtime probe: {why}")
+    imports = static.get("imports") or {}
+    cause = life.get("exit_cause") or {} if life.get("status") == "exited-early" else {}
+    entry = _entrypoint(facts)
+    command = " ".join(entry.get("argv") or argv(facts)) or "(none)"
+    if imports.get("verdict") == "broken":
+        yield _import_finding(facts, imports, cause, command)
+        if cause.get("kind") in (
+            "missing-module",
+            "import-error",
+            "missing-library",
+            "syntax-error",
+        ):
+            return  # the same failure, seen twice
+    if not cause:
+        return
+    if cause.get("verdict") == "broken":
+        kind = cause.get("kind") or "python-exception"
+        static_says_broken = _BROKEN_NOTES.search(entry.get("note") or "")
+        if kind in _COMMAND_KINDS and (static_says_broken or _python_missing(entry)):
+            return  # COR002/COR003 explain it from the image's files
+        subject = cause.get("subject") or "it"
+        message = (
+            f"`{command}` exits at start with status {life.get('exit_code')}: {cause.get('line')}"
+        )
+        fix = _START_FIXES.get(kind, "").format(s=subject) or None
+        found = list(cause.get("found_elsewhere") or [])
+        if kind == "missing-module" and found:
+            said, fix = _elsewhere(facts, subject.split(".")[0], found)
+            message += said
+        yield Found(message, Location(config="Entrypoint/Cmd", runtime="lifecycle probe"), fix=fix)
+    elif cause.get("verdict") == "unexplained":
+        last = f"; its last log line: {cause.get('line')}" if cause.get("line") else ""
+        yield Found(
+            f"`{command}` exited with status {life.get('exit_code')} during the "
+            f"{life.get('warmup_seconds')}s warm-up, and its log does not say why{last}",
+            Location(config="Entrypoint/Cmd", runtime="lifecycle probe"),
+            severity="medium",
+            fix="Run it with `docker run` to see why it stops; an app that needs settings should "
+            "say which in its log, so that an audit can tell it apart from a broken image.",
+        )
+
+
+def _import_finding(
+    facts: Facts, imports: dict[str, Any], cause: dict[str, Any], command: str
+) -> Found:
+    exception = imports.get("exception") or "ImportError"
+    kind = (
+        "missing-library"
+        if imports.get("library")
+        else _IMPORT_KINDS.get(exception, "import-error")
+    )
+    module = imports.get("module") or ""
+    location = imports.get("location") or ""
+    subject = (
+        {
+            "missing-library": imports.get("library"),
+            "missing-module": module,
+            "syntax-error": location,
+        }.get(kind)
+        or imports.get("message")
+        or module
+    )
+    where = f" (at {location})" if location and kind != "syntax-error" else ""
+    message = (
+        f"`{imports.get('command') or command}` cannot import its code: {exception}: "
+        f"{imports.get('message')}{where}"
+    )
+    if cause.get("verdict") == "broken":
+        message += f"; the lifecycle probe saw it exit with status {_status(facts)}"
+    fix = _START_FIXES[kind].format(s=subject)
+    found = list(imports.get("found_elsewhere") or [])
+    if kind == "missing-module" and found:
+        said, fix = _elsewhere(facts, module.split(".")[0], found)
+        message += said
+    path = location.rsplit(":", 1)[0] if location else None
+    runtime = "static probe: import test"
+    if cause.get("verdict") == "broken":
+        runtime += "; lifecycle probe"
+    return Found(message, Location(config="Entrypoint/Cmd", path=path, runtime=runtime), fix=fix)
+
+
+def _status(facts: Facts) -> Any:
+    return ((facts.get("runtime") or {}).get("lifecycle") or {}).get("exit_code")

@@ -264,7 +264,7 @@ def build_facts(
         results[name] = asdict(outcome)
     visible = fs.visible_bytes
     wasted = fs.wasted_bytes
-    target = plan(loaded.image_id, raw.get("architecture"), fs, results["python"])
+    target = plan(loaded.image_id, raw.get("architecture"), fs, results["python"], config.env)
     found = runtime(target) if runtime else skipped("probes were not requested")
     return Facts(
         schema_version=SCHEMA_VERSION,

@@ -7,7 +7,7 @@ the lifecycle probe (the image started as a user would, watched, then stopped).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inspector.probes.model import RuntimeFacts, not_applicable
 from inspector.probes.plan import ProbePlan
@@ -41,6 +41,11 @@ def probe(
         found = static.run(client, plan, options.timeout)
         progress(f"lifecycle probe ({options.warmup:g}s warm-up)")
         watched = lifecycle.run(client, plan, options.warmup, options.grace)
+        cause = watched.exit_cause
+        if cause is not None and cause.kind == "missing-module":
+            # Where the missing module does live: another venv, a --user or --prefix tree.
+            elsewhere = plan.installed_elsewhere(cause.subject, found.sys_path)
+            watched = replace(watched, exit_cause=replace(cause, found_elsewhere=elsewhere))
         return RuntimeFacts(found, watched)
     finally:
         client.close()

@@ -107,6 +107,41 @@ RUNTIME_FIELDS: dict[str, str] = {
         "Whether zone data is present (a zoneinfo dir with UTC, or the `tzdata` package); false "
         "means zoneinfo.ZoneInfo('Europe/Paris') fails."
     ),
+    "runtime.static.sys_path": (
+        "The interpreter's module search path (sys.path) as the probe saw it, without the "
+        "working directory."
+    ),
+    "runtime.static.imports": (
+        "The import smoke test: what the image's command imports first (`python -m pkg`, a "
+        "script's top-level imports, `gunicorn mod:app`, `uvicorn`, `celery -A`, `flask` with "
+        "FLASK_APP, a console script's imports), imported for real in a child of the probe's "
+        "interpreter, as the image's USER, network off, within a time limit. Null when the "
+        "command runs no Python."
+    ),
+    "runtime.static.imports.command": 'What it stands for, e.g. "python -m svc", "gunicorn wsgi".',
+    "runtime.static.imports.status": (
+        '"ok", "failed" (see `exception`), "timeout" (the imports did not finish in time, e.g. '
+        'the module starts the app as it loads) or "not-run" (the child could not start).'
+    ),
+    "runtime.static.imports.verdict": (
+        '"passed"; "broken" (a module, shared library or name could not be imported, or the code '
+        'does not compile: the app cannot start); "inconclusive" (it failed in a way a real '
+        "deployment may not: a missing setting, no network, the probe's read-only root, a time "
+        "out)."
+    ),
+    "runtime.static.imports.imported": "Modules imported before any failure, in order.",
+    "runtime.static.imports.exception": "The exception type that ended the test; null on success.",
+    "runtime.static.imports.message": "Its message, shortened.",
+    "runtime.static.imports.module": "The module that could not be imported (ImportError.name).",
+    "runtime.static.imports.library": (
+        'The shared library that could not be loaded, e.g. "libpq.so.5"; null otherwise.'
+    ),
+    "runtime.static.imports.location": "file:line of the failing import statement or error.",
+    "runtime.static.imports.found_elsewhere": (
+        "Site-packages dirs of the image that hold the missing module but are not on the "
+        "interpreter's sys.path (another venv, a --user or --prefix tree)."
+    ),
+    "runtime.static.imports.seconds": "Wall seconds the imports took.",
     "runtime.static.errors": "Parts the probe could not measure, with the exception it got.",
     "runtime.static.log_tail": (
         "The last lines the interpreter printed when it failed or exited non-zero (secrets "
@@ -119,9 +154,9 @@ RUNTIME_FIELDS: dict[str, str] = {
         "as Docker and Kubernetes do."
     ),
     "runtime.lifecycle.status": (
-        '"ran"; "exited-early" (it stopped during the warm-up, e.g. it needs a database or a '
-        'config: inconclusive, see `exit_code` and `log_tail`); "could-not-start" (Docker refused, '
-        'e.g. USER does not exist: see `message`); "not-applicable" or "skipped" (see `reason`).'
+        '"ran"; "exited-early" (it stopped during the warm-up: `exit_cause` says why, from its '
+        'exit status and log); "could-not-start" (Docker refused, e.g. USER does not exist: see '
+        '`message`); "not-applicable" or "skipped" (see `reason`).'
     ),
     "runtime.lifecycle.reason": "Why the probe did not run or what its status means; else null.",
     "runtime.lifecycle.message": "Docker's own error when the container could not start.",
@@ -190,4 +225,30 @@ RUNTIME_FIELDS: dict[str, str] = {
     ),
     "runtime.lifecycle.oom_killed": "True when the kernel killed it for passing the memory limit.",
     "runtime.lifecycle.log_tail": "The last 20 lines it logged, secrets redacted.",
+    "runtime.lifecycle.exit_cause": (
+        "Why it exited during the warm-up, read from its exit status and log; null unless the "
+        "status is exited-early."
+    ),
+    "runtime.lifecycle.exit_cause.kind": (
+        '"missing-module", "import-error", "missing-library", "syntax-error", "python-exception" '
+        '(an uncaught exception), "wrong-architecture", "missing-executable", '
+        '"permission-denied", "needs-config" (a setting or argument it was not given), '
+        '"needs-service" (a database or other service it cannot reach), "out-of-memory", '
+        '"finished" (status 0) or "unexplained".'
+    ),
+    "runtime.lifecycle.exit_cause.verdict": (
+        '"broken" (the image cannot start as built), "inconclusive" (it waits for what a real '
+        'deployment gives it), "finished" or "unexplained".'
+    ),
+    "runtime.lifecycle.exit_cause.line": "The decisive log line, as logged (shortened).",
+    "runtime.lifecycle.exit_cause.subject": (
+        "What that line names: the module, library, path, setting or service."
+    ),
+    "runtime.lifecycle.exit_cause.exception": (
+        "The Python exception type, when a traceback ended the app; else null."
+    ),
+    "runtime.lifecycle.exit_cause.found_elsewhere": (
+        "For a missing module: site-packages dirs of the image that hold it but are not on the "
+        "interpreter's sys.path."
+    ),
 }

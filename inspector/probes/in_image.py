@@ -213,6 +213,180 @@ def timezone_data():
     return find_spec("tzdata") is not None
 
 
+IMPORT_MARKER = "@@inspector-import-check@@"
+# The import smoke test runs in a child interpreter, so that an import that hangs or kills the
+# process cannot take this report with it. It imports what the image's command imports first,
+# the way that command would (sys.path included), and never calls the application.
+IMPORT_CHILD = r"""
+import ast, importlib, importlib.util, json, os, re, sys, traceback
+MARKER = "@@inspector-import-check@@"
+target = json.loads(sys.argv[1])
+result = {"status": "ok", "imported": [], "exception": None, "message": None,
+          "module": None, "library": None, "location": None}
+OPTIONAL = ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
+
+
+def catches_import(handler):
+    kinds = handler.type
+    if kinds is None:
+        return True
+    names = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
+    return any(getattr(n, "id", getattr(n, "attr", "")) in OPTIONAL for n in names)
+
+
+def startup_imports(tree):
+    # What a file imports as it starts: module level, top-level if/with blocks; a try whose
+    # handlers catch ImportError marks its imports optional, so they are left out.
+    out = []
+    trys = (ast.Try,) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
+
+    def walk(body):
+        for node in body:
+            if isinstance(node, ast.Import):
+                out.extend((a.name, (), 0, node.lineno) for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                names = tuple(a.name for a in node.names)
+                out.append((node.module or "", names, node.level or 0, node.lineno))
+            elif isinstance(node, ast.If):
+                walk(node.body)
+                walk(node.orelse)
+            elif isinstance(node, ast.With):
+                walk(node.body)
+            elif isinstance(node, trys) and not any(catches_import(h) for h in node.handlers):
+                walk(node.body)
+    walk(tree.body)
+    return out
+
+
+def run_file(path, package):
+    with open(path, "rb") as handle:
+        source = handle.read()
+    tree = compile(source, path, "exec", ast.PyCF_ONLY_AST)
+    compile(tree, path, "exec")
+    for module, names, level, lineno in startup_imports(tree):
+        if level and not package:
+            continue  # a script's relative import cannot work; Python reports that itself
+        result["location"] = "%s:%d" % (path, lineno)
+        full = importlib.util.resolve_name("." * level + module, package) if level else module
+        loaded = importlib.import_module(full)
+        for name in names:
+            if name == "*" or hasattr(loaded, name):
+                continue
+            try:
+                importlib.import_module(full + "." + name)
+            except ModuleNotFoundError as exc:
+                if exc.name != full + "." + name:
+                    raise
+                raise ImportError("cannot import name %r from %r (%s)" % (
+                    name, full, getattr(loaded, "__file__", None)), name=full)
+        result["imported"].append(full)
+    result["location"] = None
+
+
+def main():
+    cwd = os.getcwd()
+    for kind, value in target["steps"]:
+        if kind == "script":
+            path = value if os.path.isabs(value) else os.path.join(cwd, value)
+            sys.path[0] = os.path.dirname(path)
+            run_file(path, None)
+        elif kind == "module":
+            sys.path[0] = cwd
+            spec = importlib.util.find_spec(value)
+            if spec is None:
+                raise ModuleNotFoundError("No module named %r" % value, name=value)
+            origin, package = spec.origin, value.rpartition(".")[0] or None
+            if spec.submodule_search_locations is not None:
+                importlib.import_module(value)
+                result["imported"].append(value)
+                main_spec = importlib.util.find_spec(value + ".__main__")
+                if main_spec is None:
+                    raise ImportError("No module named %s.__main__; %r is a package and cannot "
+                                      "be directly executed" % (value, value),
+                                      name=value + ".__main__")
+                origin, package = main_spec.origin, value
+            if origin and origin.endswith(".py"):
+                run_file(origin, package)
+        elif kind == "import":
+            entry = target.get("path_entry")
+            for path in ([os.path.join(cwd, entry)] if entry else []) + [cwd]:
+                if path not in sys.path:
+                    sys.path.insert(0, path)
+            importlib.import_module(value)
+            result["imported"].append(value)
+
+
+try:
+    main()
+except BaseException as exc:
+    result["status"] = "failed"
+    result["exception"] = type(exc).__name__
+    result["message"] = str(exc)[:1000]
+    if isinstance(exc, ImportError):
+        result["module"] = exc.name
+        found = re.search(r"([^\s:'\"]+\.so[\w.]*): cannot open shared object file", str(exc))
+        result["library"] = found.group(1) if found else None
+    if isinstance(exc, SyntaxError):
+        result["location"] = "%s:%s" % (exc.filename, exc.lineno)
+    else:
+        # The deepest frame of the image's own code; none means the import statement itself
+        # failed, whose place run_file noted.
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if not f[0].startswith("<") and os.sep + "importlib" + os.sep not in f[0]]
+        if frames:
+            result["location"] = "%s:%s" % (frames[-1][0], frames[-1][1])
+sys.stdout.write("\n" + MARKER + json.dumps(result) + "\n")
+sys.stdout.flush()
+"""
+
+
+def import_check():
+    target = PARAMS.get("imports")
+    if not target:
+        return None
+    import subprocess
+    import time
+
+    timeout = PARAMS.get("import_timeout") or 20
+    started = time.time()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-c", IMPORT_CHILD, json.dumps(target)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as exc:
+        return {"status": "not-run", "message": f"cannot start {sys.executable}: {exc}"}
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        return {
+            "status": "timeout",
+            "seconds": round(time.time() - started, 3),
+            "message": f"the imports did not finish within {timeout}s",
+        }
+    seconds = round(time.time() - started, 3)
+    for line in reversed(out.decode("utf-8", "replace").splitlines()):
+        if line.startswith(IMPORT_MARKER):
+            try:
+                found = json.loads(line[len(IMPORT_MARKER) :])
+            except ValueError:
+                break
+            found["seconds"] = seconds
+            return found
+    tail = err.decode("utf-8", "replace").strip().splitlines()[-5:]
+    return {
+        "status": "failed",
+        "seconds": seconds,
+        "exception": None,
+        "message": f"the import test exited with {child.returncode} before reporting"
+        + (": " + " | ".join(tail) if tail else ""),
+    }
+
+
 def main():
     doc = {"probe_version": 1}
     ident = attempt("identity", identity, {})
@@ -232,6 +406,8 @@ def main():
     doc["distributions"] = attempt("distributions", distributions)
     doc["ca_bundle"] = attempt("ca_bundle", ca_bundle)
     doc["timezone_data"] = attempt("timezone_data", timezone_data)
+    doc["sys_path"] = list(sys.path)
+    doc["imports"] = attempt("imports", import_check)
     doc["errors"] = ERRORS
     sys.stdout.write(MARKER + json.dumps(doc) + "\n")
     sys.stdout.flush()

@@ -21,6 +21,7 @@ import requests.exceptions
 
 from inspector.analysers.secrets import redact_text
 from inspector.probes import containers
+from inspector.probes.exits import ExitCause, classify
 from inspector.probes.model import LifecycleProbe, Process, Written
 from inspector.probes.plan import ProbePlan
 from inspector.probes.proc import processes_from_proc, sockets_from_proc
@@ -74,15 +75,17 @@ def run(
             )
         state = _warm_up(container, warmup)
         if state["Status"] != "running":
+            tail = _log_tail(container)
+            cause = classify(tail, state.get("ExitCode"), state.get("OOMKilled"))
             return LifecycleProbe(
                 "exited-early",
-                f"the container exited during the {warmup:g}s warm-up (it may need a database, "
-                "a config or arguments): neither a pass nor a fail",
+                early_exit_reason(cause, state.get("ExitCode"), warmup),
                 warmup_seconds=warmup,
                 grace_seconds=grace,
                 exit_code=state.get("ExitCode"),
                 oom_killed=state.get("OOMKilled"),
-                log_tail=_log_tail(container),
+                log_tail=tail,
+                exit_cause=cause,
                 **_written(container, plan),
             )
         seen = _processes(container, state.get("Pid") or 0, proc_root)
@@ -115,6 +118,37 @@ def run(
             log_tail=_log_tail(container),
             **_written(container, plan),
         )
+
+
+def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) -> str:
+    """What an exit during the warm-up means, in words a release manager can act on."""
+    during = f"the app exited during the {warmup:g}s warm-up with status {exit_code}"
+    said = f": {cause.line}" if cause.line else ""
+    if cause.verdict == "broken":
+        return f"{during}{said}: the image cannot start as built"
+    if cause.kind == "needs-config":
+        what = f" ({cause.subject})" if cause.subject else ""
+        return (
+            f"{during}, waiting for configuration it was not given{what}{said}: "
+            "inconclusive, neither a pass nor a fail; audit it where its settings exist"
+        )
+    if cause.kind == "needs-service":
+        what = f" ({cause.subject})" if cause.subject else ""
+        return (
+            f"{during}, unable to reach a service it needs{what} (the probe runs without a "
+            f"network){said}: inconclusive, neither a pass nor a fail"
+        )
+    if cause.kind == "out-of-memory":
+        return (
+            f"the app was killed for exceeding the probe's {containers.MEMORY} memory limit "
+            "during the warm-up: inconclusive; it needs more memory than that to start"
+        )
+    if cause.verdict == "finished":
+        return (
+            f"the app finished during the {warmup:g}s warm-up with status 0: a one-off "
+            "command, not a service; runtime checks that watch a running app are skipped"
+        )
+    return f"{during}{said}; its log does not say why"
 
 
 def _warm_up(container: Any, warmup: float) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from inspector.probes.exits import ExitCause
+
 # Every status a probe section can have. "ran" is the only one with measurements.
 STATIC_STATUSES = ("ran", "not-applicable", "skipped", "could-not-start", "failed", "timeout")
 LIFECYCLE_STATUSES = (
@@ -24,6 +26,23 @@ class DependencyProblem:
     kind: str  # "missing" | "conflict"
     installed: str | None  # the version installed, for a conflict
     message: str  # worded as `pip check` words it
+
+
+@dataclass(frozen=True)
+class ImportCheck:
+    """The static probe's import smoke test: what the command imports first, imported for real."""
+
+    command: str  # the command it stands for: "python -m svc", "gunicorn wsgi:app"
+    status: str  # "ok" | "failed" | "timeout" | "not-run"
+    verdict: str  # "passed" | "broken" | "inconclusive"
+    imported: tuple[str, ...] = ()  # modules that imported before any failure
+    exception: str | None = None  # the exception type that ended it
+    message: str | None = None  # its message (shortened)
+    module: str | None = None  # the module that could not be imported
+    library: str | None = None  # the shared library that could not be loaded
+    location: str | None = None  # file:line of the failing import or error
+    found_elsewhere: tuple[str, ...] = ()  # site dirs of the image that have `module` off sys.path
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,7 @@ class StaticProbe:
     filesystem_encoding: str | None = None
     preferred_encoding: str | None = None
     site_packages: tuple[str, ...] = ()
+    sys_path: tuple[str, ...] = ()  # the interpreter's module search path (without the cwd)
     app_dir: str | None = None
     writable: dict[str, bool] = field(default_factory=dict)
     distributions: int | None = None
@@ -59,6 +79,7 @@ class StaticProbe:
     dependency_check: str | None = None
     ca_bundle: str | None = None
     timezone_data: bool | None = None
+    imports: ImportCheck | None = None
     errors: tuple[str, ...] = ()
     log_tail: tuple[str, ...] = ()
 
@@ -113,6 +134,7 @@ class LifecycleProbe:
     exit_code: int | None = None
     oom_killed: bool | None = None
     log_tail: tuple[str, ...] = ()
+    exit_cause: ExitCause | None = None  # why it exited during the warm-up (exited-early only)
 
 
 @dataclass(frozen=True)

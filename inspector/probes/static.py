@@ -22,18 +22,35 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from inspector.probes import containers
-from inspector.probes.model import DependencyProblem, StaticProbe
+from inspector.probes.model import DependencyProblem, ImportCheck, StaticProbe
 from inspector.probes.plan import ProbePlan
 
 MARKER = "@@inspector-static-probe@@"
 TIMEOUT = 60
+# The import smoke test's own limit, inside the static probe's; a third of it at most.
+IMPORT_TIMEOUT = 20
+# What an import failure means: these show the image cannot run its code; anything else (a
+# missing setting, our read-only root, no network) may be the probe's sandbox, not the image.
+_BROKEN_IMPORTS = frozenset(
+    {"ModuleNotFoundError", "ImportError", "SyntaxError", "IndentationError", "TabError"}
+)
 LOG_LINES = 20
 OUTPUT_LINES = 50
 
 
-def script(plan: ProbePlan) -> str:
+def script(plan: ProbePlan, timeout: float = TIMEOUT) -> str:
     """The code passed with `-c`: our parameters, then the in-image script verbatim."""
-    params = {"app_module": plan.app_module, "app_script": plan.app_script}
+    imports = plan.imports
+    params = {
+        "app_module": plan.app_module,
+        "app_script": plan.app_script,
+        "imports": (
+            {"steps": [list(s) for s in imports.steps], "path_entry": imports.path_entry}
+            if imports
+            else None
+        ),
+        "import_timeout": round(min(IMPORT_TIMEOUT, timeout / 3), 1),
+    }
     source = resources.files("inspector.probes").joinpath("in_image.py").read_text()
     return f"PARAMS = {params!r}\n{source}"
 
@@ -55,7 +72,7 @@ def run(client: docker.DockerClient, plan: ProbePlan, timeout: float = TIMEOUT) 
         plan.image_id,
         "static",
         entrypoint=[plan.interpreter],
-        command=["-c", script(plan)],
+        command=["-c", script(plan, timeout)],
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         read_only=True,
@@ -130,6 +147,7 @@ def parse(stdout: str, stderr: str, exit_code: int, plan: ProbePlan, seconds: fl
         filesystem_encoding=doc.get("filesystem_encoding"),
         preferred_encoding=doc.get("preferred_encoding"),
         site_packages=tuple(doc.get("site_packages") or ()),
+        sys_path=tuple(str(p) for p in doc.get("sys_path") or ()),
         app_dir=doc.get("app_dir"),
         writable=_writable(doc.get("writable") or {}, plan),
         distributions=None if dists is None else len(dists),
@@ -137,9 +155,50 @@ def parse(stdout: str, stderr: str, exit_code: int, plan: ProbePlan, seconds: fl
         dependency_check=check,
         ca_bundle=doc.get("ca_bundle"),
         timezone_data=doc.get("timezone_data"),
+        imports=import_check(doc.get("imports"), plan, doc.get("sys_path") or ()),
         errors=tuple(doc.get("errors") or ()),
         log_tail=tail if exit_code else (),
     )
+
+
+def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | None:
+    """The import smoke test's report as facts, with where a missing module does live."""
+    if plan.imports is None:
+        return None
+    if not isinstance(found, dict):
+        return ImportCheck(plan.imports.command, "not-run", "inconclusive",
+                           message="the static probe did not report on its imports")  # fmt: skip
+    status = str(found.get("status") or "failed")
+    exception = _text(found.get("exception"))
+    if status == "ok":
+        verdict = "passed"
+    elif status == "failed" and exception in _BROKEN_IMPORTS:
+        verdict = "broken"
+    else:
+        verdict = "inconclusive"
+    module = _text(found.get("module"))
+    paths = [str(p) for p in searched] if isinstance(searched, list) else []
+    imported = found.get("imported")
+    return ImportCheck(
+        command=plan.imports.command,
+        status=status,
+        verdict=verdict,
+        imported=tuple(str(m) for m in imported[:50]) if isinstance(imported, list) else (),
+        exception=exception,
+        message=_text(found.get("message"), 500),
+        module=module,
+        library=_text(found.get("library")),
+        location=_text(found.get("location")),
+        found_elsewhere=plan.installed_elsewhere(module, paths) if verdict == "broken" else (),
+        seconds=found.get("seconds") if isinstance(found.get("seconds"), (int, float)) else None,
+    )
+
+
+def _text(value: Any, width: int = 300) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _writable(found: dict[str, Any], plan: ProbePlan) -> dict[str, bool]:

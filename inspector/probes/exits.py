@@ -1,0 +1,221 @@
+"""Why an app stopped during the lifecycle probe's warm-up, read from its exit status and log tail.
+
+Pure: the lifecycle probe hands over what the engine reported; checks later judge the cause. A
+cause is "broken" when the log shows the image itself cannot run (a Python traceback, a module or
+shared library that is missing, a binary for another CPU, a command that is not there or not
+executable), "inconclusive" when it shows the app waiting for something a real deployment gives
+it (configuration, arguments, a database or another service, more memory than the probe allows),
+"finished" when it exited with status 0, and "unexplained" for any other non-zero exit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# kind -> verdict
+KINDS = {
+    "missing-module": "broken",
+    "import-error": "broken",
+    "missing-library": "broken",
+    "syntax-error": "broken",
+    "python-exception": "broken",
+    "wrong-architecture": "broken",
+    "missing-executable": "broken",
+    "permission-denied": "broken",
+    "needs-config": "inconclusive",
+    "needs-service": "inconclusive",
+    "out-of-memory": "inconclusive",
+    "finished": "finished",
+    "unexplained": "unexplained",
+}
+VERDICTS = ("broken", "inconclusive", "finished", "unexplained")
+# Lines longer than this are judged on their start only: a log line is untrusted input.
+LINE_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class ExitCause:
+    kind: str  # a key of KINDS
+    verdict: str  # KINDS[kind]
+    line: str | None  # the decisive log line, as logged (shortened)
+    subject: str | None  # the module, library, path, variable or service the line names
+    exception: str | None = None  # the Python exception type, when a traceback ended the app
+    found_elsewhere: tuple[str, ...] = ()  # site dirs in the image that do have the module
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+_EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]{0,200}): ?(.*)")
+_EXCEPTION_NAME = re.compile(r"[A-Za-z_][\w.]{0,200}(?:Error|Exception|Exit|Interrupt|Warning)")
+_NO_MODULE = re.compile(r"No module named '?([\w.]{1,200})'?")
+_CANNOT_IMPORT = re.compile(r"cannot import name '?([\w.]{1,200})'? from '?([\w.]{1,200})'?")
+_SHARED_OBJECT = re.compile(r"([^\s:'\"]{1,300}\.so[\w.]{0,40}): cannot open shared object file")
+_LOADING = re.compile(r"error while loading shared libraries: ([^\s:]{1,300})")
+_FILE_LINE = re.compile(r'File "([^"]{1,500})", line (\d{1,9})')
+_EXEC_NOT_FOUND = re.compile(r'exec: "?([^":\s]{1,300})"?: (?:executable file not found|not found)')
+_NOT_FOUND = re.compile(r"(?:^|: )([^\s:]{1,300}): (?:command )?not found\s*$")
+_CANT_OPEN = re.compile(r"can't open file '([^']{1,500})': \[Errno 2\]")
+_NO_SUCH = re.compile(r"([/\w.-]{1,300}): no such file or directory", re.IGNORECASE)
+_PERMISSION = re.compile(r"([/\w.-]{1,300}): permission denied", re.IGNORECASE)
+_ENV_NAME = re.compile(r"\b([A-Z][A-Z0-9_]{2,100})\b")
+_CONFIG = re.compile(
+    r"\bis not set\b|\bnot set\b|\bmust be set\b|\bis required\b|\bare required\b|"
+    r"\bmissing required\b|\benvironment variable\b|\bimproperlyconfigured\b|"
+    r"\bvalidation errors? for \w*settings\b|\bfield required\b|\bno config(?:uration)?\b|"
+    r"\bconfig(?:uration)? file\b.*\b(?:not found|missing|does not exist)\b|"
+    r"^usage:|\berror: missing (?:option|argument)\b|\bthe following arguments are required\b",
+    re.IGNORECASE,
+)
+_SERVICE = re.compile(
+    r"connection refused|could not connect|couldn't connect|can't connect|cannot connect|"
+    r"failed to connect|unable to connect|name or service not known|"
+    r"temporary failure in name resolution|nodename nor servname|getaddrinfo failed|"
+    r"network is unreachable|no route to host|connection timed out|timed out connecting|"
+    r"operationalerror|connectionerror|connectionrefusederror|gaierror|serverselectiontimeout",
+    re.IGNORECASE,
+)
+_CONFIG_EXCEPTIONS = ("ImproperlyConfigured", "ValidationError", "SettingsError", "ConfigError")
+_SERVICE_EXCEPTIONS = (
+    "ConnectionRefusedError",
+    "ConnectionError",
+    "OperationalError",
+    "gaierror",
+    "TimeoutError",
+    "ServerSelectionTimeoutError",
+)
+
+
+def classify(log_tail: Sequence[str], exit_code: int | None, oom_killed: bool | None) -> ExitCause:
+    """The cause of an exit during the warm-up, from what the engine and the log say."""
+    lines = [line[:LINE_LIMIT].rstrip() for line in log_tail]
+    if oom_killed:
+        return _cause("out-of-memory", None, "memory")
+    if exit_code == 0:
+        return _cause("finished", _last(lines), None)
+    return _from_traceback(lines) or _from_lines(lines, exit_code) or _unexplained(lines)
+
+
+def _cause(kind: str, line: str | None, subject: str | None, exception: str | None = None,
+           ) -> ExitCause:  # fmt: skip
+    return ExitCause(kind, KINDS[kind], _short(line), _short(subject, 200), exception)
+
+
+def _short(text: str | None, width: int = 300) -> str | None:
+    if text is None:
+        return None
+    text = text.strip()
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _last(lines: Sequence[str]) -> str | None:
+    return next((line for line in reversed(lines) if line.strip()), None)
+
+
+def _exception_line(lines: Sequence[str]) -> tuple[int, str, str] | None:
+    """(index, type, message) of the exception that ended the last traceback in the tail."""
+    start = max((i for i, line in enumerate(lines) if line.strip() == _TRACEBACK), default=None)
+    if start is not None:
+        for i in range(start + 1, len(lines)):
+            line = lines[i]
+            if line and not line[0].isspace() and (match := _EXCEPTION_LINE.match(line)):
+                return i, match.group(1), match.group(2)
+    # The header may have scrolled out of the tail: the last unindented `SomethingError: ...`.
+    for i in range(len(lines) - 1, -1, -1):
+        match = _EXCEPTION_LINE.match(lines[i])
+        if match and _EXCEPTION_NAME.fullmatch(match.group(1)):
+            return i, match.group(1), match.group(2)
+    return None
+
+
+def _from_traceback(lines: Sequence[str]) -> ExitCause | None:
+    found = _exception_line(lines)
+    if found is None:
+        return None
+    index, qualified, message = found
+    name = qualified.rsplit(".", 1)[-1]
+    line = lines[index]
+    text = "\n".join(lines[index:])
+    if name == "ModuleNotFoundError" or (name == "ImportError" and _NO_MODULE.search(message)):
+        module = _NO_MODULE.search(message)
+        return _cause("missing-module", line, module.group(1) if module else message, name)
+    if name == "ImportError" or name == "OSError":
+        library = _SHARED_OBJECT.search(message)
+        if library:
+            return _cause("missing-library", line, library.group(1), name)
+    if name == "ImportError":
+        cannot = _CANNOT_IMPORT.search(message)
+        subject = f"{cannot.group(1)} from {cannot.group(2)}" if cannot else message
+        return _cause("import-error", line, subject, name)
+    if name in ("SyntaxError", "IndentationError", "TabError"):
+        where = [m for ln in lines[:index] if (m := _FILE_LINE.search(ln))]
+        subject = f"{where[-1].group(1)}:{where[-1].group(2)}" if where else None
+        return _cause("syntax-error", line, subject, name)
+    before = "\n".join(lines[:index])
+    if name in _SERVICE_EXCEPTIONS:
+        return _cause("needs-service", line, _service(text), name)
+    if name in _CONFIG_EXCEPTIONS or _CONFIG.search(text):
+        return _cause("needs-config", line, _variable(text), name)
+    if name == "KeyError" and "environ" in before:
+        return _cause("needs-config", line, message.strip("'\" ") or None, name)
+    if _SERVICE.search(text):
+        return _cause("needs-service", line, _service(text), name)
+    if name == "MemoryError":
+        return _cause("out-of-memory", line, "memory", name)
+    return _cause("python-exception", line, f"{name}: {message}".strip(": "), name)
+
+
+def _from_lines(lines: Sequence[str], exit_code: int | None) -> ExitCause | None:
+    """Messages the loader, the shell or Python print when there is no traceback."""
+    for line in reversed(lines):
+        if match := _LOADING.search(line) or _SHARED_OBJECT.search(line):
+            return _cause("missing-library", line, match.group(1))
+        if "exec format error" in line.lower():
+            return _cause("wrong-architecture", line, _path(line))
+        if match := _NO_MODULE.search(line):
+            return _cause("missing-module", line, match.group(1))
+        if match := _CANT_OPEN.search(line):
+            return _cause("missing-executable", line, match.group(1))
+        if match := _EXEC_NOT_FOUND.search(line):
+            return _cause("missing-executable", line, match.group(1))
+        if exit_code == 127 and (match := _NOT_FOUND.search(line) or _NO_SUCH.search(line)):
+            return _cause("missing-executable", line, match.group(1).split(" ")[-1])
+        if exit_code == 126 and (match := _PERMISSION.search(line)):
+            return _cause("permission-denied", line, match.group(1))
+    # A missing setting is the root cause even when the same line says it cannot connect.
+    for line in reversed(lines):
+        if _CONFIG.search(line):
+            return _cause("needs-config", line, _variable(line))
+    for line in reversed(lines):
+        if _SERVICE.search(line):
+            return _cause("needs-service", line, _service(line))
+    return None
+
+
+def _unexplained(lines: Sequence[str]) -> ExitCause:
+    return _cause("unexplained", _last(lines), None)
+
+
+def _variable(text: str) -> str | None:
+    """The environment variable or setting a configuration complaint names, if any."""
+    names = [n for n in _ENV_NAME.findall(text) if "_" in n or len(n) > 3]
+    if names:
+        return names[0]
+    field = re.search(r"validation errors? for \w+\s*\n\s*(\w+)", text)
+    return field.group(1) if field else None
+
+
+def _service(text: str) -> str | None:
+    """host:port, or the kind of service, a connection complaint names."""
+    hostport = re.search(r"\b([\w.-]{1,200}):(\d{2,5})\b", text)
+    if hostport and not hostport.group(1).isdigit():
+        return f"{hostport.group(1)}:{hostport.group(2)}"
+    for kind in ("postgres", "mysql", "redis", "mongo", "rabbitmq", "amqp", "kafka", "database"):
+        if kind in text.lower():
+            return kind
+    return None
+
+
+def _path(line: str) -> str | None:
+    match = re.search(r'exec:? "?([^":\s]{1,300})"?', line) or re.search(r"(/[\w./-]{1,300})", line)
+    return match.group(1) if match else None
