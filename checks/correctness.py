@@ -417,7 +417,8 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     life = runtime.get("lifecycle") or {}
     if static.get("status") != "ran" and life.get("status") not in ("ran", "exited-early"):
         why = life.get("reason") or static.get("reason") or "they did not run"
-        raise Skip(f"needs a runtime probe: {why}")
+        status = life.get("status") or static.get("status") or "missing"
+        raise Skip(f"needs the static or lifecycle probe, which are {status}: {why}")
     imports = static.get("imports") or {}
     cause = life.get("exit_cause") or {} if life.get("status") == "exited-early" else {}
     entry = _entrypoint(facts)
@@ -481,6 +482,10 @@ def _import_finding(
         or module
     )
     where = f" (at {location})" if location and kind != "syntax-error" else ""
+    if imports.get("raised_in") and where:
+        where = f" (at {location}, raised in {imports['raised_in']})"
+    if kind == "missing-library" and module:
+        where += f"; the library is needed by the extension module `{module}`"
     message = (
         f"`{imports.get('command') or command}` cannot import its code: {exception}: "
         f"{imports.get('message')}{where}"

@@ -49,7 +49,12 @@ def _commands(path: Path) -> list[list[str]]:
 
 def _parse(args: list[str]) -> tuple[str, dict[str, object]]:
     """Parse like `inspector ARGS` would, without running: the command's name and its params."""
-    group = cli.make_context("inspector", list(args), resilient_parsing=False)
+    try:
+        group = cli.make_context("inspector", list(args), resilient_parsing=False)
+    except click.exceptions.Exit as done:
+        if done.exit_code == 0:
+            return "inspector", {}  # an eager option of the group itself: --version, --help
+        raise
     name = args[len(args) - len(group.args) - 1]
     command = cli.get_command(group, name)
     if command is None:

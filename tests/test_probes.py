@@ -240,6 +240,10 @@ def test_app_that_exits_during_warmup_is_inconclusive_with_its_log(runtime):
     assert any("DATABASE_URL is not set" in line for line in life["log_tail"])
     assert life["stopped_by"] is None
     assert life["pid1_kind"] is None
+    assert life["exit_cause"]["kind"] == "needs-config"
+    assert life["exit_cause"]["subject"] == "DATABASE_URL"
+    assert "waiting for configuration" in life["reason"]
+    assert "inconclusive" in life["reason"]
 
 
 # --- the sandbox and cleanup ------------------------------------------------------------------

@@ -222,7 +222,7 @@ import ast, importlib, importlib.util, json, os, re, sys, traceback
 MARKER = "@@inspector-import-check@@"
 target = json.loads(sys.argv[1])
 result = {"status": "ok", "imported": [], "exception": None, "message": None,
-          "module": None, "library": None, "location": None}
+          "module": None, "library": None, "location": None, "raised_in": None}
 OPTIONAL = ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
 
 
@@ -334,7 +334,11 @@ except BaseException as exc:
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
                   if not f[0].startswith("<") and os.sep + "importlib" + os.sep not in f[0]]
         if frames:
-            result["location"] = "%s:%s" % (frames[-1][0], frames[-1][1])
+            deepest = "%s:%s" % (frames[-1][0], frames[-1][1])
+            if result["location"] and result["location"] != deepest:
+                result["raised_in"] = deepest
+            else:
+                result["location"] = deepest
 sys.stdout.write("\n" + MARKER + json.dumps(result) + "\n")
 sys.stdout.flush()
 """

@@ -41,6 +41,7 @@ class ImportCheck:
     module: str | None = None  # the module that could not be imported
     library: str | None = None  # the shared library that could not be loaded
     location: str | None = None  # file:line of the failing import or error
+    raised_in: str | None = None  # file:line deeper down where it was raised, when elsewhere
     found_elsewhere: tuple[str, ...] = ()  # site dirs of the image that have `module` off sys.path
     seconds: float | None = None
 

@@ -189,6 +189,7 @@ def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | No
         module=module,
         library=_text(found.get("library")),
         location=_text(found.get("location")),
+        raised_in=_text(found.get("raised_in")),
         found_elsewhere=plan.installed_elsewhere(module, paths) if verdict == "broken" else (),
         seconds=found.get("seconds") if isinstance(found.get("seconds"), (int, float)) else None,
     )
