@@ -142,6 +142,8 @@ def _runtime(runtime: dict[str, Any]) -> str:
             ("writable", ", ".join(writable) or "(none of the checked dirs)"),
             ("dependencies", "; ".join(p["message"] for p in problems) or "consistent"),
         ]
+        if static.get("imports"):
+            rows.append(("imports", _imports(static["imports"])))
     else:
         rows.append(("static probe", _status(static)))
     if life.get("status") == "ran":
@@ -166,6 +168,19 @@ def _runtime(runtime: dict[str, Any]) -> str:
         if life.get("log_tail"):
             rows.append(("last log line", short(life["log_tail"][-1])))
     return "runtime:\n" + tabulate(rows, tablefmt="plain")
+
+
+def _imports(found: dict[str, Any]) -> str:
+    """The import smoke test in one line: what was imported, and how it ended."""
+    head = f"{found.get('command')}: {found.get('verdict')}"
+    if found.get("status") == "ok":
+        return f"{head} ({len(found.get('imported') or [])} imported)"
+    said = found.get("exception") or found.get("status")
+    where = f" at {found['location']}" if found.get("location") else ""
+    text = f"{head}, {said}: {found.get('message')}{where}"
+    if found.get("found_elsewhere"):
+        text += f"; installed in {', '.join(found['found_elsewhere'])}, off sys.path"
+    return short(text, 160)
 
 
 def _status(section: dict[str, Any]) -> str:

@@ -137,6 +137,9 @@ RUNTIME_FIELDS: dict[str, str] = {
         'The shared library that could not be loaded, e.g. "libpq.so.5"; null otherwise.'
     ),
     "runtime.static.imports.location": "file:line of the failing import statement or error.",
+    "runtime.static.imports.raised_in": (
+        "file:line deeper down (in a library) where it was raised; null when that is `location`."
+    ),
     "runtime.static.imports.found_elsewhere": (
         "Site-packages dirs of the image that hold the missing module but are not on the "
         "interpreter's sys.path (another venv, a --user or --prefix tree)."
