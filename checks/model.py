@@ -80,6 +80,7 @@ class Finding:
     message: str  # what is wrong, with the numbers
     location: Location
     fix: str  # the one-line fix
+    rule: str | None = None  # the check's own sub-rule that matched, e.g. a secret's kind
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Found:
     location: Location = field(default_factory=Location)
     severity: str | None = None  # None: the check's own severity
     fix: str | None = None  # None: the check's one-line fix
+    rule: str | None = None  # which of the check's rules matched, when it has several
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class Check:
 
     def finding(self, found: Found) -> Finding:
         return Finding(self.id, found.severity or self.severity, found.message, found.location,
-                       found.fix or self.fix)  # fmt: skip
+                       found.fix or self.fix, found.rule)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -224,8 +224,15 @@ _REAL_CREDENTIALS = frozenset({
     "private-key", "aws-access-key-id", "github-token", "gitlab-token", "pypi-token",
     "slack-token", "stripe-key", "google-api-key", "url-credentials", "netrc", "pypirc",
     "pip-conf", "aws-credentials", "docker-config", "git-credentials", "npmrc", "kubeconfig",
+    # found in file contents (inspector/analysers/secret_rules.py)
+    "putty-private-key", "aws-secret-access-key", "github-fine-grained-token", "slack-webhook",
+    "google-service-account", "azure-storage-key", "npm-token", "docker-auths",
+    "kubernetes-dockerconfigjson", "huggingface-token", "openai-key", "database-url",
 })  # fmt: skip
-_LIKELY_CREDENTIALS = frozenset({"secret-variable", "pkcs12", "terraform-state"})
+_LIKELY_CREDENTIALS = frozenset({
+    "secret-variable", "pkcs12", "terraform-state", "jwt", "password-assignment",
+    "password-setting",
+})  # fmt: skip
 _HINT_LENGTH = re.compile(r"\((\d+) (?:chars|bytes)\)")
 # A PEM private key is hundreds of characters; a short "key" in a command is a header being
 # printed or grepped for, not a key.
@@ -236,7 +243,7 @@ def _secret_severity(secret: dict[str, Any]) -> str:
     """critical for credentials by shape, lower as the evidence weakens."""
     kind = secret.get("kind") or ""
     if secret.get("likely_test_fixture"):
-        return "low"
+        return "info"  # someone's tests or docs: worth a look, never a gate failure
     if kind == "private-key" and secret.get("where") != "file":
         size = _HINT_LENGTH.search(secret.get("hint") or "")
         if size and int(size.group(1)) < _SHORTEST_KEY:
@@ -399,11 +406,21 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
     The facts' `secrets[]` findings in files, read from every version of every file in every
-    layer: private keys, `.netrc`, `.pypirc`, `pip.conf` and `.git-credentials` with
-    credentials, AWS and Docker credentials, `.npmrc` tokens, kubeconfigs, dotenv files,
-    PKCS#12 bundles, Terraform state and `.git` directories. Each finding names the layer and
-    history step that wrote the file and, when a later layer deleted it, that layer. Test and
-    documentation material (keys under `tests/`, `/usr/share/doc`) is reported as low.
+    layer, deleted and overwritten ones included. By name: private keys, `.netrc`, `.pypirc`,
+    `pip.conf` and `.git-credentials` with credentials, AWS and Docker credentials, `.npmrc`
+    tokens, kubeconfigs, dotenv files, PKCS#12 bundles, Terraform state and `.git`
+    directories. By content, in every text file as the layer streams: PEM, OpenSSH and PuTTY
+    private keys, AWS key IDs and secret keys, GitHub (classic, fine-grained, app, OAuth; the
+    CRC32 checked), GitLab, Slack, Stripe, Google API keys and service-account JSON, Azure
+    storage keys, PyPI and npm tokens, Docker `auths` and Kubernetes `.dockerconfigjson`,
+    Hugging Face and OpenAI keys, JWTs, database URLs with passwords, and `password = "..."`
+    assignments with a random-looking value in the image's own code and config files. Each
+    finding names the rule, the file and line, the layer and history step that wrote it and,
+    when a later layer deleted or replaced it, that layer; never the value, only its length and
+    a fingerprint. Published example values and placeholders (`${VAR}`, `<token>`,
+    `changeme`) are not findings; test and documentation material (under `tests/`,
+    `examples/`, `/usr/share/doc`, a package's README) is info. `[[ignores]]` accept findings by
+    path and by rule (`rules = ["jwt"]`).
 
     ## Why it matters
     "Deleting a file does not actually remove it from the image … anyone with access to the
@@ -444,10 +461,13 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
             state = "visible in the final filesystem"
         test = " (looks like test or documentation material)" if secret.get(
             "likely_test_fixture") else ""  # fmt: skip
+        line = f" line {secret['line']}" if secret.get("line") else ""
         yield Found(
-            f"{secret.get('kind')} {secret.get('path')}: {secret.get('hint')}; {state}{test}",
+            f"{secret.get('kind')} in {secret.get('path')}{line}: {secret.get('hint')}; "
+            f"{state}{test}",
             Location(layer=layer, created_by=secret.get("created_by"), path=secret.get("path")),
             severity=_secret_severity(secret),
+            rule=secret.get("kind"),
         )
 
 

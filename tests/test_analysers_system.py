@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
 import io
 import json
+import string
 import struct
 from collections.abc import Callable
 from types import ModuleType
@@ -368,18 +370,31 @@ def test_env_secrets_by_name_and_by_value_pattern_never_store_the_value():
         ("aws-access-key-id", "DOCS_KEY"),
     }
     password = only(found, name="DB_PASSWORD")
-    assert (password.where, password.layer, password.hint) == ("env", None, "hun…(14 chars)")
-    assert only(found, name="DATABASE_URL").hint == "postgres://…(3 chars):s3…(10 chars)@db"
+    assert (password.where, password.layer, password.hint) == (
+        "env", None, secrets.redact("hunter2hunter2"))  # fmt: skip
+    url = f"postgres://{secrets.redact('app')}:{secrets.redact('s3cretpass')}@db"
+    assert only(found, name="DATABASE_URL").hint == url
     assert only(found, name="DOCS_KEY").likely_test_fixture
     text = as_json(secrets.Secrets(found))
     for value in ("hunter2hunter2", "pgpass-123456", "AKIAZ7Q2RNDX4EXAMPLQ", "s3cretpass"):
         assert value not in text
 
 
+def _github_token() -> str:
+    """A classic GitHub token of the real shape: 30 characters, then their base62 CRC32."""
+    body = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5"
+    number, check = binascii.crc32(body.encode()), ""
+    alphabet = string.digits + string.ascii_uppercase + string.ascii_lowercase
+    while number:
+        number, digit = divmod(number, 62)
+        check = alphabet[digit] + check
+    return "ghp_" + body + check.rjust(6, "0")
+
+
 def test_labels_and_commands_with_credentials():
     """A token in a label and a credentialed URL or --password= in Cmd are found."""
     config = {
-        "Labels": {"ci.token": "ghp_" + "a1B2" * 9, "org.opencontainers.image.title": "app"},
+        "Labels": {"ci.token": _github_token(), "org.opencontainers.image.title": "app"},
         "Cmd": ["app", "--password=correct-horse", "--index", "https://u:pw-9f8e7d@idx/simple"],
     }
     found = secrets.analyse(build(secrets, (("app", b"x"),), config=config)).secrets
@@ -407,10 +422,14 @@ def test_build_arg_secrets_in_history_are_found_and_redacted():
     found = secrets.analyse(data).secrets
     token = only(found, name="API_TOKEN")
     assert (token.kind, token.where, token.layer, token.step) == (SECRET_VAR, "history", 1, 2)
-    assert token.created_by == "|1 API_TOKEN=<s3c…(12 chars)> /bin/sh -c rm /root/.netrc"
+    assert (
+        token.created_by
+        == f"|1 API_TOKEN=<{secrets.redact('s3cr3t-token')}> /bin/sh -c rm /root/.netrc"
+    )
     index = only(found, name="PIP_INDEX_URL")
     assert (index.kind, index.layer, index.step) == ("url-credentials", 2, 3)
-    assert index.hint == "https://…(2 chars):tok…(12 chars)@pypi.example.com"
+    assert index.hint == (f"https://{secrets.redact('ci')}:{secrets.redact('tok3n-abcdef')}"
+                          "@pypi.example.com")  # fmt: skip
     assert len(found) == 2
     assert "s3cr3t-token" not in as_json(secrets.Secrets(found))
     assert "tok3n-abcdef" not in as_json(secrets.Secrets(found))
@@ -428,28 +447,29 @@ CERT = b"-----BEGIN CERTIFICATE-----\nMIIDdz==\n-----END CERTIFICATE-----\n"
         ("etc/ssl/private/server.key", RSA_KEY, "private-key", "-----BEGIN RSA PRIVATE KEY-----"),
         ("app/bundle.pem", CERT + RSA_KEY, "private-key", "-----BEGIN RSA PRIVATE KEY-----"),
         ("root/.pypirc", b"[pypi]\nusername = __token__\npassword = pypi-AgEIcHlwaS5vcmcabc\n",
-         "pypirc", "password pypi…(23 chars)"),
+         "pypirc", "password " + secrets.redact("pypi-AgEIcHlwaS5vcmcabc")),
         ("root/.netrc", b"machine pypi.example.com login ci password n3tr(-pass\n", "netrc",
-         "machine pypi.example.com: password n3…(10 chars)"),
+         "machine pypi.example.com: password " + secrets.redact("n3tr(-pass")),
         ("etc/pip.conf", b"[global]\nindex-url = https://ci:idx-secret-1@index.example/simple\n",
-         "pip-conf", "https://…(2 chars):idx…(12 chars)@index.example"),
+         "pip-conf", f"https://{secrets.redact('ci')}:{secrets.redact('idx-secret-1')}@index.example"),
         ("root/.aws/credentials",
          b"[default]\naws_access_key_id = AKIAZ7Q2RNDX4EXAMPLQ\n"
          b"aws_secret_access_key = wJalrXUtnFEMIbPxRfiCYzEXAMPLEKEY\n",
-         "aws-credentials", "aws_secret_access_key wJal…(32 chars)"),
+         "aws-credentials",
+         "aws_secret_access_key " + secrets.redact("wJalrXUtnFEMIbPxRfiCYzEXAMPLEKEY")),
         ("root/.docker/config.json", b'{"auths": {"registry.example": {"auth": "dXNlcjpwYXNz"}}}',
          "docker-config", "credentials for 1 registry: registry.example"),
         ("root/.git-credentials", b"https://ci:ghs_tokentokentoken@github.com\n",
-         "git-credentials", "https://…(2 chars):ghs_…(19 chars)@github.com"),
+         "git-credentials", f"https://{secrets.redact('ci')}:{secrets.redact('ghs_tokentokentoken')}@github.com"),
         ("app/.npmrc", b"//npm.example/:_authToken=npm_abcdefghijklmnop\n", "npmrc",
-         "_authToken npm_…(20 chars)"),
+         "_authToken " + secrets.redact("npm_abcdefghijklmnop")),
         ("app/.env", b"DEBUG=1\nDB_PASSWORD=p4ss-w0rd-xyz\n", "dotenv",
          "2 variables; secret-looking: DB_PASSWORD"),
         ("root/.kube/config", b"users:\n- name: ci\n  user:\n    token: eyJhbGciOi\n",
          "kubeconfig", "kubeconfig with token"),
         ("app/certs/client.p12", b"\x30\x82\x01", "pkcs12", "PKCS#12 bundle (3 bytes)"),
         ("app/.git/config", b'[remote "origin"]\n\turl = https://x-access-token:ghs_abcdefgh@github.com/o/r\n',
-         "url-credentials", "https://x-a…(14 chars):ghs…(12 chars)@github.com"),
+         "url-credentials", f"https://{secrets.redact('x-access-token')}:{secrets.redact('ghs_abcdefgh')}@github.com"),
     ],
 )  # fmt: skip
 def test_secret_files_by_kind(path, content, kind, hint):

@@ -1,8 +1,10 @@
 """Secrets in the config, the build history and every version of every file, deleted ones included.
 
-A value is never stored: each finding carries a redacted `hint` (a few leading characters and the
-length, or just what kind of thing it is). `created_by` strings are redacted the same way before
-they are stored, since a build argument's value is exactly what leaks there.
+A value is never stored, nor any part of it: each finding carries a `hint` (the length and a
+short fingerprint of the value, or what kind of thing the file holds). `created_by` strings are
+redacted the same way before they are stored, since a build argument's value is exactly what
+leaks there. Files are judged by name here (keys, `.netrc`, cloud credential files, ...) and by
+content in `secret_rules`, whose scan the layer reader runs on every text file as it streams.
 
 A file deleted by a later layer still ships in its layer's tar, so files are read from
 `fs.history` (every version), not from the merged view.
@@ -18,8 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from inspector.analysers import secret_rules
 from inspector.analysers.imagedata import ImageData
-from inspector.layers.model import DIR, FILE
+from inspector.layers.model import DIR, FILE, ContentHit
 from inspector.layers.overlay import Version
 
 FILE_CAP = 64 * 1024
@@ -62,18 +65,9 @@ _URL_CREDENTIALS = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<user>[^\s/:@'\"`]*)(?::(?P<password>[^\s/@'\"`]*))?"
     r"@(?P<host>[^\s/:'\"`?#@]+)"
 )
-# Value patterns: (kind, regex). Each has a fixed, public prefix; the rest is the secret.
-_TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("aws-access-key-id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("github-token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}")),
-    ("gitlab-token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
-    ("pypi-token", re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{16,}")),
-    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("stripe-key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}")),
-    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-)
-# Published examples (AWS documentation's key id) that scanners must not treat as leaks.
-_KNOWN_EXAMPLES = frozenset({"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE"})
+# Content rules not applied to config values and commands: a key block is found above by its
+# header (a command may print one), URLs with credentials below.
+_VALUE_SKIPPED_RULES = frozenset({"private-key", "putty-private-key", "database-url"})
 
 # NAME=value in a command line or history step: build args (`|2 A=1 B=2 /bin/sh -c`), ENV and
 # ARG steps, inline `VAR=x cmd`, and `--password=x` options.
@@ -94,6 +88,9 @@ SECRET_VARIABLE = "secret-variable"
 _SSH_KEY_NAME = re.compile(r"id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?|ssh_host_\w+_key")
 _KEY_EXTENSIONS = (".pem", ".key", ".ppk")
 _TEST_DIRS = frozenset({"test", "tests", "testing", "testdata", "test_data", "fixtures"})
+# File kinds judged by name that the content scan cannot stand in for.
+_NAME_ONLY_RULES = frozenset({"pkcs12", "terraform-state", "dotenv", "kubeconfig"})
+_TITLES = dict(secret_rules.rule_titles())
 
 
 @dataclass(frozen=True)
@@ -112,6 +109,8 @@ class Secret:
     hint: str  # redacted, never the value
     # Test or documentation material (tests/ dirs, /usr/share/doc, published example keys).
     likely_test_fixture: bool
+    line: int | None = None  # files: the line it is on, when the content scan found it
+    fingerprint: str | None = None  # 8 hex digits of the value's sha256, when known
 
 
 @dataclass(frozen=True)
@@ -165,9 +164,8 @@ def wants(path: str, size: int) -> int | None:
 
 
 def redact(value: str) -> str:
-    """A few leading characters (never more than a quarter of the value) and the length."""
-    shown = 0 if len(value) < 8 else min(4, len(value) // 4)
-    return f"{value[:shown]}…({len(value)} chars)"
+    """The length and a fingerprint of a value: nothing of the value itself."""
+    return f"{len(value)} chars, fingerprint {secret_rules.fingerprint(value)}"
 
 
 def _unquote(value: str) -> str:
@@ -238,11 +236,15 @@ def scan_value(text: str) -> list[_Hit]:
         stop = max(stop, match.end())
         hits.append(_Hit(PRIVATE_KEY, match.start(), stop,
                          f"{match.group(0)} ({stop - match.start()} chars)"))  # fmt: skip
-    for kind, pattern in _TOKEN_PATTERNS:
-        for match in pattern.finditer(text):
-            token = match.group(0)
-            hits.append(_Hit(kind, match.start(), match.end(), redact(token),
-                             token in _KNOWN_EXAMPLES))  # fmt: skip
+    for rule in secret_rules.RULES:
+        if rule.generic or rule.id in _VALUE_SKIPPED_RULES:
+            continue
+        for match in rule.pattern.finditer(text):
+            value = match.group(rule.group)
+            if rule.check is not None and not rule.check(value):
+                continue
+            example = value in secret_rules.KNOWN_EXAMPLES or "EXAMPLE" in value
+            hits.append(_Hit(rule.id, match.start(), match.end(), redact(value), example))
     for match in _URL_CREDENTIALS.finditer(text):
         hit = _url_hit(match)
         if hit is not None:
@@ -479,7 +481,20 @@ def _is_dir(data: ImageData, path: str) -> bool:
     return any(v.entry.kind == DIR for v in data.fs.history.get(path, ()))
 
 
+def _content_secret(data: ImageData, path: str, version: Version,
+                    hit: ContentHit) -> Secret:  # fmt: skip
+    hint = f"{_TITLES.get(hit.rule, hit.rule)}: {hit.length} chars, fingerprint {hit.fingerprint}"
+    return Secret(hit.rule, IN_FILE, path, None, version.layer, None,
+                  redact_text(data.step(version.layer)), version.removed_in is not None,
+                  version.removed_in, hint, hit.example or _test_fixture(path), hit.line,
+                  hit.fingerprint)  # fmt: skip
+
+
 def _files(data: ImageData) -> Iterator[Secret]:
+    content_hits: dict[tuple[int, str], list[ContentHit]] = {}
+    for index, layer in enumerate(data.layers):
+        for hit in layer.hits:
+            content_hits.setdefault((index, hit.path), []).append(hit)
     repos: set[str] = set()
     for path in sorted(data.fs.history):
         repo = _git_repo(path)
@@ -493,11 +508,14 @@ def _files(data: ImageData) -> Iterator[Secret]:
                          last.removed_in if visible is None else None,
                          f"git metadata ({entries} paths)", _test_fixture(repo))  # fmt: skip
         rule = _file_rule(path)
-        if rule is None:
-            continue
         for version in data.fs.history[path]:
             if version.entry.kind != FILE:
                 continue
+            found = content_hits.get((version.layer, path), ())
+            for hit in found:
+                yield _content_secret(data, path, version, hit)
+            if rule is None or (found and rule not in _NAME_ONLY_RULES):
+                continue  # the content scan said it better: which rule, which line
             content = data.content_of(version)
             text = content.decode("utf-8", "replace") if content is not None else None
             hint = _file_hint(rule, path, text, version.entry.size)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, BinaryIO
 
-from inspector.analysers import ANALYSERS, analyser_modules
+from inspector.analysers import ANALYSERS, analyser_modules, secret_rules
 from inspector.analysers.imagedata import ImageData
 from inspector.facts.model import (
     SCHEMA_VERSION,
@@ -26,7 +26,7 @@ from inspector.facts.model import (
 )
 from inspector.image.config import ImageConfig, config_from_json
 from inspector.layers.cache import LayerCache, default_dir
-from inspector.layers.model import LayerRead
+from inspector.layers.model import LayerRead, Scanner
 from inspector.layers.overlay import FileSystem, merge
 from inspector.layers.reader import read_layer
 from inspector.probes import ProbeOptions
@@ -61,7 +61,12 @@ def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
 
     source = "".join(inspect.getsource(m) for m in modules)
     source += "".join(inspect.getsource(importlib.import_module(m)) for m in _READER_MODULES)
+    source += inspect.getsource(secret_rules)
     return capture, hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+# The content scan for credentials, run by the reader on every text file it streams.
+SCANNER = Scanner(secret_rules.scanned, secret_rules.scan, secret_rules.SCAN_CAP)
 
 
 def redacted_config(config: ImageConfig, secrets: dict[str, Any]) -> ImageConfig:
@@ -165,7 +170,7 @@ def collect(
             nonlocal read_count
             read_count += 1
             progress(f"reading layer {read_count}")
-            return read_layer(stream, capture)
+            return read_layer(stream, capture, SCANNER)
 
         known = Known(cache.contains, cache.with_size) if cache else Known()
         loaded = load(

@@ -355,13 +355,22 @@ FIELDS: dict[str, str] = {
         "visible or not a file."
     ),
     "secrets[].hint": (
-        "A redacted hint, never the value: a few leading characters (at most 4, and none for "
-        "values under 8 characters) and the length, or what the file holds (e.g. a key type "
-        "and size)."
+        "What was found, never any part of the value: the rule's title, the value's length and a "
+        "fingerprint (8 hex digits of its sha256), or what the file holds (e.g. a key type and "
+        "size)."
     ),
     "secrets[].likely_test_fixture": (
-        "True for probable test or documentation material: files under tests/, fixtures/ and "
-        "similar dirs or /usr/share/doc, and published example keys."
+        "True for probable test or documentation material: files under tests/, examples/, "
+        "docs/ and similar dirs, /usr/share/doc, documentation files of installed packages, and "
+        "published example keys."
+    ),
+    "secrets[].line": (
+        "The line of the file the content scan found it on; null for findings by file name and "
+        "outside files."
+    ),
+    "secrets[].fingerprint": (
+        "8 hex digits of the value's sha256, to tell two leaks apart (the same credential in two "
+        "files has the same fingerprint); null when the value is not measured."
     ),
     # --- python ---------------------------------------------------------------------------
     "python": (

@@ -15,9 +15,9 @@ import sqlite3
 import zlib
 from pathlib import Path
 
-from inspector.layers.model import Entry, LayerRead
+from inspector.layers.model import ContentHit, Entry, LayerRead
 
-FORMAT = 2
+FORMAT = 3
 
 
 def default_dir() -> Path:
@@ -33,6 +33,8 @@ def _encode(layer: LayerRead) -> bytes:
         "entries": [e.to_row() for e in layer.entries],
         "contents": {p: base64.b64encode(c).decode() for p, c in layer.contents.items()},
         "unsafe": list(layer.unsafe_names),
+        "hits": [hit.to_row() for hit in layer.hits],
+        "scanned": layer.scanned_bytes,
     }
     # surrogateescape'd names (not UTF-8 in the tar) survive as JSON \\udcXX escapes.
     return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
@@ -46,6 +48,8 @@ def _decode(diff_id: str, blob: bytes) -> LayerRead:
         entries=tuple(Entry.from_row(row) for row in doc["entries"]),
         contents={p: base64.b64decode(c) for p, c in doc["contents"].items()},
         unsafe_names=tuple(doc["unsafe"]),
+        hits=tuple(ContentHit(*row) for row in doc["hits"]),
+        scanned_bytes=doc["scanned"],
     )
 
 

@@ -53,6 +53,21 @@ class Entry:
         return cls(*row)
 
 
+@dataclass(frozen=True, slots=True)
+class ContentHit:
+    """A credential a content scanner found in one file version: where and what, never its value."""
+
+    path: str
+    rule: str  # the scanner's rule id, e.g. "aws-access-key-id"
+    line: int  # 1-based
+    length: int  # characters in the value
+    fingerprint: str  # a short hash of the value, to tell leaks apart
+    example: bool  # a published example value, or test or documentation material
+
+    def to_row(self) -> list[object]:
+        return [self.path, self.rule, self.line, self.length, self.fingerprint, self.example]
+
+
 @dataclass(frozen=True)
 class LayerRead:
     """What one pass over a layer yields; cached by `diff_id`."""
@@ -64,7 +79,19 @@ class LayerRead:
     contents: dict[str, bytes]
     # Member names that tried to leave the root (`..`, absolute): harmless here, worth reporting.
     unsafe_names: tuple[str, ...] = ()
+    # What the content scanner found in this layer's files, in tar order.
+    hits: tuple[ContentHit, ...] = ()
+    scanned_bytes: int = 0  # bytes of file data the scanner looked at
 
 
 # capture(path, size) returns how many bytes to keep of that file, or None to skip it.
 Capture = Callable[[str, int], "int | None"]
+
+
+@dataclass(frozen=True)
+class Scanner:
+    """A content scan run on file data as the layer streams (the bytes are read once)."""
+
+    wants: Callable[[str, int], bool]  # (path, size): scan this file?
+    scan: Callable[[str, bytes], tuple[ContentHit, ...]]  # (path, its first `cap` bytes)
+    cap: int  # bytes of each file handed to `scan`

@@ -18,9 +18,11 @@ from inspector.layers.model import (
     WHITEOUT,
     WHITEOUT_PREFIX,
     Capture,
+    ContentHit,
     Entry,
     LayerError,
     LayerRead,
+    Scanner,
 )
 from inspector.layers.stream import LayerStream
 from inspector.layers.tar import BLOCK_SIZE, Member, headers
@@ -33,13 +35,21 @@ def normalize(name: str) -> tuple[str, bool]:
     return posixpath.normpath("/" + name.lstrip("/")), unsafe
 
 
-def read_layer(raw: BinaryIO, capture: Capture | None = None) -> LayerRead:
-    """Read a layer tar (plain or gzip) from `raw` in one pass."""
+def read_layer(
+    raw: BinaryIO, capture: Capture | None = None, scanner: Scanner | None = None
+) -> LayerRead:
+    """Read a layer tar (plain or gzip) from `raw` in one pass.
+
+    `capture` keeps the first bytes of the files analysers ask for; `scanner` looks at the first
+    bytes of every file it wants as they stream by. A file both want is read once.
+    """
     reader = LayerStream(raw)
     try:
         entries: list[Entry] = []
         contents: dict[str, bytes] = {}
         unsafe: list[str] = []
+        hits: list[ContentHit] = []
+        scanned = 0
         for member in headers(reader):
             path, escaped = normalize(member.name)
             if escaped:
@@ -47,14 +57,21 @@ def read_layer(raw: BinaryIO, capture: Capture | None = None) -> LayerRead:
             entry = _entry(member, path)
             entries.append(entry)
             data_left = member.stored
-            if capture is not None and entry.kind == FILE and data_left:
-                keep = capture(path, member.size)
-                if keep is not None:
-                    data = reader.read(min(keep, data_left))
-                    if len(data) < min(keep, data_left):
+            if entry.kind == FILE and data_left:
+                keep = capture(path, member.size) if capture is not None else None
+                scan = scanner is not None and scanner.wants(path, member.size)
+                want = max(keep or 0, scanner.cap if scanner is not None and scan else 0)
+                if want:
+                    data = reader.read(min(want, data_left))
+                    if len(data) < min(want, data_left):
                         raise LayerError(f"layer tar is truncated inside {member.name!r}")
-                    contents[path] = data
                     data_left -= len(data)
+                    if keep is not None:
+                        contents[path] = data[:keep]
+                    if scan and scanner is not None:
+                        sample = data[: scanner.cap]
+                        scanned += len(sample)
+                        hits.extend(scanner.scan(path, sample))
             padded = data_left + (-member.stored % BLOCK_SIZE)
             if reader.skip(padded) < padded:
                 raise LayerError(f"layer tar is truncated inside {member.name!r}")
@@ -68,6 +85,8 @@ def read_layer(raw: BinaryIO, capture: Capture | None = None) -> LayerRead:
         entries=tuple(entries),
         contents=contents,
         unsafe_names=tuple(unsafe),
+        hits=tuple(hits),
+        scanned_bytes=scanned,
     )
 
 

@@ -95,6 +95,12 @@ IGNORE_KEYS = {
         "References it applies to, matched against the reference as given (default "
         '["*"]): "registry.example/legacy/*", "app:1.*".',
     ),
+    "rules": (
+        "list of glob patterns",
+        False,
+        "Only findings of these rules of a check (the report's `rule`, e.g. a secret's kind: "
+        '"jwt", "password-*"); a finding without a rule never matches.',
+    ),
     "paths": (
         "list of glob patterns",
         False,
@@ -124,6 +130,7 @@ class Ignore:
     reason: str
     images: tuple[str, ...] = ("*",)  # glob patterns against the reference as given
     paths: tuple[str, ...] = ()  # glob patterns against the finding's path; empty: any
+    rules: tuple[str, ...] = ()  # glob patterns against the finding's rule; empty: any
     expires: date | None = None
     source: str = ""  # "pyproject.toml: ignores[0]", for messages
 
@@ -303,7 +310,7 @@ def _ignores(value: Any, where: _Where, names: set[str]) -> tuple[Ignore, ...]:
 def _ignore(entry: Any, key: str, where: _Where, names: set[str]) -> Ignore:
     if not isinstance(entry, dict):
         raise where.error(key, "must be a table with checks, reason and optionally images, "
-                          "paths, expires")  # fmt: skip
+                          "rules, paths, expires")  # fmt: skip
     known = set(IGNORE_KEYS)
     for name in entry:
         if name not in known:
@@ -324,6 +331,7 @@ def _ignore(entry: Any, key: str, where: _Where, names: set[str]) -> Ignore:
         reason=reason.strip(),
         images=_strings(entry.get("images", ["*"]), f"{key}.images", where),
         paths=_strings(entry.get("paths", []), f"{key}.paths", where),
+        rules=_strings(entry.get("rules", []), f"{key}.rules", where),
         expires=_date(entry.get("expires"), f"{key}.expires", where),
         source=f"{where.file}: {where.prefix}{key}",
     )

@@ -95,6 +95,10 @@ def _matches(ignore: Ignore, reference: str, check: Check, finding: Finding) -> 
         return False
     if not any(fnmatchcase(reference, pattern) for pattern in ignore.images):
         return False
+    if ignore.rules and not (
+        finding.rule is not None and any(fnmatchcase(finding.rule, r) for r in ignore.rules)
+    ):
+        return False
     if ignore.paths:
         path = finding.location.path
         return path is not None and any(fnmatchcase(path, p) for p in ignore.paths)

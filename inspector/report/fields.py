@@ -182,6 +182,12 @@ _FINDING_FIELDS: dict[str, Field] = {
         '…"; "image" when the location is empty.',
     ),
     "fix": Field("string", "The one-line fix."),
+    "rule": Field(
+        "string or null",
+        "Which of the check's rules matched, for checks that have several (a secret's kind, "
+        'e.g. "github-token" or "aws-secret-access-key"); `[[ignores]]` can accept findings by '
+        "it (`rules`); null otherwise.",
+    ),
 }
 
 _FINDINGS = "images[].results[].findings[]"

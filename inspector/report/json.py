@@ -68,6 +68,7 @@ def _finding(report: ImageReport, finding: Finding) -> dict[str, Any]:
         "location": location,
         "where": finding.location.describe(),
         "fix": finding.fix,
+        "rule": finding.rule,
     }
 
 

@@ -118,7 +118,11 @@ def _result(report: ImageReport, finding: Finding, index: dict[str, int]) -> dic
         "locations": [_location(report, finding)],
         # The fingerprint never looks at the Dockerfile: alerts survive adding --dockerfile.
         "partialFingerprints": {FINGERPRINT: fingerprint(report.reference, finding)},
-        "properties": {"severity": finding.severity, "image": report.reference},
+        "properties": {
+            "severity": finding.severity,
+            "image": report.reference,
+            **({"rule": finding.rule} if finding.rule else {}),
+        },
     }
     layer = finding.location.layer
     line = report.dockerfile_lines.get(layer) if layer is not None else None

@@ -1,0 +1,357 @@
+"""Credentials inside file contents: the rule table, and the scan the layer reader runs on every
+text file of every layer as it streams (deleted and overwritten versions included).
+
+A rule is a set of keywords and a pattern. A file is decoded and matched only when one of the
+keywords of a rule occurs in its lower-cased bytes, so the regexes run on a small share of the
+files. Each candidate must then pass the format's own checks (GitHub's and npm's CRC32, a JWT
+header that decodes, a base64 Docker auth that holds `user:password`) and must not be a
+published example or a placeholder. A hit keeps the rule, the line, the value's length and a
+short fingerprint (sha256, 8 hex digits): never the value, nor any part of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import posixpath
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from inspector.layers.model import ContentHit
+
+SCAN_CAP = 1 << 20  # bytes of a file that are scanned; a credential file is small
+_BINARY_PROBE = 8192  # a NUL in the first bytes: not text
+# Extensions of files that are never text worth scanning (or are scanned by name elsewhere).
+_BINARY_EXTENSIONS = frozenset({
+    ".so", ".a", ".o", ".pyc", ".pyo", ".pyd", ".dll", ".exe", ".bin", ".dat", ".db", ".sqlite",
+    ".gz", ".tgz", ".bz2", ".xz", ".zst", ".zip", ".whl", ".egg", ".jar", ".war", ".tar", ".7z",
+    ".png", ".jpg", ".jpeg", ".gif", ".ico", ".bmp", ".webp", ".tiff", ".pdf", ".woff", ".woff2",
+    ".ttf", ".otf", ".eot", ".mo", ".npy", ".npz", ".pt", ".pth", ".onnx", ".h5", ".pkl",
+    ".pickle", ".parquet", ".arrow", ".deb", ".rpm", ".p12", ".pfx", ".der", ".crt", ".cer",
+    ".mp3", ".mp4", ".wav", ".ogg", ".svgz", ".cache", ".lz4", ".ogv", ".wasm",
+})  # fmt: skip
+# Trees that hold no one's credentials, only what the OS ships: skipping them is what keeps the
+# scan cheap (zone data, locales, man pages, the package database's file lists).
+_SKIPPED_TREES = (
+    "/usr/share/zoneinfo/", "/usr/share/locale/", "/usr/share/i18n/", "/usr/share/man/",
+    "/usr/share/info/", "/usr/share/mime/", "/usr/share/terminfo/", "/usr/lib/locale/",
+    "/var/lib/dpkg/info/", "/usr/share/perl", "/usr/share/X11/", "/etc/ssl/certs/",
+    "/usr/share/ca-certificates/", "/proc/", "/sys/",
+)  # fmt: skip
+# Published example values: documentation keys, not leaks.
+KNOWN_EXAMPLES = frozenset({
+    "AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
+    "IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+})  # fmt: skip
+_PLACEHOLDER_WORDS = frozenset({
+    "changeme", "change_me", "change-me", "password", "passwd", "secret", "example", "dummy",
+    "placeholder", "redacted", "your_password", "yourpassword", "mypassword", "test", "testing",
+    "xxxxxxxx", "12345678", "123456789", "1234567890", "password123", "qwerty", "letmein",
+    "default", "admin", "root", "user", "pass", "none", "null", "todo", "tbd", "notasecret",
+})  # fmt: skip
+_PLACEHOLDER = re.compile(
+    r"\$\{?[A-Za-z_]\w*\}?|\$\(.*\)|%\(\w+\)s|\{\{.*\}\}|<[^>]*>|\[[^\]]*\]|%s|\{\w*\}|"
+    r"(?i:.*(?:example|sample|dummy|placeholder|changeme|your[-_]?(?:api[-_]?)?(?:key|token|"
+    r"secret|password)|replace[-_]?me|insert[-_]?here|redacted|fake|not[-_]?a[-_]?real).*)|"
+    r"(.)\1{5,}.*|.*(.)\2{7,}.*"
+)
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Paths whose secrets are someone's tests or documentation (reported as such, at info).
+_TEST_PARTS = frozenset({"test", "tests", "testing", "testdata", "test_data", "fixtures",
+                         "examples", "example", "docs", "doc", "samples"})  # fmt: skip
+_DOC_EXTENSIONS = (".md", ".rst", ".txt", ".html", ".ipynb")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    keywords: tuple[bytes, ...]  # lower case; the rule runs only when one occurs in the file
+    pattern: re.Pattern[str]
+    group: int = 0  # the group that is the secret value
+    check: Callable[[str], bool] | None = None  # the format's own test of a value
+    # Generic rules (passwords in assignments) are too noisy for third-party code.
+    generic: bool = False
+    # A literal every match contains: the pattern is tried only in a window around each one,
+    # instead of at every position of the file.
+    anchor: str | None = None
+
+
+def fingerprint(value: str) -> str:
+    """8 hex digits of the value's sha256: enough to tell two leaks apart, never the value."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def placeholder(value: str) -> bool:
+    stripped = value.strip().strip("\"'")
+    return (not stripped or stripped.lower() in _PLACEHOLDER_WORDS
+            or bool(_PLACEHOLDER.fullmatch(stripped)))  # fmt: skip
+
+
+def _entropy(value: str) -> float:
+    counts = {c: value.count(c) for c in set(value)}
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def _random_looking(value: str, minimum: float = 3.0) -> bool:
+    kinds = (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")
+    classes = sum(bool(re.search(kind, value)) for kind in kinds)
+    return classes >= 2 and _entropy(value) >= minimum and not placeholder(value)
+
+
+def _base62_crc32(token: str) -> bool:
+    """GitHub's and npm's tokens end in a base62 CRC32 of their 30 random characters."""
+    body, check = token[4:-6], token[-6:]
+    number = 0
+    for char in check:
+        number = number * 62 + _BASE62.index(char)
+    return number == binascii.crc32(body.encode())
+
+
+def _jwt(token: str) -> bool:
+    header = token.split(".", 1)[0]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return isinstance(decoded, dict) and "alg" in decoded and decoded.get("alg") != "none"
+
+
+def _docker_auth(value: str) -> bool:
+    """A Docker `auth` field: base64 of `user:password`."""
+    try:
+        _user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return False
+    return bool(sep and password and not placeholder(password))
+
+
+def _dockerconfigjson(value: str) -> bool:
+    """A Kubernetes `.dockerconfigjson`: base64 of a Docker config with an `auth`."""
+    try:
+        doc = json.loads(base64.b64decode(value, validate=True))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return False
+    auths = doc.get("auths") if isinstance(doc, dict) else None
+    return isinstance(auths, dict) and any(
+        isinstance(entry, dict) and isinstance(entry.get("auth"), str)
+        and _docker_auth(entry["auth"])
+        for entry in auths.values()
+    )  # fmt: skip
+
+
+def _not_placeholder(value: str) -> bool:
+    return not placeholder(value)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("private-key", "private key (PEM or OpenSSH)", (b"-----begin",), re.compile(
+        r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
+        r"[ \t\r]*\n((?:[\w-]{1,40}:[^\n]{0,200}\n)*(?:[A-Za-z0-9+/=]{16,100}\r?\n){3,400})"
+        r"[A-Za-z0-9+/=]{0,100}\r?\n?-----END"), 1),
+    Rule("putty-private-key", "PuTTY private key", (b"putty-user-key-file",), re.compile(
+        r"PuTTY-User-Key-File-[23]: [^\n]{1,100}\n(?:[^\n]{0,2000}\n){0,40}?Private-Lines: \d+\r?\n"
+        r"((?:[A-Za-z0-9+/=]{1,100}\r?\n){1,100})"), 1),
+    Rule("aws-access-key-id", "AWS access key ID", (b"akia", b"asia", b"abia", b"acca"),
+         re.compile(r"(?<![A-Z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Z0-9])"), 1),
+    Rule("aws-secret-access-key", "AWS secret access key", (b"aws",), re.compile(
+        r"(?i:aws_?secret_?(?:access_?)?key)[\"']?\s{0,5}[:=]\s{0,5}[\"']?"
+        r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"), 1, lambda v: _random_looking(v, 4.0)),
+    Rule("github-token", "GitHub token (classic, OAuth or app)", (b"ghp_", b"gho_", b"ghu_",
+         b"ghs_", b"ghr_"), re.compile(
+        r"(?<![A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36})(?![A-Za-z0-9])"), 1, _base62_crc32),
+    Rule("github-fine-grained-token", "GitHub fine-grained token", (b"github_pat_",), re.compile(
+        r"(?<![A-Za-z0-9_])(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9])"), 1,
+         _random_looking),
+    Rule("gitlab-token", "GitLab token", (b"glpat-", b"glptt-", b"gldt-", b"glrt-", b"glcbt-"),
+         re.compile(r"(?<![A-Za-z0-9_-])(gl(?:pat|ptt|dt|rt|cbt)-[A-Za-z0-9_-]{20,64})"
+                    r"(?![A-Za-z0-9_-])"), 1, _random_looking),
+    Rule("slack-token", "Slack token", (b"xox",), re.compile(
+        r"(?<![A-Za-z0-9])(xox[abposre]-[0-9]{6,15}-[A-Za-z0-9-]{10,120})"), 1, _random_looking),
+    Rule("slack-webhook", "Slack incoming webhook", (b"hooks.slack.com",), re.compile(
+        r"(https://hooks\.slack\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32})"),
+         1, _random_looking),
+    Rule("stripe-key", "Stripe live secret key", (b"k_live_",), re.compile(
+        r"(?<![A-Za-z0-9_])((?:sk|rk)_live_[0-9a-zA-Z]{24,99})(?![A-Za-z0-9])"), 1,
+         _random_looking),
+    Rule("google-api-key", "Google API key", (b"aiza",), re.compile(
+        r"(?<![A-Za-z0-9_-])(AIza[0-9A-Za-z_-]{35})(?![A-Za-z0-9_-])"), 1, _random_looking),
+    Rule("google-service-account", "Google service account key", (b"service_account",),
+         re.compile(r"\"private_key\"\s{0,5}:\s{0,5}\"(-----BEGIN (?:RSA )?PRIVATE KEY-----"
+                    r"(?:\\n|[A-Za-z0-9+/=]){100,8000}-----END (?:RSA )?PRIVATE KEY-----"
+                    r"(?:\\n)?)\""), 1),
+    Rule("azure-storage-key", "Azure storage account key", (b"accountkey",), re.compile(
+        r"AccountKey=([A-Za-z0-9+/]{86}==)"), 1, _random_looking),
+    Rule("pypi-token", "PyPI upload token", (b"pypi-age",), re.compile(
+        r"(?<![A-Za-z0-9_-])(pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,300})"),
+         1),
+    Rule("npm-token", "npm access token", (b"npm_",), re.compile(
+        r"(?<![A-Za-z0-9_])(npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])"), 1, _base62_crc32),
+    Rule("docker-auths", "Docker registry credentials (`auths`)", (b"\"auths\"",), re.compile(
+        r"\"auths\"\s{0,5}:\s{0,5}\{[^{}]{0,500}\{[^{}]{0,500}\"auth\"\s{0,5}:\s{0,5}"
+        r"\"([A-Za-z0-9+/=]{8,2000})\""), 1, _docker_auth),
+    Rule("kubernetes-dockerconfigjson", "Kubernetes image pull secret", (b"dockerconfigjson",),
+         re.compile(r"\.dockerconfigjson[\"']?\s{0,5}:\s{0,5}[\"']?([A-Za-z0-9+/=]{20,20000})"), 1,
+         _dockerconfigjson),
+    Rule("huggingface-token", "Hugging Face token", (b"hf_",), re.compile(
+        r"(?<![A-Za-z0-9_])(hf_[A-Za-z]{34})(?![A-Za-z0-9])"), 1, _random_looking),
+    Rule("openai-key", "OpenAI API key", (b"t3blbkfj",), re.compile(
+        r"(?<![A-Za-z0-9_-])(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,200}T3BlbkFJ"
+        r"[A-Za-z0-9_-]{16,200})(?![A-Za-z0-9_-])"), 1),
+    Rule("jwt", "JSON Web Token", (b"eyj",), re.compile(
+        r"(?<![A-Za-z0-9_-])(eyJ[A-Za-z0-9_-]{8,2000}\.eyJ[A-Za-z0-9_-]{8,4000}\."
+        r"[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_-])"), 1, _jwt),
+    Rule("database-url", "database URL with a password", (b"postgres", b"mysql", b"mariadb",
+         b"mongodb", b"redis", b"amqp", b"mssql", b"oracle", b"cockroachdb"), re.compile(
+        r"(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|oracle|"
+        r"cockroachdb)(?:\+[a-z0-9]{1,20})?://[^\s:/@'\"`]{0,100}:([^\s@/'\"`]{1,200})@"
+        r"[^\s/'\"`]{1,200}"), 1, _not_placeholder, anchor="://"),
+    Rule("password-assignment", "password or secret in an assignment", (b"pass", b"secret",
+         b"pwd", b"api_key", b"apikey", b"token"), re.compile(
+        r"(?i:password|passwd|pwd|secret|api_?key|access_token|auth_token)[\w.-]{0,30}?[\"']?"
+        r"[ \t]{0,5}(?::|=|:=)[ \t]{0,5}[\"']([^\"'\s]{8,128})[\"']"), 1,
+         lambda v: _random_looking(v, 3.0), generic=True),
+    Rule("password-setting", "password or secret in a config file", (b"pass", b"secret",
+         b"pwd", b"api_key", b"apikey", b"token"), re.compile(
+        r"(?im:^[ \t]{0,20}(?:export[ \t]{1,5})?[\w.-]{0,30}?(?:password|passwd|pwd|secret|"
+        r"api_?key|access_token|auth_token)[\w.-]{0,30}?[ \t]{0,5}[:=][ \t]{0,5}"
+        r"([^\s#'\"]{8,128})[ \t]*$)"), 1, lambda v: _random_looking(v, 3.0), generic=True),
+)  # fmt: skip
+RULE_IDS = tuple(rule.id for rule in RULES)
+# Config-style files, where an unquoted `password: value` line is a setting.
+_CONFIG_NAMES = (".env", ".ini", ".cfg", ".conf", ".properties", ".yaml", ".yml", ".toml")
+
+
+def scanned(path: str, size: int) -> bool:
+    """Whether the layer reader should scan this file's contents."""
+    if size <= 0 or any(path.startswith(tree) for tree in _SKIPPED_TREES):
+        return False
+    base = posixpath.basename(path).lower()
+    ext = posixpath.splitext(base)[1]
+    return ext not in _BINARY_EXTENSIONS and "/__pycache__/" not in path
+
+
+def third_party(path: str) -> bool:
+    """Code the image installed from packages: site-packages, the stdlib, the OS's share."""
+    return ("/site-packages/" in path or "/dist-packages/" in path or path.startswith(
+        ("/usr/lib/python", "/usr/local/lib/python", "/usr/share/", "/usr/lib/node_modules/"))
+        or "/node_modules/" in path)  # fmt: skip
+
+
+def test_material(path: str) -> bool:
+    """Tests, examples and documentation, whoever wrote them."""
+    parts = path.split("/")
+    if any(part in _TEST_PARTS for part in parts[:-1]) or path.startswith("/usr/share/doc/"):
+        return True
+    base = parts[-1].lower()
+    return base.startswith(("test_", "example")) or (
+        third_party(path) and base.endswith(_DOC_EXTENSIONS)
+    )
+
+
+class _Prefilter:
+    """Which rules' keywords occur in a file: Hyperscan (one pass for all keywords, about 800
+    MB/s here) when it is installed, else one `bytes.find` per keyword (about 40 MB/s)."""
+
+    def __init__(self) -> None:
+        self.keywords = sorted({k for rule in RULES for k in rule.keywords})
+        self.rules_of = [
+            frozenset(i for i, rule in enumerate(RULES) if k in rule.keywords)
+            for k in self.keywords
+        ]
+        self.database = None
+        try:
+            import hyperscan
+        except ImportError:
+            return
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        database.compile(
+            expressions=[re.escape(k.decode()).encode() for k in self.keywords],
+            ids=list(range(len(self.keywords))),
+            elements=len(self.keywords),
+            flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(self.keywords),
+        )
+        self.database = database
+
+    def rules(self, data: bytes) -> set[int]:
+        found: set[int] = set()
+        if self.database is not None:
+
+            def seen(keyword: int, start: int, end: int, flags: int, context: object) -> None:
+                found.update(self.rules_of[keyword])
+
+            self.database.scan(data, match_event_handler=seen)
+            return found
+        lower = data.lower()
+        for keyword, rules in zip(self.keywords, self.rules_of, strict=True):
+            if keyword in lower:
+                found.update(rules)
+        return found
+
+
+_PREFILTER: _Prefilter | None = None
+_WINDOW = 420  # characters around an anchor that a match can span
+
+
+def _matches(rule: Rule, text: str) -> Iterator[re.Match[str]]:
+    if rule.anchor is None:
+        yield from rule.pattern.finditer(text)
+        return
+    pos, done = text.find(rule.anchor), 0
+    while pos >= 0:
+        match = rule.pattern.search(text, max(done, pos - 60), pos + _WINDOW)
+        if match is not None and match.start() <= pos:
+            yield match
+            done = match.end()
+        pos = text.find(rule.anchor, max(pos + len(rule.anchor), done))
+
+
+def scan(path: str, data: bytes) -> tuple[ContentHit, ...]:
+    """Every credential in one file version's bytes (its first SCAN_CAP bytes)."""
+    global _PREFILTER
+    if b"\0" in data[:_BINARY_PROBE]:
+        return ()
+    if _PREFILTER is None:
+        _PREFILTER = _Prefilter()
+    present = _PREFILTER.rules(data)
+    if not present:
+        return ()
+    vendored = third_party(path)
+    base = posixpath.basename(path).lower()
+    config_file = base.endswith(_CONFIG_NAMES) or base.startswith(".env")
+    # A third party's `password = "..."` is its test data, not your leak; a bare `password:
+    # value` line is a setting only in a config file.
+    rules = [rule for i, rule in enumerate(RULES) if i in present
+             and not (rule.generic and vendored)
+             and not (rule.id == "password-setting" and not config_file)]  # fmt: skip
+    if not rules:
+        return ()
+    text = data.decode("utf-8", "replace")
+    hits: list[ContentHit] = []
+    taken: list[tuple[int, int]] = []
+    for rule in rules:
+        for match in _matches(rule, text):
+            start, end = match.span(rule.group)
+            if any(a < end and start < b for a, b in taken):
+                continue  # one secret, one finding: the first (most specific) rule wins
+            value = match.group(rule.group)
+            if rule.check is not None and not rule.check(value):
+                continue
+            if value in KNOWN_EXAMPLES or "EXAMPLE" in value:
+                continue  # a documentation key, published for everyone to paste
+            taken.append((start, end))
+            line = text.count("\n", 0, match.start()) + 1
+            hits.append(ContentHit(path, rule.id, line, len(value), fingerprint(value),
+                                   test_material(path)))  # fmt: skip
+    return tuple(sorted(hits, key=lambda h: (h.line, h.rule)))
+
+
+def rule_titles() -> Iterator[tuple[str, str]]:
+    for rule in RULES:
+        yield rule.id, rule.title
