@@ -267,6 +267,7 @@ def ssh_server_or_keys(facts: Facts, ctx: Context) -> Iterator[Found]:
 
 # --- build-context leaks -----------------------------------------------------------------------
 
+_ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".tmpl")
 _LEAK_WORDS = {
     "git": "a Git repository (all history, maybe remotes)",
     "hg": "a Mercurial repository",
@@ -349,6 +350,10 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
             severity = "high"
         if name == "host_venv" and leak.get("venv_home"):
             message += f"; its interpreter {leak.get('venv_home')} is not in the image"
+        if name == "env_file" and (path or "").lower().endswith(_ENV_TEMPLATES):
+            # `.env.example` documents the settings' names; SEC006 reports real-looking values.
+            message += " (a template: names and placeholders)"
+            severity = "info"
         yield Found(message, at_layer(facts, leak.get("layer"), path), severity=severity)
 
 

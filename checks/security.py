@@ -398,8 +398,9 @@ def secret_in_build_history(facts: Facts, ctx: Context) -> Iterator[Found]:
     severity="critical",
     category="security",
     needs=("layers", "secrets"),
-    fix="Mount it at build time (`RUN --mount=type=secret,...`) instead of copying it; rebuild "
-    "and rotate it: deleting it in a later layer does not remove it.",
+    fix="Rotate the credential first (it has shipped), then keep it out of every layer: "
+    "`RUN --mount=type=secret,...`, or a build stage that is not the final one; deleting it in a "
+    "later layer does not remove it.",
     dockle=("CIS-DI-0010",),
 )
 def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
@@ -452,8 +453,9 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
         if secret.get("deleted"):
             by = _instruction(step(facts, removed)) if removed is not None else None
             by_text = f" ({by})" if by else ""
+            how = secret.get("removal") or "deleted"
             state = (
-                f"deleted in layer {removed}{by_text}, yet still shipped in layer {layer}"
+                f"{how} in layer {removed}{by_text}, yet still shipped in layer {layer}"
                 if removed is not None and removed < len(layers)
                 else f"deleted later, yet still shipped in layer {layer}"
             )

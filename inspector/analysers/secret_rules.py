@@ -234,7 +234,8 @@ def scanned(path: str, size: int) -> bool:
         return False
     base = posixpath.basename(path).lower()
     ext = posixpath.splitext(base)[1]
-    return ext not in _BINARY_EXTENSIONS and "/__pycache__/" not in path
+    # libz.so.1.2.13: a versioned shared library ends in its version, not in .so
+    return ext not in _BINARY_EXTENSIONS and ".so." not in base and "/__pycache__/" not in path
 
 
 def third_party(path: str) -> bool:

@@ -110,6 +110,7 @@ class Secret:
     # Test or documentation material (tests/ dirs, /usr/share/doc, published example keys).
     likely_test_fixture: bool
     line: int | None = None  # files: the line it is on, when the content scan found it
+    removal: str | None = None  # files: "deleted" or "replaced" by layer `removed_in`
     fingerprint: str | None = None  # 8 hex digits of the value's sha256, when known
 
 
@@ -458,7 +459,12 @@ def _file_hint(rule: str, path: str, text: str | None, size: int) -> str | None:
         found = re.findall(r"(_authToken|_auth|_password)\s*=\s*(\S+)", text)
         return _summarise([f"{key} {redact(v)}" for key, v in found if not is_placeholder(v)])
     if rule == DOTENV:
-        return _dotenv(text) if text.strip() else None
+        if not text.strip():
+            return None
+        hint = _dotenv(text)
+        # `.env.example` and friends document the settings: only real-looking values count.
+        template = path.lower().endswith((".example", ".sample", ".template", ".dist", ".tmpl"))
+        return None if template and "secret-looking" not in hint else hint
     if rule == KUBECONFIG:
         found = re.search(r"^\s*(token|client-key-data|password)\s*:\s*\S", text, re.MULTILINE)
         return f"kubeconfig with {found.group(1)}" if found else None
@@ -468,7 +474,8 @@ def _file_hint(rule: str, path: str, text: str | None, size: int) -> str | None:
 def _file_secret(data: ImageData, kind: str, path: str, version: Version, hint: str) -> Secret:
     return Secret(kind, IN_FILE, path, None, version.layer, None,
                   redact_text(data.step(version.layer)), version.removed_in is not None,
-                  version.removed_in, hint, _test_fixture(path))  # fmt: skip
+                  version.removed_in, hint, _test_fixture(path),
+                  removal=version.removal)  # fmt: skip
 
 
 def _git_repo(path: str) -> str | None:
@@ -486,8 +493,8 @@ def _content_secret(data: ImageData, path: str, version: Version,
     hint = f"{_TITLES.get(hit.rule, hit.rule)}: {hit.length} chars, fingerprint {hit.fingerprint}"
     return Secret(hit.rule, IN_FILE, path, None, version.layer, None,
                   redact_text(data.step(version.layer)), version.removed_in is not None,
-                  version.removed_in, hint, hit.example or _test_fixture(path), hit.line,
-                  hit.fingerprint)  # fmt: skip
+                  version.removed_in, hint, hit.example or _test_fixture(path), line=hit.line,
+                  fingerprint=hit.fingerprint, removal=version.removal)  # fmt: skip
 
 
 def _files(data: ImageData) -> Iterator[Secret]:

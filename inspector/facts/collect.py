@@ -295,6 +295,7 @@ def build_facts(
                 waste_per_layer[i],
                 steps[i],
                 from_cache[i],
+                layer.scanned_bytes,
             )
             for i, layer in enumerate(layers)
         ),

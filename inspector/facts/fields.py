@@ -127,6 +127,11 @@ FIELDS: dict[str, str] = {
         "True when this layer's listing came from inspector's local layer cache rather than a "
         "fresh read of the tar."
     ),
+    "layers[].scanned_bytes": (
+        "Bytes of this layer's text files the content scan for credentials read (the first MiB "
+        "of each; binaries, OS data trees and larger tails are skipped). Kept in the cache with "
+        "the rest of the layer."
+    ),
     # --- fs -------------------------------------------------------------------------------
     "fs": "The merged filesystem a container sees, and what the layers ship but hide.",
     "fs.visible_bytes": "Total size, in bytes, of the regular files a container can see.",
@@ -363,6 +368,10 @@ FIELDS: dict[str, str] = {
         "True for probable test or documentation material: files under tests/, examples/, "
         "docs/ and similar dirs, /usr/share/doc, documentation files of installed packages, and "
         "published example keys."
+    ),
+    "secrets[].removal": (
+        '"deleted" or "replaced": how layer `removed_in` removed this file version; null when it '
+        "is still visible or not a file."
     ),
     "secrets[].line": (
         "The line of the file the content scan found it on; null for findings by file name and "

@@ -44,6 +44,7 @@ class LayerFacts:
     wasted_bytes: int  # of those, bytes a later layer deletes or replaces
     created_by: str | None
     from_cache: bool
+    scanned_bytes: int  # file bytes the content scan for credentials read in this layer
 
 
 @dataclass(frozen=True)
