@@ -143,3 +143,15 @@ def test_binary_content_is_skipped_whatever_its_name():
         == secret_rules.fingerprint("x")
         != secret_rules.fingerprint("y")
     )
+
+
+def test_threads_scanning_at_once_get_the_same_hits():
+    """Audits read images in parallel: concurrent scans (one Hyperscan scratch per thread) find
+    exactly what one thread finds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [(path, text.encode() * 40) for path, (text, _) in generate.FILES.items()] * 10
+    alone = [scan(path, data) for path, data in files]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(lambda item: scan(*item), files))
+    assert together == alone

@@ -18,8 +18,10 @@ import json
 import math
 import posixpath
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from inspector.layers.model import ContentHit
 
@@ -266,7 +268,8 @@ class _Prefilter:
             frozenset(i for i, rule in enumerate(RULES) if k in rule.keywords)
             for k in self.keywords
         ]
-        self.database = None
+        self.database: Any = None
+        self.local = threading.local()
         try:
             import hyperscan
         except ImportError:
@@ -279,6 +282,7 @@ class _Prefilter:
             flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(self.keywords),
         )
         self.database = database
+        self.scratch_type = hyperscan.Scratch
 
     def rules(self, data: bytes) -> set[int]:
         found: set[int] = set()
@@ -287,7 +291,11 @@ class _Prefilter:
             def seen(keyword: int, start: int, end: int, flags: int, context: object) -> None:
                 found.update(self.rules_of[keyword])
 
-            self.database.scan(data, match_event_handler=seen)
+            # A scratch space serves one scan at a time: one per thread (audits run in parallel).
+            scratch = getattr(self.local, "scratch", None)
+            if scratch is None:
+                scratch = self.local.scratch = self.scratch_type(self.database)
+            self.database.scan(data, match_event_handler=seen, scratch=scratch)
             return found
         lower = data.lower()
         for keyword, rules in zip(self.keywords, self.rules_of, strict=True):
