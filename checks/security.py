@@ -394,7 +394,7 @@ def secret_in_build_history(facts: Facts, ctx: Context) -> Iterator[Found]:
 @check(
     "SEC006",
     "secret-in-layer-files",
-    "A credential file is in a layer, possibly deleted by a later one but still shipped",
+    "A credential is in a file of a layer, possibly deleted by a later one but still shipped",
     severity="critical",
     category="security",
     needs=("layers", "secrets"),

@@ -4,21 +4,13 @@ prefilter's fallback agrees with Hyperscan, and a hit never holds any part of a 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 
 import pytest
 
 from inspector.analysers import secret_rules
 from inspector.analysers.secret_rules import RULES, _Prefilter, scan, scanned
-from tests.conftest import FIXTURES
-
-_SPEC = importlib.util.spec_from_file_location(
-    "secrets_content_generate", FIXTURES / "secrets-content" / "generate.py")  # fmt: skip
-assert _SPEC is not None
-assert _SPEC.loader is not None
-generate = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(generate)
+from tests.planted import generate
 
 # rule -> (a file that must be found, a look-alike that must not be)
 PEM_HEADERS = "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n"

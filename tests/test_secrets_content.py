@@ -4,22 +4,16 @@ reported; and no value, nor any part of one, in any output."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
 from inspector.cli.commands import main
-from tests.conftest import FIXTURES, fixture_image
+from tests.conftest import fixture_image
+from tests.planted import generate
 
 pytestmark = pytest.mark.docker
 
-_SPEC = importlib.util.spec_from_file_location(
-    "secrets_content_generate", FIXTURES / "secrets-content" / "generate.py")  # fmt: skip
-assert _SPEC is not None
-assert _SPEC.loader is not None
-generate = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(generate)
 
 IMAGE = fixture_image("secrets-content")
 PLANTED_LAYER, DELETING_LAYER, OVERWRITING_LAYER = 2, 3, 4
