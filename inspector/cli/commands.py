@@ -21,6 +21,7 @@ from inspector.policy.config import Policy, load
 from inspector.policy.gate import Gate
 from inspector.probes import ProbeOptions
 from inspector.report.formats import FORMATS
+from inspector.safetext import json_text, visible
 from inspector.sources import PULL_POLICIES
 
 if TYPE_CHECKING:
@@ -99,11 +100,12 @@ def facts(
         if sys.stderr.isatty():
             click.echo("\r\033[K", err=True, nl=False)  # leave no progress line behind
     if fmt == "json":
-        click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+        click.echo(json_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False,
+                                        default=str)))  # fmt: skip
     else:
         from inspector.facts.text import render
 
-        click.echo(render(doc))
+        click.echo(visible(render(doc)))
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -278,7 +280,7 @@ def audit(
             raise InspectorError(f"cannot write the {name} report to {path}: {exc}") from exc
     for report in reports:
         if report.error:
-            click.echo(f"inspector: error: {report.reference}: {report.error}", err=True)
+            click.echo(visible(f"inspector: error: {report.reference}: {report.error}"), err=True)
     code = exit_code(reports, threshold)
     return 0 if exit_zero and code == 1 else code
 
@@ -312,7 +314,7 @@ def baseline(output: str, **scan_args: Any) -> int:
     reports = _run(_scan(**scan_args))
     failed = [r for r in reports if r.error]
     for report in failed:
-        click.echo(f"inspector: error: {report.reference}: {report.error}", err=True)
+        click.echo(visible(f"inspector: error: {report.reference}: {report.error}"), err=True)
     if failed:
         click.echo(f"inspector: no baseline written: {len(failed)} image(s) not audited", err=True)
         return EXIT_ERROR
@@ -379,7 +381,7 @@ def progress_printer():  # type: ignore[no-untyped-def]
     """Progress on stderr only when a person watches it."""
     if not sys.stderr.isatty():
         return lambda message: None
-    return lambda message: click.echo(f"\r\033[K{message}", err=True, nl=False)
+    return lambda message: click.echo(f"\r\033[K{visible(message)}", err=True, nl=False)
 
 
 class Terminated(KeyboardInterrupt):
@@ -414,7 +416,7 @@ def _main(argv: list[str] | None) -> int:
         click.echo("inspector: aborted", err=True)
         return 130
     except InspectorError as exc:
-        click.echo(f"inspector: error: {exc}", err=True)
+        click.echo(visible(f"inspector: error: {exc}"), err=True)
         return EXIT_ERROR
     except Exception:  # a bug: never let it pass for a verdict (0 or 1)
         click.echo("inspector: internal error (a bug; please report it with this trace):", err=True)

@@ -15,6 +15,7 @@ from typing import Any
 from checks.model import SEVERITIES, Finding, Suppressed
 from inspector import __version__
 from inspector.report.model import ImageReport
+from inspector.safetext import json_text
 
 SCHEMA_VERSION = 1
 
@@ -86,4 +87,4 @@ def _suppressed(report: ImageReport, item: Suppressed) -> dict[str, Any]:
 
 
 def render(reports: Sequence[ImageReport]) -> str:
-    return json.dumps(document(reports), indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(document(reports), indent=2, ensure_ascii=False)) + "\n"

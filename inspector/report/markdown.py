@@ -10,13 +10,15 @@ import re
 from collections.abc import Sequence
 
 from inspector.report.model import ImageReport
+from inspector.safetext import visible
 
 _CODE_SPAN = re.compile(r"(`+[^`]*?`+)")
 _HEADERS = ("id", "severity", "what", "where", "fix")
 
 
 def render(reports: Sequence[ImageReport]) -> str:
-    return "\n\n".join(_image(report) for report in reports) + "\n"
+    # A PR comment is read in a browser, but also in a terminal (`gh pr view`, CI logs).
+    return visible("\n\n".join(_image(report) for report in reports)) + "\n"
 
 
 def _image(report: ImageReport) -> str:

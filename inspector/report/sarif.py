@@ -23,6 +23,7 @@ from checks.model import Check, Finding, Suppressed
 from inspector import __version__
 from inspector.report.fingerprint import fingerprint
 from inspector.report.model import ImageReport
+from inspector.safetext import json_text
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/inspector/inspector"
@@ -37,7 +38,7 @@ _URI_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 def render(reports: Sequence[ImageReport]) -> str:
-    return json.dumps(document(reports), indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(document(reports), indent=2, ensure_ascii=False)) + "\n"
 
 
 def document(reports: Sequence[ImageReport]) -> dict[str, Any]:

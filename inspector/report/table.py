@@ -8,7 +8,6 @@ are rendered with the default, no colour, whatever the terminal.
 
 from __future__ import annotations
 
-import re
 import shutil
 import textwrap
 from collections import Counter
@@ -19,6 +18,7 @@ import click
 from tabulate import tabulate
 
 from inspector.report.model import ImageReport
+from inspector.safetext import visible
 
 # Columns that wrap: what, where, fix. id and severity never wrap.
 _MIN_WIDTH = 100
@@ -33,9 +33,6 @@ SEVERITY_STYLES: Mapping[str, Mapping[str, Any]] = {
     "info": {"dim": True},
 }
 TITLE_STYLE: Mapping[str, Any] = {"bold": True}
-
-# C0 controls except tab and newline, DEL, and C1 controls (0x9b is a one-byte CSI).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def use_colour(stream_isatty: bool, environ: Mapping[str, str]) -> bool:
@@ -66,7 +63,7 @@ def _clean(text: str) -> str:
     A control character, ESC first, could restyle or clear the reader's terminal and would
     throw the columns off: each becomes a visible `\\xNN`. Tabs become spaces for the columns.
     """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\t", " "))
+    return visible(text.replace("\t", " "))
 
 
 def _style(text: str, style: Mapping[str, Any] | None, colour: bool) -> str:

@@ -1,0 +1,84 @@
+"""Image data is shown, never obeyed: an image built to attack the reader's terminal (ESC and C1
+sequences, OSC 52, bidirectional overrides, file names that are not UTF-8) reaches no output raw,
+and every JSON output stays valid UTF-8 JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from inspector.cli.commands import main
+from inspector.safetext import json_text, visible
+from tests.layertools import image_archive, layer
+
+# What a terminal would obey: C0 controls but newline and tab, DEL, C1, bidi overrides, surrogates.
+RAW = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+CLEAR, TITLE, CLIPBOARD = "\x1b[2J", "\x1b]0;owned\x07", "\x1b]52;c;ZXZpbA==\x07"
+
+
+def test_visible_escapes_what_a_terminal_would_obey():
+    """ESC, C1 CSI, a bidi override and a surrogateescaped byte become visible; text stays."""
+    assert visible(f"a{CLEAR}b\x9b31m\u202ec\udcff\n\tok é") == (
+        "a\\x1b[2Jb\\x9b31m\\u202ec\\xff\n\tok é")  # fmt: skip
+
+
+def test_json_text_keeps_the_document_and_escapes_the_rest():
+    """C1 controls and surrogates left raw by json.dumps become \\u escapes: same JSON, UTF-8."""
+    doc = {"label": f"x\x9by\udcff\u202e{CLEAR}"}
+    text = json_text(json.dumps(doc, ensure_ascii=False))
+    assert not RAW.search(text)
+    text.encode("utf-8")
+    assert json.loads(text)["label"].startswith("x\x9by")
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """An archive whose os-release, labels, command, history and a file name attack the reader."""
+    files = layer(
+        ("etc/os-release", f'PRETTY_NAME="Debian{CLEAR}{TITLE}"\nID=debian\n'.encode()),
+        ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"),
+        (f"srv/evil{CLIPBOARD}\u202etxt.sh", b"echo hi\n"),
+        ("srv/id_rsa", b"-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"),
+    )
+    archive = tmp_path / "hostile.tar"
+    archive.write_bytes(image_archive(
+        [files],
+        config={"Labels": {"org.opencontainers.image.title": f"app{TITLE}\x9b2J",
+                           "evil": f"\u202e{CLIPBOARD}"},
+                "Cmd": ["python3", f"-c{CLEAR}"], "User": f"10001{TITLE}"},
+        history=[{"created_by": f"/bin/sh -c echo {CLIPBOARD} # buildkit"}],
+    ))  # fmt: skip
+    return f"docker-archive:{archive}"
+
+
+def test_no_output_carries_a_raw_escape(hostile, capsys, tmp_path, monkeypatch):
+    """facts (text, JSON) and audit in every format: nothing raw, JSON parses, UTF-8 encodes."""
+    monkeypatch.setenv("INSPECTOR_CACHE_DIR", str(tmp_path / "cache"))
+    outputs = {}
+    for fmt in ("text", "json"):
+        assert main(["facts", hostile, "--no-probe", "--format", fmt]) == 0
+        outputs[f"facts-{fmt}"] = capsys.readouterr().out
+    written = {
+        fmt: tmp_path / f"r.{fmt}" for fmt in ("json", "sarif", "junit", "markdown", "table")
+    }
+    code = main(["audit", hostile, "--no-probe", "--no-config",
+                 *[x for fmt, p in written.items() for x in ("-o", f"{fmt}={p}")]])  # fmt: skip
+    assert code in (0, 1)
+    outputs.update({fmt: path.read_text() for fmt, path in written.items()})
+    outputs["stderr"] = capsys.readouterr().err
+    for name, text in outputs.items():
+        assert not RAW.search(text), (name, RAW.search(text))
+        text.encode("utf-8")
+    for name in ("facts-json", "json", "sarif"):
+        json.loads(outputs[name])
+    assert "\\x1b]52;" in outputs["facts-text"] or "\\x1b]52;" in outputs["table"]
+
+
+def test_an_error_line_naming_hostile_data_is_shown_not_obeyed(tmp_path, capsys):
+    """A reference full of escapes that cannot be read: exit 2, one line, escapes visible."""
+    assert main(["facts", f"docker-archive:{tmp_path}/no{CLEAR}such.tar", "--no-probe"]) == 2
+    err = capsys.readouterr().err
+    assert "\\x1b[2J" in err
+    assert not RAW.search(err)
