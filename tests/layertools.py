@@ -48,6 +48,7 @@ def image_archive(
     history: list[dict] | None = None,
     config: dict | None = None,
     drop_layer: int | None = None,
+    raw: dict | None = None,
 ) -> bytes:
     """A whole image archive: `docker save`'s legacy layout, or an OCI layout ("oci")."""
     import hashlib
@@ -67,6 +68,7 @@ def image_archive(
         "config": {"User": "10001", "Cmd": ["python3"], **(config or {})},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history or [{"created_by": f"step {i}"} for i in range(len(layers))],
+        **(raw or {}),  # top-level keys as given, well-formed or not
     }
     cfg_bytes = json.dumps(cfg).encode()
     files: dict[str, bytes] = {}

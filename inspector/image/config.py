@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from inspector.errors import InspectorError
+
 # Docker's legacy builder and BuildKit both write shell-form instructions as ["/bin/sh", "-c", ...].
 _SHELL_PREFIXES = (("/bin/sh", "-c"), ("sh", "-c"), ("/bin/bash", "-c"), ("bash", "-c"))
 
@@ -61,3 +63,89 @@ def config_from_json(cfg: dict[str, Any] | None) -> ImageConfig:
         exposed_ports=sorted((cfg.get("ExposedPorts") or {}).keys()),
         volumes=sorted((cfg.get("Volumes") or {}).keys()),
     )
+
+
+class ConfigError(InspectorError):
+    """The image config does not have the shape the OCI image spec gives it."""
+
+
+# Config field -> (what it must be, a test of a value). Absent and null are always allowed.
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _healthcheck(value: Any) -> bool:
+    return isinstance(value, dict) and (value.get("Test") is None or _strings(value["Test"]))
+
+
+_CONFIG_FIELDS = {
+    "User": ("a string", lambda v: isinstance(v, str)),
+    "Entrypoint": ("a list of strings", _strings),
+    "Cmd": ("a list of strings", _strings),
+    "Env": ("a list of strings", _strings),
+    "WorkingDir": ("a string", lambda v: isinstance(v, str)),
+    "Labels": ("an object of strings", _string_map),
+    "Healthcheck": ("an object whose Test is a list of strings", _healthcheck),
+    "StopSignal": ("a string", lambda v: isinstance(v, str)),
+    "ExposedPorts": ("an object", lambda v: isinstance(v, dict)),
+    "Volumes": ("an object", lambda v: isinstance(v, dict)),
+}
+_HISTORY_FIELDS = {"created": str, "created_by": str, "author": str, "comment": str,
+                   "empty_layer": bool}  # fmt: skip
+
+
+def _kind(value: Any) -> str:
+    names = {str: "a string", int: "a number", float: "a number", bool: "a boolean",
+             list: "a list", dict: "an object", type(None): "null"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def validate(raw: Any) -> dict[str, Any]:
+    """`raw`, the parsed image config, when its fields have the types the spec gives them;
+    else ConfigError naming the first field that does not (one line, never a traceback)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the image config is {_kind(raw)}, not a JSON object")
+    for key in ("architecture", "os", "created", "variant", "author"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise ConfigError(f"the image config's {key} is {_kind(raw[key])}, not a string")
+    rootfs = raw.get("rootfs")
+    if rootfs is not None and not (isinstance(rootfs, dict) and
+                                   (rootfs.get("diff_ids") is None
+                                    or _strings(rootfs["diff_ids"]))):  # fmt: skip
+        raise ConfigError("the image config's rootfs.diff_ids is not a list of strings")
+    config = raw.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(f"the image config's config is {_kind(config)}, not an object")
+    for key, (shape, test) in _CONFIG_FIELDS.items():
+        value = (config or {}).get(key)
+        if value is not None and not test(value):
+            raise ConfigError(f"the image config's config.{key} is {_kind(value)}, not {shape}"
+                              + _which(value))  # fmt: skip
+    history = raw.get("history")
+    if history is not None and not isinstance(history, list):
+        raise ConfigError(f"the image config's history is {_kind(history)}, not a list")
+    for i, step in enumerate(history or []):
+        if not isinstance(step, dict):
+            raise ConfigError(f"the image config's history[{i}] is {_kind(step)}, not an object")
+        for key, kind in _HISTORY_FIELDS.items():
+            if step.get(key) is not None and not isinstance(step[key], kind):
+                raise ConfigError(f"the image config's history[{i}].{key} is "
+                                  f"{_kind(step[key])}, not {_kind(kind())}")  # fmt: skip
+    return raw
+
+
+def _which(value: Any) -> str:
+    """For a list or object of the wrong items: which item, so the fix is easy to find."""
+    items = (
+        value
+        if isinstance(value, list)
+        else list(value.values())
+        if isinstance(value, dict)
+        else []
+    )
+    odd = next((v for v in items if not isinstance(v, str)), None)
+    return f" (it holds {_kind(odd)})" if odd is not None else ""

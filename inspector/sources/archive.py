@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from inspector.errors import InspectorError
+from inspector.image.config import validate
 from inspector.layers.model import LayerError, LayerRead
 from inspector.layers.stream import CHUNK
 from inspector.layers.tar import members
@@ -204,7 +205,7 @@ def _assemble_documents(
     config_bytes = documents.get(config_name)
     if config_bytes is None:
         raise ArchiveError(f"the manifest names a config ({config_name}) the archive does not hold")
-    config = _json(documents, config_name, "image config")
+    config = validate(_json(documents, config_name, "image config"))
     diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
     missing = [d for d in diff_ids if d not in layers and d not in cached]
     if any(d in unparsed for d in missing):

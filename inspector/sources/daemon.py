@@ -24,6 +24,7 @@ from docker.constants import DEFAULT_DOCKER_API_VERSION, DEFAULT_UNIX_SOCKET
 from packaging.version import Version
 
 from inspector.errors import EngineUnavailable, ImageNotFound, InspectorError
+from inspector.image.config import validate
 from inspector.sources.archive import (
     ArchiveError,
     Known,
@@ -342,7 +343,12 @@ def load(
         if config_bytes is not None and all(d in known for d in diff_ids):
             # Everything is known already: no `docker save` at all.
             return Loaded(
-                image_id, digest, tuple(image.tags), json.loads(config_bytes), config_bytes, {}
+                image_id,
+                digest,
+                tuple(image.tags),
+                validate(json.loads(config_bytes)),
+                config_bytes,
+                {},
             )
         try:
             try:

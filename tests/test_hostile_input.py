@@ -1,6 +1,7 @@
-"""Image data is shown, never obeyed: an image built to attack the reader's terminal (ESC and C1
-sequences, OSC 52, bidirectional overrides, file names that are not UTF-8) reaches no output raw,
-and every JSON output stays valid UTF-8 JSON."""
+"""Images built to be hostile: data that attacks the reader's terminal (ESC and C1 sequences,
+OSC 52, bidirectional overrides, file names that are not UTF-8) reaches no output raw and every
+JSON output stays valid UTF-8 JSON; a config whose fields have the wrong JSON types is exit 2 in
+one line naming the field, never a traceback."""
 
 from __future__ import annotations
 
@@ -82,3 +83,35 @@ def test_an_error_line_naming_hostile_data_is_shown_not_obeyed(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "\\x1b[2J" in err
     assert not RAW.search(err)
+
+
+@pytest.mark.parametrize(
+    ("raw", "config", "field"),
+    [
+        ({}, {"Env": [1, 2]}, "config.Env is a list, not a list of strings (it holds a number)"),
+        ({"config": "run me"}, {}, "config is a string, not an object"),
+        ({"history": "steps"}, {}, "history is a string, not a list"),
+        ({"history": [1, 2]}, {}, "history[0] is a number, not an object"),
+        ({"history": [{"created_by": 7}]}, {}, "history[0].created_by is a number"),
+        ({}, {"Labels": ["a", "b"]}, "config.Labels is a list, not an object of strings"),
+        ({}, {"ExposedPorts": ["8000/tcp"]}, "config.ExposedPorts is a list, not an object"),
+        ({}, {"Healthcheck": "curl localhost"}, "config.Healthcheck is a string"),
+        ({}, {"Cmd": [1, 2]}, "config.Cmd is a list, not a list of strings"),
+        ({}, {"Entrypoint": "python -m app"}, "config.Entrypoint is a string, not a list"),
+        ({}, {"WorkingDir": {"a": 1}}, "config.WorkingDir is an object, not a string"),
+        ({}, {"Volumes": ["/data"]}, "config.Volumes is a list, not an object"),
+        ({"architecture": 64}, {}, "architecture is a number, not a string"),
+        ({"rootfs": {"diff_ids": "sha256:x"}}, {}, "rootfs.diff_ids is not a list of strings"),
+    ],
+)  # fmt: skip
+def test_a_config_field_of_the_wrong_type_is_exit_2_in_one_line(tmp_path, capsys, raw, config,
+                                                               field):  # fmt: skip
+    """Each config field of the wrong JSON type: exit 2 naming the field, never a traceback."""
+    archive = tmp_path / "odd.tar"
+    archive.write_bytes(image_archive([layer(("etc/passwd", b"root:x:0:0::/:/bin/sh\n"))],
+                                      config=config, raw=raw))  # fmt: skip
+    assert main(["facts", f"docker-archive:{archive}", "--no-probe", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert field in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
