@@ -366,6 +366,35 @@ def test_interrupted_run_removes_its_probe_container(docker_client, how, code):
     assert not probe_containers(docker_client)
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "gap", "code"),
+    [(signal.SIGINT, signal.SIGINT, 0.0, 130), (signal.SIGINT, signal.SIGINT, 0.3, 130),
+     (signal.SIGTERM, signal.SIGTERM, 0.05, 143), (signal.SIGTERM, signal.SIGINT, 0.3, 143)],
+)  # fmt: skip
+def test_a_second_signal_during_cleanup_leaves_no_probe_behind(docker_client, first, second,
+                                                               gap, code):  # fmt: skip
+    """Two signals in a row (a double Ctrl-C, a process group signalled twice): the second one
+    cannot stop the cleanup the first started; no container remains and no traceback shows."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "inspector", "facts", fixture_image("good"), "--warmup", "60"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for_probe(docker_client, "lifecycle")
+        child.send_signal(first)
+        time.sleep(gap)
+        if child.poll() is None:
+            child.send_signal(second)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == code
+    assert "Traceback" not in err
+    assert not probe_containers(docker_client)
+
+
 def test_cleanup_keeps_live_runs_and_removes_those_of_killed_runs(docker_client, capsys):
     """`inspector cleanup` keeps a running probe, then removes it once its run was SIGKILLed."""
     child = _inspector("facts", fixture_image("good"), "--warmup", "60")

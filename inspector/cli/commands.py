@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -388,20 +389,41 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so probe containers are removed on the way out."""
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated()
+_stopping = threading.Event()
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    # The first SIGINT or SIGTERM stops the run; the ones after it (a second Ctrl-C, `timeout`
+    # or a CI runner signalling the whole process group) must not stop the cleanup it starts,
+    # removing probe containers on the way out, nor turn the exit status into a signal death.
+    _stopping.set()
+    signal.signal(signal.SIGINT, _cleaning_up)
+    signal.signal(signal.SIGTERM, _cleaning_up)
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt()
+
+
+def _cleaning_up(signum: int, frame: object) -> None:
+    click.echo("inspector: still cleaning up (removing probe containers)", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (tests call this)."""
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = {s: signal.signal(s, _interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return _main(argv)
     except Terminated:
         click.echo("inspector: terminated", err=True)
         return 143
+    except KeyboardInterrupt:  # raised outside click's own handling, e.g. between commands
+        click.echo("inspector: aborted", err=True)
+        return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        # Once stopping, the handlers stay: a late signal must not kill the exit itself.
+        if not _stopping.is_set():
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -426,4 +448,8 @@ def _main(argv: list[str] | None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    # The exit status is decided: a signal arriving now (during interpreter shutdown, which
+    # restores the default handlers) would only turn it into a signal death. Hold them off.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    sys.exit(code)

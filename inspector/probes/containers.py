@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +55,7 @@ def owner_alive(value: str) -> bool:
 
 
 def create(client: docker.DockerClient, image_id: str, role: str, **options: Any) -> Any:
-    """A stopped container of `image_id`; the caller must hand it to `removed()` at once."""
+    """A stopped container of `image_id`; use `probe_container`, which removes it whatever happens."""
     if not image_id.startswith("sha256:"):
         raise ValueError("probes run images by ID, never by tag (the SDK pulls missing tags)")
     labels = {LABEL: role, OWNER_LABEL: owner(), IMAGE_LABEL: image_id}
@@ -75,12 +77,35 @@ def create(client: docker.DockerClient, image_id: str, role: str, **options: Any
 
 
 @contextlib.contextmanager
-def removed(container: Any) -> Iterator[Any]:
-    """Yield the container and remove it afterwards: on success, error, timeout or Ctrl-C."""
+def probe_container(client: docker.DockerClient, image_id: str, role: str,
+                    **options: Any) -> Iterator[Any]:  # fmt: skip
+    """A new probe container, removed afterwards: on success, error, timeout or Ctrl-C.
+
+    A signal that lands while the engine creates it, or just after, would leave a container
+    nobody removes; SIGINT and SIGTERM are held until the removal is guaranteed, then raised.
+    """
+    held = _hold_signals()
     try:
+        container = create(client, image_id, role, **options)
+    except BaseException:
+        _release_signals(held)
+        raise
+    try:
+        _release_signals(held)
         yield container
     finally:
         remove(container)
+
+
+def _hold_signals() -> set[signal.Signals] | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None  # signals are only ever handled on the main thread
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _release_signals(previous: set[signal.Signals] | None) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def remove(container: Any) -> None:

@@ -61,8 +61,7 @@ def run(
     grace: float = GRACE,
     proc_root: str = "/proc",
 ) -> LifecycleProbe:
-    container = containers.create(client, plan.image_id, "lifecycle")
-    with containers.removed(container):
+    with containers.probe_container(client, plan.image_id, "lifecycle") as container:
         try:
             container.start()
         except docker.errors.APIError as exc:

@@ -67,7 +67,7 @@ def run(client: docker.DockerClient, plan: ProbePlan, timeout: float = TIMEOUT) 
     if plan.interpreter is None:
         return StaticProbe("not-applicable", plan.no_interpreter_reason)
     started = time.monotonic()
-    container = containers.create(
+    with containers.probe_container(
         client,
         plan.image_id,
         "static",
@@ -77,8 +77,7 @@ def run(client: docker.DockerClient, plan: ProbePlan, timeout: float = TIMEOUT) 
         security_opt=["no-new-privileges"],
         read_only=True,
         tmpfs={"/tmp": tmpfs_options(plan)},
-    )
-    with containers.removed(container):
+    ) as container:
         try:
             container.start()
         except docker.errors.APIError as exc:
