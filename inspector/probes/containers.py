@@ -55,7 +55,7 @@ def owner_alive(value: str) -> bool:
 
 
 def create(client: docker.DockerClient, image_id: str, role: str, **options: Any) -> Any:
-    """A stopped container of `image_id`; use `probe_container`, which removes it whatever happens."""
+    """A stopped container of `image_id`; `probe_container` removes it, whatever happens."""
     if not image_id.startswith("sha256:"):
         raise ValueError("probes run images by ID, never by tag (the SDK pulls missing tags)")
     labels = {LABEL: role, OWNER_LABEL: owner(), IMAGE_LABEL: image_id}
