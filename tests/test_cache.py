@@ -65,3 +65,34 @@ def test_a_config_that_does_not_match_its_image_id_is_not_served(tmp_path):
     assert cache.get_config(image_id) == config
     cache.put_config(image_id, config + b" ")
     assert cache.get_config(image_id) is None
+
+
+def test_threads_opening_one_cache_at_once_never_discard_it(tmp_path):
+    """Parallel audits open the same fresh cache together: contention is waited out, never taken
+    for damage (deleting the files under another connection crashed the process with SIGBUS)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for round_ in range(10):
+        path = tmp_path / f"round-{round_}" / "layers.sqlite"
+        LayerCache(path, "rules-1").put(LAYER)
+
+        def open_and_read(_: int, where=path) -> bool:
+            cache = LayerCache(where, "rules-1")
+            try:
+                return cache.get(LAYER.diff_id) == LAYER
+            finally:
+                cache.close()
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert all(pool.map(open_and_read, range(8)))
+
+
+def test_an_unusable_cache_dir_is_a_clear_error(tmp_path):
+    """A cache path under a file: CacheError naming the path and the way out, no traceback."""
+    import pytest
+
+    from inspector.layers.cache import CacheError
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CacheError, match="INSPECTOR_CACHE_DIR"):
+        LayerCache(tmp_path / "file" / "cache" / "layers.sqlite", "rules-1")

@@ -8,16 +8,22 @@ A file that is not a usable cache is discarded and rebuilt, never trusted and ne
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
 import sqlite3
+import threading
+import time
 import zlib
 from pathlib import Path
 
+from inspector.errors import InspectorError
 from inspector.layers.model import ContentHit, Entry, LayerRead
 
 FORMAT = 3
+_OPENING = threading.Lock()
+_OPEN_ATTEMPTS = 5
 
 
 def default_dir() -> Path:
@@ -53,20 +59,42 @@ def _decode(diff_id: str, blob: bytes) -> LayerRead:
     )
 
 
+class CacheError(InspectorError):
+    """The layer cache cannot be opened at all (an unwritable or impossible directory)."""
+
+
 class LayerCache:
     def __init__(self, path: Path, fingerprint: str) -> None:
         self.path = path
         self.fingerprint = f"{FORMAT}:{fingerprint}"
-        self.db = self._open()
+        try:
+            self.db = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            raise CacheError(
+                f"the layer cache {path} cannot be used ({exc}); set INSPECTOR_CACHE_DIR to a "
+                "writable directory, or pass --no-cache"
+            ) from exc
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return self._connect()
-        except sqlite3.DatabaseError:
-            # Not a database, or a damaged one: start over rather than fail or trust it.
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        # Audits open the cache from several threads at once: setting WAL mode and creating the
+        # tables race, and a "locked" or "busy" answer is contention, never damage. Deleting
+        # the files then would pull them from under a connection that has them mapped (SIGBUS).
+        # The lock file also keeps other processes from opening it while a damaged file is
+        # being replaced.
+        with _OPENING, open(f"{self.path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for attempt in range(_OPEN_ATTEMPTS):
+                try:
+                    return self._connect()
+                except sqlite3.OperationalError:
+                    if attempt + 1 == _OPEN_ATTEMPTS:
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
+                except sqlite3.DatabaseError:
+                    # Not a database, or a damaged one: start over rather than fail or trust it.
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
