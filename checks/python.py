@@ -107,6 +107,11 @@ def faulthandler_disabled(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/python-c-extension-crashes/
     """
     _require_python(facts)
+    options = _python_options(facts)
+    x_options = [options[i + 1] for i, o in enumerate(options[:-1]) if o == "-X"]
+    x_options += [o[2:] for o in options if o.startswith("-X") and len(o) > 2]
+    if any(x.split("=")[0] == "faulthandler" for x in x_options):
+        return  # the command turns it on; the static probe runs the interpreter without it
     probe = static_probe(facts)
     if probe is not None and probe.get("faulthandler") is not None:
         if not probe.get("faulthandler"):
@@ -115,9 +120,6 @@ def faulthandler_disabled(facts: Facts, ctx: Context) -> Iterator[Found]:
                 Location(config="Env.PYTHONFAULTHANDLER", runtime="static probe"),
             )
         return
-    options = _python_options(facts)
-    x_options = [options[i + 1] for i, o in enumerate(options[:-1]) if o == "-X"]
-    x_options += [o[2:] for o in options if o.startswith("-X") and len(o) > 2]
     if env(facts).get("PYTHONFAULTHANDLER") or any(
         x.split("=")[0] == "faulthandler" for x in x_options
     ):
@@ -168,6 +170,8 @@ def stdout_buffered(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.python.org/3/library/sys.html#sys.stdout
     """
     _require_python(facts)
+    if _flag_on(_python_options(facts), "u"):
+        return  # the command passes -u; the static probe runs the interpreter without it
     probe = static_probe(facts)
     if probe is not None and probe.get("stdout_write_through") is not None:
         if not probe.get("stdout_write_through"):

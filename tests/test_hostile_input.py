@@ -115,3 +115,40 @@ def test_a_config_field_of_the_wrong_type_is_exit_2_in_one_line(tmp_path, capsys
     assert field in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _negative_size_tar() -> bytes:
+    """A tar whose one member claims a size of -1 in GNU base-256, checksum recomputed."""
+    raw = bytearray(layer(("etc/passwd", b"root:x:0:0::/:/bin/sh\n")))
+    header = raw[:512]
+    header[124:136] = b"\xff" * 12
+    header[148:156] = b" " * 8
+    header[148:156] = f"{sum(header):06o}\0 ".encode()
+    raw[:512] = header
+    return bytes(raw)
+
+
+@pytest.mark.parametrize(
+    ("members", "said"),
+    [
+        ([("etc/passwd", b"x", {"pax": {"size": "abc"}})], "size='abc'"),
+        ([("etc/passwd", b"x", {"pax": {"mtime": "nan"}})], "mtime='nan'"),
+        ([("etc/passwd", b"x", {"pax": {"mtime": "inf"}})], "mtime='inf'"),
+        ([("etc/passwd", b"x", {"pax": {"uid": "root"}})], "uid='root'"),
+        ([("etc/passwd", b"x", {"pax": {"uid": "9" * 5000}})], "not a non-negative integer"),
+        ([("etc/passwd", b"x", {"pax": {"GNU.sparse.realsize": "big"}})], "GNU.sparse.realsize"),
+        ([("p" * 1_200_000, b"x")], "extended header of"),
+        (None, "negative size"),
+    ],
+)  # fmt: skip
+def test_a_malformed_tar_number_is_exit_2_in_one_line(tmp_path, capsys, members, said):
+    """Malformed PAX numbers, a 5000-digit uid, a negative size, a 1.2 MB name: exit 2 saying
+    what is corrupt, never a traceback, and no memory claimed beyond the header cap."""
+    raw = _negative_size_tar() if members is None else layer(*members)
+    archive = tmp_path / "bad.tar"
+    archive.write_bytes(image_archive([raw]))
+    assert main(["facts", f"docker-archive:{archive}", "--no-probe", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

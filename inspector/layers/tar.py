@@ -4,6 +4,7 @@ unread: the one tar parser, for layers and for the archives that hold them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -16,6 +17,9 @@ _KINDS = {
     b"3": CHAR, b"4": BLOCK, b"6": FIFO,
 }  # fmt: skip
 BLOCK_SIZE = 512
+# Long names and PAX records of real layers are a few KiB; reading more would let a small
+# hostile tar claim any amount of memory.
+MAX_EXTENDED_HEADER = 1 << 20
 ZERO_BLOCK = bytes(BLOCK_SIZE)
 
 
@@ -46,6 +50,26 @@ def _number(field: bytes) -> int:
         return int(digits, 8) if digits else 0
     except ValueError as exc:
         raise LayerError(f"corrupt tar header: bad number {field!r}") from exc
+
+
+# A PAX number is decimal digits; 20 of them hold any size or id a real tar has, and keep int()
+# far from Python's 4300-digit limit.
+_PAX_NUMBER = re.compile(r"[0-9]{1,20}")
+_PAX_TIME = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{0,20})?")
+
+
+def _pax_number(value: str, key: str) -> int:
+    """A PAX size, uid or gid: a non-negative decimal integer, else the tar is corrupt."""
+    if not _PAX_NUMBER.fullmatch(value.strip()):
+        raise LayerError(f"corrupt PAX header: {key}={value[:40]!r} is not a non-negative integer")
+    return int(value)
+
+
+def _pax_time(value: str) -> int:
+    """A PAX mtime: decimal seconds, maybe negative or fractional (never nan or inf)."""
+    if not _PAX_TIME.fullmatch(value.strip()):
+        raise LayerError(f"corrupt PAX header: mtime={value[:40]!r} is not a time")
+    return int(float(value))
 
 
 def _pax_records(data: bytes) -> dict[str, str]:
@@ -96,7 +120,12 @@ def headers(reader: LayerStream) -> Iterator[Member]:
             raise LayerError("layer tar is corrupt: header checksum mismatch")
         kind_flag = header[156:157]
         size = _number(header[124:136])
+        if size < 0:
+            raise LayerError(f"corrupt tar header: negative size {size}")
         if kind_flag in (b"L", b"K", b"x", b"g"):
+            if size > MAX_EXTENDED_HEADER:
+                raise LayerError(f"tar extended header of {size} bytes (at most "
+                                 f"{MAX_EXTENDED_HEADER} are read): not a real layer")  # fmt: skip
             data = reader.read(size)
             reader.skip(-size % BLOCK_SIZE)
             if len(data) < size:
@@ -121,19 +150,20 @@ def headers(reader: LayerStream) -> Iterator[Member]:
         if kind_flag == b"S":
             apparent = _number(header[483:495])
         if "GNU.sparse.realsize" in meta or "GNU.sparse.size" in meta:
-            apparent = int(meta.get("GNU.sparse.realsize") or meta.get("GNU.sparse.size") or size)
+            real = meta.get("GNU.sparse.realsize") or meta.get("GNU.sparse.size")
+            apparent = _pax_number(real, "GNU.sparse.realsize") if real else size
             name = meta.get("GNU.sparse.name", name)
         if "size" in meta:
-            size = apparent = int(meta["size"])
+            size = apparent = _pax_number(meta["size"], "size")
         yield Member(
             name=name,
             kind=_KINDS.get(kind_flag, FILE),
             size=apparent,
             stored=size if kind_flag not in (b"1", b"2", b"3", b"4", b"5", b"6") else 0,
             mode=_number(header[100:108]) & 0o7777,
-            uid=int(meta["uid"]) if "uid" in meta else _number(header[108:116]),
-            gid=int(meta["gid"]) if "gid" in meta else _number(header[116:124]),
-            mtime=int(float(meta["mtime"])) if "mtime" in meta else _number(header[136:148]),
+            uid=_pax_number(meta["uid"], "uid") if "uid" in meta else _number(header[108:116]),
+            gid=_pax_number(meta["gid"], "gid") if "gid" in meta else _number(header[116:124]),
+            mtime=_pax_time(meta["mtime"]) if "mtime" in meta else _number(header[136:148]),
             link=link,
             pax=meta,
         )
