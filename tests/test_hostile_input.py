@@ -152,3 +152,23 @@ def test_a_malformed_tar_number_is_exit_2_in_one_line(tmp_path, capsys, members,
     assert said in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_huge_config_values_are_read_in_linear_time(tmp_path):
+    """A 256 KiB ENV value, a 128 KiB history step and a 256 KiB CMD of patterns that made the
+    secret scanners quadratic (hours for these sizes) are read within the suite's 60 s budget."""
+    import subprocess
+    import sys
+
+    archive = tmp_path / "big.tar"
+    archive.write_bytes(image_archive(
+        [layer(("etc/passwd", b"root:x:0:0::/:/bin/sh\n"))],
+        config={"Env": ["BLOB=" + "a." * 131072], "Cmd": ["sh", "-c", "x" * 262144]},
+        history=[{"created_by": "/bin/sh -c echo " + "b-" * 65536}],
+    ))  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "inspector", "facts", f"docker-archive:{archive}", "--no-probe",
+         "--no-cache", "--format", "json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-500:]
