@@ -419,9 +419,9 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     finding names the rule, the file and line, the layer and history step that wrote it and,
     when a later layer deleted or replaced it, that layer; never the value, only its length and
     a fingerprint. Published example values and placeholders (`${VAR}`, `<token>`,
-    `changeme`) are not findings; test and documentation material (under `tests/`,
-    `examples/`, `/usr/share/doc`, a package's README) is info. `[[ignores]]` accept findings by
-    path and by rule (`rules = ["jwt"]`).
+    `changeme`) are not findings; test and documentation material (under `tests/` or
+    `fixtures/`, `test_*` files, `/usr/share/doc`, a package's README) is info.
+    `[[ignores]]` accept findings by path and by rule (`rules = ["jwt"]`).
 
     ## Why it matters
     "Deleting a file does not actually remove it from the image … anyone with access to the

@@ -106,7 +106,7 @@ def test_a_hit_holds_no_part_of_the_value():
                         assert part not in shown
 
 
-def test_the_fallback_prefilter_agrees_with_hyperscan(monkeypatch):
+def test_the_fallback_prefilter_agrees_with_hyperscan():
     """Without Hyperscan, one bytes.find per keyword selects exactly the same rules."""
     fast = _Prefilter()
     slow = _Prefilter()

@@ -84,9 +84,12 @@ def test_findings_say_rule_line_layer_and_how_to_fix(outputs):
     sec006 = [f for r in report["results"] if r["check"] == "SEC006" for f in r["findings"]
               if f["location"].get("path") in generate.FILES]  # fmt: skip
     assert len(sec006) == len(_expected())
+    expected = _expected()
     for finding in sec006:
         assert finding["severity"] == ("high" if finding["rule"] in STRONG else "critical")
-        assert f" line {finding['message'].split(' line ')[1].split(':')[0]}:" in finding["message"]
+        path = finding["location"]["path"]
+        line = int(finding["message"].split(f"in {path} line ", 1)[1].split(":", 1)[0])
+        assert any(e[:3] == (finding["rule"], path, line) for e in expected), finding["message"]
         assert finding["location"]["layer"] == PLANTED_LAYER
         assert finding["fix"].startswith("Rotate the credential first")
     deleted = [f for f in sec006 if f["location"]["path"] == "/srv/keys/deploy.txt"]

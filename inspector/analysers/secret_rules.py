@@ -26,7 +26,7 @@ from typing import Any
 from inspector.layers.model import ContentHit
 
 SCAN_CAP = 1 << 20  # bytes of a file that are scanned; a credential file is small
-_BINARY_PROBE = 8192  # a NUL in the first bytes: not text (and the rest is never read)
+TEXT_PROBE = 8192  # a NUL in the first bytes: not text (and the rest is never read)
 # Extensions of files that are never text worth scanning (or are scanned by name elsewhere).
 _BINARY_EXTENSIONS = frozenset({
     ".so", ".a", ".o", ".pyc", ".pyo", ".pyd", ".dll", ".exe", ".bin", ".dat", ".db", ".sqlite",
@@ -69,9 +69,8 @@ _PLACEHOLDER = re.compile(
     r"(.)\1{5,}.*|.*(.)\2{7,}.*"
 )
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# Paths whose secrets are someone's tests or documentation (reported as such, at info).
-_TEST_PARTS = frozenset({"test", "tests", "testing", "testdata", "test_data", "fixtures",
-                         "examples", "example", "docs", "doc", "samples"})  # fmt: skip
+# Directories of tests and fixtures: a secret inside is someone's test data (reported at info).
+TEST_DIRS = frozenset({"test", "tests", "testing", "testdata", "test_data", "fixtures"})
 _DOC_EXTENSIONS = (".md", ".rst", ".txt", ".html", ".ipynb")
 
 
@@ -88,6 +87,11 @@ class Rule:
     # A literal every match contains: the pattern is tried only in a window around each one,
     # instead of at every position of the file.
     anchor: str | None = None
+
+
+def published_example(value: str) -> bool:
+    """A documentation value (AWS's example keys, jwt.io's token, anything marked EXAMPLE)."""
+    return value in KNOWN_EXAMPLES or "EXAMPLE" in value
 
 
 def fingerprint(value: str) -> str:
@@ -247,9 +251,9 @@ def scanned(path: str, size: int) -> bool:
     return ext not in _BINARY_EXTENSIONS and ".so." not in base and "/__pycache__/" not in path
 
 
-def text(head: bytes) -> bool:
+def is_text(head: bytes) -> bool:
     """Whether a file's first bytes are text (no NUL): only then is the rest read and scanned."""
-    return b"\0" not in head[:_BINARY_PROBE]
+    return b"\0" not in head[:TEXT_PROBE]
 
 
 def third_party(path: str) -> bool:
@@ -259,14 +263,18 @@ def third_party(path: str) -> bool:
         or "/node_modules/" in path)  # fmt: skip
 
 
+def in_test_tree(path: str) -> bool:
+    """Under a tests or fixtures directory, or /usr/share/doc: the rule for files by name too."""
+    return path.startswith("/usr/share/doc/") or any(p in TEST_DIRS for p in path.split("/")[:-1])
+
+
 def test_material(path: str) -> bool:
-    """Tests, examples and documentation, whoever wrote them."""
-    parts = path.split("/")
-    if any(part in _TEST_PARTS for part in parts[:-1]) or path.startswith("/usr/share/doc/"):
-        return True
-    base = parts[-1].lower()
-    return base.startswith(("test_", "example")) or (
-        third_party(path) and base.endswith(_DOC_EXTENSIONS)
+    """Tests and documentation: a test tree, a `test_*.py`, or an installed package's docs."""
+    base = posixpath.basename(path).lower()
+    return (
+        in_test_tree(path)
+        or base.startswith("test_")
+        or (third_party(path) and base.endswith(_DOC_EXTENSIONS))
     )
 
 
@@ -336,7 +344,7 @@ def _matches(rule: Rule, text: str) -> Iterator[re.Match[str]]:
 def scan(path: str, data: bytes) -> tuple[ContentHit, ...]:
     """Every credential in one file version's bytes (its first SCAN_CAP bytes)."""
     global _PREFILTER
-    if b"\0" in data[:_BINARY_PROBE]:
+    if not is_text(data):
         return ()
     if _PREFILTER is None:
         _PREFILTER = _Prefilter()
@@ -364,7 +372,7 @@ def scan(path: str, data: bytes) -> tuple[ContentHit, ...]:
             value = match.group(rule.group)
             if rule.check is not None and not rule.check(value):
                 continue
-            if value in KNOWN_EXAMPLES or "EXAMPLE" in value:
+            if published_example(value):
                 continue  # a documentation key, published for everyone to paste
             taken.append((start, end))
             line = text.count("\n", 0, match.start()) + 1

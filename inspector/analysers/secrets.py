@@ -90,7 +90,6 @@ SECRET_VARIABLE = "secret-variable"
 
 _SSH_KEY_NAME = re.compile(r"id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?|ssh_host_\w+_key")
 _KEY_EXTENSIONS = (".pem", ".key", ".ppk")
-_TEST_DIRS = frozenset({"test", "tests", "testing", "testdata", "test_data", "fixtures"})
 # File kinds judged by name that the content scan cannot stand in for.
 _NAME_ONLY_RULES = frozenset({"pkcs12", "terraform-state", "dotenv", "kubeconfig"})
 _TITLES = dict(secret_rules.rule_titles())
@@ -247,7 +246,7 @@ def scan_value(text: str) -> list[_Hit]:
             value = match.group(rule.group)
             if rule.check is not None and not rule.check(value):
                 continue
-            example = value in secret_rules.KNOWN_EXAMPLES or "EXAMPLE" in value
+            example = secret_rules.published_example(value)
             hits.append(_Hit(rule.id, match.start(), match.end(), redact(value), example))
     for match in _URL_CREDENTIALS.finditer(text):
         hit = _url_hit(match)
@@ -361,8 +360,7 @@ def _history(data: ImageData) -> Iterator[Secret]:
 
 
 def _test_fixture(path: str) -> bool:
-    parts = path.split("/")
-    return path.startswith("/usr/share/doc/") or any(p in _TEST_DIRS for p in parts[:-1])
+    return secret_rules.in_test_tree(path)
 
 
 def _ini_values(text: str, key: str) -> list[str]:

@@ -66,7 +66,13 @@ def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
 
 
 # The content scan for credentials, run by the reader on every text file it streams.
-SCANNER = Scanner(secret_rules.scanned, secret_rules.text, secret_rules.scan, secret_rules.SCAN_CAP)
+SCANNER = Scanner(
+    secret_rules.scanned,
+    secret_rules.is_text,
+    secret_rules.scan,
+    secret_rules.SCAN_CAP,
+    secret_rules.TEXT_PROBE,
+)
 
 
 def redacted_config(config: ImageConfig, secrets: dict[str, Any]) -> ImageConfig:

@@ -365,9 +365,9 @@ FIELDS: dict[str, str] = {
         "size)."
     ),
     "secrets[].likely_test_fixture": (
-        "True for probable test or documentation material: files under tests/, examples/, "
-        "docs/ and similar dirs, /usr/share/doc, documentation files of installed packages, and "
-        "published example keys."
+        "True for probable test or documentation material: files under tests/, fixtures/ and "
+        "similar dirs or /usr/share/doc, `test_*` files and documentation files of installed "
+        "packages (content findings), and published example keys."
     ),
     "secrets[].removal": (
         '"deleted" or "replaced": how layer `removed_in` removed this file version; null when it '

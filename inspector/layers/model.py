@@ -96,4 +96,4 @@ class Scanner:
     text: Callable[[bytes], bool]  # (its first `probe` bytes): text, worth reading on?
     scan: Callable[[str, bytes], tuple[ContentHit, ...]]  # (path, its first `cap` bytes)
     cap: int  # bytes of each file handed to `scan`
-    probe: int = 8192  # bytes read first to decide `text`
+    probe: int  # bytes read first to decide `text`

@@ -12,7 +12,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,9 +109,13 @@ def _release_signals(previous: set[signal.Signals] | None) -> None:
 
 
 def remove(container: Any) -> None:
+    _remove(lambda: container.remove(force=True, v=True))
+
+
+def _remove(action: Callable[[], Any]) -> None:
     for _ in range(REMOVE_ATTEMPTS):
         try:
-            container.remove(force=True, v=True)
+            action()
             return
         except docker.errors.NotFound:
             return
@@ -146,14 +150,7 @@ def listed(client: docker.DockerClient, label: str = LABEL) -> list[Listed]:
 
 
 def remove_listed(client: docker.DockerClient, item: Listed) -> None:
-    for _ in range(REMOVE_ATTEMPTS):
-        try:
-            client.api.remove_container(item.id, force=True, v=True)
-            return
-        except docker.errors.NotFound:
-            return
-        except (docker.errors.APIError, requests.exceptions.RequestException):
-            continue  # "removal already in progress" and the like: try again
+    _remove(lambda: client.api.remove_container(item.id, force=True, v=True))
 
 
 def explain(exc: docker.errors.APIError) -> str:

@@ -98,13 +98,14 @@ def classify(log_tail: Sequence[str], exit_code: int | None, oom_killed: bool | 
 
 def _cause(kind: str, line: str | None, subject: str | None, exception: str | None = None,
            ) -> ExitCause:  # fmt: skip
-    return ExitCause(kind, KINDS[kind], _short(line), _short(subject, 200), exception)
+    return ExitCause(kind, KINDS[kind], clip(line), clip(subject, 200), exception)
 
 
-def _short(text: str | None, width: int = 300) -> str | None:
-    if text is None:
+def clip(value: object, width: int = 300) -> str | None:
+    """Image text as facts keep it: stripped and cut to `width` characters; None stays None."""
+    if value is None:
         return None
-    text = text.strip()
+    text = str(value).strip()
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

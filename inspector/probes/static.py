@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from inspector.probes import containers
+from inspector.probes.exits import clip
 from inspector.probes.model import DependencyProblem, ImportCheck, StaticProbe
 from inspector.probes.plan import ProbePlan
 
@@ -168,14 +169,14 @@ def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | No
         return ImportCheck(plan.imports.command, "not-run", "inconclusive",
                            message="the static probe did not report on its imports")  # fmt: skip
     status = str(found.get("status") or "failed")
-    exception = _text(found.get("exception"))
+    exception = clip(found.get("exception"))
     if status == "ok":
         verdict = "passed"
     elif status == "failed" and exception in _BROKEN_IMPORTS:
         verdict = "broken"
     else:
         verdict = "inconclusive"
-    module = _text(found.get("module"))
+    module = clip(found.get("module"))
     paths = [str(p) for p in searched] if isinstance(searched, list) else []
     imported = found.get("imported")
     return ImportCheck(
@@ -184,21 +185,14 @@ def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | No
         verdict=verdict,
         imported=tuple(str(m) for m in imported[:50]) if isinstance(imported, list) else (),
         exception=exception,
-        message=_text(found.get("message"), 500),
+        message=clip(found.get("message"), 500),
         module=module,
-        library=_text(found.get("library")),
-        location=_text(found.get("location")),
-        raised_in=_text(found.get("raised_in")),
+        library=clip(found.get("library")),
+        location=clip(found.get("location")),
+        raised_in=clip(found.get("raised_in")),
         found_elsewhere=plan.installed_elsewhere(module, paths) if verdict == "broken" else (),
         seconds=found.get("seconds") if isinstance(found.get("seconds"), (int, float)) else None,
     )
-
-
-def _text(value: Any, width: int = 300) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _writable(found: dict[str, Any], plan: ProbePlan) -> dict[str, bool]:
