@@ -66,13 +66,14 @@ def read_layer(
                 if first:
                     data = _read(reader, min(first, data_left), member.name)
                     data_left -= len(data)
-                    if scan is not None and scan.text(data) and data_left and len(data) < scan.cap:
+                    text = scan is not None and scan.text(data)
+                    if scan is not None and text and data_left and len(data) < scan.cap:
                         more = _read(reader, min(scan.cap - len(data), data_left), member.name)
                         data_left -= len(more)
                         data += more
                     if keep is not None:
                         contents[path] = data[:keep]
-                    if scan is not None and scan.text(data):
+                    if scan is not None and text:
                         sample = data[: scan.cap]
                         scanned += len(sample)
                         hits.extend(scan.scan(path, sample))
