@@ -10,7 +10,16 @@ import importlib
 from checks.model import Check
 from checks.registry import CATALOG
 
-MODULES = ("security", "python", "correctness", "operability", "size", "metadata", "contents")
+MODULES = (
+    "security",
+    "python",
+    "correctness",
+    "operability",
+    "runaway",
+    "size",
+    "metadata",
+    "contents",
+)
 
 
 def catalog() -> dict[str, Check]:

@@ -7,8 +7,9 @@ the lifecycle probe (the image started as a user would, watched, then stopped).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from inspector.probes.limits import ProbeLimits, from_environment
 from inspector.probes.model import RuntimeFacts, not_applicable
 from inspector.probes.plan import ProbePlan
 
@@ -20,7 +21,8 @@ _SAME_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 class ProbeOptions:
     warmup: float = 3.0
     grace: float = 10.0
-    timeout: float = 60.0  # wall clock for the static probe
+    timeout: float | None = None  # wall clock for the static probe; None: static.TIMEOUT
+    limits: ProbeLimits = field(default_factory=from_environment)
 
 
 def probe(
@@ -38,9 +40,9 @@ def probe(
                 f"the image is built for {plan.architecture} and the engine runs {engine_arch}"
             )
         progress("static probe")
-        found = static.run(client, plan, options.timeout)
+        found = static.run(client, plan, options.timeout or static.TIMEOUT, options.limits)
         progress(f"lifecycle probe ({options.warmup:g}s warm-up)")
-        watched = lifecycle.run(client, plan, options.warmup, options.grace)
+        watched = lifecycle.run(client, plan, options.warmup, options.grace, limits=options.limits)
         cause = watched.exit_cause
         if cause is not None and cause.kind == "missing-module":
             # Where the missing module does live: another venv, a --user or --prefix tree.

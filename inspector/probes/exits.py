@@ -101,6 +101,13 @@ def _cause(kind: str, line: str | None, subject: str | None, exception: str | No
     return ExitCause(kind, KINDS[kind], clip(line), clip(subject, 200), exception)
 
 
+def tail_lines(text: str, count: int) -> tuple[str, ...]:
+    """The last `count` lines of a log, each cut to LINE_LIMIT characters (a settings dump on one
+    line must not make a report of megabytes)."""
+    lines = text.splitlines()[-count:]
+    return tuple(line if len(line) <= LINE_LIMIT else line[:LINE_LIMIT] + "…" for line in lines)
+
+
 def clip(value: object, width: int = 300) -> str | None:
     """Image text as facts keep it: stripped and cut to `width` characters; None stays None."""
     if value is None:

@@ -220,8 +220,8 @@ RUNTIME_FIELDS: dict[str, str] = {
         "process was killed."
     ),
     "runtime.lifecycle.stopped_by": (
-        '"signal" (it exited on the stop signal) or "kill" (it ignored it and was killed after '
-        "the grace period)."
+        '"signal" (it exited on the stop signal), "kill" (it ignored it and was killed after '
+        'the grace period) or "limit" (killed by the probe when it passed the write limit).'
     ),
     "runtime.lifecycle.exit_code": (
         "The container's exit code: 143 is death by SIGTERM, 137 by SIGKILL, 0 a clean shutdown."
@@ -253,5 +253,25 @@ RUNTIME_FIELDS: dict[str, str] = {
     "runtime.lifecycle.exit_cause.found_elsewhere": (
         "For a missing module: site-packages dirs of the image that hold it but are not on the "
         "interpreter's sys.path."
+    ),
+    "runtime.lifecycle.written_bytes": (
+        "Bytes it had written into its writable layer and volumes when last measured during the "
+        "warm-up (allocated blocks; null when neither the host nor the engine could tell)."
+    ),
+    "runtime.lifecycle.write_limit_bytes": (
+        "The write limit: past it the container is frozen, looked at and killed "
+        "(INSPECTOR_PROBE_WRITE_LIMIT, docs/limits.md)."
+    ),
+    "runtime.lifecycle.log_limit_bytes": (
+        "The log limit: the engine keeps only the newest this many bytes of its output "
+        "(INSPECTOR_PROBE_LOG_LIMIT, docs/limits.md)."
+    ),
+    "runtime.lifecycle.log_known": (
+        "Whether the engine's log file was on this machine, so passing the log limit could be seen."
+    ),
+    "runtime.lifecycle.limits_hit": (
+        '"write" (it wrote past the write limit, or made over 200,000 files, and was killed: '
+        '`stopped_by` is "limit") and "log" (its output passed the log limit; older lines '
+        "were dropped)."
     ),
 }

@@ -11,6 +11,7 @@ grace period, timed.
 from __future__ import annotations
 
 import math
+import os
 import posixpath
 import time
 from typing import Any
@@ -21,11 +22,13 @@ import requests.exceptions
 
 from inspector.analysers.secrets import redact_text
 from inspector.probes import containers
-from inspector.probes.exits import ExitCause, classify
+from inspector.probes.exits import ExitCause, classify, tail_lines
+from inspector.probes.limits import ProbeLimits
 from inspector.probes.model import LifecycleProbe, Process, Written
 from inspector.probes.plan import ProbePlan
 from inspector.probes.proc import processes_from_proc, sockets_from_proc
 from inspector.probes.upperdir import changes_from_upper
+from inspector.probes.usage import WriteMeter
 
 WARMUP = 3.0
 GRACE = 10.0
@@ -60,8 +63,12 @@ def run(
     warmup: float = WARMUP,
     grace: float = GRACE,
     proc_root: str = "/proc",
+    limits: ProbeLimits | None = None,
 ) -> LifecycleProbe:
-    with containers.probe_container(client, plan.image_id, "lifecycle") as container:
+    limits = limits or ProbeLimits()
+    with containers.probe_container(
+        client, plan.image_id, "lifecycle", log_config=limits.log_config()
+    ) as container:
         try:
             container.start()
         except docker.errors.APIError as exc:
@@ -72,7 +79,13 @@ def run(
                 warmup,
                 grace,
             )
-        state = _warm_up(container, warmup)
+        meter = WriteMeter(container)
+        state = _warm_up(container, warmup, meter, limits.write_bytes)
+        over_written = _over(meter, limits.write_bytes)
+        if over_written and state["Status"] == "running":
+            # Frozen, so it writes no more while we look; then killed, as a `docker stop` with
+            # its grace period would let it write gigabytes more.
+            return _limited(container, state, plan, proc_root, warmup, grace, meter, limits)
         if state["Status"] != "running":
             tail = _log_tail(container)
             cause = classify(tail, state.get("ExitCode"), state.get("OOMKilled"))
@@ -86,6 +99,7 @@ def run(
                 log_tail=tail,
                 exit_cause=cause,
                 **_written(container, plan),
+                **_usage(container, meter, limits, over_written),
             )
         seen = _processes(container, state.get("Pid") or 0, proc_root)
         listening = sockets_from_proc(proc_root, state.get("Pid") or 0)
@@ -116,7 +130,80 @@ def run(
             oom_killed=final.get("OOMKilled"),
             log_tail=_log_tail(container),
             **_written(container, plan),
+            **_usage(container, meter, limits, over_written=False),
         )
+
+
+def _limited(
+    container: Any,
+    state: dict[str, Any],
+    plan: ProbePlan,
+    proc_root: str,
+    warmup: float,
+    grace: float,
+    meter: WriteMeter,
+    limits: ProbeLimits,
+) -> LifecycleProbe:
+    """The app passed the write limit during the warm-up: look at it frozen, then kill it."""
+    paused = _try(container.pause)
+    procs, namespace = _processes(container, state.get("Pid") or 0, proc_root)
+    listening = sockets_from_proc(proc_root, state.get("Pid") or 0)
+    if paused:
+        _try(container.unpause)
+    _try(container.kill)
+    _try(container.wait, timeout=30)
+    container.reload()
+    final = container.attrs["State"]
+    return LifecycleProbe(
+        "ran",
+        warmup_seconds=warmup,
+        grace_seconds=grace,
+        processes=procs,
+        pid_namespace=namespace,
+        pid1_kind=pid1_kind(procs),
+        pid1_cmdline=_pid1(procs).cmdline if _pid1(procs) else (),
+        app_pid=app_pid(procs),
+        zombies=sum(1 for p in procs if p.state == "Z"),
+        listening=listening or (),
+        sockets_known=listening is not None,
+        stop_signal=(container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM",
+        stopped_by="limit",
+        exit_code=final.get("ExitCode"),
+        oom_killed=final.get("OOMKilled"),
+        log_tail=_log_tail(container),
+        **_written(container, plan),
+        **_usage(container, meter, limits, over_written=True),
+    )
+
+
+def _try(action: Any, **kwargs: Any) -> bool:
+    try:
+        action(**kwargs)
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return False
+    return True
+
+
+def _over(meter: WriteMeter, limit: int) -> bool:
+    return meter.too_many_entries or (meter.bytes or 0) > limit
+
+
+def _usage(container: Any, meter: WriteMeter, limits: ProbeLimits, over_written: bool) -> dict:
+    """What the container took of its write and log limits."""
+    hit = []
+    if over_written:
+        hit.append("write")
+    log_path = container.attrs.get("LogPath") or ""
+    log_rotated = bool(log_path) and os.path.exists(f"{log_path}.1")
+    if log_rotated:
+        hit.append("log")
+    return {
+        "written_bytes": meter.bytes,
+        "write_limit_bytes": limits.write_bytes,
+        "log_limit_bytes": limits.log_bytes,
+        "log_known": bool(log_path) and os.path.exists(log_path),
+        "limits_hit": tuple(hit),
+    }
 
 
 def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) -> str:
@@ -150,14 +237,15 @@ def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) ->
     return f"{during}{said}; its log does not say why"
 
 
-def _warm_up(container: Any, warmup: float) -> dict[str, Any]:
-    """Wait out the warm-up, returning early if the container stops."""
+def _warm_up(container: Any, warmup: float, meter: WriteMeter, write_limit: int) -> dict[str, Any]:
+    """Wait out the warm-up, returning early if the container stops or writes too much."""
     deadline = time.monotonic() + warmup
     while True:
         container.reload()
         state = container.attrs["State"]
+        meter.measure()
         left = deadline - time.monotonic()
-        if state["Status"] != "running" or left <= 0:
+        if state["Status"] != "running" or left <= 0 or _over(meter, write_limit):
             return dict(state)
         time.sleep(min(POLL, left))
 
@@ -212,7 +300,7 @@ def _log_tail(container: Any) -> tuple[str, ...]:
         text = container.logs(tail=LOG_LINES).decode(errors="replace")
     except docker.errors.APIError:
         return ()
-    return tuple(redact_text(line) or "" for line in text.splitlines()[-LOG_LINES:])
+    return tail_lines("\n".join(redact_text(line) or "" for line in text.splitlines()), LOG_LINES)
 
 
 def _written(container: Any, plan: ProbePlan) -> dict[str, Any]:

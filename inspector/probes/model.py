@@ -136,6 +136,11 @@ class LifecycleProbe:
     oom_killed: bool | None = None
     log_tail: tuple[str, ...] = ()
     exit_cause: ExitCause | None = None  # why it exited during the warm-up (exited-early only)
+    written_bytes: int | None = None  # into its writable layer and volumes, last measured
+    write_limit_bytes: int | None = None
+    log_limit_bytes: int | None = None
+    log_known: bool = False  # whether the engine's log file could be looked at (local engine)
+    limits_hit: tuple[str, ...] = ()  # "write", "log"
 
 
 @dataclass(frozen=True)

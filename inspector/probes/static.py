@@ -21,8 +21,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from inspector.analysers.secrets import redact_text
 from inspector.probes import containers
-from inspector.probes.exits import clip
+from inspector.probes.exits import clip, tail_lines
+from inspector.probes.limits import ProbeLimits
 from inspector.probes.model import DependencyProblem, ImportCheck, StaticProbe
 from inspector.probes.plan import ProbePlan
 
@@ -64,7 +66,12 @@ def tmpfs_options(plan: ProbePlan) -> str:
     return f"rw,nosuid,nodev,noexec,size=16m,mode={mode:o},uid={uid},gid={gid}"
 
 
-def run(client: docker.DockerClient, plan: ProbePlan, timeout: float = TIMEOUT) -> StaticProbe:
+def run(
+    client: docker.DockerClient,
+    plan: ProbePlan,
+    timeout: float = TIMEOUT,
+    limits: ProbeLimits | None = None,
+) -> StaticProbe:
     if plan.interpreter is None:
         return StaticProbe("not-applicable", plan.no_interpreter_reason)
     started = time.monotonic()
@@ -78,6 +85,7 @@ def run(client: docker.DockerClient, plan: ProbePlan, timeout: float = TIMEOUT) 
         security_opt=["no-new-privileges"],
         read_only=True,
         tmpfs={"/tmp": tmpfs_options(plan)},
+        log_config=(limits or ProbeLimits()).log_config(),
     ) as container:
         try:
             container.start()
@@ -107,7 +115,7 @@ def parse(stdout: str, stderr: str, exit_code: int, plan: ProbePlan, seconds: fl
                 doc = json.loads(line[len(MARKER) :])
             except ValueError:
                 doc = None
-    tail = tuple((stderr or stdout).splitlines()[-LOG_LINES:])
+    tail = tuple(redact_text(line) or "" for line in tail_lines(stderr or stdout, LOG_LINES))
     if not isinstance(doc, dict):
         return StaticProbe(
             "failed",
