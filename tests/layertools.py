@@ -49,8 +49,12 @@ def image_archive(
     config: dict | None = None,
     drop_layer: int | None = None,
     raw: dict | None = None,
+    diff_ids: list[str] | None = None,
 ) -> bytes:
-    """A whole image archive: `docker save`'s legacy layout, or an OCI layout ("oci")."""
+    """A whole image archive: `docker save`'s legacy layout, or an OCI layout ("oci").
+
+    `diff_ids`, when given, are written as they are instead of hashing each layer (a gzip bomb
+    is not decompressed to build its archive)."""
     import hashlib
     import json
 
@@ -60,7 +64,8 @@ def image_archive(
     def unpacked(raw: bytes) -> bytes:
         return gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
 
-    diff_ids = [f"sha256:{sha(unpacked(raw))}" for raw in layers]
+    if diff_ids is None:
+        diff_ids = [f"sha256:{sha(unpacked(raw))}" for raw in layers]
     cfg = {
         "architecture": "amd64",
         "os": "linux",
@@ -113,3 +118,57 @@ def image_archive(
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
+
+
+def gzip_bomb(name: str, size: int, *, block: int = 1 << 20) -> bytes:
+    """A gzip'd layer holding one file `name` of `size` zero bytes (a multiple of `block`),
+    built without compressing `size` bytes: after a full flush the deflate output for each
+    block of zeros is the same, so it is computed once and repeated. The gzip trailer is left
+    out (a reader bounded by a limit never gets there; an unbounded one fails late)."""
+    import zlib
+
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o644
+    header = info.tobuf(format=tarfile.GNU_FORMAT)
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = bytes(block)
+    head = squeeze.compress(header) + squeeze.flush(zlib.Z_FULL_FLUSH)
+    first = squeeze.compress(zeros) + squeeze.flush(zlib.Z_FULL_FLUSH)
+    repeated = squeeze.compress(zeros) + squeeze.flush(zlib.Z_FULL_FLUSH)
+    return head + first + repeated * (size // block - 1)
+
+
+def zero_files_layer(
+    files: list[tuple[str, int]], *, block: int = 1 << 16, trailer: bool = True
+) -> bytes:
+    """A gzip'd layer of files of zero bytes, `(name, size)` each with `size` a multiple of
+    `block`: each header is deflated on its own and each block of zeros is the one deflated
+    block repeated (a full flush makes every segment independent), so a layer of gigabytes is
+    built in a fraction of a second. With `trailer`, the end is valid (computing its CRC reads
+    every byte once); without, the stream stops short, as a bomb no reader should finish."""
+    import struct
+    import zlib
+
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = squeeze.compress(bytes(block)) + squeeze.flush(zlib.Z_FULL_FLUSH)
+    out = [b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"]
+    crc = total = 0
+    for name, size in files:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = size, 0o644
+        header = info.tobuf(format=tarfile.PAX_FORMAT)
+        out.append(squeeze.compress(header) + squeeze.flush(zlib.Z_FULL_FLUSH))
+        out.append(zeros * (size // block))
+        total += len(header) + size
+        if trailer:
+            crc = zlib.crc32(header, crc)
+            for _ in range(size // block):
+                crc = zlib.crc32(bytes(block), crc)
+    if not trailer:
+        return b"".join(out)
+    end = bytes(1024)
+    out.append(squeeze.compress(end) + squeeze.flush())
+    crc, total = zlib.crc32(end, crc), total + len(end)
+    out.append(struct.pack("<II", crc & 0xFFFFFFFF, total & 0xFFFFFFFF))
+    return b"".join(out)

@@ -16,6 +16,12 @@ import posixpath
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from inspector.layers.limits import (
+    MAX_PATH_BYTES,
+    max_entries,
+    too_many_entries,
+    too_many_path_bytes,
+)
 from inspector.layers.model import DIR, FILE, OPAQUE_DIR, WHITEOUT, Entry, LayerRead
 
 DELETED, REPLACED = "deleted", "replaced"
@@ -43,6 +49,10 @@ class FileSystem:
     visible: dict[str, Version] = field(default_factory=dict)
     history: dict[str, list[Version]] = field(default_factory=dict)
     _children: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    # What the merge has recorded so far, against the image-wide limits (limits.py).
+    _entries: int = field(default=0, repr=False)
+    _path_bytes: int = field(default=0, repr=False)
+    _entry_limit: int = field(default_factory=max_entries, repr=False)
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -78,11 +88,13 @@ class FileSystem:
 
         A loop, a dangling link or more than `max_links` hops gives None, never an endless walk.
         """
-        parts = [p for p in path.split("/") if p]
+        # Reversed, so the next part is popped from the end: a link target prepends its parts,
+        # and popping from the front would cost the whole list once per part.
+        parts = [p for p in reversed(path.split("/")) if p]
         resolved = "/"
         hops = 0
         while parts:
-            part = parts.pop(0)
+            part = parts.pop()
             if part == "..":
                 resolved = posixpath.dirname(resolved)
                 continue
@@ -97,7 +109,7 @@ class FileSystem:
                 if hops > max_links:
                     return None
                 target = entry.link
-                parts = [p for p in target.split("/") if p] + parts
+                parts.extend(p for p in reversed(target.split("/")) if p)
                 resolved = "/" if target.startswith("/") else resolved
                 continue
             resolved = candidate
@@ -125,19 +137,27 @@ class FileSystem:
     def _record(self, entry: Entry, layer: int) -> None:
         # Tar streams need not list parent directories; a container still sees them.
         missing = []
-        parent = posixpath.dirname(entry.path)
+        parent = _parent(entry.path)
         while parent != "/" and parent not in self.visible:
             missing.append(parent)
-            parent = posixpath.dirname(parent)
+            parent = _parent(parent)
         for directory in reversed(missing):
             self._add(Entry(directory, DIR, 0, 0o755, 0, 0, 0), layer)
         self._add(entry, layer)
 
     def _add(self, entry: Entry, layer: int) -> None:
+        # Counted here because a member's missing parents are added too: one deep path can
+        # stand for a couple of thousand directories.
+        self._entries += 1
+        self._path_bytes += len(entry.path) + len(entry.link or "")
+        if self._entries > self._entry_limit:
+            raise too_many_entries(self._entry_limit)
+        if self._path_bytes > MAX_PATH_BYTES:
+            raise too_many_path_bytes()
         version = Version(entry, layer)
         self.history.setdefault(entry.path, []).append(version)
         self.visible[entry.path] = version
-        self._children.setdefault(posixpath.dirname(entry.path), set()).add(entry.path)
+        self._children.setdefault(_parent(entry.path), set()).add(entry.path)
 
     def _hide(self, path: str, layer: int, removal: str, *, keep_top: bool = False) -> None:
         """Hide `path` and everything below it, as seen from the layers below `layer`."""
@@ -156,6 +176,13 @@ class FileSystem:
         parent = posixpath.dirname(path)
         if parent in self._children:
             self._children[parent].discard(path)
+
+
+def _parent(path: str) -> str:
+    # posixpath.dirname for a normalised absolute path, without the copies dirname makes to
+    # strip trailing slashes (a 4 KiB path has ~2000 parents to walk).
+    cut = path.rfind("/")
+    return path[:cut] if cut > 0 else "/"
 
 
 def merge(layers: Sequence[LayerRead]) -> FileSystem:

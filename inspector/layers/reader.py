@@ -9,6 +9,16 @@ from __future__ import annotations
 import posixpath
 from typing import BinaryIO
 
+from inspector.layers.limits import (
+    MAX_CAPTURE_FILE,
+    MAX_CAPTURE_LAYER,
+    MAX_PATH_BYTES,
+    capture_exceeded,
+    layer_size,
+    max_entries,
+    too_many_entries,
+    too_many_path_bytes,
+)
 from inspector.layers.model import (
     FILE,
     HARDLINK,
@@ -43,22 +53,34 @@ def read_layer(
     `capture` keeps the first bytes of the files analysers ask for; `scanner` looks at the first
     bytes of every file it wants as they stream by. A file both want is read once.
     """
-    reader = LayerStream(raw)
+    reader = LayerStream(raw, limit=layer_size(), subject="a layer")
+    entry_limit = max_entries()
     try:
         entries: list[Entry] = []
         contents: dict[str, bytes] = {}
         unsafe: list[str] = []
         hits: list[ContentHit] = []
-        scanned = 0
+        scanned = captured = path_bytes = 0
         for member in headers(reader):
             path, escaped = normalize(member.name)
             if escaped:
                 unsafe.append(member.name)
             entry = _entry(member, path)
             entries.append(entry)
+            path_bytes += len(entry.path) + len(entry.link or "")
+            if len(entries) > entry_limit:
+                raise too_many_entries(entry_limit)
+            if path_bytes > MAX_PATH_BYTES:
+                raise too_many_path_bytes()
             data_left = member.stored
             if entry.kind == FILE and data_left:
                 keep = capture(path, member.size) if capture is not None else None
+                if keep is not None:
+                    keep = min(keep, MAX_CAPTURE_FILE)
+                    # A path seen again replaces its earlier capture, which no longer counts.
+                    captured += min(keep, member.stored) - len(contents.get(path, b""))
+                    if captured > MAX_CAPTURE_LAYER:
+                        raise capture_exceeded("one layer", MAX_CAPTURE_LAYER)
                 scan = scanner if scanner is not None and scanner.wants(path, member.size) else None
                 # What analysers capture, plus the head that tells a scanner text from binary;
                 # the rest of a text file up to the scanner's cap only once it is known as text.

@@ -10,9 +10,14 @@ import threading
 import zlib
 from typing import BinaryIO
 
+from inspector.layers.limits import Limit
 from inspector.layers.model import LayerError
 
 CHUNK = 1 << 20
+
+
+class ReadFailed(LayerError):
+    """The bytes under a stream could not be read (an I/O error, a connection lost)."""
 
 
 class Slice:
@@ -56,10 +61,22 @@ class Hasher:
 
 
 class LayerStream:
-    """A read-only stream that hashes and counts the uncompressed bytes passing through it."""
+    """A read-only stream that hashes and counts the uncompressed bytes passing through it.
 
-    def __init__(self, raw: BinaryIO, *, hashed: bool = True) -> None:
+    At most CHUNK bytes are inflated at a time, whatever the compressed chunk holds (1 MiB of
+    gzip'd zeros is 1 GiB), and once `limit` bytes have passed, reading stops with its error.
+    """
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        *,
+        hashed: bool = True,
+        limit: Limit | None = None,
+        subject: str = "a layer",
+    ) -> None:
         self.raw = raw
+        self.limit, self.subject = limit, subject
         self.hash = Hasher() if hashed else None
         self.count = 0
         head = self._read_raw(CHUNK)
@@ -77,20 +94,25 @@ class LayerStream:
         try:
             return self.raw.read(n)
         except (OSError, EOFError) as exc:
-            raise LayerError(f"layer stream broke off: {exc}") from exc
+            if self.subject == "a layer":
+                raise ReadFailed(f"layer stream broke off: {exc}") from exc
+            raise ReadFailed(f"{self.subject} could not be read: {exc}") from exc
 
-    def _feed(self, data: bytes) -> None:
+    def _feed(self, data: bytes) -> int:
         if self._inflate is not None:
             try:
-                data = self._inflate.decompress(data)
+                data = self._inflate.decompress(data, CHUNK)
             except zlib.error as exc:
                 raise LayerError(f"corrupt gzip layer: {exc}") from exc
         if self.hash is not None:
             self.hash.update(data)
         self.count += len(data)
+        if self.limit is not None and self.count > self.limit.value:
+            raise self.limit.exceeded(self.subject)
         # Copy only the unread tail, once per chunk, never the whole buffer per read.
         self._buf = self._buf[self._pos :] + data
         self._pos = 0
+        return len(data)
 
     def read(self, n: int = -1) -> bytes:
         if n < 0:
@@ -104,13 +126,32 @@ class LayerStream:
         return out
 
     def _fill(self) -> bool:
+        inflate = self._inflate
+        if inflate is not None and inflate.unconsumed_tail:
+            # What the last raw chunk still holds: inflated CHUNK bytes at a time.
+            self._feed(inflate.unconsumed_tail)
+            return True
+        if inflate is not None and inflate.eof and inflate.unused_data:
+            self._next_member()
+            self._feed(inflate.unused_data)
+            return True
         chunk = self._read_raw(CHUNK)
         if not chunk:
-            if self._inflate is not None and not self._inflate.eof:
+            if inflate is not None and not inflate.eof:
+                if self._feed(b""):  # output zlib held back for want of room
+                    return True
                 raise LayerError("gzip layer ends before its end marker (truncated)")
             return False
+        if inflate is not None and inflate.eof:
+            self._next_member()
         self._feed(chunk)
         return True
+
+    def _next_member(self) -> None:
+        # Bytes after a gzip member's end: another member (Go's gzip reader, so the engine,
+        # reads them all as one stream), or garbage that fails as a corrupt header. Never
+        # ignored: an endless tail (a blob linked to /dev/zero) must not be read forever.
+        self._inflate = zlib.decompressobj(wbits=47)
 
     def skip(self, n: int) -> int:
         """Consume `n` bytes without copying them; returns how many there were."""

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from inspector.layers.limits import MAX_PATH, image_size
 from inspector.layers.model import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, SYMLINK, LayerError
 from inspector.layers.stream import LayerStream, Slice
 
@@ -79,12 +80,14 @@ def _pax_records(data: bytes) -> dict[str, str]:
         space = data.find(b" ", pos)
         if space < 0:
             break
-        try:
-            length = int(data[pos:space])
-        except ValueError as exc:
-            raise LayerError("corrupt PAX header") from exc
-        if length <= 0:
-            break
+        # "LEN KEY=VALUE\n": LEN counts itself, so a record is longer than its digits; a
+        # shorter one would re-scan the same digits once per byte (quadratic in the header).
+        digits = data[pos:space]
+        if not 0 < len(digits) <= 20 or not digits.isdigit():
+            raise LayerError("corrupt PAX header: a record length is not a number")
+        length = int(digits)
+        if length <= len(digits) + 1:
+            raise LayerError("corrupt PAX header: a record is shorter than its length field")
         record = data[space + 1 : pos + length - 1]
         key, _, value = record.partition(b"=")
         records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
@@ -92,9 +95,22 @@ def _pax_records(data: bytes) -> dict[str, str]:
     return records
 
 
+def _check_path(path: str, what: str) -> None:
+    # Linux refuses longer paths (ENAMETOOLONG), so no engine could unpack such a member: the
+    # tar is corrupt. Checked here, before normalising or merging can spend anything per byte.
+    if len(path) <= MAX_PATH // 4:
+        return
+    size = len(path.encode("utf-8", "surrogateescape"))
+    if size > MAX_PATH:
+        raise LayerError(
+            f"corrupt tar: a member's {what} is {size:,} bytes ({path[:40]!r}...), longer than "
+            f"Linux's PATH_MAX of {MAX_PATH}, so no engine could unpack it"
+        )
+
+
 def members(raw: BinaryIO) -> Iterator[tuple[Member, Slice]]:
     """An outer archive's members with a stream of each one's data (unread data is skipped)."""
-    reader = LayerStream(raw, hashed=False)
+    reader = LayerStream(raw, hashed=False, limit=image_size(), subject="the image archive")
     for member in headers(reader):
         body = Slice(reader, member.stored)
         yield member, body
@@ -155,6 +171,8 @@ def headers(reader: LayerStream) -> Iterator[Member]:
             name = meta.get("GNU.sparse.name", name)
         if "size" in meta:
             size = apparent = _pax_number(meta["size"], "size")
+        _check_path(name, "path")
+        _check_path(link, "link target")
         yield Member(
             name=name,
             kind=_KINDS.get(kind_flag, FILE),

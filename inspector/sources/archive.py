@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +19,22 @@ from typing import Any, BinaryIO
 
 from inspector.errors import InspectorError
 from inspector.image.config import validate
+from inspector.layers.limits import (
+    MAX_CONFIG_JSON,
+    MAX_DOCUMENTS,
+    MAX_MANIFEST_JSON,
+    ImageBudget,
+    LimitExceeded,
+    human,
+)
 from inspector.layers.model import LayerError, LayerRead
-from inspector.layers.stream import CHUNK
-from inspector.layers.tar import members
+from inspector.layers.stream import CHUNK, ReadFailed
+from inspector.layers.tar import BLOCK_SIZE, members
 
-MAX_JSON = 16 << 20  # configs and manifests are small; anything larger is not one
+MAX_JSON = MAX_CONFIG_JSON  # no JSON document an image needs is larger than its config
 HASH_ONLY_MIN = 1 << 20
+# The names docker save and OCI layouts give the JSON documents an image is assembled from.
+_INDEXES = ("manifest.json", "index.json")
 
 ReadLayer = Callable[[BinaryIO], LayerRead]
 
@@ -87,7 +99,44 @@ class _Prefixed:
 
 
 def _looks_like_json(head: bytes) -> bool:
-    return head.lstrip()[:1] in (b"{", b"[")
+    """A JSON document, not a tar whose first member's name starts with `{` or `[`: a tar
+    header carries a checksum no JSON text matches by chance."""
+    return head.lstrip()[:1] in (b"{", b"[") and not _tar_header(head)
+
+
+def _tar_header(head: bytes) -> bool:
+    if len(head) < BLOCK_SIZE:
+        return False
+    digits = head[148:156].split(b"\0", 1)[0].strip()
+    try:
+        stored = int(digits, 8)
+    except ValueError:
+        return False
+    return stored == sum(head[:148]) + 256 + sum(head[156:BLOCK_SIZE])
+
+
+def _wanted_document(name: str) -> bool:
+    """Where docker save and OCI layouts keep the JSON an image is assembled from: the index
+    files, a legacy config (`<hex>.json` at the top) and blobs; any other JSON is never read."""
+    return (
+        name in _INDEXES
+        or name.startswith("blobs/")
+        or ("/" not in name and name.endswith(".json"))
+    )
+
+
+def _shown(text: object, most: int = 80) -> str:
+    """A path or name as an error line shows it: long ones cut, with their length."""
+    text = str(text)
+    return text if len(text) <= most else f"{text[:60]}... ({len(text):,} characters)"
+
+
+def _too_big(name: str, size: int, limit: int) -> ArchiveError:
+    which = "MAX_MANIFEST_JSON" if limit == MAX_MANIFEST_JSON else "MAX_CONFIG_JSON"
+    return ArchiveError(
+        f"{_shown(name)} is {size:,} bytes; no image's JSON document is larger than "
+        f"{human(limit)} ({which} in inspector/layers/limits.py)"
+    )
 
 
 def read_image_stream(
@@ -103,14 +152,30 @@ def read_image_stream(
     layers: dict[str, LayerRead] = {}
     hits: set[str] = set()
     unparsed: set[str] = set()
+    budget = ImageBudget()
+    kept = seen = 0
     try:
         for member, handle in members(stream):
+            seen += 1
             if member.kind != "file":
                 continue
             name = member.name.removeprefix("./")
-            head = handle.read(512)
-            if _looks_like_json(head) and member.size <= MAX_JSON:
-                documents[name] = head + handle.read()
+            if name in _INDEXES and member.size > MAX_MANIFEST_JSON:
+                raise _too_big(name, member.size, MAX_MANIFEST_JSON)
+            head = handle.read(BLOCK_SIZE)
+            if _looks_like_json(head):
+                if member.size > MAX_JSON and _wanted_document(name):
+                    # Not a layer (no tar header, no compression magic), too big for a config.
+                    raise _too_big(name, member.size, MAX_JSON)
+                if _wanted_document(name):
+                    kept += member.size - len(documents.get(name, b""))
+                    if kept > MAX_DOCUMENTS:
+                        raise ArchiveError(
+                            f"the archive holds more than {human(MAX_DOCUMENTS)} of JSON "
+                            "documents (MAX_DOCUMENTS in inspector/layers/limits.py); one "
+                            "image has a few small ones"
+                        )
+                    documents[name] = head + handle.read()
                 continue
             if not (name.endswith("/layer.tar") or name.startswith("blobs/")):
                 continue
@@ -127,24 +192,47 @@ def read_image_stream(
                 digest = _hash_only(body)  # type: ignore[arg-type]
                 (hits if digest in candidates else unparsed).add(digest)
                 continue
-            layer = read_layer(body)  # type: ignore[arg-type]
+            try:
+                layer = read_layer(body)  # type: ignore[arg-type]
+                budget.add(layer)
+            except LimitExceeded as exc:
+                raise LimitExceeded(f"{_shown(name)}: {exc}") from exc
             layers[layer.diff_id] = layer
+    except (LimitExceeded, ReadFailed):
+        raise  # their own words say what happened; "not a readable archive" would not
     except LayerError as exc:
         if not documents and not layers:
             raise ArchiveError(f"not a readable image archive: {exc}") from exc
         raise
     except (EOFError, OSError) as exc:
         raise ArchiveError(f"the image archive could not be read: {exc}") from exc
+    if not seen:
+        raise ArchiveError("the archive is empty (no tar members): not an image archive")
     return _assemble(documents, layers, hits, unparsed)
 
 
 def _json(documents: dict[str, bytes], name: str, what: str) -> Any:
     if name not in documents:
         raise ArchiveError(f"the archive has no {what} ({name})")
+    data = documents[name]
+    limit = MAX_CONFIG_JSON if what == "image config" else MAX_MANIFEST_JSON
+    if len(data) > limit:
+        raise _too_big(name, len(data), limit)
     try:
-        return json.loads(documents[name])
-    except ValueError as exc:
-        raise ArchiveError(f"the {what} ({name}) is not valid JSON: {exc}") from exc
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than the parser's stack (`[[[[...`).
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise ArchiveError(f"the {what} ({_shown(name)}) is not valid JSON: {reason}") from exc
+
+
+def _check_size(descriptor: Any, data: bytes, what: str) -> None:
+    """A descriptor's size, when given, is the blob's: anything else is a corrupt layout."""
+    size = descriptor.get("size") if isinstance(descriptor, dict) else None
+    if isinstance(size, int) and not isinstance(size, bool) and size != len(data):
+        raise ArchiveError(
+            f"the {what} is {len(data):,} bytes but its descriptor says {size:,}: corrupt layout"
+        )
 
 
 def _blob_name(digest: str) -> str:
@@ -193,9 +281,12 @@ def _assemble_documents(
             )
         digest = manifests[0]["digest"]
         manifest = _json(documents, _blob_name(digest), "image manifest")
+        _check_size(manifests[0], documents[_blob_name(digest)], "image manifest")
         if "config" not in manifest:
             raise ArchiveError("the OCI index points at an index, not an image manifest")
         config_name = _blob_name(manifest["config"]["digest"])
+        if config_name in documents:
+            _check_size(manifest["config"], documents[config_name], "image config")
         ref_name = (manifests[0].get("annotations") or {}).get("org.opencontainers.image.ref.name")
         tags = (ref_name,) if ref_name else ()
     else:
@@ -225,44 +316,101 @@ def _assemble_documents(
     )
 
 
+def _open(path: Path, what: str) -> BinaryIO:
+    """`path` opened for reading without ever blocking on it: only a regular file is read. A
+    FIFO is refused too (opened without a writer, reading it would wait forever, and whether
+    a writer will come cannot be told), as are devices such as /dev/zero and directories."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError as exc:
+        raise ArchiveError(f"no such {what}: {_shown(path)}") from exc
+    except OSError as exc:
+        raise ArchiveError(f"cannot open the {what} {_shown(path)}: {exc.strerror}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            hint = f"; use oci:{_shown(path)} for an OCI layout" if what == "archive" else ""
+            raise ArchiveError(f"{_shown(path)} is a directory{hint}")
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise ArchiveError(
+                f"the {what} {_shown(path)} is {kind}, not a regular file (save the image to a "
+                "file first)"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_json_file(path: Path, what: str, limit: int) -> bytes:
+    """A JSON file of an OCI layout, read to at most `limit` bytes (a sparse 6 GB index.json
+    is refused after reading one byte more than the limit, never loaded)."""
+    with _open(path, what) as handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise ArchiveError(f"the {what} {_shown(path)} could not be read: {exc}") from exc
+    if len(data) > limit:
+        raise _too_big(str(path), os.stat(path).st_size, limit)
+    return data
+
+
 def read_archive(path: Path, read_layer: ReadLayer, known: Known | None = None) -> Loaded:
     try:
-        try:
-            with open(path, "rb") as stream:
-                return read_image_stream(stream, read_layer, known)
-        except NeedsFullRead:
-            with open(path, "rb") as stream:
-                return read_image_stream(stream, read_layer, known, trust_sizes=False)
-    except FileNotFoundError as exc:
-        raise ArchiveError(f"no such archive: {path}") from exc
-    except IsADirectoryError as exc:
-        raise ArchiveError(f"{path} is a directory; use oci:{path} for an OCI layout") from exc
+        with _open(path, "archive") as stream:
+            return read_image_stream(stream, read_layer, known)
+    except NeedsFullRead:
+        with _open(path, "archive") as stream:
+            return read_image_stream(stream, read_layer, known, trust_sizes=False)
 
 
 def read_oci_dir(root: Path, read_layer: ReadLayer, known: Known | None = None) -> Loaded:
     """An OCI image layout directory: blobs are files, so each is opened only if needed."""
     known = known or Known()
-    if not (root / "index.json").is_file():
-        raise ArchiveError(f"{root} is not an OCI image layout (no index.json)")
+    try:
+        if not root.is_dir():
+            what = "no such directory" if not root.exists() else "not a directory"
+            raise ArchiveError(f"{_shown(root)} is not an OCI image layout ({what})")
+        if not (root / "index.json").exists():
+            raise ArchiveError(f"{_shown(root)} is not an OCI image layout (no index.json)")
+        inside = root.resolve()
+    except OSError as exc:  # ENAMETOOLONG, EACCES, a loop: is_dir() only hides some
+        raise ArchiveError(f"cannot open the OCI layout {_shown(root)}: {exc.strerror}") from exc
 
     def blob(digest: str) -> Path:
-        path = (root / _blob_name(digest)).resolve()
-        if root.resolve() not in path.parents:
-            raise ArchiveError(f"blob digest {digest!r} points outside the layout")
+        try:
+            path = (root / _blob_name(digest)).resolve()
+        except (OSError, ValueError) as exc:
+            raise ArchiveError(f"blob digest {_shown(digest)} is not a usable name") from exc
+        if inside not in path.parents:
+            raise ArchiveError(f"blob digest {_shown(digest)} points outside the layout")
         return path
 
-    documents = {"index.json": (root / "index.json").read_bytes()}
+    def present(path: Path) -> bool:
+        try:
+            return path.is_file()
+        except OSError:
+            return False
+
+    documents = {"index.json": _read_json_file(root / "index.json", "OCI index", MAX_MANIFEST_JSON)}
     layers: dict[str, LayerRead] = {}
+    budget = ImageBudget()
     try:
         manifests = _json(documents, "index.json", "OCI index").get("manifests") or []
         if len(manifests) == 1:  # anything else is refused, with the reason, by _assemble
             digest = manifests[0]["digest"]
-            if blob(digest).is_file():
-                documents[_blob_name(digest)] = blob(digest).read_bytes()
+            if present(blob(digest)):
+                documents[_blob_name(digest)] = _read_json_file(
+                    blob(digest), "image manifest", MAX_MANIFEST_JSON
+                )
             manifest = _json(documents, _blob_name(digest), "image manifest")
             config_digest = manifest["config"]["digest"]
-            if blob(config_digest).is_file():
-                documents[_blob_name(config_digest)] = blob(config_digest).read_bytes()
+            if present(blob(config_digest)):
+                documents[_blob_name(config_digest)] = _read_json_file(
+                    blob(config_digest), "image config", MAX_CONFIG_JSON
+                )
             config = _json(documents, _blob_name(config_digest), "image config")
             diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
             for position, descriptor in enumerate(manifest.get("layers") or []):
@@ -270,9 +418,13 @@ def read_oci_dir(root: Path, read_layer: ReadLayer, known: Known | None = None) 
                 if position < len(diff_ids) and diff_ids[position] in known:
                     continue
                 path = blob(descriptor["digest"])
-                if path.is_file():  # a missing one is reported by _assemble
-                    with open(path, "rb") as stream:
-                        layer = read_layer(stream)
+                if present(path):  # a missing one is reported by _assemble
+                    try:
+                        with _open(path, "layer blob") as stream:
+                            layer = read_layer(stream)
+                        budget.add(layer)
+                    except LimitExceeded as exc:
+                        raise LimitExceeded(f"layer {position + 1}: {exc}") from exc
                     layers[layer.diff_id] = layer
     except (KeyError, TypeError, AttributeError) as exc:
         raise ArchiveError(f"the OCI layout's index or manifest is malformed ({exc!r})") from exc
