@@ -16,6 +16,7 @@ MODULES = (
     "correctness",
     "operability",
     "runaway",
+    "integrity",
     "size",
     "metadata",
     "contents",

@@ -150,6 +150,11 @@ RUNTIME_FIELDS: dict[str, str] = {
         "The last lines the interpreter printed when it failed or exited non-zero (secrets "
         "redacted); empty otherwise."
     ),
+    "runtime.static.tampering": (
+        "Signs that code in the image (sitecustomize, a .pth file) imitated the probe's report: "
+        "a report line without this run's nonce, or the report printed twice. COR005 reports "
+        "them with any contradiction between the report and the image's USER."
+    ),
     # --- the lifecycle probe -------------------------------------------------------------
     "runtime.lifecycle": (
         "The lifecycle probe: the image started exactly as a user would (its ENTRYPOINT, CMD, "

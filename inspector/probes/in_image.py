@@ -1,7 +1,8 @@
 """The static probe's script: run by the image's own interpreter, inside the image, with `-c`.
 
 It is sent as text (never imported by inspector itself) after a line `PARAMS = {...}`, and prints
-one line: MARKER followed by a JSON document. Because it runs on images we do not control, it is
+a STARTED line as soon as it runs, then one line: MARKER, this run's nonce and a JSON document,
+after which it exits at once. Because it runs on images we do not control, it is
 written for every CPython from 3.6 on, imports only the standard library, imports nothing from the
 image's working directory (it drops the cwd from sys.path before any import), never executes the
 application, and reports each part it could not measure instead of failing as a whole.
@@ -18,8 +19,13 @@ import os  # noqa: E402
 import stat  # noqa: E402
 
 MARKER = "@@inspector-static-probe@@"
+STARTED = "@@inspector-static-probe-started@@"
 PARAMS = globals().get("PARAMS") or {}
+NONCE = PARAMS.get("nonce") or ""
 ERRORS = []
+# Tells inspector the interpreter's own start-up (sitecustomize, .pth files) is over.
+sys.stdout.write(STARTED + NONCE + "\n")
+sys.stdout.flush()
 
 
 def attempt(name, function, default=None):
@@ -413,8 +419,11 @@ def main():
     doc["sys_path"] = list(sys.path)
     doc["imports"] = attempt("imports", import_check)
     doc["errors"] = ERRORS
-    sys.stdout.write(MARKER + json.dumps(doc) + "\n")
+    sys.stdout.write(MARKER + NONCE + json.dumps(doc) + "\n")
     sys.stdout.flush()
+    sys.stderr.flush()
+    # No atexit hook or finaliser of the image's code may print after the report.
+    os._exit(0)
 
 
 main()

@@ -83,6 +83,7 @@ class StaticProbe:
     imports: ImportCheck | None = None
     errors: tuple[str, ...] = ()
     log_tail: tuple[str, ...] = ()
+    tampering: tuple[str, ...] = ()  # signs that code in the image imitated or altered the report
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ image without one (distroless) works.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from importlib import resources
 from typing import Any
@@ -27,9 +28,15 @@ from inspector.probes.exits import clip, tail_lines
 from inspector.probes.limits import ProbeLimits
 from inspector.probes.model import DependencyProblem, ImportCheck, StaticProbe
 from inspector.probes.plan import ProbePlan
+from inspector.probes.report_types import typed
 
 MARKER = "@@inspector-static-probe@@"
+STARTED = "@@inspector-static-probe-started@@"
 TIMEOUT = 60
+# Reaching our script is the interpreter's start-up only (well under a second normally): an image
+# whose sitecustomize or .pth file hangs is reported after this, not after the whole TIMEOUT.
+STARTUP_TIMEOUT = 10
+POLL = 0.1
 # The import smoke test's own limit, inside the static probe's; a third of it at most.
 IMPORT_TIMEOUT = 20
 # What an import failure means: these show the image cannot run its code; anything else (a
@@ -41,7 +48,7 @@ LOG_LINES = 20
 OUTPUT_LINES = 50
 
 
-def script(plan: ProbePlan, timeout: float = TIMEOUT) -> str:
+def script(plan: ProbePlan, timeout: float = TIMEOUT, nonce: str = "") -> str:
     """The code passed with `-c`: our parameters, then the in-image script verbatim."""
     imports = plan.imports
     params = {
@@ -53,6 +60,7 @@ def script(plan: ProbePlan, timeout: float = TIMEOUT) -> str:
             else None
         ),
         "import_timeout": round(min(IMPORT_TIMEOUT, timeout / 3), 1),
+        "nonce": nonce,
     }
     source = resources.files("inspector.probes").joinpath("in_image.py").read_text()
     return f"PARAMS = {params!r}\n{source}"
@@ -75,12 +83,13 @@ def run(
     if plan.interpreter is None:
         return StaticProbe("not-applicable", plan.no_interpreter_reason)
     started = time.monotonic()
+    nonce = secrets.token_hex(16)
     with containers.probe_container(
         client,
         plan.image_id,
         "static",
         entrypoint=[plan.interpreter],
-        command=["-c", script(plan, timeout)],
+        command=["-c", script(plan, timeout, nonce)],
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         read_only=True,
@@ -91,11 +100,25 @@ def run(
             container.start()
         except docker.errors.APIError as exc:
             return StaticProbe("could-not-start", containers.explain(exc), plan.interpreter)
+        startup = min(STARTUP_TIMEOUT, timeout)
+        if not _reaches_script(container, nonce, started + startup):
+            return StaticProbe(
+                "timeout",
+                f"the static probe's interpreter ({plan.interpreter}) had not reached inspector's "
+                f"script after {startup:g}s: something it runs as it starts (sitecustomize, "
+                "usercustomize or a .pth file in site-packages) hangs or is very slow",
+                plan.interpreter,
+                log_tail=_tail(container),
+            )
         try:
-            exit_code = container.wait(timeout=timeout)["StatusCode"]
+            status = container.wait(timeout=max(0.1, started + timeout - time.monotonic()))
         except requests.exceptions.RequestException:
             return StaticProbe(
-                "timeout", f"the probe did not finish within {timeout:g}s", plan.interpreter
+                "timeout",
+                f"the static probe (inspector's script in {plan.interpreter}) did not finish "
+                f"within {timeout:g}s",
+                plan.interpreter,
+                log_tail=_tail(container),
             )
         # Tails only: an image that floods its output (a noisy sitecustomize) cannot fill our
         # memory, and our report is the last line the probe writes.
@@ -103,18 +126,59 @@ def run(
         errors = container.logs(stdout=False, stderr=True, tail=LOG_LINES)
         output, errors = output.decode(errors="replace"), errors.decode(errors="replace")
     seconds = round(time.monotonic() - started, 3)
-    return parse(output, errors, exit_code, plan, seconds)
+    return parse(output, errors, status["StatusCode"], plan, seconds, nonce)
 
 
-def parse(stdout: str, stderr: str, exit_code: int, plan: ProbePlan, seconds: float) -> StaticProbe:
-    """The probe's JSON line, turned into facts; anything else is a failure with the log tail."""
+def _reaches_script(container: Any, nonce: str, deadline: float) -> bool:
+    """Whether the interpreter started our script (it says so first) before `deadline`; an
+    interpreter that exits first counts as reached, its output tells the rest."""
+    said = f"{STARTED}{nonce}".encode()
+    while True:
+        if said in container.logs(stdout=True, stderr=False, tail=OUTPUT_LINES):
+            return True
+        container.reload()
+        if container.attrs["State"]["Status"] not in ("created", "running"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL)
+
+
+def _tail(container: Any) -> tuple[str, ...]:
+    try:
+        text = container.logs(tail=LOG_LINES).decode(errors="replace")
+    except docker.errors.APIError:
+        return ()
+    return tuple(redact_text(line) or "" for line in tail_lines(text, LOG_LINES))
+
+
+def parse(
+    stdout: str, stderr: str, exit_code: int, plan: ProbePlan, seconds: float, nonce: str = ""
+) -> StaticProbe:
+    """The probe's JSON line, turned into facts; anything else is a failure with the log tail.
+
+    The line must carry this run's nonce. Code in the image runs before our script and could
+    print look-alikes: a marker line without the nonce, or a second one with it, is recorded
+    as tampering (the first line with the nonce is the one read).
+    """
     doc = None
+    tampering: list[str] = []
+    reports = 0
     for line in stdout.splitlines():
-        if line.startswith(MARKER):
-            try:
-                doc = json.loads(line[len(MARKER) :])
-            except ValueError:
-                doc = None
+        if not line.startswith(MARKER):
+            continue
+        rest = line[len(MARKER) :]
+        if not rest.startswith(nonce) or (nonce and not rest[len(nonce) :].startswith("{")):
+            tampering.append("a line imitating the probe's report, without this run's nonce")
+            continue
+        reports += 1
+        if reports > 1:
+            tampering.append("the probe's report was printed more than once")
+            continue
+        try:
+            doc = json.loads(rest[len(nonce) :])
+        except ValueError:
+            doc = None
     tail = tuple(redact_text(line) or "" for line in tail_lines(stderr or stdout, LOG_LINES))
     if not isinstance(doc, dict):
         return StaticProbe(
@@ -123,7 +187,9 @@ def parse(stdout: str, stderr: str, exit_code: int, plan: ProbePlan, seconds: fl
             plan.interpreter,
             seconds,
             log_tail=tail,
+            tampering=tuple(dict.fromkeys(tampering)),
         )
+    doc, wrong = typed(doc)
     dists = doc.get("distributions")
     problems: tuple[DependencyProblem, ...] = ()
     if dists is None:
@@ -164,8 +230,9 @@ def parse(stdout: str, stderr: str, exit_code: int, plan: ProbePlan, seconds: fl
         ca_bundle=doc.get("ca_bundle"),
         timezone_data=doc.get("timezone_data"),
         imports=import_check(doc.get("imports"), plan, doc.get("sys_path") or ()),
-        errors=tuple(doc.get("errors") or ()),
+        errors=(*wrong, *(doc.get("errors") or ())),
         log_tail=tail if exit_code else (),
+        tampering=tuple(dict.fromkeys(tampering)),
     )
 
 
