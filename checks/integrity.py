@@ -39,9 +39,9 @@ def probe_tampering(facts: Facts, ctx: Context) -> Iterator[Found]:
     (https://attack.mitre.org/techniques/T1546/018/).
 
     ## Example
-    ```python
-    # /usr/local/lib/python3.12/site-packages/zz.pth
-    import os; os.getuid = lambda: 10001   # every interpreter now claims to be non-root
+    ```text
+    # /usr/local/lib/python3.12/site-packages/zz.pth: every interpreter claims to be non-root
+    import os; os.getuid = lambda: 10001
     ```
 
     ## Instead

@@ -127,13 +127,13 @@ def floods_its_log(facts: Facts, ctx: Context) -> Iterator[Found]:
     ```python
     while True:
         request = queue.get()
-        print("handled", request)      # every request, to stdout, unbuffered
+        print("handled", request)  # every request, to stdout, unbuffered
     ```
 
     ## Instead
     ```python
     log = logging.getLogger(__name__)
-    log.debug("handled %s", request)   # off at the production level (INFO)
+    log.debug("handled %s", request)  # off at the production level (INFO)
     ```
 
     ## References

@@ -85,6 +85,12 @@ _SIZE = re.compile(r"([0-9]{1,20})\s*([KMGT]?)(?:i?B)?", re.IGNORECASE)
 _UNITS = {"": 1, "K": KiB, "M": MiB, "G": GiB, "T": TiB}
 
 
+def parse_size(text: str) -> int | None:
+    """Bytes in "1000", "64MiB", "16G", "512kb" (K, M, G and T are binary, with or without i)."""
+    match = _SIZE.fullmatch(text.strip())
+    return None if match is None else int(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
 def _from_env(variable: str, default: int, *, count: bool = False) -> int:
     text = os.environ.get(variable, "").strip()
     if not text:
@@ -95,7 +101,7 @@ def _from_env(variable: str, default: int, *, count: bool = False) -> int:
         raise LayerError(f"{variable}={text[:40]!r} is not {shape}")
     if count:
         return int(text)
-    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+    return parse_size(text) or default
 
 
 def layer_size() -> Limit:

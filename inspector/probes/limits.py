@@ -10,12 +10,12 @@ environment (docs/limits.md), for apps that legitimately write more at start.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 from docker.types import LogConfig
 
 from inspector.errors import InspectorError
+from inspector.layers.limits import parse_size
 
 MiB = 1024 * 1024
 # 16 MiB of log is about 100,000 lines: far more than any start-up needs, far less than a flood.
@@ -28,8 +28,6 @@ WRITE_ENV = "INSPECTOR_PROBE_WRITE_LIMIT"
 # Rotation keeps two files of half the limit each: the engine never holds more than the limit,
 # and a second file is the sign that the first one overflowed.
 LOG_FILES = 2
-
-_SIZE = re.compile(r"\s*(\d{1,15})\s*([kmgt]i?b?|b)?\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -46,23 +44,13 @@ class ProbeLimits:
 
 
 def from_environment(environ: dict[str, str] | None = None) -> ProbeLimits:
-    """The limits, with INSPECTOR_PROBE_LOG_LIMIT / _WRITE_LIMIT applied ("64MiB", "2G", 1000)."""
+    """The limits, with INSPECTOR_PROBE_LOG_LIMIT / _WRITE_LIMIT applied ("64MiB", "2G", 1000:
+    sizes as every INSPECTOR_* limit takes them)."""
     env = os.environ if environ is None else environ
     return ProbeLimits(
         log_bytes=_size(env, LOG_ENV, LOG_LIMIT, minimum=2 * 1024),
         write_bytes=_size(env, WRITE_ENV, WRITE_LIMIT, minimum=1),
     )
-
-
-def parse_size(text: str) -> int | None:
-    """Bytes in "1000", "64MiB", "2G", "512kb" (k, M, G, T are powers of 1000; KiB... of 1024)."""
-    match = _SIZE.fullmatch(text)
-    if match is None:
-        return None
-    unit = (match.group(2) or "b").lower()
-    power = "bkmgt".index(unit[0])
-    scale = (1024 if "i" in unit else 1000) ** power
-    return int(match.group(1)) * scale
 
 
 def _size(env: os._Environ[str] | dict[str, str], name: str, default: int, minimum: int) -> int:
@@ -72,6 +60,6 @@ def _size(env: os._Environ[str] | dict[str, str], name: str, default: int, minim
     value = parse_size(raw)
     if value is None or value < minimum:
         raise InspectorError(
-            f"{name}={raw!r} is not a size of at least {minimum} bytes (e.g. 64MiB, 2G, 1000000)"
+            f"{name}={raw!r} is not a size of at least {minimum} bytes (e.g. 64MiB, 2GiB, 1000000)"
         )
     return value
