@@ -158,3 +158,20 @@ def test_a_storm_of_signals_during_a_probe_leaves_nothing_behind(docker_client):
     assert child.returncode == 143  # the first signal decides
     assert "Traceback" not in err
     assert not probe_containers(docker_client)
+
+
+def test_a_process_with_a_megabyte_argv_is_read_only_to_the_cap(tmp_path):
+    """A container process whose argv is 5 MiB (ARG_MAX allows 2 MiB per process, and /proc can
+    be anything on a hostile host): its cmdline is read only to CMDLINE_CAP."""
+    from inspector.probes.proc import CMDLINE_CAP, processes_from_proc
+
+    pid = tmp_path / "100"
+    (pid / "task" / "100").mkdir(parents=True)
+    (pid / "task" / "100" / "children").write_text("")
+    (pid / "status").write_text("Name:\tpython3\nState:\tS\nPPid:\t0\nUid:\t0 0 0 0\n"
+                                "Gid:\t0 0 0 0\nNSpid:\t100\t1\n")  # fmt: skip
+    (pid / "cgroup").write_text("0::/docker/abc123\n")
+    (pid / "cmdline").write_bytes(b"python3\0" + b"x" * 5 * MiB + b"\0")
+    (found,) = processes_from_proc(str(tmp_path), 100, "abc123")
+    assert found.cmdline[0] == "python3"
+    assert sum(len(a) + 1 for a in found.cmdline) <= CMDLINE_CAP

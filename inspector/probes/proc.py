@@ -18,6 +18,16 @@ from inspector.probes.model import Process, Socket
 _TCP_LISTEN = "0A"
 _UDP_BOUND = "07"
 MAX_PROCESSES = 4096
+# Bounds on what one container can make us read: an argv may be megabytes (ARG_MAX is 2 MiB per
+# process, 256 processes per probe), and a socket table grows with every socket it opens.
+CMDLINE_CAP = 64 * 1024
+STATUS_CAP = 64 * 1024
+NET_CAP = 8 * 1024 * 1024
+
+
+def _read(path: Path, cap: int) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(cap)
 
 
 def processes_from_proc(proc_root: str, host_pid: int, container_id: str) -> list[Process] | None:
@@ -70,7 +80,7 @@ def _belongs(root: Path, pid: int, container_id: str) -> bool:
 
 def _status(root: Path, pid: int) -> dict[str, str] | None:
     try:
-        text = (root / str(pid) / "status").read_text(errors="replace")
+        text = _read(root / str(pid) / "status", STATUS_CAP).decode(errors="replace")
     except OSError:
         return None
     out = {}
@@ -82,7 +92,7 @@ def _status(root: Path, pid: int) -> dict[str, str] | None:
 
 def _cmdline(root: Path, pid: int) -> tuple[str, ...]:
     try:
-        raw = (root / str(pid) / "cmdline").read_bytes()
+        raw = _read(root / str(pid) / "cmdline", CMDLINE_CAP)
     except OSError:
         return ()
     return tuple(part.decode(errors="replace") for part in raw.rstrip(b"\0").split(b"\0") if raw)
@@ -123,7 +133,8 @@ def sockets_from_proc(proc_root: str, host_pid: int) -> tuple[Socket, ...] | Non
         ("udp6", _UDP_BOUND),
     ):
         try:
-            lines = (base / protocol).read_text().splitlines()[1:]
+            text = _read(base / protocol, NET_CAP).decode(errors="replace")
+            lines = text.splitlines()[1:]
         except OSError:
             continue
         for line in lines:
