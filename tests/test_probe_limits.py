@@ -174,4 +174,4 @@ def test_a_process_with_a_megabyte_argv_is_read_only_to_the_cap(tmp_path):
     (pid / "cmdline").write_bytes(b"python3\0" + b"x" * 5 * MiB + b"\0")
     (found,) = processes_from_proc(str(tmp_path), 100, "abc123")
     assert found.cmdline[0] == "python3"
-    assert sum(len(a) + 1 for a in found.cmdline) <= CMDLINE_CAP
+    assert sum(len(a) + 1 for a in found.cmdline) - 1 <= CMDLINE_CAP  # NULs between args
