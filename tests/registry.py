@@ -1,7 +1,11 @@
-"""A real Distribution registry (Debian's docker-registry) on 127.0.0.1, started by the tests."""
+"""A real Distribution registry (Debian's docker-registry) on 127.0.0.1, started by the tests,
+and pushing images to it with the registry API (no engine): `push_image`, `push_index`."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import shutil
 import socket
 import subprocess
@@ -23,6 +27,15 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 """
+HTPASSWD = """auth:
+  htpasswd:
+    realm: inspector-tests
+    path: {path}
+"""
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def free_port() -> int:
@@ -32,14 +45,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_registry(workdir: Path) -> Iterator[str]:
-    """Yield "127.0.0.1:PORT" of a registry that lives as long as the block; ended by its PID."""
+def running_registry(workdir: Path, *, user: tuple[str, str] | None = None) -> Iterator[str]:
+    """Yield "127.0.0.1:PORT" of a registry that lives as long as the block; ended by its PID.
+
+    With `user` (name, password), the registry wants that user by Basic auth (htpasswd, bcrypt
+    as Distribution requires). Its access log is `workdir/registry.log` (see `blob_gets`)."""
     exe = shutil.which("docker-registry")
     if exe is None:
         raise RuntimeError("docker-registry is not installed (make test installs it)")
     port = free_port()
     config = workdir / "registry.yml"
-    config.write_text(CONFIG.format(root=workdir / "storage", port=port))
+    text = CONFIG.format(root=workdir / "storage", port=port)
+    if user is not None:
+        import bcrypt
+
+        hashed = bcrypt.hashpw(user[1].encode(), bcrypt.gensalt(rounds=4)).decode()
+        (workdir / "htpasswd").write_text(f"{user[0]}:{hashed}\n")
+        text += HTPASSWD.format(path=workdir / "htpasswd")
+    config.write_text(text)
     log = open(workdir / "registry.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen([exe, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -48,6 +71,10 @@ def running_registry(workdir: Path) -> Iterator[str]:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1):
                     break
+            except urllib.error.HTTPError as exc:  # 401: up, and wanting credentials
+                if exc.code == 401:
+                    break
+                raise
             except (urllib.error.URLError, ConnectionError):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
@@ -63,3 +90,94 @@ def running_registry(workdir: Path) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+
+
+def blob_gets(workdir: Path, repository: str) -> list[str]:
+    """The digests of every blob GET the registry's access log holds for `repository`."""
+    marker = f'"GET /v2/{repository}/blobs/'
+    lines = (workdir / "registry.log").read_text(errors="replace").splitlines()
+    return [line.split(marker, 1)[1].split(" ", 1)[0] for line in lines if marker in line]
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_blob(
+    address: str, repository: str, data: bytes, auth: tuple[str, str] | None = None
+) -> str:
+    """Upload one blob (monolithic: POST then PUT with its digest); its digest."""
+    import requests
+
+    digest = _sha(data)
+    base = f"http://{address}"
+    start = requests.post(f"{base}/v2/{repository}/blobs/uploads/", auth=auth, timeout=30)
+    start.raise_for_status()
+    location = start.headers["Location"]
+    location = location if location.startswith("http") else base + location
+    done = requests.put(
+        location, params={"digest": digest}, data=data, auth=auth, timeout=30,
+        headers={"Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+    done.raise_for_status()
+    return digest
+
+
+def push_manifest(
+    address: str, repository: str, reference: str, body: bytes, media_type: str,
+    auth: tuple[str, str] | None = None,
+) -> str:  # fmt: skip
+    import requests
+
+    put = requests.put(
+        f"http://{address}/v2/{repository}/manifests/{reference}", data=body, auth=auth,
+        headers={"Content-Type": media_type}, timeout=30,
+    )  # fmt: skip
+    put.raise_for_status()
+    return _sha(body)
+
+
+def push_image(
+    address: str, repository: str, tag: str, layers: list[bytes], config: dict | bytes,
+    auth: tuple[str, str] | None = None,
+) -> tuple[str, int]:  # fmt: skip
+    """Push gzip'd `layers` and `config` (diff_ids are the caller's; bytes are pushed as they
+    are) as a Docker v2 schema 2 manifest tagged `tag`; the manifest's digest and size."""
+    config_bytes = config if isinstance(config, bytes) else json.dumps(config).encode()
+    descriptors = [
+        {"mediaType": DOCKER_LAYER, "size": len(raw),
+         "digest": push_blob(address, repository, raw, auth)}
+        for raw in layers
+    ]  # fmt: skip
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": DOCKER_CONFIG, "size": len(config_bytes),
+                   "digest": push_blob(address, repository, config_bytes, auth)},
+        "layers": descriptors,
+    }).encode()  # fmt: skip
+    return push_manifest(address, repository, tag, manifest, DOCKER_MANIFEST, auth), len(manifest)
+
+
+def push_index(address: str, repository: str, tag: str, images: dict[str, tuple[str, int]]) -> str:
+    """Tag an OCI index of images already pushed, {"os/arch[/variant]": (digest, size)}."""
+    manifests = []
+    for platform, (digest, size) in images.items():
+        os_name, arch, *variant = platform.split("/")
+        entry = {
+            "os": os_name,
+            "architecture": arch,
+            **({"variant": variant[0]} if variant else {}),
+        }
+        manifests.append({"mediaType": DOCKER_MANIFEST, "digest": digest, "size": size,
+                          "platform": entry})  # fmt: skip
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests})
+    return push_manifest(address, repository, tag, body.encode(), OCI_INDEX)
+
+
+def basic_auth_config(directory: Path, address: str, user: str, password: str) -> Path:
+    """A Docker config.json in `directory` holding `user`'s Basic credentials for `address`."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps({"auths": {address: {"auth": token}}}))
+    return directory

@@ -224,6 +224,11 @@ def runtime_for(
     """How the runtime section is filled: by probes on the engine, or with the reason why not."""
     if options is None:
         return lambda _plan: skipped("probes were not requested (--no-probe)")
+    if kind == "registry":
+        return lambda _plan: skipped(
+            "the image was read from a registry; runtime probes need it on a Docker engine "
+            "(run with --pull missing)"
+        )
     if kind != "daemon":
         return lambda _plan: not_applicable(
             "probes run images on a Docker engine and this image is an archive: "

@@ -1,0 +1,278 @@
+"""The `registry:` source against a real Distribution registry on 127.0.0.1, with no daemon:
+images are pushed with the registry API, so no Docker engine is needed."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+
+import pytest
+
+from inspector.cli.commands import main
+from inspector.layers.reader import read_layer
+from inspector.sources import Reference, load
+from inspector.sources.archive import Known
+from inspector.sources.registry import host_platform, parse
+from inspector.sources.registry_client import RegistryError, scheme_for
+from tests.layertools import image_archive, layer
+from tests.registry import (
+    basic_auth_config,
+    blob_gets,
+    free_port,
+    push_image,
+    push_index,
+    running_registry,
+)
+
+BASE = layer(
+    ("etc/", None),
+    ("etc/os-release", b'ID=debian\nVERSION_ID="12"\n'),
+    ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/app:/bin/sh\n"),
+    ("usr/local/bin/python3.11", b"\x7fELF" * 200, {"mode": 0o755}),
+    compress=True,
+)
+APP = layer(
+    ("app/", None),
+    ("app/main.py", b"import os\nprint(os.environ.get('HOME'))\n"),
+    ("app/.env", b"PASSWORD=hunter2\n"),
+    compress=True,
+)
+USER = ("inspector", "correct horse")
+BROKEN = layer(("srv/data.txt", b"intact\n" * 500), compress=True)
+
+
+def _needs_registry(request: pytest.FixtureRequest) -> None:
+    if shutil.which("docker-registry") is None:
+        message = "docker-registry is not installed (`make test` installs it as root on Debian)"
+        if request.config.getoption("--require-docker"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def _archive_parts(archive: bytes) -> tuple[bytes, list[bytes]]:
+    """The config bytes and layer blobs of a `docker save` archive, as written."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))[0]  # type: ignore[arg-type]
+        config = tar.extractfile(manifest["Config"]).read()  # type: ignore[union-attr]
+        layers = [tar.extractfile(name).read() for name in manifest["Layers"]]  # type: ignore[union-attr]
+    return config, layers
+
+
+def _config(arch: str, variant: str | None = None) -> dict:
+    diff_ids = json.loads(_archive_parts(image_archive([BASE, APP]))[0])["rootfs"]["diff_ids"]
+    return {
+        "architecture": arch,
+        **({"variant": variant} if variant else {}),
+        "os": "linux",
+        "config": {"User": "10001", "Cmd": ["python3"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created_by": "base"}, {"created_by": "app"}],
+    }
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, request):
+    """A loopback registry holding t/app:1 (also saved as a docker-archive), t/multi:1 (an
+    index of linux/amd64 and linux/arm64/v8) and t/corrupt:1 (a layer blob altered on disk)."""
+    _needs_registry(request)
+    workdir = tmp_path_factory.mktemp("registry")
+    archive = image_archive([BASE, APP])
+    (workdir / "app.tar").write_bytes(archive)
+    config, layers = _archive_parts(archive)
+    with running_registry(workdir) as address:
+        push_image(address, "t/app", "1", layers, config)
+        amd64 = push_image(address, "t/multi", "amd64", [BASE, APP], _config("amd64"))
+        arm64 = push_image(address, "t/multi", "arm64", [BASE, APP], _config("arm64", "v8"))
+        push_index(address, "t/multi", "1", {"linux/amd64": amd64, "linux/arm64/v8": arm64})
+        push_image(address, "t/corrupt", "1", [BROKEN], {**_config("amd64"), "rootfs": {
+            "type": "layers", "diff_ids": [_diff_id(BROKEN)]}, "history": [{}]})  # fmt: skip
+        yield address, workdir
+
+
+def _diff_id(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(gzip.decompress(raw)).hexdigest()
+
+
+@pytest.fixture
+def no_daemon(tmp_path, monkeypatch):
+    """No Docker engine reachable, and a cache of the test's own."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
+    monkeypatch.setenv("INSPECTOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+
+
+def _facts(capsys, ref: str) -> dict:
+    assert main(["facts", ref, "--format", "json"]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def _comparable(facts: dict) -> dict:
+    """Facts without the fields where the source legitimately differs: how the image was
+    named and found (reference, source, digest, tags), what the cache held, and the runtime
+    section (an archive cannot be probed; a registry image can be, once pulled)."""
+    kept = copy.deepcopy(facts)
+    for key in ("reference", "source", "digest", "tags"):
+        kept["image"].pop(key)
+    for entry in kept["layers"]:
+        entry.pop("from_cache")
+    kept.pop("runtime")
+    return kept
+
+
+def test_registry_facts_equal_archive_facts_without_a_daemon(registry, no_daemon, capsys):
+    """An image read through `registry:` has the facts of its docker-archive, with no engine."""
+    address, workdir = registry
+    ref = f"registry:{address}/t/app:1"
+    through_registry = _facts(capsys, ref)
+    from_archive = _facts(capsys, f"docker-archive:{workdir / 'app.tar'}")
+    assert _comparable(through_registry) == _comparable(from_archive)
+    image = through_registry["image"]
+    assert image["source"] == "registry"
+    assert image["tags"] == [f"{address}/t/app:1"]
+    assert image["digest"].startswith(f"{address}/t/app@sha256:")
+    runtime = json.dumps(through_registry["runtime"])
+    assert "the image was read from a registry" in runtime
+    assert "--pull missing" in runtime
+
+
+def test_second_read_fetches_only_manifest_and_config(registry, no_daemon, capsys):
+    """With every layer in the cache, a second read downloads the config blob and no layer."""
+    address, workdir = registry
+    ref = f"registry:{address}/t/app:1"
+    before = len(blob_gets(workdir, "t/app"))
+    first = _facts(capsys, ref)
+    cold = blob_gets(workdir, "t/app")[before:]
+    again = _facts(capsys, ref)
+    warm = blob_gets(workdir, "t/app")[before + len(cold) :]
+    config_digest = first["image"]["id"]
+    assert len(cold) == 3  # the config and both layers
+    assert warm == [config_digest]
+    assert all(entry["from_cache"] for entry in again["layers"])
+
+
+def _load(ref: str, **options):
+    return load(Reference("registry", ref), read_layer, Known(), **options)
+
+
+def test_index_platform_is_chosen(registry, no_daemon):
+    """A multi-platform index yields the platform asked for, and the host's by default."""
+    address, _ = registry
+    arm = _load(f"{address}/t/multi:1", platform="linux/arm64")
+    assert (arm.raw_config["architecture"], arm.raw_config["variant"]) == ("arm64", "v8")
+    assert _load(f"{address}/t/multi:1", platform="linux/arm64/v8").image_id == arm.image_id
+    default = _load(f"{address}/t/multi:1")
+    expected = host_platform().split("/")[1]
+    if expected not in ("amd64", "arm64"):
+        expected = "amd64"  # the fallback when the host's platform is absent
+    assert default.raw_config["architecture"] == expected
+    assert default.digest == arm.digest  # the digest names the index, as RepoDigests do
+
+
+def test_absent_platform_lists_the_available_ones(registry, no_daemon):
+    """Asking an index for a platform it lacks is an error listing the platforms it has."""
+    address, _ = registry
+    with pytest.raises(RegistryError) as raised:
+        _load(f"{address}/t/multi:1", platform="linux/s390x")
+    message = str(raised.value)
+    assert "linux/s390x" in message
+    assert "linux/amd64, linux/arm64/v8" in message
+
+
+def _one_line_error(capsys, argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_corrupt_blob_is_exit_2_naming_its_digest(registry, no_daemon, capsys):
+    """A layer blob whose bytes do not match its digest is exit 2 naming that digest."""
+    address, workdir = registry
+    ref = f"registry:{address}/t/corrupt:1"
+    assert _load(f"{address}/t/corrupt:1").layers  # intact first: the damage is what fails
+    digest = "sha256:" + hashlib.sha256(BROKEN).hexdigest()
+    hexdigest = digest.split(":")[1]
+    target = (
+        workdir / "storage/docker/registry/v2/blobs/sha256" / hexdigest[:2] / hexdigest / "data"
+    )
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    err = _one_line_error(capsys, ["facts", ref])
+    assert digest in err
+    assert "does not match its digest" in err
+
+
+def test_unknown_repository_and_tag_are_exit_2(registry, no_daemon, capsys):
+    """An unknown repository and an unknown tag are each exit 2 with one line saying which."""
+    address, _ = registry
+    err = _one_line_error(capsys, ["facts", f"registry:{address}/t/nothing:1"])
+    assert "unknown repository" in err
+    assert f"{address}/t/nothing" in err
+    err = _one_line_error(capsys, ["facts", f"registry:{address}/t/app:2"])
+    assert "unknown tag 2" in err
+
+
+def test_connection_refused_is_exit_2(no_daemon, capsys):
+    """A registry address where nothing listens is exit 2 saying the connection was refused."""
+    err = _one_line_error(capsys, ["facts", f"registry:127.0.0.1:{free_port()}/t/app:1"])
+    assert "connection refused" in err
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory, request):
+    """A loopback registry wanting a user name and password (htpasswd), holding t/app:1."""
+    _needs_registry(request)
+    workdir = tmp_path_factory.mktemp("private")
+    config, layers = _archive_parts(image_archive([BASE, APP]))
+    with running_registry(workdir, user=USER) as address:
+        push_image(address, "t/app", "1", layers, config, auth=USER)
+        yield address
+
+
+def test_basic_auth_credentials_come_from_docker_config(private, no_daemon, tmp_path, capsys):
+    """The credentials in $DOCKER_CONFIG's `auths` open a Basic-auth registry."""
+    basic_auth_config(tmp_path / "docker-config", private, *USER)
+    facts = _facts(capsys, f"registry:{private}/t/app:1")
+    assert facts["image"]["source"] == "registry"
+
+
+def test_wrong_or_missing_credentials_are_denied(private, no_daemon, tmp_path, capsys):
+    """Wrong credentials, or none, are exit 2 with one line saying the registry denied it."""
+    ref = f"registry:{private}/t/app:1"
+    assert "denied" in _one_line_error(capsys, ["facts", ref])
+    basic_auth_config(tmp_path / "docker-config", private, USER[0], "wrong")
+    assert "denied" in _one_line_error(capsys, ["facts", ref])
+
+
+def test_references_parse_with_a_required_host_and_default_tag():
+    """HOST[:PORT]/REPO[:TAG|@DIGEST]: the tag defaults to latest; a missing host is refused."""
+    ref = parse("127.0.0.1:5000/team/app")
+    assert (ref.host, ref.repository, ref.tag, ref.digest) == (
+        "127.0.0.1:5000",
+        "team/app",
+        "latest",
+        None,
+    )
+    digest = "sha256:" + "a" * 64
+    assert parse(f"registry.example.com/app:1@{digest}").digest == digest
+    assert parse("[::1]:5000/app:v2").tag == "v2"
+    for bad in ("app:1", "team/app:1", "registry.example.com/", "registry.example.com/App"):
+        with pytest.raises(Exception, match="registry"):
+            parse(bad)
+
+
+def test_plain_http_only_for_loopback_or_named_hosts():
+    """Loopback hosts and those named insecure get HTTP; every other host gets HTTPS."""
+    assert scheme_for("127.0.0.1:5000") == "http"
+    assert scheme_for("localhost") == "http"
+    assert scheme_for("[::1]:5000") == "http"
+    assert scheme_for("registry.example.com") == "https"
+    assert scheme_for("registry.example.com:5000", ["registry.example.com"]) == "http"
+    assert scheme_for("10.0.0.5:5000", ["10.0.0.5:5000"]) == "http"
