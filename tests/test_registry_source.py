@@ -276,3 +276,32 @@ def test_plain_http_only_for_loopback_or_named_hosts():
     assert scheme_for("registry.example.com") == "https"
     assert scheme_for("registry.example.com:5000", ["registry.example.com"]) == "http"
     assert scheme_for("10.0.0.5:5000", ["10.0.0.5:5000"]) == "http"
+
+
+class _NoImages:
+    """An engine client that has no image at all (no engine needed)."""
+
+    class images:  # the SDK's attribute name
+        @staticmethod
+        def get(ref: str):
+            import docker.errors
+
+            raise docker.errors.ImageNotFound(ref)
+
+
+@pytest.mark.parametrize(
+    ("ref", "suggested"),
+    [
+        ("registry.example.com:5000/team/app:1", "registry:registry.example.com:5000/team/app:1"),
+        ("app:1", "registry:HOST[:PORT]/REPO[:TAG]"),
+    ],
+)
+def test_not_found_locally_suggests_the_registry_form(ref, suggested):
+    """The daemon's "no local image" error suggests reading the image with `registry:`."""
+    from inspector.errors import ImageNotFound
+    from inspector.sources.daemon import get_image
+
+    with pytest.raises(ImageNotFound) as raised:
+        get_image(_NoImages(), ref)  # type: ignore[arg-type]
+    assert f"`{suggested}`" in str(raised.value)
+    assert "--pull missing" in str(raised.value)

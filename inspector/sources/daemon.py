@@ -97,7 +97,8 @@ def get_image(client: docker.DockerClient, ref: str, pull: str = "never") -> Any
     except docker.errors.ImageNotFound as exc:
         if pull != "missing":
             raise ImageNotFound(
-                f"no local image {ref!r}; pull it (`--pull missing`, or `docker pull {ref}`) "
+                f"no local image {ref!r}; pull it (`--pull missing`, or `docker pull {ref}`), "
+                f"read it from its registry with no daemon ({_registry_form(ref)}) "
                 "or check the name"
             ) from exc
     except docker.errors.APIError as exc:
@@ -107,6 +108,14 @@ def get_image(client: docker.DockerClient, ref: str, pull: str = "never") -> Any
         return client.images.get(ref)
     except docker.errors.ImageNotFound as exc:
         raise ImageNotFound(f"{ref!r} was pulled but the engine does not list it") from exc
+
+
+def _registry_form(ref: str) -> str:
+    """How `ref` is written for the `registry:` source, which always names its host."""
+    head = ref.split("/", 1)[0]
+    if "/" in ref and ("." in head or ":" in head or head == "localhost"):
+        return f"`registry:{ref}`"
+    return "`registry:HOST[:PORT]/REPO[:TAG]`"
 
 
 def _pull(client: docker.DockerClient, ref: str) -> None:
