@@ -28,6 +28,7 @@ from tests.registry import (
     push_index,
     running_registry,
 )
+from tests.registry_proxy import Proxy, running_proxy
 
 BASE = layer(
     ("etc/", None),
@@ -305,3 +306,122 @@ def test_not_found_locally_suggests_the_registry_form(ref, suggested):
         get_image(_NoImages(), ref)  # type: ignore[arg-type]
     assert f"`{suggested}`" in str(raised.value)
     assert "--pull missing" in str(raised.value)
+
+
+@pytest.fixture
+def pauses(monkeypatch):
+    """The client's waits between retries, recorded instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr("inspector.sources.registry_client._pause", waited.append)
+    return waited
+
+
+def _layer_blob(path: str) -> bool:
+    return "/blobs/" in path and any(hashlib.sha256(raw).hexdigest() in path for raw in (BASE, APP))
+
+
+def test_429_is_retried_after_the_time_retry_after_says(registry, no_daemon, pauses):
+    """Two 429s with Retry-After: 7 are waited out (7 s each, as said) and the read succeeds."""
+    address, _ = registry
+    refusals = []
+
+    def fault(method, path, headers):
+        if "/manifests/" in path and len(refusals) < 2:
+            refusals.append(path)
+            return ("status", 429, {"Retry-After": "7"})
+        return None
+
+    with running_proxy(Proxy(address, fault)) as proxy:
+        loaded = _load(f"{proxy.address}/t/app:1")
+    assert len(loaded.layers) == 2
+    assert pauses == [7.0, 7.0]
+
+
+def test_rate_limited_for_good_is_exit_2_after_bounded_retries(registry, no_daemon, pauses, capsys):
+    """A registry that always answers 429 is exit 2 "rate limited" after a bounded retry count."""
+    address, _ = registry
+    always = lambda method, path, headers: ("status", 429, {})  # noqa: E731
+    with running_proxy(Proxy(address, always)) as proxy:
+        err = _one_line_error(capsys, ["facts", f"registry:{proxy.address}/t/app:1"])
+    assert "rate limited" in err
+    assert "after 5 retries" in err
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0]  # backoff doubling, no Retry-After
+
+
+def test_a_blob_cut_mid_body_is_resumed_with_range(registry, no_daemon):
+    """A layer download that breaks off is resumed from where it stopped, and verified."""
+    address, _ = registry
+    cut = []
+
+    def fault(method, path, headers):
+        if method == "GET" and _layer_blob(path) and path not in cut:
+            cut.append(path)
+            return ("cut", 64)
+        return None
+
+    with running_proxy(Proxy(address, fault)) as proxy:
+        loaded = _load(f"{proxy.address}/t/app:1")
+    assert len(loaded.layers) == 2
+    resumed = [s for s in proxy.seen if s.headers.get("Range") == "bytes=64-"]
+    assert sorted(s.path for s in resumed) == sorted(cut)
+    assert len(cut) == 2
+
+
+def test_credentials_are_not_forwarded_on_a_blob_redirect(private, no_daemon, tmp_path):
+    """Blobs redirected to another host are fetched from it without the registry credentials."""
+    basic_auth_config(tmp_path / "docker-config", private, *USER)
+    with running_proxy(Proxy(private, upstream_auth=USER)) as storage:
+
+        def fault(method, path, headers):
+            if method == "GET" and "/blobs/" in path:
+                return ("redirect", f"http://{storage.address}{path}")
+            return None
+
+        with running_proxy(Proxy(private, fault)) as front:
+            basic_auth_config(tmp_path / "docker-config", front.address, *USER)
+            loaded = _load(f"{front.address}/t/app:1")
+    assert len(loaded.layers) == 2
+    assert len(storage.seen) == 3  # the config and both layers
+    assert not any("Authorization" in s.headers for s in storage.seen)
+    assert any("Authorization" in s.headers for s in front.seen if "/blobs/" in s.path)
+
+
+@pytest.fixture
+def token_registry(registry):
+    """The anonymous registry behind a proxy that wants a Bearer token its /token issues."""
+    address, _ = registry
+    with running_proxy(Proxy(address, bearer_user=USER)) as proxy:
+        yield proxy
+
+
+def test_bearer_token_with_credentials_from_docker_config(token_registry, no_daemon, tmp_path):
+    """The Bearer challenge is answered with a token got with the user's config credentials."""
+    basic_auth_config(tmp_path / "docker-config", token_registry.address, *USER)
+    loaded = _load(f"{token_registry.address}/t/app:1")
+    assert len(loaded.layers) == 2
+    token_requests = [s for s in token_registry.seen if s.path.startswith("/token")]
+    assert len(token_requests) == 1  # one token for the whole read
+    assert "scope=repository%3At%2Fapp%3Apull" in token_requests[0].path
+
+
+def test_bearer_token_with_a_credential_helper(token_registry, no_daemon, tmp_path, monkeypatch):
+    """A `credHelpers` program on PATH supplies the credentials, as for `docker pull`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-fake"
+    answer = json.dumps({"Username": USER[0], "Secret": USER[1]})
+    helper.write_text(f"#!/bin/sh\nread server\necho '{answer}'\n")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    helpers = {"credHelpers": {token_registry.address: "fake"}}
+    (config / "config.json").write_text(json.dumps(helpers))
+    assert len(_load(f"{token_registry.address}/t/app:1").layers) == 2
+
+
+def test_bearer_token_refused_for_wrong_credentials(token_registry, no_daemon, tmp_path, capsys):
+    """The token server refusing the credentials is exit 2 "denied"."""
+    basic_auth_config(tmp_path / "docker-config", token_registry.address, USER[0], "wrong")
+    err = _one_line_error(capsys, ["facts", f"registry:{token_registry.address}/t/app:1"])
+    assert "denied" in err

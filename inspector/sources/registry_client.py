@@ -29,6 +29,7 @@ RETRIES = 5
 BACKOFF = 0.5  # seconds, doubled per attempt
 MAX_WAIT = 60.0  # the longest Retry-After honoured
 MAX_REDIRECTS = 5
+_pause = time.sleep  # replaced in tests, which count the waits instead of waiting
 _RETRIED = frozenset({429, 500, 502, 503, 504})
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]*))')
 
@@ -219,7 +220,7 @@ class Client:
             # An HTTP date instead of seconds: the backoff is as good a guess.
             with contextlib.suppress(ValueError):
                 delay = float(retry_after)
-        time.sleep(max(0.0, min(delay, MAX_WAIT)))
+        _pause(max(0.0, min(delay, MAX_WAIT)))
 
     def _answer(self, response: requests.Response) -> None:
         """Credentials for the challenge of a 401: Basic, or a Bearer token from its realm."""

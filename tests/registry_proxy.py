@@ -1,0 +1,134 @@
+"""A loopback HTTP proxy in front of the test registry that misbehaves on request: answers
+429, cuts a blob mid-body, redirects blobs to another host, or demands a Bearer token it
+issues itself. Every request it sees is recorded with its headers."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# What to do with one request: None forwards it; otherwise ("status", code, headers),
+# ("cut", bytes_sent) or ("redirect", url).
+Fault = tuple | None
+TOKEN = "tok-for-tests"
+_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Proxy:
+    upstream: str  # HOST:PORT of the registry
+    fault: Callable[[str, str, dict[str, str]], Fault] = lambda method, path, headers: None
+    bearer_user: tuple[str, str] | None = None  # demand a token, issued to this user only
+    upstream_auth: tuple[str, str] | None = None  # what it sends upstream, whatever it got
+    seen: list[Seen] = field(default_factory=list)
+    address: str = ""
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        method, path = handler.command, handler.path
+        headers = {k: v for k, v in handler.headers.items()}
+        self.seen.append(Seen(method, path, headers))
+        if path.startswith("/token"):
+            return self._token(handler, headers)
+        if self.bearer_user and headers.get("Authorization") != f"Bearer {TOKEN}":
+            realm = f"http://{self.address}/token"
+            challenge = f'Bearer realm="{realm}",service="tests",scope="repository:t/app:pull"'
+            return _reply(handler, 401, {"WWW-Authenticate": challenge}, b'{"errors":[]}')
+        fault = self.fault(method, path, headers)
+        if fault and fault[0] == "status":
+            return _reply(handler, fault[1], fault[2], b'{"errors":[{"code":"TOOMANYREQUESTS",'
+                          b'"message":"slow down"}]}')  # fmt: skip
+        if fault and fault[0] == "redirect":
+            return _reply(handler, 307, {"Location": fault[1]}, b"")
+        status, out_headers, body = self._forward(method, path, headers)
+        if fault and fault[0] == "cut":
+            handler.send_response(status)
+            for key, value in out_headers:
+                handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.wfile.write(body[: fault[1]])
+            handler.wfile.flush()
+            handler.close_connection = True
+            return None
+        keep = [(k, v) for k, v in out_headers]
+        return _reply(handler, status, dict(keep), body)
+
+    def _token(self, handler: BaseHTTPRequestHandler, headers: dict[str, str]) -> None:
+        expected = "Basic " + base64.b64encode(":".join(self.bearer_user or ()).encode()).decode()
+        if headers.get("Authorization") != expected:
+            return _reply(handler, 401, {}, b'{"errors":[{"code":"UNAUTHORIZED",'
+                          b'"message":"bad credentials"}]}')  # fmt: skip
+        return _reply(handler, 200, {}, json.dumps({"access_token": TOKEN}).encode())
+
+    def _forward(
+        self, method: str, path: str, headers: dict[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        connection = http.client.HTTPConnection(self.upstream, timeout=30)
+        try:
+            sent = {k: v for k, v in headers.items() if k.lower() not in _HOP | {"host"}}
+            if self.bearer_user:
+                sent.pop("Authorization", None)  # the upstream registry is anonymous
+            if self.upstream_auth:  # as storage checks its signed URLs: not the user's secret
+                pair = ":".join(self.upstream_auth).encode()
+                sent["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            connection.request(method, path, headers=sent)
+            response = connection.getresponse()
+            body = response.read()
+            kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP]
+            return response.status, kept, body
+        finally:
+            connection.close()
+
+
+def _reply(
+    handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    handler.send_response(status)
+    for key, value in headers.items():
+        handler.send_header(key, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":  # a HEAD answer has no body, or the connection is garbled
+        handler.wfile.write(body)
+
+
+@contextmanager
+def running_proxy(proxy: Proxy) -> Iterator[Proxy]:
+    """Serve `proxy` on 127.0.0.1 for the block (its `address` is set); stopped after."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            pass
+
+        def _any(self) -> None:
+            proxy.handle(self)
+
+        do_GET = do_HEAD = do_POST = do_PUT = _any
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    proxy.address = f"127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
