@@ -28,6 +28,8 @@ WORKERS = 2
 class AuditOptions:
     pull: str = "never"
     use_cache: bool = True
+    platform: str | None = None  # registry: indexes only (os/arch[/variant])
+    insecure_registries: tuple[str, ...] = ()  # registry: hosts spoken to in plain HTTP
     probe: ProbeOptions | None = field(default_factory=ProbeOptions)
     context: Context = field(default_factory=Context)
     gate: Gate = field(default_factory=Gate)  # the policy's severities and ignores, the baseline
@@ -46,6 +48,8 @@ def audit_one(
             reference,
             pull=options.pull,
             use_cache=options.use_cache,
+            platform=options.platform,
+            insecure_registries=options.insecure_registries,
             probe=wanted,
             progress=lambda message: progress(f"{reference}: {message}"),
         )

@@ -55,6 +55,12 @@ _read_options = _options(
     click.option("--pull", type=click.Choice(PULL_POLICIES), default="never", show_default=True,
                  help="When to pull REF through the daemon (with your Docker credentials)."),
     click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache."),
+    click.option("--platform", metavar="OS/ARCH[/VARIANT]",
+                 help="For a registry: image with several platforms, the one to read  "
+                 "[default: this machine's, else linux/amd64]"),
+    click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST",
+                 help="Speak plain HTTP to this registry (repeatable); loopback hosts always "
+                 "are, every other host gets HTTPS with certificate checks."),
 )  # fmt: skip
 _probe_options = _options(
     click.option("--warmup", type=click.FloatRange(0, 600), default=3.0, show_default=True,
@@ -78,13 +84,16 @@ _probe_options = _options(
 @click.option("--no-probe", is_flag=True, help="Do not run the image (no runtime facts).")
 @_probe_options
 def facts(
-    ref: str, fmt: str, pull: str, no_cache: bool, no_probe: bool, warmup: float, grace: float
-) -> None:
+    ref: str, fmt: str, pull: str, no_cache: bool, platform: str | None,
+    insecure_registries: tuple[str, ...], no_probe: bool, warmup: float, grace: float,
+) -> None:  # fmt: skip
     """Print what is known about an image: config, layers, files, OS, Python, caches, secrets,
     and what it does when it runs.
 
     REF is a local image (tag, ID or digest), docker-archive:PATH (docker save output),
-    oci-archive:PATH, or oci:DIR. Each layer is read once; results are cached per layer.
+    oci-archive:PATH, oci:DIR, or registry:HOST[:PORT]/REPO[:TAG|@DIGEST] (read from the
+    registry with no daemon, with your Docker or Podman credentials). Each layer is read once;
+    results are cached per layer, and a cached layer is not downloaded again.
     Unless --no-probe, a local image is also run twice in hardened containers (no network,
     limits, removed afterwards): once to ask its Python about itself, once as a user would
     start it, then stopped as Docker does.
@@ -95,8 +104,9 @@ def facts(
     options = None if no_probe else ProbeOptions(warmup=warmup, grace=grace)
     try:
         doc = collect(
-            ref, pull=pull, use_cache=not no_cache, probe=options, progress=progress_printer()
-        ).to_json()
+            ref, pull=pull, use_cache=not no_cache, probe=options, progress=progress_printer(),
+            platform=platform, insecure_registries=insecure_registries,
+        ).to_json()  # fmt: skip
     finally:
         if sys.stderr.isatty():
             click.echo("\r\033[K", err=True, nl=False)  # leave no progress line behind
@@ -151,6 +161,8 @@ def _scan(
     no_config: bool,
     pull: str,
     no_cache: bool,
+    platform: str | None,
+    insecure_registries: tuple[str, ...],
     no_probe: bool,
     warmup: float,
     grace: float,
@@ -176,6 +188,8 @@ def _scan(
     options = AuditOptions(
         pull=pull,
         use_cache=not no_cache,
+        platform=platform,
+        insecure_registries=insecure_registries,
         probe=None if no_probe else ProbeOptions(warmup=warmup, grace=grace),
         context=Context(thresholds=policy.thresholds),
         gate=Gate(policy, baseline),

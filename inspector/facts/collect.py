@@ -161,10 +161,13 @@ def collect(
     probe: ProbeOptions | None = None,
     progress: Callable[[str], None] = lambda message: None,
     runtime: Callable[[ProbePlan], RuntimeFacts] | None = None,
+    platform: str | None = None,
+    insecure_registries: tuple[str, ...] = (),
 ) -> Facts:
     """The facts of one image; runtime probes run only when `probe` options are given.
 
     `runtime`, when given, replaces the probes: it gets the plan they would have followed.
+    `platform` and `insecure_registries` concern `registry:` references (sources.load).
     """
     ref = parse_reference(reference)
     capture, fingerprint = capture_rule()
@@ -185,6 +188,8 @@ def collect(
             known,
             pull=pull,
             cached_config=cache.get_config if cache else (lambda image_id: None),
+            platform=platform,
+            insecure_registries=insecure_registries,
         )
         diff_ids = (loaded.raw_config.get("rootfs") or {}).get("diff_ids") or []
         layers: list[LayerRead] = []
@@ -205,6 +210,8 @@ def collect(
                     probe=probe,
                     progress=progress,
                     runtime=runtime,
+                    platform=platform,
+                    insecure_registries=insecure_registries,
                 )
             layers.append(layer)
         if cache is not None:

@@ -44,6 +44,7 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG = re.compile(r"^\w[\w.-]{0,127}$")
 _DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 _USAGE = "write registry:HOST[:PORT]/REPO[:TAG|@DIGEST], e.g. registry:registry.example.com/app:1"
 # platform.machine() names and the GOARCH[/variant] names image platforms use.
 _ARCHES = {
@@ -325,6 +326,8 @@ def load(
     else linux/amd64); `insecure` names hosts spoken to in plain HTTP besides loopback ones.
     """
     ref = parse(text)
+    if platform is not None and not _PLATFORM.match(platform):
+        raise ImageNotFound(f"--platform {platform!r}: write OS/ARCH[/VARIANT], e.g. linux/arm64")
     client = Client(ref.host, ref.repository, str(ref), insecure=insecure)
     try:
         top = resolve(client, ref)
