@@ -56,7 +56,7 @@ _read_options = _options(
                  help="When to pull REF through the daemon (with your Docker credentials)."),
     click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache."),
     click.option("--platform", metavar="OS/ARCH[/VARIANT]",
-                 help="For a registry: image with several platforms, the one to read  "
+                 help="Which platform of a multi-platform registry: REF to read  "
                  "[default: this machine's, else linux/amd64]"),
     click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST",
                  help="Speak plain HTTP to this registry (repeatable); loopback hosts always "

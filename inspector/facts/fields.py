@@ -21,16 +21,20 @@ FIELDS: dict[str, str] = {
     "image.reference": "The REF given on the command line, verbatim.",
     "image.source": (
         'Where the image was read from: "daemon" (the local Docker engine), "docker-archive" '
-        '(`docker save` output), "oci-archive" (a tar of an OCI layout) or "oci" (a layout dir).'
+        '(`docker save` output), "oci-archive" (a tar of an OCI layout), "oci" (a layout dir) '
+        'or "registry" (the registry\'s API, no daemon; the platform read is in `architecture` '
+        "and `os`)."
     ),
     "image.id": (
         "The image ID, `sha256:<hex>`: the engine's ID for the daemon, the digest of the image "
         "config JSON for archives; it names the exact image whatever its tags."
     ),
     "image.digest": (
-        "For the daemon, the first of the engine's RepoDigests (`name@sha256:<hex>`); for an "
-        "OCI layout, the manifest digest (`sha256:<hex>`); null when neither exists (an image "
-        "that was never pushed or pulled, or a `docker save` archive)."
+        "For the daemon, the first of the engine's RepoDigests (`name@sha256:<hex>`); for a "
+        "registry, `HOST/REPO@sha256:<hex>` of the manifest or index the reference resolved to "
+        "(what RepoDigests records after a pull); for an OCI layout, the manifest digest "
+        "(`sha256:<hex>`); null when none exists (an image that was never pushed or pulled, or "
+        "a `docker save` archive)."
     ),
     "image.tags": (
         "The tags the engine or the archive gives the image (RepoTags, or the OCI "
