@@ -3,6 +3,7 @@ images are pushed with the registry API, so no Docker engine is needed."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gzip
 import hashlib
@@ -437,3 +438,33 @@ def test_platform_option_on_the_command_line(registry, no_daemon, capsys):
     assert "its platforms: linux/amd64, linux/arm64/v8" in err
     err = _one_line_error(capsys, ["audit", ref, "--platform", "linux", "--no-probe"])
     assert "write OS/ARCH[/VARIANT]" in err
+
+
+@pytest.mark.docker
+def test_pull_missing_puts_the_read_image_on_the_engine_and_probes_it(
+    registry, docker_client, tmp_path, monkeypatch, capsys
+):
+    """With --pull missing, the engine pulls the manifest read (by digest) and probes run on it."""
+    import uuid
+
+    address, workdir = registry
+    monkeypatch.setenv("INSPECTOR_CACHE_DIR", str(tmp_path / "cache"))
+    config = _config("amd64")
+    config["config"]["Labels"] = {"test.run": uuid.uuid4().hex}  # an image no engine holds
+    digest, _ = push_image(address, "t/probed", "1", [BASE, APP], config)
+    ref = f"registry:{address}/t/probed:1"
+    image_id = "sha256:" + hashlib.sha256(json.dumps(config).encode()).hexdigest()
+    try:
+        assert main(["facts", ref, "--pull", "missing", "--format", "json"]) == 0
+        facts = json.loads(capsys.readouterr().out)
+        assert facts["image"]["id"] == image_id
+        assert docker_client.images.get(image_id).id == image_id
+        static = facts["runtime"]["static"]
+        assert static["status"] not in ("skipped", "not-applicable"), static
+        log = (workdir / "registry.log").read_text()
+        assert f"/v2/t/probed/manifests/{digest}" in log  # the engine asked by the digest
+    finally:
+        import docker.errors
+
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(image_id, force=True)

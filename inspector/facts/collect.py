@@ -221,16 +221,37 @@ def collect(
     finally:
         if cache is not None:
             cache.close()
-    runtime = runtime or runtime_for(ref.kind, probe, progress)
+    runtime = runtime or runtime_for(
+        ref.kind, probe, progress, pull=pull, pull_ref=getattr(loaded, "pull_ref", None)
+    )
     return build_facts(reference, ref.kind, loaded, layers, from_cache, runtime)
 
 
 def runtime_for(
-    kind: str, options: ProbeOptions | None, progress: Callable[[str], None]
+    kind: str,
+    options: ProbeOptions | None,
+    progress: Callable[[str], None],
+    *,
+    pull: str = "never",
+    pull_ref: str | None = None,
 ) -> Callable[[ProbePlan], RuntimeFacts]:
-    """How the runtime section is filled: by probes on the engine, or with the reason why not."""
+    """How the runtime section is filled: by probes on the engine, or with the reason why not.
+
+    A `registry:` image is probed only when `pull` allows putting it on the engine: pulled by
+    the digest of the manifest read (`pull_ref`), so the probed image is the read one."""
     if options is None:
         return lambda _plan: skipped("probes were not requested (--no-probe)")
+    if kind == "registry" and pull != "never" and pull_ref:
+
+        def pull_then_probe(target: ProbePlan) -> RuntimeFacts:
+            from inspector.probes import probe as run_probes
+            from inspector.sources.registry_pull import pull_into_engine
+
+            progress(f"pulling {pull_ref} into the engine to probe it")
+            pull_into_engine(pull_ref, target.image_id, pull)
+            return run_probes(target, options, progress)
+
+        return pull_then_probe
     if kind == "registry":
         return lambda _plan: skipped(
             "the image was read from a registry; runtime probes need it on a Docker engine "

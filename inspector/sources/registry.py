@@ -55,6 +55,13 @@ _ARCHES = {
 
 
 @dataclass(frozen=True)
+class RegistryLoaded(Loaded):
+    """What `load` read, and how an engine pulls exactly that image to probe it."""
+
+    pull_ref: str | None = None  # HOST/REPO@<digest of the image manifest read>
+
+
+@dataclass(frozen=True)
 class RegistryRef:
     host: str  # HOST[:PORT]
     repository: str
@@ -286,20 +293,23 @@ def _choose(client: Client, index: dict[str, Any], wanted: str | None) -> str:
 
 def _image_manifest(
     client: Client, ref: RegistryRef, digest: str, platform: str | None
-) -> dict[str, Any]:
+) -> tuple[str, dict[str, Any]]:
+    """The image manifest `digest` names, or the one for `platform` in the index it names;
+    with the image manifest's own digest."""
     document = _json(client, _by_digest(client, ref, digest), "manifest")
     if "manifests" in document:  # a manifest list or OCI index
         chosen = _choose(client, document, platform)
         if not _DIGEST.match(chosen):
             raise client.fail(f"the index names an invalid digest {chosen[:80]!r}")
         document = _json(client, _by_digest(client, ref, chosen), "manifest")
+        digest = chosen
         if "manifests" in document:
             raise client.fail(f"the index entry {chosen} is itself an index, not an image")
     if document.get("schemaVersion") == 1:
         raise client.fail("a schema 1 manifest (deprecated since 2017): push the image again")
     if not isinstance(document.get("config"), dict) or not isinstance(document.get("layers"), list):
         raise client.fail("the manifest has no config or layers: not an image manifest")
-    return document
+    return digest, document
 
 
 def _descriptor(client: Client, descriptor: Any, what: str) -> tuple[str, int | None]:
@@ -331,7 +341,7 @@ def load(
     client = Client(ref.host, ref.repository, str(ref), insecure=insecure)
     try:
         top = resolve(client, ref)
-        manifest = _image_manifest(client, ref, top, platform)
+        image_digest, manifest = _image_manifest(client, ref, top, platform)
         config_digest, config_size = _descriptor(client, manifest["config"], "config")
         blob = BlobStream(client, ref.repository, config_digest, config_size)
         try:
@@ -348,13 +358,14 @@ def load(
         layers = _read_layers(client, ref, manifest["layers"], diff_ids, read_layer, known)
     finally:
         client.close()
-    return Loaded(
+    return RegistryLoaded(
         image_id="sha256:" + hashlib.sha256(config_bytes).hexdigest(),
         digest=f"{ref.name}@{top}",
         tags=(f"{ref.name}:{ref.tag}",) if ref.tag else (),
         raw_config=config,
         config_bytes=config_bytes,
         layers=layers,
+        pull_ref=f"{ref.name}@{image_digest}",
     )
 
 
