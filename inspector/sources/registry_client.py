@@ -114,7 +114,6 @@ class Client:
         self.session.headers["User-Agent"] = "inspector (python-image-inspector)"
         self._credentials = credentials
         self._authorization: str | None = None
-        self._answered = False  # one challenge per client: a second 401 means denied
 
     def close(self) -> None:
         self.session.close()
@@ -130,13 +129,13 @@ class Client:
         Only 2xx, 404 and 416 come back; anything else is a RegistryError saying what was said.
         """
         url = f"{self.base}/v2/{path}"
-        while True:
-            response = self._follow(method, url, headers or {}, stream)
-            if response.status_code != 401 or self._answered:
-                break
-            self._answered = True
+        response = self._follow(method, url, headers or {}, stream)
+        if response.status_code == 401:
+            # Answered once per request: a token that expired during a long read is renewed,
+            # and a 401 right after an answer means the credentials are refused.
             self._answer(response)
             response.close()
+            response = self._follow(method, url, headers or {}, stream)
         if response.status_code in (401, 403):
             said = registry_said(response)
             response.close()
