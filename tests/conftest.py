@@ -7,12 +7,28 @@ are skipped, unless `--require-docker` is given (CI and `make test` give it): th
 from __future__ import annotations
 
 import functools
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
+
+# Hypothesis profiles (tests/test_fuzz_hostile.py, docs/limits.md): "suite" runs within
+# `make test`, the same examples every run so CI is repeatable, a failure reported as found
+# (shrinking one can take minutes); "fuzz" is `make fuzz`, new examples every run, shrunk.
+# Choose with HYPOTHESIS_PROFILE or --hypothesis-profile.
+settings.register_profile(
+    "suite",
+    max_examples=60,
+    derandomize=True,
+    print_blob=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+settings.register_profile("fuzz", max_examples=2000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,9 +107,11 @@ def _kind(value: Any) -> str:
 
 def validate(raw: Any) -> dict[str, Any]:
     """`raw`, the parsed image config, when its fields have the types the spec gives them;
-    else ConfigError naming the first field that does not (one line, never a traceback)."""
+    else ConfigError naming the first field that does not (one line, never a traceback).
+    Lone surrogates in its strings become U+FFFD (changed in place)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"the image config is {_kind(raw)}, not a JSON object")
+    _replace_lone_surrogates(raw)
     for key in ("architecture", "os", "created", "variant", "author"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise ConfigError(f"the image config's {key} is {_kind(raw[key])}, not a string")
@@ -136,6 +139,31 @@ def validate(raw: Any) -> dict[str, Any]:
                 raise ConfigError(f"the image config's history[{i}].{key} is "
                                   f"{_kind(step[key])}, not {_kind(kind())}")  # fmt: skip
     return raw
+
+
+# json.loads keeps a lone "\\ud800" escape (and, reading bytes, an encoded surrogate) as a str
+# that no UTF-8 output can encode; Docker's Go decoder reads both as U+FFFD. Doing the same here,
+# once, keeps every later writer (cache, reports, terminal) from crashing on a config string.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: Any) -> Any:
+    return _SURROGATE.sub("\ufffd", text) if isinstance(text, str) else text
+
+
+def _replace_lone_surrogates(raw: dict[str, Any]) -> None:
+    # A loop, not recursion: json.loads accepts nesting nearly as deep as the recursion limit.
+    stack: list[Any] = [raw]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            items = [(_clean(k), _clean(v)) for k, v in node.items()]
+            node.clear()
+            node.update(items)
+            stack.extend(v for _, v in items if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            node[:] = [_clean(v) for v in node]
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
 
 
 def _which(value: Any) -> str:

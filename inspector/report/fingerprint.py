@@ -25,7 +25,9 @@ def fingerprint(reference: str, finding: Finding) -> str:
         finding.message,
     )
     text = "\x00".join(_VOLATILE.sub("#", part) for part in parts)
-    return hashlib.sha256(text.encode()).hexdigest()
+    # A file name that is not UTF-8 arrives surrogateescaped (\udcff): surrogatepass hashes it as
+    # is, where a strict encode would crash the report. Text without surrogates hashes as before.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def repository(reference: str) -> str:

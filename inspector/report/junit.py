@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from checks.model import SEVERITIES, CheckResult, Finding, severity_rank
 from inspector.report.model import ImageReport
+from inspector.safetext import visible
 
 # XML 1.0 cannot carry these even escaped; a file name in an image can contain them.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -110,4 +111,7 @@ def _text(element: ET.Element, text: str) -> None:
 
 
 def _clean(text: str) -> str:
-    return _INVALID_XML.sub("\ufffd", text)
+    # CI servers show these strings to people: escapes, C1 controls, bidi overrides and
+    # surrogateescaped bytes are made visible as in every other format (a surrogate would also
+    # make the UTF-8 file unwritable); what XML still cannot carry becomes U+FFFD.
+    return _INVALID_XML.sub("\ufffd", visible(text))

@@ -22,6 +22,10 @@ from inspector.safetext import visible
 
 # Columns that wrap: what, where, fix. id and severity never wrap.
 _MIN_WIDTH = 100
+# A word longer than this (a 200 KB ENV value, a command) is clipped in the table: tabulate pads
+# every line of a column to its longest, so one huge word times many lines was gigabytes. The
+# JSON, SARIF and Markdown reports keep it whole.
+_MAX_WORD = 1000
 
 # click.style arguments per severity: red for what fails a default gate, yellow for what would
 # fail a stricter one, and quiet for the rest.
@@ -125,6 +129,18 @@ def _wrap(text: str, width: int) -> str:
     """Wrap at spaces only: a path, a label or a command a reader copies must stay whole, even
     when it overflows the column (tabulate's own wrapping splits words and hyphens)."""
     return "\n".join(
-        textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+        textwrap.fill(_clip(line), width, break_long_words=False, break_on_hyphens=False)
         for line in text.splitlines() or [""]
+    )
+
+
+def _clip(line: str) -> str:
+    words = line.split(" ")
+    if all(len(word) <= _MAX_WORD for word in words):
+        return line
+    return " ".join(
+        f"{word[:_MAX_WORD]}… ({len(word) - _MAX_WORD:,} more characters)"
+        if len(word) > _MAX_WORD
+        else word
+        for word in words
     )
