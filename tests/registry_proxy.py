@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 # What to do with one request: None forwards it; otherwise ("status", code, headers),
 # ("cut", bytes_sent) or ("redirect", url).
 Fault = tuple | None
 TOKEN = "tok-for-tests"
+REFRESH_TOKEN = "refresh-for-tests"  # an identity token: exchanged by POST, OAuth2 style
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
@@ -68,6 +70,15 @@ class Proxy:
         return _reply(handler, status, dict(keep), body)
 
     def _token(self, handler: BaseHTTPRequestHandler, headers: dict[str, str]) -> None:
+        if handler.command == "POST":
+            length = int(headers.get("Content-Length") or 0)
+            form = parse_qs(handler.rfile.read(length).decode())
+            granted = form.get("grant_type") == ["refresh_token"] and form.get("refresh_token") == [
+                REFRESH_TOKEN
+            ]
+            if not granted:
+                return _reply(handler, 401, {}, b'{"errors":[]}')
+            return _reply(handler, 200, {}, json.dumps({"access_token": TOKEN}).encode())
         expected = "Basic " + base64.b64encode(":".join(self.bearer_user or ()).encode()).decode()
         if headers.get("Authorization") != expected:
             return _reply(handler, 401, {}, b'{"errors":[{"code":"UNAUTHORIZED",'

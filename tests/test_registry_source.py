@@ -29,7 +29,7 @@ from tests.registry import (
     push_index,
     running_registry,
 )
-from tests.registry_proxy import Proxy, running_proxy
+from tests.registry_proxy import REFRESH_TOKEN, Proxy, running_proxy
 
 BASE = layer(
     ("etc/", None),
@@ -468,3 +468,20 @@ def test_pull_missing_puts_the_read_image_on_the_engine_and_probes_it(
 
         with contextlib.suppress(docker.errors.ImageNotFound):
             docker_client.images.remove(image_id, force=True)
+
+
+def test_bearer_token_from_an_identity_token(token_registry, no_daemon, tmp_path):
+    """An `identitytoken` in the Docker config is exchanged for a token (OAuth2 refresh)."""
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    auths = {"auths": {token_registry.address: {"identitytoken": REFRESH_TOKEN}}}
+    (config / "config.json").write_text(json.dumps(auths))
+    assert len(_load(f"{token_registry.address}/t/app:1").layers) == 2
+    assert any(s.method == "POST" and s.path.startswith("/token") for s in token_registry.seen)
+
+
+def test_podman_auth_file_is_used(private, no_daemon, tmp_path, monkeypatch):
+    """Podman's $REGISTRY_AUTH_FILE (auth.json) supplies credentials when Docker's has none."""
+    basic_auth_config(tmp_path / "podman", private, *USER)
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "podman" / "config.json"))
+    assert len(_load(f"{private}/t/app:1").layers) == 2
