@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -25,7 +26,11 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:{port}
+  addr: {host}:{port}
+"""
+TLS = """  tls:
+    certificate: {certificate}
+    key: {key}
 """
 HTPASSWD = """auth:
   htpasswd:
@@ -45,17 +50,30 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_registry(workdir: Path, *, user: tuple[str, str] | None = None) -> Iterator[str]:
-    """Yield "127.0.0.1:PORT" of a registry that lives as long as the block; ended by its PID.
+def running_registry(
+    workdir: Path, *, user: tuple[str, str] | None = None, host: str = "127.0.0.1",
+    tls: bool = False,
+) -> Iterator[str]:  # fmt: skip
+    """Yield "HOST:PORT" of a registry that lives as long as the block; ended by its PID.
 
     With `user` (name, password), the registry wants that user by Basic auth (htpasswd, bcrypt
-    as Distribution requires). Its access log is `workdir/registry.log` (see `blob_gets`)."""
+    as Distribution requires). With `tls`, it serves HTTPS with a self-signed certificate for
+    `host`, written to `workdir/cert.pem`. Its access log is `workdir/registry.log`."""
     exe = shutil.which("docker-registry")
     if exe is None:
         raise RuntimeError("docker-registry is not installed (make test installs it)")
     port = free_port()
     config = workdir / "registry.yml"
-    text = CONFIG.format(root=workdir / "storage", port=port)
+    text = CONFIG.format(root=workdir / "storage", host=host, port=port)
+    if tls:
+        certificate, key = workdir / "cert.pem", workdir / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-keyout", str(key), "-out", str(certificate), "-subj", f"/CN={host}",
+             "-addext", f"subjectAltName=IP:{host}"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        text += TLS.format(certificate=certificate, key=key)
     if user is not None:
         import bcrypt
 
@@ -69,7 +87,10 @@ def running_registry(workdir: Path, *, user: tuple[str, str] | None = None) -> I
         deadline = time.monotonic() + 20
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1):
+                scheme = "https" if tls else "http"
+                with urllib.request.urlopen(
+                    f"{scheme}://{host}:{port}/v2/", timeout=1, context=_unverified()
+                ):
                     break
             except urllib.error.HTTPError as exc:  # 401: up, and wanting credentials
                 if exc.code == 401:
@@ -81,7 +102,7 @@ def running_registry(workdir: Path, *, user: tuple[str, str] | None = None) -> I
                         f"registry did not start: {(workdir / 'registry.log').read_text()[-500:]}"
                     ) from None
                 time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
+        yield f"{host}:{port}"
     finally:
         process.terminate()
         try:
@@ -90,6 +111,25 @@ def running_registry(workdir: Path, *, user: tuple[str, str] | None = None) -> I
             process.kill()
             process.wait()
         log.close()
+
+
+def _unverified() -> ssl.SSLContext:
+    """For the start-up poll only: the certificate is the test's own."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def outward_address() -> str | None:
+    """This machine's address on its network (not loopback), or None when it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.255.255.255", 1))  # no packet is sent: it only picks a route
+        except OSError:
+            return None
+        address = sock.getsockname()[0]
+    return None if address.startswith("127.") else address
 
 
 def blob_gets(workdir: Path, repository: str) -> list[str]:

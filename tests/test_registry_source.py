@@ -25,6 +25,7 @@ from tests.registry import (
     basic_auth_config,
     blob_gets,
     free_port,
+    outward_address,
     push_image,
     push_index,
     running_registry,
@@ -485,3 +486,58 @@ def test_podman_auth_file_is_used(private, no_daemon, tmp_path, monkeypatch):
     basic_auth_config(tmp_path / "podman", private, *USER)
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "podman" / "config.json"))
     assert len(_load(f"{private}/t/app:1").layers) == 2
+
+
+@pytest.fixture(scope="module")
+def tls_registry(tmp_path_factory, request):
+    """A registry serving HTTPS with a self-signed certificate on this machine's network
+    address (not loopback, so the client must use TLS), holding t/app:1."""
+    _needs_registry(request)
+    host = outward_address()
+    if host is None or shutil.which("openssl") is None:
+        pytest.skip("no non-loopback address or no openssl: TLS cannot be tried here")
+    workdir = tmp_path_factory.mktemp("tls")
+    with running_registry(workdir, host=host, tls=True) as address:
+        import requests
+
+        config, layers = _archive_parts(image_archive([BASE, APP]))
+        with requests.Session() as session:
+            session.trust_env = False  # or REQUESTS_CA_BUNDLE, when set, overrides `verify`
+            session.verify = str(workdir / "cert.pem")
+            push_tls(session, address, config, layers)
+        yield address, workdir / "cert.pem"
+
+
+def push_tls(session, address: str, config: bytes, layers: list[bytes]) -> None:
+    """t/app:1 pushed over HTTPS (the helpers in tests/registry.py speak plain HTTP)."""
+    from tests.registry import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST
+
+    def blob(data: bytes) -> dict:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        start = session.post(f"https://{address}/v2/t/app/blobs/uploads/", timeout=30)
+        location = start.headers["Location"]
+        url = location if location.startswith("http") else f"https://{address}{location}"
+        session.put(url, params={"digest": digest}, data=data, timeout=30).raise_for_status()
+        return {"digest": digest, "size": len(data)}
+
+    manifest = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+                "config": {"mediaType": DOCKER_CONFIG, **blob(config)},
+                "layers": [{"mediaType": DOCKER_LAYER, **blob(raw)} for raw in layers]}  # fmt: skip
+    session.put(
+        f"https://{address}/v2/t/app/manifests/1", data=json.dumps(manifest),
+        headers={"Content-Type": DOCKER_MANIFEST}, timeout=30,
+    ).raise_for_status()  # fmt: skip
+
+
+def test_tls_is_verified_and_requests_ca_bundle_honoured(
+    tls_registry, no_daemon, monkeypatch, capsys
+):
+    """A certificate no CA vouches for is exit 2 "TLS failure"; with REQUESTS_CA_BUNDLE naming
+    it, the same registry is read."""
+    address, certificate = tls_registry
+    ref = f"registry:{address}/t/app:1"
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    assert "TLS failure" in _one_line_error(capsys, ["facts", ref])
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    assert _facts(capsys, ref)["image"]["source"] == "registry"
