@@ -541,3 +541,13 @@ def test_tls_is_verified_and_requests_ca_bundle_honoured(
     assert "TLS failure" in _one_line_error(capsys, ["facts", ref])
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
     assert _facts(capsys, ref)["image"]["source"] == "registry"
+
+
+def test_a_refused_head_falls_back_to_get(registry, no_daemon):
+    """A proxy that answers HEAD with 405 does not stop the read: the tag is resolved by GET."""
+    address, _ = registry
+    no_head = lambda method, path, headers: ("status", 405, {}) if method == "HEAD" else None  # noqa: E731
+    with running_proxy(Proxy(address, no_head)) as proxy:
+        loaded = _load(f"{proxy.address}/t/app:1")
+    assert len(loaded.layers) == 2
+    assert any(s.method == "GET" and s.path.endswith("/manifests/1") for s in proxy.seen)

@@ -122,11 +122,18 @@ class Client:
         return RegistryError(f"{self.what}: {message}")
 
     def request(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, stream: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+        tolerated: Collection[int] = (404, 416),
     ) -> requests.Response:
         """The response to `method` on `path` (under /v2/), authenticated, redirects followed.
 
-        Only 2xx, 404 and 416 come back; anything else is a RegistryError saying what was said.
+        Only 2xx and `tolerated` statuses come back; anything else is a RegistryError saying
+        what was said.
         """
         url = f"{self.base}/v2/{path}"
         response = self._follow(method, url, headers or {}, stream)
@@ -140,7 +147,7 @@ class Client:
             said = registry_said(response)
             response.close()
             raise self.fail(f"denied by the registry ({said}); check `docker login {self.host}`")
-        if response.status_code >= 400 and response.status_code not in (404, 416):
+        if response.status_code >= 400 and response.status_code not in tolerated:
             said = registry_said(response)
             response.close()
             raise self.fail(f"the registry answered {said}")
