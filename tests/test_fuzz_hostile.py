@@ -485,3 +485,25 @@ def test_the_table_clips_a_huge_word_instead_of_padding_every_line_to_it():
     assert len(text) < 1_000_000
     assert "(195,003 more characters)" in text
     assert "https://u:p@h/https://" in text
+
+
+def test_sarif_locates_a_finding_in_a_file_whose_name_is_not_utf8(tmp_path, monkeypatch, capsys):
+    """A private key under a directory named by the byte 0xff: the SARIF artifact URI encodes
+    that byte as %FF (quoting the name as strict UTF-8 used to crash the whole report)."""
+    from tests.hostile_strategies import CONTENTS, Member, to_tar
+
+    monkeypatch.setenv("INSPECTOR_CACHE_DIR", str(tmp_path / "cache"))
+    key = next(c for c in CONTENTS if c.startswith(b"-----BEGIN RSA"))
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(image_archive([to_tar([Member(b"srv/\xff/id_rsa", data=key)])]))
+    sarif = tmp_path / "r.sarif"
+    code = main(["audit", f"docker-archive:{archive}", "--no-probe", "--no-config",
+                 "-o", f"sarif={sarif}"])  # fmt: skip
+    assert code == 1, capsys.readouterr().err
+    uris = [
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for run in json.loads(sarif.read_text(encoding="utf-8"))["runs"]
+        for result in run["results"]
+        for loc in result.get("locations", [])
+    ]
+    assert any(uri.endswith("/srv/%FF/id_rsa") for uri in uris), uris

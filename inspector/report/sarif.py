@@ -13,6 +13,7 @@ invocation then did not succeed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -35,6 +36,8 @@ LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "not
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
 # RFC 3986 pchar plus "/": everything else in a reference or a path is percent-encoded.
 _URI_SAFE = "/:@!$&'()*+,;=-._~"
+# Surrogates surrogateescape did not make (it makes U+DC80-U+DCFF, one per byte not UTF-8).
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 
 def render(reports: Sequence[ImageReport]) -> str:
@@ -179,10 +182,17 @@ def _logical(name: str, kind: str, qualified: str) -> dict[str, str]:
 
 def artifact_uri(reference: str, path: str | None = None) -> str:
     """The image reference (and a path in it) as a relative URI: no scheme, odd bytes encoded."""
-    uri = quote(reference.strip("/"), safe=_URI_SAFE)
+    uri = quote(_raw(reference.strip("/")), safe=_URI_SAFE)
     if path:
-        uri += "/" + quote(path.lstrip("/"), safe=_URI_SAFE)
+        uri += "/" + quote(_raw(path.lstrip("/")), safe=_URI_SAFE)
     return _no_scheme(uri)
+
+
+def _raw(text: str) -> bytes:
+    """The bytes a name stands for: a file name that is not UTF-8 arrives surrogateescaped and
+    is percent-encoded as its own bytes (quote's strict UTF-8 would crash on it); any other
+    lone surrogate stands for no byte and becomes U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8", "surrogateescape")
 
 
 def _no_scheme(uri: str) -> str:
