@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-import zlib
 from typing import BinaryIO
 
+from inspector.layers.decompress import CHUNK, decoder_for
 from inspector.layers.limits import Limit
 from inspector.layers.model import LayerError
 
-CHUNK = 1 << 20
+__all__ = ["CHUNK", "LayerStream", "ReadFailed", "Slice"]
 
 
 class ReadFailed(LayerError):
@@ -63,8 +63,9 @@ class Hasher:
 class LayerStream:
     """A read-only stream that hashes and counts the uncompressed bytes passing through it.
 
-    At most CHUNK bytes are inflated at a time, whatever the compressed chunk holds (1 MiB of
-    gzip'd zeros is 1 GiB), and once `limit` bytes have passed, reading stops with its error.
+    Compression is told by the first bytes (gzip, zstd or none) and at most CHUNK bytes are
+    inflated at a time, whatever the compressed chunk holds; once `limit` bytes have passed,
+    reading stops with its error.
     """
 
     def __init__(
@@ -79,16 +80,10 @@ class LayerStream:
         self.limit, self.subject = limit, subject
         self.hash = Hasher() if hashed else None
         self.count = 0
-        head = self._read_raw(CHUNK)
-        if head[:2] == b"\x1f\x8b":
-            self._inflate: zlib._Decompress | None = zlib.decompressobj(wbits=47)
-        elif head[:4] == b"\x28\xb5\x2f\xfd":
-            raise LayerError("zstd-compressed layers are not supported yet")
-        else:
-            self._inflate = None
         self._buf = b""
         self._pos = 0
-        self._feed(head)
+        self._decoder = decoder_for(self._read_raw(CHUNK), self._read_raw)
+        self._fill()  # a corrupt first chunk fails here, before any member is asked for
 
     def _read_raw(self, n: int) -> bytes:
         try:
@@ -97,22 +92,6 @@ class LayerStream:
             if self.subject == "a layer":
                 raise ReadFailed(f"layer stream broke off: {exc}") from exc
             raise ReadFailed(f"{self.subject} could not be read: {exc}") from exc
-
-    def _feed(self, data: bytes) -> int:
-        if self._inflate is not None:
-            try:
-                data = self._inflate.decompress(data, CHUNK)
-            except zlib.error as exc:
-                raise LayerError(f"corrupt gzip layer: {exc}") from exc
-        if self.hash is not None:
-            self.hash.update(data)
-        self.count += len(data)
-        if self.limit is not None and self.count > self.limit.value:
-            raise self.limit.exceeded(self.subject)
-        # Copy only the unread tail, once per chunk, never the whole buffer per read.
-        self._buf = self._buf[self._pos :] + data
-        self._pos = 0
-        return len(data)
 
     def read(self, n: int = -1) -> bytes:
         if n < 0:
@@ -126,32 +105,18 @@ class LayerStream:
         return out
 
     def _fill(self) -> bool:
-        inflate = self._inflate
-        if inflate is not None and inflate.unconsumed_tail:
-            # What the last raw chunk still holds: inflated CHUNK bytes at a time.
-            self._feed(inflate.unconsumed_tail)
-            return True
-        if inflate is not None and inflate.eof and inflate.unused_data:
-            self._next_member()
-            self._feed(inflate.unused_data)
-            return True
-        chunk = self._read_raw(CHUNK)
-        if not chunk:
-            if inflate is not None and not inflate.eof:
-                if self._feed(b""):  # output zlib held back for want of room
-                    return True
-                raise LayerError("gzip layer ends before its end marker (truncated)")
+        data = self._decoder.next()
+        if data is None:
             return False
-        if inflate is not None and inflate.eof:
-            self._next_member()
-        self._feed(chunk)
+        if self.hash is not None:
+            self.hash.update(data)
+        self.count += len(data)
+        if self.limit is not None and self.count > self.limit.value:
+            raise self.limit.exceeded(self.subject)
+        # Copy only the unread tail, once per chunk, never the whole buffer per read.
+        self._buf = self._buf[self._pos :] + data
+        self._pos = 0
         return True
-
-    def _next_member(self) -> None:
-        # Bytes after a gzip member's end: another member (Go's gzip reader, so the engine,
-        # reads them all as one stream), or garbage that fails as a corrupt header. Never
-        # ignored: an endless tail (a blob linked to /dev/zero) must not be read forever.
-        self._inflate = zlib.decompressobj(wbits=47)
 
     def skip(self, n: int) -> int:
         """Consume `n` bytes without copying them; returns how many there were."""

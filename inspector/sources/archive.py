@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 from inspector.errors import InspectorError
 from inspector.image.config import validate
+from inspector.layers.decompress import is_gzip, is_zstd
 from inspector.layers.limits import (
     MAX_CONFIG_JSON,
     MAX_DOCUMENTS,
@@ -35,6 +36,7 @@ MAX_JSON = MAX_CONFIG_JSON  # no JSON document an image needs is larger than its
 HASH_ONLY_MIN = 1 << 20
 # The names docker save and OCI layouts give the JSON documents an image is assembled from.
 _INDEXES = ("manifest.json", "index.json")
+_LAYER_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst")
 
 ReadLayer = Callable[[BinaryIO], LayerRead]
 
@@ -116,13 +118,28 @@ def _tar_header(head: bytes) -> bool:
 
 
 def _wanted_document(name: str) -> bool:
-    """Where docker save and OCI layouts keep the JSON an image is assembled from: the index
-    files, a legacy config (`<hex>.json` at the top) and blobs; any other JSON is never read."""
-    return (
-        name in _INDEXES
-        or name.startswith("blobs/")
-        or ("/" not in name and name.endswith(".json"))
-    )
+    """Where docker save, OCI layouts and kaniko keep the JSON an image is assembled from: the
+    index files, blobs and any file at the top (a legacy config is `<hex>.json`, kaniko's is
+    `sha256:<hex>`); JSON deeper down (a legacy `<id>/json`) is never read."""
+    return name in _INDEXES or name.startswith("blobs/") or "/" not in name
+
+
+def _compressed(head: bytes) -> bool:
+    return is_gzip(head) or is_zstd(head)
+
+
+def _layer_member(name: str, head: bytes) -> bool:
+    """Whether a member that is not JSON is a layer. The manifest (often the last member)
+    names the layers, but only paths: docker save writes `<id>/layer.tar` or OCI blobs,
+    go-containerregistry (kaniko, crane) `<hex>.tar.gz` or `<hex>.tar` at the top. A file at
+    the top is taken for a layer when it is named like one or starts as a tar, gzip or zstd
+    does; every layer read is matched to the config by its uncompressed digest, so a layer
+    read that the manifest does not name is only wasted work, never a wrong fact."""
+    if name.endswith("/layer.tar") or name.startswith("blobs/"):
+        return True
+    if "/" in name:
+        return False
+    return name.endswith(_LAYER_SUFFIXES) or _compressed(head) or _tar_header(head)
 
 
 def _shown(text: object, most: int = 80) -> str:
@@ -177,7 +194,7 @@ def read_image_stream(
                         )
                     documents[name] = head + handle.read()
                 continue
-            if not (name.endswith("/layer.tar") or name.startswith("blobs/")):
+            if not _layer_member(name, head):
                 continue
             blob = name.rsplit("/", 1)[-1]
             # An uncompressed OCI blob is named by its diff_id: a cached one is skipped.
@@ -185,8 +202,9 @@ def read_image_stream(
                 hits.add(f"sha256:{blob}")
                 continue
             body = _Prefixed(head, handle)
-            # Small layers collide on size often and parse in no time: parse them.
-            big = member.size >= HASH_ONLY_MIN
+            # Small layers collide on size often and parse in no time: parse them. A compressed
+            # layer's size is not its tar's, so only an uncompressed one is compared.
+            big = member.size >= HASH_ONLY_MIN and not _compressed(head)
             candidates = known.with_size(member.size) if trust_sizes and big else set()
             if candidates:
                 digest = _hash_only(body)  # type: ignore[arg-type]
