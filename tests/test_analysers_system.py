@@ -192,7 +192,7 @@ def test_wants_gives_package_databases_a_large_cap_and_everything_else_a_small_o
     assert ospackages.wants("/var/lib/dpkg/status", 40 << 20) == 16 << 20
     assert ospackages.wants("/lib/apk/db/installed", 1) == 16 << 20
     assert osinfo.wants("/etc/os-release", 100) <= 64 << 10
-    assert users.wants("/etc/passwd", 100) <= 1 << 20
+    assert users.wants("/etc/passwd", 100) <= 8 << 20
     assert secrets.wants("/root/.netrc", 100) <= 64 << 10
     for module in ALL:
         assert module.wants("/usr/lib/libbig.so", 50 << 20) is None

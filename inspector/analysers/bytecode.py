@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from inspector.analysers import python as python_analyser
 from inspector.analysers.imagedata import ImageData
+from inspector.analysers.numbers import digits_key
 from inspector.layers.model import DIR, FILE
 
 AREAS = ("stdlib", "site_packages", "application")
@@ -241,7 +242,7 @@ class _Tags:
     def _venv_tag(self) -> str | None:
         tags = [_tag(v.version) for v in self.venvs]
         known = [t for t in tags if t]
-        return max(known, key=lambda t: int(t.split("-")[1])) if known else None
+        return max(known, key=lambda t: digits_key(t.split("-")[1])) if known else None
 
     def for_root(self, area: str, root: str) -> str | None:
         key = (area, root)
@@ -276,5 +277,6 @@ def _tag(version: str | None) -> str | None:
     return None
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+def _version_key(version: str) -> tuple[tuple[int, str], ...]:
+    # Ordered without int(): a version part can be thousands of digits in a hostile file name.
+    return tuple(digits_key(p) for p in re.findall(r"\d+", version)[:3])

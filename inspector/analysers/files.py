@@ -9,6 +9,7 @@ are captured, each capped small.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import posixpath
@@ -444,8 +445,21 @@ def _skipped_leak(path: str) -> bool:
     return (path + "/").startswith(_LEAK_SKIP_ROOTS) or any(s in path for s in _LEAK_SKIP)
 
 
-def _inside(path: str, roots: list[str]) -> bool:
-    return any(path.startswith(root + "/") for root in roots)
+def _parts(path: str) -> tuple[str, ...]:
+    # Sorted by components, a directory's whole subtree follows it directly ("/a/b-x" sorts
+    # between "/a/b" and "/a/b/c" as strings, after them as components).
+    return tuple(path.split("/"))
+
+
+def _inside(path: str, roots: list[tuple[str, ...]]) -> bool:
+    """Whether `path` is under one of `roots` (sorted by components, none inside another): only
+    the last root not after it can hold it, found by bisection (20,000 `.git` dirs each
+    compared with every root took minutes)."""
+    parts = _parts(path)
+    index = bisect.bisect_right(roots, parts) - 1
+    return (
+        index >= 0 and len(roots[index]) < len(parts) and parts[: len(roots[index])] == roots[index]
+    )
 
 
 def _leaks(data: ImageData, scan: _Scan) -> tuple[Leak, ...]:
@@ -460,14 +474,15 @@ def _leaks(data: ImageData, scan: _Scan) -> tuple[Leak, ...]:
             if venv is not None:
                 dirs.append(("host_venv", venv))
     # Only the outermost: node_modules/x/.git and .git/.../Dockerfile are part of their root.
-    dirs.sort(key=lambda item: item[1].entry.path)
-    roots: list[str] = []
+    # Sorted by components, a root comes before its subtree and roots stay sorted as appended.
+    dirs.sort(key=lambda item: _parts(item[1].entry.path))
+    roots: list[tuple[str, ...]] = []
     leaks: list[Leak] = []
     for name, version in dirs:
         path = version.entry.path
         if _inside(path, roots):
             continue
-        roots.append(path)
+        roots.append(_parts(path))
         files, size = _subtree(data, path)
         credential = _git_credential(data.text(f"{path}/config")) if name == "git" else None
         home = _venv_home(data.content(f"{path}/pyvenv.cfg")) if name == "host_venv" else None

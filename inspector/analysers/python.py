@@ -14,6 +14,7 @@ import shlex
 from dataclasses import dataclass
 
 from inspector.analysers.imagedata import ImageData
+from inspector.analysers.numbers import digits_key
 from inspector.image.config import command_form
 from inspector.layers.model import DIR, FILE, HARDLINK, SYMLINK, Entry
 from inspector.layers.overlay import DELETED, FileSystem
@@ -251,9 +252,10 @@ def _minor(version: str | None) -> str | None:
     return ".".join(parts[:2]) if len(parts) >= 2 else None
 
 
-def _version_key(version: str) -> tuple[int, ...]:
+def _version_key(version: str) -> tuple[tuple[int, str], ...]:
+    # Ordered without int(): a version part can be thousands of digits in a hostile file name.
     match = _VERSION_PREFIX.match(version)
-    return tuple(int(p) for p in match.group(0).split(".")) if match else ()
+    return tuple(digits_key(p) for p in match.group(0).split(".")) if match else ()
 
 
 # --- interpreters ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ A file deleted by a later layer still ships in its layer's tar, so files are rea
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import posixpath
@@ -233,10 +234,15 @@ def _url_hit(match: re.Match[str]) -> _Hit | None:
 def scan_value(text: str) -> list[_Hit]:
     """Known token shapes, PEM private keys and credentialed URLs anywhere in `text`."""
     hits: list[_Hit] = []
+    # Where the block that starts at a header ends. Thousands of headers with no END after
+    # them would each search to the end of the text; one search serves every header before
+    # the END it found (or after the last one, when none is left).
+    end = close = 0
     for match in _PEM_PRIVATE.finditer(text):
-        end = text.find("-----END", match.end())
-        stop = len(text) if end < 0 else text.find("-----", end + 8) + 5
-        stop = max(stop, match.end())
+        if 0 <= end < match.end():
+            end = text.find("-----END", match.end())
+            close = len(text) if end < 0 else text.find("-----", end + 8) + 5
+        stop = max(close, match.end())
         hits.append(_Hit(PRIVATE_KEY, match.start(), stop,
                          f"{match.group(0)} ({stop - match.start()} chars)"))  # fmt: skip
     for rule in secret_rules.RULES:
@@ -267,6 +273,7 @@ def _non_overlapping(hits: list[_Hit]) -> list[_Hit]:
 def _scan_assignments(text: str) -> list[tuple[str | None, _Hit]]:
     """(assignment name or None, hit) for every secret in a command line or history step."""
     found: list[tuple[str | None, _Hit]] = []
+    # Spans of the assignment values already scanned, in text order and disjoint.
     covered: list[tuple[int, int]] = []
     for match in _ASSIGNMENT.finditer(text):
         name, value = match.group("name"), match.group("value")
@@ -280,8 +287,11 @@ def _scan_assignments(text: str) -> list[tuple[str | None, _Hit]]:
         elif secret_name(name) and _secret_value(value):
             found.append((name, _Hit(SECRET_VARIABLE, start, end, redact(_unquote(value)))))
             covered.append((start, end))
+    starts = [a for a, _ in covered]
     for hit in scan_value(text):
-        if not any(a <= hit.start < b for a, b in covered):
+        # The one span that can hold it: a bisection, not a pass over every span per hit.
+        index = bisect.bisect_right(starts, hit.start) - 1
+        if index < 0 or covered[index][1] <= hit.start:
             found.append((None, hit))
     return found
 
@@ -364,8 +374,44 @@ def _test_fixture(path: str) -> bool:
 
 
 def _ini_values(text: str, key: str) -> list[str]:
-    pattern = re.compile(rf"^\s*{key}\s*[=:]\s*(.*?)\s*$", re.IGNORECASE | re.MULTILINE)
-    return [v for v in pattern.findall(text) if not is_placeholder(v)]
+    """The values of `key = value` (or `key: value`) lines, key in any case. Line by line, not
+    with a `^\\s*key` multiline regex: its `\\s*` runs over every following blank line from
+    each line start, minutes for 64 KiB of newlines."""
+    values = []
+    pending = False  # `key =` alone: the value is on the next non-blank line (a continuation)
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if pending and stripped:
+            values.append(stripped)
+            pending = False
+            continue
+        if stripped[: len(key)].lower() != key:
+            continue
+        rest = stripped[len(key) :].lstrip()
+        if rest[:1] in ("=", ":"):
+            values.append(rest[1:].strip())
+            pending = not values[-1]
+    return [v for v in values if not is_placeholder(v)]
+
+
+_KUBE_CREDENTIALS = ("token", "client-key-data", "password")
+
+
+def _kube_credential(text: str) -> str | None:
+    """The first credential key of a kubeconfig that has a value, line by line (the multiline
+    `^\\s*` regex this replaces was quadratic in blank lines)."""
+    end = len(text.rstrip())  # a value may follow on a later line, as YAML allows
+    offset = 0
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        for key in _KUBE_CREDENTIALS:
+            if stripped.startswith(key):
+                rest = stripped[len(key) :].lstrip()
+                colon = offset + len(line) - len(rest)
+                if rest[:1] == ":" and colon + 1 < end:
+                    return key
+        offset += len(line) + 1
+    return None
 
 
 def _url_hints(text: str) -> list[str]:
@@ -467,15 +513,28 @@ def _file_hint(rule: str, path: str, text: str | None, size: int) -> str | None:
         template = path.lower().endswith((".example", ".sample", ".template", ".dist", ".tmpl"))
         return None if template and "secret-looking" not in hint else hint
     if rule == KUBECONFIG:
-        found = re.search(r"^\s*(token|client-key-data|password)\s*:\s*\S", text, re.MULTILINE)
-        return f"kubeconfig with {found.group(1)}" if found else None
+        key = _kube_credential(text)
+        return f"kubeconfig with {key}" if key else None
     return None
 
 
-def _file_secret(data: ImageData, kind: str, path: str, version: Version, hint: str) -> Secret:
-    return Secret(kind, IN_FILE, path, None, version.layer, None,
-                  redact_text(data.step(version.layer)), version.removed_in is not None,
-                  version.removed_in, hint, _test_fixture(path),
+class _Steps:
+    """Each layer's history step, redacted once: thousands of files from one layer share it,
+    and redacting a 128 KiB step per file was hours of regex work."""
+
+    def __init__(self, data: ImageData) -> None:
+        self.data = data
+        self.done: dict[int, str | None] = {}
+
+    def __call__(self, layer: int) -> str | None:
+        if layer not in self.done:
+            self.done[layer] = redact_text(self.data.step(layer))
+        return self.done[layer]
+
+
+def _file_secret(steps: _Steps, kind: str, path: str, version: Version, hint: str) -> Secret:
+    return Secret(kind, IN_FILE, path, None, version.layer, None, steps(version.layer),
+                  version.removed_in is not None, version.removed_in, hint, _test_fixture(path),
                   removal=version.removal)  # fmt: skip
 
 
@@ -489,13 +548,12 @@ def _is_dir(data: ImageData, path: str) -> bool:
     return any(v.entry.kind == DIR for v in data.fs.history.get(path, ()))
 
 
-def _content_secret(data: ImageData, path: str, version: Version,
-                    hit: ContentHit) -> Secret:  # fmt: skip
+def _content_secret(steps: _Steps, path: str, version: Version, hit: ContentHit) -> Secret:
     hint = f"{_TITLES.get(hit.rule, hit.rule)}: {hit.length} chars, fingerprint {hit.fingerprint}"
-    return Secret(hit.rule, IN_FILE, path, None, version.layer, None,
-                  redact_text(data.step(version.layer)), version.removed_in is not None,
-                  version.removed_in, hint, hit.example or _test_fixture(path), line=hit.line,
-                  fingerprint=hit.fingerprint, removal=version.removal)  # fmt: skip
+    return Secret(hit.rule, IN_FILE, path, None, version.layer, None, steps(version.layer),
+                  version.removed_in is not None, version.removed_in, hint,
+                  hit.example or _test_fixture(path), line=hit.line, fingerprint=hit.fingerprint,
+                  removal=version.removal)  # fmt: skip
 
 
 def _files(data: ImageData) -> Iterator[Secret]:
@@ -504,15 +562,19 @@ def _files(data: ImageData) -> Iterator[Secret]:
         for hit in layer.hits:
             content_hits.setdefault((index, hit.path), []).append(hit)
     repos: set[str] = set()
-    for path in sorted(data.fs.history):
+    steps = _Steps(data)
+    paths = sorted(data.fs.history)
+    for path in paths:
         repo = _git_repo(path)
         if repo is not None and repo not in repos and _is_dir(data, repo):
             repos.add(repo)
             first, last = data.fs.history[repo][0], data.fs.history[repo][-1]
             visible = data.fs.visible.get(repo)
-            entries = sum(1 for p in data.fs.history if p.startswith(repo + "/"))
+            # Paths under repo/ sort between "repo/" and "repo0" ("0" follows "/"): two
+            # bisections, not a scan of every path per repository (20,000 repos took minutes).
+            entries = bisect.bisect_left(paths, repo + "0") - bisect.bisect_left(paths, repo + "/")
             yield Secret(GIT_DIRECTORY, IN_FILE, repo, None, first.layer, None,
-                         redact_text(data.step(first.layer)), visible is None,
+                         steps(first.layer), visible is None,
                          last.removed_in if visible is None else None,
                          f"git metadata ({entries} paths)", _test_fixture(repo))  # fmt: skip
         rule = _file_rule(path)
@@ -521,14 +583,14 @@ def _files(data: ImageData) -> Iterator[Secret]:
                 continue
             found = content_hits.get((version.layer, path), ())
             for hit in found:
-                yield _content_secret(data, path, version, hit)
+                yield _content_secret(steps, path, version, hit)
             if rule is None or (found and rule not in _NAME_ONLY_RULES):
                 continue  # the content scan said it better: which rule, which line
             content = data.content_of(version)
             text = content.decode("utf-8", "replace") if content is not None else None
             hint = _file_hint(rule, path, text, version.entry.size)
             if hint is not None:
-                yield _file_secret(data, rule, path, version, hint)
+                yield _file_secret(steps, rule, path, version, hint)
 
 
 def analyse(data: ImageData) -> Secrets:

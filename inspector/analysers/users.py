@@ -17,8 +17,14 @@ import re
 from dataclasses import dataclass
 
 from inspector.analysers.imagedata import ImageData
+from inspector.analysers.numbers import go_atoi
+from inspector.layers.model import FILE
 
-ACCOUNT_CAP = 1024 * 1024
+# Bytes of each account file read. The reader keeps captured files whole in memory (and in the
+# layer cache), so the cap is finite; it is far above any real passwd (8 MiB is some 150,000
+# accounts). A file read only in part is named in `truncated`, and a lookup it cannot answer is
+# left undetermined instead of "no such user".
+ACCOUNT_CAP = 8 * 1024 * 1024
 PASSWD, GROUP, SHADOW = "/etc/passwd", "/etc/group", "/etc/shadow"
 # runc refuses ids outside this range (user.ErrRange).
 MAX_ID = 2**31 - 1
@@ -67,6 +73,11 @@ class UserFacts:
     group_present: bool
     users: tuple[PasswdEntry, ...]
     groups: tuple[GroupEntry, ...]
+    # Account files larger than ACCOUNT_CAP, read only to it ("/etc/passwd", "/etc/group"):
+    # `users`/`groups` miss their later lines, and a lookup that found nothing in the part read
+    # has null ids and no `error` (it is undetermined, not "no such user"); `group_name` and
+    # `supplementary_gids` may miss what lies past the cut.
+    truncated: tuple[str, ...] = ()
 
 
 def wants(path: str, size: int) -> int | None:
@@ -99,7 +110,7 @@ def parse_passwd(text: str) -> tuple[PasswdEntry, ...]:
         parts += [""] * (7 - len(parts))
         # A password field other than `x` is the hash itself (no shadow file in use).
         state = "unknown" if parts[1] == "x" else password_state(parts[1])
-        users.append(PasswdEntry(parts[0], int(parts[2]), int(parts[3]), parts[4], parts[5],
+        users.append(PasswdEntry(parts[0], _id(parts[2]), _id(parts[3]), parts[4], parts[5],
                                  parts[6], state))  # fmt: skip
     return tuple(users)
 
@@ -111,14 +122,37 @@ def parse_group(text: str) -> tuple[GroupEntry, ...]:
         if len(parts) < 3 or not _INT.fullmatch(parts[2]):
             continue
         members = tuple(m for m in (parts[3].split(",") if len(parts) > 3 else []) if m)
-        groups.append(GroupEntry(parts[0], int(parts[2]), members))
+        groups.append(GroupEntry(parts[0], _id(parts[2]), members))
     return tuple(groups)
 
 
+def _id(text: str) -> int:
+    # runc ignores Atoi's range error here: an id beyond int64 is read as Go clamps it, and
+    # `resolve` then refuses it as out of range. Never int() on thousands of digits.
+    value, _ = go_atoi(text)
+    return value if value is not None else 0
+
+
+def _account_text(data: ImageData, path: str) -> tuple[str | None, bool]:
+    """The whole lines of an account file that were captured, and whether some are missing."""
+    version = data.fs.visible.get(path)
+    raw = data.content_of(version) if version is not None else None
+    if version is None or version.entry.kind != FILE:
+        return (raw.decode("utf-8", "replace") if raw is not None else None), False
+    size = version.entry.size
+    if raw is None:
+        return None, size > 0
+    if len(raw) >= size:
+        return raw.decode("utf-8", "replace"), False
+    # The cut fell inside a line: "app:x:1000:..." cut to "app:x:10" would be a wrong uid.
+    return raw[: raw.rfind(b"\n") + 1].decode("utf-8", "replace"), True
+
+
 def analyse(data: ImageData) -> UserFacts:
-    passwd_text, group_text = data.text(PASSWD), data.text(GROUP)
+    (passwd_text, passwd_cut), (group_text, group_cut) = (
+        _account_text(data, PASSWD), _account_text(data, GROUP))  # fmt: skip
     users = parse_passwd(passwd_text or "")
-    shadow = shadow_states(data.text(SHADOW) or "")
+    shadow = shadow_states(_account_text(data, SHADOW)[0] or "")
     users = tuple(
         dataclasses.replace(u, password=shadow.get(u.name, u.password))
         if u.password == "unknown" else u
@@ -131,11 +165,14 @@ def analyse(data: ImageData) -> UserFacts:
         groups,
         passwd_present=data.fs.exists(PASSWD),
         group_present=data.fs.exists(GROUP),
+        truncated=tuple(p for p, cut in ((PASSWD, passwd_cut), (GROUP, group_cut)) if cut),
     )
 
 
 def _atoi(text: str) -> int | None:
-    return int(text) if _INT.fullmatch(text) else None
+    # An Atoi error, a range error included, makes runc take the text as a name.
+    value, in_range = go_atoi(text)
+    return value if in_range else None
 
 
 def resolve(
@@ -145,6 +182,7 @@ def resolve(
     *,
     passwd_present: bool = True,
     group_present: bool = True,
+    truncated: tuple[str, ...] = (),
 ) -> UserFacts:
     """Resolve a `User` spec against parsed passwd and group entries, as runc does."""
     parts = spec.split(":")
@@ -157,7 +195,14 @@ def resolve(
     def failed(message: str, *, in_passwd: bool = False) -> UserFacts:
         return UserFacts(spec, user_part, group_part, numeric, None, None, (), None, None, None,
                          None, in_passwd, message, passwd_present, group_present, users,
-                         groups)  # fmt: skip
+                         groups, truncated)  # fmt: skip
+
+    def undetermined(path: str) -> UserFacts | None:
+        # Not found in a file read only in part: the entry may be in the rest. Claiming Docker's
+        # "no matching entries" here would be a false high finding.
+        if path not in truncated:
+            return None
+        return dataclasses.replace(failed(""), error=None, in_passwd=False)
 
     uid, gid, home, shell, name = 0, 0, DEFAULT_HOME, None, None
     if not user_part:
@@ -169,6 +214,13 @@ def resolve(
 
     if match is not None:
         uid, gid, home, shell, name = match.uid, match.gid, match.home, match.shell, match.name
+        # runc range-checks only a numeric USER; an entry's id it takes as read, and Docker then
+        # casts it to 32 bits, so one outside runc's range runs as some other id than written
+        # (2**63-1, the clamp of a 5000-digit uid, becomes 4294967295). Refused the same way.
+        if not (0 <= uid <= MAX_ID and 0 <= gid <= MAX_ID):
+            return failed(f"uids and gids must be in range 0-{MAX_ID}", in_passwd=True)
+    elif user_part and (pending := undetermined(PASSWD)) is not None:
+        return pending
     elif user_part:
         if uid_arg is None:
             return failed(f"unable to find user {user_part}: no matching entries in passwd file")
@@ -188,6 +240,11 @@ def resolve(
         )
         if group is not None:
             gid = group.gid
+            if not 0 <= gid <= MAX_ID:
+                return failed(f"uids and gids must be in range 0-{MAX_ID}",
+                              in_passwd=match is not None)  # fmt: skip
+        elif (pending := undetermined(GROUP)) is not None:
+            return pending
         elif gid_arg is None:
             return failed(
                 f"unable to find group {group_part}: no matching entries in group file",
@@ -203,4 +260,4 @@ def resolve(
     group_name = next((g.name for g in groups if g.gid == gid), None)
     return UserFacts(spec, user_part, group_part, numeric, uid, gid, supplementary, name,
                      group_name, home, shell, match is not None, None, passwd_present,
-                     group_present, users, groups)  # fmt: skip
+                     group_present, users, groups, truncated)  # fmt: skip

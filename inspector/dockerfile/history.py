@@ -34,7 +34,10 @@ _VARIABLE = re.compile(r"\$(?:\{\w+(?::?[-+?][^}]*)?\}|\w+)")
 _GO_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _GO_LIST = re.compile(r'\[((?:\s*"(?:[^"\\]|\\.)*")*)\s*\]')
 _FLAGS = re.compile(r"(?:--[A-Za-z][A-Za-z0-9-]*(?:=\S*)?\s+)*")
-_HEREDOC_SOURCE = re.compile(r"\d*<<-?([\"']?)(.+)\1")
+# The digits start where no digit precedes them: else each position in a long run of digits is
+# a new start that scans the whole run (quadratic).
+_HEREDOC_SOURCE = re.compile(r"(?<!\d)\d*<<-?([\"']?)(.+)\1")
+_PIPES = "/dev/pipes/"
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def _run(instruction: Instruction, body: str) -> bool:
     if instruction.heredocs:
         documents = [_collapse(doc) for doc in instruction.heredocs]
         # A heredoc starting with a shebang runs as a file BuildKit mounts under /dev/pipes/.
-        if instruction.heredocs[0].startswith("#!") and re.search(r"/dev/pipes/\S+$", body):
+        if instruction.heredocs[0].startswith("#!") and _ends_in_pipe(body):
             return True
         return any(doc and doc in body for doc in documents)
     argv = _exec_form(instruction.rest)
@@ -161,9 +164,11 @@ def _workdir(instruction: Instruction, body: str) -> bool:
         path = posixpath.normpath(path)
     recorded = body.rstrip("/") or "/"
     if path.startswith("/"):
-        return _pattern(path.rstrip("/") or "/").fullmatch(recorded) is not None
-    # Relative to the previous WORKDIR: the builders record the absolute result.
-    return re.fullmatch(r".*/" + _pattern(path.rstrip("/")).pattern, recorded) is not None
+        return _fits(_literals(path.rstrip("/") or "/"), recorded)
+    # Relative to the previous WORKDIR: the builders record the absolute result, so anything
+    # then "/" comes first.
+    first, *rest = _literals(path.rstrip("/"))
+    return _fits(["", "/" + first, *rest], recorded)
 
 
 def _user(instruction: Instruction, body: str) -> bool:
@@ -247,18 +252,46 @@ def _ends_with(body: str, suffix: str) -> bool:
     return bool(suffix) and (body == suffix or body.endswith(" " + suffix))
 
 
-def _pattern(expected: str) -> re.Pattern[str]:
-    """`expected` literally, except that each `$VAR` stands for whatever the builder put there."""
+def _literals(expected: str) -> list[str]:
+    """The literal parts of `expected` around its `$VAR`s, each of which stands for whatever the
+    builder put there."""
     parts, last = [], 0
     for match in _VARIABLE.finditer(expected):
-        parts += [re.escape(expected[last : match.start()]), ".*?"]
+        parts.append(expected[last : match.start()])
         last = match.end()
-    parts.append(re.escape(expected[last:]))
-    return re.compile("".join(parts), re.S)
+    parts.append(expected[last:])
+    return parts
+
+
+def _fits(parts: list[str], text: str) -> bool:
+    """Whether `text` is `parts` joined by any text at all. Not a regex of `.*?`s: two of them
+    over a 128 KiB history step backtrack for minutes. The first part must start the text, the
+    last end it, and each one between is taken where it first occurs (with wildcards alone,
+    the leftmost place never loses)."""
+    if len(parts) == 1:
+        return text == parts[0]
+    first, *middle, last = parts
+    position, end = len(first), len(text) - len(last)
+    if end < position or not text.startswith(first) or not text.endswith(last):
+        return False
+    for part in middle:
+        found = text.find(part, position, end)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return True
 
 
 def _same(expected: str, recorded: str) -> bool:
-    return _pattern(_collapse(expected)).fullmatch(_collapse(recorded)) is not None
+    return _fits(_literals(_collapse(expected)), _collapse(recorded))
+
+
+def _ends_in_pipe(body: str) -> bool:
+    """The command's last word is a file under /dev/pipes/ (where BuildKit mounts a heredoc),
+    found without a `/dev/pipes/\\S+$` search, which rescans to the end from each occurrence."""
+    words = body.rsplit(None, 1)
+    at = words[-1].find(_PIPES) if words else -1
+    return at >= 0 and at + len(_PIPES) < len(words[-1])
 
 
 def _in_order(body: str, patterns: list[str]) -> bool:

@@ -284,6 +284,12 @@ FIELDS: dict[str, str] = {
     "user.groups[].name": "The group name.",
     "user.groups[].gid": "The group's gid.",
     "user.groups[].members": "The user names listed as members.",
+    "user.truncated": (
+        "The account files (/etc/passwd, /etc/group) larger than what inspector reads (8 MiB), "
+        "read only to their last whole line: a lookup that found nothing in that part is "
+        'undetermined (`error` and the resolved ids null, not "no such user"), and '
+        "`users`/`groups` miss the rest."
+    ),
     # --- world_writable, capabilities -----------------------------------------------------
     "world_writable[]": (
         "Visible paths any user may write to (mode o+w), sorted by path, at most 1000; symlinks "
