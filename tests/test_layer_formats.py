@@ -139,6 +139,21 @@ def test_a_kaniko_archive_with_a_wrong_layer_names_it(tmp_path, capsys):
     refused(write(tmp_path, archive), capsys, "1 layer(s)", diff_id(blobs[1]))
 
 
+def test_tags_that_are_not_strings_name_nothing(tmp_path, capsys):
+    """A manifest.json whose RepoTags hold numbers and objects among strings (found by the
+    hostile-input suite: the text report crashed on them): only the strings are tags."""
+    blob = gzip.compress(base_tar())
+    members = members_of(kaniko_archive([blob]))
+    manifest = json.loads(dict(members)["manifest.json"])
+    manifest[0]["RepoTags"] = ["a/b:1", 7, {"x": 1}, None, "", "c/d:2"]
+    archive = tarball([(n, json.dumps(manifest).encode() if n == "manifest.json" else d)
+                       for n, d in members])  # fmt: skip
+    ref = write(tmp_path, archive)
+    assert facts_of(ref, capsys)["image"]["tags"] == ["a/b:1", "c/d:2"]
+    assert main(["facts", ref, "--no-probe", "--no-cache"]) == 0
+    assert "a/b:1, c/d:2" in capsys.readouterr().out
+
+
 # --- eStargz and multi-member gzip -------------------------------------------------------------
 
 

@@ -253,6 +253,14 @@ def _check_size(descriptor: Any, data: bytes, what: str) -> None:
         )
 
 
+def _names(values: object) -> tuple[str, ...]:
+    """The tags of a manifest entry: non-empty strings only (a hostile `RepoTags` of numbers or
+    objects names nothing, and must not reach the report as such)."""
+    if not isinstance(values, list):
+        return ()
+    return tuple(value for value in values if isinstance(value, str) and value)
+
+
 def _blob_name(digest: str) -> str:
     algorithm, _, hexdigest = digest.partition(":")
     return f"blobs/{algorithm}/{hexdigest}"
@@ -283,13 +291,13 @@ def _assemble_documents(
         if not isinstance(manifest, list) or not manifest:
             raise ArchiveError("manifest.json lists no image")
         if len(manifest) > 1:
-            tags = [t for m in manifest for t in m.get("RepoTags") or []]
+            tags = [t for m in manifest for t in _names(m.get("RepoTags"))]
             raise ArchiveError(
                 f"the archive holds {len(manifest)} images ({', '.join(tags)}); save one"
             )
         entry = manifest[0]
         config_name = entry.get("Config", "")
-        tags = tuple(entry.get("RepoTags") or ())
+        tags = _names(entry.get("RepoTags"))
     elif "index.json" in documents:  # an OCI image layout
         index = _json(documents, "index.json", "OCI index")
         manifests = index.get("manifests") or []
@@ -306,7 +314,7 @@ def _assemble_documents(
         if config_name in documents:
             _check_size(manifest["config"], documents[config_name], "image config")
         ref_name = (manifests[0].get("annotations") or {}).get("org.opencontainers.image.ref.name")
-        tags = (ref_name,) if ref_name else ()
+        tags = _names([ref_name])
     else:
         raise ArchiveError(
             "neither manifest.json nor index.json: not a docker or OCI image archive"
