@@ -272,8 +272,10 @@ def release(facts: Facts) -> tuple[str, str] | None:
     return distro, f"{parts[0]}.{parts[1]:0>2}" if distro == "ubuntu" else f"{parts[0]}.{parts[1]}"
 
 
-def numeric(key: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in key.split("."))
+def numeric(key: str) -> tuple[tuple[int, str], ...]:
+    """A release's order, part by part, without int(): os-release is image text, and a part of
+    thousands of digits made int() raise (more significant digits is larger, else as text)."""
+    return tuple((len(p.lstrip("0")), p.lstrip("0")) for p in key.split("."))
 
 
 @check(

@@ -504,7 +504,9 @@ def exposed_tcp_ports(facts: Facts) -> list[int]:
     ports = []
     for spec in config(facts).get("exposed_ports") or []:
         number, _, proto = str(spec).partition("/")
-        if number.isdigit() and proto in ("", "tcp"):
+        # ASCII digits and at most five of them: isdigit() alone passes "²" and 5000-digit
+        # text, which int() refuses; no TCP port has more.
+        if number.isascii() and number.isdigit() and len(number) <= 5 and proto in ("", "tcp"):
             ports.append(int(number))
     return ports
 

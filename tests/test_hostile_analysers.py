@@ -254,3 +254,13 @@ def test_image_text_built_to_backtrack_is_scanned_in_linear_time(make):
     """Each input is sized so the quadratic version (the regex or scan it replaced) took
     minutes; linear, the whole parametrised set runs in about a second."""
     make()
+
+
+def test_checks_order_releases_and_read_ports_without_int_on_image_text():
+    """A 5000-digit os-release part and exposed ports of 5000 digits or "²" raise nothing."""
+    from checks.metadata import numeric
+    from checks.operability import exposed_tcp_ports
+
+    assert numeric(f"12.{DIGITS}") > numeric("12.4")
+    facts = {"config": {"exposed_ports": [f"{DIGITS}/tcp", "²/tcp", "8000/tcp", "53/udp"]}}
+    assert exposed_tcp_ports(facts) == [8000]
