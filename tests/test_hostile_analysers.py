@@ -264,3 +264,26 @@ def test_checks_order_releases_and_read_ports_without_int_on_image_text():
     assert numeric(f"12.{DIGITS}") > numeric("12.4")
     facts = {"config": {"exposed_ports": [f"{DIGITS}/tcp", "²/tcp", "8000/tcp", "53/udp"]}}
     assert exposed_tcp_ports(facts) == [8000]
+
+
+def test_many_secrets_in_one_value_or_step_make_bounded_facts(tmp_path, capsys):
+    """A history step of 10,000 credentialed URLs gives its first HITS_PER_TEXT secrets, and 2000
+    key files under a 128 KiB step carry the step cut to STEP_SHOWN: a few MB of facts, not GB."""
+    from inspector.analysers.secrets import HITS_PER_TEXT, STEP_SHOWN
+
+    keys = [(f"srv/k{i}/id_rsa", b"-----BEGIN RSA PRIVATE KEY-----\nMIIE\n") for i in range(2000)]
+    archive = tmp_path / "many.tar"
+    archive.write_bytes(image_archive(
+        [layer(("etc/passwd", b"root:x:0:0::/:/bin/sh\n"), *keys)],
+        history=[{"created_by": "RUN echo " + "x" * 128 * 1024},
+                 {"created_by": "ENV MIRRORS=" + "https://u:p@h/" * 10_000, "empty_layer": True}],
+    ))  # fmt: skip
+    assert main(["facts", f"docker-archive:{archive}", "--no-probe", "--no-cache",
+                 "--format", "json"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    secrets = json.loads(out)["secrets"]
+    assert sum(1 for s in secrets if s["where"] == "history") == HITS_PER_TEXT
+    files = [s for s in secrets if s["where"] == "file"]
+    assert len(files) == 2000
+    assert all(len(s["created_by"]) == STEP_SHOWN + 1 for s in files)
+    assert len(out) < 20 * 1024 * 1024
