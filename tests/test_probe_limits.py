@@ -175,3 +175,15 @@ def test_a_process_with_a_megabyte_argv_is_read_only_to_the_cap(tmp_path):
     (found,) = processes_from_proc(str(tmp_path), 100, "abc123")
     assert found.cmdline[0] == "python3"
     assert sum(len(a) + 1 for a in found.cmdline) - 1 <= CMDLINE_CAP  # NULs between args
+
+
+def test_a_missing_library_is_named_at_the_end_of_a_long_line():
+    """The shared-object pattern is tried just before its phrase, and still finds the library
+    after 1900 characters of noise (and nothing in a line of `a.so` repeated)."""
+    from inspector.probes.exits import classify
+
+    noise = "a.so" * 475
+    found = classify([f"{noise} libbar.so.2: cannot open shared object file: No such file"], 1,
+                     False)  # fmt: skip
+    assert (found.kind, found.subject) == ("missing-library", "libbar.so.2")
+    assert classify([noise] * 20, 1, False).kind == "unexplained"

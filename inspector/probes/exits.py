@@ -52,6 +52,16 @@ _NO_MODULE = re.compile(r"No module named '?([\w.]{1,200})'?")
 _CANNOT_IMPORT = re.compile(r"cannot import name '?([\w.]{1,200})'? from '?([\w.]{1,200})'?")
 _SHARED_OBJECT = re.compile(r"([^\s:'\"]{1,300}\.so[\w.]{0,40}): cannot open shared object file")
 _LOADING = re.compile(r"error while loading shared libraries: ([^\s:]{1,300})")
+_NO_SHARED = ": cannot open shared object file"
+
+
+def _shared_object(text: str) -> re.Match[str] | None:
+    """_SHARED_OBJECT, tried only just before its fixed phrase: at every position of a long
+    line it would scan 300 characters back and forth (0.2 s a line of 2000 characters)."""
+    at = text.find(_NO_SHARED)
+    if at < 0:
+        return None
+    return _SHARED_OBJECT.search(text, max(0, at - 350), at + len(_NO_SHARED))
 _FILE_LINE = re.compile(r'File "([^"]{1,500})", line (\d{1,9})')
 _EXEC_NOT_FOUND = re.compile(r'exec: "?([^":\s]{1,300})"?: (?:executable file not found|not found)')
 _NOT_FOUND = re.compile(r"(?:^|: )([^\s:]{1,300}): (?:command )?not found\s*$")
@@ -148,7 +158,7 @@ def _from_traceback(lines: Sequence[str]) -> ExitCause | None:
         module = _NO_MODULE.search(message)
         return _cause("missing-module", line, module.group(1) if module else message, name)
     if name == "ImportError" or name == "OSError":
-        library = _SHARED_OBJECT.search(message)
+        library = _shared_object(message)
         if library:
             return _cause("missing-library", line, library.group(1), name)
     if name == "ImportError":
@@ -176,7 +186,7 @@ def _from_traceback(lines: Sequence[str]) -> ExitCause | None:
 def _from_lines(lines: Sequence[str], exit_code: int | None) -> ExitCause | None:
     """Messages the loader, the shell or Python print when there is no traceback."""
     for line in reversed(lines):
-        if match := _LOADING.search(line) or _SHARED_OBJECT.search(line):
+        if match := _LOADING.search(line) or _shared_object(line):
             return _cause("missing-library", line, match.group(1))
         if "exec format error" in line.lower():
             return _cause("wrong-architecture", line, _path(line))
