@@ -122,7 +122,8 @@ def plan(
 
 def module_index(paths: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Top-level importable names of every site-packages directory in the image."""
-    found: dict[str, list[str]] = {}
+    # dicts as ordered sets: thousands of site dirs holding one name stay linear.
+    found: dict[str, dict[str, None]] = {}
     for path in paths:
         match = _SITE_DIR.match(path)
         if not match:
@@ -133,8 +134,8 @@ def module_index(paths: Iterable[str]) -> dict[str, tuple[str, ...]]:
         name = entry if "." not in entry else None
         if name is None and (file := _MODULE_FILE.fullmatch(entry)):
             name = file.group(1)
-        if name and site not in found.setdefault(name, []):
-            found[name].append(site)
+        if name:
+            found.setdefault(name, {})[site] = None
     return {name: tuple(sites) for name, sites in found.items()}
 
 
