@@ -19,6 +19,7 @@ import pytest
 
 from inspector.cli.commands import main
 from inspector.layers import decompress
+from inspector.layers.model import LayerError
 from inspector.layers.stream import LayerStream
 from tests.layertools import (
     diff_id,
@@ -328,7 +329,6 @@ def test_both_gzip_paths_refuse_damage_alike(monkeypatch, fallback, damage, said
     """A damaged gzip layer fails the same way through ISA-L and zlib (a LayerError), junk
     after a member that ends inside an output-limited inflate call included (zlib then holds
     the junk twice; re-inflating it looped forever)."""
-    from inspector.layers.model import LayerError
 
     if fallback:
         monkeypatch.setattr(decompress, "GUNZIP", zlib.decompressobj)
@@ -336,3 +336,42 @@ def test_both_gzip_paths_refuse_damage_alike(monkeypatch, fallback, damage, said
     blob = damage(gzip.compress(layer(("noise", os.urandom(20_000)), ("big", BIG))))
     with pytest.raises(LayerError, match=said):
         read_all(blob)
+
+
+def test_the_zstd_frame_walker_tells_whole_streams_from_cut_ones():
+    """Fed in pieces of any size (1 byte to 1 MiB), a stream of checksummed frames and a
+    skippable frame is complete; cut anywhere but at a frame's start, it is not."""
+    import struct
+
+    import zstandard
+
+    squeeze = zstandard.ZstdCompressor(level=3, write_checksum=True)
+    frames = [squeeze.compress(os.urandom(3000) + bytes(300_000)) for _ in range(3)]
+    frames.append(struct.pack("<II", 0x184D2A5A, 10) + bytes(10))
+    data = b"".join(frames)
+    starts = {sum(len(f) for f in frames[:i]) for i in range(len(frames) + 1)}
+    for piece in (1, 2, 3, 5, 7, 100, 4096, 1 << 20):
+        walker = decompress.Frames()
+        for at in range(0, len(data), piece):
+            walker.feed(data[at : at + piece])
+        assert walker.complete, piece
+    for cut in range(1, len(data), 997):
+        walker = decompress.Frames()
+        walker.feed(data[:cut])
+        assert walker.complete == (cut in starts), cut
+
+
+def test_a_zstd_stream_of_tiny_blocks_reads():
+    """A frame of 100,000 one-byte raw blocks (legal, if odd) is its 100,000 bytes."""
+    import struct
+
+    def block(last: int, size: int) -> bytes:
+        return struct.pack("<I", last | size << 3)[:3]
+
+    payload = bytes(range(256)) * 400
+    blob = b"\x28\xb5\x2f\xfd\x00" + bytes([7 << 3])
+    blob += b"".join(block(0, 1) + payload[i : i + 1] for i in range(len(payload) - 1))
+    blob += block(1, 1) + payload[-1:]
+    assert read_all(blob)[0] == payload
+    with pytest.raises(LayerError, match="truncated"):
+        read_all(blob[:-2])

@@ -188,12 +188,30 @@ class Frames:
                 self.skip -= step
                 pos += step
                 continue
+            if self.state == "block" and not self.part and pos + 3 <= size:
+                pos = self._blocks(data, pos)
+                continue
             want = HEADER_BYTES[self.state] - len(self.part)
             self.part += data[pos : pos + want]
             pos += want
             if len(self.part) == HEADER_BYTES[self.state]:
                 header, self.part = self.part, b""
                 self._header(int.from_bytes(header, "little"))
+
+    def _blocks(self, data: bytes, pos: int) -> int:
+        """Block headers wholly inside `data`, in a tight loop: a hostile stream of 4-byte
+        blocks has a quarter of a million per MiB (the general path costs 4 times as much)."""
+        size = len(data)
+        while pos + 3 <= size:
+            value = data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16
+            pos += 3 + (1 if (value >> 1) & 3 == 1 else value >> 3)
+            if value & 1:
+                pos += 4 if self.checksum else 0
+                self.state = "magic"
+                break
+        if pos > size:
+            self.skip, pos = pos - size, size
+        return pos
 
     def _header(self, value: int) -> None:
         if self.state == "magic":
