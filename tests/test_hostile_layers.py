@@ -21,7 +21,16 @@ import pytest
 
 from inspector.cli.commands import main
 from inspector.layers import limits
-from tests.layertools import gzip_bomb, image_archive, layer, zero_files_layer
+from tests.layertools import (
+    diff_id,
+    gzip_bomb,
+    image_archive,
+    image_config,
+    layer,
+    oci_layout,
+    sha256_hex,
+    zero_files_layer,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The CLI needs under 200 MiB of address space for a small image (measured); 1 GiB leaves room
@@ -364,3 +373,48 @@ def test_every_limit_is_documented():
     for name in names:
         value = getattr(limits, name)
         assert (value if name.endswith("_VAR") else name) in text, name
+
+
+def _write_layout(root, blobs: list[bytes], config: bytes) -> None:
+    """An `oci:` layout of these layer blobs with this exact config (hashes recomputed)."""
+    files = oci_layout(blobs)
+    manifest_name = next(n for n, b in files.items() if b'"schemaVersion"' in b and "blobs" in n)
+    manifest = json.loads(files.pop(manifest_name))
+    files.pop(f"blobs/sha256/{manifest['config']['digest'].split(':')[1]}")
+    manifest["config"].update(digest=f"sha256:{sha256_hex(config)}", size=len(config))
+    raw = json.dumps(manifest).encode()
+    files[f"blobs/sha256/{sha256_hex(config)}"] = config
+    files[f"blobs/sha256/{sha256_hex(raw)}"] = raw
+    index = json.loads(files["index.json"])
+    index["manifests"][0].update(digest=f"sha256:{sha256_hex(raw)}", size=len(raw))
+    files["index.json"] = json.dumps(index).encode()
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+
+
+def test_a_layout_diff_id_that_is_not_a_digest_is_never_looked_up(tmp_path, capsys):
+    """A config's diff_id of a lone surrogate (found by the hypothesis suite): the cache is not
+    asked for it, the layer does not match, exit 2 in one line (it was a UnicodeEncodeError)."""
+    blob = layer(("etc/passwd", b"root:x:0:0::/:/bin/sh\n"))
+    config = image_config([blob]).replace(diff_id(blob).encode(), b"\\ud800")
+    _write_layout(tmp_path / "layout", [blob], config)
+    assert main(["facts", f"oci:{tmp_path / 'layout'}", "--no-probe"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_layout_blob_that_links_to_itself_is_exit_2(tmp_path, capsys):
+    """A layer blob that is a symlink to its own name (a loop): exit 2 naming the blob."""
+    blob = layer(("etc/passwd", b"root:x:0:0::/:/bin/sh\n"))
+    root = tmp_path / "layout"
+    _write_layout(root, [blob], image_config([blob]))
+    path = root / "blobs" / "sha256" / sha256_hex(blob)
+    path.unlink()
+    path.symlink_to(path.name)
+    assert main(["facts", f"oci:{root}", "--no-probe", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert sha256_hex(blob)[:12] in err
+    assert len(err.strip().splitlines()) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Container
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ class Loaded:
     layers: dict[str, LayerRead]  # by diff_id; cached layers are absent
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 class Known:
     """Layers that need not be parsed again: what the cache holds, by diff_id and tar size."""
 
@@ -68,7 +72,13 @@ class Known:
         self.contains, self.with_size = contains, with_size
 
     def __contains__(self, diff_id: object) -> bool:
-        return isinstance(diff_id, str) and self.contains(diff_id)
+        # Only a digest can name a cached layer; a config's diff_ids are untrusted text (a lone
+        # surrogate cannot even be encoded for the cache's query).
+        return (
+            isinstance(diff_id, str)
+            and _DIGEST.fullmatch(diff_id) is not None
+            and (self.contains(diff_id))
+        )
 
 
 class NeedsFullRead(ArchiveError):
@@ -408,8 +418,8 @@ def read_oci_dir(root: Path, read_layer: ReadLayer, known: Known | None = None) 
     def blob(digest: str) -> Path:
         try:
             path = (root / _blob_name(digest)).resolve()
-        except (OSError, ValueError) as exc:
-            raise ArchiveError(f"blob digest {_shown(digest)} is not a usable name") from exc
+        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop (3.11)
+            raise ArchiveError(f"blob {_shown(digest)} is not a usable file: {exc}") from exc
         if inside not in path.parents:
             raise ArchiveError(f"blob digest {_shown(digest)} points outside the layout")
         return path
