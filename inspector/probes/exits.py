@@ -62,6 +62,8 @@ def _shared_object(text: str) -> re.Match[str] | None:
     if at < 0:
         return None
     return _SHARED_OBJECT.search(text, max(0, at - 350), at + len(_NO_SHARED))
+
+
 _FILE_LINE = re.compile(r'File "([^"]{1,500})", line (\d{1,9})')
 _EXEC_NOT_FOUND = re.compile(r'exec: "?([^":\s]{1,300})"?: (?:executable file not found|not found)')
 _NOT_FOUND = re.compile(r"(?:^|: )([^\s:]{1,300}): (?:command )?not found\s*$")

@@ -14,6 +14,7 @@ import math
 import os
 import posixpath
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -24,7 +25,7 @@ from inspector.analysers.secrets import redact_text
 from inspector.probes import containers
 from inspector.probes.exits import ExitCause, classify, tail_lines
 from inspector.probes.limits import ProbeLimits
-from inspector.probes.model import LifecycleProbe, Process, Written
+from inspector.probes.model import LifecycleProbe, Process, Socket, Written
 from inspector.probes.plan import ProbePlan
 from inspector.probes.proc import processes_from_proc, sockets_from_proc
 from inspector.probes.upperdir import changes_from_upper
@@ -106,32 +107,11 @@ def run(
         signal = (container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM"
         stop_seconds = _stop(container, grace)
         container.reload()
-        final = container.attrs["State"]
-        exit_code = final.get("ExitCode")
+        exit_code = container.attrs["State"].get("ExitCode")
         killed = exit_code == 137 and signal not in ("SIGKILL", "9", "KILL")
         killed = killed and stop_seconds >= grace * 0.9
-        procs, namespace = seen
-        return LifecycleProbe(
-            "ran",
-            warmup_seconds=warmup,
-            grace_seconds=grace,
-            processes=procs,
-            pid_namespace=namespace,
-            pid1_kind=pid1_kind(procs),
-            pid1_cmdline=_pid1(procs).cmdline if _pid1(procs) else (),
-            app_pid=app_pid(procs),
-            zombies=sum(1 for p in procs if p.state == "Z"),
-            listening=listening or (),
-            sockets_known=listening is not None,
-            stop_signal=signal,
-            stop_seconds=stop_seconds,
-            stopped_by="kill" if killed else "signal",
-            exit_code=exit_code,
-            oom_killed=final.get("OOMKilled"),
-            log_tail=_log_tail(container),
-            **_written(container, plan),
-            **_usage(container, meter, limits, over_written=False),
-        )
+        watched = Watched(container, plan, warmup, grace, meter, limits)
+        return watched.ran(seen, listening, stop_seconds, "kill" if killed else "signal")
 
 
 def _limited(
@@ -146,34 +126,59 @@ def _limited(
 ) -> LifecycleProbe:
     """The app passed the write limit during the warm-up: look at it frozen, then kill it."""
     paused = _try(container.pause)
-    procs, namespace = _processes(container, state.get("Pid") or 0, proc_root)
+    seen = _processes(container, state.get("Pid") or 0, proc_root)
     listening = sockets_from_proc(proc_root, state.get("Pid") or 0)
     if paused:
         _try(container.unpause)
     _try(container.kill)
     _try(container.wait, timeout=30)
     container.reload()
-    final = container.attrs["State"]
-    return LifecycleProbe(
-        "ran",
-        warmup_seconds=warmup,
-        grace_seconds=grace,
-        processes=procs,
-        pid_namespace=namespace,
-        pid1_kind=pid1_kind(procs),
-        pid1_cmdline=_pid1(procs).cmdline if _pid1(procs) else (),
-        app_pid=app_pid(procs),
-        zombies=sum(1 for p in procs if p.state == "Z"),
-        listening=listening or (),
-        sockets_known=listening is not None,
-        stop_signal=(container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM",
-        stopped_by="limit",
-        exit_code=final.get("ExitCode"),
-        oom_killed=final.get("OOMKilled"),
-        log_tail=_log_tail(container),
-        **_written(container, plan),
-        **_usage(container, meter, limits, over_written=True),
-    )
+    watched = Watched(container, plan, warmup, grace, meter, limits)
+    return watched.ran(seen, listening, None, "limit")
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A container the probe watched to its end, and what it knew of it."""
+
+    container: Any
+    plan: ProbePlan
+    warmup: float
+    grace: float
+    meter: WriteMeter
+    limits: ProbeLimits
+
+    def ran(
+        self,
+        seen: tuple[tuple[Process, ...], str],
+        listening: tuple[Socket, ...] | None,
+        stop_seconds: float | None,
+        stopped_by: str,
+    ) -> LifecycleProbe:
+        container = self.container
+        procs, namespace = seen
+        final = container.attrs["State"]
+        return LifecycleProbe(
+            "ran",
+            warmup_seconds=self.warmup,
+            grace_seconds=self.grace,
+            processes=procs,
+            pid_namespace=namespace,
+            pid1_kind=pid1_kind(procs),
+            pid1_cmdline=_pid1(procs).cmdline if _pid1(procs) else (),
+            app_pid=app_pid(procs),
+            zombies=sum(1 for p in procs if p.state == "Z"),
+            listening=listening or (),
+            sockets_known=listening is not None,
+            stop_signal=(container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM",
+            stop_seconds=stop_seconds,
+            stopped_by=stopped_by,
+            exit_code=final.get("ExitCode"),
+            oom_killed=final.get("OOMKilled"),
+            log_tail=_log_tail(container),
+            **_written(container, self.plan),
+            **_usage(container, self.meter, self.limits, over_written=stopped_by == "limit"),
+        )
 
 
 def _try(action: Any, **kwargs: Any) -> bool:
