@@ -356,15 +356,6 @@ def test_dev_zero_is_refused_unread(tmp_path):
     refused(run_cli("oci:/dev/zero", tmp_path), "not a directory")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_archive_is_one_line(tmp_path):
-    """An archive the user may not read: exit 2 saying so."""
-    path = tmp_path / "image.tar"
-    path.write_bytes(image_archive([layer(("etc/hostname", b"x\n"))]))
-    path.chmod(0)
-    refused(run_cli(f"docker-archive:{path}", tmp_path), "Permission denied")
-
-
 def test_every_limit_is_documented():
     """docs/limits.md names every limit constant and environment variable of the reader."""
     text = (ROOT / "docs" / "limits.md").read_text()
