@@ -13,9 +13,17 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import requests.auth
+
+    # What the push helpers send as `requests` auth: a (user, password) pair for Basic, or
+    # an auth object such as tests/token_server.py's BearerAuth.
+    Auth = tuple[str, str] | requests.auth.AuthBase
 
 CONFIG = """version: 0.1
 log:
@@ -31,6 +39,13 @@ http:
 TLS = """  tls:
     certificate: {certificate}
     key: {key}
+"""
+TOKEN = """auth:
+  token:
+    realm: {realm}
+    service: {service}
+    issuer: {issuer}
+    rootcertbundle: {rootcertbundle}
 """
 HTPASSWD = """auth:
   htpasswd:
@@ -52,13 +67,16 @@ def free_port() -> int:
 @contextmanager
 def running_registry(
     workdir: Path, *, user: tuple[str, str] | None = None, host: str = "127.0.0.1",
-    tls: bool = False,
+    tls: bool = False, token: Mapping[str, str] | None = None,
 ) -> Iterator[str]:  # fmt: skip
     """Yield "HOST:PORT" of a registry that lives as long as the block; ended by its PID.
 
     With `user` (name, password), the registry wants that user by Basic auth (htpasswd, bcrypt
     as Distribution requires). With `tls`, it serves HTTPS with a self-signed certificate for
-    `host`, written to `workdir/cert.pem`. Its access log is `workdir/registry.log`."""
+    `host`, written to `workdir/cert.pem`. With `token` (realm, service, issuer, rootcertbundle:
+    tests/token_server.py's `registry_auth`), it wants a Bearer token from that realm and
+    verifies each token's signature, issuer, audience, lifetime and access claims itself.
+    Its access log is `workdir/registry.log`."""
     exe = shutil.which("docker-registry")
     if exe is None:
         raise RuntimeError("docker-registry is not installed (make test installs it)")
@@ -80,6 +98,10 @@ def running_registry(
         hashed = bcrypt.hashpw(user[1].encode(), bcrypt.gensalt(rounds=4)).decode()
         (workdir / "htpasswd").write_text(f"{user[0]}:{hashed}\n")
         text += HTPASSWD.format(path=workdir / "htpasswd")
+    if token is not None:
+        # JSON strings are YAML strings: a path or URL is quoted whatever it holds.
+        text += TOKEN.format(**{key: json.dumps(token[key]) for key in
+                                ("realm", "service", "issuer", "rootcertbundle")})  # fmt: skip
     config.write_text(text)
     log = open(workdir / "registry.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen([exe, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
@@ -143,9 +165,7 @@ def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def push_blob(
-    address: str, repository: str, data: bytes, auth: tuple[str, str] | None = None
-) -> str:
+def push_blob(address: str, repository: str, data: bytes, auth: Auth | None = None) -> str:
     """Upload one blob (monolithic: POST then PUT with its digest); its digest."""
     import requests
 
@@ -165,7 +185,7 @@ def push_blob(
 
 def push_manifest(
     address: str, repository: str, reference: str, body: bytes, media_type: str,
-    auth: tuple[str, str] | None = None,
+    auth: Auth | None = None,
 ) -> str:  # fmt: skip
     import requests
 
@@ -179,7 +199,7 @@ def push_manifest(
 
 def push_image(
     address: str, repository: str, tag: str, layers: list[bytes], config: dict | bytes,
-    auth: tuple[str, str] | None = None,
+    auth: Auth | None = None,
 ) -> tuple[str, int]:  # fmt: skip
     """Push gzip'd `layers` and `config` (diff_ids are the caller's; bytes are pushed as they
     are) as a Docker v2 schema 2 manifest tagged `tag`; the manifest's digest and size."""

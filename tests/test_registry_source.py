@@ -551,3 +551,156 @@ def test_a_refused_head_falls_back_to_get(registry, no_daemon):
         loaded = _load(f"{proxy.address}/t/app:1")
     assert len(loaded.layers) == 2
     assert any(s.method == "GET" and s.path.endswith("/manifests/1") for s in proxy.seen)
+
+
+# The registry's own token auth: Distribution verifies every token issued by the test's token
+# server (tests/token_server.py), so a Bearer read here is checked by the real registry.
+ADMIN = ("pusher", "admin secret")
+
+
+@pytest.fixture(scope="module")
+def token_auth(tmp_path_factory, request):
+    """A loopback registry with token auth, and its token server: the admin may push anywhere,
+    USER may pull t/app, and anyone may pull t/public; both repositories hold the app image."""
+    _needs_registry(request)
+    from tests.token_server import BearerAuth, TokenServer, running_token_server
+
+    workdir = tmp_path_factory.mktemp("token")
+    config, layers = _archive_parts(image_archive([BASE, APP]))
+    grants = {ADMIN[0]: {"*": {"pull", "push"}}, USER[0]: {"t/app": {"pull"}},
+              None: {"t/public": {"pull"}}}  # fmt: skip
+    server = TokenServer(users=dict([ADMIN, USER]), grants=grants)
+    with (
+        running_token_server(server),
+        running_registry(workdir, token=server.registry_auth(workdir)) as address,
+    ):
+        pusher = BearerAuth(*ADMIN)
+        for repository in ("t/app", "t/public"):
+            push_image(address, repository, "1", layers, config, auth=pusher)
+        yield address, server
+
+
+def _read_once(capsys, address: str, repository: str = "t/app") -> dict:
+    facts = _facts(capsys, f"registry:{address}/{repository}:1")
+    assert facts["image"]["source"] == "registry"
+    assert len(facts["layers"]) == 2
+    return facts
+
+
+def _credential_helper(tmp_path, monkeypatch, address: str) -> tuple[str, object]:
+    """A `docker-credential-testhelper` on PATH answering USER for `address` only; its name
+    and the file where it records each call."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "helper-calls"
+    answer = json.dumps({"ServerURL": address, "Username": USER[0], "Secret": USER[1]})
+    helper = bin_dir / "docker-credential-testhelper"
+    helper.write_text(
+        "#!/bin/sh\nread server\n"
+        f'echo "$1 $server" >> "{calls}"\n'
+        f'if [ "$1" = get ] && [ "$server" = "{address}" ]; then echo \'{answer}\'; exit 0; fi\n'
+        "echo 'credentials not found in native keychain'; exit 1\n"
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return "testhelper", calls
+
+
+def _issued_to(server, user: str | None, since: int) -> list[list[dict]]:
+    return [access for who, access in server.issued[since:] if who == user]
+
+
+def test_registry_token_auth_with_docker_config_auths(token_auth, no_daemon, tmp_path, capsys):
+    """Plain `auths` credentials get a token the registry itself verifies, granting pull."""
+    address, server = token_auth
+    since = len(server.issued)
+    basic_auth_config(tmp_path / "docker-config", address, *USER)
+    _read_once(capsys, address)
+    pull = [{"type": "repository", "name": "t/app", "actions": ["pull"]}]
+    assert _issued_to(server, USER[0], since) == [pull]  # one token for the whole read
+
+
+def test_registry_token_auth_with_cred_helpers(
+    token_auth, no_daemon, tmp_path, monkeypatch, capsys
+):
+    """A `docker-credential-*` program on PATH named in `credHelpers` supplies the credentials."""
+    address, server = token_auth
+    name, calls = _credential_helper(tmp_path, monkeypatch, address)
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"credHelpers": {address: name}}))
+    since = len(server.issued)
+    _read_once(capsys, address)
+    assert f"get {address}" in calls.read_text()  # type: ignore[attr-defined]
+    assert _issued_to(server, USER[0], since)
+
+
+def test_registry_token_auth_with_creds_store(token_auth, no_daemon, tmp_path, monkeypatch, capsys):
+    """The same helper named as the `credsStore` for every registry supplies the credentials."""
+    address, server = token_auth
+    name, calls = _credential_helper(tmp_path, monkeypatch, address)
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"credsStore": name, "auths": {address: {}}}))
+    since = len(server.issued)
+    _read_once(capsys, address)
+    assert f"get {address}" in calls.read_text()  # type: ignore[attr-defined]
+    assert _issued_to(server, USER[0], since)
+
+
+def test_registry_token_auth_wrong_credentials_are_denied(token_auth, no_daemon, tmp_path, capsys):
+    """Credentials the token server refuses are exit 2, one line, "denied", and no token."""
+    address, server = token_auth
+    since = len(server.issued)
+    basic_auth_config(tmp_path / "docker-config", address, USER[0], "wrong")
+    err = _one_line_error(capsys, ["facts", f"registry:{address}/t/app:1"])
+    assert "denied" in err
+    assert f"{address}/t/app" in err
+    assert server.issued[since:] == []
+    assert server.refused[-1] == USER[0]
+
+
+def test_registry_token_auth_anonymous_pull_only_where_granted(token_auth, no_daemon, capsys):
+    """Anonymous tokens read t/public; for t/app the token holds no pull and the registry
+    itself refuses it: exit 2, one line, "denied"."""
+    address, server = token_auth
+    since = len(server.issued)
+    _read_once(capsys, address, "t/public")
+    err = _one_line_error(capsys, ["facts", f"registry:{address}/t/app:1"])
+    assert "denied by the registry" in err
+    assert _issued_to(server, None, since)[-1] == [
+        {"type": "repository", "name": "t/app", "actions": []}
+    ]
+
+
+def test_registry_refuses_a_token_signed_with_another_key(
+    token_auth, no_daemon, tmp_path, monkeypatch, capsys
+):
+    """The registry checks each token's signature against its root bundle: a token signed with
+    another key (its own certificate, or claiming the trusted one) is refused by the registry."""
+    import requests
+
+    from tests.token_server import Signer
+
+    address, server = token_auth
+    url = f"http://{address}/v2/t/app/manifests/1"
+    accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    pull = [{"type": "repository", "name": "t/app", "actions": ["pull"]}]
+    intruder = Signer.generate("intruder")
+
+    def status(token: str) -> int:
+        headers = {**accept, "Authorization": f"Bearer {token}"}
+        return requests.get(url, headers=headers, timeout=30).status_code
+
+    assert status(server.mint(USER[0], pull)) == 200
+    assert status(server.mint(USER[0], pull, signer=intruder)) == 401
+    assert status(server.mint(USER[0], pull, signer=intruder, x5c=server.signer.x5c())) == 401
+    # Through the CLI: the token server signs with the intruder's key, the registry refuses.
+    basic_auth_config(tmp_path / "docker-config", address, *USER)
+    monkeypatch.setattr(server, "signer", intruder)
+    since = len(server.issued)
+    err = _one_line_error(capsys, ["facts", f"registry:{address}/t/app:1"])
+    assert "denied by the registry" in err
+    assert _issued_to(server, USER[0], since) == [pull]  # the token server did grant it
