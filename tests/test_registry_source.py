@@ -430,11 +430,14 @@ def test_bearer_token_refused_for_wrong_credentials(token_registry, no_daemon, t
 
 
 def test_platform_option_on_the_command_line(registry, no_daemon, capsys):
-    """`--platform` picks an index's image from the CLI; an absent one is exit 2 listing them."""
+    """`--platform` picks an index's image from the CLI and the facts say which was read; an
+    absent one is exit 2 listing them."""
     address, _ = registry
     ref = f"registry:{address}/t/multi:1"
     assert main(["facts", ref, "--platform", "linux/arm64", "--format", "json", "--no-probe"]) == 0
-    assert json.loads(capsys.readouterr().out)["image"]["architecture"] == "arm64"
+    image = json.loads(capsys.readouterr().out)["image"]
+    assert (image["architecture"], image["variant"]) == ("arm64", "v8")
+    assert (image["source"], image["platform"]) == ("registry", "linux/arm64/v8")
     err = _one_line_error(capsys, ["facts", ref, "--platform", "windows/amd64"])
     assert "its platforms: linux/amd64, linux/arm64/v8" in err
     err = _one_line_error(capsys, ["audit", ref, "--platform", "linux", "--no-probe"])

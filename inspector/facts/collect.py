@@ -153,6 +153,14 @@ def waste_facts(fs: FileSystem, steps: Sequence[str | None]) -> tuple[WasteFacts
     )
 
 
+def platform_of(raw: dict[str, Any]) -> str | None:
+    """The image's platform as indexes and --platform name it, from its config."""
+    os_name, arch, variant = raw.get("os"), raw.get("architecture"), raw.get("variant")
+    if not (os_name and arch):
+        return None
+    return f"{os_name}/{arch}" + (f"/{variant}" if variant else "")
+
+
 def collect(
     reference: str,
     *,
@@ -321,6 +329,8 @@ def build_facts(
             raw.get("created"),
             raw.get("architecture"),
             raw.get("os"),
+            raw.get("variant"),
+            platform_of(raw),
         ),
         config=shown,
         history=history,

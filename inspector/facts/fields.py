@@ -49,6 +49,12 @@ FIELDS: dict[str, str] = {
         'The operating system the config declares, normally "linux"; the distribution is in the '
         "top-level `os` section."
     ),
+    "image.variant": 'The CPU variant the config declares (e.g. "v8" for arm64), else null.',
+    "image.platform": (
+        'os/architecture[/variant] as indexes and `--platform` name it, e.g. "linux/arm64/v8": '
+        "for a registry: image, the entry of a multi-platform index that was read; null when the "
+        "config does not say."
+    ),
     # --- config ---------------------------------------------------------------------------
     "config": "What the image config tells Docker to do when a container starts.",
     "config.user": (

@@ -24,6 +24,8 @@ class ImageFacts:
     created: str | None
     architecture: str | None
     os: str | None
+    variant: str | None = None
+    platform: str | None = None  # os/architecture[/variant]: what a registry index was asked for
 
 
 @dataclass(frozen=True)
