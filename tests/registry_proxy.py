@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
+
+from tests.loopback_http import reply, serving
 
 # What to do with one request: None forwards it; otherwise ("status", code, headers),
 # ("cut", bytes_sent) or ("redirect", url).
@@ -47,13 +48,13 @@ class Proxy:
         if self.bearer_user and headers.get("Authorization") != f"Bearer {TOKEN}":
             realm = f"http://{self.address}/token"
             challenge = f'Bearer realm="{realm}",service="tests",scope="repository:t/app:pull"'
-            return _reply(handler, 401, {"WWW-Authenticate": challenge}, b'{"errors":[]}')
+            return reply(handler, 401, {"WWW-Authenticate": challenge}, b'{"errors":[]}')
         fault = self.fault(method, path, headers)
         if fault and fault[0] == "status":
-            return _reply(handler, fault[1], fault[2], b'{"errors":[{"code":"TOOMANYREQUESTS",'
+            return reply(handler, fault[1], fault[2], b'{"errors":[{"code":"TOOMANYREQUESTS",'
                           b'"message":"slow down"}]}')  # fmt: skip
         if fault and fault[0] == "redirect":
-            return _reply(handler, 307, {"Location": fault[1]}, b"")
+            return reply(handler, 307, {"Location": fault[1]}, b"")
         status, out_headers, body = self._forward(method, path, headers)
         if fault and fault[0] == "cut":
             handler.send_response(status)
@@ -67,7 +68,7 @@ class Proxy:
             handler.close_connection = True
             return None
         keep = [(k, v) for k, v in out_headers]
-        return _reply(handler, status, dict(keep), body)
+        return reply(handler, status, dict(keep), body)
 
     def _token(self, handler: BaseHTTPRequestHandler, headers: dict[str, str]) -> None:
         if handler.command == "POST":
@@ -77,13 +78,13 @@ class Proxy:
                 REFRESH_TOKEN
             ]
             if not granted:
-                return _reply(handler, 401, {}, b'{"errors":[]}')
-            return _reply(handler, 200, {}, json.dumps({"access_token": TOKEN}).encode())
+                return reply(handler, 401, {}, b'{"errors":[]}')
+            return reply(handler, 200, {}, json.dumps({"access_token": TOKEN}).encode())
         expected = "Basic " + base64.b64encode(":".join(self.bearer_user or ()).encode()).decode()
         if headers.get("Authorization") != expected:
-            return _reply(handler, 401, {}, b'{"errors":[{"code":"UNAUTHORIZED",'
+            return reply(handler, 401, {}, b'{"errors":[{"code":"UNAUTHORIZED",'
                           b'"message":"bad credentials"}]}')  # fmt: skip
-        return _reply(handler, 200, {}, json.dumps({"access_token": TOKEN}).encode())
+        return reply(handler, 200, {}, json.dumps({"access_token": TOKEN}).encode())
 
     def _forward(
         self, method: str, path: str, headers: dict[str, str]
@@ -105,41 +106,6 @@ class Proxy:
             connection.close()
 
 
-def _reply(
-    handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes
-) -> None:
-    handler.send_response(status)
-    for key, value in headers.items():
-        handler.send_header(key, value)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    if handler.command != "HEAD":  # a HEAD answer has no body, or the connection is garbled
-        handler.wfile.write(body)
-
-
-@contextmanager
-def running_proxy(proxy: Proxy) -> Iterator[Proxy]:
+def running_proxy(proxy: Proxy) -> AbstractContextManager[Proxy]:
     """Serve `proxy` on 127.0.0.1 for the block (its `address` is set); stopped after."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:  # quiet
-            pass
-
-        def _any(self) -> None:
-            proxy.handle(self)
-
-        do_GET = do_HEAD = do_POST = do_PUT = _any
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    proxy.address = f"127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    return serving(proxy)

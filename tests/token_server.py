@@ -12,13 +12,11 @@ import base64
 import datetime
 import fnmatch
 import json
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -30,6 +28,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.loopback_http import reply, serving
 
 SERVICE = "inspector-tests"
 ISSUER = "inspector-test-token-server"
@@ -145,38 +145,12 @@ class TokenServer:
 
 
 def _reply(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+    reply(handler, status, {"Content-Type": "application/json"}, json.dumps(body).encode())
 
 
-@contextmanager
-def running_token_server(server: TokenServer) -> Iterator[TokenServer]:
+def running_token_server(server: TokenServer) -> AbstractContextManager[TokenServer]:
     """Serve `server` on 127.0.0.1 for the block (its `address` is set); stopped after."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:  # quiet
-            pass
-
-        def do_GET(self) -> None:
-            server.handle(self)
-
-    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    http.daemon_threads = True
-    server.address = f"127.0.0.1:{http.server_address[1]}"
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        http.shutdown()
-        http.server_close()
-        thread.join(timeout=10)
+    return serving(server)
 
 
 class BearerAuth(requests.auth.AuthBase):
