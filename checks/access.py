@@ -7,10 +7,13 @@ from typing import Any
 from checks.model import Facts, Location
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 
 def size(n: int) -> str:
-    """Bytes for people, in binary units as counted: "2.0 MiB", "512 KiB", "300 B"."""
+    """Bytes for people, in binary units as counted: "3.0 GiB", "2.0 MiB", "512 KiB", "300 B"."""
+    if n >= GiB:
+        return f"{n / GiB:.1f} GiB"
     if n >= MiB:
         return f"{n / MiB:.1f} MiB"
     if n >= 1024:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from checks.access import size
 from checks.model import Context, Facts, Found, Location, Skip
 from checks.registry import check
 
@@ -17,15 +18,6 @@ def _watched(facts: Facts) -> dict[str, Any]:
         why = probe.get("reason") or probe.get("message") or "it did not run"
         raise Skip(f"needs the lifecycle probe, which is {status}: {why}")
     return probe
-
-
-def _size(count: object) -> str:
-    value = float(count) if isinstance(count, int | float) else 0.0
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 @check(
@@ -90,9 +82,9 @@ def fills_its_disk(facts: Facts, ctx: Context) -> Iterator[Found]:
     paths = ", ".join(shown)
     where = f" (under {paths})" if paths else ""
     yield Found(
-        f"during the {life.get('warmup_seconds')} s warm-up the app wrote {_size(written)} "
-        f"into its container filesystem, past the probe's write limit of {_size(limit)}{where}; "
-        "the probe stopped it",
+        f"during the {life.get('warmup_seconds')} s warm-up the app wrote {size(written or 0)} "
+        f"into its container filesystem, past the probe's write limit of {size(limit or 0)}"
+        f"{where}; the probe stopped it",
         Location(runtime="lifecycle probe: written files", path=shown[0] if shown else None),
     )
 
@@ -144,7 +136,7 @@ def floods_its_log(facts: Facts, ctx: Context) -> Iterator[Found]:
     life = _watched(facts)
     if "log" not in (life.get("limits_hit") or ()):
         return
-    limit = _size(life.get("log_limit_bytes"))
+    limit = size(life.get("log_limit_bytes") or 0)
     yield Found(
         f"the app printed more than {limit} during the {life.get('warmup_seconds')} s warm-up "
         f"(the probe kept only the newest {limit})",
