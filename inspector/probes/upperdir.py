@@ -18,17 +18,25 @@ from inspector.probes.model import Written
 MAX_ENTRIES = 200_000  # a hostile image cannot make us walk forever
 
 
+def upper_dir(attrs: dict[str, Any]) -> str | None:
+    """The container's overlay upper dir when this process can read it (the engine runs here,
+    with overlay, and we are root), else None."""
+    driver = attrs.get("GraphDriver") or {}
+    upper = (driver.get("Data") or {}).get("UpperDir")
+    if driver.get("Name") not in ("overlay2", "overlay") or not upper:
+        return None
+    if not os.path.isdir(upper) or not os.access(upper, os.R_OK | os.X_OK):
+        return None
+    return upper
+
+
 def changes_from_upper(attrs: dict[str, Any], image_paths: Container[str]) -> list[Written] | None:
     """The container's changes as `docker diff` lists them, or None when the upper dir is not ours
     to read (another storage driver, a remote engine, not root)."""
-    driver = attrs.get("GraphDriver") or {}
-    data = driver.get("Data") or {}
-    upper = data.get("UpperDir")
-    if driver.get("Name") not in ("overlay2", "overlay") or not upper:
+    upper = upper_dir(attrs)
+    if upper is None:
         return None
-    if not os.access(upper, os.R_OK | os.X_OK) or not os.path.isdir(upper):
-        return None
-    lowers = (data.get("LowerDir") or "").split(":")
+    lowers = (attrs["GraphDriver"]["Data"].get("LowerDir") or "").split(":")
     init = next((d for d in lowers if d.endswith("-init/diff")), None)
 
     def existed(path: str) -> bool:

@@ -13,9 +13,10 @@ import stat
 import time
 from typing import Any
 
-# Bounds on one measurement: a container that made more entries than this is stopped like one
-# that wrote too many bytes (inodes are a host resource too).
-MAX_ENTRIES = 200_000
+# MAX_ENTRIES bounds one measurement too: a container that made more entries than the walk of
+# what it wrote takes is stopped like one that wrote too many bytes (inodes are a host resource).
+from inspector.probes.upperdir import MAX_ENTRIES, upper_dir
+
 ENGINE_INTERVAL = 1.0
 LOCAL_INTERVAL = 0.2
 
@@ -74,11 +75,8 @@ def disk_usage(top: str, max_entries: int) -> tuple[int, int]:
 
 
 def _local_dirs(attrs: dict[str, Any]) -> list[str] | None:
-    driver = attrs.get("GraphDriver") or {}
-    upper = (driver.get("Data") or {}).get("UpperDir")
-    if driver.get("Name") not in ("overlay2", "overlay") or not upper:
-        return None
-    if not os.path.isdir(upper) or not os.access(upper, os.R_OK | os.X_OK):
+    upper = upper_dir(attrs)
+    if upper is None:
         return None
     volumes = [
         m["Source"]
