@@ -1,0 +1,1 @@
+"""`inspector scan`: nightly audits of a whole registry."""
