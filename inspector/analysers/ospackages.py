@@ -12,12 +12,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from inspector.analysers.imagedata import ImageData
+from inspector.layers.model import FILE, HARDLINK
 
 DB_CAP = 16 * 1024 * 1024
 STATUS_D_CAP = 256 * 1024
 DPKG_STATUS = "/var/lib/dpkg/status"
 DPKG_STATUS_D = "/var/lib/dpkg/status.d"
 APK_INSTALLED = "/lib/apk/db/installed"
+# rpm keeps its database in one of these files (BerkeleyDB before RHEL 9, SQLite since); they are
+# only located, never read.
+RPM_DATABASES = (
+    "/var/lib/rpm/rpmdb.sqlite",
+    "/var/lib/rpm/Packages",
+    "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+    "/usr/lib/sysimage/rpm/Packages",
+)
 DPKG, APK = "dpkg", "apk"
 
 _SOURCE = re.compile(r"\s*(?P<name>[^\s(]+)\s*(?:\((?P<version>[^)]*)\))?")
@@ -36,6 +45,16 @@ class OsPackage:
 
 
 @dataclass(frozen=True)
+class DatabaseWrite:
+    """One layer that wrote the package database: when its packages were last installed or
+    upgraded, which is when they last got security fixes."""
+
+    layer: int
+    path: str  # the database file it wrote (the first, for distroless status.d files)
+    mtime: int  # the newest modification time (Unix seconds) the layer's tar gives those files
+
+
+@dataclass(frozen=True)
 class OsPackages:
     manager: str | None  # "dpkg" | "apk" | None; dpkg wins if an image somehow has both
     managers: tuple[str, ...]  # every package database found
@@ -43,6 +62,9 @@ class OsPackages:
     databases: tuple[str, ...]  # the database files read
     # A database larger than the capture cap: its last (partial) record was dropped.
     truncated: bool
+    # Every layer that wrote a package database (dpkg, apk or rpm), deleted versions included,
+    # oldest first; the visible database is the last one's.
+    database_writes: tuple[DatabaseWrite, ...] = ()
 
 
 def wants(path: str, size: int) -> int | None:
@@ -92,7 +114,29 @@ def analyse(data: ImageData) -> OsPackages:
         packages=tuple(packages),
         databases=tuple(databases),
         truncated=truncated,
+        database_writes=database_writes(data),
     )
+
+
+def database_writes(data: ImageData) -> tuple[DatabaseWrite, ...]:
+    """The layers that wrote a package database file, from every version of those files."""
+    paths = [DPKG_STATUS, APK_INSTALLED, *RPM_DATABASES]
+    # status.d entries a later layer deleted are no longer listed as children; history has them.
+    paths += [
+        path
+        for path in data.fs.history
+        if posixpath.dirname(path) == DPKG_STATUS_D and not path.endswith(".md5sums")
+    ]
+    by_layer: dict[int, DatabaseWrite] = {}
+    for path in paths:
+        for version in data.fs.history.get(path, ()):
+            if version.entry.kind not in (FILE, HARDLINK):
+                continue
+            seen = by_layer.get(version.layer)
+            if seen is None or version.entry.mtime > seen.mtime:
+                first = seen.path if seen else path
+                by_layer[version.layer] = DatabaseWrite(version.layer, first, version.entry.mtime)
+    return tuple(by_layer[layer] for layer in sorted(by_layer))
 
 
 def _read(data: ImageData, path: str) -> tuple[str | None, bool]:

@@ -236,6 +236,19 @@ FIELDS: dict[str, str] = {
         "True when a database was larger than what inspector captures (16 MiB, or 256 KiB per "
         "status.d file): its last record was dropped and the list may be incomplete."
     ),
+    "os_packages.database_writes[]": (
+        "Every layer that wrote a package database file (dpkg status or status.d, apk installed, "
+        "the rpm database), deleted versions included, oldest first: when the OS packages were "
+        "last installed or upgraded; the last one wrote the database the image runs with."
+    ),
+    "os_packages.database_writes[].layer": "Index of the layer that wrote it.",
+    "os_packages.database_writes[].path": (
+        "The database file written (the first one, when a layer wrote several status.d files)."
+    ),
+    "os_packages.database_writes[].mtime": (
+        "The newest modification time of those files in the layer's tar, in Unix seconds (the "
+        "time dpkg, apk or rpm wrote it; reproducible builds clamp it)."
+    ),
     # --- user -----------------------------------------------------------------------------
     "user": (
         "The config's USER resolved against the image's own /etc/passwd and /etc/group, rule "
