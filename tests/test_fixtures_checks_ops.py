@@ -127,7 +127,8 @@ def test_apt_leftovers_history_upgrades_and_installs_without_cleanup(image):
 
 
 def test_apt_leftovers_fires_the_os_cache_and_upgrade_checks(facts_of):
-    """SIZE001 reports apt's lists and archives from the install step; SIZE004 its upgrade."""
+    """SIZE001 reports apt's lists and archives from the install step; SIZE004 leaves its
+    plain `apt-get upgrade` alone (security updates are the recommended practice)."""
     facts = facts_of("apt-leftovers")
     caches = facts["caches"]
     assert caches["apt_lists"]["visible_bytes"] > 0
@@ -135,9 +136,8 @@ def test_apt_leftovers_fires_the_os_cache_and_upgrade_checks(facts_of):
     messages = fired("SIZE001", facts)
     assert any(m.startswith("apt package lists") for m in messages)
     assert any(m.startswith("apt's downloaded .debs") for m in messages)
-    upgrades = fired("SIZE004", facts)
-    assert len(upgrades) == 1
-    assert "apt-get upgrade" in upgrades[0]
+    assert any("apt-get upgrade" in h["created_by"] for h in facts["history"])
+    assert fired("SIZE004", facts) == []
     good = facts_of("good")
     assert fired("SIZE001", good) == []
     assert fired("SIZE004", good) == []

@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from inspector.analysers.imagedata import ImageData
-from inspector.layers.model import DIR, FILE, HARDLINK, SYMLINK
+from inspector.layers.model import BLOCK, CHAR, DIR, FILE, HARDLINK, SYMLINK
 from inspector.layers.overlay import Version
 
 # `chmod -R 777 /app` marks every file; the list keeps this many, the total counts them all.
@@ -113,8 +113,11 @@ def analyse(data: ImageData) -> FileModes:
                                        bool(entry.mode & stat.S_ISGID), version.layer,
                                        step))  # fmt: skip
         # Symlink modes are meaningless (always 777); sticky dirs are /tmp's safe pattern.
+        # Device nodes (/dev/null, /dev/tty: 0666 by design) grant access to a device, not to
+        # content anyone could tamper with, and the runtime mounts its own /dev over them.
         sticky_dir = entry.kind == DIR and bool(entry.mode & stat.S_ISVTX)
-        if entry.mode & stat.S_IWOTH and entry.kind != SYMLINK and not sticky_dir:
+        device = entry.kind in (CHAR, BLOCK)
+        if entry.mode & stat.S_IWOTH and entry.kind != SYMLINK and not sticky_dir and not device:
             writable.append(WritablePath(path, entry.kind, _octal(entry.mode), entry.uid,
                                          entry.gid, version.layer, step))  # fmt: skip
         if entry.capability:

@@ -311,11 +311,12 @@ FIELDS: dict[str, str] = {
     ),
     # --- world_writable, capabilities -----------------------------------------------------
     "world_writable[]": (
-        "Visible paths any user may write to (mode o+w), sorted by path, at most 1000; symlinks "
-        "and sticky directories such as /tmp are left out."
+        "Visible paths any user may write to (mode o+w), sorted by path, at most 1000; symlinks, "
+        "sticky directories such as /tmp and device nodes (/dev/null is 0666 by design) are left "
+        "out."
     ),
     "world_writable[].path": "The path in the image.",
-    "world_writable[].kind": '"file", "dir", "hardlink", or a device or fifo kind.',
+    "world_writable[].kind": '"file", "dir", "hardlink" or "fifo".',
     "world_writable[].mode": 'Permission bits in octal, e.g. "0777".',
     "world_writable[].uid": "The owner's uid.",
     "world_writable[].gid": "The owner's gid.",
