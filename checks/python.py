@@ -261,7 +261,36 @@ def _main_script(facts: Facts) -> str | None:
     return script
 
 
-_AREAS = (("application", "application code"), ("site_packages", "installed packages"))
+_AREAS = (
+    ("application", "application code"),
+    ("site_packages", "installed packages"),
+    ("stdlib", "standard library"),
+)
+
+
+def _on_sys_path(facts: Facts, roots: list[str]) -> bool:
+    """Whether the interpreter the static probe ran searches any of these dirs (True unknown)."""
+    searched = (static_probe(facts) or {}).get("sys_path")
+    if not searched:
+        return True
+    paths = {str(p).rstrip("/") for p in searched}
+    return any(r.rstrip("/") in paths for r in roots)
+
+
+def _pyc_writes(life: dict[str, Any], roots: list[str]) -> int | None:
+    """.pyc the lifecycle probe saw written under these dirs; None when its list was cut short
+    before it could say (pyc were written but not all paths are listed)."""
+    written = life.get("written") or []
+    under = tuple(f"{r.rstrip('/')}/" for r in roots)
+    count = sum(
+        1
+        for w in written
+        if w.get("kind") != "deleted"
+        and str(w.get("path") or "").endswith(".pyc")
+        and str(w.get("path") or "").startswith(under)
+    )
+    cut = (life.get("written_total") or 0) > len(written)
+    return None if not count and cut and life.get("pyc_written") else count
 
 
 @check(
@@ -278,13 +307,22 @@ _AREAS = (("application", "application code"), ("site_packages", "installed pack
 def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
-    For the application code and the installed packages separately: how many `.py` sources
-    have no `__pycache__/<name>.<cache tag>.pyc` for the interpreter the command runs, and
-    their size. It is medium when the runtime user cannot write `__pycache__` there, or
-    `PYTHONDONTWRITEBYTECODE`/`-B` stops Python from writing it, since then every process start
-    compiles them again (and they add up to 64 KiB or more); low otherwise. The script a
-    command runs directly (`python app.py`) is not counted: Python never caches it. The
-    lifecycle probe's count of `.pyc` written at start is given as evidence when it ran.
+    For the application code, the installed packages and the standard library separately:
+    how many `.py` sources have no `__pycache__/<name>.<cache tag>.pyc` for the interpreter
+    the command runs, and their size. Only what that interpreter reads counts: its stdlib,
+    its venv's site-packages (with the base's when the venv includes system site-packages),
+    else its prefix's site dirs, and when the static probe ran, only dirs on its `sys.path`.
+    pip, setuptools and wheel (with their vendored trees) are left out: the service does not
+    import them, and official `python:*` images delete their `.pyc` on purpose.
+
+    The lifecycle probe decides when it ran: `.pyc` it saw written under the area at start
+    are a real cost at every container start (medium from 64 KiB of source, else low);
+    none written where Python could write them means the service did not import them at
+    start (info). Where Python cannot write (the runtime user cannot write `__pycache__`, or
+    `PYTHONDONTWRITEBYTECODE`/`-B`), every process start compiles again: medium from 64 KiB,
+    else low. Without the probe: the same, and low where Python can write. The standard
+    library is info, or low when the probe saw it compiled at start. The script a command
+    runs directly (`python app.py`) is not counted: Python never caches it.
 
     ## Why it matters
     A container starts from the image's files every time, so a `.pyc` Python writes at runtime
@@ -293,6 +331,8 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
     paid by every process. Itamar Turner-Trauring recommends shipping compiled bytecode
     (https://pythonspeed.com/articles/faster-python-startup-docker/ and
     https://docs.python.org/3/library/compileall.html). uv does not compile by default.
+    Official `python:*` images ship their stdlib and pip without `.pyc`; a non-root service on
+    them pays for the stdlib modules it imports, which only `compileall` of the stdlib avoids.
 
     ## Example
     ```dockerfile
@@ -311,21 +351,23 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.python.org/3/library/compileall.html
     - https://peps.python.org/pep-0552/
     - https://docs.astral.sh/uv/guides/integration/docker/#compiling-bytecode
+    - https://github.com/docker-library/python/blob/master/Dockerfile-linux.template
     """
     _require_python(facts)
     bytecode = _python(facts).get("bytecode") or {}
     dont_write = _dont_write_bytecode(facts)
     life = lifecycle(facts)
-    written = (life or {}).get("pyc_written") or 0
     for name, label in _AREAS:
         area = bytecode.get(name) or {}
         missing, modules = area.get("missing") or 0, area.get("modules") or 0
         script = _main_script(facts)
         if name == "application" and script in (area.get("examples") or []):
             missing -= 1  # Python never caches the script it runs as __main__
-        if missing <= 0:
+        roots = list(area.get("roots") or [])
+        if missing <= 0 or (name != "application" and not _on_sys_path(facts, roots)):
             continue
         writable = _area_writable(facts, area, name)
+        blocked = dont_write or writable is False
         if dont_write:
             why = "PYTHONDONTWRITEBYTECODE (or -B) stops Python from caching them"
         elif writable is False:
@@ -335,14 +377,23 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
         else:
             why = "whether the runtime user can cache them is unknown"
         costly = (area.get("missing_bytes") or 0) >= _COSTLY_BYTES
-        severity = None if (dont_write or writable is False) and costly else "low"
-        evidence = f"; the lifecycle probe saw {written} .pyc written at start" if written else ""
-        roots = area.get("roots") or []
+        written = _pyc_writes(life, roots) if life is not None else None
+        cost = f"they are compiled at every start, since {why}"
+        if written:
+            severity = "medium" if costly else "low"
+            cost += f"; the lifecycle probe saw {written} .pyc written there at start"
+        elif written == 0 and not blocked:
+            severity = "info"
+            cost = "the lifecycle probe saw none of them compiled at start, so the service "
+            cost += "does not import them then"
+        else:
+            severity = "medium" if blocked and costly else "low"
+        if name == "stdlib":
+            severity = "low" if written else "info"
         examples = ", ".join((area.get("examples") or [])[:3])
         yield Found(
             f"{missing} of {modules} {label} sources ({area.get('missing_bytes') or 0} bytes) in "
-            f"{', '.join(roots) or '?'} have no .pyc: they are compiled at every start, since "
-            f"{why}{evidence} (e.g. {examples})",
+            f"{', '.join(roots) or '?'} have no .pyc: {cost} (e.g. {examples})",
             Location(
                 path=roots[0] if roots else None, runtime="lifecycle probe" if written else None
             ),

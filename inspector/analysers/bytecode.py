@@ -4,6 +4,13 @@ A source counts as compiled when `__pycache__/<stem>.<cache_tag>[.opt-N].pyc` is
 it, for the cache tag of the interpreter that would import it. Missing pycs are compiled again on
 every start when the runtime user cannot write `__pycache__`, so the owner and mode of the source
 directories are recorded too.
+
+When the default command's interpreter is known, the stdlib and site-packages areas hold only
+what that interpreter reads: its own stdlib, its venv's site-packages (and the base's when the
+venv includes system site-packages), else the site dirs of its prefix and the user site. Other
+interpreters' trees are not imported by the service. The installers (pip, setuptools, wheel and
+their vendored trees) are left out everywhere: official `python:*` images delete their .pyc on
+purpose, and a service does not import them.
 """
 
 from __future__ import annotations
@@ -29,6 +36,11 @@ _NOT_APPLICATION = (
     "/usr/share/", "/usr/lib/", "/usr/lib64/", "/usr/libexec/", "/usr/include/", "/etc/", "/tmp/",
     "/var/tmp/", "/var/lib/", "/proc/", "/sys/", "/dev/", "/lib/", "/lib64/",
 )  # fmt: skip
+# Installer tools: a service does not import them, and official images ship them uncompiled.
+_INSTALLERS = frozenset({"pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack"})
+_SITE_DIR = re.compile(
+    r"(?P<prefix>.*)/lib(?:64)?/python(?P<version>\d+(?:\.\d+)?)/(?:site|dist)-packages"
+)
 # Deeper roots for trees that hold many unrelated projects.
 _TWO_LEVEL_ROOTS = frozenset({"usr", "opt", "home", "var"})
 
@@ -147,6 +159,7 @@ def analyse(data: ImageData, python: python_analyser.PythonFacts | None = None) 
             pycs.append((source_dir, tag, entry.size))
 
     tags = _Tags(data, facts)
+    scope = _Scope.of(facts)
     excluded = tuple(conda_pkgs)
     workdir = data.config.workdir
     placed: dict[str, tuple[str, str, str | None] | None] = {}
@@ -156,6 +169,8 @@ def analyse(data: ImageData, python: python_analyser.PythonFacts | None = None) 
         if directory not in placed:
             probe = f"{directory.rstrip('/')}/__init__.py"
             found = None if _skipped(probe, excluded) else _classify(probe, workdir)
+            if found and scope is not None and not scope.reads(*found):
+                found = None
             placed[directory] = (*found, tags.for_root(*found)) if found else None
         return placed[directory]
 
@@ -212,6 +227,9 @@ def _classify(path: str, workdir: str) -> tuple[str, str] | None:
     for marker in _PACKAGE_DIRS:
         index = path.find(marker)
         if index >= 0:
+            top, slash, _ = path[index + len(marker) :].partition("/")
+            if slash and top in _INSTALLERS:
+                return None
             return "site_packages", path[: index + len(marker) - 1]
     match = _STDLIB.match(path)
     if match:
@@ -225,6 +243,49 @@ def _classify(path: str, workdir: str) -> tuple[str, str] | None:
         return "application", "/"
     depth = 3 if parts[1] in _TWO_LEVEL_ROOTS and len(parts) > 2 else 2
     return "application", "/".join(parts[:depth])
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The stdlib and site dirs the default command's interpreter reads."""
+
+    stdlib: str | None  # None: the interpreter's stdlib is unknown, any stdlib counts
+    venv_site: frozenset[str]
+    base: python_analyser.Interpreter | None  # whose prefix site dirs (and user site) it reads
+
+    @classmethod
+    def of(cls, facts: python_analyser.PythonFacts) -> _Scope | None:
+        """None when the command's interpreter is unknown: then every dir counts."""
+        entry = facts.entrypoint_interpreter
+        runs = entry.base_interpreter or entry.interpreter
+        interpreter = next((i for i in facts.interpreters if i.path == runs), None)
+        if entry.venv:
+            venv = next((v for v in facts.venvs if v.path == entry.venv), None)
+            if venv is None:
+                return None
+            base = interpreter if venv.include_system_site_packages else None
+            stdlib = interpreter.stdlib if interpreter else None
+            return cls(stdlib, frozenset(venv.site_packages), base)
+        if interpreter is None:
+            return None
+        return cls(interpreter.stdlib, frozenset(), interpreter)
+
+    def reads(self, area: str, root: str) -> bool:
+        if area == "stdlib":
+            return self.stdlib is None or root == self.stdlib
+        if area != "site_packages":
+            return True
+        if root in self.venv_site:
+            return True
+        match = _SITE_DIR.fullmatch(root)
+        if self.base is None or match is None:
+            return False
+        version = match.group("version")
+        if version != "3" and version != ".".join(self.base.version.split(".")[:2]):
+            return False
+        prefix = match.group("prefix")
+        # /usr/local: Debian's interpreter reads it besides its own prefix; .local: the user site.
+        return prefix in (self.base.prefix.rstrip("/"), "/usr/local") or prefix.endswith("/.local")
 
 
 class _Tags:
