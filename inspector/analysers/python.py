@@ -13,6 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from inspector.analysers import startup
 from inspector.analysers.imagedata import ImageData
 from inspector.analysers.numbers import digits_key
 from inspector.image.config import command_form
@@ -53,6 +54,22 @@ _SETUP_COMMANDS = frozenset({
 })  # fmt: skip
 _WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "gosu", "su-exec"})
 _MAX_HOPS = 8
+
+# What python.startup reads (analysers/startup.py), captured here so the cache fingerprint sees it.
+_START_SCRIPT_CAP = 16 * 1024
+_START_CONFIG_CAP = 64 * 1024
+_START_SCRIPT = re.compile(r".*\.(?:sh|bash)|.*(?:entrypoint|start|run|boot|init|serve|launch).*",
+                           re.I)  # fmt: skip
+_CONFIG_EXTS = (".ini", ".conf", ".cfg", ".yaml", ".yml", ".json", ".toml")
+_SERVER_CONFIG = re.compile(r"gunicorn[\w.-]*\.py|[\w.-]+\.conf\.py|[\w.-]*uwsgi[\w.-]*\.ini")
+# log.yaml, logging.ini, log_config.json, uvicorn-log-config.yaml; not logrotate.conf or
+# catalog.yaml: "log" starts the name or follows a separator, and a separator or the dot follows.
+_LOGGING_CONFIG = re.compile(
+    r"(?:.*[_.-])?log(?:ging)?(?:[_.-][\w.-]*)?\.(?:ini|conf|cfg|ya?ml|json|toml)", re.I
+)
+# Installed code and system data are not the app's config.
+_CONFIG_SKIP = ("/site-packages/", "/dist-packages/", "/node_modules/")
+_CONFIG_SKIP_ROOTS = ("/usr/share/", "/usr/lib/", "/usr/lib64/", "/proc/", "/sys/")
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,8 @@ class PythonFacts:
     venvs: tuple[Venv, ...]
     packages: tuple[Distribution, ...]
     entrypoint_interpreter: EntrypointInterpreter
+    # Start scripts, server and logging configs (analysers/startup.py); None in hand-made facts.
+    startup: startup.Startup | None = None
 
 
 # --- capture --------------------------------------------------------------------------------
@@ -147,9 +166,29 @@ def wants(path: str, size: int) -> int | None:
         return _SMALL_CAP
     if name.startswith("_sysconfigdata") and name.endswith(".py") and "/lib/python" in parent:
         return _SYSCONFIG_CAP
-    if size <= _SCRIPT_MAX and _could_be_command(path, parent):
+    command_like = _could_be_command(path, parent)
+    if command_like and size <= _SCRIPT_MAX and _START_SCRIPT.fullmatch(name):
+        return _START_SCRIPT_CAP
+    if size <= _SCRIPT_MAX and command_like:
         return _SHEBANG_CAP
+    if name.endswith(".py") and _SERVER_CONFIG.fullmatch(name) and not _not_app_config(path):
+        return _START_CONFIG_CAP
+    if _logging_config(path, name) or (name.endswith(".ini") and _SERVER_CONFIG.fullmatch(name)
+                                       and not _not_app_config(path)):  # fmt: skip
+        return _START_CONFIG_CAP
     return None
+
+
+def _not_app_config(path: str) -> bool:
+    return path.startswith(_CONFIG_SKIP_ROOTS) or any(s in path for s in _CONFIG_SKIP)
+
+
+def _logging_config(path: str, name: str) -> bool:
+    """A logging config file of the app's (python.startup.logging_configs)."""
+    # Tens of thousands of paths: the cheap tests first.
+    if "log" not in name.lower() or not name.endswith(_CONFIG_EXTS):
+        return False
+    return _LOGGING_CONFIG.fullmatch(name) is not None and not _not_app_config(path)
 
 
 def _could_be_command(path: str, parent: str) -> bool:
@@ -173,7 +212,8 @@ def analyse(data: ImageData) -> PythonFacts:
     venvs = tuple(_venv(data, cfg) for cfg in sorted(scan.pyvenv_cfgs))
     packages = _packages(data, scan, interpreters, venvs)
     entry = _Resolver(data, interpreters, venvs).run()
-    return PythonFacts(interpreters, venvs, packages, entry)
+    started = startup.analyse(data, _Resolver(data, interpreters, venvs)._lookup, _logging_config)
+    return PythonFacts(interpreters, venvs, packages, entry, startup=started)
 
 
 class _Scan:

@@ -545,6 +545,63 @@ FIELDS: dict[str, str] = {
         "Why the interpreter could not be decided, or what is odd (e.g. a command not on PATH, "
         "a native binary); null when there is nothing to say."
     ),
+    "python.startup": (
+        "How the service starts, as far as files in the image tell: the shell scripts the default "
+        "command runs, the server config files it loads, and logging config files."
+    ),
+    "python.startup.scripts[]": (
+        "The `sh -c` string of ENTRYPOINT/CMD, then each shell script it runs (the ENTRYPOINT "
+        "script, scripts those call by path), at most 8; a script is read when its name ends in "
+        "`.sh` or names a start (entrypoint, start, run, boot, init, serve, launch) and it sits in "
+        "a bin dir, `/`, or one level under /app, /srv, /code, /usr/src/app or /opt/app."
+    ),
+    "python.startup.scripts[].path": "The script file; null for the `sh -c` string itself.",
+    "python.startup.scripts[].layer": (
+        "Index of the layer the script comes from; null for the `sh -c` string."
+    ),
+    "python.startup.scripts[].lines": (
+        "Its commands as written, continuation lines joined, comments and blank lines dropped, "
+        "secrets replaced by their hint; at most 200."
+    ),
+    "python.startup.scripts[].truncated": (
+        "True when the script is longer than the 16 KiB read: commands past it are missing."
+    ),
+    "python.startup.server_configs[]": (
+        "Server config files the command loads: gunicorn's `-c`/`--config` (in the command, a "
+        "start script or GUNICORN_CMD_ARGS) and the `gunicorn.conf.py` it reads from WORKDIR by "
+        "default; uWSGI's `--ini` files. Read when named `gunicorn*.py`, `*.conf.py` or "
+        "`*uwsgi*.ini`."
+    ),
+    "python.startup.server_configs[].server": '"gunicorn" or "uwsgi".',
+    "python.startup.server_configs[].path": "The config file, as the command names it.",
+    "python.startup.server_configs[].layer": "Index of the layer the file comes from.",
+    "python.startup.server_configs[].source": (
+        '"argument" (named in the command), "environment" (GUNICORN_CMD_ARGS) or "default" '
+        "(`./gunicorn.conf.py` in WORKDIR, which gunicorn reads only when no config is named)."
+    ),
+    "python.startup.server_configs[].settings": (
+        "Its top-level settings, name to value as written: the Python expression for gunicorn "
+        "(`2`, `multiprocessing.cpu_count() * 2 + 1`, `'-'`), the text after `=` for an ini; at "
+        "most 100, 200 characters each, secrets replaced by their hint."
+    ),
+    "python.startup.server_configs[].parsed": (
+        "False when the file is not valid Python (cut short at 64 KiB, or broken): `settings` "
+        "then come from lines of the form `name = value`."
+    ),
+    "python.startup.logging_configs[]": (
+        "Logging config files of the app (`logging.ini`, `log.yaml`, `log_config.json`, ... "
+        "outside site-packages and /usr/share, /usr/lib), at most 50."
+    ),
+    "python.startup.logging_configs[].path": "The file.",
+    "python.startup.logging_configs[].layer": "Index of the layer the file comes from.",
+    "python.startup.logging_configs[].file_handlers": (
+        "Handler classes it names that write to files (`FileHandler`, "
+        "`logging.handlers.RotatingFileHandler`, ...), as written; empty when it logs to streams "
+        "only."
+    ),
+    "python.startup.logging_configs[].filenames": (
+        "The files it names (`filename:` keys, ini `args=('/path', ...)`), as written."
+    ),
     "python.bytecode": (
         "How much Python source ships with its compiled .pyc, in three areas: stdlib, "
         "site_packages and application."
