@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import ipaddress
 import posixpath
 import shlex
@@ -287,10 +288,11 @@ def no_init_for_children(facts: Facts, ctx: Context) -> Iterator[Found]:
 @check(
     "OPS004",
     "healthcheck-missing",
-    "The image declares no HEALTHCHECK",
-    severity="low",
+    "A server image declares no HEALTHCHECK",
+    severity="info",
     category="operability",
     needs=("config",),
+    wants=("runtime.lifecycle",),
     fix='Add `HEALTHCHECK CMD ["python", "-m", "app.healthcheck"]` (a check in the app\'s Python).',
     dockle=("CIS-DI-0006",),
 )
@@ -298,14 +300,19 @@ def healthcheck_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
     The config's Healthcheck: none at all, or `Test: ["NONE"]` (which disables one inherited
-    from the base image).
+    from the base image), on images that serve: the config EXPOSEs a port, or the lifecycle
+    probe saw a listening socket. A batch job, a worker or a CLI has nothing to answer a health
+    check and is not reported. It is a note (info), never a gate failure.
 
     ## Why it matters
     Without a health check, Docker and Compose only know whether the process exists, not
     whether it answers: a deadlocked server stays "running" forever and is never restarted or
-    taken out of rotation. CIS Docker Benchmark 4.6 asks for one
-    (https://www.cisecurity.org/benchmark/docker); hadolint DL3057. Kubernetes ignores
-    HEALTHCHECK and uses its own probes, so images run only on Kubernetes can accept this.
+    taken out of rotation, and Compose's `service_healthy` dependants cannot wait for it. CIS
+    Docker Benchmark 4.6 asks for one (https://www.cisecurity.org/benchmark/docker); hadolint
+    DL3057; dockle rates it INFO. Kubernetes ignores HEALTHCHECK and uses its own probes, so
+    images run only on Kubernetes can accept this: that is why it is info. A health check that
+    cannot work (its program missing from the image) is worse than none, and is judged
+    separately.
 
     ## Example
     ```dockerfile
@@ -325,8 +332,14 @@ def healthcheck_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#healthcheck
     - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#cis-di-0006
     - https://github.com/hadolint/hadolint/wiki/DL3057
+    - Practice: #33 Health check present, and one that works (the seed author's production
+      checklist, https://pythonspeed.com/docker/)
     """
-    health = config(facts).get("healthcheck")
+    cfg = config(facts)
+    listening = (lifecycle(facts) or {}).get("listening") or []
+    if not cfg.get("exposed_ports") and not listening:
+        return  # nothing serves: no one to answer a health check
+    health = cfg.get("healthcheck")
     if not health:
         yield Found("the image declares no HEALTHCHECK", Location(config="Healthcheck"))
     elif (health.get("Test") or [])[:1] == ["NONE"]:
@@ -362,17 +375,20 @@ def option_value(ws: list[str], name: str) -> str | None:
     severity="medium",
     category="operability",
     needs=("config",),
-    wants=("runtime.lifecycle",),
+    wants=("python", "runtime.lifecycle"),
     fix="Add `--worker-tmp-dir /dev/shm` to the gunicorn command (or set `worker_tmp_dir`).",
 )
 def gunicorn_heartbeat_on_disk(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
     Whether gunicorn runs (in ENTRYPOINT/CMD, a shell string in them, or the command lines of
-    the processes the lifecycle probe saw) without `--worker-tmp-dir` in its arguments or in
-    `GUNICORN_CMD_ARGS`. A directory other than /dev/shm is reported as low (fine only when you
-    mount a tmpfs there). A `worker_tmp_dir` set in `gunicorn.conf.py` cannot be seen from the
-    facts: when the command names a config file (`-c`/`--config`) the finding is low and says so.
+    the processes the lifecycle probe saw) without a worker tmp dir, looked up as gunicorn does:
+    `--worker-tmp-dir` in its arguments, else in `GUNICORN_CMD_ARGS`, else `worker_tmp_dir` in
+    its config file: the one `-c`/`--config` names, or without one `./gunicorn.conf.py` in the
+    image's WORKDIR, which gunicorn (20 and later) reads by default
+    (`python.startup.server_configs`). A directory other than /dev/shm is low (fine only when
+    you mount a tmpfs there), and so is a value computed by an expression. When the command
+    names a config file the facts do not hold, the finding is low and says so.
 
     ## Why it matters
     Each gunicorn worker updates a heartbeat file in `/tmp` on every request loop; in a container
@@ -395,6 +411,9 @@ def gunicorn_heartbeat_on_disk(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.gunicorn.org/en/stable/faq.html#blocking-os-fchmod
     - https://docs.gunicorn.org/en/stable/settings.html#worker-tmp-dir
     - https://pythonspeed.com/articles/gunicorn-in-docker/
+    - https://docs.gunicorn.org/en/stable/settings.html#config-file
+    - Practice: #29 gunicorn `--worker-tmp-dir /dev/shm`: "Configuring Gunicorn for Docker",
+      https://pythonspeed.com/articles/gunicorn-in-docker/
     """
     runs = [(c, where) for c, where in commands(facts) if gunicorn_args(c) is not None]
     if not runs:
@@ -404,8 +423,22 @@ def gunicorn_heartbeat_on_disk(facts: Facts, ctx: Context) -> Iterator[Found]:
     ws = (gunicorn_args(command) or []) + env_args.split()
     tmp_dir = option_value(ws, "--worker-tmp-dir")
     conf = option_value(ws, "-c") or option_value(ws, "--config")
+    read = ""  # the config file gunicorn reads, when the facts hold it
+    if tmp_dir is None:
+        setting = _config_setting(facts, "worker_tmp_dir", named=conf is not None)
+        if setting is not None:
+            read, value = setting
+            conf = None  # read: nothing is left unknown
+            if value is not None:
+                where = Location(path=read)
+                tmp_dir = _literal_text(value)
+                if tmp_dir is None:
+                    yield Found(f"{read} sets worker_tmp_dir = {value}, computed at start: make "
+                                "sure it is /dev/shm", where, severity="low")  # fmt: skip
+                    return
     if tmp_dir is None:
         unless = f"; unless {conf} sets worker_tmp_dir" if conf else ""
+        unless += f"; {read} does not set worker_tmp_dir" if read else ""
         yield Found(
             f"gunicorn runs without --worker-tmp-dir ({shown(command)}), so worker heartbeats go "
             f"to /tmp on the overlay filesystem{unless}",
@@ -415,6 +448,34 @@ def gunicorn_heartbeat_on_disk(facts: Facts, ctx: Context) -> Iterator[Found]:
     elif not (tmp_dir == "/dev/shm" or tmp_dir.startswith("/dev/shm/")):
         yield Found(f"gunicorn's --worker-tmp-dir is {tmp_dir}, not /dev/shm: fine only when a "
                     "tmpfs is mounted there", where, severity="low")  # fmt: skip
+
+
+def _config_setting(facts: Facts, name: str, *, named: bool) -> tuple[str, str | None] | None:
+    """(config path, the setting's text or None) from the gunicorn config file gunicorn reads.
+
+    A config named by `-c` (or GUNICORN_CMD_ARGS) replaces the default `./gunicorn.conf.py`;
+    None when the facts hold no such file.
+    """
+    startup = (facts.get("python") or {}).get("startup") or {}
+    configs = [c for c in startup.get("server_configs") or [] if c.get("server") == "gunicorn"]
+    if named:
+        configs = [c for c in configs if c.get("source") in ("argument", "environment")]
+    else:
+        configs = [c for c in configs if c.get("source") == "default"]
+    if not configs:
+        return None
+    config_file = configs[0]
+    value = (config_file.get("settings") or {}).get(name)
+    return config_file.get("path") or "gunicorn config", value
+
+
+def _literal_text(expression: str) -> str | None:
+    """The string a config assigns (`"/dev/shm"`, `'/dev/shm'`); None for anything computed."""
+    try:
+        value = ast.literal_eval(expression)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 DEV_ENV = {"FLASK_DEBUG": {"1", "true", "yes", "on"}, "FLASK_ENV": {"development"},
