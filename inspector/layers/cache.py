@@ -2,7 +2,20 @@
 
 A layer shared by a hundred images is read once per machine. Entries are keyed by diff_id and by
 a fingerprint of what the reader captures, so changing the analysers never serves stale contents.
-A file that is not a usable cache is discarded and rebuilt, never trusted and never fatal.
+A file that is not a usable cache is discarded and rebuilt, never trusted and never fatal; so is
+a file of an older format (FORMAT, kept in SQLite's user_version).
+
+Size cap: scans grow the cache, so it holds at most INSPECTOR_CACHE_MAX_SIZE bytes of stored
+(compressed) layer rows, 10 GiB by default ("0" or "none": no cap). After each `put` that takes
+it over, the least recently used rows go first, never the row just put; a row's last use is
+noted by `get` and `contains` at most once a minute (a write per lookup would cost more than the
+lookup). Cached image configs (a few KiB each) are not counted.
+
+Claims: `with cache.claim(diff_id) as mine:` lets concurrent readers of one layer read it once.
+`mine` True: this caller reads the layer and `put`s it before the block ends; False: another
+reader did meanwhile, and `get` returns it. Here the claim is a lock of this process (threads
+share a cache file; other processes need not wait for each other); the PostgreSQL cache
+(cache_postgres.py), shared by a fleet, claims with an advisory lock of the server.
 """
 
 from __future__ import annotations
@@ -16,12 +29,19 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from inspector.errors import InspectorError
+from inspector.layers.limits import GiB, parse_size
 from inspector.layers.model import ContentHit, Entry, LayerRead
 
-FORMAT = 3
+FORMAT = 4
+MAX_SIZE_VAR = "INSPECTOR_CACHE_MAX_SIZE"
+DEFAULT_MAX_SIZE = 10 * GiB
+# Seconds a row's last use may lag behind: the LRU order only needs to be coarse.
+TOUCH_EVERY = 60
 _OPENING = threading.Lock()
 _OPEN_ATTEMPTS = 5
 
@@ -33,7 +53,7 @@ def default_dir() -> Path:
     return Path(base) / "inspector"
 
 
-def _encode(layer: LayerRead) -> bytes:
+def encode(layer: LayerRead) -> bytes:
     doc = {
         "size": layer.size,
         "entries": [e.to_row() for e in layer.entries],
@@ -46,7 +66,7 @@ def _encode(layer: LayerRead) -> bytes:
     return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
 
 
-def _decode(diff_id: str, blob: bytes) -> LayerRead:
+def decode(diff_id: str, blob: bytes) -> LayerRead:
     doc = json.loads(zlib.decompress(blob))
     return LayerRead(
         diff_id=diff_id,
@@ -60,13 +80,68 @@ def _decode(diff_id: str, blob: bytes) -> LayerRead:
 
 
 class CacheError(InspectorError):
-    """The layer cache cannot be opened at all (an unwritable or impossible directory)."""
+    """The layer cache cannot be used at all (an unwritable directory, an unreachable server)."""
+
+
+def max_size() -> int | None:
+    """The cap on stored layer rows in bytes (INSPECTOR_CACHE_MAX_SIZE), or None for no cap."""
+    text = os.environ.get(MAX_SIZE_VAR, "").strip()
+    if not text:
+        return DEFAULT_MAX_SIZE
+    if text.lower() == "none":
+        return None
+    size = parse_size(text)
+    if size is None:
+        raise CacheError(
+            f"{MAX_SIZE_VAR}={text[:40]!r} is not a size (such as 10GiB or 500MiB), 0 or none"
+        )
+    return size or None
+
+
+def eviction_sql(table: str, mark: str) -> str:
+    """One statement deleting the least recently used rows of `table` until its rows fit a cap,
+    sparing one row: parameters (diff_id, fingerprint) of the row spared, then the cap. `mark`
+    is the driver's placeholder. The rows to delete and the total are computed together, so
+    two writers evicting at once delete the same rows, not twice as many."""
+    return (
+        f"DELETE FROM {table} WHERE (diff_id, fingerprint) IN ("
+        " SELECT diff_id, fingerprint FROM ("
+        "  SELECT diff_id, fingerprint, length(data) AS stored,"
+        "   sum(length(data)) OVER (ORDER BY used, diff_id, fingerprint) AS running"
+        f"  FROM {table} WHERE NOT (diff_id = {mark} AND fingerprint = {mark})"
+        " ) AS oldest"
+        f" WHERE running - stored < (SELECT sum(length(data)) FROM {table}) - {mark})"
+    )
+
+
+_CLAIMS_LOCK = threading.Lock()
+# (cache file, fingerprint, diff_id) -> [its lock, how many threads hold or await it]
+_CLAIMS: dict[tuple[str, str, str], list] = {}
+
+
+@contextmanager
+def _claimed(key: tuple[str, str, str]) -> Iterator[None]:
+    with _CLAIMS_LOCK:
+        entry = _CLAIMS.setdefault(key, [threading.Lock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with _CLAIMS_LOCK:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _CLAIMS[key]
 
 
 class LayerCache:
-    def __init__(self, path: Path, fingerprint: str) -> None:
+    def __init__(
+        self, path: Path, fingerprint: str, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = path
         self.fingerprint = f"{FORMAT}:{fingerprint}"
+        self.max_size = max_size()
+        self._clock = clock
         try:
             self.db = self._open()
         except (OSError, sqlite3.Error) as exc:
@@ -101,12 +176,19 @@ class LayerCache:
         db = sqlite3.connect(self.path, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")
+            existing = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'layers'").fetchone()
+            if existing and db.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+                raise sqlite3.DatabaseError("a cache of another format")
+            # `used` has a default so that an older inspector sharing the file can still write.
             db.execute(
                 "CREATE TABLE IF NOT EXISTS layers ("
                 " diff_id TEXT NOT NULL, fingerprint TEXT NOT NULL, size INTEGER NOT NULL,"
-                " data BLOB NOT NULL, PRIMARY KEY (diff_id, fingerprint))"
+                " used INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL,"
+                " PRIMARY KEY (diff_id, fingerprint))"
             )
             db.execute("CREATE INDEX IF NOT EXISTS layers_by_size ON layers (size, fingerprint)")
+            db.execute("CREATE INDEX IF NOT EXISTS layers_by_use ON layers (used)")
+            db.execute(f"PRAGMA user_version = {FORMAT}")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS configs (image_id TEXT PRIMARY KEY, data BLOB NOT NULL)"
             )
@@ -123,10 +205,22 @@ class LayerCache:
 
     def contains(self, diff_id: str) -> bool:
         row = self.db.execute(
-            "SELECT 1 FROM layers WHERE diff_id = ? AND fingerprint = ?",
+            "SELECT used FROM layers WHERE diff_id = ? AND fingerprint = ?",
             (diff_id, self.fingerprint),
         ).fetchone()
-        return row is not None
+        if row is None:
+            return False
+        self._touch(diff_id, row[0])
+        return True
+
+    def _touch(self, diff_id: str, used: int) -> None:
+        now = int(self._clock())
+        if now - used >= TOUCH_EVERY:
+            self.db.execute(
+                "UPDATE layers SET used = ? WHERE diff_id = ? AND fingerprint = ?",
+                (now, diff_id, self.fingerprint),
+            )
+            self.db.commit()
 
     def with_size(self, size: int) -> set[str]:
         """Cached layers whose tar is exactly `size` bytes (candidates to confirm by digest)."""
@@ -138,13 +232,13 @@ class LayerCache:
 
     def get(self, diff_id: str) -> LayerRead | None:
         row = self.db.execute(
-            "SELECT data FROM layers WHERE diff_id = ? AND fingerprint = ?",
+            "SELECT data, used FROM layers WHERE diff_id = ? AND fingerprint = ?",
             (diff_id, self.fingerprint),
         ).fetchone()
         if row is None:
             return None
         try:
-            return _decode(diff_id, row[0])
+            layer = decode(diff_id, row[0])
         except (ValueError, KeyError, TypeError, zlib.error):
             self.db.execute(
                 "DELETE FROM layers WHERE diff_id = ? AND fingerprint = ?",
@@ -152,13 +246,34 @@ class LayerCache:
             )
             self.db.commit()
             return None
+        self._touch(diff_id, row[1])
+        return layer
 
     def put(self, layer: LayerRead) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO layers (diff_id, fingerprint, size, data) VALUES (?, ?, ?, ?)",
-            (layer.diff_id, self.fingerprint, layer.size, _encode(layer)),
+            "INSERT OR REPLACE INTO layers (diff_id, fingerprint, size, used, data)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (layer.diff_id, self.fingerprint, layer.size, int(self._clock()), encode(layer)),
         )
         self.db.commit()
+        self._evict(layer.diff_id)
+
+    def _evict(self, spared: str) -> None:
+        if self.max_size is None:
+            return
+        (total,) = self.db.execute("SELECT coalesce(sum(length(data)), 0) FROM layers").fetchone()
+        if total > self.max_size:
+            self.db.execute(eviction_sql("layers", "?"), (spared, self.fingerprint, self.max_size))
+            self.db.commit()
+
+    def claim(self, diff_id: str) -> AbstractContextManager[bool]:
+        """True inside the block: read the layer and `put` it; False: another thread did."""
+        return self._claim(diff_id)
+
+    @contextmanager
+    def _claim(self, diff_id: str) -> Iterator[bool]:
+        with _claimed((os.path.realpath(self.path), self.fingerprint, diff_id)):
+            yield not self.contains(diff_id)
 
     def get_config(self, image_id: str) -> bytes | None:
         row = self.db.execute("SELECT data FROM configs WHERE image_id = ?", (image_id,)).fetchone()
