@@ -283,6 +283,17 @@ _LEAK_WORDS = {
     "dockerignore": "a .dockerignore",
     "tfstate": "Terraform state",
 }
+# What each kind can give away. Build files and editor settings describe how the image is made,
+# not secrets (a credential inside one is SEC006's, found by content); VCS history, dotenv and
+# Terraform state hold secrets themselves, and a host venv cannot even run: those keep medium.
+_LEAK_SEVERITY = {
+    "dockerfile": "info",
+    "compose": "info",
+    "dockerignore": "info",
+    "idea": "low",
+    "vscode": "low",
+    "node_modules": "low",
+}
 
 
 @check(
@@ -302,9 +313,16 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
     Visible files that come from a developer's checkout rather than from the build: `.git`,
     `.hg`, `.svn`, `.idea`, `.vscode`, `node_modules`, a venv whose interpreter is not in the
     image (copied from a host), `.env*`, `.envrc`, `Dockerfile*`, `docker-compose*.yml`,
-    `.dockerignore` and `*.tfstate`, outside site-packages and /usr/share. A `.git` whose
-    config carries a credential (a token in a remote URL, or an Authorization `extraheader`
-    that CI checkouts persist) is high; the credential itself is never shown.
+    `.dockerignore` and `*.tfstate`, outside site-packages and /usr/share.
+
+    The severity is per kind, by what it can give away: a `.git` whose config carries a
+    credential (a token in a remote URL, or an Authorization `extraheader` that CI checkouts
+    persist) is high, and the credential itself is never shown; `.git`, `.hg`, `.svn` (the whole
+    history, deleted secrets included), `.env` and `.envrc` (real settings), `*.tfstate` and a
+    host venv are medium; `.idea`, `.vscode` and `node_modules` are low; a `Dockerfile`, a
+    Compose file, a `.dockerignore` and a dotenv template (`.env.example`, `.env.sample`) are
+    info: they say how the image is built, not secrets, and a credential written inside any file
+    is reported by SEC006 on its own.
 
     ## Why it matters
     `COPY . .` without a `.dockerignore` ships whatever the checkout holds: `.git` with the
@@ -335,6 +353,8 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/build/concepts/context/#dockerignore-files
     - https://docs.docker.com/build/building/best-practices/#exclude-with-dockerignore
     - https://github.com/goodwithtech/dockle#dkl-li-0003
+    - Practice: #42 `.dockerignore`: don't ship `.git`, local venvs, junk: "Making Docker images
+      smaller", https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     for leak in _files(facts).get("context_leaks") or []:
         name = leak.get("name") or "?"
@@ -343,7 +363,7 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
         files, nbytes = leak.get("files") or 0, leak.get("bytes") or 0
         amount = f"{files} files, {size(nbytes)}" if leak.get("kind") == "dir" else size(nbytes)
         message = f"{path} is {what} ({amount}) in {leak.get('dir')}"
-        severity = None
+        severity = _LEAK_SEVERITY.get(name)
         if name == "git" and leak.get("credential"):
             how = "a remote URL" if leak.get("credential") == "url" else "an Authorization header"
             message += f"; its config carries a credential in {how} (not shown)"
