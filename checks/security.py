@@ -156,7 +156,7 @@ def user_not_numeric(facts: Facts, ctx: Context) -> Iterator[Found]:
     severity="medium",
     category="security",
     needs=("config", "user"),
-    wants=("runtime.static",),
+    wants=("python", "runtime.static"),
     fix="Create the user (`useradd --uid 10001 --gid 10001 ...`) and set `USER 10001:10001`.",
 )
 def user_without_passwd_entry(facts: Facts, ctx: Context) -> Iterator[Found]:
@@ -164,7 +164,15 @@ def user_without_passwd_entry(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## What it checks
     A non-root USER whose UID has no line in the image's `/etc/passwd`. When the static probe
     ran, the GID, HOME and passwd lookup are what the process really saw; otherwise they come
-    from resolving USER against the image's files as Docker does.
+    from resolving USER against the image's files as Docker does. GID 0 is medium, another GID
+    low.
+
+    The OpenShift arbitrary-UID pattern is info: a numeric USER in group 0 whose application
+    directories belong to group 0 with the owner's permissions copied to the group
+    (`chgrp -R 0 /app && chmod -R g=u /app`). OpenShift runs every container with a random UID
+    and GID 0 whatever USER says, so an image made for it has no passwd line by design, and
+    group 0 is how that UID gets exactly the access the owner has
+    (https://docs.openshift.com/container-platform/4.14/openshift_images/create-images.html).
 
     ## Why it matters
     Docker's USER reference: "When the user doesn't have a primary group then the image (or the
@@ -188,6 +196,8 @@ def user_without_passwd_entry(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://docs.docker.com/reference/dockerfile/#user
     - https://docs.openshift.com/container-platform/4.14/openshift_images/create-images.html
+    - Practice: none of the seed author's; Docker's USER reference and OpenShift's image
+      guidelines
     """
     user = facts.get("user") or {}
     if user.get("error") or user.get("resolved_uid") in (None, 0):
@@ -204,17 +214,35 @@ def user_without_passwd_entry(facts: Facts, ctx: Context) -> Iterator[Found]:
     raw = config(facts).get("user") or ""
     effects = [f"HOME={home}"] if home else []
     severity = None
+    pattern = ""
     if gid == 0:
         effects.insert(0, "GID 0 (root's group)")
+        shared = _group_zero_dirs(facts) if user.get("numeric") else []
+        if shared:
+            severity = "info"
+            pattern = (f"; {', '.join(shared)} belong to group 0 with g=u: the OpenShift "
+                       "arbitrary-UID pattern, by design")  # fmt: skip
     else:
         severity = "low"
         effects.insert(0, f"GID {gid}")
     yield Found(
         f"USER {raw!r}: UID {user.get('resolved_uid')} has no /etc/passwd entry, so it runs "
-        f"with {' and '.join(effects)}, and user lookups fail",
+        f"with {' and '.join(effects)}, and user lookups fail{pattern}",
         Location(config="User", path="/etc/passwd", runtime=where),
         severity=severity,
     )
+
+
+def _group_zero_dirs(facts: Facts) -> list[str]:
+    """The app's code roots when they are group 0 with the owner's permissions (g=u, g+w)."""
+    bytecode = (facts.get("python") or {}).get("bytecode") or {}
+    area = bytecode.get("application") or {}
+    mode = area.get("dir_mode")
+    if area.get("dir_owner_gid") != 0 or not isinstance(mode, int) or not mode & 0o020:
+        return []
+    if (mode >> 3) & 0o7 != (mode >> 6) & 0o7:
+        return []
+    return list(area.get("roots") or [])
 
 
 # --- secrets ------------------------------------------------------------------------------------
