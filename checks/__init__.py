@@ -20,6 +20,7 @@ MODULES = (
     "size",
     "metadata",
     "contents",
+    "runtime_practices",
 )
 
 
