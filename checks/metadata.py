@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from checks.access import config
-from checks.model import Context, Facts, Found, Location, Skip
+from checks.model import Context, Facts, Found, Location, Skip, command
 from checks.registry import check
 
 OCI_REQUIRED = {
@@ -15,6 +16,56 @@ OCI_REQUIRED = {
     "org.opencontainers.image.revision": "the commit it was built from",
     "org.opencontainers.image.version": "the release version",
 }
+
+
+@dataclass(frozen=True)
+class Base:
+    """Where the base image ends in the history: its steps are history[:steps], its layers
+    layers[:layers]."""
+
+    steps: int
+    layers: int
+
+
+def base_of(facts: Facts) -> Base | None:
+    """The base image's part of the history, by the trivy heuristic; None when undecidable.
+
+    A base image's history ends with its CMD (or ENTRYPOINT), which makes no layer; the last
+    such step that a layer-making step follows is where the user's Dockerfile starts
+    (`CMD ["python3"]` of python:3.12-slim, then `RUN pip install ...`). A base that sets no CMD
+    (a debootstrap tarball, `FROM scratch`) leaves nothing to find.
+    """
+    history = facts.get("history") or []
+    later_layer = False
+    for index in range(len(history) - 1, -1, -1):
+        entry = history[index]
+        if not entry.get("empty_layer") and entry.get("layer") is not None:
+            later_layer = True
+            continue
+        said = command(entry.get("created_by") or "")
+        if later_layer and said.startswith(("CMD ", "CMD[", "ENTRYPOINT ", "ENTRYPOINT[")):
+            layers = [h.get("layer") for h in history[:index] if h.get("layer") is not None]
+            return Base(index + 1, max(layers) + 1 if layers else 0)
+    return None
+
+
+_REQUIRED_LABEL = re.compile(
+    r"(org\.opencontainers\.image\.(?:source|revision|version))=(\"[^\"]*\"|'[^']*'|\S*)"
+)
+
+
+def base_labels(facts: Facts) -> dict[str, str] | None:
+    """The required OCI labels the base image's LABEL steps set; None when the base is unknown."""
+    base = base_of(facts)
+    if base is None:
+        return None
+    found: dict[str, str] = {}
+    for entry in (facts.get("history") or [])[: base.steps]:
+        said = command(entry.get("created_by") or "")
+        if said.startswith("LABEL "):
+            for key, value in _REQUIRED_LABEL.findall(said):
+                found[key] = value.strip("\"'")
+    return found
 
 
 @check(
@@ -30,7 +81,13 @@ def oci_labels_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
     The config's labels for `org.opencontainers.image.source`, `org.opencontainers.image.revision`
-    and `org.opencontainers.image.version`: missing or empty.
+    and `org.opencontainers.image.version`: missing or empty, or inherited from the base image.
+    A label is inherited when a LABEL step of the base sets it to the value the image still has
+    (ubuntu:24.04 sets `org.opencontainers.image.version=24.04`, which says nothing about your
+    app); a `--label` or LABEL of your own with another value counts. Where the base ends is
+    read from the history: the base's last CMD or ENTRYPOINT step that your layers follow (the
+    heuristic trivy uses). When that cannot be decided (a base with no CMD, a squashed image),
+    every label counts, as before: a label set the same in base and app cannot be told apart.
 
     ## Why it matters
     These standard keys are how a person, a scanner or a registry UI gets from a running image
@@ -59,12 +116,21 @@ def oci_labels_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/opencontainers/image-spec/blob/main/annotations.md
     - https://docs.github.com/en/packages/learn-github-packages/connecting-a-repository-to-a-package
     - https://github.com/docker/metadata-action
+    - Practice: #37 Traceable images: version and commit labels, set by the build automation
+      (the seed author's production checklist, https://pythonspeed.com/docker/)
     """
     labels = config(facts).get("labels") or {}
     missing = [key for key in OCI_REQUIRED if not str(labels.get(key) or "").strip()]
     if missing:
         said = ", ".join(f"{key} ({OCI_REQUIRED[key]})" for key in missing)
         yield Found(f"missing label(s): {said}", Location(config="Labels"))
+    inherited = base_labels(facts) or {}
+    from_base = [key for key in OCI_REQUIRED if key not in missing and key in inherited
+                 and str(labels.get(key)).strip() == inherited[key]]  # fmt: skip
+    if from_base:
+        said = ", ".join(f"{key}={inherited[key]}" for key in from_base)
+        yield Found(f"label(s) inherited from the base image, not about this image: {said}",
+                    Location(config="Labels"))  # fmt: skip
 
 
 # --- age ----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from checks.access import MiB, at_layer, size, step
+from checks.metadata import base_of
 from checks.model import Context, Facts, Found, Location
 from checks.registry import check
 
@@ -161,13 +162,31 @@ def python_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
 # --- wasted bytes -------------------------------------------------------------------------------
 
 
-def user_wasted_ratio(facts: Facts) -> float:
-    """Bytes that layers above the base wrote and a later layer hid, over all bytes shipped."""
+def base_layer_count(facts: Facts) -> int:
+    """How many bottom layers are the base image's: from the history when it tells, else 1."""
+    base = base_of(facts)
+    return max(base.layers, 1) if base is not None else 1
+
+
+def user_wasted_bytes(facts: Facts) -> int:
+    """Wasted bytes the user's layers (those above the base) caused: what they wrote and a later
+    layer hid, plus base files they deleted or replaced. Waste that both starts and ends inside
+    the base is the base's own and not counted."""
+    base = base_layer_count(facts)
     layers = facts.get("layers") or []
+    written = sum(layer.get("wasted_bytes") or 0 for layer in layers[base:])
+    # fs.waste groups are the largest 50: enough for the base files a user step removes.
+    groups = (facts.get("fs") or {}).get("waste") or []
+    removed = sum(g.get("bytes") or 0 for g in groups
+                  if (g.get("layer") or 0) < base <= (g.get("removed_in") or 0))  # fmt: skip
+    return written + removed
+
+
+def user_wasted_ratio(facts: Facts) -> float:
+    """Bytes the layers above the base wasted, over all bytes shipped."""
     fs = facts.get("fs") or {}
     total = (fs.get("visible_bytes") or 0) + (fs.get("wasted_bytes") or 0)
-    user = sum(layer.get("wasted_bytes") or 0 for layer in layers[1:])
-    return user / total if total else 0.0
+    return user_wasted_bytes(facts) / total if total else 0.0
 
 
 @check(
@@ -183,16 +202,20 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
     The file versions no container sees but every pull downloads (a later layer deleted or
-    replaced them), against three limits, any of which fails the check:
+    replaced them), counting only the waste your layers cause: bytes written by a layer above
+    the base image and hidden later, and base files your steps delete or replace. Waste made and
+    hidden inside a multi-layer base (python:slim, CUDA and conda bases have several layers) is
+    not yours to fix and is left out. The base ends at its last CMD or ENTRYPOINT step that
+    your layers follow in the history (the heuristic trivy uses); when the history does not
+    tell, only layer 0 is the base. Three limits, any of which fails the check:
 
-    - `fs.wasted_bytes` over the `wasted_bytes` threshold (20 MiB);
-    - efficiency, `visible / (visible + wasted)` bytes, under the `efficiency` threshold (0.9,
-      dive's `lowestEfficiency` default);
+    - the user's wasted bytes over the `wasted_bytes` threshold (20 MiB);
+    - efficiency, `visible / (visible + user wasted)` bytes, under the `efficiency` threshold
+      (0.9, dive's `lowestEfficiency` default);
     - the user wasted share over `user_wasted_percent` (0.1, dive's `highestUserWastedPercent`
-      default). inspector computes it as the wasted bytes written by layers *above the base
-      layer* (layer 0) divided by all bytes the image ships (visible + wasted): the base's own
-      waste is not yours to fix. dive divides all wasted bytes, with every copy of a duplicated
-      path counted, by the size of the layers above layer 0
+      default): the user's wasted bytes divided by all bytes the image ships (visible +
+      wasted). dive divides all wasted bytes, with every copy of a duplicated path counted, by
+      the size of the layers above layer 0
       (https://github.com/wagoodman/dive#ci-integration), so its figures run higher.
 
     The finding names the largest waste groups: the layer and step that wrote the files, the
@@ -227,11 +250,15 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/wagoodman/dive#ci-integration
     - https://pythonspeed.com/articles/smaller-python-docker-images/
     - https://docs.docker.com/build/building/multi-stage/
+    - Practice: #41 Layers are append-only: deleting in a later layer doesn't shrink the image:
+      "Making Docker images smaller", https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     fs = facts.get("fs") or {}
     limits = ctx.thresholds
-    wasted = fs.get("wasted_bytes") or 0
-    efficiency = fs.get("efficiency")
+    base = base_layer_count(facts)
+    wasted = user_wasted_bytes(facts)
+    visible = fs.get("visible_bytes") or 0
+    efficiency = visible / (visible + wasted) if visible + wasted else None
     user = user_wasted_ratio(facts)
     crossed = []
     if wasted > limits.wasted_bytes:
@@ -243,9 +270,12 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
                        f"(limit {limits.user_wasted_percent:.0%})")  # fmt: skip
     if not crossed:
         return
-    yield Found(f"{size(wasted)} shipped but invisible ({'; '.join(crossed)})",
-                Location())  # fmt: skip
-    for group in (fs.get("waste") or [])[:3]:
+    in_base = max(0, (fs.get("wasted_bytes") or 0) - wasted)
+    beside = f"; {size(in_base)} more inside the base's {base} layer(s), not counted"
+    yield Found(f"{size(wasted)} shipped but invisible ({'; '.join(crossed)})"
+                + (beside if in_base else ""), Location())  # fmt: skip
+    ours = [g for g in fs.get("waste") or [] if (g.get("removed_in") or 0) >= base]
+    for group in ours[:3]:
         layer, removed = group.get("layer"), group.get("removed_in")
         examples = ", ".join((group.get("examples") or [])[:3])
         by = (group.get("removed_by") or "").strip()
