@@ -169,13 +169,14 @@ def wants(path: str, size: int) -> int | None:
     command_like = _could_be_command(path, parent)
     if command_like and size <= _SCRIPT_MAX and _START_SCRIPT.fullmatch(name):
         return _START_SCRIPT_CAP
-    if size <= _SCRIPT_MAX and command_like:
-        return _SHEBANG_CAP
+    # Before the shebang rule: a gunicorn.conf.py in /srv is also where commands may live.
     if name.endswith(".py") and _SERVER_CONFIG.fullmatch(name) and not _not_app_config(path):
         return _START_CONFIG_CAP
     if _logging_config(path, name) or (name.endswith(".ini") and _SERVER_CONFIG.fullmatch(name)
                                        and not _not_app_config(path)):  # fmt: skip
         return _START_CONFIG_CAP
+    if size <= _SCRIPT_MAX and command_like:
+        return _SHEBANG_CAP
     return None
 
 
