@@ -13,7 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from inspector.analysers import startup
+from inspector.analysers import pydeps, startup
 from inspector.analysers.imagedata import ImageData
 from inspector.analysers.numbers import digits_key
 from inspector.image.config import command_form
@@ -71,6 +71,20 @@ _LOGGING_CONFIG = re.compile(
 _CONFIG_SKIP = ("/site-packages/", "/dist-packages/", "/node_modules/")
 _CONFIG_SKIP_ROOTS = ("/usr/share/", "/usr/lib/", "/usr/lib64/", "/proc/", "/sys/")
 
+# Requirements and lock files (python.lock_files, read by analysers/pydeps.py). Lock files of big
+# projects run to hundreds of KiB; requirements files are small.
+_LOCK_CAP = 512 * 1024
+_REQUIREMENTS_CAP = 64 * 1024
+_LOCK_NAMES = {"poetry.lock": "poetry.lock", "uv.lock": "uv.lock", "Pipfile.lock": "Pipfile.lock",
+               "pdm.lock": "pdm.lock"}  # fmt: skip
+_REQUIREMENTS_NAME = re.compile(
+    r"(?:[\w.-]*[_.-])?(?:requirements|constraints)(?:[_.-][\w.-]*)?\.(?:txt|in)"
+)
+_PYLOCK_NAME = re.compile(r"pylock(?:\.[\w-]+)?\.toml")
+# Installed packages, caches and system data ship requirement files that are not the app's.
+_LOCK_SKIP = ("/site-packages/", "/dist-packages/", "/node_modules/", "/.git/", "/.cache/")
+_LOCK_SKIP_ROOTS = ("/usr/share/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/", "/proc/", "/sys/")
+
 
 @dataclass(frozen=True)
 class Interpreter:
@@ -99,6 +113,8 @@ class Venv:
     python: str | None  # the venv's bin/python (or python3) entry
     interpreter: str | None  # where `python` resolves inside the image; None when dangling
     site_packages: tuple[str, ...]
+    # Console scripts whose `#!` interpreter is missing: pip wrote them for another venv path.
+    dangling_scripts: tuple[pydeps.VenvScript, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +159,9 @@ class PythonFacts:
     entrypoint_interpreter: EntrypointInterpreter
     # Start scripts, server and logging configs (analysers/startup.py); None in hand-made facts.
     startup: startup.Startup | None = None
+    # What the HEALTHCHECK runs, looked up in the image; None only for hand-made facts.
+    healthcheck: pydeps.Healthcheck | None = None
+    lock_files: tuple[pydeps.LockFile, ...] = ()  # requirements and lock files the image ships
 
 
 # --- capture --------------------------------------------------------------------------------
@@ -154,6 +173,9 @@ def wants(path: str, size: int) -> int | None:
     parent = path[:slash]
     if name == "pyvenv.cfg":
         return _SMALL_CAP
+    lock = _lock_kind(path)
+    if lock is not None:
+        return _REQUIREMENTS_CAP if lock == "requirements" else _LOCK_CAP
     if parent.endswith(".dist-info"):
         return _DIST_INFO_CAPS.get(name)
     if name == "PKG-INFO" and (parent.endswith(".egg-info") or parent.endswith(".egg/EGG-INFO")):
@@ -192,6 +214,24 @@ def _logging_config(path: str, name: str) -> bool:
     return _LOGGING_CONFIG.fullmatch(name) is not None and not _not_app_config(path)
 
 
+def _lock_kind(path: str) -> str | None:
+    """What kind of requirements or lock file `path` is (python.lock_files), else None."""
+    name = path[path.rfind("/") + 1 :]
+    if name in _LOCK_NAMES:
+        kind: str | None = _LOCK_NAMES[name]
+    elif name.startswith("pylock") and _PYLOCK_NAME.fullmatch(name):
+        kind = "pylock"
+    elif name.endswith((".txt", ".in")) and (
+        _REQUIREMENTS_NAME.fullmatch(name) or path.rsplit("/", 2)[-2] == "requirements"
+    ):
+        kind = "requirements"
+    else:
+        return None
+    if path.startswith(_LOCK_SKIP_ROOTS) or any(s in path for s in _LOCK_SKIP):
+        return None
+    return kind
+
+
 def _could_be_command(path: str, parent: str) -> bool:
     if parent.endswith(("/bin", "/sbin")) or parent == "":
         return True
@@ -214,7 +254,11 @@ def analyse(data: ImageData) -> PythonFacts:
     packages = _packages(data, scan, interpreters, venvs)
     entry = _Resolver(data, interpreters, venvs).run()
     started = startup.analyse(data, _Resolver(data, interpreters, venvs)._lookup, _logging_config)
-    return PythonFacts(interpreters, venvs, packages, entry, startup=started)
+    health = pydeps.healthcheck(
+        data, lambda words: _Resolver(data, interpreters, venvs).program(words)
+    )
+    return PythonFacts(interpreters, venvs, packages, entry, startup=started, healthcheck=health,
+                       lock_files=pydeps.lock_files(data, _lock_kind))  # fmt: skip
 
 
 class _Scan:
@@ -500,6 +544,7 @@ def _venv(data: ImageData, cfg_path: str) -> Venv:
         python=python,
         interpreter=_canonical(fs, python) if python else None,
         site_packages=tuple(site_packages),
+        dangling_scripts=pydeps.dangling_scripts(data, path),
     )
 
 
@@ -676,6 +721,12 @@ class _Resolver:
             return self._result(note="the command is empty after its wrappers")
         self.command = words[0]
         return self._follow(words)
+
+    def program(self, words: list[str]) -> tuple[str | None, str | None]:
+        """Another command (a HEALTHCHECK's) followed the same way: (resolved path, note)."""
+        self.argv, self.form, self.command = tuple(words), "exec", words[0]
+        result = self._follow(words)
+        return result.resolved_path, result.note
 
     # The state the result is built from, filled in as the command is followed.
     command: str | None = None

@@ -470,6 +470,14 @@ FIELDS: dict[str, str] = {
         "Where that entry resolves inside the image; null when it dangles, so the venv cannot run."
     ),
     "python.venvs[].site_packages": "The venv's lib/pythonX.Y/site-packages directories.",
+    "python.venvs[].dangling_scripts[]": (
+        "Scripts in the venv's bin dir whose `#!` interpreter (or pip's `exec` line, for long "
+        "paths) does not exist in the image: console scripts made for another path, e.g. a venv "
+        "built at /build/.venv and copied to /opt/venv. Scripts run through `env` are not "
+        "listed; at most 50."
+    ),
+    "python.venvs[].dangling_scripts[].path": "The script.",
+    "python.venvs[].dangling_scripts[].interpreter": "The missing interpreter it names.",
     "python.packages[]": (
         "Installed distributions (.dist-info, .egg-info, .egg) in site-packages, dist-packages, "
         "PYTHONPATH dirs and `__pypackages__`, sorted by location then name; one per install."
@@ -601,6 +609,64 @@ FIELDS: dict[str, str] = {
     ),
     "python.startup.logging_configs[].filenames": (
         "The files it names (`filename:` keys, ini `args=('/path', ...)`), as written."
+    ),
+    "python.healthcheck": (
+        "What the config's HEALTHCHECK runs, looked up in the image as Docker runs it: exec form "
+        "on the config's PATH, CMD-SHELL through the config's Shell (else `/bin/sh -c`)."
+    ),
+    "python.healthcheck.kind": (
+        '"CMD", "CMD-SHELL" or "NONE" (the first word of Test); null when the image declares '
+        "no HEALTHCHECK."
+    ),
+    "python.healthcheck.shell": (
+        "For CMD-SHELL, the shell command Docker puts in front of it; empty otherwise."
+    ),
+    "python.healthcheck.shell_found": (
+        "For CMD-SHELL, true when that shell exists in the image; null for other kinds."
+    ),
+    "python.healthcheck.programs[]": (
+        "The programs it runs: the first word for CMD; for CMD-SHELL, the first word of each "
+        "simple command that is not a shell builtin or keyword and not built from a variable."
+    ),
+    "python.healthcheck.programs[].command": "The word as written.",
+    "python.healthcheck.programs[].resolved_path": (
+        "Where it is found (PATH and symlinks followed); null when it is not."
+    ),
+    "python.healthcheck.programs[].note": (
+        "Why it cannot run (missing, not on PATH, a dangling link, not executable, a shebang "
+        "whose interpreter is missing); null when it can."
+    ),
+    "python.healthcheck.note": (
+        "Why the programs could not be read (a shell line that does not parse); else null."
+    ),
+    "python.lock_files[]": (
+        "Requirements files (`*requirements*.txt`/`.in`, `constraints*.txt`, files under a "
+        "`requirements/` dir) and lock files (poetry.lock, uv.lock, Pipfile.lock, pdm.lock, "
+        "pylock*.toml) the image ships outside installed packages and system dirs, sorted by path."
+    ),
+    "python.lock_files[].path": "The file.",
+    "python.lock_files[].kind": (
+        '"requirements", "poetry.lock", "uv.lock", "Pipfile.lock", "pdm.lock" or "pylock".'
+    ),
+    "python.lock_files[].layer": "Index of the layer the visible file comes from.",
+    "python.lock_files[].requirements": (
+        "Requirement lines (requirements files) or locked packages (lock files)."
+    ),
+    "python.lock_files[].pins": (
+        'What it pins, as "name==version" with the name normalised (PEP 503); a requirement '
+        'fixed by a direct URL reads "name@"; at most 200 for a requirements file.'
+    ),
+    "python.lock_files[].unpinned": (
+        "Requirements files: normalised names required without an exact `==` version (bare "
+        "names, ranges, wildcards)."
+    ),
+    "python.lock_files[].hashed": "Requirements files: requirement lines carrying `--hash`.",
+    "python.lock_files[].includes": (
+        "Requirements files: their `-r FILE` and `-c FILE` lines, verbatim."
+    ),
+    "python.lock_files[].truncated": (
+        "True when the file was larger than what inspector captures (64 KiB for requirements, "
+        "512 KiB for lock files): its lists may be incomplete."
     ),
     "python.bytecode": (
         "How much Python source ships with its compiled .pyc, in three areas: stdlib, "
