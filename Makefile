@@ -50,6 +50,7 @@ unit: venv
 test: lint fixtures package
 	bash scripts/debian-tool.sh docker-registry docker-registry \
 	  "registry tests will be skipped (or fail with --require-docker)"
+	bash scripts/postgres-tool.sh "PostgreSQL tests will be skipped (or fail with --require-docker)"
 	$(BIN)/pytest --require-docker
 
 demo: fixtures
@@ -75,6 +76,7 @@ bench: venv engine fixtures
 	bash scripts/debian-tool.sh docker-registry docker-registry \
 	  "the registry bench will be skipped"
 	bash scripts/debian-tool.sh skopeo skopeo "the registry bench will be skipped"
+	bash scripts/postgres-tool.sh "the scan bench's PostgreSQL part will be skipped"
 	$(BIN)/python scripts/bench.py; read=$$?; $(BIN)/python scripts/bench_probes.py; \
 	  probes=$$?; $(BIN)/python scripts/bench_registry.py; registry=$$?; \
 	  exit $$((read | probes | registry))
