@@ -21,6 +21,7 @@ MODULES = (
     "metadata",
     "contents",
     "runtime_practices",
+    "practices",
 )
 
 
