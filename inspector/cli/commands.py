@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -337,6 +338,291 @@ def baseline(output: str, **scan_args: Any) -> int:
     click.echo(f"wrote {count} finding{'' if count == 1 else 's'} of {len(reports)} "
                f"image{'' if len(reports) == 1 else 's'} to {output}")  # fmt: skip
     return 0
+
+
+def _outputs(outputs: tuple[str, ...], formats: Sequence[str]) -> list[tuple[str, str]]:
+    files = []
+    for output in outputs:
+        name, sep, path = output.partition("=")
+        if not sep or name not in formats or not path:
+            raise click.UsageError(f"-o {output!r}: expected FORMAT=FILE with FORMAT one of "
+                                   f"{', '.join(formats)}")  # fmt: skip
+        files.append((name, path))
+    return files
+
+
+def _write(path: str, name: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise InspectorError(f"cannot write the {name} report to {path}: {exc}") from exc
+
+
+_SCAN_FORMATS = ("table", "json", "markdown")
+# How a scan run is reported and gated: `scan` and `runs show`.
+_run_report_options = _options(
+    click.option("--format", "fmt", type=click.Choice(_SCAN_FORMATS), default="table",
+                 show_default=True, help="The report on stdout."),
+    click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT=FILE",
+                 help="Also write the report in FORMAT to FILE (repeatable)."),
+    click.option("--fail-on", type=click.Choice(list(SEVERITIES)), default=None,
+                 help="Exit 1 when a NEW finding has this severity or above  [default: the "
+                 "policy's fail-on, else high]"),
+    click.option("--fail-on-existing", is_flag=True,
+                 help="Count every finding for --fail-on, not only the new ones."),
+    click.option("--exit-zero", is_flag=True, help="Exit 0 despite findings (still 2 on errors)."),
+    click.option("--db", metavar="URL", help="The scan store: a SQLite path, or "
+                 "postgresql://USER@HOST/DB shared by a team or by every shard  [default: "
+                 "$INSPECTOR_DB, else scans.sqlite in the user's data directory]"),
+)  # fmt: skip
+
+
+def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
+                fail_on: str, existing: bool, exit_zero: bool) -> int:  # fmt: skip
+    from inspector.scan.command import finished_report
+    from inspector.scan.render import exit_code, render
+
+    files = _outputs(outputs, _SCAN_FORMATS)
+    report = finished_report(store, run_id)
+    click.echo(render(fmt, report), nl=False)
+    for name, path in files:
+        _write(path, name, render(name, report))
+    if not report.complete:
+        done = len([s for s in report.shards if s.status != "running"])
+        click.echo(f"inspector: run {run_id} is incomplete: {done} of {report.run.shards} "
+                   "shards finished", err=True)  # fmt: skip
+        return EXIT_ERROR
+    code = exit_code(report, fail_on, existing)
+    return 0 if exit_zero and code == 1 else code
+
+
+@cli.command()
+@click.argument("target", metavar="registry:HOST[:PORT][/PREFIX]")
+@click.option(
+    "--repo",
+    "repos",
+    multiple=True,
+    metavar="NAME|GLOB",
+    help="Scan these repositories (repeatable); a glob is matched against the "
+    "catalog, a plain name needs no catalog.",
+)
+@click.option(
+    "--repos-from",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="Repository names, one per line: for registries without a catalog.",
+)
+@click.option(
+    "--tags",
+    multiple=True,
+    metavar="GLOB|re:REGEX",
+    help="Only tags matching (repeatable)  [default: every tag]",
+)
+@click.option(
+    "--newest",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Only the N most recently created images of each repository.",
+)
+@click.option(
+    "--since", metavar="DATE", help="Only images created since DATE (2026-11-01, or 7d, 12h ago)."
+)
+@click.option(
+    "--all-platforms", is_flag=True, help="Audit every platform of a multi-platform index, not one."
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Images in flight at once.",
+)
+@click.option(
+    "--max-time",
+    metavar="DURATION",
+    help="Start no new image after this long "
+    "(90m, 2h); the run is recorded as partial and the next one starts with what "
+    "was left.",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Scan share I (from 0) of N of the images; all "
+    "shards of one run share --run and a PostgreSQL --db.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1),
+    metavar="N",
+    help="N shards, this one's index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).",
+)
+@click.option(
+    "--run",
+    "run_id",
+    metavar="ID",
+    help="The run's id  [default: a new one; shards of one run must share it]",
+)
+@click.option(
+    "--finish",
+    is_flag=True,
+    help="Scan nothing: report the run --run names once all its shards are in.",
+)
+@click.option(
+    "--keep-runs",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Afterwards, delete all but the N newest runs from the store.",
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 1000),
+    default=100,
+    show_default=True,
+    help="Repositories and tags asked for per catalog page.",
+)
+@_run_report_options
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="ID|NAME|CATEGORY",
+    help="Run only these checks (repeat or comma-separate).",
+)
+@click.option(
+    "--ignore", multiple=True, metavar="ID|NAME|CATEGORY", help="Do not run these checks."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="The policy file (default: the nearest .inspector.toml or pyproject.toml).",
+)
+@click.option("--no-config", is_flag=True, help="Use no policy file.")
+@click.option(
+    "--platform",
+    metavar="OS/ARCH[/VARIANT]",
+    help="Which platform of multi-platform images  [default: this machine's, else linux/amd64]",
+)
+@click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    metavar="HOST",
+    help="Speak plain HTTP to this registry; loopback hosts always are.",
+)
+@click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache.")
+def scan(
+    target: str, repos: tuple[str, ...], repos_from: str | None, tags: tuple[str, ...],
+    newest: int | None, since: str | None, all_platforms: bool, jobs: int,
+    max_time: str | None, shard: str | None, shards: int | None, run_id: str | None,
+    finish: bool, keep_runs: int | None, page_size: int, fmt: str, outputs: tuple[str, ...],
+    fail_on: str | None, fail_on_existing: bool, exit_zero: bool, db: str | None,
+    select: tuple[str, ...], ignore: tuple[str, ...], config_path: str | None, no_config: bool,
+    platform: str | None, insecure_registries: tuple[str, ...], no_cache: bool,
+) -> int:  # fmt: skip
+    """Audit every image of a registry (or of some repositories) and record the run.
+
+    An image whose digest was audited before with the same checks is `unchanged`: not read
+    again. Each image reports its findings `new` since the previous run that saw its
+    repository, and those `fixed`. Runs are kept in a store (`inspector runs`). Exit status: 0
+    no new finding at or above --fail-on, 1 at least one, 2 discovery failed or an image could
+    not be read (the report still covers every other image).
+    """
+    from inspector.scan.command import layer_cache_for, parse_duration, parse_share, store_url
+    from inspector.scan.select import parse_since
+    from inspector.scan.store import Store
+
+    if finish and not run_id:
+        raise click.UsageError("--finish needs --run ID: the run to report")
+    share = parse_share(shard, shards)
+    url = store_url(db)
+    if share.shards > 1 and not run_id:
+        raise click.UsageError("shards of one run must share it: give --run ID")
+    files_checked = _outputs(outputs, _SCAN_FORMATS)
+    scan_setup = _scan(("-",), select, ignore, config_path, no_config, "never", no_cache,
+                       platform, insecure_registries, True, 0.0, 0.0)  # fmt: skip
+    threshold = fail_on or scan_setup.policy.fail_on or "high"
+    store = Store(url)
+    try:
+        if finish:
+            return _report_run(store, run_id or "", fmt, outputs, threshold, fail_on_existing,
+                               exit_zero)  # fmt: skip
+        from inspector.scan.run import Scan, ScanOptions
+
+        options = ScanOptions(
+            target=target, repos=repos, repos_from=Path(repos_from) if repos_from else None,
+            tags=tags, newest=newest, since=parse_since(since) if since else None,
+            platform=platform, all_platforms=all_platforms, jobs=jobs,
+            max_time=parse_duration(max_time) if max_time else None, shard=share.shard,
+            shards=share.shards, run_id=run_id, insecure=insecure_registries,
+            page_size=page_size, use_cache=not no_cache,
+        )  # fmt: skip
+        scanner = Scan(options, scan_setup.checks, scan_setup.options.context,
+                       scan_setup.options.gate, store, layer_cache_for(url),
+                       progress_printer())  # fmt: skip
+        try:
+            outcome = scanner.run()
+        finally:
+            if sys.stderr.isatty():
+                click.echo("\r\033[K", err=True, nl=False)
+        if keep_runs:
+            store.prune(keep_runs)
+        if share.shards > 1:
+            # One shard's share: its own images only; `--finish` reports the whole run.
+            click.echo(f"shard {share.shard} of {share.shards} of run {outcome.run_id}: "
+                       f"{outcome.audited} audited, {outcome.unchanged} unchanged, "
+                       f"{outcome.errors} errors, {outcome.left_over} left")  # fmt: skip
+            for name, _path in files_checked:
+                click.echo(f"inspector: -o {name}: shards write no report; "
+                           "`scan --finish --run ID` does", err=True)  # fmt: skip
+            failed = outcome.errors or outcome.discovery_errors
+            return EXIT_ERROR if failed else 0
+        return _report_run(store, outcome.run_id, fmt, outputs, threshold, fail_on_existing,
+                           exit_zero)  # fmt: skip
+    finally:
+        store.close()
+
+
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--db",
+    metavar="URL",
+    help="The scan store  [default: $INSPECTOR_DB, else the user's SQLite store]",
+)
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.pass_context
+def runs(ctx: click.Context, db: str | None, limit: int) -> None:
+    """List recorded scan runs, newest first (`runs show ID` reports one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from inspector.scan.command import store_url
+    from inspector.scan.render import runs_table
+    from inspector.scan.store import Store
+
+    store = Store(store_url(db))
+    try:
+        click.echo(runs_table(store.runs(limit)))
+    finally:
+        store.close()
+
+
+@runs.command(name="show")
+@click.argument("run_id", metavar="ID")
+@_run_report_options
+def runs_show(run_id: str, fmt: str, outputs: tuple[str, ...], fail_on: str | None,
+              fail_on_existing: bool, exit_zero: bool, db: str | None) -> int:  # fmt: skip
+    """Report one run, with the exit status a scan would have given (2 while shards are
+    missing)."""
+    from inspector.scan.command import store_url
+    from inspector.scan.store import Store
+
+    store = Store(store_url(db))
+    try:
+        return _report_run(store, run_id, fmt, outputs, fail_on or "high", fail_on_existing,
+                           exit_zero)  # fmt: skip
+    finally:
+        store.close()
 
 
 @cli.command(name="checks")

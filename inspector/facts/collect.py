@@ -29,6 +29,7 @@ from inspector.layers.cache import LayerCache, default_dir
 from inspector.layers.model import LayerRead, Scanner
 from inspector.layers.overlay import FileSystem, merge
 from inspector.layers.reader import read_layer
+from inspector.layers.store import LayerStore
 from inspector.probes import ProbeOptions
 from inspector.probes.model import RuntimeFacts, not_applicable, skipped
 from inspector.probes.plan import ProbePlan, plan
@@ -153,6 +154,10 @@ def waste_facts(fs: FileSystem, steps: Sequence[str | None]) -> tuple[WasteFacts
     )
 
 
+def _local_cache(fingerprint: str) -> LayerStore:
+    return LayerCache(default_dir() / "layers.sqlite", fingerprint)
+
+
 def platform_of(raw: dict[str, Any]) -> str | None:
     """The image's platform as indexes and --platform name it, from its config."""
     os_name, arch, variant = raw.get("os"), raw.get("architecture"), raw.get("variant")
@@ -171,15 +176,21 @@ def collect(
     runtime: Callable[[ProbePlan], RuntimeFacts] | None = None,
     platform: str | None = None,
     insecure_registries: tuple[str, ...] = (),
+    layer_cache: Callable[[str], LayerStore] | None = None,
 ) -> Facts:
     """The facts of one image; runtime probes run only when `probe` options are given.
 
     `runtime`, when given, replaces the probes: it gets the plan they would have followed.
     `platform` and `insecure_registries` concern `registry:` references (sources.load).
+    `layer_cache` opens the layer cache for a capture fingerprint (a scan's shared PostgreSQL
+    one); by default, the SQLite file in the user's cache directory.
     """
     ref = parse_reference(reference)
     capture, fingerprint = capture_rule()
-    cache = LayerCache(default_dir() / "layers.sqlite", fingerprint) if use_cache else None
+    cache: LayerStore | None = None
+    if use_cache:
+        cache = (layer_cache or _local_cache)(fingerprint)
+    kept: set[str] = set()
     try:
         read_count = 0
 
@@ -189,7 +200,12 @@ def collect(
             progress(f"reading layer {read_count}")
             return read_layer(stream, capture, SCANNER)
 
-        known = Known(cache.contains, cache.with_size) if cache else Known()
+        def keep(layer: LayerRead) -> None:
+            assert cache is not None
+            cache.put(layer)
+            kept.add(layer.diff_id)
+
+        known = Known(cache.contains, cache.with_size, cache.claim, keep) if cache else Known()
         loaded = load(
             ref,
             read,
@@ -220,11 +236,13 @@ def collect(
                     runtime=runtime,
                     platform=platform,
                     insecure_registries=insecure_registries,
+                    layer_cache=layer_cache,
                 )
             layers.append(layer)
         if cache is not None:
             for layer in loaded.layers.values():
-                cache.put(layer)
+                if layer.diff_id not in kept:
+                    cache.put(layer)
             cache.put_config(loaded.image_id, loaded.config_bytes)
     finally:
         if cache is not None:

@@ -14,6 +14,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Container
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -61,15 +62,29 @@ class Loaded:
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
+def _always_mine(diff_id: str) -> AbstractContextManager[bool]:
+    return nullcontext(True)
+
+
 class Known:
-    """Layers that need not be parsed again: what the cache holds, by diff_id and tar size."""
+    """Layers that need not be parsed again: what the cache holds, by diff_id and tar size.
+
+    `claim` and `keep` let concurrent readers (the threads of a scan, or the shards of a fleet
+    sharing one cache) read each layer once: a source that knows a layer's diff_id before reading
+    it (a registry) reads it only inside `with known.claim(diff_id) as mine:` when `mine`, and
+    hands it to `keep` before the block ends; when not `mine`, another reader has put it in the
+    cache meanwhile.
+    """
 
     def __init__(
         self,
         contains: Callable[[str], bool] = lambda diff_id: False,
         with_size: Callable[[int], set[str]] = lambda size: set(),
+        claim: Callable[[str], AbstractContextManager[bool]] = _always_mine,
+        keep: Callable[[LayerRead], None] = lambda layer: None,
     ) -> None:
         self.contains, self.with_size = contains, with_size
+        self.claim, self.keep = claim, keep
 
     def __contains__(self, diff_id: object) -> bool:
         # Only a digest can name a cached layer; a config's diff_ids are untrusted text (a lone

@@ -218,6 +218,40 @@ def _image_manifest(
     return digest, document
 
 
+def index_platforms(client: Client, ref: RegistryRef, digest: str) -> list[tuple[str, str]]:
+    """The (platform, image manifest digest) pairs of the index `digest` names, attestations
+    left out; [] when it names an image manifest, not an index."""
+    document = _json(client, _by_digest(client, ref, digest), "manifest")
+    if "manifests" not in document:
+        return []
+    pairs = []
+    for entry in document.get("manifests") or []:
+        if not isinstance(entry, dict) or _platform_of(entry) == "unknown/unknown":
+            continue
+        chosen = entry.get("digest")
+        if isinstance(chosen, str) and _DIGEST.match(chosen):
+            pairs.append((_platform_of(entry), chosen))
+    return pairs
+
+
+def image_config(
+    client: Client, ref: RegistryRef, digest: str, platform: str | None
+) -> dict[str, Any]:
+    """The config of the image `digest` names (for `platform` when it names an index): what a
+    scan reads to select images by creation time without reading any layer."""
+    _, manifest = _image_manifest(client, ref, digest, platform)
+    return validate(_json(client, _config_bytes(client, ref, manifest), "image config"))
+
+
+def _config_bytes(client: Client, ref: RegistryRef, manifest: dict[str, Any]) -> bytes:
+    config_digest, config_size = _descriptor(client, manifest["config"], "config")
+    blob = BlobStream(client, ref.repository, config_digest, config_size)
+    try:
+        return blob.read_all(MAX_CONFIG_JSON, "image config")
+    finally:
+        blob.close()
+
+
 def _descriptor(client: Client, descriptor: Any, what: str) -> tuple[str, int | None]:
     digest = descriptor.get("digest") if isinstance(descriptor, dict) else None
     if not isinstance(digest, str) or not _DIGEST.match(digest):
@@ -248,12 +282,7 @@ def load(
     try:
         top = resolve(client, ref)
         image_digest, manifest = _image_manifest(client, ref, top, platform)
-        config_digest, config_size = _descriptor(client, manifest["config"], "config")
-        blob = BlobStream(client, ref.repository, config_digest, config_size)
-        try:
-            config_bytes = blob.read_all(MAX_CONFIG_JSON, "image config")
-        finally:
-            blob.close()
+        config_bytes = _config_bytes(client, ref, manifest)
         config = validate(_json(client, config_bytes, "image config"))
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(manifest["layers"]):
@@ -288,27 +317,45 @@ def _read_layers(
     for position, (descriptor, diff_id) in enumerate(zip(descriptors, diff_ids, strict=True)):
         if diff_id in known:
             continue  # the cache has it: not downloaded at all
-        digest, size = _descriptor(client, descriptor, f"layer {position + 1}")
-        blob = BlobStream(client, ref.repository, digest, size)
-        try:
-            try:
-                layer = read_layer(blob)  # type: ignore[arg-type]
-            except (RegistryError, LimitExceeded):
-                raise
-            except Exception:
-                # A corrupt blob fails the reader first: the digest names the culprit better.
-                blob.finish()
-                raise
-            blob.finish()
-            budget.add(layer)
-        except LimitExceeded as exc:
-            raise LimitExceeded(f"{ref} layer {position + 1}: {exc}") from exc
-        finally:
-            blob.close()
-        if layer.diff_id != diff_id:
-            raise client.fail(
-                f"layer {position + 1} ({digest}) unpacks to {layer.diff_id}, not the config's "
-                f"diff_id {diff_id}"
-            )
-        layers[diff_id] = layer
+        with known.claim(diff_id) as mine:
+            if not mine:
+                continue  # another reader put it in the cache while this one waited
+            layer = _read_blob(client, ref, descriptor, position, diff_id, read_layer, budget)
+            layers[diff_id] = layer
+            known.keep(layer)
     return layers
+
+
+def _read_blob(
+    client: Client,
+    ref: RegistryRef,
+    descriptor: Any,
+    position: int,
+    diff_id: str,
+    read_layer: ReadLayer,
+    budget: ImageBudget,
+) -> LayerRead:
+    """One layer blob, streamed into the reader and verified against its diff_id."""
+    digest, size = _descriptor(client, descriptor, f"layer {position + 1}")
+    blob = BlobStream(client, ref.repository, digest, size)
+    try:
+        try:
+            layer = read_layer(blob)  # type: ignore[arg-type]
+        except (RegistryError, LimitExceeded):
+            raise
+        except Exception:
+            # A corrupt blob fails the reader first: the digest names the culprit better.
+            blob.finish()
+            raise
+        blob.finish()
+        budget.add(layer)
+    except LimitExceeded as exc:
+        raise LimitExceeded(f"{ref} layer {position + 1}: {exc}") from exc
+    finally:
+        blob.close()
+    if layer.diff_id != diff_id:
+        raise client.fail(
+            f"layer {position + 1} ({digest}) unpacks to {layer.diff_id}, not the config's "
+            f"diff_id {diff_id}"
+        )
+    return layer

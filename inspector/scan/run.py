@@ -1,0 +1,409 @@
+"""One scan of a registry: discover, select, skip what is unchanged, audit the rest, record.
+
+The cost follows what changed, not the registry's size: a tag is resolved to its digest with one
+HEAD; an image whose digest was audited under the same catalog key is `unchanged` (its stored
+results carried over, no layer read); a layer is read once per cache (once per fleet when the
+cache is the shared PostgreSQL one), whatever number of images holds it. Images never seen go
+first, so a scan stopped by --max-time is continued by the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from checks.engine import run_checks
+from checks.model import Check, Context
+from inspector.errors import InspectorError
+from inspector.layers.store import LayerStore
+from inspector.policy.gate import Gate, apply
+from inspector.scan import discover
+from inspector.scan import select as choose
+from inspector.scan.outcome import (
+    catalog_key,
+    counts,
+    delta,
+    finding_entry,
+    results_doc,
+    results_from,
+)
+from inspector.scan.store import Audit, ImageRow, Store
+from inspector.sources import registry
+from inspector.sources.registry_client import Client
+
+PENDING, AUDITED, UNCHANGED, ERROR = "pending", "audited", "unchanged", "error"
+
+
+class ScanError(InspectorError):
+    """The scan cannot start: a target, option or store that cannot be used."""
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    target: str  # registry:HOST[:PORT][/PREFIX]
+    repos: tuple[str, ...] = ()  # names or globs
+    repos_from: Path | None = None
+    tags: tuple[str, ...] = ()  # globs or re:REGEX
+    newest: int | None = None
+    since: datetime | None = None
+    platform: str | None = None
+    all_platforms: bool = False
+    jobs: int = 4
+    max_time: float | None = None  # seconds
+    shard: int = 0
+    shards: int = 1
+    run_id: str | None = None
+    insecure: tuple[str, ...] = ()
+    page_size: int = 100
+    use_cache: bool = True
+
+
+@dataclass
+class Candidate:
+    """One image of the run: a manifest digest in a repository, and every tag naming it."""
+
+    repository: str
+    digest: str
+    platform: str  # the platform asked for ("" for the default, or the index entry's)
+    tags: list[str] = field(default_factory=list)
+    created: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.digest, self.platform)
+
+    def reference(self, host: str) -> str:
+        return f"registry:{host}/{self.repository}@{self.digest}"
+
+    def shard_of(self, shards: int) -> int:
+        # Stable across machines and runs (unlike hash()): every shard computes the same split.
+        text = f"{self.repository}@{self.digest}#{self.platform}".encode()
+        return int.from_bytes(hashlib.sha256(text).digest()[:8], "big") % shards
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the scan did with one shard of a run."""
+
+    run_id: str
+    shard: int
+    discovered: int  # images found (this shard's share)
+    audited: int
+    unchanged: int
+    errors: int
+    left_over: int  # not started before --max-time
+    discovery_errors: tuple[dict[str, str], ...]
+    partial: bool
+
+
+def new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Scan:
+    def __init__(
+        self,
+        options: ScanOptions,
+        checks: Sequence[Check],
+        context: Context,
+        gate: Gate,
+        store: Store,
+        layer_cache: Callable[[str], LayerStore] | None = None,
+        progress: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.options, self.checks, self.context, self.gate = options, checks, context, gate
+        self.store, self.layer_cache, self.progress = store, layer_cache, progress
+        self.target = discover.parse_target(options.target)
+        self.catalog = catalog_key(checks, context.thresholds)
+        self.by_id = {c.id: c for c in checks}
+        self.discovery_errors: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self.bytes_note = ""
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def _client(self, repository: str, what: str) -> Client:
+        return Client(self.target.host, repository, what, insecure=self.options.insecure)
+
+    def _repositories(self) -> list[str]:
+        options, target = self.options, self.target
+        names: list[str] = []
+        if options.repos_from is not None:
+            names += discover.read_repos_file(options.repos_from)
+        plain = [r for r in options.repos if not any(ch in r for ch in "*?[")]
+        globs = [r for r in options.repos if r not in plain]
+        names += plain
+        if globs or not names:
+            client = self._client("", f"registry:{target.host} catalog")
+            try:
+                listed = discover.repositories(client, target.prefix, options.page_size)
+            finally:
+                client.close()
+            names += choose.match_repositories(listed, globs) if globs else listed
+        prefix = target.prefix
+        if prefix:
+            names = [n for n in names if n == prefix or n.startswith(prefix.rstrip("/") + "/")]
+        return sorted(dict.fromkeys(names))
+
+    def _candidates_of(self, repository: str) -> list[Candidate]:
+        options = self.options
+        client = self._client(repository, f"registry:{self.target.host}/{repository}")
+        try:
+            tags = discover.tags(client, repository, options.page_size)
+            if options.tags:
+                tags = choose.match_tags(tags, list(options.tags))
+            found: dict[tuple[str, str], Candidate] = {}
+            for tag in tags:
+                ref = registry.RegistryRef(self.target.host, repository, tag, None)
+                try:
+                    digest = registry.resolve(client, ref)
+                except InspectorError as exc:
+                    self._discovery_error(f"{repository}:{tag}", str(exc))
+                    continue
+                for platform, image_digest in self._platforms(client, ref, digest):
+                    item = found.setdefault(
+                        (image_digest, platform), Candidate(repository, image_digest, platform)
+                    )
+                    item.tags.append(tag)
+            return list(found.values())
+        finally:
+            client.close()
+
+    def _platforms(
+        self, client: Client, ref: registry.RegistryRef, digest: str
+    ) -> list[tuple[str, str]]:
+        if not self.options.all_platforms:
+            return [(self.options.platform or "", digest)]
+        pairs = registry.index_platforms(client, ref, digest)
+        return [(p, d) for p, d in pairs] if pairs else [("", digest)]
+
+    def _discovery_error(self, what: str, error: str) -> None:
+        with self._lock:
+            self.discovery_errors.append({"repository": what, "error": error})
+
+    def discover(self) -> list[Candidate]:
+        """Every image of this shard's share, tags that name the same digest merged."""
+        repositories = self._repositories()
+        self.progress(f"discovered {len(repositories)} repositories; listing tags")
+        found: list[Candidate] = []
+
+        def one(repository: str) -> list[Candidate]:
+            try:
+                return self._candidates_of(repository)
+            except InspectorError as exc:
+                self._discovery_error(repository, str(exc))
+                return []
+
+        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
+            for items in pool.map(one, repositories):
+                found.extend(items)
+        shards = self.options.shards
+        return [c for c in found if c.shard_of(shards) == self.options.shard]
+
+    def _select_by_time(
+        self, items: list[Candidate], stored: dict[tuple[str, str], Audit]
+    ) -> list[Candidate]:
+        options = self.options
+        if options.newest is None and options.since is None:
+            return items
+
+        def created(item: Candidate) -> datetime | None:
+            if item.created is None:
+                audit = stored.get(item.key)
+                if audit is not None:
+                    item.created = audit.created
+                else:
+                    item.created = self._created(item)
+            return _parse_time(item.created)
+
+        by_repo: dict[str, list[Candidate]] = {}
+        for item in items:
+            by_repo.setdefault(item.repository, []).append(item)
+        kept: list[Candidate] = []
+        for group in by_repo.values():
+            if options.since is not None:
+                group = choose.since(group, options.since, created)
+            if options.newest is not None:
+                group = choose.newest(group, options.newest, created)
+            kept.extend(group)
+        return kept
+
+    def _created(self, item: Candidate) -> str | None:
+        client = self._client(item.repository, item.reference(self.target.host))
+        try:
+            ref = registry.RegistryRef(self.target.host, item.repository, None, item.digest)
+            config = registry.image_config(client, ref, item.digest, item.platform or None)
+            value = config.get("created")
+            return value if isinstance(value, str) else None
+        except InspectorError:
+            return None  # the audit will say why the image cannot be read
+        finally:
+            client.close()
+
+    # -- auditing --------------------------------------------------------------------------
+
+    def _audit(self, item: Candidate) -> tuple[Audit, int]:
+        """Read and check one image: its stored audit and how many layers were read."""
+        from inspector.facts.collect import collect
+
+        facts = collect(
+            item.reference(self.target.host),
+            use_cache=self.options.use_cache,
+            platform=item.platform or self.options.platform,
+            insecure_registries=self.options.insecure,
+            layer_cache=self.layer_cache,
+            probe=None,
+        )
+        doc = facts.to_json()
+        results = run_checks(doc, self.checks, self.context)
+        layers = doc.get("layers") or []
+        audit = Audit(
+            item.digest,
+            item.platform,
+            doc["image"].get("id"),
+            doc["image"].get("created"),
+            tuple(layer["digest"] for layer in layers),
+            results_doc(results),
+        )
+        return audit, sum(1 for layer in layers if not layer.get("from_cache"))
+
+    def _row(self, run_id: str, item: Candidate, seq: int, status: str, audit: Audit | None,
+             error: str | None, layers_read: int) -> ImageRow:  # fmt: skip
+        reference = f"{self.target.host}/{item.repository}"
+        findings: list[dict[str, Any]] = []
+        suppressed = 0
+        notices: tuple[str, ...] = ()
+        check_errors: list[str] = []
+        if audit is not None:
+            results = results_from(audit.results, self.by_id)
+            applied = apply(self.gate, reference, results)
+            for result in applied.results:
+                if result.status == "error":
+                    check_errors.append(f"{result.check.id}: {result.reason}")
+                findings.extend(finding_entry(reference, f) for f in result.findings)
+                suppressed += len(result.suppressed)
+            notices = applied.notices
+        findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
+        previous = [(row.tags, row.report.get("findings") or [])
+                    for row in self.store.previous(reference, run_id)]  # fmt: skip
+        new, fixed = delta(findings, item.tags, previous) if audit else ([], [])
+        report = {
+            "image_id": audit.image_id if audit else None,
+            "created": audit.created if audit else None,
+            "layers": list(audit.layers) if audit else [],
+            "counts": counts(findings),
+            "findings": findings,
+            "new": [f["fingerprint"] for f in new],
+            "fixed": fixed,
+            "suppressed": suppressed,
+            "notices": list(notices),
+            "check_errors": check_errors,
+        }
+        return ImageRow(reference, item.digest, item.platform, tuple(sorted(item.tags)),
+                        status, error, self.options.shard, seq, layers_read, report)  # fmt: skip
+
+    def run(self) -> Outcome:
+        options = self.options
+        started = datetime.now(UTC)
+        deadline = time.monotonic() + options.max_time if options.max_time else None
+        run_id = options.run_id or new_run_id(started)
+        scope = self.options.target
+        self.store.begin(run_id, started.isoformat(timespec="seconds"), scope, self.catalog,
+                         options.shards, options.shard)  # fmt: skip
+        items = self.discover()
+        stored = self.store.audits([c.key for c in items], self.catalog)
+        items = self._select_by_time(items, stored)
+        host = self.target.host
+        done = {(r.repository, r.digest, r.platform) for r in self.store.images(run_id)
+                if r.shard == options.shard}  # fmt: skip
+        # A shard started again (a Kubernetes retry) does not redo what it recorded.
+        items = [c for c in items if (f"{host}/{c.repository}", c.digest, c.platform) not in done]
+        # Never-seen and changed images first: a partial run leaves the cheap ones for later.
+        items.sort(key=lambda c: (c.key in stored, c.repository, c.digest, c.platform))
+        total = len(items)
+        tally = {AUDITED: 0, UNCHANGED: 0, ERROR: 0}
+        seq = 0
+
+        def record(item: Candidate, status: str, audit: Audit | None, error: str | None,
+                   layers_read: int) -> None:  # fmt: skip
+            nonlocal seq
+            seq += 1
+            if audit is not None and status == AUDITED:
+                self.store.save_audit(audit, self.catalog, _now())
+            self.store.save_image(run_id, self._row(run_id, item, seq, status, audit, error,
+                                                    layers_read))  # fmt: skip
+            tally[status] += 1
+            finished = sum(tally.values())
+            self.progress(f"{finished}/{total} images ({tally[AUDITED]} audited, "
+                          f"{tally[UNCHANGED]} unchanged, {tally[ERROR]} errors)"
+                          + _left(deadline))  # fmt: skip
+
+        left = 0
+        queue = list(items)
+        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+            running: dict[Future[tuple[Audit, int]], Candidate] = {}
+            while queue or running:
+                while queue and len(running) < max(1, options.jobs):
+                    if deadline is not None and time.monotonic() >= deadline:
+                        left, queue = len(queue), []
+                        break
+                    item = queue.pop(0)
+                    audit = stored.get(item.key)
+                    if audit is not None:
+                        record(item, UNCHANGED, audit, None, 0)
+                        continue
+                    running[pool.submit(self._audit, item)] = item
+                if not running:
+                    continue
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item = running.pop(future)
+                    try:
+                        audit, read = future.result()
+                    except InspectorError as exc:
+                        record(item, ERROR, None, str(exc), 0)
+                    except Exception as exc:  # a bug, on one image: the others still count
+                        why = f"internal error (a bug; please report it): {type(exc).__name__}"
+                        record(item, ERROR, None, f"{why}: {exc}", 0)
+                    else:
+                        record(item, AUDITED, audit, None, read)
+        self.store.finish(run_id, options.shard, _now(), partial=left > 0,
+                          discovered=total + len(done), left_over=left,
+                          errors=self.discovery_errors)  # fmt: skip
+        return Outcome(run_id, options.shard, total + len(done), tally[AUDITED],
+                       tally[UNCHANGED], tally[ERROR], left, tuple(self.discovery_errors),
+                       left > 0)  # fmt: skip
+
+
+def _left(deadline: float | None) -> str:
+    if deadline is None:
+        return ""
+    return f"; {max(0, int(deadline - time.monotonic()))} s left"
+
+
+def _rank(severity: str) -> int:
+    from checks.model import severity_rank
+
+    return severity_rank(severity)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

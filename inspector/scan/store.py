@@ -1,0 +1,426 @@
+"""The history of scans: runs, the images each run saw, and the audits they reuse.
+
+One schema, two databases: a SQLite file under the user's data directory (nothing to install),
+or PostgreSQL (`--db postgresql://…`) for a store a team or a fleet of shards shares. The tool
+creates and migrates the schema itself; every table is prefixed `inspector_` so a shared
+database stays readable.
+
+- `inspector_audits`: an image's check results before the policy, keyed by the manifest digest
+  read, the platform asked for and the catalog key (tool version, checks and analysers, selected
+  checks, thresholds). A digest audited under the same key is `unchanged`: never read again.
+- `inspector_runs` / `inspector_shards`: a run and each shard's share of it.
+- `inspector_images`: what a run saw of each image (tags, status, findings with fingerprints,
+  new and fixed), enough to render the run's report again later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from inspector.errors import InspectorError
+
+SCHEMA_VERSION = 1
+# Each migration takes the schema from the version before it to its own; never edit one that
+# shipped, append.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE inspector_runs (id TEXT PRIMARY KEY, started TEXT NOT NULL,"
+        " finished TEXT, scope TEXT NOT NULL, catalog TEXT NOT NULL, shards INTEGER NOT NULL,"
+        " status TEXT NOT NULL)",
+        "CREATE TABLE inspector_shards (run_id TEXT NOT NULL, shard INTEGER NOT NULL,"
+        " started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,"
+        " discovered INTEGER NOT NULL DEFAULT 0, left_over INTEGER NOT NULL DEFAULT 0,"
+        " errors TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (run_id, shard))",
+        "CREATE TABLE inspector_audits (digest TEXT NOT NULL, platform TEXT NOT NULL,"
+        " catalog TEXT NOT NULL, audited TEXT NOT NULL, image_id TEXT, created TEXT,"
+        " layers TEXT NOT NULL, results TEXT NOT NULL,"
+        " PRIMARY KEY (digest, platform, catalog))",
+        "CREATE TABLE inspector_images (run_id TEXT NOT NULL, repository TEXT NOT NULL,"
+        " digest TEXT NOT NULL, platform TEXT NOT NULL, tags TEXT NOT NULL,"
+        " status TEXT NOT NULL, error TEXT, shard INTEGER NOT NULL, seq INTEGER NOT NULL,"
+        " layers_read INTEGER NOT NULL DEFAULT 0, report TEXT NOT NULL,"
+        " PRIMARY KEY (run_id, repository, digest, platform))",
+        "CREATE INDEX inspector_images_by_repository ON inspector_images (repository, run_id)",
+    ),
+)
+
+
+class StoreError(InspectorError):
+    """The scan store cannot be opened or used."""
+
+
+def default_path() -> Path:
+    """The SQLite store: $INSPECTOR_DATA_DIR, else $XDG_DATA_HOME/inspector, else
+    ~/.local/share/inspector."""
+    if os.environ.get("INSPECTOR_DATA_DIR"):
+        return Path(os.environ["INSPECTOR_DATA_DIR"]) / "scans.sqlite"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "inspector" / "scans.sqlite"
+
+
+def shown(url: str) -> str:
+    """A database URL as messages show it: never with its password."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
+@dataclass(frozen=True)
+class Audit:
+    """A stored audit: what `unchanged` images carry over."""
+
+    digest: str
+    platform: str
+    image_id: str | None
+    created: str | None
+    layers: tuple[str, ...]  # diff_ids
+    results: list[dict[str, Any]]  # check results before the policy (see scan.results)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: str
+    started: str
+    finished: str | None
+    scope: str
+    catalog: str
+    shards: int
+    status: str  # running | complete | partial
+    shards_done: int = 0
+    images: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class ShardRow:
+    shard: int
+    started: str
+    finished: str | None
+    status: str  # running | complete | partial
+    discovered: int
+    left_over: int
+    errors: list[dict[str, str]]  # discovery errors: {"repository", "error"}
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    repository: str  # HOST/REPO: the same name on two registries is two repositories
+    digest: str
+    platform: str
+    tags: tuple[str, ...]
+    status: str  # audited | unchanged | error
+    error: str | None
+    shard: int
+    seq: int
+    layers_read: int
+    report: dict[str, Any]  # counts, findings, new, fixed, image_id, created, layers
+
+
+class Store:
+    """One connection, used by one thread at a time (the scan's coordinator)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or str(default_path())
+        self.postgres = self.url.startswith(("postgresql://", "postgres://"))
+        self._lock = threading.RLock()
+        try:
+            self.db = self._connect_postgres() if self.postgres else self._connect_sqlite()
+            self._migrate()
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"the scan store {shown(self.url)} cannot be used: {_first_line(exc)}"
+            ) from exc
+
+    # -- connection and schema -------------------------------------------------------------
+
+    def _connect_sqlite(self) -> Any:
+        path = Path(self.url.removeprefix("sqlite://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    def _connect_postgres(self) -> Any:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - a dependency
+            raise StoreError("a postgresql:// store needs psycopg (pip install psycopg)") from exc
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot connect to the scan store {shown(self.url)}: {_first_line(exc)}"
+            ) from exc
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.postgres else text
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            cursor = self.db.execute(self._sql(text), tuple(params))
+            try:
+                return list(cursor.fetchall()) if cursor.description else []
+            finally:
+                cursor.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes that land together or not at all (and, on PostgreSQL, serialised with every
+        other scanner writing the same run)."""
+        with self._lock:
+            if self.postgres:
+                with self.db.transaction():
+                    yield
+            else:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            if self.postgres:
+                # Shards start together: one of them creates the schema, the others wait.
+                self.execute("SELECT pg_advisory_xact_lock(?)", (0x1D5EC7,))
+            self.execute(
+                "CREATE TABLE IF NOT EXISTS inspector_meta (key TEXT PRIMARY KEY, value TEXT)"
+            )
+            rows = self.execute("SELECT value FROM inspector_meta WHERE key = 'schema'")
+            version = int(rows[0][0]) if rows else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the scan store {shown(self.url)} has schema {version}, newer than this "
+                    f"inspector's {SCHEMA_VERSION}: upgrade inspector"
+                )
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    self.execute(statement)
+            if version < SCHEMA_VERSION:
+                self.execute(
+                    "INSERT INTO inspector_meta (key, value) VALUES ('schema', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(SCHEMA_VERSION),),
+                )
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    # -- runs and shards ------------------------------------------------------------------
+
+    def begin(self, run_id: str, started: str, scope: str, catalog: str, shards: int,
+              shard: int) -> None:  # fmt: skip
+        """Record the run (the first shard to arrive creates it) and this shard's start."""
+        with self.transaction():
+            self.execute(
+                "INSERT INTO inspector_runs (id, started, scope, catalog, shards, status)"
+                " VALUES (?, ?, ?, ?, ?, 'running') ON CONFLICT (id) DO NOTHING",
+                (run_id, started, scope, catalog, shards),
+            )
+            row = self.execute(
+                "SELECT scope, catalog, shards FROM inspector_runs WHERE id = ?", (run_id,)
+            )[0]
+            if (row[0], row[2]) != (scope, shards):
+                raise StoreError(
+                    f"run {run_id} is a scan of {row[0]} in {row[2]} shard(s); this one is of "
+                    f"{scope} in {shards}: give each scan its own --run"
+                )
+            if row[1] != catalog:
+                raise StoreError(
+                    f"run {run_id} was started with another inspector version, check "
+                    "selection or thresholds: all shards of a run must run the same"
+                )
+            done = self.execute(
+                "SELECT status FROM inspector_shards WHERE run_id = ? AND shard = ?",
+                (run_id, shard),
+            )
+            if done and done[0][0] != "running":
+                raise StoreError(f"shard {shard} of run {run_id} has already finished")
+            self.execute(
+                "INSERT INTO inspector_shards (run_id, shard, started, status)"
+                " VALUES (?, ?, ?, 'running') ON CONFLICT (run_id, shard) DO UPDATE"
+                " SET started = excluded.started",
+                (run_id, shard, started),
+            )
+
+    def finish(self, run_id: str, shard: int, finished: str, *, partial: bool, discovered: int,
+               left_over: int, errors: list[dict[str, str]]) -> None:  # fmt: skip
+        with self.transaction():
+            if self.postgres:
+                # Shards finishing together must not each miss the others' commits: the last
+                # one in marks the run finished.
+                key = int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:8], "big",
+                                     signed=True)  # fmt: skip
+                self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+            self.execute(
+                "UPDATE inspector_shards SET finished = ?, status = ?, discovered = ?,"
+                " left_over = ?, errors = ? WHERE run_id = ? AND shard = ?",
+                (finished, "partial" if partial else "complete", discovered, left_over,
+                 json.dumps(errors), run_id, shard),
+            )  # fmt: skip
+            shards = self.shards(run_id)
+            total = self.execute("SELECT shards FROM inspector_runs WHERE id = ?", (run_id,))[0][0]
+            finished_all = [s for s in shards if s.status != "running"]
+            if len(finished_all) == total:
+                status = "partial" if any(s.status == "partial" for s in shards) else "complete"
+                last = max(s.finished or finished for s in shards)
+                self.execute(
+                    "UPDATE inspector_runs SET status = ?, finished = ? WHERE id = ?",
+                    (status, last, run_id),
+                )
+
+    def shards(self, run_id: str) -> list[ShardRow]:
+        rows = self.execute(
+            "SELECT shard, started, finished, status, discovered, left_over, errors"
+            " FROM inspector_shards WHERE run_id = ? ORDER BY shard",
+            (run_id,),
+        )
+        return [ShardRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+
+    def run(self, run_id: str) -> RunRow | None:
+        found = [r for r in self.runs(None) if r.id == run_id]
+        return found[0] if found else None
+
+    def runs(self, limit: int | None = 20) -> list[RunRow]:
+        """The newest runs first, with how many shards finished and what they saw."""
+        rows = self.execute(
+            "SELECT r.id, r.started, r.finished, r.scope, r.catalog, r.shards, r.status,"
+            " (SELECT count(*) FROM inspector_shards s WHERE s.run_id = r.id"
+            "   AND s.status <> 'running'),"
+            " (SELECT count(*) FROM inspector_images i WHERE i.run_id = r.id),"
+            " (SELECT count(*) FROM inspector_images i WHERE i.run_id = r.id"
+            "   AND i.status = 'error')"
+            " FROM inspector_runs r ORDER BY r.started DESC, r.id DESC"
+            + (f" LIMIT {int(limit)}" if limit is not None else "")
+        )
+        return [RunRow(*row) for row in rows]
+
+    def prune(self, keep: int) -> int:
+        """Delete all but the `keep` newest runs, and audits no kept run refers to."""
+        with self.transaction():
+            old = [r.id for r in self.runs(None)[keep:]]
+            for run_id in old:
+                tables = (("inspector_images", "run_id"), ("inspector_shards", "run_id"),
+                          ("inspector_runs", "id"))  # fmt: skip
+                for table, column in tables:
+                    self.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
+            if old:
+                self.execute(
+                    "DELETE FROM inspector_audits WHERE NOT EXISTS (SELECT 1 FROM"
+                    " inspector_images i WHERE i.digest = inspector_audits.digest"
+                    " AND i.platform = inspector_audits.platform)"
+                )
+        return len(old)
+
+    # -- audits -----------------------------------------------------------------------------
+
+    def audits(self, keys: Sequence[tuple[str, str]], catalog: str) -> dict[tuple[str, str], Audit]:
+        """The stored audits among `keys` ((digest, platform) pairs) under `catalog`."""
+        found: dict[tuple[str, str], Audit] = {}
+        wanted = set(keys)
+        digests = sorted({digest for digest, _ in wanted})
+        for start in range(0, len(digests), 500):
+            chunk = digests[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.execute(
+                "SELECT digest, platform, image_id, created, layers, results FROM"
+                f" inspector_audits WHERE catalog = ? AND digest IN ({marks})",
+                (catalog, *chunk),
+            )
+            for digest, platform, image_id, created, layers, results in rows:
+                if (digest, platform) in wanted:
+                    found[(digest, platform)] = Audit(
+                        digest, platform, image_id, created, tuple(json.loads(layers)),
+                        json.loads(results),
+                    )  # fmt: skip
+        return found
+
+    def save_audit(self, audit: Audit, catalog: str, audited: str) -> None:
+        self.execute(
+            "INSERT INTO inspector_audits (digest, platform, catalog, audited, image_id,"
+            " created, layers, results) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (digest, platform, catalog) DO UPDATE SET audited = excluded.audited,"
+            " image_id = excluded.image_id, created = excluded.created,"
+            " layers = excluded.layers, results = excluded.results",
+            (audit.digest, audit.platform, catalog, audited, audit.image_id, audit.created,
+             json.dumps(list(audit.layers)), json.dumps(audit.results)),
+        )  # fmt: skip
+
+    # -- images of runs ---------------------------------------------------------------------
+
+    def save_image(self, run_id: str, row: ImageRow) -> None:
+        self.execute(
+            "INSERT INTO inspector_images (run_id, repository, digest, platform, tags, status,"
+            " error, shard, seq, layers_read, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (run_id, repository, digest, platform) DO UPDATE SET"
+            " tags = excluded.tags, status = excluded.status, error = excluded.error,"
+            " shard = excluded.shard, seq = excluded.seq, layers_read = excluded.layers_read,"
+            " report = excluded.report",
+            (run_id, row.repository, row.digest, row.platform, json.dumps(list(row.tags)),
+             row.status, row.error, row.shard, row.seq, row.layers_read,
+             json.dumps(row.report)),
+        )  # fmt: skip
+
+    def images(self, run_id: str, repository: str | None = None) -> list[ImageRow]:
+        query = (
+            "SELECT repository, digest, platform, tags, status, error, shard, seq, layers_read,"
+            " report FROM inspector_images WHERE run_id = ?"
+        )
+        params: tuple[Any, ...] = (run_id,)
+        if repository is not None:
+            query += " AND repository = ?"
+            params += (repository,)
+        rows = self.execute(query + " ORDER BY repository, seq, digest, platform", params)
+        return [
+            ImageRow(
+                r[0],
+                r[1],
+                r[2],
+                tuple(json.loads(r[3])),
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                json.loads(r[9]),
+            )
+            for r in rows
+        ]
+
+    def previous(self, repository: str, run_id: str) -> list[ImageRow]:
+        """What the latest other run that read images of `repository` saw of it."""
+        rows = self.execute(
+            "SELECT i.run_id FROM inspector_images i JOIN inspector_runs r ON r.id = i.run_id"
+            " WHERE i.repository = ? AND i.run_id <> ? AND i.status <> 'error'"
+            " AND r.started <= (SELECT started FROM inspector_runs WHERE id = ?)"
+            " ORDER BY r.started DESC, r.id DESC LIMIT 1",
+            (repository, run_id, run_id),
+        )
+        if not rows:
+            return []
+        return [r for r in self.images(rows[0][0], repository) if r.status != "error"]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
