@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from checks.access import at_layer, config
+from checks.access import config
 from checks.model import Context, Facts, Found, Location, Skip, command
 from checks.registry import check
 
@@ -157,14 +157,6 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _layer_time(facts: Facts, layer: int) -> datetime | None:
-    """When the history says the step that made `layer` ran."""
-    for entry in facts.get("history") or []:
-        if entry.get("layer") == layer:
-            return parse_time(entry.get("created"))
-    return None
-
-
 def _fixed_stamp(facts: Facts) -> datetime | None:
     """The one time a reproducible build stamps on the image and its steps, else None.
 
@@ -186,48 +178,42 @@ def _believable(moment: datetime | None, fixed: datetime | None) -> bool:
 @check(
     "META002",
     "image-stale",
-    "The image's OS packages were installed long ago and miss security updates",
+    "An image without an OS package database was built long ago",
     severity="medium",
     category="metadata",
     needs=("image",),
     wants=("history", "os_packages"),
-    fix="Rebuild on a schedule with `apt-get upgrade` in the build and without the cache "
-    "(`docker build --pull --no-cache`), and redeploy.",
+    fix="Rebuild on a schedule with a fresh base (`docker build --pull --no-cache`) and redeploy.",
 )
 def image_stale(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
-    How old the OS packages are: when the layer that wrote the package database the image runs
-    with (`os_packages.database_writes`, the last dpkg, apk or rpm database write) was built,
-    against the clock. Older than the `image_age_days` threshold (90 days) is medium, older
-    than twice that is high. The image's own `created` time is not the measure: a fresh image
-    on a months-old cached `apt-get install` layer is exactly the stale case, and is reported.
+    The image's build time against the clock, for images whose OS packages cannot be dated:
+    no package database (scratch, some distroless images). Older than the `image_age_days`
+    threshold (90 days) is medium, older than twice that is high. An image with a dpkg, apk or
+    rpm database passes here: the age of its packages is SEC025's, which dates the layer that
+    last updated them (a fresh image on a months-old cached `apt-get` layer is exactly the stale
+    case, and the image's `created` time hides it), so one stale image gives one finding.
 
-    The layer's time is the later of its history step's time and the database file's time in
-    the layer. Reproducible builds stamp a fixed time (`SOURCE_DATE_EPOCH`, usually the last
-    commit's, on the image and every step it built; or the Unix epoch): such a time is not taken
-    as a build date. When no package database exists (scratch, some distroless images), the
-    image's `created` time (else its newest believable history step) stands in. The check is
-    skipped when no believable time is left.
+    Reproducible builds stamp a fixed time: the Unix epoch, or `SOURCE_DATE_EPOCH` (usually the
+    last commit's time) on the image and on every step the build made. Neither is taken as a
+    build date. A `SOURCE_DATE_EPOCH` stamp within the limit passes (the build cannot be older
+    than its commit), an older one skips the check; after an epoch stamp the newest believable
+    history step counts, and the check is skipped when there is none.
 
     ## Why it matters
-    An image is a snapshot: its OS packages get no security fixes until a build installs them
-    again. Build caching makes it worse, since a rebuild reuses the months-old package layer as
-    long as its Dockerfile line is unchanged, and the image looks new
-    (https://pythonspeed.com/articles/docker-cache-insecure-images/). CIS Docker Benchmark 4.4
-    asks for images to be rebuilt to pick up security patches.
+    An image is a snapshot: the libraries and Python distributions in it get no security fixes
+    until it is rebuilt. Build caching makes it worse, since a rebuild can reuse months-old
+    layers (https://pythonspeed.com/articles/docker-cache-insecure-images/). CIS Docker
+    Benchmark 4.4 asks for images to be rebuilt to pick up security patches.
 
     ## Example
-    ```dockerfile
-    FROM python:3.12-slim
-    RUN apt-get update && apt-get install -y libpq5   # cached since March
-    COPY . /app                                       # rebuilt today
-    ```
+    A distroless-style image with no package database, built in January and still deployed in
+    June.
 
     ## Instead
-    Rebuild weekly (or on every base image update) in CI with `docker build --pull --no-cache`
-    (at least for the OS and dependency layers), with `apt-get upgrade` in the build, and
-    redeploy what you rebuilt.
+    Rebuild weekly (or on every base image update) in CI with `docker build --pull`, and use
+    `--no-cache` at least for the OS and dependency layers; redeploy what you rebuilt.
 
     ## References
     - https://pythonspeed.com/articles/docker-cache-insecure-images/
@@ -238,41 +224,30 @@ def image_stale(facts: Facts, ctx: Context) -> Iterator[Found]:
       and redeploy: "Avoiding insecure images from Docker build caching",
       https://pythonspeed.com/articles/docker-cache-insecure-images/
     """
-    fixed = _fixed_stamp(facts)
-    writes = (facts.get("os_packages") or {}).get("database_writes") or []
-    if writes:
-        last = writes[-1]
-        layer = last.get("layer")
-        stamps = [_layer_time(facts, layer) if isinstance(layer, int) else None]
-        mtime = last.get("mtime")
-        if isinstance(mtime, int) and 0 < mtime < 2**37:  # a year far past 6000 is no time
-            stamps.append(datetime.fromtimestamp(mtime, UTC))
-        believable = [aware(t) for t in stamps if _believable(t, fixed)]
-        if believable:
-            when = max(believable)
-            source = "the OS packages were last installed or upgraded"
-        else:
-            raise Skip("the package layer records no believable time (a fixed epoch or "
-                       "SOURCE_DATE_EPOCH stamp)")  # fmt: skip
-    else:
-        created = parse_time((facts.get("image") or {}).get("created"))
-        if _believable(created, fixed):
-            when, source = created, "the image was built"
-        else:
-            stamps = [parse_time(h.get("created")) for h in facts.get("history") or []]
-            believable = [s for s in stamps if _believable(s, fixed)]
-            if not believable:
-                raise Skip("the image records no believable build time (none, or a fixed epoch)")
-            when, source = max(believable), "the newest history step ran"
-    days = (aware(ctx.now) - aware(when)).days
+    if (facts.get("os_packages") or {}).get("database_writes"):
+        return  # the packages can be dated: SEC025 judges them
     limit = ctx.thresholds.image_age_days
+    fixed = _fixed_stamp(facts)
+    if fixed is not None:
+        # The build ran at or after the stamp (a commit's time): a recent stamp proves enough.
+        if (aware(ctx.now) - aware(fixed)).days <= limit:
+            return
+        raise Skip("the image and its steps carry one fixed stamp (SOURCE_DATE_EPOCH), not "
+                   "the time it was built")  # fmt: skip
+    created = parse_time((facts.get("image") or {}).get("created"))
+    if _believable(created, fixed):
+        when, source = created, "the image was built"
+    else:
+        stamps = [parse_time(h.get("created")) for h in facts.get("history") or []]
+        believable = [s for s in stamps if _believable(s, fixed)]
+        if not believable:
+            raise Skip("the image records no believable build time (none, or a fixed epoch)")
+        when, source = max(believable), "the newest history step ran"
+    days = (aware(ctx.now) - aware(when)).days
     if days > limit:
         yield Found(
-            f"{source} {days} days ago ({when.date().isoformat()}), over the {limit}-day limit: "
-            "its packages miss every security update since",
-            at_layer(facts, writes[-1].get("layer"), writes[-1].get("path"))
-            if writes
-            else Location(),
+            f"{source} {days} days ago ({when.date().isoformat()}), over the {limit}-day limit",
+            Location(),
             severity="high" if days > 2 * limit else None,
         )
 

@@ -186,23 +186,26 @@ def test_a_named_config_replaces_the_default_and_a_computed_value_is_low():
 # --- META002: package age -----------------------------------------------------------------------
 
 
-def test_fresh_image_on_a_cached_package_layer_is_stale():
-    """The image was built yesterday, its apt layer in May: high, located at that layer."""
-    facts = example("META002", "bad", "a fresh image (COPY rebuilt today)")
-    [finding] = findings("META002", facts)
-    assert finding.severity == "high"
-    assert finding.location.layer == 1
-    assert finding.location.path == "/var/lib/dpkg/status"
-    assert "2026-05-02" in finding.message
+def test_images_with_a_package_database_are_left_to_sec025():
+    """An old image whose packages can be dated passes META002 and fails SEC025 once: one
+    stale image, one finding; without a package database META002 judges its build time."""
+    dated = copy.deepcopy(example("META002", "good", "an old image with a package database"))
+    assert findings("META002", dated) == []
+    assert findings("SEC025", dated)
+    undated = example("META002", "bad", "a distroless-style image")
+    [finding] = findings("META002", undated)
+    assert finding.severity == "medium"
+    assert "2026-07-02" in finding.message
 
 
 def test_source_date_epoch_stamps_are_not_build_times():
-    """A reproducible build whose steps and files all carry the commit's time is skipped, and
-    one whose package database kept its real time is judged by that time."""
+    """A recent SOURCE_DATE_EPOCH stamp passes; an old one skips: it is a commit time."""
     facts = copy.deepcopy(example("META002", "good", "SOURCE_DATE_EPOCH set to a commit"))
     assert findings("META002", facts) == []
-    stamp = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp())
-    facts["os_packages"]["database_writes"][-1]["mtime"] = stamp  # rewrite-timestamp clamps it
+    for entry in facts["history"]:
+        if entry["created"] == facts["image"]["created"]:
+            entry["created"] = "2026-03-01T00:00:00Z"
+    facts["image"]["created"] = "2026-03-01T00:00:00Z"
     result = run_check(CHECKS["META002"], facts, NOW)
     assert result.status == "skipped"
     assert "SOURCE_DATE_EPOCH" in (result.reason or "")
