@@ -23,6 +23,7 @@ from checks.metadata import base_of, reference_notice
 from checks.model import Context, Finding
 from checks.size import user_wasted_bytes
 from inspector.analysers import filemodes, files
+from inspector.analysers import python as python_analyser
 from inspector.analysers.imagedata import ImageData
 from inspector.image.config import config_from_json
 from inspector.layers.overlay import merge
@@ -166,6 +167,27 @@ def test_worker_tmp_dir_in_the_default_gunicorn_conf_py_satisfies_ops005():
     [finding] = findings("OPS005", bad)
     assert finding.severity == "medium"
     assert "/srv/gunicorn.conf.py does not set worker_tmp_dir" in finding.message
+
+
+@pytest.mark.parametrize(("conf", "expected"), [
+    (b'import multiprocessing\nworkers = 2\nworker_tmp_dir = "/dev/shm"\n', []),
+    (b"workers = 2\n", ["medium"]),
+])  # fmt: skip
+def test_gunicorn_conf_py_in_workdir_read_from_the_layer(conf, expected):
+    """gunicorn-plain's layout plus a /srv/gunicorn.conf.py, through the real Python analyser:
+    worker_tmp_dir there passes OPS005; the same file without it does not."""
+    cmd = ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "wsgi:app"]
+    raw = {"Cmd": cmd, "WorkingDir": "/srv", "Env": ["PATH=/opt/venv/bin:/usr/bin"]}
+    members = (
+        ("srv/", None), ("srv/wsgi.py", b"app = None\n"), ("srv/gunicorn.conf.py", conf),
+        ("opt/venv/bin/gunicorn", b"#!/opt/venv/bin/python\nimport gunicorn\n", {"mode": 0o755}),
+    )  # fmt: skip
+    reads = [read_layer(io.BytesIO(layer(*members)), python_analyser.wants)]
+    data = ImageData(config=config_from_json(raw), raw_config={"config": raw}, layers=reads,
+                     fs=merge(reads), layer_steps=["COPY . /srv"])  # fmt: skip
+    startup = as_facts(python_analyser.analyse(data))["startup"]
+    facts = {"config": {"cmd": cmd, "workdir": "/srv", "env": {}}, "python": {"startup": startup}}
+    assert [f.severity for f in findings("OPS005", facts)] == expected
 
 
 def test_a_named_config_replaces_the_default_and_a_computed_value_is_low():
