@@ -1,0 +1,239 @@
+"""Each path of the scan report (`inspector scan --format json`, inspector/scan/render.py): its
+type and one sentence, rendered into docs/scan.md by scripts/gen_scan_doc.py.
+
+Tests fail when a real scan report has a path described nowhere here, a kind its type does not
+allow or a value outside `values`, and when a path described here is one render.py no longer
+writes. The findings of `findings`, `new` and `fixed` share one shape, written once and
+expanded below. Paths are listed in the order render.py writes them.
+"""
+
+from __future__ import annotations
+
+from checks.model import SEVERITIES
+from inspector.report.fields import Field
+
+RUN_STATUSES = ("running", "complete", "partial")
+IMAGE_STATUSES = ("audited", "unchanged", "error")
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f'"{v}"' for v in values)
+
+
+FIELDS: dict[str, Field] = {
+    # --- top level ----------------------------------------------------------------------------
+    "schema_version": Field(
+        "integer",
+        "Version of this JSON layout, bumped when a field is removed or renamed or changes type "
+        "or meaning; check it before reading anything else.",
+    ),
+    "kind": Field(
+        "string",
+        'Always "inspector-scan": tells this document from an audit report '
+        "(docs/report.md), which has no `kind`.",
+        ("inspector-scan",),
+    ),
+    "tool": Field("object", "What wrote the report."),
+    "tool.name": Field("string", 'Always "inspector".', ("inspector",)),
+    "tool.version": Field(
+        "string",
+        "The version of the inspector that rendered the report (the run's audits may be older: "
+        "`unchanged` images carry results over).",
+    ),
+    # --- run ----------------------------------------------------------------------------------
+    "run": Field("object", "The run: one scan of a registry, by one process or by all its shards."),
+    "run.id": Field(
+        "string",
+        "The run's id: `--run ID`, or one made up at the start (UTC time and 6 hex digits, "
+        'e.g. "20261126T010000Z-3fa2c1"); `inspector runs show ID` reports it again.',
+    ),
+    "run.scope": Field("string", 'The target as given, e.g. "registry:registry.example/team".'),
+    "run.started": Field(
+        "string", "When the first shard started, ISO 8601 in UTC (seconds, with +00:00)."
+    ),
+    "run.finished": Field(
+        "string or null",
+        "When the last shard finished, ISO 8601 in UTC; null while a shard is still running.",
+    ),
+    "run.status": Field(
+        "string",
+        '"running" (a shard has not finished: the report is incomplete and the exit status 2), '
+        '"complete" (every shard scanned its whole share) or "partial" (a shard stopped at '
+        "--max-time: `summary.left_over` images wait for the next run).",
+        RUN_STATUSES,
+    ),
+    "run.shards": Field("integer", "How many shards the run was split into (1 without --shard)."),
+    "run.shards_done": Field(
+        "integer", "How many of them have finished; the run is complete when it equals `shards`."
+    ),
+    # --- summary ------------------------------------------------------------------------------
+    "summary": Field("object", "The run in numbers, over every shard that has finished or not."),
+    "summary.repositories": Field("integer", "Repositories with at least one image in the run."),
+    "summary.images": Field(
+        "integer",
+        "Images in the run (one per manifest digest and platform, whatever number of tags names "
+        "it): `audited` + `unchanged` + `errors`.",
+    ),
+    "summary.audited": Field(
+        "integer",
+        "Images read and checked by this run: never seen, or seen under another catalog key.",
+    ),
+    "summary.unchanged": Field(
+        "integer",
+        "Images whose digest was audited before under the same catalog key: not read again, their "
+        "stored results carried over.",
+    ),
+    "summary.errors": Field("integer", "Images that could not be read (see `images[].error`)."),
+    "summary.left_over": Field(
+        "integer",
+        "Images not started before --max-time ran out; the next run starts with them. Not in "
+        "`images`.",
+    ),
+    "summary.discovery_errors": Field(
+        "integer", "Repositories or tags that could not be listed or resolved (`discovery_errors`)."
+    ),
+    "summary.unique_layers": Field(
+        "integer", "Distinct layers (by diff_id) in the run's readable images."
+    ),
+    "summary.layers_read": Field(
+        "integer",
+        "Layers this run read (downloaded and parsed); the others came from the layer cache. "
+        "With a shared PostgreSQL cache, at most `unique_layers` for the whole fleet.",
+    ),
+    "summary.findings": Field("integer", "Findings that count, over every image."),
+    "summary.new": Field("integer", "Of them, new since the previous run (`images[].new`)."),
+    "summary.fixed": Field("integer", "Findings fixed since the previous run (`images[].fixed`)."),
+    # --- discovery errors ---------------------------------------------------------------------
+    "discovery_errors[]": Field(
+        "array",
+        "What discovery could not list or resolve; each shard lists the errors it met. Any entry "
+        "makes the exit status 2.",
+    ),
+    "discovery_errors[].repository": Field(
+        "string", 'The repository, or "REPOSITORY:TAG" for a tag that could not be resolved.'
+    ),
+    "discovery_errors[].error": Field("string", "What went wrong, as one line."),
+    # --- images -------------------------------------------------------------------------------
+    "images[]": Field(
+        "array",
+        "One entry per image (a manifest digest and platform in a repository), sorted by "
+        "repository, then in the order the scan recorded them.",
+    ),
+    "images[].registry": Field("string", 'The registry host (and port), e.g. "registry.example".'),
+    "images[].repository": Field("string", 'The repository on it, e.g. "team/app".'),
+    "images[].tags": Field(
+        "array of strings",
+        "Every tag that named this digest during the scan, sorted; tags on one digest are one "
+        "image, audited once.",
+    ),
+    "images[].digest": Field("string", "The manifest digest read, `sha256:<hex>`."),
+    "images[].platform": Field(
+        "string or null",
+        'The platform of a multi-platform index, e.g. "linux/arm64/v8", with --all-platforms '
+        "or --platform; null for the default platform.",
+    ),
+    "images[].image_id": Field(
+        "string or null", "The image ID (config digest); null when the image could not be read."
+    ),
+    "images[].created": Field(
+        "string or null",
+        "The image config's `created` time as the builder wrote it; null when it has none or "
+        "the image could not be read.",
+    ),
+    "images[].status": Field(
+        "string",
+        '"audited" (read and checked by this run), "unchanged" (audited before under the same '
+        'catalog key: not read, results carried over) or "error" (could not be read: see `error`).',
+        IMAGE_STATUSES,
+    ),
+    "images[].error": Field(
+        "string or null",
+        "Why the image could not be read (manifest unknown, a blob that fails its digest, "
+        "denied), as one line; null otherwise. Makes the exit status 2.",
+    ),
+    "images[].counts": Field(
+        "object",
+        "Findings that count, by severity, every severity present (0 included); suppressed "
+        "findings are not counted.",
+    ),
+    **{
+        f"images[].counts.{severity}": Field(
+            "integer", f"Number of {severity} findings that count."
+        )
+        for severity in SEVERITIES
+    },
+    "images[].layers_read": Field(
+        "integer", "Layers this image's audit read itself (0 when unchanged or all cached)."
+    ),
+    "images[].suppressed": Field(
+        "integer", "Findings the policy's `[[ignores]]` accepted: not listed, never counted."
+    ),
+    "images[].check_errors": Field(
+        "array of strings",
+        '"CHECK: error" for each check that crashed on this image (a bug); any makes the exit '
+        "status 2.",
+    ),
+    "images[].notices": Field(
+        "array of strings",
+        "What the reader should know about this image's gate, e.g. an ignore that expired (its "
+        "findings count again); empty when there is nothing.",
+    ),
+}
+
+# --- findings, new and fixed share one shape ------------------------------------------------------
+
+_FINDING_FIELDS: dict[str, Field] = {
+    "fingerprint": Field(
+        "string",
+        "The finding's identity across rebuilds and retags (64 hex digits): the check, the "
+        "repository, where, and the message with numbers and digests masked; new and fixed "
+        "compare these.",
+    ),
+    "check": Field("string", 'The id of the check that found it, e.g. "SEC001".'),
+    "severity": Field(
+        "string",
+        f"{_quoted(SEVERITIES)}: the check's, the one it gave this finding, or the policy's "
+        "`[severity]` override (which wins).",
+        SEVERITIES,
+    ),
+    "message": Field("string", "What is wrong, with the numbers."),
+    "where": Field(
+        "string",
+        'Where it is, as one readable line (layer, path, config field); "image" for the '
+        "whole image.",
+    ),
+    "fix": Field("string", "The one-line fix."),
+}
+
+_SHAPES = {
+    "images[].findings[]": "Every finding that counts, worst severity first.",
+    "images[].new[]": (
+        "The findings not seen in the repository by the previous run that saw it (any image, "
+        "any tag): what this image brought. All of them on a repository's first run."
+    ),
+    "images[].fixed[]": (
+        "Findings the previous run saw on an image one of this image's tags named, that this "
+        "image no longer has: what moving the tag fixed. Always empty for an `unchanged` image "
+        "whose tags did not move."
+    ),
+}
+for _path, _text in _SHAPES.items():
+    FIELDS[_path] = Field("array", _text)
+    FIELDS.update({f"{_path}.{name}": field for name, field in _FINDING_FIELDS.items()})
+
+# In the order render.py writes an image's keys, so docs/scan.md reads like a report.
+_ORDER = (
+    "registry", "repository", "tags", "digest", "platform", "image_id", "created", "status",
+    "error", "counts", "layers_read", "findings", "new", "fixed", "suppressed", "check_errors",
+    "notices",
+)  # fmt: skip
+
+
+def _position(path: str) -> tuple[int, int]:
+    if not path.startswith("images[]."):
+        return (0, 0)
+    name = path.removeprefix("images[].").split(".")[0].removesuffix("[]")
+    return (1, _ORDER.index(name))
+
+
+FIELDS = dict(sorted(FIELDS.items(), key=lambda item: _position(item[0])))
