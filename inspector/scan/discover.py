@@ -22,7 +22,7 @@ import requests
 from inspector.errors import InspectorError
 from inspector.layers.limits import MAX_MANIFEST_JSON
 from inspector.sources.registry import _HOST, _REPOSITORY, _TAG, PREFIX
-from inspector.sources.registry_client import Client, RegistryError, registry_said
+from inspector.sources.registry_client import Client, Denied, RegistryError, registry_said
 
 # Registries cap a page themselves (Distribution answers 400 PAGINATION_NUMBER_INVALID above
 # its `catalog.maxentries`, 1000 by default): asking for more only earns that error.
@@ -109,10 +109,7 @@ def repositories(client: Client, prefix: str = "", page_size: int = 100) -> list
         names = _listing(client, "_catalog", "repositories", page_size, MAX_REPOSITORIES, refused)
     except NoCatalog:
         raise
-    except RegistryError as exc:
-        # The Client says "denied" for a 401/403 it could not answer, whatever the challenge.
-        if not str(exc).startswith(f"{client.what}: denied"):
-            raise
+    except Denied as exc:
         raise _no_catalog(client, "the catalog is denied to these credentials") from exc
     return sorted({name for name in names if valid_repository(name) and _under(name, prefix)})
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import ipaddress
+import os
 import re
+import threading
 import time
 from collections.abc import Callable, Collection
 from typing import Any
@@ -29,6 +31,9 @@ RETRIES = 5
 BACKOFF = 0.5  # seconds, doubled per attempt
 MAX_WAIT = 60.0  # the longest Retry-After honoured
 MAX_REDIRECTS = 5
+# Requests in flight to one host from the whole process (INSPECTOR_REGISTRY_REQUESTS): a polite
+# client of a registry that everyone else pulls from too.
+REQUESTS_PER_HOST = 8
 _pause = time.sleep  # replaced in tests, which count the waits instead of waiting
 _RETRIED = frozenset({429, 500, 502, 503, 504})
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]*))')
@@ -36,6 +41,39 @@ _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]*))')
 
 class RegistryError(InspectorError):
     """The registry refused, failed or sent something that is not the image it names."""
+
+
+class Denied(RegistryError):
+    """The registry (or its token server) refused these credentials, or having none."""
+
+
+def _slots_per_host() -> int:
+    raw = os.environ.get("INSPECTOR_REGISTRY_REQUESTS", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else REQUESTS_PER_HOST
+
+
+class _Hosts:
+    """Requests in flight per registry host, shared by every client of the process: a scan's
+    jobs each have their own client, and the registry must not see their sum. A streamed
+    response holds its slot until it is closed; bytes received are counted for progress."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self.received = 0
+
+    def slot(self, host: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            if host not in self._slots:
+                self._slots[host] = threading.BoundedSemaphore(_slots_per_host())
+            return self._slots[host]
+
+    def count(self, size: int) -> None:
+        with self._lock:
+            self.received += size
+
+
+HOSTS = _Hosts()
 
 
 def is_loopback(host: str) -> bool:
@@ -121,6 +159,9 @@ class Client:
     def fail(self, message: str) -> RegistryError:
         return RegistryError(f"{self.what}: {message}")
 
+    def denied(self, message: str) -> Denied:
+        return Denied(f"{self.what}: {message}")
+
     def request(
         self,
         method: str,
@@ -146,7 +187,7 @@ class Client:
         if response.status_code in (401, 403):
             said = registry_said(response)
             response.close()
-            raise self.fail(f"denied by the registry ({said}); check `docker login {self.host}`")
+            raise self.denied(f"denied by the registry ({said}); check `docker login {self.host}`")
         if response.status_code >= 400 and response.status_code not in tolerated:
             said = registry_said(response)
             response.close()
@@ -181,10 +222,7 @@ class Client:
         for attempt in range(RETRIES + 1):
             last = attempt == RETRIES
             try:
-                response = self.session.request(
-                    method, url, headers=headers, stream=stream, timeout=TIMEOUT,
-                    allow_redirects=False,
-                )  # fmt: skip
+                response = self._in_slot(method, url, headers, stream)
             except requests.exceptions.SSLError as exc:
                 raise self.fail(
                     f"TLS failure talking to {self.host}: {_first_line(_root_cause(exc))}"
@@ -219,6 +257,36 @@ class Client:
             self.sleep(attempt, wait)
         raise AssertionError("unreachable")
 
+    def _in_slot(
+        self, method: str, url: str, headers: dict[str, str], stream: bool
+    ) -> requests.Response:
+        slot = HOSTS.slot(urlsplit(url).netloc)
+        slot.acquire()
+        try:
+            response = self.session.request(
+                method, url, headers=headers, stream=stream, timeout=TIMEOUT,
+                allow_redirects=False,
+            )  # fmt: skip
+        except BaseException:
+            slot.release()
+            raise
+        if not stream:
+            slot.release()  # the body is read already
+            return response
+        close = response.close
+        released = threading.Event()
+
+        def close_and_release() -> None:
+            try:
+                close()
+            finally:
+                if not released.is_set():
+                    released.set()
+                    slot.release()
+
+        response.close = close_and_release  # type: ignore[method-assign]
+        return response
+
     @staticmethod
     def sleep(attempt: int, retry_after: str | None) -> None:
         delay = BACKOFF * (2**attempt)
@@ -234,7 +302,7 @@ class Client:
         creds = self._credentials(self.host)
         if scheme == "basic":
             if creds is None or creds.password is None:
-                raise self.fail(
+                raise self.denied(
                     f"denied: the registry wants a user name and password and none are "
                     f"configured for {self.host} (`docker login {self.host}`)"
                 )
@@ -263,7 +331,7 @@ class Client:
             ) from exc
         with reply:
             if reply.status_code in (401, 403):
-                raise self.fail(f"denied by the token server ({registry_said(reply)})")
+                raise self.denied(f"denied by the token server ({registry_said(reply)})")
             if reply.status_code >= 400:
                 raise self.fail(f"the token server answered {registry_said(reply)}")
             try:
