@@ -5,9 +5,12 @@ and report step agree with each other."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from inspector.cli.commands import cli, main
 from inspector.facts.fielddoc import kinds, type_kinds, walk
 from inspector.scan.fields import FIELDS
 from tests.conftest import REPO
+from tests.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 from tests.test_scan import V2, _push, registry  # noqa: F401 - the loopback registry fixture
 
 DOC = REPO / "docs" / "scan.md"
@@ -27,7 +31,12 @@ DEPLOY = REPO / "deploy" / "kubernetes"
 KINDS = {"string", "integer", "number", "boolean", "array", "object", "null"}
 SHELL_END = {"||", "&&", ";", "|", "&", ">", ">>", "<", "2>", "2>&1"}
 
-yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read deploy/kubernetes/")
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML is a test dependency
+    yaml = None
+# The tests that read YAML (the Kubernetes manifests, the CI recipes) need PyYAML.
+needs_yaml = pytest.mark.skipif(yaml is None, reason="PyYAML is not installed")
 
 
 # --- the JSON field tables ---------------------------------------------------------------------
@@ -184,6 +193,8 @@ def _container_commands(container: dict[str, Any]) -> list[list[str]]:
 
 
 def _deploy_commands() -> list[list[str]]:
+    if yaml is None:
+        return []
     return [args for d in _manifests() if d["kind"] == "CronJob"
             for args in _container_commands(_container(d))]  # fmt: skip
 
@@ -191,6 +202,9 @@ def _deploy_commands() -> list[list[str]]:
 DOC_COMMANDS = [args for block in _blocks(DOC) for args in _command_lines(block)]
 README_COMMANDS = [args for block in _blocks(README) for args in _command_lines(block)
                    if args[:1] in (["scan"], ["runs"])]  # fmt: skip
+
+
+ALL_COMMANDS = [*DOC_COMMANDS, *README_COMMANDS, *_deploy_commands()]
 
 
 def _parse(args: list[str]) -> tuple[str, dict[str, Any]]:
@@ -229,8 +243,8 @@ def _check_values(params: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [*DOC_COMMANDS, *README_COMMANDS, *_deploy_commands()],
-    ids=[" ".join(a) for a in [*DOC_COMMANDS, *README_COMMANDS, *_deploy_commands()]],
+    ALL_COMMANDS,
+    ids=[" ".join(a) for a in ALL_COMMANDS],
 )
 def test_every_documented_command_parses(args, tmp_path, monkeypatch):
     """Each command and option shown exists and takes the value given."""
@@ -286,6 +300,7 @@ def _option(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
+@needs_yaml
 def test_the_scan_is_an_indexed_job_of_as_many_pods_as_shards():
     """completionMode Indexed, completions == parallelism == --shards, and a run id that is
     the Job's name (the same in every pod) expanded into --run."""
@@ -320,6 +335,7 @@ def _minutes(schedule: str) -> int:
     return int(found[2]) * 60 + int(found[1])
 
 
+@needs_yaml
 def test_the_report_names_the_scan_job_and_runs_after_its_deadline():
     """The report CronJob computes the scan Job's name from the scan CronJob's name and time,
     runs after the scan Job's deadline, and --finishes that run with the same target and policy."""
@@ -342,6 +358,7 @@ def test_the_report_names_the_scan_job_and_runs_after_its_deadline():
     assert _option(finish, "--config") == _option(shard, "--config")
 
 
+@needs_yaml
 def test_the_policy_in_the_configmap_loads(tmp_path):
     """The ConfigMap's file is the one --config names, and a policy the real loader accepts."""
     from checks import catalog
@@ -355,6 +372,7 @@ def test_the_policy_in_the_configmap_loads(tmp_path):
     assert load(path, catalog()).fail_on == "high"
 
 
+@needs_yaml
 def test_the_kustomization_lists_every_manifest():
     """kubectl apply -k deploy/kubernetes applies every manifest in the folder."""
     (kustomization,) = [d for d in _manifests() if d["kind"] == "Kustomization"]
@@ -362,9 +380,83 @@ def test_the_kustomization_lists_every_manifest():
     assert set(kustomization["resources"]) == files
 
 
+@needs_yaml
 def test_kubernetes_expansion_leaves_shell_substitutions_alone():
     """The report's shell line survives the kubelet's $(VAR) expansion unchanged, and a
     defined variable is replaced: the model the tests above rely on."""
     script = _container(_cronjob("inspector-scan-report"))["args"][0]
     assert _expand(script, {"RUN_ID": "x", "INSPECTOR_DB": "y", "HOME": "z"}) == script
     assert _expand("--run $(RUN_ID) $$(date)", {"RUN_ID": "night-1"}) == "--run night-1 $(date)"
+
+
+@needs_yaml
+def test_the_ci_recipes_are_yaml_with_as_many_jobs_as_shards():
+    """The GitLab and GitHub recipes parse as YAML; the matrix has as many entries as the N of
+    --shard I/N, and the GitLab report job runs even when a shard failed."""
+    blocks = [yaml.safe_load(b) for b in re.findall(r"^```yaml\n(.*?)^```", DOC.read_text(),
+                                                    re.S | re.M)]  # fmt: skip
+    (gitlab,) = [b for b in blocks if isinstance(b, dict) and "stages" in b]
+    (github,) = [b for b in blocks if isinstance(b, dict) and "jobs" in b]
+    assert isinstance(gitlab["inspector-scan"]["parallel"], int)
+    assert gitlab["inspector-report"]["when"] == "always"
+    assert gitlab["inspector-report"]["stage"] == gitlab["stages"][-1]
+    shards = github["jobs"]["scan"]["strategy"]["matrix"]["shard"]
+    (run,) = [s["run"] for s in github["jobs"]["scan"]["steps"] if "--shard" in s.get("run", "")]
+    count = re.search(r"--shard \"\$\{\{ matrix.shard \}\}/(\d+)\"", run)
+    assert count, run
+    assert shards == list(range(int(count[1])))
+    assert github["jobs"]["report"]["needs"] == "scan"
+    assert github["jobs"]["report"]["if"] == "always()"
+
+
+@needs_yaml
+def test_the_kubernetes_commands_scan_and_report_a_real_registry(registry, postgres_url, tmp_path):  # noqa: F811
+    """The manifests' own command lines, run as the pods would (4 shards with
+    JOB_COMPLETION_INDEX and the Job's name as RUN_ID, then the report's shell script) against
+    the loopback registry and a real PostgreSQL: the report finds the run complete with every
+    image, and exits 2 for the broken one."""
+    address, _ = registry
+    scan, report = _cronjob("inspector-scan"), _cronjob("inspector-scan-report")
+    (configmap,) = [d for d in _manifests() if d["kind"] == "ConfigMap"]
+    (policy_name,) = configmap["data"]
+    policy = tmp_path / policy_name
+    policy.write_text(configmap["data"][policy_name], encoding="utf-8")
+    # The Job's name for today's run, as the CronJob controller makes it.
+    hour, minute = divmod(_minutes(scan["spec"]["schedule"]), 60)
+    today = dt.datetime.now(dt.UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    run_id = f"{scan['metadata']['name']}-{int(today.timestamp()) // 60}"
+
+    def local(text: str) -> str:
+        """A manifest's words with this test's registry and policy file."""
+        text = text.replace("registry:registry.example", f"registry:{address}")
+        return text.replace(f"/etc/inspector/policy/{policy_name}", str(policy))
+
+    container = _container(scan)
+    args = [local(_expand(w, {"RUN_ID": run_id})) for w in container["args"]]
+    env = {**os.environ, "INSPECTOR_DB": postgres_url, "HOME": str(tmp_path)}
+
+    def pod(index: int) -> subprocess.Popen[str]:
+        pod_env = {**env, "JOB_COMPLETION_INDEX": str(index),
+                   "INSPECTOR_CACHE_DIR": str(tmp_path / f"cache{index}")}  # fmt: skip
+        return subprocess.Popen([sys.executable, "-m", container["command"][0], *args],
+                                env=pod_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+
+    shards = [pod(i) for i in range(scan["spec"]["jobTemplate"]["spec"]["completions"])]
+    for shard in shards:
+        _, err = shard.communicate(timeout=300)
+        assert shard.returncode in (0, 2), err  # 2: the broken image is in one shard's share
+    shim = tmp_path / "bin" / "inspector"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m inspector "$@"\n')
+    shim.chmod(0o755)
+    report_container = _container(report)
+    done = subprocess.run(
+        [*report_container["command"], local(report_container["args"][0])],
+        env={**env, "PATH": f"{shim.parent}:{os.environ['PATH']}"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr  # the broken image: read the report
+    assert f"run {run_id} of registry:{address} (complete)" in done.stdout, done.stdout
+    assert "9 images in 5 repositories" in done.stdout
+    assert "t/broken" in done.stdout

@@ -67,7 +67,7 @@ FIELDS: dict[str, Field] = {
         "integer", "How many of them have finished; the run is complete when it equals `shards`."
     ),
     # --- summary ------------------------------------------------------------------------------
-    "summary": Field("object", "The run in numbers, over every shard that has finished or not."),
+    "summary": Field("object", "The run in numbers: every image recorded so far, by every shard."),
     "summary.repositories": Field("integer", "Repositories with at least one image in the run."),
     "summary.images": Field(
         "integer",
@@ -117,7 +117,7 @@ FIELDS: dict[str, Field] = {
     "images[]": Field(
         "array",
         "One entry per image (a manifest digest and platform in a repository), sorted by "
-        "repository, then in the order the scan recorded them.",
+        "repository, then in the order each shard recorded them.",
     ),
     "images[].registry": Field("string", 'The registry host (and port), e.g. "registry.example".'),
     "images[].repository": Field("string", 'The repository on it, e.g. "team/app".'),
