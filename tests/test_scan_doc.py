@@ -460,3 +460,22 @@ def test_the_kubernetes_commands_scan_and_report_a_real_registry(registry, postg
     assert f"run {run_id} of registry:{address} (complete)" in done.stdout, done.stdout
     assert "9 images in 5 repositories" in done.stdout
     assert "t/broken" in done.stdout
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_doc_links_resolve():
+    """Every #anchor in docs/scan.md names one of its headings, and every relative link a file
+    or folder of the repository."""
+    text = re.sub(r"^```.*?^```", "", DOC.read_text(encoding="utf-8"), flags=re.S | re.M)
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", text, re.M)}
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    assert sorted(a for a in links if a.startswith("#") and a[1:] not in anchors) == []
+    files = [link for link in links if not link.startswith(("#", "http"))]
+    assert sorted(f for f in files if not (DOC.parent / f).exists()) == []
+    assert _slug("Time budget: `--max-time` and partial runs") == (
+        "time-budget---max-time-and-partial-runs"
+    )
