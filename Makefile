@@ -80,7 +80,8 @@ bench: venv engine fixtures
 	bash scripts/postgres-tool.sh "the scan bench's PostgreSQL part will be skipped"
 	$(BIN)/python scripts/bench.py; read=$$?; $(BIN)/python scripts/bench_probes.py; \
 	  probes=$$?; $(BIN)/python scripts/bench_registry.py; registry=$$?; \
-	  exit $$((read | probes | registry))
+	  $(BIN)/python scripts/bench_scan.py; scan=$$?; \
+	  exit $$((read | probes | registry | scan))
 
 # The hostile-input suite (tests/test_fuzz_hostile.py) with the "fuzz" profile: thousands of
 # generated inputs instead of the few hundred `make test` runs; failures found are kept in
