@@ -462,7 +462,9 @@ def migrations_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     if server is None:
         return
     tail = (lifecycle(facts) or {}).get("log_tail") or []
-    logged = next((line for line in tail if MIGRATION_LOG.search(str(line))), None)
+    logged = next((line for line in tail if MIGRATION_LOG.search(str(line))
+                   and "Operations to perform" not in str(line)), None) or next(
+        (line for line in tail if MIGRATION_LOG.search(str(line))), None)  # fmt: skip
     seen = f"; the probe's log shows it ran: {logged.strip()[:120]}" if logged else ""
     done: set[str] = set()
     for line, where in script_lines(facts):

@@ -149,7 +149,7 @@ def _lines(text: str) -> tuple[str, ...]:
     for raw in text.splitlines():
         line = raw.strip()
         if line.endswith("\\"):
-            pending += line[:-1] + " "
+            pending += line[:-1].rstrip() + " "
             continue
         line = (pending + line).strip()
         pending = ""

@@ -1,0 +1,210 @@
+"""How the service starts and behaves (issue 16, part B): the start-up facts read from layers built
+here, and OPS021-OPS025 and PY019 on the real facts of the runtime-habits fixture, which does what
+the seed author warns against, and of gunicorn-plain, which does not."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from checks import catalog
+from checks.engine import run_check
+from checks.model import Context
+from inspector.analysers import python
+from inspector.facts.collect import collect
+from inspector.probes import ProbeOptions
+from tests.conftest import fixture_image
+from tests.test_analysers_python import DEBIAN, EXE, VENV, image
+
+NEW_CHECKS = ("OPS021", "OPS022", "OPS023", "OPS024", "OPS025", "PY019")
+ENTRYPOINT = {"Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["gunicorn", "app:app"],
+              "WorkingDir": "/srv", "Env": ["PATH=/opt/venv/bin:/usr/bin:/bin"]}  # fmt: skip
+
+
+def startup(*files: tuple, config: dict | None = None) -> dict:
+    facts = python.analyse(image(DEBIAN + VENV + files, config=config or ENTRYPOINT))
+    return json.loads(json.dumps(asdict(facts.startup)))
+
+
+# --- start scripts ------------------------------------------------------------------------------
+
+
+def test_entrypoint_script_commands_are_read_without_comments_and_with_secrets_hidden():
+    """The ENTRYPOINT script's commands are facts: comments dropped, a password replaced."""
+    script = (b"#!/bin/sh\nset -e\n# migrate first\nexport DB_PASSWORD=s3cr3t-Pa55w0rd-x9\n"
+              b"python manage.py \\\n  migrate --noinput\nexec \"$@\"\n")  # fmt: skip
+    found = startup(("docker-entrypoint.sh", script, EXE))
+    [entry] = found["scripts"]
+    assert entry["path"] == "/docker-entrypoint.sh"
+    assert entry["truncated"] is False
+    assert entry["lines"][0] == "set -e"
+    assert "python manage.py migrate --noinput" in entry["lines"]
+    assert not any("s3cr3t" in line for line in entry["lines"])
+    assert not any(line.startswith("#") for line in entry["lines"])
+
+
+def test_a_script_the_entrypoint_runs_is_followed_and_a_python_console_script_is_not():
+    """A shell script called by path from the entrypoint is read too; gunicorn's launcher is not."""
+    entry = b"#!/bin/bash\n/srv/scripts/migrate.sh\nexec gunicorn app:app\n"
+    called = b"#!/bin/sh\nalembic upgrade head\n"
+    found = startup(("docker-entrypoint.sh", entry, EXE), ("srv/scripts/migrate.sh", called, EXE))
+    assert [s["path"] for s in found["scripts"]] == [
+        "/docker-entrypoint.sh",
+        "/srv/scripts/migrate.sh",
+    ]
+    assert found["scripts"][1]["lines"] == ["alembic upgrade head"]
+
+
+def test_a_shell_form_command_is_its_own_start_script():
+    """`CMD sh -c "..."`: the string is the first start script, with no path."""
+    config = {"Cmd": ["/bin/sh", "-c", "flask db upgrade && exec gunicorn app:app"]}
+    found = startup(config=config)
+    [script] = found["scripts"]
+    assert script["lines"] == ["flask db upgrade && exec gunicorn app:app"]
+    assert script["path"] is None
+
+
+# --- server configs -----------------------------------------------------------------------------
+
+# Longer than the 256 bytes a file in /srv gets for its shebang: the whole file must be read.
+LONG_CONF = (b'"""' + b"x" * 400 + b'"""\nimport multiprocessing\n'
+             b"workers = multiprocessing.cpu_count() * 2 + 1\naccesslog = '/srv/access.log'\n"
+             b"graceful_timeout = 60\n")  # fmt: skip
+
+
+def test_gunicorn_conf_in_workdir_is_read_whole_with_each_setting_as_written():
+    """./gunicorn.conf.py in WORKDIR, longer than a shebang read, gives every top-level setting."""
+    found = startup(("srv/gunicorn.conf.py", LONG_CONF))
+    [conf] = found["server_configs"]
+    assert conf["source"] == "default"
+    assert conf["parsed"] is True
+    assert conf["settings"] == {
+        "workers": "multiprocessing.cpu_count() * 2 + 1",
+        "accesslog": "'/srv/access.log'",
+        "graceful_timeout": "60",
+    }
+
+
+def test_a_config_named_by_c_is_read_and_the_default_one_only_when_present():
+    """`-c conf/prod.conf.py` is read as an argument; without gunicorn, no config is read."""
+    config = {
+        **ENTRYPOINT,
+        "Entrypoint": None,
+        "Cmd": ["gunicorn", "-c", "conf/prod.conf.py", "a:b"],
+    }
+    found = startup(("srv/conf/prod.conf.py", b"workers = 2\n"), config=config)
+    assert [(c["path"], c["source"], c["settings"]) for c in found["server_configs"]] == [
+        ("/srv/conf/prod.conf.py", "argument", {"workers": "2"})
+    ]
+    config = {**ENTRYPOINT, "Entrypoint": None, "Cmd": ["python", "-m", "app"]}
+    assert (
+        startup(("srv/gunicorn.conf.py", b"workers = 2\n"), config=config)["server_configs"] == []
+    )
+
+
+def test_a_broken_gunicorn_conf_still_gives_its_simple_assignments():
+    """A config that is not valid Python falls back to `name = value` lines, marked unparsed."""
+    found = startup(("srv/gunicorn.conf.py", b"workers = 4\ndef broken(:\n"))
+    [conf] = found["server_configs"]
+    assert conf["parsed"] is False
+    assert conf["settings"] == {"workers": "4"}
+
+
+# --- logging configs ----------------------------------------------------------------------------
+
+LOGGING_INI = (b"[handlers]\nkeys=file\n[handler_file]\nclass=handlers.RotatingFileHandler\n"
+               b"args=('/var/log/app/app.log', 'a')\n")  # fmt: skip
+
+
+def test_logging_configs_name_their_file_handlers_and_files_and_others_are_not_read():
+    """logging.ini's file handler is a fact; logrotate.conf and catalog.yaml are not read."""
+    found = startup(("srv/logging.ini", LOGGING_INI),
+                    ("srv/log.yaml", b"handlers:\n  console:\n    class: logging.StreamHandler\n"),
+                    ("etc/logrotate.conf", b"weekly\n"), ("srv/catalog.yaml", b"a: 1\n"),
+                    ("opt/venv/lib/python3.11/site-packages/x/log.ini", LOGGING_INI))  # fmt: skip
+    assert [(c["path"], c["file_handlers"], c["filenames"]) for c in found["logging_configs"]] == [
+        ("/srv/log.yaml", [], []),
+        ("/srv/logging.ini", ["handlers.RotatingFileHandler"], ["/var/log/app/app.log"]),
+    ]
+
+
+# --- the checks on a real image -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory):
+    """Facts of a fixture with both probes, read through a layer cache of this module's own."""
+    cache = tmp_path_factory.mktemp("layer-cache")
+    seen: dict[str, dict] = {}
+
+    def facts(name: str) -> dict:
+        if name not in seen:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("INSPECTOR_CACHE_DIR", str(cache))
+                options = ProbeOptions(warmup=3, grace=5)
+                seen[name] = collect(fixture_image(name), probe=options).to_json()
+        return seen[name]
+
+    return facts
+
+
+def findings(check_id: str, facts: dict) -> list[tuple[str, str]]:
+    result = run_check(catalog()[check_id], facts, Context())
+    assert result.status in ("passed", "failed"), result.reason
+    return [(f.severity, f.message) for f in result.findings]
+
+
+@pytest.mark.docker
+def test_runtime_habits_logs_to_files_and_the_probe_sees_them_written(image, probed):
+    """OPS021: gunicorn.conf.py's accesslog/errorlog, confirmed by the files the container wrote."""
+    image("runtime-habits")
+    found = findings("OPS021", probed("runtime-habits"))
+    assert {severity for severity, _ in found} == {"medium"}
+    messages = " ".join(m for _, m in found)
+    assert 'errorlog = "/srv/logs/error.log"' in messages
+    assert "wrote log files: /srv/logs/access.log, /srv/logs/error.log" in messages
+
+
+@pytest.mark.docker
+def test_runtime_habits_writes_its_database_into_the_image(image, probed):
+    """OPS022: the SQLite file is reported; its .pyc and log files are left to PY002 and OPS021."""
+    image("runtime-habits")
+    [(severity, message)] = findings("OPS022", probed("runtime-habits"))
+    assert severity == "medium"
+    assert "/srv/db.sqlite3" in message
+    assert ".pyc" not in message
+    assert ".log" not in message
+
+
+@pytest.mark.docker
+def test_runtime_habits_migrates_at_start_and_its_log_shows_it(image, probed):
+    """OPS023: the entrypoint script's `manage.py migrate`, with the migration line of the log."""
+    image("runtime-habits")
+    [(severity, message)] = findings("OPS023", probed("runtime-habits"))
+    assert severity == "medium"
+    assert message.startswith("`python3 manage.py migrate --noinput` migrates the database")
+    assert "Applying app.0001_initial... OK" in message
+
+
+@pytest.mark.docker
+def test_runtime_habits_sizes_gunicorn_from_the_host_and_outwaits_the_stop_grace(image, probed):
+    """OPS024 and OPS025 read gunicorn.conf.py from WORKDIR; PY019 sees TZ without zone data."""
+    image("runtime-habits")
+    facts = probed("runtime-habits")
+    assert facts["runtime"]["static"]["timezone_data"] is False
+    [(_, workers)] = findings("OPS024", facts)
+    assert "workers = multiprocessing.cpu_count() * 2 + 1" in workers
+    [(_, grace)] = findings("OPS025", facts)
+    assert "graceful_timeout = 60" in grace
+    [(_, tz)] = findings("PY019", facts)
+    assert tz.startswith("ENV TZ=Europe/Paris but the image has no timezone data")
+
+
+@pytest.mark.docker
+def test_gunicorn_plain_passes_every_new_check(image, probed):
+    """gunicorn-plain logs to stderr, writes only in /tmp, sets --workers 2 and has zone data."""
+    image("gunicorn-plain")
+    facts = probed("gunicorn-plain")
+    assert {cid: findings(cid, facts) for cid in NEW_CHECKS} == {cid: [] for cid in NEW_CHECKS}
