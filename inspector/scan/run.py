@@ -37,7 +37,7 @@ from inspector.scan.outcome import (
 )
 from inspector.scan.store import Audit, ImageRow, Store
 from inspector.sources import registry
-from inspector.sources.registry_client import Client
+from inspector.sources.registry_client import HOSTS, Client
 
 PENDING, AUDITED, UNCHANGED, ERROR = "pending", "audited", "unchanged", "error"
 
@@ -144,6 +144,10 @@ class Scan:
             names += discover.read_repos_file(options.repos_from)
         plain = [r for r in options.repos if not any(ch in r for ch in "*?[")]
         globs = [r for r in options.repos if r not in plain]
+        bad = [r for r in plain if not discover.valid_repository(r)]
+        if bad:
+            raise ScanError(f"--repo {bad[0][:80]!r} is not a repository name (lower case "
+                            "path components, e.g. team/app) nor a glob")  # fmt: skip
         names += plain
         if globs or not names:
             client = self._client("", f"registry:{target.host} catalog")
@@ -196,7 +200,7 @@ class Scan:
     def discover(self) -> list[Candidate]:
         """Every image of this shard's share, tags that name the same digest merged."""
         repositories = self._repositories()
-        self.progress(f"discovered {len(repositories)} repositories; listing tags")
+        self.progress(f"discovered {len(repositories)} repositories; resolving their tags")
         found: list[Candidate] = []
 
         def one(repository: str) -> list[Candidate]:
@@ -226,7 +230,7 @@ class Scan:
                     item.created = audit.created
                 else:
                     item.created = self._created(item)
-            return _parse_time(item.created)
+            return choose.parse_created(item.created)
 
         by_repo: dict[str, list[Candidate]] = {}
         for item in items:
@@ -334,6 +338,8 @@ class Scan:
         items.sort(key=lambda c: (c.key in stored, c.repository, c.digest, c.platform))
         total = len(items)
         tally = {AUDITED: 0, UNCHANGED: 0, ERROR: 0}
+        layers = {"read": 0, "cached": 0}
+        received_before = HOSTS.received
         seq = 0
 
         def record(item: Candidate, status: str, audit: Audit | None, error: str | None,
@@ -345,10 +351,15 @@ class Scan:
             self.store.save_image(run_id, self._row(run_id, item, seq, status, audit, error,
                                                     layers_read))  # fmt: skip
             tally[status] += 1
+            if status == AUDITED and audit is not None:
+                layers["read"] += layers_read
+                layers["cached"] += len(audit.layers) - layers_read
             finished = sum(tally.values())
+            fetched = (HOSTS.received - received_before) / 1e6
             self.progress(f"{finished}/{total} images ({tally[AUDITED]} audited, "
-                          f"{tally[UNCHANGED]} unchanged, {tally[ERROR]} errors)"
-                          + _left(deadline))  # fmt: skip
+                          f"{tally[UNCHANGED]} unchanged, {tally[ERROR]} errors); layers "
+                          f"{layers['read']} read, {layers['cached']} cached; "
+                          f"{fetched:,.1f} MB fetched" + _left(deadline))  # fmt: skip
 
         left = 0
         queue = list(items)
@@ -397,13 +408,3 @@ def _rank(severity: str) -> int:
     from checks.model import severity_rank
 
     return severity_rank(severity)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

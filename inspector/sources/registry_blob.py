@@ -9,7 +9,7 @@ import requests
 import urllib3.exceptions
 
 from inspector.layers.stream import CHUNK
-from inspector.sources.registry_client import Client, registry_said
+from inspector.sources.registry_client import HOSTS, Client, registry_said
 
 RESUMES = 5  # a blob download dropped more often than this is given up
 
@@ -61,6 +61,7 @@ class BlobStream:
                 continue
             break
         self.offset += len(data)
+        HOSTS.count(len(data))
         if self.size is not None and self.offset > self.size:
             raise self.client.fail(f"blob {self.digest} is longer than its {self.size:,} bytes")
         self.hash.update(data)
