@@ -390,6 +390,8 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
             severity = "medium" if blocked and costly else "low"
         if name == "stdlib":
             severity = "low" if written else "info"
+            cost += f"; `python -m compileall -q {roots[0] if roots else '<stdlib>'}` in the "
+            cost += "image compiles them"
         examples = ", ".join((area.get("examples") or [])[:3])
         yield Found(
             f"{missing} of {modules} {label} sources ({area.get('missing_bytes') or 0} bytes) in "
