@@ -240,20 +240,23 @@ def _python_dirs(facts: Facts) -> set[str]:
     return {posixpath.dirname(p) for p in paths if p}
 
 
-def _probe_sees(facts: Facts, venv: str) -> bool:
-    """The static probe ran the command's Python and it searches the venv, or imported fine."""
+def _probe_says(facts: Facts, venv: str) -> str | None:
+    """What the static probe showed about the command's Python and the venv: "searches" (the
+    venv is on its sys.path), "imports" (the app imported fine), "cor004" (an import failed for
+    a module the venv has, which COR004 reports with the same fix), else None."""
     probe = static_probe(facts)
     if probe is None:
-        return False
-    if any(str(p).startswith(venv.rstrip("/") + "/") for p in probe.get("sys_path") or []):
-        return True
+        return None
+    inside = venv.rstrip("/") + "/"
+    if any(str(p).startswith(inside) for p in probe.get("sys_path") or []):
+        return "searches"
     imports = probe.get("imports") or {}
     if imports.get("verdict") == "ok":
-        return True
-    # A missing module found in the venv is COR004's finding, with the same fix.
-    return imports.get("verdict") == "broken" and any(
-        str(p).startswith(venv.rstrip("/") + "/") for p in imports.get("found_elsewhere") or []
-    )
+        return "imports"
+    found = imports.get("found_elsewhere") or []
+    if imports.get("verdict") == "broken" and any(str(p).startswith(inside) for p in found):
+        return "cor004"
+    return None
 
 
 _BROKEN_COMMAND = re.compile(
@@ -281,7 +284,8 @@ def command_skips_venv(facts: Facts, ctx: Context) -> Iterator[Found]:
       holds the installed distributions and that interpreter's own environment holds none
       (deps in `/opt/venv`, `CMD ["python", ...]` finds `/usr/local/bin/python`). Not reported
       when `PYTHONPATH` names the venv, or when the static probe shows the command's Python
-      searching it or importing the app fine (a failed import is COR004's finding).
+      searching it or importing the app fine; a failed import of a module the venv has is
+      COR004's finding, with the same fix, and is not repeated here.
     - `virtual-env-path`: `VIRTUAL_ENV` names a venv of the image but its `bin` is not on PATH,
       or comes after a directory with another `python` (medium; low when the command names
       the venv's python by its path anyway).
@@ -344,14 +348,16 @@ def command_skips_venv(facts: Facts, ctx: Context) -> Iterator[Found]:
         holders = sorted(((len(_app_dists(facts, path)), path) for path in venvs), reverse=True)
         count, venv = holders[0]
         pythonpath = variables.get("PYTHONPATH") or ""
-        if count and not own and venv not in pythonpath and not _probe_sees(facts, venv):
-            reported.add(venv)
+        probe = _probe_says(facts, venv)
+        if count and not own and venv not in pythonpath and probe in (None, "cor004"):
+            reported.add(venv)  # the same cause as a VIRTUAL_ENV/PATH mismatch: said once
+        if count and not own and venv not in pythonpath and probe is None:
             names = ", ".join(sorted(str(p.get("name")) for p in _app_dists(facts, venv))[:5])
-            also = (f"; VIRTUAL_ENV={virtual_env} is set but does not change which python runs"
+            also = (f" (VIRTUAL_ENV={virtual_env} is set, but it does not choose the python)"
                     if virtual_env == venv else "")  # fmt: skip
             yield Found(
                 f"the command runs {entry.get('interpreter')}, outside the venv {venv} that holds "
-                f"the {count} installed distribution(s) ({names}){also}: they cannot be imported",
+                f"the {count} installed distribution(s) ({names}): they cannot be imported{also}",
                 Location(config="Entrypoint/Cmd", path=venv),
                 fix=f"Put {venv}/bin first on PATH (`ENV PATH={venv}/bin:$PATH`) or run "
                 f"{venv}/bin/python.",

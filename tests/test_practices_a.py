@@ -3,7 +3,14 @@ scripts, the HEALTHCHECK's programs, lock files) on built layers, and the checks
 
 from __future__ import annotations
 
+import pytest
+
+from checks import catalog
+from checks.engine import run_check
+from checks.model import Context
 from inspector.analysers import ospackages, python
+from inspector.facts.collect import collect
+from tests.conftest import fixture_image
 from tests.test_analysers_python import DEBIAN, ELF, EXE, VENV, image
 
 
@@ -119,3 +126,84 @@ def test_requirements_and_lock_files_are_read_and_installed_packages_ignored():
     assert (lock.kind, lock.requirements) == ("poetry.lock", 2)
     assert lock.pins == ("flask==3.0.0", "click==8.1.7")
     assert locks["/app/requirements/prod.in"].unpinned == ("flask",)
+
+
+# --- the checks on real images ------------------------------------------------------------------
+
+CHECK_IDS = ("SEC025", "COR005", "PY010", "OPS012", "META005")
+
+
+@pytest.fixture(scope="module")
+def layer_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("layer-cache")
+
+
+@pytest.fixture
+def facts_of(layer_cache, monkeypatch):
+    """Facts of a fixture image without probes, read through a cache of this module's own."""
+    monkeypatch.setenv("INSPECTOR_CACHE_DIR", str(layer_cache))
+    return lambda name: collect(fixture_image(name)).to_json()
+
+
+def findings(check_id: str, facts: dict) -> list[tuple[str | None, str, str]]:
+    """(rule, severity, message) of each finding; the check must have decided."""
+    result = run_check(catalog()[check_id], facts, Context())
+    assert result.status in ("passed", "failed"), result.reason
+    return [(f.rule, f.severity, f.message) for f in result.findings]
+
+
+@pytest.mark.docker
+def test_venv_copied_from_another_path_is_reported_and_its_scripts_really_fail(facts_of, run):
+    """venv-elsewhere: the system python runs, console scripts name /build/.venv, and they fail."""
+    facts = facts_of("venv-elsewhere")
+    (venv,) = facts["python"]["venvs"]
+    scripts = {s["path"]: s["interpreter"] for s in venv["dangling_scripts"]}
+    assert scripts["/opt/venv/bin/markdown-it"].startswith("/build/.venv/bin/python")
+    ran = run(fixture_image("venv-elsewhere"),
+              ["/bin/sh", "-c", "/opt/venv/bin/markdown-it --help; echo status=$?"])  # fmt: skip
+    assert "status=127" in ran.output  # the kernel cannot find the interpreter it names
+    got = {rule: (severity, message) for rule, severity, message in findings("COR005", facts)}
+    assert set(got) == {"system-python", "relocated-venv"}
+    assert got["system-python"][0] == "high"
+    assert "outside the venv /opt/venv" in got["system-python"][1]
+    assert "VIRTUAL_ENV=/opt/venv" in got["system-python"][1]
+    assert "/build/.venv/bin/python" in got["relocated-venv"][1]
+
+
+@pytest.mark.docker
+def test_healthcheck_with_curl_on_an_image_without_curl(facts_of, run):
+    """venv-elsewhere's `curl ... || exit 1` health check: curl is really absent; OPS012 fires."""
+    ran = run(fixture_image("venv-elsewhere"), ["/bin/sh", "-c", "command -v curl; echo status=$?"])
+    assert "status=1" in ran.output
+    (found,) = findings("OPS012", facts_of("venv-elsewhere"))
+    assert found[:2] == ("missing-program", "high")
+    assert "`curl` is not found on PATH" in found[2]
+
+
+@pytest.mark.docker
+def test_requirements_without_versions_are_reported(facts_of, run):
+    """loose-deps installs `requests>=2.0` and `rich` from a file it ships: PY010 names them."""
+    facts = facts_of("loose-deps")
+    (lock,) = facts["python"]["lock_files"]
+    assert (lock["path"], lock["unpinned"]) == ("/app/requirements-loose.txt", ["requests", "rich"])
+    (found,) = findings("PY010", facts)
+    assert found[:2] == ("unpinned-requirements", "medium")
+    assert "requests, rich" in found[2]
+
+
+@pytest.mark.docker
+def test_venv_on_path_without_probes_is_the_missing_module_cor004_explains(facts_of):
+    """broken-venv-path runs python3 beside a venv: without probes COR005 says so statically."""
+    ((rule, severity, message),) = findings("COR005", facts_of("broken-venv-path"))
+    assert (rule, severity) == ("system-python", "high")
+    assert "/opt/venv" in message
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", ["good", "his-way", "naive"])
+def test_images_built_his_way_pass_the_practice_checks(facts_of, name):
+    """good and his-way (upgrade in the build, venv at the same path, pinned requirements, a
+    Python health check), and naive's fully pinned requirements, get none of these findings."""
+    facts = facts_of(name)
+    for check_id in CHECK_IDS:
+        assert findings(check_id, facts) == [], check_id
