@@ -95,6 +95,28 @@ def test_a_venv_reads_the_base_site_packages_only_when_it_includes_them(include_
     assert facts.site_packages.roots == roots
 
 
+def test_pythonpath_and_user_site_packages_count_for_the_commands_interpreter():
+    """Site dirs reached through PYTHONPATH, the user site or PYTHONUSERBASE are the app's too."""
+    extra = (
+        ("install/lib/python3.12/site-packages/flask/__init__.py", b"f"),
+        ("home/app/.local/lib/python3.12/site-packages/attrs/__init__.py", b"a"),
+        ("opt/user/lib/python3.12/site-packages/click/__init__.py", b"c"),
+    )
+    env = [PATH, "PYTHONPATH=/install/lib/python3.12/site-packages", "PYTHONUSERBASE=/opt/user"]
+    facts = bytecode.analyse(image(OFFICIAL, COMPILED_APP, extra, config={**RUNS_APP, "Env": env}))
+    assert facts.site_packages.roots == (
+        "/home/app/.local/lib/python3.12/site-packages",
+        "/install/lib/python3.12/site-packages",
+        "/opt/user/lib/python3.12/site-packages",
+        f"/{SITE}",
+    )
+    plain = bytecode.analyse(image(OFFICIAL, COMPILED_APP, extra, config=RUNS_APP))
+    assert plain.site_packages.roots == (
+        "/home/app/.local/lib/python3.12/site-packages",
+        f"/{SITE}",
+    )
+
+
 # --- PY002's severities (pure) ----------------------------------------------------------------
 
 

@@ -7,10 +7,10 @@ directories are recorded too.
 
 When the default command's interpreter is known, the stdlib and site-packages areas hold only
 what that interpreter reads: its own stdlib, its venv's site-packages (and the base's when the
-venv includes system site-packages), else the site dirs of its prefix and the user site. Other
-interpreters' trees are not imported by the service. The installers (pip, setuptools, wheel and
-their vendored trees) are left out everywhere: official `python:*` images delete their .pyc on
-purpose, and a service does not import them.
+venv includes system site-packages), else the site dirs of its prefix and the user site; and
+PYTHONPATH's dirs. Other interpreters' trees are not imported by the service. The installers
+(pip, setuptools, wheel and their vendored trees) are left out everywhere: official `python:*`
+images delete their .pyc on purpose, and a service does not import them.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def analyse(data: ImageData, python: python_analyser.PythonFacts | None = None) 
             pycs.append((source_dir, tag, entry.size))
 
     tags = _Tags(data, facts)
-    scope = _Scope.of(facts)
+    scope = _Scope.of(data, facts)
     excluded = tuple(conda_pkgs)
     workdir = data.config.workdir
     placed: dict[str, tuple[str, str, str | None] | None] = {}
@@ -252,10 +252,15 @@ class _Scope:
     stdlib: str | None  # None: the interpreter's stdlib is unknown, any stdlib counts
     venv_site: frozenset[str]
     base: python_analyser.Interpreter | None  # whose prefix site dirs (and user site) it reads
+    python_path: tuple[str, ...]  # PYTHONPATH dirs: searched whatever the interpreter
+    user_base: str | None  # PYTHONUSERBASE
 
     @classmethod
-    def of(cls, facts: python_analyser.PythonFacts) -> _Scope | None:
+    def of(cls, data: ImageData, facts: python_analyser.PythonFacts) -> _Scope | None:
         """None when the command's interpreter is unknown: then every dir counts."""
+        env = data.config.env
+        paths = tuple(p.rstrip("/") for p in env.get("PYTHONPATH", "").split(":") if p)
+        user_base = env.get("PYTHONUSERBASE", "").rstrip("/") or None
         entry = facts.entrypoint_interpreter
         runs = entry.base_interpreter or entry.interpreter
         interpreter = next((i for i in facts.interpreters if i.path == runs), None)
@@ -265,17 +270,18 @@ class _Scope:
                 return None
             base = interpreter if venv.include_system_site_packages else None
             stdlib = interpreter.stdlib if interpreter else None
-            return cls(stdlib, frozenset(venv.site_packages), base)
+            return cls(stdlib, frozenset(venv.site_packages), base, paths, user_base)
         if interpreter is None:
             return None
-        return cls(interpreter.stdlib, frozenset(), interpreter)
+        return cls(interpreter.stdlib, frozenset(), interpreter, paths, user_base)
 
     def reads(self, area: str, root: str) -> bool:
         if area == "stdlib":
             return self.stdlib is None or root == self.stdlib
         if area != "site_packages":
             return True
-        if root in self.venv_site:
+        if root in self.venv_site or any(root == p or root.startswith(f"{p}/") for p in
+                                         self.python_path):  # fmt: skip
             return True
         match = _SITE_DIR.fullmatch(root)
         if self.base is None or match is None:
@@ -284,8 +290,10 @@ class _Scope:
         if version != "3" and version != ".".join(self.base.version.split(".")[:2]):
             return False
         prefix = match.group("prefix")
-        # /usr/local: Debian's interpreter reads it besides its own prefix; .local: the user site.
-        return prefix in (self.base.prefix.rstrip("/"), "/usr/local") or prefix.endswith("/.local")
+        # /usr/local: Debian's interpreter reads it besides its own prefix; .local and
+        # PYTHONUSERBASE: the user site.
+        known = (self.base.prefix.rstrip("/"), "/usr/local", self.user_base)
+        return prefix in known or prefix.endswith("/.local")
 
 
 class _Tags:
