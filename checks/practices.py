@@ -528,6 +528,16 @@ def _same_version(installed: str | None, pinned: str) -> bool:
     return a == b or a.split("+")[0] == b.split("+")[0]
 
 
+_CONSTRAINT_VARIABLES = ("PIP_CONSTRAINT", "PIP_REQUIRE_HASHES", "UV_CONSTRAINT")
+# Tools that bring dependencies of their own when pip installs them.
+_TOOLS_WITH_DEPENDENCIES = TOOLING - {"pip", "setuptools", "wheel", "uv", "distribute"}
+
+
+def _tool(spec: str) -> bool:
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec)
+    return match is not None and normalize(match.group(0)) in _TOOLS_WITH_DEPENDENCIES
+
+
 _LOCK_STEP = re.compile(
     r"\bpoetry\s+(?:install|sync)\b|\buv\s+sync\b|\bpipenv\s+(?:install|sync)\b|"
     r"\bpdm\s+(?:install|sync)\b|\bpip-sync\b|\buv\s+pip\s+sync\b"
@@ -561,7 +571,9 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
       distributions into the image that the file does not pin (two or more: the project itself
       is allowed), or at another version: the transitive dependencies are not locked (low; a
       version mismatch is medium). Without history the files are compared only when they pin
-      at least half of what the app's environment holds.
+      at least half of what the app's environment holds, and a step that also pip-installs a
+      tool with dependencies of its own (poetry, pipenv, pdm...) is not compared.
+    `PIP_CONSTRAINT`, `PIP_REQUIRE_HASHES` or `UV_CONSTRAINT` in the config count as locking.
     False positives are worse than misses here: anything unclear is not reported.
 
     ## Why it matters
@@ -600,6 +612,9 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
     workdir = "/"
     lock_layers: dict[int, list[dict[str, Any]]] = {}
     unpinned_files: set[str] = set()
+    tool_layers: set[int] = set()
+    # pip and uv read constraints and hash checking from the environment as well.
+    constrained = any(env(facts).get(name) for name in _CONSTRAINT_VARIABLES)
     for layer, instruction in _steps(facts):
         if instruction.startswith("WORKDIR "):
             workdir = posixpath.normpath(posixpath.join(workdir, instruction[8:].strip()))
@@ -607,11 +622,13 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
         where = at_layer(facts, layer)
         for args in _pip_installs(instruction):
             files, constraints, specs, locked = _parse_install(args)
-            if locked or constraints:
+            if layer is not None and any(_tool(spec) for spec in specs):
+                tool_layers.add(layer)  # the tool's own dependencies land beside the app's
+            if locked or constraints or constrained:
                 continue
             for name in files:
                 found = _lock_file(facts, name, workdir)
-                if found is None:
+                if found is None or found.get("path") in unpinned_files:
                     continue
                 if found.get("unpinned") and not any(
                     i.startswith(("-c", "--constraint")) for i in found.get("includes") or []
@@ -641,6 +658,8 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
             locks = [f for f in py.get("lock_files") or [] if f.get("kind") != "requirements"]
             if locks:
                 lock_layers.setdefault(layer, []).extend(locks)
+    for layer in tool_layers:
+        lock_layers.pop(layer, None)
     yield from _not_in_lock(facts, lock_layers, unpinned_files)
 
 
