@@ -110,6 +110,14 @@ def _layer_time(facts: Facts, layer: int, mtime: int | None) -> tuple[datetime |
     return None, ""
 
 
+def _stamped(facts: Facts, layer: int) -> bool:
+    """Reproducible builds stamp every new step with one time (SOURCE_DATE_EPOCH); real steps
+    differ by at least their nanoseconds."""
+    history = facts.get("history") or []
+    mine = next((h.get("created") for h in history if h.get("layer") == layer), None)
+    return bool(mine) and sum(1 for h in history if h.get("created") == mine) > 1
+
+
 @check(
     "SEC025",
     "os-packages-not-updated",
@@ -131,8 +139,9 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     modification time when history does not map steps to layers). It is reported when that is
     more than 30 days before the image was built (a cached upgrade layer, or an old base that
     was never upgraded), or older than the `image_age_days` threshold (90 days) today; high past
-    twice that. Reproducible builds that stamp a fixed time, and images without a package
-    database, are skipped.
+    twice that. Images without a package database are skipped, and so are builds that stamp a
+    fixed time (the epoch, or `SOURCE_DATE_EPOCH` shared by the upgrade step and others), which
+    does not say when the upgrade ran.
 
     ## Why it matters
     Base images lag behind their distribution's security fixes, and Docker's build cache keeps
@@ -179,6 +188,9 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     when, source = _layer_time(facts, layer, refresh.get("mtime"))
     if when is None:
         raise Skip(f"no believable time for layer {layer}, which last updated the packages")
+    if upgrades and _stamped(facts, layer):
+        raise Skip(f"layer {layer}'s time is a fixed stamp (SOURCE_DATE_EPOCH) shared with other "
+                   "steps, not when its upgrade ran")  # fmt: skip
     built = _built(facts)
     lag = (built - when).days if built is not None else None
     age = (aware(ctx.now) - when).days

@@ -207,3 +207,57 @@ def test_images_built_his_way_pass_the_practice_checks(facts_of, name):
     facts = facts_of(name)
     for check_id in CHECK_IDS:
         assert findings(check_id, facts) == [], check_id
+
+
+# --- the checks' own rules, on hand-made facts ---------------------------------------------------
+
+
+def test_upgrade_step_stamped_with_source_date_epoch_is_not_judged():
+    """An upgrade layer whose time every new step shares (SOURCE_DATE_EPOCH) is skipped."""
+    stamp = "2026-01-01T00:00:00Z"
+    upgrade = "RUN /bin/sh -c apt-get update && apt-get -y upgrade # buildkit"
+    facts = {
+        "image": {"created": stamp},
+        "history": [
+            {"created": "2025-12-01T00:00:00Z", "created_by": "", "layer": 0},
+            {"created": stamp, "created_by": upgrade, "layer": 1},
+            {"created": stamp, "created_by": "COPY . /app # buildkit", "layer": 2},
+        ],
+        "layers": [{"created_by": ""}, {"created_by": upgrade}, {"created_by": "COPY . /app"}],
+        "os_packages": {"database_writes": [{"layer": 0, "path": "/var/lib/dpkg/status",
+                                             "mtime": 0}, {"layer": 1, "path":
+                                             "/var/lib/dpkg/status", "mtime": 0}]},
+    }  # fmt: skip
+    result = run_check(catalog()["SEC025"], facts, Context())
+    assert result.status == "skipped"
+    assert "SOURCE_DATE_EPOCH" in (result.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("run_line", "rule"),
+    [
+        ("python3 -m pip install --no-cache-dir fastapi", "unpinned-install"),
+        ("uv pip install --system 'uvicorn[standard]>=0.30'", "unpinned-install"),
+        ("/opt/venv/bin/pip --disable-pip-version-check install -rrequirements.txt",
+         "unpinned-requirements"),
+        ("pip install -r requirements.txt --require-hashes", None),
+        ("pip install -U pip setuptools wheel && pip install ./dist/app-1.0-py3-none-any.whl",
+         None),
+        ("pip install app @ https://example.invalid/app.whl", None),
+        ("pip install $EXTRA_PACKAGES", None),
+    ],
+)  # fmt: skip
+def test_pip_install_forms_in_the_history(run_line, rule):
+    """pip, `python -m pip` and `uv pip` installs are read; hashes, tools, paths and URLs are not
+    unpinned."""
+    created_by = f"RUN /bin/sh -c {run_line} # buildkit"
+    facts = {
+        "history": [{"created_by": "WORKDIR /app", "layer": None},
+                    {"created_by": created_by, "layer": 1}],
+        "layers": [{"created_by": ""}, {"created_by": created_by}],
+        "python": {"lock_files": [{"path": "/app/requirements.txt", "kind": "requirements",
+                                   "unpinned": ["flask"], "pins": [], "includes": []}],
+                   "packages": [], "entrypoint_interpreter": {}},
+    }  # fmt: skip
+    result = run_check(catalog()["PY010"], facts, Context())
+    assert [f.rule for f in result.findings] == ([rule] if rule else [])
