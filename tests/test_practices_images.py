@@ -245,9 +245,11 @@ def test_images_built_his_way_have_no_finding_above_info(reports, name):
 def test_naive_fails_first_on_root_and_signals(reports):
     """naive's worst findings come first and are high: root, and SIGTERM lost behind a shell."""
     findings = reports["naive"].findings
-    assert [f.severity for f in findings[:3]] == ["high"] * 3
-    assert {f.check for f in findings[:3]} == {"SEC001", "OPS001", "OPS002"}
-    medium = {f.check for f in findings if f.severity == "medium"}
+    serious = {f.check for f in findings if severity_rank(f.severity) >= severity_rank("high")}
+    assert severity_rank(findings[0].severity) >= severity_rank("high")
+    assert {"SEC001", "OPS001", "OPS002"} <= serious
+    # Then what costs size and correctness: the pip cache, packages in Debian's own Python.
+    medium = {f.check for f in findings if severity_rank(f.severity) >= severity_rank("medium")}
     assert {"SIZE002", "PY007"} <= medium
 
 
