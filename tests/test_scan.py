@@ -311,3 +311,19 @@ def test_three_shards_on_postgresql_equal_one_process(registry, postgres_url, tm
 
     assert comparable(fleet) == comparable(single)
     assert fleet["summary"]["images"] == single["summary"]["images"] == 9
+
+
+def test_a_baseline_written_by_audit_is_honoured_by_scan(registry, tmp_path, capsys):
+    """Findings recorded by `inspector baseline registry:...` are accepted by a scan of the same
+    repository (the same fingerprints), counted as suppressed, and gate nothing."""
+    address, _ = registry
+    baseline = tmp_path / "baseline.json"
+    assert main(["baseline", f"registry:{address}/t/api:1", "--no-config", "--no-probe",
+                 "-o", str(baseline)]) == 0  # fmt: skip
+    capsys.readouterr()
+    code, doc = _scan(address, "--repo", "t/api", "--baseline", str(baseline),
+                      "--fail-on-existing", "--fail-on", "info", capsys=capsys)  # fmt: skip
+    (image,) = doc["images"]
+    assert image["findings"] == []
+    assert image["suppressed"] == len(json.loads(baseline.read_text())["findings"]) > 0
+    assert code == 0

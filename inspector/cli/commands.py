@@ -500,6 +500,14 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
 )
 @click.option("--no-config", is_flag=True, help="Use no policy file.")
 @click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Findings listed in FILE (`inspector baseline`) are accepted  [default: the "
+    "policy's baseline]",
+)
+@click.option(
     "--platform",
     metavar="OS/ARCH[/VARIANT]",
     help="Which platform of multi-platform images  [default: this machine's, else linux/amd64]",
@@ -519,7 +527,8 @@ def scan(
     finish: bool, keep_runs: int | None, page_size: int, fmt: str, outputs: tuple[str, ...],
     fail_on: str | None, fail_on_existing: bool, exit_zero: bool, db: str | None,
     select: tuple[str, ...], ignore: tuple[str, ...], config_path: str | None, no_config: bool,
-    platform: str | None, insecure_registries: tuple[str, ...], no_cache: bool,
+    baseline_path: str | None, platform: str | None, insecure_registries: tuple[str, ...],
+    no_cache: bool,
 ) -> int:  # fmt: skip
     """Audit every image of a registry (or of some repositories) and record the run.
 
@@ -542,6 +551,12 @@ def scan(
     files_checked = _outputs(outputs, _SCAN_FORMATS)
     scan_setup = _scan(("-",), select, ignore, config_path, no_config, "never", no_cache,
                        platform, insecure_registries, True, 0.0, 0.0)  # fmt: skip
+    baseline_file = baseline_path or scan_setup.policy.baseline
+    if baseline_file:
+        from inspector.policy.baseline import read as read_baseline
+
+        gate = replace(scan_setup.options.gate, baseline=read_baseline(Path(baseline_file)))
+        scan_setup = replace(scan_setup, options=replace(scan_setup.options, gate=gate))
     threshold = fail_on or scan_setup.policy.fail_on or "high"
     store = Store(url)
     try:
@@ -590,7 +605,13 @@ def scan(
     metavar="URL",
     help="The scan store  [default: $INSPECTOR_DB, else the user's SQLite store]",
 )
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="How many of the newest runs to list.",
+)
 @click.pass_context
 def runs(ctx: click.Context, db: str | None, limit: int) -> None:
     """List recorded scan runs, newest first (`runs show ID` reports one)."""
@@ -614,12 +635,14 @@ def runs_show(run_id: str, fmt: str, outputs: tuple[str, ...], fail_on: str | No
               fail_on_existing: bool, exit_zero: bool, db: str | None) -> int:  # fmt: skip
     """Report one run, with the exit status a scan would have given (2 while shards are
     missing)."""
+    from checks import catalog
     from inspector.scan.command import store_url
     from inspector.scan.store import Store
 
+    threshold = fail_on or load(None, catalog()).fail_on or "high"
     store = Store(store_url(db))
     try:
-        return _report_run(store, run_id, fmt, outputs, fail_on or "high", fail_on_existing,
+        return _report_run(store, run_id, fmt, outputs, threshold, fail_on_existing,
                            exit_zero)  # fmt: skip
     finally:
         store.close()

@@ -37,7 +37,9 @@ class RunReport:
 
     @property
     def discovery_errors(self) -> list[dict[str, str]]:
-        return [error for shard in self.shards for error in shard.errors]
+        # Every shard discovers the whole registry: a repository that failed, failed for each.
+        found = {(e["repository"], e["error"]): e for s in self.shards for e in s.errors}
+        return list(found.values())
 
     def new(self, image: ImageRow) -> list[dict[str, Any]]:
         wanted = set(image.report.get("new") or [])

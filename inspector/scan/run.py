@@ -285,7 +285,9 @@ class Scan:
 
     def _row(self, run_id: str, item: Candidate, seq: int, status: str, audit: Audit | None,
              error: str | None, layers_read: int) -> ImageRow:  # fmt: skip
-        reference = f"{self.target.host}/{item.repository}"
+        name = f"{self.target.host}/{item.repository}"
+        # As `audit registry:...` names it: fingerprints, ignores and baselines match both.
+        reference = f"registry:{name}"
         findings: list[dict[str, Any]] = []
         suppressed = 0
         notices: tuple[str, ...] = ()
@@ -301,7 +303,7 @@ class Scan:
             notices = applied.notices
         findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
         previous = [(row.tags, row.report.get("findings") or [])
-                    for row in self.store.previous(reference, run_id)]  # fmt: skip
+                    for row in self.store.previous(name, run_id)]  # fmt: skip
         new, fixed = delta(findings, item.tags, previous) if audit else ([], [])
         report = {
             "image_id": audit.image_id if audit else None,
@@ -315,7 +317,7 @@ class Scan:
             "notices": list(notices),
             "check_errors": check_errors,
         }
-        return ImageRow(reference, item.digest, item.platform, tuple(sorted(item.tags)),
+        return ImageRow(name, item.digest, item.platform, tuple(sorted(item.tags)),
                         status, error, self.options.shard, seq, layers_read, report)  # fmt: skip
 
     def run(self) -> Outcome:
