@@ -75,6 +75,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(problem)
 
 
+def _owner() -> str:
+    from inspector.probes.containers import owner
+
+    return owner()
+
+
+_OWNER = _owner()
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[object]:
     """A Docker SDK client; after the session no container a test started may remain."""
@@ -82,12 +91,17 @@ def docker_client() -> Iterator[object]:
 
     client = docker.from_env(timeout=120)
     yield client
-    from inspector.probes.containers import LABEL, listed, remove_listed
+    from inspector.probes.containers import LABEL, OWNER_LABEL, listed, owner_alive, remove_listed
 
     # The list endpoint only: a container removed while we look is not an error.
     leftovers = listed(client, f"{TEST_LABEL}={SESSION}")
-    # Probe containers are inspector's own: none may outlive the run that made it.
-    leftovers += listed(client, LABEL)
+    # Probe containers are inspector's own: none may outlive the run that made it, this session
+    # or a CLI process it started (dead by now). Probes of another live process on the same
+    # engine (a second test run) are theirs, not a leak of ours.
+    leftovers += [
+        c for c in listed(client, LABEL)
+        if not owner_alive(c.labels.get(OWNER_LABEL, "")) or c.labels.get(OWNER_LABEL) == _OWNER
+    ]  # fmt: skip
     for container in leftovers:
         remove_listed(client, container)
     assert not leftovers, f"tests left containers behind: {[c.name for c in leftovers]}"
