@@ -299,3 +299,58 @@ def test_latest_reference_is_a_notice_text_and_at_most_info():
     assert reference_notice("acme/app@sha256:" + "a" * 64, None) is None
     found = findings("META003", {"image": {"reference": "acme/app", "id": "sha256:abc"}})
     assert [f.severity for f in found] == ["info"]
+
+
+# --- a multi-layer base built by the engine -----------------------------------------------------
+
+# A base made of the good fixture plus 25 MiB written and deleted in two of its own steps, ending
+# with its CMD, as python:slim or a CUDA base ends; then an app built FROM it.
+BASE_DOCKERFILE = """FROM inspector-fixture/good:test
+USER 0
+RUN head -c 26214400 /dev/zero > /blob
+RUN rm /blob
+CMD ["bash"]
+"""
+APP_DOCKERFILE = """FROM inspector-test/i16-base:test
+RUN echo built > /srv/built.txt
+USER 10001:10001
+CMD ["python", "-m", "app"]
+"""
+
+
+@pytest.fixture(scope="module")
+def multi_layer_base_app(docker_client, tmp_path_factory) -> Any:
+    """Facts of an app built FROM a multi-layer base (built here, removed after)."""
+    from inspector.facts.collect import collect
+
+    built = []
+    try:
+        for tag, text in (("inspector-test/i16-base:test", BASE_DOCKERFILE),
+                          ("inspector-test/i16-app:test", APP_DOCKERFILE)):  # fmt: skip
+            docker_client.images.build(fileobj=io.BytesIO(text.encode()), tag=tag, rm=True,
+                                       network_mode="none", pull=False)  # fmt: skip
+            built.append(tag)
+        cache = tmp_path_factory.mktemp("layer-cache")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("INSPECTOR_CACHE_DIR", str(cache))
+            yield collect("inspector-test/i16-app:test").to_json()
+    finally:
+        for tag in reversed(built):
+            docker_client.images.remove(tag, force=True)
+
+
+@pytest.mark.docker
+def test_engine_built_base_is_found_and_its_waste_and_labels_are_not_the_apps(
+    multi_layer_base_app,
+):
+    """The base's CMD closes its layers: its 25 MiB written and deleted inside it fail no
+    SIZE003 limit, and the good fixture's OCI labels, which the base carries, fail META001."""
+    facts = multi_layer_base_app
+    base = base_of(facts)
+    assert base is not None
+    assert base.layers == len(facts["layers"]) - 1  # only the app's RUN is above it
+    assert facts["fs"]["wasted_bytes"] >= 25 * 1024 * 1024
+    assert user_wasted_bytes(facts) < 1024 * 1024
+    assert findings("SIZE003", facts) == []
+    [inherited] = findings("META001", facts)
+    assert "org.opencontainers.image.version=1.0.0" in inherited.message
