@@ -271,7 +271,11 @@ def reference_notice(reference: str, image_id: str | None) -> str | None:
     """What to tell the reader when the audit named the image by `latest` or by no tag.
 
     It is about how the audit was invoked, not about the image, so it is a notice beside the
-    findings, never a finding: CI audits `myapp:latest` before tagging on purpose.
+    findings, never a finding (it was the check META003): CI audits `myapp:latest` before
+    tagging on purpose. dockle reports the same as DKL-DI-0006. `latest` moves with every push,
+    so what was audited and what a deployment of that name runs tomorrow can differ; the notice
+    names the image ID that was audited. Pinning the *base* image, which the seed author asks
+    for, is another matter.
     """
     tag = tag_of(reference)
     if tag is None or tag not in ("", "latest"):
@@ -279,61 +283,6 @@ def reference_notice(reference: str, image_id: str | None) -> str | None:
     why = "the `latest` tag" if tag else "no tag (Docker reads it as `latest`)"
     return (f"{reference} names the image by {why}, which moves with every push: what was "
             f"audited is {image_id or 'unknown'}; deploy that digest or a version tag")  # fmt: skip
-
-
-@check(
-    "META003",
-    "mutable-tag-reference",
-    "The image was audited by the `latest` tag or no tag",
-    severity="info",
-    category="metadata",
-    needs=("image",),
-    fix="Audit and deploy an explicit version tag, or better the digest (`app@sha256:...`).",
-    dockle=("DKL-DI-0006",),
-)
-def mutable_tag_reference(facts: Facts, ctx: Context) -> Iterator[Found]:
-    """
-    ## What it checks
-    The reference the image was audited by (`image.reference`): `name:latest`, or a name with
-    no tag, which Docker reads as `latest`. A digest (`name@sha256:...`), an image ID or an
-    archive is fine, and so is any other tag. This judges how the audit was invoked, not the
-    image (CI often audits a local `myapp:latest` before tagging it), so it is info, never a
-    gate failure; it is meant to become a notice beside the findings. Pinning the *base* image
-    (`FROM python:3.12-slim@sha256:...`), which the seed author asks for, is another matter.
-
-    ## Why it matters
-    `latest` is just the default tag: it moves with every push, so what was audited and what a
-    deployment of the same name runs tomorrow can differ, and a rollback to "latest" goes
-    nowhere. Kubernetes also pulls `:latest` on every start (`imagePullPolicy: Always`)
-    (https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy). dockle reports
-    it (https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0006). The
-    finding names the exact image ID that was audited.
-
-    ## Example
-    ```sh
-    inspector audit myapp          # means myapp:latest
-    ```
-
-    ## Instead
-    ```sh
-    inspector audit myapp:1.4.2
-    inspector audit myapp@sha256:4f1e...   # immutable: exactly what you deploy
-    ```
-
-    ## References
-    - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0006
-    - https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy
-    - https://docs.docker.com/reference/cli/docker/image/tag/
-    - Practice: none of the seed author's (his "don't use latest" is about the base image,
-      practice #13); dockle's DKL-DI-0006
-    """
-    image = facts.get("image") or {}
-    reference = image.get("reference")
-    if not reference:
-        raise Skip("the facts do not say which reference was audited")
-    notice = reference_notice(reference, image.get("id"))
-    if notice:
-        yield Found(notice, Location())
 
 
 # --- end of life --------------------------------------------------------------------------------

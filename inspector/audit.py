@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from checks.engine import run_checks
+from checks.metadata import reference_notice
 from checks.model import Check, Context
 from inspector.errors import InspectorError
 from inspector.policy.gate import Gate, apply
@@ -63,6 +64,9 @@ def audit_one(
     }
     dockerfile = options.dockerfile
     notices = applied.notices
+    # How the image was named is the audit's business, not a finding about the image.
+    if said := reference_notice(reference, doc["image"]["id"]):
+        notices += (said,)
     if dockerfile and (warning := dockerfile.mismatch(doc)):
         notices += (warning,)
     return ImageReport(
