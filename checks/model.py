@@ -104,6 +104,8 @@ class Thresholds:
     efficiency: float = 0.9
     user_wasted_percent: float = 0.1
     stop_seconds: float = 5.0
+    # Days the OS packages may lag behind the image's build before SEC025 calls them stale.
+    package_lag_days: int = 30
 
 
 @dataclass(frozen=True)

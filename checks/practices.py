@@ -25,7 +25,6 @@ from checks.registry import check
 ARTICLES = "https://pythonspeed.com/articles/"
 # How much older than the build the packages may be before the build is said to reuse an old
 # layer: Debian's and Ubuntu's images are rebuilt every few weeks.
-PACKAGE_LAG_DAYS = 30
 # Installers and build tools: how they got in says nothing about the app's dependencies.
 TOOLING = frozenset({
     "pip", "setuptools", "wheel", "uv", "poetry", "poetry-core", "poetry-plugin-export", "pipenv",
@@ -137,7 +136,7 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     `dist-upgrade`, `apk upgrade`, `dnf upgrade`, ...) counts; when no step did, the first
     one, the base image's. Its time is the history step's `created` (the database file's
     modification time when history does not map steps to layers). It is reported when that is
-    more than 30 days before the image was built (a cached upgrade layer, or an old base that
+    more than 30 days (the `package-lag-days` threshold) before the image was built (a cached upgrade layer, or an old base that
     was never upgraded), or older than the `image_age_days` threshold (90 days) today; high past
     twice that. Images without a package database are skipped, and so are builds that stamp a
     fixed time (the epoch, or `SOURCE_DATE_EPOCH` shared by the upgrade step and others), which
@@ -195,7 +194,7 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     lag = (built - when).days if built is not None else None
     age = (aware(ctx.now) - when).days
     limit = ctx.thresholds.image_age_days
-    lag_limit = getattr(ctx.thresholds, "package_lag_days", PACKAGE_LAG_DAYS)
+    lag_limit = ctx.thresholds.package_lag_days
     late = lag is not None and lag > lag_limit
     old = age > limit
     if not late and not old:

@@ -84,6 +84,11 @@ THRESHOLD_KEYS = {
         "Seconds the image may take to stop after its stop signal before the "
         "slow-stop check reports it.",
     ),
+    "package-lag-days": (
+        "package_lag_days",
+        "Days the layer that last updated the OS packages may be older than the image "
+        "before SEC025 reports them not updated.",
+    ),
 }
 # key -> (type, required, description)
 IGNORE_KEYS = {
