@@ -136,11 +136,11 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     `dist-upgrade`, `apk upgrade`, `dnf upgrade`, ...) counts; when no step did, the first
     one, the base image's. Its time is the history step's `created` (the database file's
     modification time when history does not map steps to layers). It is reported when that is
-    more than 30 days (the `package-lag-days` threshold) before the image was built (a cached upgrade layer, or an old base that
-    was never upgraded), or older than the `image_age_days` threshold (90 days) today; high past
-    twice that. Images without a package database are skipped, and so are builds that stamp a
-    fixed time (the epoch, or `SOURCE_DATE_EPOCH` shared by the upgrade step and others), which
-    does not say when the upgrade ran.
+    more than 30 days (the `package-lag-days` threshold) before the image was built (a cached
+    upgrade layer, or an old base that was never upgraded), or older than the `image_age_days`
+    threshold (90 days) today; high past twice that. Images without a package database are
+    skipped, and so are builds that stamp a fixed time (the epoch, or `SOURCE_DATE_EPOCH` shared
+    by the upgrade step and others), which does not say when the upgrade ran.
 
     ## Why it matters
     Base images lag behind their distribution's security fixes, and Docker's build cache keeps
