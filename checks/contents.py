@@ -81,6 +81,9 @@ def sudo_installed(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/build/building/best-practices/#user
     - https://github.com/hadolint/hadolint/wiki/DL3004
     - https://github.com/goodwithtech/dockle#dkl-di-0001
+    - Practice: #2 Least privilege: the app needs no capabilities, no setuid, no sudo: "Less
+      capabilities, more security: preventing Docker escalation attacks",
+      https://pythonspeed.com/articles/root-capabilities-docker-security/
     """
     tools = [
         t
@@ -169,6 +172,9 @@ def passwordless_sudo(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/hadolint/hadolint/wiki/DL3004
     - https://docs.docker.com/build/building/best-practices/#user
     - https://www.sudo.ws/docs/man/sudoers.man/
+    - Practice: #2 Least privilege: the app needs no capabilities, no setuid, no sudo: "Less
+      capabilities, more security: preventing Docker escalation attacks",
+      https://pythonspeed.com/articles/root-capabilities-docker-security/
     """
     privilege = _section(facts, "privilege")
     installed = any(t.get("name") in ("sudo", "doas") for t in privilege.get("tools") or [])
@@ -240,6 +246,8 @@ def ssh_server_or_keys(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/hadolint/hadolint/wiki/DL3001
     - https://docs.docker.com/build/building/best-practices/#decouple-applications
     - https://sysdig.com/blog/dockerfile-best-practices/
+    - Practice: none of the seed author's; hadolint's DL3001 and Docker's advice to decouple
+      applications
     """
     ssh = _section(facts, "ssh")
     for key in ssh.get("host_keys") or []:
@@ -436,6 +444,12 @@ def build_toolchain(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/multi-stage-docker-python/
     - https://pythonspeed.com/articles/smaller-python-docker-images/
     - https://docs.docker.com/build/building/multi-stage/
+    - Practice: #12 No compilers or -dev packages in the runtime image: build in a multi-stage
+      build: "Multi-stage builds #2: Python specifics",
+      https://pythonspeed.com/articles/multi-stage-docker-python/
+    - Practice: #43 A slim variant rather than the full `python:3.X` image at runtime: "The best
+      Docker base image for your Python application",
+      https://pythonspeed.com/articles/base-image-python-docker-images/
     """
     toolchain = _section(facts, "toolchain")
     headers = toolchain.get("header_dirs") or []
@@ -521,6 +535,9 @@ def leftover_artifacts(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/build/building/best-practices/
     - https://docs.docker.com/reference/dockerfile/#run---mounttypebind
     - https://pythonspeed.com/articles/smaller-python-docker-images/
+    - Practice: #41 Layers are append-only: deleting in a later layer doesn't shrink the image:
+      "Multi-stage builds #1: Smaller images for compiled code",
+      https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     groups: dict[tuple[int | None, int | None], list[dict[str, Any]]] = defaultdict(list)
     for item in _section(facts, "leftovers").get("items") or []:
@@ -584,6 +601,9 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://blog.mornati.net/docker-images-and-chown/
     - https://docs.docker.com/reference/dockerfile/#copy---chown---chmod
     - https://pythonspeed.com/articles/smaller-python-docker-images/
+    - Practice: #41 Layers are append-only: deleting in a later layer doesn't shrink the image:
+      "Multi-stage builds #1: Smaller images for compiled code",
+      https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     groups = _files(facts).get("chown_duplicates") or []
     per_layer: dict[int | None, int] = defaultdict(int)

@@ -82,6 +82,9 @@ def user_does_not_exist(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://docs.docker.com/reference/dockerfile/#user
     - https://github.com/opencontainers/runc/blob/main/libcontainer/user/user.go
+    - Practice: #20 The image must actually work: smoke-test it before pushing: "Broken by default:
+      why you should avoid most Dockerfile examples",
+      https://pythonspeed.com/articles/dockerizing-python-is-hard/
     """
     user = facts.get("user") or {}
     error = user.get("error")
@@ -164,6 +167,12 @@ def entrypoint_not_runnable(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://docs.docker.com/reference/dockerfile/#entrypoint
     - https://docs.docker.com/reference/dockerfile/#copy---chown---chmod
+    - Practice: #20 The image must actually work: smoke-test it before pushing: "Broken by default:
+      why you should avoid most Dockerfile examples",
+      https://pythonspeed.com/articles/dockerizing-python-is-hard/
+    - Practice: #19 Multi-stage: copy the venv at the same path onto the same base interpreter:
+      "Multi-stage builds #2: Python specifics",
+      https://pythonspeed.com/articles/multi-stage-docker-python/
     """
     started = _start_failure(facts)
     if started and any(e in started for e in _USER_ERRORS):
@@ -275,6 +284,12 @@ def python_not_found(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.python.org/3/library/venv.html
     - https://pythonspeed.com/articles/multi-stage-docker-python/
     - https://peps.python.org/pep-0394/
+    - Practice: #19 Multi-stage: copy the venv at the same path onto the same base interpreter:
+      "Multi-stage builds #2: Python specifics",
+      https://pythonspeed.com/articles/multi-stage-docker-python/
+    - Practice: #20 The image must actually work: smoke-test it before pushing: "Broken by default:
+      why you should avoid most Dockerfile examples",
+      https://pythonspeed.com/articles/dockerizing-python-is-hard/
     """
     why = _python_app_evidence(facts)
     if why is None or _command_started(facts):
@@ -411,6 +426,9 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/multi-stage-docker-python/
     - https://pythonspeed.com/articles/activate-virtualenv-dockerfile/
     - https://docs.python.org/3/library/sys_path_init.html
+    - Practice: #20 The image must actually work: smoke-test it before pushing: "Broken by default:
+      why you should avoid most Dockerfile examples",
+      https://pythonspeed.com/articles/dockerizing-python-is-hard/
     """
     runtime = facts.get("runtime") or {}
     static = runtime.get("static") or {}

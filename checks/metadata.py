@@ -394,6 +394,9 @@ def os_end_of_life(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://ubuntu.com/about/release-cycle
     - https://alpinelinux.org/releases/
     - https://endoflife.date/
+    - Practice: #9 The base image must get timely security updates (its OS not end-of-life): "The
+      best Docker base image for your Python application",
+      https://pythonspeed.com/articles/base-image-python-docker-images/
     """
     found = release(facts)
     if found is None:

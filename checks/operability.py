@@ -123,6 +123,8 @@ def shell_as_pid1(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#entrypoint
     - https://github.com/hadolint/hadolint/wiki/DL3025
     - https://hynek.me/articles/docker-signals/
+    - Practice: #27 Signals must reach the app (exec form, `exec` in scripts) (the seed author's
+      production checklist, https://pythonspeed.com/docker/)
     """
     life = lifecycle(facts)
     if life is not None:
@@ -205,6 +207,8 @@ def ignores_stop_signal(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/cli/docker/container/stop/
     - https://docs.docker.com/reference/dockerfile/#stopsignal
     - https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
+    - Practice: #27 Signals must reach the app (exec form, `exec` in scripts) (the seed author's
+      production checklist, https://pythonspeed.com/docker/)
     """
     life = lifecycle(facts) or {}
     signal = life.get("stop_signal") or "SIGTERM"
@@ -264,6 +268,8 @@ def no_init_for_children(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/krallin/tini
     - https://docs.docker.com/reference/cli/docker/container/run/#init
     - https://blog.phusion.nl/2015/01/20/docker-and-the-pid-1-zombie-reaping-problem/
+    - Practice: #28 An init (tini or `--init`) reaps zombies and forwards signals (the seed author's
+      production checklist, https://pythonspeed.com/docker/)
     """
     life = lifecycle(facts) or {}
     if life.get("pid1_kind") != "app":
@@ -543,6 +549,8 @@ def development_server(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://flask.palletsprojects.com/en/stable/debugging/
     - https://docs.djangoproject.com/en/stable/ref/django-admin/#runserver
     - https://snyk.io/blog/best-practices-containerizing-python-docker/
+    - Practice: #24 A production WSGI/ASGI server, not a development server: "Configuring Gunicorn
+      for Docker", https://pythonspeed.com/articles/gunicorn-in-docker/
     """
     seen: set[str] = set()
     for command, where in commands(facts):
@@ -622,6 +630,9 @@ def privileged_port_as_non_root(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/moby/moby/pull/41030
     - https://docs.docker.com/reference/dockerfile/#expose
     - https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/
+    - Practice: #2 Least privilege: the app needs no capabilities, no setuid, no sudo: "Less
+      capabilities, more security: preventing Docker escalation attacks",
+      https://pythonspeed.com/articles/root-capabilities-docker-security/
     """
     uid = runtime_uid(facts)
     if uid is None or uid == 0:
@@ -684,6 +695,8 @@ def listens_on_loopback_only(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/docker-connection-refused/
     - https://www.uvicorn.org/settings/#socket-binding
     - https://docs.gunicorn.org/en/stable/settings.html#bind
+    - Practice: #23 Listen on 0.0.0.0, not 127.0.0.1: "Connection refused? Docker networking and how
+      it impacts your image", https://pythonspeed.com/articles/docker-connection-refused/
     """
     life = lifecycle(facts) or {}
     exposed = exposed_tcp_ports(facts)
@@ -752,6 +765,8 @@ def sensitive_volume(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#volume
     - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0002
     - https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html
+    - Practice: none of the seed author's; dockle's DKL-DI-0002 and OWASP's Docker security cheat
+      sheet
     """
     for volume in config(facts).get("volumes") or []:
         path = posixpath.normpath("/" + str(volume).strip()).replace("//", "/")

@@ -105,6 +105,8 @@ def faulthandler_disabled(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.python.org/3/library/faulthandler.html
     - https://docs.python.org/3/using/cmdline.html#envvar-PYTHONFAULTHANDLER
     - https://pythonspeed.com/articles/python-c-extension-crashes/
+    - Practice: #25 `PYTHONFAULTHANDLER`, tracebacks on crashes in C code: his EuroPython 2020 talk
+      "Best practices for production-ready Docker packaging", https://av.tib.eu/media/49984
     """
     _require_python(facts)
     options = _python_options(facts)
@@ -168,6 +170,8 @@ def stdout_buffered(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://docs.python.org/3/using/cmdline.html#envvar-PYTHONUNBUFFERED
     - https://docs.python.org/3/library/sys.html#sys.stdout
+    - Practice: #26 Unbuffered stdout (`PYTHONUNBUFFERED`) (the seed author's production checklist,
+      https://pythonspeed.com/docker/)
     """
     _require_python(facts)
     if _flag_on(_python_options(facts), "u"):
@@ -352,6 +356,8 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://peps.python.org/pep-0552/
     - https://docs.astral.sh/uv/guides/integration/docker/#compiling-bytecode
     - https://github.com/docker-library/python/blob/master/Dockerfile-linux.template
+    - Practice: #34 Pre-compile `.pyc` for a faster start (and read-only roots): his EuroPython 2020
+      talk "Best practices for production-ready Docker packaging", https://av.tib.eu/media/49984
     """
     _require_python(facts)
     bytecode = _python(facts).get("bytecode") or {}
@@ -442,6 +448,8 @@ def dependency_conflicts(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://pip.pypa.io/en/stable/cli/pip_check/
     - https://docs.python.org/3/library/importlib.metadata.html
+    - Practice: none of the seed author's; pip's `pip check`: installed distributions must satisfy
+      each other's requirements
     """
     probe = static_probe(facts) or {}
     status = probe.get("dependency_check")
@@ -491,6 +499,8 @@ def editable_install(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://peps.python.org/pep-0660/
     - https://peps.python.org/pep-0610/
     - https://pip.pypa.io/en/stable/topics/local-project-installs/
+    - Practice: none of the seed author's; PEP 660 and PEP 610: an editable install runs a source
+      tree, not an installed copy
     """
     for package in _python(facts).get("packages") or []:
         if package.get("editable"):
@@ -594,6 +604,8 @@ def dev_tools_shipped(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://docs.docker.com/build/building/best-practices/
     - https://docs.astral.sh/uv/concepts/projects/dependencies/#development-dependencies
+    - Practice: none of the seed author's; Docker's build best practices ("Don't install unnecessary
+      packages"), CIS 4.3
     """
     found: dict[str, list[dict[str, Any]]] = {}
     for package in _python(facts).get("packages") or []:
@@ -719,6 +731,8 @@ def python_end_of_life(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://devguide.python.org/versions/
     - https://pythonspeed.com/articles/base-image-python-docker-images/
+    - Practice: #15 Use a supported, up-to-date Python: "The best Docker base image for your Python
+      application", https://pythonspeed.com/articles/base-image-python-docker-images/
     """
     versions = _versions(facts)
     if not versions:
@@ -803,6 +817,7 @@ def pip_into_distro_python(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://peps.python.org/pep-0668/
     - https://hynek.me/articles/docker-virtualenv/
     - https://packaging.python.org/en/latest/specifications/externally-managed-environments/
+    - Practice: none of the seed author's; PEP 668: a distribution's Python is externally managed
     """
     distro = _distro_interpreters(facts)
     if not distro:
@@ -887,6 +902,8 @@ def musl_libc(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://pythonspeed.com/articles/alpine-docker-python/
     - https://peps.python.org/pep-0656/
+    - Practice: #17 Avoid Alpine (musl): "Using Alpine can make Python Docker builds 50x slower",
+      https://pythonspeed.com/articles/alpine-docker-python/
     """
     _require_python(facts)
     os_facts = facts.get("os") or {}

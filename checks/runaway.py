@@ -65,6 +65,8 @@ def fills_its_disk(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/
     - https://docs.docker.com/engine/storage/drivers/#container-and-layers
     - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage
+    - Practice: none of the seed author's; Kubernetes' ephemeral-storage eviction of a node under
+      disk pressure
     """
     life = _watched(facts)
     if "write" not in (life.get("limits_hit") or ()):
@@ -132,6 +134,8 @@ def floods_its_log(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/engine/logging/drivers/json-file/
     - https://12factor.net/logs
     - https://kubernetes.io/docs/concepts/cluster-administration/logging/#log-rotation
+    - Practice: none of the seed author's; Docker's json-file log driver and Kubernetes' log
+      rotation
     """
     life = _watched(facts)
     if "log" not in (life.get("limits_hit") or ()):

@@ -53,6 +53,8 @@ def runs_as_root(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/root-capabilities-docker-security/
     - https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html
     - https://docs.docker.com/reference/dockerfile/#user
+    - Practice: #1 Don't run as root: "Less capabilities, more security: preventing Docker
+      escalation attacks", https://pythonspeed.com/articles/root-capabilities-docker-security/
     """
     process = app_process(facts)
     if process is not None:
@@ -129,6 +131,8 @@ def user_not_numeric(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/
     - https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
     - https://docs.docker.com/reference/dockerfile/#user
+    - Practice: none of the seed author's; Kubernetes' Pod Security Standards, which verify
+      `runAsNonRoot` only for a numeric USER
     """
     user = facts.get("user") or {}
     part = user.get("user_part") or ""
@@ -346,6 +350,11 @@ def secret_in_config(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/docker-build-secrets/
     - https://docs.docker.com/reference/build-checks/secrets-used-in-arg-or-env/
     - https://github.com/goodwithtech/dockle#cis-di-0010
+    - Practice: #4 Don't pass secrets with `--build-arg` or ENV, history and config keep them:
+      "Don't leak your Docker image's build secrets",
+      https://pythonspeed.com/articles/docker-build-secrets/
+    - Practice: #5 Runtime secrets don't belong in the image: "Don't leak your Docker image's build
+      secrets", https://pythonspeed.com/articles/docker-build-secrets/
     """
     fields = {"env": "Env", "label": "Labels", "command": None}
     for secret in _secrets(facts, "env", "label", "command"):
@@ -400,6 +409,9 @@ def secret_in_build_history(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/docker-build-secrets/
     - https://docs.docker.com/reference/build-checks/secrets-used-in-arg-or-env/
     - https://github.com/goodwithtech/dockle#cis-di-0010
+    - Practice: #4 Don't pass secrets with `--build-arg` or ENV, history and config keep them:
+      "Don't leak your Docker image's build secrets",
+      https://pythonspeed.com/articles/docker-build-secrets/
     """
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for secret in _secrets(facts, "history"):
@@ -474,6 +486,10 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/docker-build-secrets/
     - https://docs.docker.com/reference/build-checks/secrets-used-in-arg-or-env/
     - https://github.com/goodwithtech/dockle#cis-di-0010
+    - Practice: #3 Don't leak build secrets by COPY-then-rm, the layer keeps them: "Don't leak your
+      Docker image's build secrets", https://pythonspeed.com/articles/docker-build-secrets/
+    - Practice: #5 Runtime secrets don't belong in the image: "Don't leak your Docker image's build
+      secrets", https://pythonspeed.com/articles/docker-build-secrets/
     """
     layers = facts.get("layers") or []
     for secret in _secrets(facts, "file"):
@@ -571,6 +587,9 @@ def setuid_setgid_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/goodwithtech/dockle#cis-di-0008
     - https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html
     - https://www.cisecurity.org/benchmark/docker
+    - Practice: #2 Least privilege: the app needs no capabilities, no setuid, no sudo: "Less
+      capabilities, more security: preventing Docker escalation attacks",
+      https://pythonspeed.com/articles/root-capabilities-docker-security/
     """
     usual: list[str] = []
     for entry in _privileged_files(facts):
@@ -639,6 +658,9 @@ def file_capabilities(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html
     - https://man7.org/linux/man-pages/man7/capabilities.7.html
     - https://docs.docker.com/engine/containers/run/#runtime-privilege-and-linux-capabilities
+    - Practice: #2 Least privilege: the app needs no capabilities, no setuid, no sudo: "Less
+      capabilities, more security: preventing Docker escalation attacks",
+      https://pythonspeed.com/articles/root-capabilities-docker-security/
     """
     for entry in facts.get("capabilities") or []:
         caps = entry.get("capabilities") or {}
@@ -798,6 +820,8 @@ def code_writable_by_app(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://sysdig.com/blog/dockerfile-best-practices/
     - https://docs.docker.com/reference/dockerfile/#copy---chown---chmod
+    - Practice: none of the seed author's; Sysdig's Dockerfile best practices (executables owned by
+      root and not writable)
     """
     uid, gid, groups, source = _identity(facts)
     if uid is None:
@@ -869,6 +893,7 @@ def empty_password(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://github.com/goodwithtech/dockle#dkl-li-0001
     - https://man7.org/linux/man-pages/man5/shadow.5.html
+    - Practice: none of the seed author's; dockle's DKL-LI-0001 and shadow(5)
     """
     for account in (facts.get("user") or {}).get("users") or []:
         if account.get("password") == "empty":
@@ -923,6 +948,7 @@ def duplicate_accounts(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://github.com/goodwithtech/dockle#dkl-li-0002
     - https://man7.org/linux/man-pages/man5/passwd.5.html
+    - Practice: none of the seed author's; dockle's DKL-LI-0002 and passwd(5)
     """
     user = facts.get("user") or {}
     users, groups = user.get("users") or [], user.get("groups") or []

@@ -108,6 +108,8 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0005
     - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0004
     - https://github.com/hadolint/hadolint/wiki/DL3009
+    - Practice: #40 Clean apt lists and caches in the same RUN: "Installing system packages in
+      Docker with minimal bloat", https://pythonspeed.com/articles/system-packages-docker/
     """
     yield from cache_findings(facts, OS_CACHES, medium_over=10 * MiB)
 
@@ -155,6 +157,8 @@ def python_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/docker-cache-pip-downloads/
     - https://github.com/hadolint/hadolint/wiki/DL3042
     - https://docs.astral.sh/uv/guides/integration/docker/#caching
+    - Practice: #39 Disable the pip cache (`--no-cache-dir`): his EuroPython 2020 talk "Best
+      practices for production-ready Docker packaging", https://av.tib.eu/media/49984
     """
     yield from cache_findings(facts, PYTHON_CACHES, medium_over=MiB)
 
