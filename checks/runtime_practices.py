@@ -1,5 +1,6 @@
 """How the service behaves once started, against the seed author's practices: logs to files,
-writes into the image, migrations at start, gunicorn sized for the host, timezone data.
+writes into the image, migrations at start, gunicorn sized for the host, timezone data, and
+shared objects built for another CPU.
 
 Facts these read besides the config: `python.startup` (start scripts, server and logging
 configs) and the probes' `runtime.lifecycle.written`, `log_tail` and `runtime.static`.
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from checks.access import config, env, lifecycle, static_probe
-from checks.model import Context, Facts, Found, Location
+from checks.model import Context, Facts, Found, Location, Skip
 from checks.operability import commands, gunicorn_args, option_value, shown, words
 from checks.registry import check
 
@@ -730,3 +731,89 @@ def timezone_data_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
         yield Found(f"{', '.join(users)} {verb} up time zones, and the image has no timezone data "
                     "(no zoneinfo dir, no tzdata package)", Location(runtime="static probe"),
                     severity="low")  # fmt: skip
+
+
+# --- COR014 foreign-architecture shared objects -------------------------------------------------
+
+ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
+                "armel": "arm", "i386": "386", "i686": "386"}  # fmt: skip
+# 32-bit objects a 64-bit system runs through its multiarch dirs (dpkg --add-architecture).
+COMPAT = {"amd64": ("386", ("/usr/lib/i386-linux-gnu", "/lib/i386-linux-gnu", "/usr/lib32",
+                            "/lib32")),
+          "arm64": ("arm", ("/usr/lib/arm-linux-gnueabihf", "/lib/arm-linux-gnueabihf",
+                            "/usr/lib32", "/lib32"))}  # fmt: skip
+
+
+@check(
+    "COR014",
+    "foreign-architecture-objects",
+    "Shared objects built for another CPU than the image's: they fail to load",
+    severity="high",
+    category="correctness",
+    needs=("image", "files"),
+    fix="Build for the target platform (`docker buildx build --platform linux/amd64`) and "
+    "install wheels inside that build; never copy a venv or .so built on another CPU.",
+)
+def foreign_architecture_objects(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The CPU each shared object in the image (`*.so`, `*.so.N`) is built for, read from its ELF
+    header (`files.shared_objects`), against the architecture the image declares
+    (`image.architecture`). Objects for another CPU are reported, except where such bundles are
+    expected: a directory that also holds objects for the image's own CPU (tools such as
+    debuggers ship one library per platform side by side), and 32-bit x86/ARM libraries in the
+    multiarch directories of a 64-bit system (`/usr/lib/i386-linux-gnu`, `/usr/lib32`, ...).
+
+    ## Why it matters
+    The dynamic loader refuses an object built for another CPU, so the extension module or
+    library fails to import, often only when the code path that needs it first runs in
+    production. It happens when a virtualenv, a wheel cache or a compiled library built on an
+    ARM laptop (Apple silicon) is copied into an x86-64 image, or the other way round. Itamar
+    Turner-Trauring: build images for the CPU architecture you deploy on, not the one on your
+    desk (https://pythonspeed.com/articles/docker-build-problems-mac/).
+
+    ## Example
+    ```dockerfile
+    FROM python:3.12-slim
+    COPY .venv/ /opt/venv/        # built on an arm64 Mac/VM, image is linux/amd64
+    ```
+
+    ## Instead
+    ```dockerfile
+    FROM --platform=linux/amd64 python:3.12-slim AS build
+    RUN python -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt
+    # docker buildx build --platform linux/amd64 .
+    ```
+
+    ## References
+    - https://pythonspeed.com/articles/docker-build-problems-mac/
+    - https://docs.docker.com/build/building/multi-platform/
+    - https://refspecs.linuxfoundation.org/elf/gabi4+/ch4.eheader.html
+    - Practice: #21 Build for the production CPU architecture: "Docker build problems on
+      Mac", https://pythonspeed.com/articles/docker-build-problems-mac/
+    """
+    raw = str((facts.get("image") or {}).get("architecture") or "")
+    arch = ARCH_ALIASES.get(raw, raw)
+    objects = (facts.get("files") or {}).get("shared_objects")
+    if not arch or objects is None:
+        raise Skip("the facts do not say the image's architecture or its shared objects")
+    machines = objects.get("machines") or []
+    native = {d for m in machines if m.get("machine") == arch for d in m.get("dirs") or []}
+    compat, compat_dirs = COMPAT.get(arch, ("", ()))
+    for entry in machines:
+        machine = entry.get("machine")
+        if machine == arch:
+            continue
+        dirs = [d for d in entry.get("dirs") or [] if d not in native]
+        if machine == compat:
+            dirs = [d for d in dirs if not under(d, compat_dirs)]
+        if not dirs:
+            continue
+        examples = [p for p in entry.get("examples") or [] if posixpath.dirname(p) in dirs]
+        shown_paths = ", ".join(examples[:3] or dirs[:3])
+        yield Found(
+            f"shared objects built for {machine} in an {arch} image, in {', '.join(dirs[:3])}"
+            f"{' and more' if len(dirs) > 3 else ''} (e.g. {shown_paths}): the loader refuses "
+            "them, so importing them fails",
+            Location(path=(examples or dirs)[0]),
+        )

@@ -4,6 +4,7 @@ the seed author warns against, and of gunicorn-plain, which does not."""
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict
 
@@ -12,13 +13,18 @@ import pytest
 from checks import catalog
 from checks.engine import run_check
 from checks.model import Context
-from inspector.analysers import python
+from inspector.analysers import files, python
+from inspector.analysers.imagedata import ImageData
 from inspector.facts.collect import collect
+from inspector.image.config import config_from_json
+from inspector.layers.overlay import merge
+from inspector.layers.reader import read_layer
 from inspector.probes import ProbeOptions
 from tests.conftest import fixture_image
+from tests.layertools import layer as tar_layer
 from tests.test_analysers_python import DEBIAN, EXE, VENV, image
 
-NEW_CHECKS = ("OPS021", "OPS022", "OPS023", "OPS024", "OPS025", "PY019")
+NEW_CHECKS = ("OPS021", "OPS022", "OPS023", "OPS024", "OPS025", "PY019", "COR014")
 ENTRYPOINT = {"Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["gunicorn", "app:app"],
               "WorkingDir": "/srv", "Env": ["PATH=/opt/venv/bin:/usr/bin:/bin"]}  # fmt: skip
 
@@ -130,6 +136,37 @@ def test_logging_configs_name_their_file_handlers_and_files_and_others_are_not_r
     ]
 
 
+# --- shared objects' architecture --------------------------------------------------------------
+
+
+def elf(machine: int, big_endian: bool = False) -> bytes:
+    """A 64-bit ELF shared object's header for `machine`, padded past the 64 bytes read."""
+    order = "big" if big_endian else "little"
+    ident = b"\x7fELF\x02" + (b"\x02" if big_endian else b"\x01") + b"\x01" + bytes(9)
+    return ident + (3).to_bytes(2, order) + machine.to_bytes(2, order) + bytes(200)
+
+
+def test_shared_objects_are_grouped_by_the_cpu_their_elf_header_names():
+    """x86-64, AArch64 and big-endian s390x headers are told apart; a text `.so.conf` is not ELF."""
+    reads = [
+        ("usr/lib/x86_64-linux-gnu/libz.so.1.2.13", elf(62)),
+        ("usr/lib/x86_64-linux-gnu/libc.so.6", elf(62)),
+        ("srv/app/native/_speedups.abi3.so", elf(183)),
+        ("srv/app/native/_zseries.so", elf(22, big_endian=True)),
+        ("etc/ld.so.conf", b"include /etc/ld.so.conf.d/*.conf\n"),
+        ("usr/lib/x86_64-linux-gnu/libz.so", "->libz.so.1.2.13"),
+    ]
+    layer = read_layer(io.BytesIO(tar_layer(*reads)), files.wants)
+    data = ImageData(config_from_json({}), {}, [layer], merge([layer]), ["step 0"])
+    found = files.analyse(data).shared_objects
+    assert found.files == 4
+    assert [(m.machine, m.files, m.dirs) for m in found.machines] == [
+        ("amd64", 2, ("/usr/lib/x86_64-linux-gnu",)),
+        ("arm64", 1, ("/srv/app/native",)),
+        ("s390x", 1, ("/srv/app/native",)),
+    ]
+
+
 # --- the checks on a real image -----------------------------------------------------------------
 
 
@@ -203,8 +240,23 @@ def test_runtime_habits_sizes_gunicorn_from_the_host_and_outwaits_the_stop_grace
 
 
 @pytest.mark.docker
+def test_foreign_so_reports_the_arm64_extension_in_the_amd64_image(image, probed):
+    """COR014 names the arm64 object; the image's own hundreds of amd64 libraries pass."""
+    image("foreign-so")
+    facts = probed("foreign-so")
+    machines = {m["machine"]: m["files"] for m in facts["files"]["shared_objects"]["machines"]}
+    assert machines["arm64"] == 1
+    assert machines["amd64"] > 100
+    [(severity, message)] = findings("COR014", facts)
+    assert severity == "high"
+    assert "built for arm64 in an amd64 image" in message
+    assert "/srv/app/native/_speedups.abi3.so" in message
+
+
+@pytest.mark.docker
 def test_gunicorn_plain_passes_every_new_check(image, probed):
-    """gunicorn-plain logs to stderr, writes only in /tmp, sets --workers 2 and has zone data."""
+    """gunicorn-plain logs to stderr, writes only in /tmp, sets --workers 2, has zone data and
+    only amd64 objects."""
     image("gunicorn-plain")
     facts = probed("gunicorn-plain")
     assert {cid: findings(cid, facts) for cid in NEW_CHECKS} == {cid: [] for cid in NEW_CHECKS}

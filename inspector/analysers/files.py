@@ -24,6 +24,7 @@ from inspector.layers.overlay import REPLACED, Version
 
 SUDOERS, SUDOERS_D = "/etc/sudoers", "/etc/sudoers.d/"
 SUDOERS_CAP = 64 * 1024
+ELF_HEADER = 64  # e_ident and e_machine sit in the first 20 bytes of every ELF file
 GIT_CONFIG_CAP = 64 * 1024
 PYVENV_CAP = 4 * 1024
 # Lists that could grow with the image are cut; their totals still count everything.
@@ -190,6 +191,22 @@ class Duplication:
 
 
 @dataclass(frozen=True)
+class ElfMachine:
+    machine: str  # the CPU as Docker names it ("amd64", "arm64", "386", ...), else "e_machine N"
+    files: int
+    dirs: tuple[str, ...]  # the dirs holding them, sorted, at most LIST_LIMIT
+    examples: tuple[str, ...]  # the first paths, sorted
+
+
+@dataclass(frozen=True)
+class SharedObjects:
+    """The CPU each visible shared object (`*.so`, `*.so.N`) is built for, from its ELF header."""
+
+    files: int  # visible shared objects with an ELF header
+    machines: tuple[ElfMachine, ...]  # most files first
+
+
+@dataclass(frozen=True)
 class Files:
     privilege: Privilege
     ssh: Ssh
@@ -197,6 +214,7 @@ class Files:
     leftovers: Leftovers
     context_leaks: tuple[Leak, ...]
     chown_duplicates: tuple[Duplication, ...]  # largest first
+    shared_objects: SharedObjects | None = None  # None only in hand-made facts
 
 
 # --- capture ---------------------------------------------------------------------------------
@@ -209,7 +227,13 @@ def wants(path: str, size: int) -> int | None:
         return GIT_CONFIG_CAP
     if path.endswith("/pyvenv.cfg"):
         return PYVENV_CAP
+    if _shared_object(path[path.rfind("/") + 1 :]):
+        return ELF_HEADER
     return None
+
+
+def _shared_object(base: str) -> bool:
+    return base.endswith(".so") or ".so." in base
 
 
 # --- analysis --------------------------------------------------------------------------------
@@ -240,6 +264,7 @@ class _Scan:
         self.leak_dirs: list[tuple[str, Version]] = []
         self.leak_files: list[tuple[str, Version]] = []
         self.venv_cfgs: list[Version] = []
+        self.shared_objects: list[Version] = []
         # (layer, readded_in) -> [files, bytes, owner_changed, mode_changed, top examples]
         self.dups: dict[tuple[int, int], list] = {}  # type: ignore[type-arg]
 
@@ -283,6 +308,7 @@ def analyse(data: ImageData) -> Files:
         leftovers=_leftovers(data, scan),
         context_leaks=_leaks(data, scan),
         chown_duplicates=_duplications(data, scan),
+        shared_objects=_shared_objects(data, scan),
     )
 
 
@@ -332,6 +358,8 @@ def _visible(scan: _Scan, path: str, parent: str, base: str, ext: str, version: 
         scan.python_h.append(version)
     elif base == "pyvenv.cfg":
         scan.venv_cfgs.append(version)
+    elif _shared_object(base):
+        scan.shared_objects.append(version)
     elif base in AUTHORIZED_KEYS:
         scan.authorized.append(version)
     if base[:1] == "." or ext in _LEAK_EXTS or base.startswith(("Dockerfile", "Containerfile")):
@@ -436,6 +464,44 @@ def _duplications(data: ImageData, scan: _Scan) -> tuple[Duplication, ...]:
         for (layer, readded), (files, size, owner, mode, top) in scan.dups.items()
     ]
     return tuple(sorted(out, key=lambda d: (-d.bytes, d.layer, d.readded_in)))
+
+
+# --- shared objects' architecture -------------------------------------------------------------
+
+# e_machine -> Docker's architecture name; ppc64 is big-endian, ppc64le the same number in LE.
+_MACHINES = {3: "386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm", 62: "amd64",
+             183: "arm64", 243: "riscv64", 258: "loong64"}  # fmt: skip
+
+
+def elf_machine(head: bytes | None) -> str | None:
+    """The CPU an ELF file is for, from its header; None when it is not ELF."""
+    if not head or len(head) < 20 or not head.startswith(b"\x7fELF"):
+        return None
+    order = "little" if head[5] == 1 else "big"
+    number = int.from_bytes(head[18:20], order)
+    name = _MACHINES.get(number, f"e_machine {number}")
+    if name == "ppc64" and order == "little":
+        return "ppc64le"
+    if name == "mips" and head[4] == 2:
+        return "mips64le" if order == "little" else "mips64"
+    if name == "mips" and order == "little":
+        return "mipsle"
+    return name
+
+
+def _shared_objects(data: ImageData, scan: _Scan) -> SharedObjects:
+    by_machine: dict[str, list[str]] = {}
+    for version in scan.shared_objects:
+        machine = elf_machine(data.content_of(version))
+        if machine is not None:
+            by_machine.setdefault(machine, []).append(version.entry.path)
+    machines = [
+        ElfMachine(machine, len(paths), tuple(sorted({posixpath.dirname(p) for p in paths}))[
+            :LIST_LIMIT], tuple(sorted(paths)[:EXAMPLES]))
+        for machine, paths in by_machine.items()
+    ]  # fmt: skip
+    machines.sort(key=lambda m: (-m.files, m.machine))
+    return SharedObjects(sum(m.files for m in machines), tuple(machines))
 
 
 # --- build-context leaks -----------------------------------------------------------------------

@@ -812,6 +812,19 @@ _FILES_FIELDS: dict[str, str] = {
         "leftover build artifacts, build-context leaks, and trees re-added only to change owner "
         "or mode."
     ),
+    "files.shared_objects": (
+        "The CPU each visible shared object (`*.so`, `*.so.N`, regular files) is built for, read "
+        "from the first 64 bytes of its ELF header; null only in hand-made facts."
+    ),
+    "files.shared_objects.files": "Visible shared objects with an ELF header.",
+    "files.shared_objects.machines[]": "One entry per CPU architecture found, most files first.",
+    "files.shared_objects.machines[].machine": (
+        'The architecture as Docker names it ("amd64", "arm64", "386", "arm", "ppc64le", '
+        '"s390x", "riscv64", ...), else "e_machine N" with the ELF header\'s number.'
+    ),
+    "files.shared_objects.machines[].files": "How many shared objects are built for it.",
+    "files.shared_objects.machines[].dirs": "The directories holding them, sorted, at most 200.",
+    "files.shared_objects.machines[].examples": "The first five of their paths, sorted.",
     "files.privilege": "sudo, doas and su, and what the sudoers files grant.",
     "files.privilege.tools[]": (
         "Visible `sudo`, `doas` and `su` in /bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin and "
