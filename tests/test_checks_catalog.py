@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from checks import catalog
-from checks.docs import DOCKLE, DOCKLE_NOTICES, render
+from checks.docs import DOCKLE, DOCKLE_NOTICES, PRACTICES, practice_lines, render
 from checks.engine import run_check
 from checks.model import DOC_SECTIONS, Context
 from tests.conftest import REPO
@@ -78,3 +78,58 @@ def test_every_dockle_checkpoint_has_an_equivalent():
     """Each of dockle's image checkpoints is covered by at least one check or a notice."""
     covered = {key for check in CHECKS.values() for key in check.dockle} | set(DOCKLE_NOTICES)
     assert set(DOCKLE) <= covered, sorted(set(DOCKLE) - covered)
+
+
+# The two forms of a check's Practice bullet: his practice by number with its source (a quoted
+# article title or a link), or none of his, with what backs the check instead.
+PRACTICE = re.compile(r"Practice: #(?P<number>\d+) (?P<text>\S.*)")
+NO_PRACTICE = re.compile(r"Practice: none of the seed author's; \S.*")
+
+
+def named_practices(check_id: str) -> set[int]:
+    references = CHECKS[check_id].sections()["References"]
+    return {int(n) for n in re.findall(r"^- Practice: #(\d+) ", references, re.M)}
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECKS))
+def test_check_names_the_seed_authors_practices_it_carries(check_id):
+    """References name the practices (#1-#44, with his source) a check carries, or what backs it."""
+    lines = practice_lines(CHECKS[check_id])
+    assert lines, f"{check_id}: add a '- Practice: ...' bullet to its References"
+    if any(NO_PRACTICE.fullmatch(line) for line in lines):
+        assert len(lines) == 1, f"{check_id}: 'none of the seed author's' and practices both"
+        return
+    numbers = []
+    for line in lines:
+        match = PRACTICE.fullmatch(line)
+        assert match, f"{check_id}: not a Practice line: {line}"
+        number, text = int(match.group("number")), match.group("text")
+        assert 1 <= number <= 44, line
+        assert number in PRACTICES, line
+        assert '"' in text or "https://" in text, f"{check_id}: #{number} names no source"
+        numbers.append(number)
+    assert len(numbers) == len(set(numbers)), f"{check_id} names a practice twice"
+
+
+def test_docs_list_each_check_under_the_practices_it_names():
+    """docs/checks.md lists each check under exactly its practices, in its row and per practice."""
+    text = render()
+    section = text.split("\n## The seed author's practices\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for match in re.finditer(r'^\| <a id="practice-(\d+)"></a>#\d+ \|(.*)\|$', section, re.M):
+        last_cell = match.group(2).rsplit("|", 1)[-1]
+        rows[int(match.group(1))] = set(re.findall(r"\[([A-Z]+\d{3})\]\(#", last_cell))
+        assert rows[int(match.group(1))] or last_cell.strip() == "not covered"
+    assert sorted(rows) == list(range(1, 45))
+    expected: dict[int, set[str]] = {n: set() for n in rows}
+    for check_id in CHECKS:
+        for number in named_practices(check_id):
+            expected[number].add(check_id)
+        row = re.search(rf"^\| \[{check_id}\]\(#{check_id.lower()}\) \|.*$", text, re.M)
+        assert row, check_id
+        shown = {int(n) for n in re.findall(r"\[#(\d+)\]\(#practice-\d+\)", row.group(0))}
+        assert shown == named_practices(check_id), check_id
+    assert rows == expected
+    others = section.split("Checks that carry none of his practices", 1)[1]
+    listed = set(re.findall(r"\[([A-Z]+\d{3})\]\(#", others))
+    assert listed == {c for c in CHECKS if not named_practices(c)}
