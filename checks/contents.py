@@ -361,8 +361,8 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/build/concepts/context/#dockerignore-files
     - https://docs.docker.com/build/building/best-practices/#exclude-with-dockerignore
     - https://github.com/goodwithtech/dockle#dkl-li-0003
-    - Practice: #42 `.dockerignore`: don't ship `.git`, local venvs, junk: "Making Docker images
-      smaller", https://pythonspeed.com/articles/smaller-python-docker-images/
+    - Practice: #42 `.dockerignore`: don't ship `.git`, local venvs, junk: his article on smaller
+      images, https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     for leak in _files(facts).get("context_leaks") or []:
         name = leak.get("name") or "?"
@@ -536,7 +536,7 @@ def leftover_artifacts(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#run---mounttypebind
     - https://pythonspeed.com/articles/smaller-python-docker-images/
     - Practice: #41 Layers are append-only: deleting in a later layer doesn't shrink the image:
-      "Multi-stage builds #1: Smaller images for compiled code",
+      his article on smaller images,
       https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     groups: dict[tuple[int | None, int | None], list[dict[str, Any]]] = defaultdict(list)
@@ -602,7 +602,7 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#copy---chown---chmod
     - https://pythonspeed.com/articles/smaller-python-docker-images/
     - Practice: #41 Layers are append-only: deleting in a later layer doesn't shrink the image:
-      "Multi-stage builds #1: Smaller images for compiled code",
+      his article on smaller images,
       https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     groups = _files(facts).get("chown_duplicates") or []

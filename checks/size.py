@@ -255,7 +255,7 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/smaller-python-docker-images/
     - https://docs.docker.com/build/building/multi-stage/
     - Practice: #41 Layers are append-only: deleting in a later layer doesn't shrink the image:
-      "Making Docker images smaller", https://pythonspeed.com/articles/smaller-python-docker-images/
+      his article on smaller images, https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     fs = facts.get("fs") or {}
     limits = ctx.thresholds
