@@ -716,8 +716,16 @@ for _key, _text in _SPECIAL_LISTS.items():
 # --- python.bytecode.<area> ---------------------------------------------------------------
 
 _AREAS = {
-    "stdlib": "The standard library dirs (lib/pythonX.Y), site-packages excluded.",
-    "site_packages": "Installed packages: every site-packages and dist-packages dir.",
+    "stdlib": (
+        "The default command's interpreter's standard library (lib/pythonX.Y, site-packages "
+        "excluded); every lib/pythonX.Y when the interpreter is unknown."
+    ),
+    "site_packages": (
+        "Site dirs the default command's interpreter reads: its venv's (and the base's with "
+        "include-system-site-packages), else its prefix's and the user site; PYTHONPATH dirs; "
+        "every site-packages and dist-packages dir when the interpreter is unknown. pip, "
+        "setuptools and wheel are left out."
+    ),
     "application": (
         "Other Python code: under WORKDIR, else grouped by top directories; system dirs (/usr/lib, "
         "/etc, ...), caches, .git and node_modules are left out."
@@ -825,6 +833,23 @@ _FILES_FIELDS: dict[str, str] = {
     "files.shared_objects.machines[].files": "How many shared objects are built for it.",
     "files.shared_objects.machines[].dirs": "The directories holding them, sorted, at most 200.",
     "files.shared_objects.machines[].examples": "The first five of their paths, sorted.",
+    "files.conda[]": (
+        "conda installations and environments: every visible dir holding `conda-meta/`, sorted, "
+        "at most 200."
+    ),
+    "files.conda[].path": "The installation or environment dir, e.g. /opt/conda.",
+    "files.conda[].layer": "Index of the layer that wrote its conda-meta dir.",
+    "files.conda[].pkgs_dir": (
+        "Its package cache: `<path>/pkgs` (the base's for an env under `envs/`), or the first "
+        "dir of CONDA_PKGS_DIRS when set."
+    ),
+    "files.conda[].pkgs_files": "Files visible in the package cache.",
+    "files.conda[].pkgs_bytes": "Their bytes.",
+    "files.conda[].deleted_files": (
+        "Package-cache files a later layer deleted (e.g. `conda clean` in a separate RUN): still "
+        "shipped in the layer that wrote them."
+    ),
+    "files.conda[].deleted_bytes": "Their bytes.",
     "files.privilege": "sudo, doas and su, and what the sudoers files grant.",
     "files.privilege.tools[]": (
         "Visible `sudo`, `doas` and `su` in /bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin and "
