@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
-from checks.access import config, env, lifecycle, static_probe
+from checks.access import config, env, lifecycle, size, static_probe
 from checks.model import Context, Facts, Found, Location, Skip
 from checks.operability import commands, gunicorn_args, option_value, shown, words
 from checks.registry import check
@@ -817,3 +817,131 @@ def foreign_architecture_objects(facts: Facts, ctx: Context) -> Iterator[Found]:
             "them, so importing them fails",
             Location(path=(examples or dirs)[0]),
         )
+
+
+# --- conda --------------------------------------------------------------------------------------
+
+CONDA_CACHE_LIMIT = 10 * 1024 * 1024  # what `conda clean -afy` leaves is a few KiB of metadata
+
+
+@check(
+    "SIZE032",
+    "conda-package-cache",
+    "A conda installation ships its package cache (pkgs/): the packages twice",
+    severity="medium",
+    category="size",
+    needs=("files",),
+    fix="Run `conda clean -afy` in the same RUN as `conda install`/`conda env create`, or copy "
+    "only the environment (conda-pack) into a slim runtime stage.",
+)
+def conda_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    Each conda installation in the image (a dir with `conda-meta/`, `files.conda`) and its
+    package cache, `<root>/pkgs` or `CONDA_PKGS_DIRS`: more than 10 MiB of it, visible or
+    deleted by a later layer (`conda clean` in a separate RUN frees nothing, the layer that
+    wrote the cache still ships it).
+
+    ## Why it matters
+    conda downloads each package as an archive and extracts it into `pkgs/` before linking it
+    into the environment, so without cleaning every package sits in the image two or three
+    times: often hundreds of MiB to GiBs, pulled on every deploy and scanned on every audit.
+    Itamar Turner-Trauring shows `conda clean -afy` in the same RUN, and conda-pack into a
+    smaller runtime stage, taking a conda image from 1.7 GB to a fraction of it
+    (https://pythonspeed.com/articles/conda-docker-image-size/).
+
+    ## Example
+    ```dockerfile
+    RUN conda env create -f environment.yml
+    RUN conda clean -afy          # a new layer: the cache is still in the previous one
+    ```
+
+    ## Instead
+    ```dockerfile
+    RUN conda env create -f environment.yml && conda clean -afy
+    ```
+
+    ## References
+    - https://pythonspeed.com/articles/conda-docker-image-size/
+    - https://docs.conda.io/projects/conda/en/stable/commands/clean.html
+    - https://conda.github.io/conda-pack/
+    - Practice: #44 Conda images: `conda clean`, conda-pack or multi-stage, activate properly:
+      "Shrink your Conda Docker images with conda-pack",
+      https://pythonspeed.com/articles/conda-docker-image-size/
+    """
+    seen: set[str] = set()
+    for root in (facts.get("files") or {}).get("conda") or []:
+        pkgs = str(root.get("pkgs_dir") or "")
+        if pkgs in seen:
+            continue
+        seen.add(pkgs)
+        visible, deleted = root.get("pkgs_bytes") or 0, root.get("deleted_bytes") or 0
+        if visible + deleted <= CONDA_CACHE_LIMIT:
+            continue
+        parts = []
+        if visible:
+            parts.append(f"{size(visible)} in {root.get('pkgs_files')} files")
+        if deleted:
+            parts.append(f"{size(deleted)} deleted by a later layer but still shipped")
+        yield Found(f"conda's package cache {pkgs} holds {' and '.join(parts)}",
+                    Location(path=pkgs))  # fmt: skip
+
+
+# micromamba run streams the child's output; conda run (and mamba run, which calls it) captures it.
+CONDA_TOOLS = frozenset({"conda", "mamba"})
+LIVE_OUTPUT = ("--no-capture-output", "--live-stream")
+
+
+@check(
+    "OPS026",
+    "conda-run-captures-output",
+    "`conda run` starts the app and holds back its output until it exits",
+    severity="medium",
+    category="operability",
+    needs=("config",),
+    wants=("python",),
+    fix="Add `--no-capture-output` (`conda run --no-capture-output -n ENV ...`), or put the "
+    "environment's bin dir first on PATH and run the app directly.",
+)
+def conda_run_captures_output(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    ENTRYPOINT/CMD (shell strings included) and the start scripts they run
+    (`python.startup.scripts`) for `conda run` or `mamba run` without `--no-capture-output`
+    (or `--live-stream`). `micromamba run` streams output and passes.
+
+    ## Why it matters
+    By default `conda run` captures the child's stdout and stderr and prints them only when it
+    exits: a server started that way shows no logs at all in `docker logs` while it runs, and
+    a crash loses them. Itamar Turner-Trauring's way to run a conda environment in a container
+    is `ENTRYPOINT ["conda", "run", "--no-capture-output", "-n", "myenv", "python", "run.py"]`,
+    or activating it through PATH (https://pythonspeed.com/articles/activate-conda-dockerfile/).
+
+    ## Example
+    ```dockerfile
+    ENTRYPOINT ["conda", "run", "-n", "app", "python", "-m", "app"]
+    ```
+
+    ## Instead
+    ```dockerfile
+    ENTRYPOINT ["conda", "run", "--no-capture-output", "-n", "app", "python", "-m", "app"]
+    # or: ENV PATH=/opt/conda/envs/app/bin:$PATH  and  CMD ["python", "-m", "app"]
+    ```
+
+    ## References
+    - https://pythonspeed.com/articles/activate-conda-dockerfile/
+    - https://docs.conda.io/projects/conda/en/stable/commands/run.html
+    - Practice: #44 Conda images: activate properly: "Activating a Conda environment in your
+      Dockerfile", https://pythonspeed.com/articles/activate-conda-dockerfile/
+    """
+    runs = [(words(c), where) for c, where in commands(facts)]
+    runs += [(split(line), where) for line, where in script_lines(facts)]
+    for ws, where in runs:
+        for i, w in enumerate(ws[:-1]):
+            if posixpath.basename(w) in CONDA_TOOLS and ws[i + 1] == "run":
+                rest = ws[i + 2 :]
+                if not any(o in rest for o in LIVE_OUTPUT):
+                    yield Found(f"`{shortened(' '.join(ws))}` runs the app through "
+                                f"`{posixpath.basename(w)} run`, which holds back its output "
+                                "until it exits", where)  # fmt: skip
+                    return

@@ -167,6 +167,43 @@ def test_shared_objects_are_grouped_by_the_cpu_their_elf_header_names():
     ]
 
 
+# --- conda --------------------------------------------------------------------------------------
+
+
+def conda_image(*layers: tuple, env: list[str] | None = None) -> ImageData:
+    reads = [read_layer(io.BytesIO(tar_layer(*members)), files.wants) for members in layers]
+    config = config_from_json({"Env": env or []})
+    return ImageData(config, {}, reads, merge(reads), [f"step {i}" for i in range(len(reads))])
+
+
+def test_conda_package_cache_counts_visible_and_deleted_files_and_envs_share_the_base_cache():
+    """A cache deleted by a later RUN is counted as deleted; an env under envs/ names the base's."""
+    install = (("opt/conda/conda-meta/history", b"==> 2026 <==\n"),
+               ("opt/conda/envs/app/conda-meta/history", b"==> 2026 <==\n"),
+               ("opt/conda/pkgs/numpy-2.1.0-py312/lib/x.so", b"n" * 3000),
+               ("opt/conda/pkgs/numpy-2.1.0-py312.conda", b"c" * 1000),
+               ("opt/conda/pkgs/urls.txt", b"u" * 10))  # fmt: skip
+    clean = (("opt/conda/pkgs/.wh.numpy-2.1.0-py312", b""),
+             ("opt/conda/pkgs/.wh.numpy-2.1.0-py312.conda", b""))  # fmt: skip
+    found = files.analyse(conda_image(install, clean)).conda
+    assert [(c.path, c.pkgs_dir, c.pkgs_files, c.pkgs_bytes, c.deleted_files, c.deleted_bytes)
+            for c in found] == [
+        ("/opt/conda", "/opt/conda/pkgs", 1, 10, 2, 4000),
+        ("/opt/conda/envs/app", "/opt/conda/pkgs", 1, 10, 2, 4000),
+    ]  # fmt: skip
+    result = run_check(catalog()["SIZE032"], {"files": {"conda": [asdict(c) for c in found]}},
+                       Context())  # fmt: skip
+    assert [f.message for f in result.findings] == []  # 4000 bytes: under the 10 MiB limit
+
+
+def test_conda_pkgs_dirs_moves_the_cache_that_is_counted():
+    """CONDA_PKGS_DIRS=/cache/conda: the cache there is counted, not <root>/pkgs."""
+    members = (("opt/conda/conda-meta/history", b"x"), ("cache/conda/a.conda", b"a" * 50),
+               ("opt/conda/pkgs/b.conda", b"b" * 7))  # fmt: skip
+    [root] = files.analyse(conda_image(members, env=["CONDA_PKGS_DIRS=/cache/conda"])).conda
+    assert (root.pkgs_dir, root.pkgs_files, root.pkgs_bytes) == ("/cache/conda", 1, 50)
+
+
 # --- the checks on a real image -----------------------------------------------------------------
 
 

@@ -207,6 +207,19 @@ class SharedObjects:
 
 
 @dataclass(frozen=True)
+class CondaRoot:
+    """A conda installation or environment (a dir holding `conda-meta/`) and its package cache."""
+
+    path: str
+    layer: int  # the layer that wrote its conda-meta dir
+    pkgs_dir: str  # <path>/pkgs, or CONDA_PKGS_DIRS' first dir when set
+    pkgs_files: int  # files visible in the package cache
+    pkgs_bytes: int
+    deleted_files: int  # cache files a later layer deleted: still shipped in the layer
+    deleted_bytes: int
+
+
+@dataclass(frozen=True)
 class Files:
     privilege: Privilege
     ssh: Ssh
@@ -215,6 +228,7 @@ class Files:
     context_leaks: tuple[Leak, ...]
     chown_duplicates: tuple[Duplication, ...]  # largest first
     shared_objects: SharedObjects | None = None  # None only in hand-made facts
+    conda: tuple[CondaRoot, ...] = ()
 
 
 # --- capture ---------------------------------------------------------------------------------
@@ -265,6 +279,7 @@ class _Scan:
         self.leak_files: list[tuple[str, Version]] = []
         self.venv_cfgs: list[Version] = []
         self.shared_objects: list[Version] = []
+        self.conda_meta: list[Version] = []
         # (layer, readded_in) -> [files, bytes, owner_changed, mode_changed, top examples]
         self.dups: dict[tuple[int, int], list] = {}  # type: ignore[type-arg]
 
@@ -282,6 +297,8 @@ def analyse(data: ImageData) -> Files:
                 _leftover(scan, path, base, version)
         if len(versions) > 1:
             _duplicates(scan, versions)
+        if base == "conda-meta" and versions[-1].removed_in is None:
+            scan.conda_meta.append(versions[-1])
         if base.startswith("ssh_host_") and _HOST_KEY.fullmatch(path):
             scan.host_keys.extend(v for v in versions if v.entry.kind in (FILE, HARDLINK))
         last = versions[-1]
@@ -309,6 +326,7 @@ def analyse(data: ImageData) -> Files:
         context_leaks=_leaks(data, scan),
         chown_duplicates=_duplications(data, scan),
         shared_objects=_shared_objects(data, scan),
+        conda=_conda(data, scan),
     )
 
 
@@ -502,6 +520,42 @@ def _shared_objects(data: ImageData, scan: _Scan) -> SharedObjects:
     ]  # fmt: skip
     machines.sort(key=lambda m: (-m.files, m.machine))
     return SharedObjects(sum(m.files for m in machines), tuple(machines))
+
+
+# --- conda ---------------------------------------------------------------------------------------
+
+
+def _conda(data: ImageData, scan: _Scan) -> tuple[CondaRoot, ...]:
+    moved = (data.config.env.get("CONDA_PKGS_DIRS") or "").split(",")[0].strip().rstrip("/")
+    out = []
+    caches: dict[str, tuple[int, int, int, int]] = {}
+    for meta in sorted(scan.conda_meta, key=lambda v: v.entry.path)[:LIST_LIMIT]:
+        root = posixpath.dirname(meta.entry.path)
+        # An env under <base>/envs shares the base's cache; only installations have their own.
+        if posixpath.basename(posixpath.dirname(root)) == "envs":
+            pkgs = posixpath.join(posixpath.dirname(posixpath.dirname(root)), "pkgs")
+        else:
+            pkgs = moved if moved.startswith("/") else posixpath.join(root, "pkgs")
+        if pkgs not in caches:
+            caches[pkgs] = _cache_totals(data, pkgs)
+        out.append(CondaRoot(root, meta.layer, pkgs, *caches[pkgs]))
+    return tuple(out)
+
+
+def _cache_totals(data: ImageData, top: str) -> tuple[int, int, int, int]:
+    """Visible files and bytes under `top`, and those a later layer deleted; only conda images pay
+    for this pass over the path history."""
+    totals = [0, 0, 0, 0]
+    prefix = top + "/"
+    for path, versions in data.fs.history.items():
+        if not path.startswith(prefix):
+            continue
+        for version in versions:
+            if version.entry.kind == FILE:
+                index = 0 if version.removed_in is None else 2
+                totals[index] += 1
+                totals[index + 1] += version.bytes
+    return totals[0], totals[1], totals[2], totals[3]
 
 
 # --- build-context leaks -----------------------------------------------------------------------
