@@ -671,33 +671,37 @@ def normalized(name: str) -> str:
 @check(
     "PY019",
     "timezone-data-missing",
-    "The image has no timezone data while TZ or the app's libraries need it",
+    "The image has no timezone data, or not the zone TZ names, while TZ or the app needs it",
     severity="medium",
     category="python",
-    needs=("runtime.static",),
-    wants=("config", "python"),
+    needs=("config",),
+    wants=("files", "python", "runtime.static"),
     fix="Install zone data: `apt-get install -y --no-install-recommends tzdata`, or add the "
-    "`tzdata` package to the requirements.",
+    "`tzdata` package to the requirements; set TZ to a zone name that exists (`Europe/Paris`).",
 )
 def timezone_data_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
-    Whether the static probe found zone data (`runtime.static.timezone_data`: a zoneinfo dir
-    with UTC, or the `tzdata` Python package) and, when it did not: `TZ` set to a zone other
-    than UTC (medium), or a library installed that looks zones up (Django, pandas, pendulum,
-    arrow, APScheduler, Celery, tzlocal, croniter, backports.zoneinfo; low).
+    Whether the image has zone data: the static probe's answer when it ran
+    (`runtime.static.timezone_data`: a zoneinfo dir with UTC, or the `tzdata` Python package),
+    else the zone dirs found in the image (`files.time_zones`: Python's default TZPATH and the
+    `tzdata` package). Without zone data: `TZ` set to a zone other than UTC is medium, and a
+    library installed that looks zones up (Django, pandas, pendulum, arrow, APScheduler,
+    Celery, tzlocal, croniter, backports.zoneinfo) is low. With zone data, `TZ` naming a zone
+    that none of the zone dirs holds (a typo, or a trimmed zone set) is medium.
 
     ## Why it matters
-    Slim and distroless images often ship without `/usr/share/zoneinfo`. Then
-    `zoneinfo.ZoneInfo("Europe/Paris")` raises `ZoneInfoNotFoundError`, and worse, the C library
-    silently treats an unknown `TZ` as UTC, so timestamps are off by hours with no error. The
-    seed author lists timezone data among the things a production image must not forget
-    (https://pythonspeed.com/docker/); Python's docs point to the `tzdata` package for systems
-    without zone data (https://docs.python.org/3/library/zoneinfo.html#data-sources).
+    Slim and distroless images often ship without `/usr/share/zoneinfo` (Debian trixie no
+    longer installs tzdata by default). Then `zoneinfo.ZoneInfo("Europe/Paris")` raises
+    `ZoneInfoNotFoundError`, and worse, the C library silently treats an unknown `TZ` as UTC,
+    so timestamps are off by hours with no error. The seed author lists timezone data among the
+    things a production image must not forget (https://pythonspeed.com/docker/); Python's docs
+    point to the `tzdata` package for systems without zone data
+    (https://docs.python.org/3/library/zoneinfo.html#data-sources).
 
     ## Example
     ```dockerfile
-    FROM python:3.12-slim
+    FROM python:3.13-slim-trixie
     ENV TZ=Europe/Paris           # no tzdata in the image: the app runs in UTC
     ```
 
@@ -716,10 +720,25 @@ def timezone_data_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
       https://pythonspeed.com/docker/)
     """
     probe = static_probe(facts) or {}
-    if probe.get("timezone_data") is not False:
-        return
+    zones = (facts.get("files") or {}).get("time_zones")
+    if probe.get("timezone_data") is not None:
+        has_data, where = bool(probe["timezone_data"]), Location(runtime="static probe")
+    elif zones is not None:
+        has_data, where = bool(zones.get("zoneinfo_dirs")), Location(path="/usr/share/zoneinfo")
+    else:
+        raise Skip("neither the static probe nor the image's files tell whether it has zone data")
     tz = str(env(facts).get("TZ") or "").strip()
-    if tz not in NO_ZONE:
+    zone = tz.lstrip(":")
+    if has_data:
+        if zones is None or zone in NO_ZONE or "," in zone or zone.startswith("/"):
+            return
+        if zones.get("tz") == tz and not zones.get("tz_files"):
+            dirs = ", ".join(zones.get("zoneinfo_dirs") or [])
+            yield Found(f"ENV TZ={tz} names a zone that is not in the image's zone data ({dirs}): "
+                        "the C library falls back to UTC and zoneinfo raises",
+                        Location(config="Env.TZ"))  # fmt: skip
+        return
+    if zone not in NO_ZONE:
         yield Found(f"ENV TZ={tz} but the image has no timezone data: the C library falls back "
                     "to UTC and zoneinfo raises", Location(config="Env.TZ"))  # fmt: skip
         return
@@ -729,8 +748,7 @@ def timezone_data_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     if users:
         verb = "looks" if len(users) == 1 else "look"
         yield Found(f"{', '.join(users)} {verb} up time zones, and the image has no timezone data "
-                    "(no zoneinfo dir, no tzdata package)", Location(runtime="static probe"),
-                    severity="low")  # fmt: skip
+                    "(no zoneinfo dir, no tzdata package)", where, severity="low")  # fmt: skip
 
 
 # --- COR014 foreign-architecture shared objects -------------------------------------------------

@@ -170,7 +170,7 @@ def test_shared_objects_are_grouped_by_the_cpu_their_elf_header_names():
 # --- conda --------------------------------------------------------------------------------------
 
 
-def conda_image(*layers: tuple, env: list[str] | None = None) -> ImageData:
+def files_image(*layers: tuple, env: list[str] | None = None) -> ImageData:
     reads = [read_layer(io.BytesIO(tar_layer(*members)), files.wants) for members in layers]
     config = config_from_json({"Env": env or []})
     return ImageData(config, {}, reads, merge(reads), [f"step {i}" for i in range(len(reads))])
@@ -185,7 +185,7 @@ def test_conda_package_cache_counts_visible_and_deleted_files_and_envs_share_the
                ("opt/conda/pkgs/urls.txt", b"u" * 10))  # fmt: skip
     clean = (("opt/conda/pkgs/.wh.numpy-2.1.0-py312", b""),
              ("opt/conda/pkgs/.wh.numpy-2.1.0-py312.conda", b""))  # fmt: skip
-    found = files.analyse(conda_image(install, clean)).conda
+    found = files.analyse(files_image(install, clean)).conda
     assert [(c.path, c.pkgs_dir, c.pkgs_files, c.pkgs_bytes, c.deleted_files, c.deleted_bytes)
             for c in found] == [
         ("/opt/conda", "/opt/conda/pkgs", 1, 10, 2, 4000),
@@ -200,8 +200,34 @@ def test_conda_pkgs_dirs_moves_the_cache_that_is_counted():
     """CONDA_PKGS_DIRS=/cache/conda: the cache there is counted, not <root>/pkgs."""
     members = (("opt/conda/conda-meta/history", b"x"), ("cache/conda/a.conda", b"a" * 50),
                ("opt/conda/pkgs/b.conda", b"b" * 7))  # fmt: skip
-    [root] = files.analyse(conda_image(members, env=["CONDA_PKGS_DIRS=/cache/conda"])).conda
+    [root] = files.analyse(files_image(members, env=["CONDA_PKGS_DIRS=/cache/conda"])).conda
     assert (root.pkgs_dir, root.pkgs_files, root.pkgs_bytes) == ("/cache/conda", 1, 50)
+
+
+# --- time zones ---------------------------------------------------------------------------------
+
+
+def test_time_zone_facts_find_the_zone_tz_names_and_miss_a_typo():
+    """Zone dirs with UTC are listed; TZ=:Europe/Paris is found, TZ=Europe/Pariss is not."""
+    zones = (("usr/share/zoneinfo/Etc/UTC", b"TZif2"), ("usr/share/zoneinfo/UTC", "->Etc/UTC"),
+             ("usr/share/zoneinfo/Europe/Paris", b"TZif2"),
+             ("opt/venv/lib/python3.12/site-packages/tzdata/zoneinfo/UTC", b"TZif2"),
+             ("opt/venv/lib/python3.12/site-packages/pytz/zoneinfo/UTC", b"TZif2"))  # fmt: skip
+    found = files.analyse(files_image(zones, env=["TZ=:Europe/Paris"])).time_zones
+    assert found.zoneinfo_dirs == ("/opt/venv/lib/python3.12/site-packages/tzdata/zoneinfo",
+                                   "/usr/share/zoneinfo")  # fmt: skip
+    assert found.tz_files == ("/usr/share/zoneinfo/Europe/Paris",)
+    typo = files.analyse(files_image(zones, env=["TZ=Europe/Pariss"])).time_zones
+    assert typo.tz_files == ()
+    facts = {"config": {"env": {"TZ": "Europe/Pariss"}}, "files": {"time_zones": asdict(typo)}}
+    [finding] = run_check(catalog()["PY019"], json.loads(json.dumps(facts)), Context()).findings
+    assert finding.message.startswith("ENV TZ=Europe/Pariss names a zone that is not in the image")
+
+
+def test_no_zone_dirs_without_zone_data():
+    """An image without zoneinfo (pytz's private copy aside) has no zone dirs."""
+    members = (("opt/venv/lib/python3.12/site-packages/pytz/zoneinfo/UTC", b"TZif2"),)
+    assert files.analyse(files_image(members)).time_zones.zoneinfo_dirs == ()
 
 
 # --- the checks on a real image -----------------------------------------------------------------

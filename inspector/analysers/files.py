@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from inspector.analysers.imagedata import ImageData
 from inspector.layers.model import DIR, FILE, HARDLINK, SYMLINK
-from inspector.layers.overlay import REPLACED, Version
+from inspector.layers.overlay import REPLACED, FileSystem, Version
 
 SUDOERS, SUDOERS_D = "/etc/sudoers", "/etc/sudoers.d/"
 SUDOERS_CAP = 64 * 1024
@@ -220,6 +220,15 @@ class CondaRoot:
 
 
 @dataclass(frozen=True)
+class TimeZones:
+    """Zone data Python and the C library can find, and whether the zone ENV TZ names is in it."""
+
+    zoneinfo_dirs: tuple[str, ...]  # zone dirs holding UTC: TZPATH's, tzdata packages'
+    tz: str | None  # ENV TZ as set; None when unset
+    tz_files: tuple[str, ...]  # the files TZ names in those dirs; empty when no dir has it
+
+
+@dataclass(frozen=True)
 class Files:
     privilege: Privilege
     ssh: Ssh
@@ -229,6 +238,7 @@ class Files:
     chown_duplicates: tuple[Duplication, ...]  # largest first
     shared_objects: SharedObjects | None = None  # None only in hand-made facts
     conda: tuple[CondaRoot, ...] = ()
+    time_zones: TimeZones | None = None  # None only in hand-made facts
 
 
 # --- capture ---------------------------------------------------------------------------------
@@ -280,6 +290,7 @@ class _Scan:
         self.venv_cfgs: list[Version] = []
         self.shared_objects: list[Version] = []
         self.conda_meta: list[Version] = []
+        self.zoneinfo: list[str] = []
         # (layer, readded_in) -> [files, bytes, owner_changed, mode_changed, top examples]
         self.dups: dict[tuple[int, int], list] = {}  # type: ignore[type-arg]
 
@@ -327,6 +338,7 @@ def analyse(data: ImageData) -> Files:
         chown_duplicates=_duplications(data, scan),
         shared_objects=_shared_objects(data, scan),
         conda=_conda(data, scan),
+        time_zones=_time_zones(data, scan),
     )
 
 
@@ -359,6 +371,8 @@ def _visible(scan: _Scan, path: str, parent: str, base: str, ext: str, version: 
         leak = LEAK_DIRS.get(base)
         if leak is not None:
             scan.leak_dirs.append((leak, version))
+        elif base == "zoneinfo" and (path in ZONEINFO_PATH or parent.endswith("-packages/tzdata")):
+            scan.zoneinfo.append(path)
         return
     if kind != FILE:
         return
@@ -520,6 +534,32 @@ def _shared_objects(data: ImageData, scan: _Scan) -> SharedObjects:
     ]  # fmt: skip
     machines.sort(key=lambda m: (-m.files, m.machine))
     return SharedObjects(sum(m.files for m in machines), tuple(machines))
+
+
+# --- time zones ----------------------------------------------------------------------------------
+
+# Python's zoneinfo.TZPATH default; glibc reads /usr/share/zoneinfo. The tzdata package is the
+# fallback zoneinfo uses.
+ZONEINFO_PATH = frozenset(("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo",
+                           "/etc/zoneinfo"))  # fmt: skip
+
+
+def _time_zones(data: ImageData, scan: _Scan) -> TimeZones:
+    fs = data.fs
+    dirs = tuple(sorted(d for d in scan.zoneinfo if fs.resolve(d + "/UTC") is not None))
+    tz = data.config.env.get("TZ")
+    found: tuple[str, ...] = ()
+    name = (tz or "").lstrip(":")
+    # A zone name, not a POSIX rule such as "CET-1CEST,M3.5.0,M10.5.0/3" or a path.
+    if name and not name.startswith("/") and ".." not in name and "," not in name:
+        found = tuple(f"{d}/{name}" for d in dirs if _zone_file(fs, f"{d}/{name}"))
+    return TimeZones(dirs, tz, found)
+
+
+def _zone_file(fs: FileSystem, path: str) -> bool:
+    real = fs.resolve(path)
+    entry = fs.get(real) if real else None
+    return entry is not None and entry.kind in (FILE, HARDLINK)
 
 
 # --- conda ---------------------------------------------------------------------------------------

@@ -850,6 +850,20 @@ _FILES_FIELDS: dict[str, str] = {
         "shipped in the layer that wrote them."
     ),
     "files.conda[].deleted_bytes": "Their bytes.",
+    "files.time_zones": (
+        "Zone data Python's zoneinfo and the C library can find, and whether the zone ENV TZ "
+        "names is in it; null only in hand-made facts."
+    ),
+    "files.time_zones.zoneinfo_dirs": (
+        "Zone dirs holding UTC: those on Python's default TZPATH (/usr/share/zoneinfo, "
+        "/usr/lib/zoneinfo, /usr/share/lib/zoneinfo, /etc/zoneinfo) and the `tzdata` package's; "
+        "empty when the image has no zone data."
+    ),
+    "files.time_zones.tz": "ENV TZ as set; null when unset.",
+    "files.time_zones.tz_files": (
+        "The zone files TZ names in those dirs (a leading `:` dropped); empty when none has it, "
+        "or when TZ is a POSIX rule (`CET-1CEST,M3.5.0,M10.5.0/3`) rather than a zone name."
+    ),
     "files.privilege": "sudo, doas and su, and what the sudoers files grant.",
     "files.privilege.tools[]": (
         "Visible `sudo`, `doas` and `su` in /bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin and "
