@@ -209,16 +209,20 @@ def logs_to_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     seen_writes = log_writes(facts)
     static = "medium" if seen_writes else "low"
     found: list[Found] = []
+    options: set[tuple[str, str]] = set()  # the master and each worker repeat the same command
     for run in gunicorn_runs(facts):
         for name in LOG_OPTIONS:
             value = option_value(run.words, name)
             if value is None or value == "-" or value.startswith("/dev/std"):
                 continue
+            if (name, value) in options:
+                continue
+            options.add((name, value))
             if option_value(run.env_words, name) == value:
-                said, where = "GUNICORN_CMD_ARGS sets", Location(config="Env.GUNICORN_CMD_ARGS")
+                said, where = "GUNICORN_CMD_ARGS", Location(config="Env.GUNICORN_CMD_ARGS")
             else:
-                said, where = f"gunicorn runs with ({shown(run.command)})", run.where
-            found.append(Found(f"{said} {name} {value}: gunicorn writes logs to a file",
+                said, where = shown(run.command), run.where
+            found.append(Found(f"gunicorn writes logs to a file: {name} {value} (in {said})",
                                where, severity=static))  # fmt: skip
         for name in LOG_SETTINGS:
             setting = run.setting(name)
@@ -470,7 +474,8 @@ def migrations_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     done: set[str] = set()
     for line, where in script_lines(facts):
         match = MIGRATION.search(line)
-        if match is None or line in done:
+        # `migrate --check` / `--plan` only report; they change nothing.
+        if match is None or line in done or re.search(r"\s--(?:check|plan)\b", line):
             continue
         done.add(line)
         yield Found(f"`{shortened(line)}` migrates the database at every start, before {server} "
