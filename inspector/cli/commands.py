@@ -351,14 +351,6 @@ def _outputs(outputs: tuple[str, ...], formats: Sequence[str]) -> list[tuple[str
     return files
 
 
-def _write(path: str, name: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:
-        raise InspectorError(f"cannot write the {name} report to {path}: {exc}") from exc
-
-
 _SCAN_FORMATS = ("table", "json", "markdown")
 # How a scan run is reported and gated: `scan` and `runs show`.
 _run_report_options = _options(
@@ -381,13 +373,17 @@ _run_report_options = _options(
 def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
                 fail_on: str, existing: bool, exit_zero: bool) -> int:  # fmt: skip
     from inspector.scan.command import finished_report
-    from inspector.scan.render import exit_code, render
+    from inspector.scan.render import exit_code, write
 
     files = _outputs(outputs, _SCAN_FORMATS)
     report = finished_report(store, run_id)
-    click.echo(render(fmt, report), nl=False)
+    write(fmt, report, lambda text: click.echo(text, nl=False))
     for name, path in files:
-        _write(path, name, render(name, report))
+        try:
+            with open(path, "w", encoding="utf-8") as out:
+                write(name, report, out.write)
+        except OSError as exc:
+            raise InspectorError(f"cannot write the {name} report to {path}: {exc}") from exc
     if not report.complete:
         done = len([s for s in report.shards if s.status != "running"])
         click.echo(f"inspector: run {run_id} is incomplete: {done} of {report.run.shards} "

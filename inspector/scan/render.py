@@ -7,9 +7,10 @@ docs/scan.md documents the JSON fields; a test fails when the two drift apart.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,32 @@ FORMATS = ("table", "json", "markdown")
 SHOWN_NEW = 50  # new findings listed in the table and Markdown; JSON has them all
 
 
-@dataclass(frozen=True)
+@dataclass
+class Tally:
+    """What one pass over a run's images gathers for the headline, the per-repository table
+    and the gate: a bounded amount, whatever the run's size."""
+
+    summary: dict[str, Any]
+    repositories: dict[str, list[Any]]  # name -> [images, worst, new, fixed, errors]
+    new_shown: list[list[str]]  # the worst SHOWN_NEW new findings
+    new_total: int
+    errors: list[str]  # image and check errors, the first ERRORS_SHOWN
+    errors_total: int
+
+
+ERRORS_SHOWN = 200
+
+
 class RunReport:
-    run: RunRow
-    shards: tuple[ShardRow, ...]
-    images: tuple[ImageRow, ...]
+    """A run as the store holds it. Images are read from the store as they are rendered, never
+    all at once: a run of 100,000 images is reported in the memory of a few hundred."""
+
+    def __init__(self, store: Store, run: RunRow, shards: tuple[ShardRow, ...]) -> None:
+        self.store, self.run, self.shards = store, run, shards
+        self._tally: Tally | None = None
+
+    def images(self) -> Iterator[ImageRow]:
+        return self.store.images(self.run.id)
 
     @property
     def complete(self) -> bool:
@@ -41,62 +63,135 @@ class RunReport:
         found = {(e["repository"], e["error"]): e for s in self.shards for e in s.errors}
         return list(found.values())
 
-    def new(self, image: ImageRow) -> list[dict[str, Any]]:
+    @staticmethod
+    def new(image: ImageRow) -> list[dict[str, Any]]:
         wanted = set(image.report.get("new") or [])
         return [f for f in image.report.get("findings") or [] if f["fingerprint"] in wanted]
 
-    def summary(self) -> dict[str, Any]:
+    def tally(self) -> Tally:
+        if self._tally is None:
+            self._tally = self._count()
+        return self._tally
+
+    def _count(self) -> Tally:
         by_status: dict[str, int] = defaultdict(int)
-        for image in self.images:
+        layers: set[str] = set()
+        repositories: dict[str, list[Any]] = {}
+        shown: list[tuple[int, int, list[str]]] = []  # heap of (rank, order, row): the worst kept
+        errors: list[str] = [f"{e['repository']}: {e['error']}" for e in self.discovery_errors]
+        totals = {"layers_read": 0, "findings": 0, "new": 0, "fixed": 0, "errors": len(errors)}
+        order = 0
+        for image in self.images():
             by_status[image.status] += 1
-        layers = {d for image in self.images for d in image.report.get("layers") or []}
-        return {
-            "repositories": len({image.repository for image in self.images}),
-            "images": len(self.images),
+            layers.update(image.report.get("layers") or [])
+            findings = image.report.get("findings") or []
+            new = self.new(image)
+            fixed = image.report.get("fixed") or []
+            totals["layers_read"] += image.layers_read
+            totals["findings"] += len(findings)
+            totals["new"] += len(new)
+            totals["fixed"] += len(fixed)
+            row = repositories.setdefault(_bare(image.repository), [0, "-", 0, 0, 0])
+            row[0] += 1
+            worst = max((f["severity"] for f in findings), key=severity_rank, default="-")
+            if worst != "-" and (row[1] == "-" or severity_rank(worst) > severity_rank(row[1])):
+                row[1] = worst
+            row[2] += len(new)
+            row[3] += len(fixed)
+            failed = [image.error] if image.status == "error" else []
+            failed += [f"check failed: {e}" for e in image.report.get("check_errors") or []]
+            row[4] += 1 if failed else 0
+            for why in failed:
+                totals["errors"] += 1
+                if len(errors) < ERRORS_SHOWN:
+                    errors.append(f"{_name(image)}: {why}")
+            for f in new:
+                order += 1
+                item = (severity_rank(f["severity"]), -order, [
+                    _name(image), f["severity"], f["check"], _short(f["message"], 70),
+                    _short(f["where"], 50)])  # fmt: skip
+                if len(shown) < SHOWN_NEW:
+                    heapq.heappush(shown, item)
+                else:
+                    heapq.heappushpop(shown, item)
+        summary = {
+            "repositories": len(repositories),
+            "images": sum(by_status.values()),
             "audited": by_status["audited"],
             "unchanged": by_status["unchanged"],
             "errors": by_status["error"],
             "left_over": sum(s.left_over for s in self.shards),
             "discovery_errors": len(self.discovery_errors),
             "unique_layers": len(layers),
-            "layers_read": sum(image.layers_read for image in self.images),
-            "findings": sum(len(i.report.get("findings") or []) for i in self.images),
-            "new": sum(len(i.report.get("new") or []) for i in self.images),
-            "fixed": sum(len(i.report.get("fixed") or []) for i in self.images),
+            "layers_read": totals["layers_read"],
+            "findings": totals["findings"],
+            "new": totals["new"],
+            "fixed": totals["fixed"],
         }
+        rows = [item[2] for item in sorted(shown, key=lambda x: (-x[0], -x[1]))]
+        return Tally(summary, dict(sorted(repositories.items())), rows, totals["new"], errors,
+                     totals["errors"])  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        return self.tally().summary
 
 
 def load(store: Store, run_id: str) -> RunReport | None:
     run = store.run(run_id)
     if run is None:
         return None
-    return RunReport(run, tuple(store.shards(run_id)), tuple(store.images(run_id)))
+    return RunReport(store, run, tuple(store.shards(run_id)))
 
 
 def exit_code(report: RunReport, fail_on: str, existing: bool = False) -> int:
     """2: discovery failed somewhere, an image (or a check) could not be read; 1: a new finding
     (any finding with `existing`) at or above `fail_on`; else 0."""
-    if report.discovery_errors or any(
-        i.status == "error" or i.report.get("check_errors") for i in report.images
-    ):
+    if report.discovery_errors or report.tally().errors_total:
         return 2
     threshold = severity_rank(fail_on)
-    for image in report.images:
+    for image in report.images():
         found = (image.report.get("findings") or []) if existing else report.new(image)
         if any(severity_rank(f["severity"]) >= threshold for f in found):
             return 1
     return 0
 
 
-def render(fmt: str, report: RunReport) -> str:
+def write(fmt: str, report: RunReport, out: Callable[[str], Any]) -> None:
+    """The report in `fmt`, handed to `out` a piece at a time."""
     if fmt == "json":
-        return json_text(json.dumps(document(report), indent=2, ensure_ascii=False)) + "\n"
-    if fmt == "markdown":
-        return visible(_markdown(report)) + "\n"
-    return visible(_table(report)) + "\n"
+        _write_json(report, out)
+    elif fmt == "markdown":
+        out(visible(_markdown(report)) + "\n")
+    else:
+        out(visible(_table(report)) + "\n")
+
+
+def render(fmt: str, report: RunReport) -> str:
+    """The whole report as one string (tests, small runs); `write` streams it."""
+    parts: list[str] = []
+    write(fmt, report, parts.append)
+    return "".join(parts)
+
+
+def _dumps(value: Any, indent: int) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return json_text(text.replace("\n", "\n" + " " * indent))
+
+
+def _write_json(report: RunReport, out: Callable[[str], Any]) -> None:
+    head = document(report)
+    marker = "__IMAGES__"
+    before, after = _dumps({**head, "images": marker}, 0).split(json.dumps(marker), 1)
+    out(before + "[")
+    first = True
+    for image in report.images():
+        out(("\n    " if first else ",\n    ") + _dumps(_image(report, image), 4))
+        first = False
+    out(("\n  ]" if not first else "]") + after + "\n")
 
 
 def document(report: RunReport) -> dict[str, Any]:
+    """Everything but the images (written one at a time by `write`)."""
     run = report.run
     return {
         "schema_version": SCHEMA_VERSION,
@@ -113,7 +208,6 @@ def document(report: RunReport) -> dict[str, Any]:
         },
         "summary": report.summary(),
         "discovery_errors": report.discovery_errors,
-        "images": [_image(report, image) for image in report.images],
     }
 
 
@@ -140,24 +234,6 @@ def _image(report: RunReport, image: ImageRow) -> dict[str, Any]:
     }
 
 
-def _worst(images: Sequence[ImageRow]) -> str:
-    found = [f["severity"] for i in images for f in i.report.get("findings") or []]
-    return max(found, key=severity_rank) if found else "-"
-
-
-def _repositories(report: RunReport) -> list[list[Any]]:
-    groups: dict[str, list[ImageRow]] = defaultdict(list)
-    for image in report.images:
-        groups[_bare(image.repository)].append(image)
-    return [
-        [name, len(images), _worst(images),
-         sum(len(i.report.get("new") or []) for i in images),
-         sum(len(i.report.get("fixed") or []) for i in images),
-         sum(1 for i in images if i.status == "error")]
-        for name, images in sorted(groups.items())
-    ]  # fmt: skip
-
-
 def _headline(report: RunReport) -> str:
     s = report.summary()
     run = report.run
@@ -176,17 +252,6 @@ def _headline(report: RunReport) -> str:
     return text
 
 
-def _new_rows(report: RunReport) -> list[list[str]]:
-    rows = []
-    for image in report.images:
-        name = _name(image)
-        for f in report.new(image):
-            rows.append([name, f["severity"], f["check"], _short(f["message"], 70),
-                         _short(f["where"], 50)])  # fmt: skip
-    rows.sort(key=lambda r: (-severity_rank(r[1]), r[0], r[2]))
-    return rows
-
-
 def _name(image: ImageRow) -> str:
     tags = ",".join(image.tags) or image.digest[:19]
     platform = f" [{image.platform}]" if image.platform else ""
@@ -203,30 +268,24 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _errors(report: RunReport) -> list[str]:
-    out = [f"{e['repository']}: {e['error']}" for e in report.discovery_errors]
-    out += [f"{_name(i)}: {i.error}" for i in report.images if i.status == "error"]
-    out += [f"{_name(i)}: check failed: {e}" for i in report.images
-            for e in i.report.get("check_errors") or []]  # fmt: skip
-    return out
-
-
 def _table(report: RunReport) -> str:
+    tally = report.tally()
     parts = [_headline(report), ""]
-    repos = _repositories(report)
+    repos = [[name, *row] for name, row in tally.repositories.items()]
     if repos:
         parts.append(tabulate(repos, headers=["repository", "images", "worst", "new", "fixed",
                                               "errors"]))  # fmt: skip
-    new = _new_rows(report)
-    if new:
-        parts += ["", f"New findings ({len(new)}):"]
-        parts.append(tabulate(new[:SHOWN_NEW], headers=["image", "severity", "check", "what",
+    if tally.new_total:
+        parts += ["", f"New findings ({tally.new_total}):"]
+        parts.append(tabulate(tally.new_shown, headers=["image", "severity", "check", "what",
                                                         "where"]))  # fmt: skip
-        if len(new) > SHOWN_NEW:
-            parts.append(f"… and {len(new) - SHOWN_NEW} more (--format json lists them all)")
-    errors = _errors(report)
-    if errors:
-        parts += ["", f"Errors ({len(errors)}):", *[f"  {e}" for e in errors]]
+        if tally.new_total > len(tally.new_shown):
+            more = tally.new_total - len(tally.new_shown)
+            parts.append(f"… and {more} more, less severe (--format json lists them all)")
+    if tally.errors_total:
+        parts += ["", f"Errors ({tally.errors_total}):", *[f"  {e}" for e in tally.errors]]
+        if tally.errors_total > len(tally.errors):
+            parts.append(f"  … and {tally.errors_total - len(tally.errors)} more")
     return "\n".join(parts)
 
 
@@ -235,21 +294,21 @@ def _cell(text: str) -> str:
 
 
 def _markdown(report: RunReport) -> str:
+    tally = report.tally()
     lines = [f"**inspector scan** · {_cell(_headline(report))}", ""]
-    repos = _repositories(report)
-    if repos:
+    if tally.repositories:
         lines += ["| repository | images | worst | new | fixed | errors |", "|---" * 6 + "|"]
-        lines += ["| " + " | ".join(_cell(str(c)) for c in row) + " |" for row in repos]
-    new = _new_rows(report)
-    if new:
-        lines += ["", f"**New findings ({len(new)})**", ""]
+        lines += ["| " + " | ".join(_cell(str(c)) for c in [name, *row]) + " |"
+                  for name, row in tally.repositories.items()]  # fmt: skip
+    if tally.new_total:
+        lines += ["", f"**New findings ({tally.new_total})**", ""]
         lines += [f"- **{r[1]}** `{r[2]}` {_cell(r[0])}: {_cell(r[3])} ({_cell(r[4])})"
-                  for r in new[:SHOWN_NEW]]  # fmt: skip
-        if len(new) > SHOWN_NEW:
-            lines.append(f"- … and {len(new) - SHOWN_NEW} more")
-    errors = _errors(report)
-    if errors:
-        lines += ["", f"**Errors ({len(errors)})**", "", *[f"- {_cell(e)}" for e in errors]]
+                  for r in tally.new_shown]  # fmt: skip
+        if tally.new_total > len(tally.new_shown):
+            lines.append(f"- … and {tally.new_total - len(tally.new_shown)} more")
+    if tally.errors_total:
+        lines += ["", f"**Errors ({tally.errors_total})**", "",
+                  *[f"- {_cell(e)}" for e in tally.errors]]  # fmt: skip
     return "\n".join(lines)
 
 

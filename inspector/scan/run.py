@@ -40,6 +40,8 @@ from inspector.sources import registry
 from inspector.sources.registry_client import HOSTS, Client
 
 PENDING, AUDITED, UNCHANGED, ERROR = "pending", "audited", "unchanged", "error"
+DISCOVERY_THREADS = 8
+PREVIOUS_KEPT = 8  # repositories whose previous findings are kept in memory
 
 
 class ScanError(InspectorError):
@@ -130,7 +132,7 @@ class Scan:
         self.by_id = {c.id: c for c in checks}
         self.discovery_errors: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self.bytes_note = ""
+        self._previous_seen: dict[str, list[tuple[Sequence[str], list[Any]]]] = {}
 
     # -- discovery ------------------------------------------------------------------------
 
@@ -210,14 +212,16 @@ class Scan:
                 self._discovery_error(repository, str(exc))
                 return []
 
-        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs)) as pool:
+        # Tag resolution is one HEAD per tag, all waiting on the network: more threads than
+        # --jobs, still within the per-host bound every request goes through.
+        with ThreadPoolExecutor(max_workers=max(self.options.jobs, DISCOVERY_THREADS)) as pool:
             for items in pool.map(one, repositories):
                 found.extend(items)
         shards = self.options.shards
         return [c for c in found if c.shard_of(shards) == self.options.shard]
 
     def _select_by_time(
-        self, items: list[Candidate], stored: dict[tuple[str, str], Audit]
+        self, items: list[Candidate], stored: dict[tuple[str, str], str | None]
     ) -> list[Candidate]:
         options = self.options
         if options.newest is None and options.since is None:
@@ -225,11 +229,7 @@ class Scan:
 
         def created(item: Candidate) -> datetime | None:
             if item.created is None:
-                audit = stored.get(item.key)
-                if audit is not None:
-                    item.created = audit.created
-                else:
-                    item.created = self._created(item)
+                item.created = stored[item.key] if item.key in stored else self._created(item)
             return choose.parse_created(item.created)
 
         by_repo: dict[str, list[Candidate]] = {}
@@ -257,6 +257,18 @@ class Scan:
             client.close()
 
     # -- auditing --------------------------------------------------------------------------
+
+    def _previous(self, name: str, run_id: str) -> list[tuple[Sequence[str], list[Any]]]:
+        """(tags, findings) per image of the previous run that saw repository `name`; the last
+        few repositories are kept, as images come mostly grouped by repository."""
+        if name not in self._previous_seen:
+            if len(self._previous_seen) >= PREVIOUS_KEPT:
+                self._previous_seen.pop(next(iter(self._previous_seen)))
+            self._previous_seen[name] = [
+                (row.tags, row.report.get("findings") or [])
+                for row in self.store.previous(name, run_id)
+            ]
+        return self._previous_seen[name]
 
     def _audit(self, item: Candidate) -> tuple[Audit, int]:
         """Read and check one image: its stored audit and how many layers were read."""
@@ -302,8 +314,7 @@ class Scan:
                 suppressed += len(result.suppressed)
             notices = applied.notices
         findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
-        previous = [(row.tags, row.report.get("findings") or [])
-                    for row in self.store.previous(name, run_id)]  # fmt: skip
+        previous = self._previous(name, run_id)
         new, fixed = delta(findings, item.tags, previous) if audit else ([], [])
         report = {
             "image_id": audit.image_id if audit else None,
@@ -329,11 +340,10 @@ class Scan:
         self.store.begin(run_id, started.isoformat(timespec="seconds"), scope, self.catalog,
                          options.shards, options.shard)  # fmt: skip
         items = self.discover()
-        stored = self.store.audits([c.key for c in items], self.catalog)
+        stored = self.store.audited([c.key for c in items], self.catalog)
         items = self._select_by_time(items, stored)
         host = self.target.host
-        done = {(r.repository, r.digest, r.platform) for r in self.store.images(run_id)
-                if r.shard == options.shard}  # fmt: skip
+        done = self.store.recorded(run_id, options.shard)
         # A shard started again (a Kubernetes retry) does not redo what it recorded.
         items = [c for c in items if (f"{host}/{c.repository}", c.digest, c.platform) not in done]
         # Never-seen and changed images first: a partial run leaves the cheap ones for later.
@@ -364,7 +374,7 @@ class Scan:
                           f"{fetched:,.1f} MB fetched" + _left(deadline))  # fmt: skip
 
         left = 0
-        queue = list(items)
+        queue = items[::-1]  # popped from the end: cheap, and in the order sorted above
         with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
             running: dict[Future[tuple[Audit, int]], Candidate] = {}
             while queue or running:
@@ -372,11 +382,12 @@ class Scan:
                     if deadline is not None and time.monotonic() >= deadline:
                         left, queue = len(queue), []
                         break
-                    item = queue.pop(0)
-                    audit = stored.get(item.key)
-                    if audit is not None:
-                        record(item, UNCHANGED, audit, None, 0)
-                        continue
+                    item = queue.pop()
+                    if item.key in stored:
+                        audit = self.store.audit(item.digest, item.platform, self.catalog)
+                        if audit is not None:  # else pruned since the plan: audit it again
+                            record(item, UNCHANGED, audit, None, 0)
+                            continue
                     running[pool.submit(self._audit, item)] = item
                 if not running:
                     continue

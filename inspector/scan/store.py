@@ -154,6 +154,9 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
+        # WAL with NORMAL stays consistent on a crash; only the last commits may be lost, and a
+        # scan redoes what it did not record. Recording an image is then no fsync.
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         return db
 
@@ -334,26 +337,39 @@ class Store:
 
     # -- audits -----------------------------------------------------------------------------
 
-    def audits(self, keys: Sequence[tuple[str, str]], catalog: str) -> dict[tuple[str, str], Audit]:
-        """The stored audits among `keys` ((digest, platform) pairs) under `catalog`."""
-        found: dict[tuple[str, str], Audit] = {}
+    def audited(
+        self, keys: Sequence[tuple[str, str]], catalog: str
+    ) -> dict[tuple[str, str], str | None]:
+        """Which of `keys` ((digest, platform) pairs) have an audit under `catalog`, with each
+        one's creation time. The results stay in the store until an image needs them, so a
+        registry of any size is planned in little memory."""
+        found: dict[tuple[str, str], str | None] = {}
         wanted = set(keys)
         digests = sorted({digest for digest, _ in wanted})
         for start in range(0, len(digests), 500):
             chunk = digests[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             rows = self.execute(
-                "SELECT digest, platform, image_id, created, layers, results FROM"
-                f" inspector_audits WHERE catalog = ? AND digest IN ({marks})",
+                "SELECT digest, platform, created FROM inspector_audits"
+                f" WHERE catalog = ? AND digest IN ({marks})",
                 (catalog, *chunk),
             )
-            for digest, platform, image_id, created, layers, results in rows:
+            for digest, platform, created in rows:
                 if (digest, platform) in wanted:
-                    found[(digest, platform)] = Audit(
-                        digest, platform, image_id, created, tuple(json.loads(layers)),
-                        json.loads(results),
-                    )  # fmt: skip
+                    found[(digest, platform)] = created
         return found
+
+    def audit(self, digest: str, platform: str, catalog: str) -> Audit | None:
+        rows = self.execute(
+            "SELECT image_id, created, layers, results FROM inspector_audits"
+            " WHERE digest = ? AND platform = ? AND catalog = ?",
+            (digest, platform, catalog),
+        )
+        if not rows:
+            return None
+        image_id, created, layers, results = rows[0]
+        return Audit(digest, platform, image_id, created, tuple(json.loads(layers)),
+                     json.loads(results))  # fmt: skip
 
     def save_audit(self, audit: Audit, catalog: str, audited: str) -> None:
         self.execute(
@@ -381,31 +397,39 @@ class Store:
              json.dumps(row.report)),
         )  # fmt: skip
 
-    def images(self, run_id: str, repository: str | None = None) -> list[ImageRow]:
-        query = (
-            "SELECT repository, digest, platform, tags, status, error, shard, seq, layers_read,"
-            " report FROM inspector_images WHERE run_id = ?"
-        )
-        params: tuple[Any, ...] = (run_id,)
-        if repository is not None:
-            query += " AND repository = ?"
-            params += (repository,)
-        rows = self.execute(query + " ORDER BY repository, seq, digest, platform", params)
-        return [
-            ImageRow(
-                r[0],
-                r[1],
-                r[2],
-                tuple(json.loads(r[3])),
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                json.loads(r[9]),
+    def images(self, run_id: str, repository: str | None = None) -> Iterator[ImageRow]:
+        """The images a run recorded, by repository then digest, read a page at a time so that
+        a run of any size is reported in bounded memory."""
+        after: tuple[str, str, str] = ("", "", "")
+        while True:
+            query = (
+                "SELECT repository, digest, platform, tags, status, error, shard, seq,"
+                " layers_read, report FROM inspector_images WHERE run_id = ?"
+                " AND (repository > ? OR (repository = ? AND (digest > ?"
+                " OR (digest = ? AND platform > ?))))"
             )
-            for r in rows
-        ]
+            params: tuple[Any, ...] = (run_id, after[0], after[0], after[1], after[1], after[2])
+            if repository is not None:
+                query += " AND repository = ?"
+                params += (repository,)
+            rows = self.execute(
+                query + f" ORDER BY repository, digest, platform LIMIT {_PAGE}", params
+            )
+            for r in rows:
+                yield ImageRow(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5], r[6],
+                               r[7], r[8], json.loads(r[9]))  # fmt: skip
+            if len(rows) < _PAGE:
+                return
+            after = (rows[-1][0], rows[-1][1], rows[-1][2])
+
+    def recorded(self, run_id: str, shard: int) -> set[tuple[str, str, str]]:
+        """(repository, digest, platform) of what `shard` already recorded in the run."""
+        rows = self.execute(
+            "SELECT repository, digest, platform FROM inspector_images"
+            " WHERE run_id = ? AND shard = ?",
+            (run_id, shard),
+        )
+        return {(r[0], r[1], r[2]) for r in rows}
 
     def previous(self, repository: str, run_id: str) -> list[ImageRow]:
         """What the latest other run that read images of `repository` saw of it."""
@@ -419,6 +443,9 @@ class Store:
         if not rows:
             return []
         return [r for r in self.images(rows[0][0], repository) if r.status != "error"]
+
+
+_PAGE = 500  # image rows read at a time
 
 
 def _first_line(exc: BaseException) -> str:
