@@ -369,7 +369,7 @@ def os_end_of_life(facts: Facts, ctx: Context) -> Iterator[Found]:
     - Debian (LTS end): 9 stretch 2022-06-30, 10 buster 2024-06-30, 11 bullseye 2026-08-31,
       12 bookworm 2028-06-30, 13 trixie 2030-06-30.
     - Ubuntu (end of standard support): 18.04 2023-05-31, 20.04 2025-05-31, 22.04 2027-06-01,
-      24.04 2029-05-31; interim releases are not in the table (skipped).
+      24.04 2029-05-31; interim releases are META005's (short-support distributions).
     - Alpine: 3.17 2024-11-22, 3.18 2025-05-09, 3.19 2025-11-01, 3.20 2026-04-01,
       3.21 2026-11-01, 3.22 2027-05-01.
 

@@ -527,6 +527,7 @@ def gunicorn_workers_from_host(facts: Facts, ctx: Context) -> Iterator[Found]:
     ```python
     # gunicorn.conf.py
     import multiprocessing
+
     workers = multiprocessing.cpu_count() * 2 + 1
     ```
 
