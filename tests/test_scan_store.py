@@ -102,3 +102,11 @@ def test_an_unusable_store_path_is_one_clear_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(StoreError, match="cannot be used"):
         Store(str(blocker / "scans.sqlite"))
+
+
+def test_pruning_never_deletes_the_run_just_made(store):
+    """Runs started in the same second sort by id, whatever it is: the spared run survives."""
+    for run in ("r-b", "r-a"):
+        store.begin(run, "2026-11-26T00:00:00+00:00", "registry:h", "k", 1, 0)
+    store.prune(1, spare="r-a")
+    assert [r.id for r in store.runs()] == ["r-a"]

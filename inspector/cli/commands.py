@@ -578,7 +578,7 @@ def scan(
             if sys.stderr.isatty():
                 click.echo("\r\033[K", err=True, nl=False)
         if keep_runs:
-            store.prune(keep_runs)
+            store.prune(keep_runs, spare=outcome.run_id)
         if share.shards > 1:
             # One shard's share: its own images only; `--finish` reports the whole run.
             click.echo(f"shard {share.shard} of {share.shards} of run {outcome.run_id}: "

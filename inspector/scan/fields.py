@@ -49,7 +49,7 @@ FIELDS: dict[str, Field] = {
     ),
     "run.scope": Field("string", 'The target as given, e.g. "registry:registry.example/team".'),
     "run.started": Field(
-        "string", "When the first shard started, ISO 8601 in UTC (seconds, with +00:00)."
+        "string", "When the first shard started, ISO 8601 in UTC (microseconds, with +00:00)."
     ),
     "run.finished": Field(
         "string or null",

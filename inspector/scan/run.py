@@ -111,7 +111,7 @@ def new_run_id(now: datetime) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class Scan:
@@ -337,7 +337,8 @@ class Scan:
         deadline = time.monotonic() + options.max_time if options.max_time else None
         run_id = options.run_id or new_run_id(started)
         scope = self.options.target
-        self.store.begin(run_id, started.isoformat(timespec="seconds"), scope, self.catalog,
+        # Microseconds: runs started in the same second still sort in the order they began.
+        self.store.begin(run_id, started.isoformat(timespec="microseconds"), scope, self.catalog,
                          options.shards, options.shard)  # fmt: skip
         items = self.discover()
         stored = self.store.audited([c.key for c in items], self.catalog)

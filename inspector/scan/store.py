@@ -318,10 +318,12 @@ class Store:
         )
         return [RunRow(*row) for row in rows]
 
-    def prune(self, keep: int) -> int:
-        """Delete all but the `keep` newest runs, and audits no kept run refers to."""
+    def prune(self, keep: int, spare: str | None = None) -> int:
+        """Delete all but the `keep` newest runs (never `spare`, the run just made), and audits
+        no kept run refers to."""
         with self.transaction():
-            old = [r.id for r in self.runs(None)[keep:]]
+            others = [r.id for r in self.runs(None) if r.id != spare]
+            old = others[keep - 1 :] if spare else others[keep:]
             for run_id in old:
                 tables = (("inspector_images", "run_id"), ("inspector_shards", "run_id"),
                           ("inspector_runs", "id"))  # fmt: skip
