@@ -157,9 +157,9 @@ def _program(
     return HealthcheckProgram(word, resolved, broken)
 
 
-def shell_commands(script: str) -> list[list[str]] | None:
-    """The simple commands of a shell line whose program is looked up: builtins, keywords and
-    words built from variables or substitutions are left out. None when it does not parse."""
+def shell_segments(script: str, separators: frozenset[str] = _SEPARATORS) -> list[list[str]] | None:
+    """The words of a shell line, split at `separators` (`&&`, `;`, `|`, ...); None when it does
+    not parse (an unclosed quote)."""
     lexer = shlex.shlex(script, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     try:
@@ -168,10 +168,19 @@ def shell_commands(script: str) -> list[list[str]] | None:
         return None
     segments: list[list[str]] = [[]]
     for token in tokens:
-        if token in _SEPARATORS:
+        if token in separators:
             segments.append([])
         else:
             segments[-1].append(token)
+    return segments
+
+
+def shell_commands(script: str) -> list[list[str]] | None:
+    """The simple commands of a shell line whose program is looked up: builtins, keywords and
+    words built from variables or substitutions are left out. None when it does not parse."""
+    segments = shell_segments(script)
+    if segments is None:
+        return None
     out: list[list[str]] = []
     for segment in segments:
         words = list(segment)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass
 
 from inspector.analysers import pydeps, startup
@@ -895,18 +894,9 @@ class _Resolver:
 
     def _shell(self, script: str) -> list[str] | None:
         """The command a `sh -c` string runs as its service: the exec'd one, else the last."""
-        lexer = shlex.shlex(script, posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        try:
-            tokens = list(lexer)
-        except ValueError:
+        segments = pydeps.shell_segments(script, _SEPARATORS)
+        if segments is None:
             return None
-        segments: list[list[str]] = [[]]
-        for token in tokens:
-            if token in _SEPARATORS:
-                segments.append([])
-            else:
-                segments[-1].append(token)
         picked: tuple[list[str], list[str], dict[str, str], str] | None = None
         for segment in segments:
             words = [self._expand(w) for w in _until_redirect(segment)]
