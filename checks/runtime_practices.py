@@ -720,7 +720,7 @@ def timezone_data_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
 
     ## References
     - https://docs.python.org/3/library/zoneinfo.html#data-sources
-    - https://pypi.org/project/tzdata/
+    - https://tzdata.readthedocs.io/
     - https://pythonspeed.com/docker/
     - Practice: #35 Timezone data available / `TZ` valid (his production checklist,
       https://pythonspeed.com/docker/)
