@@ -52,16 +52,21 @@ def _options(*options):  # type: ignore[no-untyped-def]
 
 
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
-_read_options = _options(
-    click.option("--pull", type=click.Choice(PULL_POLICIES), default="never", show_default=True,
-                 help="When to pull REF through the daemon (with your Docker credentials)."),
+# How images are read from a registry or the cache: `facts`, `audit`, `baseline`, `scan`.
+_registry_options = _options(
     click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache."),
     click.option("--platform", metavar="OS/ARCH[/VARIANT]",
-                 help="Which platform of a multi-platform registry: REF to read  "
+                 help="Which platform of a multi-platform registry image to read  "
                  "[default: this machine's, else linux/amd64]"),
     click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST",
                  help="Speak plain HTTP to this registry (repeatable); loopback hosts always "
                  "are, every other host gets HTTPS with certificate checks."),
+)  # fmt: skip
+# How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
+_read_options = _options(
+    click.option("--pull", type=click.Choice(PULL_POLICIES), default="never", show_default=True,
+                 help="When to pull REF through the daemon (with your Docker credentials)."),
+    _registry_options,
 )  # fmt: skip
 _probe_options = _options(
     click.option("--warmup", type=click.FloatRange(0, 600), default=3.0, show_default=True,
@@ -125,9 +130,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-# What `audit` and `baseline` share: which checks, which policy, how images are read.
-_scan_options = _options(
-    click.argument("refs", nargs=-1, required=True, metavar="REF..."),
+# Which checks run under which policy: `audit`, `baseline`, `scan`.
+_policy_options = _options(
     click.option("--select", multiple=True, metavar="ID|NAME|CATEGORY",
                  help="Run only these checks (repeat or comma-separate); replaces the "
                  "policy's select."),
@@ -137,6 +141,11 @@ _scan_options = _options(
                  help="The policy file (default: the nearest .inspector.toml or "
                  "pyproject.toml with [tool.inspector], upward from here)."),
     click.option("--no-config", is_flag=True, help="Use no policy file."),
+)  # fmt: skip
+# What `audit` and `baseline` share: which checks, which policy, how images are read.
+_scan_options = _options(
+    click.argument("refs", nargs=-1, required=True, metavar="REF..."),
+    _policy_options,
     _read_options,
     click.option("--no-probe", is_flag=True,
                  help="Do not run the images; runtime checks are skipped."),
@@ -267,13 +276,7 @@ def audit(
     from inspector.report.formats import render
     from inspector.report.model import exit_code
 
-    files = []
-    for output in outputs:
-        name, sep, path = output.partition("=")
-        if not sep or name not in FORMATS or not path:
-            raise click.UsageError(f"-o {output!r}: expected FORMAT=FILE with FORMAT one of "
-                                   f"{', '.join(FORMATS)}")  # fmt: skip
-        files.append((name, path))
+    files = _outputs(outputs, list(FORMATS))
     # The policy decides the baseline's default, so read the policy first.
     scan = _scan(**scan_args, dockerfile=_dockerfile(dockerfile) if dockerfile else None)
     baseline_file = baseline_path or scan.policy.baseline
@@ -478,23 +481,7 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
     help="Repositories and tags asked for per catalog page.",
 )
 @_run_report_options
-@click.option(
-    "--select",
-    multiple=True,
-    metavar="ID|NAME|CATEGORY",
-    help="Run only these checks (repeat or comma-separate).",
-)
-@click.option(
-    "--ignore", multiple=True, metavar="ID|NAME|CATEGORY", help="Do not run these checks."
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    metavar="PATH",
-    help="The policy file (default: the nearest .inspector.toml or pyproject.toml).",
-)
-@click.option("--no-config", is_flag=True, help="Use no policy file.")
+@_policy_options
 @click.option(
     "--baseline",
     "baseline_path",
@@ -503,19 +490,7 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
     help="Findings listed in FILE (`inspector baseline`) are accepted  [default: the "
     "policy's baseline]",
 )
-@click.option(
-    "--platform",
-    metavar="OS/ARCH[/VARIANT]",
-    help="Which platform of multi-platform images  [default: this machine's, else linux/amd64]",
-)
-@click.option(
-    "--insecure-registry",
-    "insecure_registries",
-    multiple=True,
-    metavar="HOST",
-    help="Speak plain HTTP to this registry; loopback hosts always are.",
-)
-@click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache.")
+@_registry_options
 def scan(
     target: str, repos: tuple[str, ...], repos_from: str | None, tags: tuple[str, ...],
     newest: int | None, since: str | None, all_platforms: bool, jobs: int,
