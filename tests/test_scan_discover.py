@@ -28,7 +28,6 @@ from inspector.scan.discover import (
 )
 from inspector.scan.select import (
     SelectionError,
-    by_digest,
     match_repositories,
     match_tags,
     newest,
@@ -552,9 +551,3 @@ def test_parse_created_reads_rfc3339_and_drops_reproducible_constants():
         assert parse_created(constant) is None
     for junk in (None, 17, "", "last tuesday", "2024-01-02T03:04:05Z" + " " * 100):
         assert parse_created(junk) is None
-
-
-def test_by_digest_makes_one_image_of_tags_sharing_a_manifest():
-    """Tags pointing to one digest are one image with all its tags, sorted."""
-    pairs = [("latest", "sha256:a"), ("1", "sha256:b"), ("1.0", "sha256:a"), ("latest", "sha256:a")]
-    assert by_digest(pairs) == {"sha256:a": ["1.0", "latest"], "sha256:b": ["1"]}

@@ -39,7 +39,7 @@ from inspector.scan.store import Audit, ImageRow, Store
 from inspector.sources import registry
 from inspector.sources.registry_client import HOSTS, Client
 
-PENDING, AUDITED, UNCHANGED, ERROR = "pending", "audited", "unchanged", "error"
+AUDITED, UNCHANGED, ERROR = "audited", "unchanged", "error"
 DISCOVERY_THREADS = 8
 PREVIOUS_KEPT = 8  # repositories whose previous findings are kept in memory
 

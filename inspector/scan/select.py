@@ -77,15 +77,6 @@ def match_tags(tags: Iterable[str], patterns: Sequence[str]) -> list[str]:
     return [tag for tag in tags if matches(tag)]
 
 
-def by_digest(tag_digests: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    """(tag, digest) pairs grouped as one image per digest with its tags, sorted: tags that
-    point to the same manifest are one image, audited once."""
-    images: dict[str, list[str]] = {}
-    for tag, digest in tag_digests:
-        images.setdefault(digest, []).append(tag)
-    return {digest: sorted(set(found)) for digest, found in images.items()}
-
-
 def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
