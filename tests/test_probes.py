@@ -341,11 +341,14 @@ def _inspector(*args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_for_probe(docker_client, role: str, seconds: float = 60) -> Any:
+def _wait_for_probe(docker_client, role: str, pid: int, seconds: float = 60) -> Any:
+    """The `role` probe container of process `pid`: another run's probe on the same engine
+    (or one a killed run left) must not start the test's clock."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for container in probe_containers(docker_client):
-            if container.labels.get(containers.LABEL) == role:
+            owner = container.labels.get(containers.OWNER_LABEL, "").split(":")
+            if container.labels.get(containers.LABEL) == role and owner[1:2] == [str(pid)]:
                 return container
         time.sleep(0.1)
     raise AssertionError(f"no {role} probe container appeared within {seconds}s")
@@ -356,7 +359,7 @@ def test_interrupted_run_removes_its_probe_container(docker_client, how, code):
     """Ctrl-C or SIGTERM mid-probe: inspector exits 130/143 and no probe container remains."""
     child = _inspector("facts", fixture_image("good"), "--warmup", "60")
     try:
-        _wait_for_probe(docker_client, "lifecycle")
+        _wait_for_probe(docker_client, "lifecycle", child.pid)
         child.send_signal(how)
         assert child.wait(timeout=60) == code
     finally:
@@ -380,7 +383,7 @@ def test_a_second_signal_during_cleanup_leaves_no_probe_behind(docker_client, fi
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        _wait_for_probe(docker_client, "lifecycle")
+        _wait_for_probe(docker_client, "lifecycle", child.pid)
         child.send_signal(first)
         time.sleep(gap)
         if child.poll() is None:
@@ -399,7 +402,7 @@ def test_cleanup_keeps_live_runs_and_removes_those_of_killed_runs(docker_client,
     """`inspector cleanup` keeps a running probe, then removes it once its run was SIGKILLed."""
     child = _inspector("facts", fixture_image("good"), "--warmup", "60")
     try:
-        _wait_for_probe(docker_client, "lifecycle")
+        _wait_for_probe(docker_client, "lifecycle", child.pid)
         assert main(["cleanup"]) == 0
         assert "kept" in capsys.readouterr().out
         assert len(probe_containers(docker_client)) == 1
