@@ -398,9 +398,14 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     find, a binary for another CPU, or a command the shell cannot find is a high finding that
     quotes the decisive line and says where it comes from. When the missing module is installed
     elsewhere in the image (another venv, a `--user` or `--prefix` tree), the finding says so.
-    An exit whose log shows the app waiting for configuration or a service (an unset variable,
-    a refused connection: the probe has no network) is inconclusive and no finding; any other
-    exit during the warm-up with a non-zero status is medium.
+    The same holds for an app that was still running when the probe sent its stop signal and
+    then ended by its own error before the grace period was over (`stopped_by` "crash": a status
+    that is neither 0 nor 128+signal, with a crash at the end of its log): the crash is reported
+    with its exception line and where it was raised, and OPS002 still judges the stop.
+    An exit whose log shows the app waiting for configuration or a service (a variable unset
+    under `set -u`, `KeyError` from `os.environ`, Django's `ImproperlyConfigured`, a settings
+    library's error, a refused connection: the probe has no network) is inconclusive and no
+    finding; any other exit during the warm-up with a non-zero status is medium.
 
     ## Why it matters
     An image that cannot start passes every static check and fails in production at the first
@@ -438,7 +443,7 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
         status = life.get("status") or static.get("status") or "missing"
         raise Skip(f"needs the static or lifecycle probe, which are {status}: {why}")
     imports = static.get("imports") or {}
-    cause = life.get("exit_cause") or {} if life.get("status") == "exited-early" else {}
+    cause = _exit_cause(life)
     entry = _entrypoint(facts)
     command = " ".join(entry.get("argv") or argv(facts)) or "(none)"
     if imports.get("verdict") == "broken":
@@ -458,15 +463,25 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
         if kind in _COMMAND_KINDS and (static_says_broken or _python_missing(entry)):
             return  # COR002/COR003 explain it from the image's files
         subject = cause.get("subject") or "it"
+        raised = cause.get("raised_in")
         message = (
             f"`{command}` exits at start with status {life.get('exit_code')}: {cause.get('line')}"
         )
         fix = _START_FIXES.get(kind, "").format(s=subject) or None
+        if life.get("stopped_by") == "crash":
+            message, fix = _crash_message(life, command, fix)
+        if raised:
+            message += f" (raised in {raised})"
         found = list(cause.get("found_elsewhere") or [])
         if kind == "missing-module" and found:
             said, fix = _elsewhere(facts, subject.split(".")[0], found)
             message += said
-        yield Found(message, Location(config="Entrypoint/Cmd", runtime="lifecycle probe"), fix=fix)
+        path = raised.rsplit(":", 1)[0] if raised and raised.startswith("/") else None
+        yield Found(
+            message,
+            Location(config="Entrypoint/Cmd", path=path, runtime="lifecycle probe"),
+            fix=fix,
+        )
     elif cause.get("verdict") == "unexplained":
         last = f"; its last log line: {cause.get('line')}" if cause.get("line") else ""
         yield Found(
@@ -477,6 +492,38 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
             fix="Run it with `docker run` to see why it stops; an app that needs settings should "
             "say which in its log, so that an audit can tell it apart from a broken image.",
         )
+
+
+def _exit_cause(life: dict[str, Any]) -> dict[str, Any]:
+    """Why the app exited by itself: during the warm-up, or crashing while it was being stopped."""
+    if life.get("status") == "exited-early" or (
+        life.get("status") == "ran" and life.get("stopped_by") == "crash"
+    ):
+        return life.get("exit_cause") or {}
+    return {}
+
+
+def _crash_message(life: dict[str, Any], command: str, fix: str | None) -> tuple[str, str | None]:
+    """An app that was running when the probe stopped it, and ended by its own error instead."""
+    cause = life.get("exit_cause") or {}
+    sent, waited = life.get("stop_sent_seconds"), life.get("stop_seconds")
+    when = ""
+    if sent is not None and waited is not None:
+        when = (
+            f" {sent + waited:.1f} s after it started, {waited:g} s after the probe's "
+            f"{life.get('stop_signal') or 'SIGTERM'}"
+        )
+    message = (
+        f"`{command}` crashed by itself with status {life.get('exit_code')} (not a signal's "
+        f"128+N){when}: {cause.get('line')}"
+    )
+    if cause.get("kind") == "python-exception":
+        fix = (
+            f"Fix the exception the app raises while it runs ({cause.get('subject')}); the "
+            "facts' `runtime.lifecycle.log_tail` has the traceback, and `docker run` shows it "
+            "when the app has run as long."
+        )
+    return message, fix
 
 
 def _import_finding(

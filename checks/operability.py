@@ -181,7 +181,11 @@ def ignores_stop_signal(facts: Facts, ctx: Context) -> Iterator[Found]:
     How the lifecycle probe's `docker stop` went: `stopped_by` "kill" means the container
     ignored its stop signal (SIGTERM, or STOPSIGNAL) for the whole grace period and was
     SIGKILLed (exit code 137); a stop that worked but took longer than the `stop_seconds`
-    threshold (5 s) is a slow stop, reported as medium.
+    threshold (5 s) is a slow stop, reported as medium. When the app outlived the signal and then
+    crashed by itself (`stopped_by` "crash"; COR004 reports the crash), the crash says nothing
+    about the signal: the signal masks the probe read before the stop do (PID 1 with no handler,
+    which the kernel never delivers it to, or a process that ignores or blocks it), high; else
+    a crash more than the threshold after the signal is medium.
 
     ## Why it matters
     Docker, Kubernetes and ECS stop a container by sending SIGTERM and waiting 10 s (30 s on
@@ -221,6 +225,8 @@ def ignores_stop_signal(facts: Facts, ctx: Context) -> Iterator[Found]:
             f"(stop took {seconds} s, exit code {life.get('exit_code')})",
             where,
         )
+    elif life.get("stopped_by") == "crash":
+        yield from _ignored_then_crashed(life, signal, ctx, where)
     elif seconds is not None and seconds > ctx.thresholds.stop_seconds:
         yield Found(
             f"the container took {seconds} s to stop on {signal} "
@@ -228,6 +234,73 @@ def ignores_stop_signal(facts: Facts, ctx: Context) -> Iterator[Found]:
             where,
             severity="medium",
         )
+
+
+def _ignored_then_crashed(
+    life: dict, signal: str, ctx: Context, where: Location
+) -> Iterator[Found]:
+    """The app outlived the stop signal and then crashed by itself (COR004 reports the crash):
+    whether it ignored the signal is read from what its processes did with it, else from how
+    long it ran on after it."""
+    seconds = life.get("stop_seconds")
+    crashed = (
+        f"it ran on {seconds} s after the signal until it crashed by itself with status "
+        f"{life.get('exit_code')} (COR004 reports the crash)"
+    )
+    lost = _signal_lost(life, signal)
+    if lost:
+        why, fix = lost
+        yield Found(
+            f"the container ignored {signal}: {why}; {crashed}. Had it not crashed, docker stop "
+            f"would have killed it after the {life.get('grace_seconds')} s grace period",
+            where,
+            fix=fix,
+        )
+    elif seconds is not None and seconds > ctx.thresholds.stop_seconds:
+        yield Found(
+            f"the container did not stop within {ctx.thresholds.stop_seconds} s of {signal}: "
+            f"{crashed}",
+            where,
+            severity="medium",
+        )
+
+
+def _signal_lost(life: dict, signal: str) -> tuple[str, str] | None:
+    """Why the stop signal could not end the app, from each process's signal masks, with the
+    fix; None when the masks are unknown or show it would have acted on it."""
+    if life.get("pid_namespace") != "container":
+        return None
+    procs = {p.get("pid"): p for p in life.get("processes") or []}
+    pid1 = procs.get(1) or {}
+    handling = pid1.get("stop_signal_handling")
+    command = shown(pid1.get("cmdline") or [pid1.get("name") or "?"])
+    if handling == "default":
+        return (
+            f"PID 1 (`{command}`) has no handler for it, and the kernel never delivers such a "
+            "signal to a container's PID 1",
+            f"Handle {signal} in the app (shut down cleanly), or run it behind an init: "
+            '`ENTRYPOINT ["tini", "--"]` (`docker run --init`).',
+        )
+    app = procs.get(life.get("app_pid")) or {}
+    if handling == "caught" and life.get("pid1_kind") == "init" and app.get("pid") != 1:
+        handling = app.get("stop_signal_handling")
+        command = shown(app.get("cmdline") or [app.get("name") or "?"])
+        who = f"the init forwards it, but the app (`{command}`)"
+    else:
+        who = f"PID 1 (`{command}`)"
+    if handling == "ignored":
+        return (
+            f"{who} ignores it (SIG_IGN)",
+            f"Stop ignoring {signal} in the app (`signal.signal(..., signal.SIG_IGN)`): handle "
+            "it and shut down cleanly.",
+        )
+    if handling == "blocked":
+        return (
+            f"{who} blocks it, so it stays pending and never acts",
+            f"Stop blocking {signal} in the app (`signal.pthread_sigmask`): handle it and shut "
+            "down cleanly.",
+        )
+    return None
 
 
 @check(

@@ -6,11 +6,17 @@ shared library that is missing, a binary for another CPU, a command that is not 
 executable), "inconclusive" when it shows the app waiting for something a real deployment gives
 it (configuration, arguments, a database or another service, more memory than the probe allows),
 "finished" when it exited with status 0, and "unexplained" for any other non-zero exit.
+
+`stop_outcome` reads the same evidence for an app that was still running when the probe sent its
+stop signal: an exit status of 128+N is death by signal N, 0 a clean stop, and any other status
+with a crash at the end of its log is the app's own exit (it crashed while the probe waited),
+not a stop.
 """
 
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +49,7 @@ class ExitCause:
     subject: str | None  # the module, library, path, variable or service the line names
     exception: str | None = None  # the Python exception type, when a traceback ended the app
     found_elsewhere: tuple[str, ...] = ()  # site dirs in the image that do have the module
+    raised_in: str | None = None  # file:line of the traceback's innermost frame
 
 
 _TRACEBACK = "Traceback (most recent call last):"
@@ -76,9 +83,18 @@ _CONFIG = re.compile(
     r"\bmissing required\b|\benvironment variable\b|\bimproperlyconfigured\b|"
     r"\bvalidation errors? for \w*settings\b|\bfield required\b|\bno config(?:uration)?\b|"
     r"\bconfig(?:uration)? file\b.*\b(?:not found|missing|does not exist)\b|"
-    r"^usage:|\berror: missing (?:option|argument)\b|\bthe following arguments are required\b",
+    r"^usage:|\berror: missing (?:option|argument)\b|\bthe following arguments are required\b|"
+    r"\bunbound variable\b",
     re.IGNORECASE,
 )
+# The shells' own words for a variable `set -u` (or `${VAR:?}`) found unset: bash says "unbound
+# variable", dash, ash and zsh "parameter not set" (or "parameter null or not set").
+_UNSET_VARIABLE = re.compile(
+    r"([A-Za-z_]\w{0,100}): (?:unbound variable|parameter (?:null or )?not set)\b"
+)
+# os.environ's __getitem__ as a traceback shows it when no source line is printed (`<frozen os>`
+# on 3.11+, os.py before): a KeyError raised there is a missing environment variable.
+_ENVIRON_FRAME = re.compile(r'File "(?:<frozen os>|[^"]*/os\.py)", line \d+, in __getitem__')
 _SERVICE = re.compile(
     r"connection refused|could not connect|couldn't connect|can't connect|cannot connect|"
     r"failed to connect|unable to connect|name or service not known|"
@@ -87,7 +103,18 @@ _SERVICE = re.compile(
     r"operationalerror|connectionerror|connectionrefusederror|gaierror|serverselectiontimeout",
     re.IGNORECASE,
 )
-_CONFIG_EXCEPTIONS = ("ImproperlyConfigured", "ValidationError", "SettingsError", "ConfigError")
+# Exception types that name a missing or invalid setting: Django's (django-environ raises it too),
+# pydantic's, environs', python-decouple's and environ-config's.
+_CONFIG_EXCEPTIONS = (
+    "ImproperlyConfigured",
+    "ValidationError",
+    "SettingsError",
+    "ConfigError",
+    "EnvError",
+    "EnvNotSetError",
+    "UndefinedValueError",
+    "MissingEnvValueError",
+)
 _SERVICE_EXCEPTIONS = (
     "ConnectionRefusedError",
     "ConnectionError",
@@ -109,8 +136,9 @@ def classify(log_tail: Sequence[str], exit_code: int | None, oom_killed: bool | 
 
 
 def _cause(kind: str, line: str | None, subject: str | None, exception: str | None = None,
-           ) -> ExitCause:  # fmt: skip
-    return ExitCause(kind, KINDS[kind], clip(line), clip(subject, 200), exception)
+           raised_in: str | None = None) -> ExitCause:  # fmt: skip
+    return ExitCause(kind, KINDS[kind], clip(line), clip(subject, 200), exception,
+                     raised_in=clip(raised_in))  # fmt: skip
 
 
 def tail_lines(text: str, count: int) -> tuple[str, ...]:
@@ -156,33 +184,37 @@ def _from_traceback(lines: Sequence[str]) -> ExitCause | None:
     name = qualified.rsplit(".", 1)[-1]
     line = lines[index]
     text = "\n".join(lines[index:])
+    frames = [m for ln in lines[:index] if (m := _FILE_LINE.search(ln))]
+    where = f"{frames[-1].group(1)}:{frames[-1].group(2)}" if frames else None
+
+    def cause(kind: str, subject: str | None) -> ExitCause:
+        return _cause(kind, line, subject, name, where)
+
     if name == "ModuleNotFoundError" or (name == "ImportError" and _NO_MODULE.search(message)):
         module = _NO_MODULE.search(message)
-        return _cause("missing-module", line, module.group(1) if module else message, name)
+        return cause("missing-module", module.group(1) if module else message)
     if name == "ImportError" or name == "OSError":
         library = _shared_object(message)
         if library:
-            return _cause("missing-library", line, library.group(1), name)
+            return cause("missing-library", library.group(1))
     if name == "ImportError":
         cannot = _CANNOT_IMPORT.search(message)
         subject = f"{cannot.group(1)} from {cannot.group(2)}" if cannot else message
-        return _cause("import-error", line, subject, name)
+        return cause("import-error", subject)
     if name in ("SyntaxError", "IndentationError", "TabError"):
-        where = [m for ln in lines[:index] if (m := _FILE_LINE.search(ln))]
-        subject = f"{where[-1].group(1)}:{where[-1].group(2)}" if where else None
-        return _cause("syntax-error", line, subject, name)
+        return cause("syntax-error", where)
     before = "\n".join(lines[:index])
     if name in _SERVICE_EXCEPTIONS:
-        return _cause("needs-service", line, _service(text), name)
+        return cause("needs-service", _service(text))
     if name in _CONFIG_EXCEPTIONS or _CONFIG.search(text):
-        return _cause("needs-config", line, _variable(text), name)
-    if name == "KeyError" and "environ" in before:
-        return _cause("needs-config", line, message.strip("'\" ") or None, name)
+        return cause("needs-config", _variable(text))
+    if name == "KeyError" and ("environ" in before or _ENVIRON_FRAME.search(before)):
+        return cause("needs-config", message.strip("'\" ") or None)
     if _SERVICE.search(text):
-        return _cause("needs-service", line, _service(text), name)
+        return cause("needs-service", _service(text))
     if name == "MemoryError":
-        return _cause("out-of-memory", line, "memory", name)
-    return _cause("python-exception", line, f"{name}: {message}".strip(": "), name)
+        return cause("out-of-memory", "memory")
+    return cause("python-exception", f"{name}: {message}".strip(": "))
 
 
 def _from_lines(lines: Sequence[str], exit_code: int | None) -> ExitCause | None:
@@ -218,6 +250,8 @@ def _unexplained(lines: Sequence[str]) -> ExitCause:
 
 def _variable(text: str) -> str | None:
     """The environment variable or setting a configuration complaint names, if any."""
+    if unset := _UNSET_VARIABLE.search(text):
+        return unset.group(1)
     names = [n for n in _ENV_NAME.findall(text) if "_" in n or len(n) > 3]
     if names:
         return names[0]
@@ -239,3 +273,70 @@ def _service(text: str) -> str | None:
 def _path(line: str) -> str | None:
     match = re.search(r'exec:? "?([^":\s]{1,300})"?', line) or re.search(r"(/[\w./-]{1,300})", line)
     return match.group(1) if match else None
+
+
+# Exit statuses of 128+N mean "killed by signal N" (the shell's and Docker's convention); real-time
+# signals go up to 64.
+_SIGNAL_STATUSES = range(129, 128 + 65)
+# A crash ends the log: its decisive line sits among the last few lines (a pydantic error lists
+# each missing field on three lines after it), not somewhere in an older logged traceback.
+CRASH_TAIL = 12
+
+
+def signal_number(name: str | None) -> int | None:
+    """`SIGTERM`, `TERM` or `15` (how STOPSIGNAL may be written) as a number; None if unknown."""
+    text = (name or "").strip().upper()
+    if text.isdigit():
+        return int(text)
+    if not text.startswith("SIG"):
+        text = f"SIG{text}"
+    try:
+        return int(signal.Signals[text])
+    except KeyError:
+        return None
+
+
+def exit_signal(exit_code: int | None) -> str | None:
+    """The signal an exit status of 128+N names (143: SIGTERM, 137: SIGKILL); else None."""
+    if exit_code is None or exit_code not in _SIGNAL_STATUSES:
+        return None
+    number = exit_code - 128
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def stop_outcome(
+    exit_code: int | None,
+    stop_signal: str | None,
+    stop_seconds: float | None,
+    grace: float,
+    log_tail: Sequence[str],
+) -> tuple[str, ExitCause | None]:
+    """How a running app ended once the probe sent its stop signal: `stopped_by` and, when it
+    crashed by itself, the cause its log gives.
+
+    "kill": SIGKILL's status (137) after about the whole grace period, the stop signal not being
+    SIGKILL itself. "crash": a status that is neither 0 nor a signal's (128+N), with a crash as
+    the last thing the log says: whatever the signal did, the app ended by its own error.
+    "signal": everything else (it died of the signal, or handled it and exited).
+    """
+    killed = exit_code == 137 and signal_number(stop_signal) != signal.SIGKILL
+    if killed and stop_seconds is not None and stop_seconds >= grace * 0.9:
+        return "kill", None
+    if not exit_code or exit_code in _SIGNAL_STATUSES:
+        return "signal", None
+    lines = [line[:LINE_LIMIT].rstrip() for line in log_tail]
+    cause = classify(lines, exit_code, False)
+    if cause.kind == "unexplained" or not _ends_log(lines, cause.line):
+        return "signal", None
+    if cause.exception == "KeyboardInterrupt":
+        return "signal", None  # how Python acts on SIGINT (a STOPSIGNAL, or forwarded by an init)
+    return "crash", cause
+
+
+def _ends_log(lines: Sequence[str], decisive: str | None) -> bool:
+    """The decisive line is among the log's last CRASH_TAIL non-empty lines."""
+    last = [line for line in lines if line.strip()][-CRASH_TAIL:]
+    return decisive is not None and any(clip(line) == decisive for line in last)

@@ -186,6 +186,12 @@ RUNTIME_FIELDS: dict[str, str] = {
     "runtime.lifecycle.processes[].state": 'The kernel state letter: "R", "S", "Z" (zombie), ...',
     "runtime.lifecycle.processes[].name": "The kernel's name for the process (comm).",
     "runtime.lifecycle.processes[].cmdline": "Its argument list, secrets redacted.",
+    "runtime.lifecycle.processes[].stop_signal_handling": (
+        "What it did with the stop signal before the probe sent it, from the signal masks in "
+        '/proc: "caught" (a handler runs), "ignored" (SIG_IGN), "blocked" (masked in every '
+        'thread: it stays pending), "default" (a container\'s PID 1 never receives a signal it '
+        "has no handler for; another process dies of it); null when unknown (a remote engine)."
+    ),
     "runtime.lifecycle.pid_namespace": (
         '"container": pids count inside the container (read from /proc of the engine\'s host); '
         '"host": pids are the host\'s except PID 1 (read with `docker top`, for a remote engine).'
@@ -220,27 +226,41 @@ RUNTIME_FIELDS: dict[str, str] = {
         ".pyc files written at runtime: modules the image did not ship compiled."
     ),
     "runtime.lifecycle.stop_signal": "The signal `docker stop` sent first (STOPSIGNAL).",
+    "runtime.lifecycle.stop_sent_seconds": (
+        "Seconds after the container started that the probe sent the stop signal: the warm-up "
+        "and the time it took to look at the processes."
+    ),
     "runtime.lifecycle.stop_seconds": (
         "Seconds `docker stop` took: about `grace_seconds` means the signal was ignored and the "
         "process was killed."
     ),
     "runtime.lifecycle.stopped_by": (
-        '"signal" (it exited on the stop signal), "kill" (it ignored it and was killed after '
-        'the grace period) or "limit" (killed by the probe when it passed the write limit).'
+        '"signal" (it exited on the stop signal: died of it, or handled it and exited), "kill" '
+        '(it ignored it and was killed after the grace period), "crash" (before the grace '
+        "period ended it exited by itself: a status that is neither 0 nor 128+signal, and a "
+        'crash at the end of its log, in `exit_cause`) or "limit" (killed by the probe when it '
+        "passed the write limit)."
     ),
     "runtime.lifecycle.exit_code": (
         "The container's exit code: 143 is death by SIGTERM, 137 by SIGKILL, 0 a clean shutdown."
     ),
+    "runtime.lifecycle.exit_signal": (
+        'The signal an exit status of 128+N names ("SIGTERM" for 143, "SIGKILL" for 137); null '
+        "for 0 and for a status the app chose itself, such as 1."
+    ),
     "runtime.lifecycle.oom_killed": "True when the kernel killed it for passing the memory limit.",
     "runtime.lifecycle.log_tail": "The last 20 lines it logged, secrets redacted.",
     "runtime.lifecycle.exit_cause": (
-        "Why it exited during the warm-up, read from its exit status and log; null unless the "
-        "status is exited-early."
+        "Why it exited by itself, read from its exit status and log: during the warm-up (status "
+        'exited-early), or while the probe waited for it to stop (`stopped_by` "crash"); else '
+        "null."
     ),
     "runtime.lifecycle.exit_cause.kind": (
         '"missing-module", "import-error", "missing-library", "syntax-error", "python-exception" '
         '(an uncaught exception), "wrong-architecture", "missing-executable", '
-        '"permission-denied", "needs-config" (a setting or argument it was not given), '
+        '"permission-denied", "needs-config" (a setting or argument it was not given: a '
+        "variable unset under `set -u`, a KeyError from os.environ, Django's "
+        "ImproperlyConfigured, a settings library's error), "
         '"needs-service" (a database or other service it cannot reach), "out-of-memory", '
         '"finished" (status 0) or "unexplained".'
     ),
@@ -254,6 +274,9 @@ RUNTIME_FIELDS: dict[str, str] = {
     ),
     "runtime.lifecycle.exit_cause.exception": (
         "The Python exception type, when a traceback ended the app; else null."
+    ),
+    "runtime.lifecycle.exit_cause.raised_in": (
+        "file:line of the traceback's innermost frame, where the exception was raised; else null."
     ),
     "runtime.lifecycle.exit_cause.found_elsewhere": (
         "For a missing module: site-packages dirs of the image that hold it but are not on the "

@@ -5,7 +5,9 @@ entrypoint may legitimately start as root and drop privileges), only the network
 memory and PIDs are limited. After the warm-up the processes are read from the host's /proc when
 the engine runs on this machine (container PIDs, real UIDs, zombies, listening sockets), else
 from `docker top` (host PIDs, no sockets). Then `docker stop`: STOPSIGNAL, and SIGKILL after the
-grace period, timed.
+grace period, timed. How it ended is read from the exit status and the log: death by the
+signal, SIGKILL after the grace period, or a crash of its own while the probe waited
+(`exits.stop_outcome`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ import requests.exceptions
 
 from inspector.analysers.secrets import redact_text
 from inspector.probes import containers
-from inspector.probes.exits import ExitCause, classify, tail_lines
+from inspector.probes.exits import (
+    ExitCause,
+    classify,
+    exit_signal,
+    signal_number,
+    stop_outcome,
+    tail_lines,
+)
 from inspector.probes.limits import ProbeLimits
 from inspector.probes.model import LifecycleProbe, Process, Socket, Written
 from inspector.probes.plan import ProbePlan
@@ -72,6 +81,7 @@ def run(
     ) as container:
         try:
             container.start()
+            started = time.monotonic()
         except docker.errors.APIError as exc:
             return LifecycleProbe(
                 "could-not-start",
@@ -96,22 +106,25 @@ def run(
                 warmup_seconds=warmup,
                 grace_seconds=grace,
                 exit_code=state.get("ExitCode"),
+                exit_signal=exit_signal(state.get("ExitCode")),
                 oom_killed=state.get("OOMKilled"),
                 log_tail=tail,
                 exit_cause=cause,
                 **_written(container, plan),
                 **_usage(container, meter, limits, over_written),
             )
-        seen = _processes(container, state.get("Pid") or 0, proc_root)
-        listening = sockets_from_proc(proc_root, state.get("Pid") or 0)
         signal = (container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM"
+        seen = _processes(container, state.get("Pid") or 0, proc_root, signal_number(signal))
+        listening = sockets_from_proc(proc_root, state.get("Pid") or 0)
+        sent = round(time.monotonic() - started, 3)
         stop_seconds = _stop(container, grace)
         container.reload()
+        tail = _log_tail(container)
         exit_code = container.attrs["State"].get("ExitCode")
-        killed = exit_code == 137 and signal not in ("SIGKILL", "9", "KILL")
-        killed = killed and stop_seconds >= grace * 0.9
+        stopped_by, cause = stop_outcome(exit_code, signal, stop_seconds, grace, tail)
         watched = Watched(container, plan, warmup, grace, meter, limits)
-        return watched.ran(seen, listening, stop_seconds, "kill" if killed else "signal")
+        return watched.ran(seen, listening, stop_seconds, stopped_by,
+                           Stopped(sent, tail, cause))  # fmt: skip
 
 
 def _limited(
@@ -126,7 +139,8 @@ def _limited(
 ) -> LifecycleProbe:
     """The app passed the write limit during the warm-up: look at it frozen, then kill it."""
     paused = _try(container.pause)
-    seen = _processes(container, state.get("Pid") or 0, proc_root)
+    signal = (container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM"
+    seen = _processes(container, state.get("Pid") or 0, proc_root, signal_number(signal))
     listening = sockets_from_proc(proc_root, state.get("Pid") or 0)
     if paused:
         _try(container.unpause)
@@ -134,7 +148,17 @@ def _limited(
     _try(container.wait, timeout=30)
     container.reload()
     watched = Watched(container, plan, warmup, grace, meter, limits)
-    return watched.ran(seen, listening, None, "limit")
+    return watched.ran(seen, listening, None, "limit", Stopped(None, _log_tail(container), None))
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What the probe knew once the container had ended: when it sent the stop signal (seconds
+    after the start), the log's last lines, and the crash the log shows if it ended by itself."""
+
+    sent_seconds: float | None
+    log_tail: tuple[str, ...]
+    crash: ExitCause | None
 
 
 @dataclass(frozen=True)
@@ -154,6 +178,7 @@ class Watched:
         listening: tuple[Socket, ...] | None,
         stop_seconds: float | None,
         stopped_by: str,
+        stopped: Stopped,
     ) -> LifecycleProbe:
         container = self.container
         procs, namespace = seen
@@ -171,11 +196,14 @@ class Watched:
             listening=listening or (),
             sockets_known=listening is not None,
             stop_signal=(container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM",
+            stop_sent_seconds=stopped.sent_seconds,
             stop_seconds=stop_seconds,
             stopped_by=stopped_by,
             exit_code=final.get("ExitCode"),
+            exit_signal=exit_signal(final.get("ExitCode")),
             oom_killed=final.get("OOMKilled"),
-            log_tail=_log_tail(container),
+            log_tail=stopped.log_tail,
+            exit_cause=stopped.crash,
             **_written(container, self.plan),
             **_usage(container, self.meter, self.limits, over_written=stopped_by == "limit"),
         )
@@ -219,9 +247,15 @@ def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) ->
         return f"{during}{said}: the image cannot start as built"
     if cause.kind == "needs-config":
         what = f" ({cause.subject})" if cause.subject else ""
+        given = (
+            f"give it {cause.subject} as a deployment does (`docker run -e {cause.subject}=...`)"
+            if cause.subject and cause.subject.isidentifier()
+            else "give it the settings a deployment gives it"
+        )
         return (
             f"{during}, waiting for configuration it was not given{what}{said}: "
-            "inconclusive, neither a pass nor a fail; audit it where its settings exist"
+            f"inconclusive, neither a pass nor a fail; {given} and audit it where its settings "
+            "exist"
         )
     if cause.kind == "needs-service":
         what = f" ({cause.subject})" if cause.subject else ""
@@ -264,8 +298,12 @@ def _stop(container: Any, grace: float) -> float:
     return round(time.monotonic() - started, 3)
 
 
-def _processes(container: Any, host_pid: int, proc_root: str) -> tuple[tuple[Process, ...], str]:
-    found = processes_from_proc(proc_root, host_pid, container.id) if host_pid else None
+def _processes(
+    container: Any, host_pid: int, proc_root: str, stop_signal: int | None = None
+) -> tuple[tuple[Process, ...], str]:
+    found = None
+    if host_pid:
+        found = processes_from_proc(proc_root, host_pid, container.id, stop_signal)
     if found is not None:
         return tuple(_redacted(p) for p in found), "container"
     return tuple(_redacted(p) for p in _from_top(container, host_pid)), "host"

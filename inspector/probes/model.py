@@ -97,6 +97,8 @@ class Process:
     state: str | None  # "R", "S", "Z" (zombie), ...
     name: str
     cmdline: tuple[str, ...]
+    # What it does with the stop signal: "caught" | "ignored" | "blocked" | "default"; None: unknown
+    stop_signal_handling: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,11 +134,13 @@ class LifecycleProbe:
     pyc_written: int = 0
     stop_signal: str | None = None
     stop_seconds: float | None = None
-    stopped_by: str | None = None  # "signal" | "kill"
+    stop_sent_seconds: float | None = None  # after the start: the warm-up and the look at it
+    stopped_by: str | None = None  # "signal" | "kill" | "crash" | "limit"
     exit_code: int | None = None
+    exit_signal: str | None = None  # the signal an exit status of 128+N names
     oom_killed: bool | None = None
     log_tail: tuple[str, ...] = ()
-    exit_cause: ExitCause | None = None  # why it exited during the warm-up (exited-early only)
+    exit_cause: ExitCause | None = None  # why it exited early, or crashed while being stopped
     written_bytes: int | None = None  # into its writable layer and volumes, last measured
     write_limit_bytes: int | None = None
     log_limit_bytes: int | None = None

@@ -3,6 +3,8 @@
 Starting at the container's PID 1 (its host PID, from `docker inspect`), the tree is walked through
 `/proc/PID/task/TID/children`, which lists zombies too (cgroup listings may not). `NSpid` gives each
 process's PID inside the container. The net files of PID 1 are the container's network namespace.
+The signal masks of `status` (SigIgn, SigCgt, and SigBlk of every thread) say what a process does
+with the container's stop signal before the probe sends it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ MAX_PROCESSES = 4096
 CMDLINE_CAP = 64 * 1024
 STATUS_CAP = 64 * 1024
 NET_CAP = 8 * 1024 * 1024
+# Threads whose masks are read to tell whether a signal is blocked in all of them.
+THREADS_READ = 256
 
 
 def _read(path: Path, cap: int) -> bytes:
@@ -30,7 +34,9 @@ def _read(path: Path, cap: int) -> bytes:
         return handle.read(cap)
 
 
-def processes_from_proc(proc_root: str, host_pid: int, container_id: str) -> list[Process] | None:
+def processes_from_proc(
+    proc_root: str, host_pid: int, container_id: str, stop_signal: int | None = None
+) -> list[Process] | None:
     """The container's processes, or None when this /proc is not the engine's."""
     root = Path(proc_root)
     first = _status(root, host_pid)
@@ -65,9 +71,46 @@ def processes_from_proc(proc_root: str, host_pid: int, container_id: str) -> lis
                 state=status.get("State", "?")[:1],
                 name=status.get("Name", ""),
                 cmdline=argv,
+                stop_signal_handling=_handling(root, pid, status, stop_signal),
             )
         )
     return sorted(out, key=lambda p: p.pid)
+
+
+def _handling(root: Path, pid: int, status: dict[str, str], number: int | None) -> str | None:
+    """What the process does with signal `number`: "ignored" (SIG_IGN), "blocked" (masked in
+    every thread, so it stays pending), "caught" (a handler) or "default"; None if unknown."""
+    if number is None or not 0 < number <= 64:
+        return None
+    bit = 1 << (number - 1)
+    try:
+        ignored, caught = (int(status[key], 16) & bit for key in ("SigIgn", "SigCgt"))
+    except (KeyError, ValueError):
+        return None
+    if ignored:
+        return "ignored"
+    if _blocked_everywhere(root, pid, status, bit):
+        return "blocked"
+    return "caught" if caught else "default"
+
+
+def _blocked_everywhere(root: Path, pid: int, status: dict[str, str], bit: int) -> bool:
+    """A process-directed signal goes to any thread that does not block it."""
+    masks = [status.get("SigBlk", "0")]
+    try:
+        tasks = sorted(os.listdir(root / str(pid) / "task"))[:THREADS_READ]
+    except OSError:
+        tasks = []
+    for tid in tasks:
+        try:
+            text = _read(root / str(pid) / "task" / tid / "status", STATUS_CAP).decode()
+        except (OSError, UnicodeDecodeError):
+            continue
+        masks += [ln.partition(":")[2] for ln in text.splitlines() if ln.startswith("SigBlk:")]
+    try:
+        return all(int(mask.strip() or "0", 16) & bit for mask in masks)
+    except ValueError:
+        return False
 
 
 def _belongs(root: Path, pid: int, container_id: str) -> bool:
