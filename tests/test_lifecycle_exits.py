@@ -1,0 +1,72 @@
+"""The lifecycle probe's exit verdict on real fixture images, probed with its default warm-up and
+grace period: a crash after the stop signal is reported as a crash and the ignored SIGTERM still
+is; an entrypoint's unset variable is a missing setting, not a broken image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from checks import catalog
+from checks.engine import run_check
+from checks.model import Context
+from inspector.facts.collect import collect
+from inspector.probes import ProbeOptions, containers
+from tests.conftest import fixture_image
+
+pytestmark = pytest.mark.docker
+
+CHECKS = catalog()
+CRASH_LINE = "ValueError: could not convert string to float: 'n/a'"
+
+
+@pytest.fixture(scope="module")
+def probed(docker_client) -> dict[str, dict[str, Any]]:
+    """The facts of both fixtures, probed one after the other with the probe's defaults."""
+    return {
+        name: collect(fixture_image(name), probe=ProbeOptions()).to_json()
+        for name in ("lc-crash-after-term", "lc-unbound-var")
+    }
+
+
+def test_a_crash_after_the_stop_signal_is_recorded_as_the_apps_own_exit(probed, docker_client):
+    """lc-crash-after-term: status 1 (no signal's), the traceback's exception as the cause, and
+    PID 1's blocked SIGTERM, all recorded as facts; no probe container is left."""
+    life = probed["lc-crash-after-term"]["runtime"]["lifecycle"]
+    assert life["status"] == "ran"
+    assert (life["stopped_by"], life["exit_code"], life["exit_signal"]) == ("crash", 1, None)
+    assert life["exit_cause"]["line"] == CRASH_LINE
+    assert life["exit_cause"]["raised_in"] == "/srv/worker.py:17"
+    assert life["stop_sent_seconds"] >= life["warmup_seconds"]
+    (pid1,) = [p for p in life["processes"] if p["pid"] == 1]
+    assert pid1["stop_signal_handling"] == "blocked"
+    mine = f"{containers.OWNER_LABEL}={containers.owner()}"
+    assert not containers.listed(docker_client, mine)
+
+
+def test_the_crash_is_cor004_and_the_ignored_sigterm_is_still_ops002(probed):
+    """COR004 quotes the exception line; OPS002 says SIGTERM was ignored, not a slow stop."""
+    facts = probed["lc-crash-after-term"]
+    (crash,) = run_check(CHECKS["COR004"], facts, Context()).findings
+    assert crash.severity == "high"
+    assert CRASH_LINE in crash.message
+    assert "crashed by itself with status 1" in crash.message
+    (stop,) = run_check(CHECKS["OPS002"], facts, Context()).findings
+    assert stop.severity == "high"
+    assert "ignored SIGTERM" in stop.message
+    assert "blocks it" in stop.message
+
+
+def test_an_unbound_variable_in_the_entrypoint_is_a_missing_setting(probed):
+    """lc-unbound-var: bash's `DATABASE_URL: unbound variable` is needs-config (inconclusive,
+    naming the variable), so COR004 reports nothing and the reason says how to give it."""
+    facts = probed["lc-unbound-var"]
+    life = facts["runtime"]["lifecycle"]
+    assert life["status"] == "exited-early"
+    cause = life["exit_cause"]
+    assert (cause["kind"], cause["verdict"], cause["subject"]) == (
+        "needs-config", "inconclusive", "DATABASE_URL")  # fmt: skip
+    assert "DATABASE_URL: unbound variable" in life["reason"]
+    assert "-e DATABASE_URL=" in life["reason"]
+    assert run_check(CHECKS["COR004"], facts, Context()).status == "passed"
