@@ -181,11 +181,12 @@ def ignores_stop_signal(facts: Facts, ctx: Context) -> Iterator[Found]:
     How the lifecycle probe's `docker stop` went: `stopped_by` "kill" means the container
     ignored its stop signal (SIGTERM, or STOPSIGNAL) for the whole grace period and was
     SIGKILLed (exit code 137); a stop that worked but took longer than the `stop_seconds`
-    threshold (5 s) is a slow stop, reported as medium. When the app outlived the signal and then
-    crashed by itself (`stopped_by` "crash"; COR004 reports the crash), the crash says nothing
-    about the signal: the signal masks the probe read before the stop do (PID 1 with no handler,
-    which the kernel never delivers it to, or a process that ignores or blocks it), high; else
-    a crash more than the threshold after the signal is medium.
+    threshold (5 s) is a slow stop, reported as medium. The signal masks the probe read before
+    the stop say why a signal did nothing (PID 1 with no handler, which the kernel never
+    delivers it to, or a process that ignores or blocks it), and the finding says so. When the
+    app outlived the signal and then crashed by itself (`stopped_by` "crash"; COR004 reports the
+    crash), the crash says nothing about the signal: those masks do, high; without them, a crash
+    more than the threshold after the signal is medium.
 
     ## Why it matters
     Docker, Kubernetes and ECS stop a container by sending SIGTERM and waiting 10 s (30 s on
@@ -219,11 +220,13 @@ def ignores_stop_signal(facts: Facts, ctx: Context) -> Iterator[Found]:
     seconds = life.get("stop_seconds")
     where = Location(config="StopSignal", runtime="lifecycle probe: docker stop")
     if life.get("stopped_by") == "kill":
+        lost = _signal_lost(life, signal)
         yield Found(
-            f"the container ignored {signal} and was killed after the "
-            f"{life.get('grace_seconds')} s grace period "
+            f"the container ignored {signal}{': ' + lost[0] + ';' if lost else ''} and was "
+            f"killed after the {life.get('grace_seconds')} s grace period "
             f"(stop took {seconds} s, exit code {life.get('exit_code')})",
             where,
+            fix=lost[1] if lost else None,
         )
     elif life.get("stopped_by") == "crash":
         yield from _ignored_then_crashed(life, signal, ctx, where)

@@ -270,3 +270,14 @@ def test_ops002_judges_a_crash_without_masks_by_how_long_it_ran_on():
 def test_ops002_does_not_call_a_crash_a_slow_stop_when_the_app_handled_the_signal():
     """A handler caught SIGTERM and the app crashed 1.2 s later while shutting down: no OPS002."""
     assert run_check(CHECKS["OPS002"], _facts("caught"), CONTEXT).status == "passed"
+
+
+def test_ops002_says_why_a_killed_app_ignored_the_signal_and_how_to_fix_that():
+    """sigterm-ignorer's facts: PID 1 has no handler, which the finding says, with the fix."""
+    facts = _facts("default", stop_seconds=10.2)
+    facts["runtime"]["lifecycle"].update(stopped_by="kill", exit_code=137, exit_cause=None)
+    (finding,) = run_check(CHECKS["OPS002"], facts, CONTEXT).findings
+    assert finding.severity == "high"
+    assert "PID 1 (`python3 /srv/worker.py`) has no handler for it" in finding.message
+    assert "was killed after the 10.0 s grace period" in finding.message
+    assert "tini" in (finding.fix or "")
