@@ -118,11 +118,16 @@ def _python_missing(entry: dict[str, Any]) -> bool:
 
 
 def _command_started(facts: Facts) -> bool:
-    """The lifecycle probe saw the command run (exit 126/127 is the shell failing to run it)."""
+    """The lifecycle probe saw the command run (exit 126/127 is the shell failing to run it,
+    unless the log shows it ran far enough to ask for a setting or a service: bash exits 127 on
+    a variable unset under `set -u`)."""
     probe = (facts.get("runtime") or {}).get("lifecycle") or {}
     if lifecycle(facts):
         return True
-    return probe.get("status") == "exited-early" and probe.get("exit_code") not in (126, 127)
+    if probe.get("status") != "exited-early":
+        return False
+    asked = (probe.get("exit_cause") or {}).get("kind") in ("needs-config", "needs-service")
+    return asked or probe.get("exit_code") not in (126, 127)
 
 
 @check(

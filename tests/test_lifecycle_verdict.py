@@ -281,3 +281,20 @@ def test_ops002_says_why_a_killed_app_ignored_the_signal_and_how_to_fix_that():
     assert "PID 1 (`python3 /srv/worker.py`) has no handler for it" in finding.message
     assert "was killed after the 10.0 s grace period" in finding.message
     assert "tini" in (finding.fix or "")
+
+
+def test_cor002_believes_a_log_asking_for_a_setting_over_a_guess_at_a_shell_line():
+    """`bash -c` exits 127 on a variable unset under `set -u`: the command ran, so COR002's
+    guess that `$APP_BIN` cannot be found is not reported; the missing setting is the cause."""
+    argv = ["bash", "-c", 'set -u; exec "$APP_BIN"']
+    line = "bash: line 1: APP_BIN: unbound variable"
+    facts = {
+        "config": {"cmd": argv},
+        "python": {"entrypoint_interpreter": {"argv": argv, "form": "exec", "command": "$APP_BIN",
+                                              "chain": ["shell"],
+                                              "note": "`$APP_BIN` is not found on PATH"}},
+        "runtime": {"lifecycle": {"status": "exited-early", "exit_code": 127, "log_tail": [line],
+                                  "exit_cause": classify([line], 127, False).__dict__}},
+    }  # fmt: skip
+    assert facts["runtime"]["lifecycle"]["exit_cause"]["kind"] == "needs-config"
+    assert run_check(CHECKS["COR002"], facts, CONTEXT).status == "passed"
