@@ -13,12 +13,16 @@ from checks.engine import run_check
 from checks.model import Context
 from inspector.facts.collect import collect
 from inspector.probes import ProbeOptions, containers
-from tests.conftest import fixture_image
+from tests.conftest import FIXTURES, fixture_image
 
 pytestmark = pytest.mark.docker
 
 CHECKS = catalog()
 CRASH_LINE = "ValueError: could not convert string to float: 'n/a'"
+WORKER = (FIXTURES / "lc-crash-after-term" / "worker.py").read_text().splitlines()
+# Where the fixture's bad record raises: the line that converts each price.
+_PRICE_LINE = next(number for number, line in enumerate(WORKER, 1) if "float(record" in line)
+RAISED_IN = f"/srv/worker.py:{_PRICE_LINE}"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,7 @@ def test_a_crash_after_the_stop_signal_is_recorded_as_the_apps_own_exit(probed, 
     assert life["status"] == "ran"
     assert (life["stopped_by"], life["exit_code"], life["exit_signal"]) == ("crash", 1, None)
     assert life["exit_cause"]["line"] == CRASH_LINE
-    assert life["exit_cause"]["raised_in"] == "/srv/worker.py:17"
+    assert life["exit_cause"]["raised_in"] == RAISED_IN
     assert life["stop_sent_seconds"] >= life["warmup_seconds"]
     (pid1,) = [p for p in life["processes"] if p["pid"] == 1]
     assert pid1["stop_signal_handling"] == "blocked"
@@ -51,6 +55,7 @@ def test_the_crash_is_cor004_and_the_ignored_sigterm_is_still_ops002(probed):
     (crash,) = run_check(CHECKS["COR004"], facts, Context()).findings
     assert crash.severity == "high"
     assert CRASH_LINE in crash.message
+    assert RAISED_IN in crash.message
     assert "crashed by itself with status 1" in crash.message
     (stop,) = run_check(CHECKS["OPS002"], facts, Context()).findings
     assert stop.severity == "high"

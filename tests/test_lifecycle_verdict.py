@@ -24,11 +24,11 @@ CRASH_LOG = (
     "worker started",
     "processing batch 7",
     TRACEBACK,
-    '  File "/srv/worker.py", line 26, in <module>',
+    '  File "/srv/worker.py", line 27, in <module>',
     '    print(f"batch total: {total(RECORDS)}", flush=True)',
-    '  File "/srv/worker.py", line 17, in total',
+    '  File "/srv/worker.py", line 18, in total',
     '    return sum(float(record["price"]) for record in records)',
-    '  File "/srv/worker.py", line 17, in <genexpr>',
+    '  File "/srv/worker.py", line 18, in <genexpr>',
     '    return sum(float(record["price"]) for record in records)',
     "ValueError: could not convert string to float: 'n/a'",
 )
@@ -47,7 +47,7 @@ def test_an_error_status_with_a_traceback_after_the_stop_signal_is_a_crash():
     assert (cause.kind, cause.verdict, cause.exception) == ("python-exception", "broken",
                                                             "ValueError")  # fmt: skip
     assert cause.line == CRASH_LINE
-    assert cause.raised_in == "/srv/worker.py:17"
+    assert cause.raised_in == "/srv/worker.py:18"
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ def _facts(handling: str | None, stop_seconds: float = 1.2, **cause: Any) -> dic
     """Facts of an app PID 1 that crashed 1.2 s after SIGTERM (lc-crash-after-term's shape)."""
     exit_cause = {"kind": "python-exception", "verdict": "broken", "line": CRASH_LINE,
                   "subject": CRASH_LINE, "exception": "ValueError",
-                  "raised_in": "/srv/worker.py:17", **cause}  # fmt: skip
+                  "raised_in": "/srv/worker.py:18", **cause}  # fmt: skip
     argv = ["python3", "/srv/worker.py"]
     return {
         "config": {"cmd": argv},
@@ -230,7 +230,7 @@ def test_cor004_reports_a_crash_while_stopping_with_the_exception_and_where():
     assert finding.severity == "high"
     assert "crashed by itself with status 1" in finding.message
     assert CRASH_LINE in finding.message
-    assert "/srv/worker.py:17" in finding.message
+    assert "/srv/worker.py:18" in finding.message
     assert finding.location.path == "/srv/worker.py"
     assert "ValueError" in (finding.fix or "")
 
