@@ -98,6 +98,11 @@ def _blocked_everywhere(root: Path, pid: int, status: dict[str, str], bit: int) 
     """A process-directed signal goes to any thread that does not block it."""
     masks = [status.get("SigBlk", "0")]
     try:
+        if not int(masks[0] or "0", 16) & bit:
+            return False  # the main thread takes it: no need to read the others
+    except ValueError:
+        return False
+    try:
         tasks = sorted(os.listdir(root / str(pid) / "task"))[:THREADS_READ]
     except OSError:
         tasks = []
