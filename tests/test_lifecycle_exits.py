@@ -75,3 +75,18 @@ def test_an_unbound_variable_in_the_entrypoint_is_a_missing_setting(probed):
     assert "DATABASE_URL: unbound variable" in life["reason"]
     assert "-e DATABASE_URL=" in life["reason"]
     assert run_check(CHECKS["COR004"], facts, Context()).status == "passed"
+
+
+def test_a_python_pid1_without_a_handler_is_read_as_default_and_ops002_says_so(docker_client):
+    """sigterm-ignorer: /proc shows PID 1 with no SIGTERM handler ("default"), and OPS002's kill
+    finding says that is why the signal did nothing, with the fix for it."""
+    facts = collect(
+        fixture_image("sigterm-ignorer"), probe=ProbeOptions(warmup=2, grace=3)
+    ).to_json()
+    life = facts["runtime"]["lifecycle"]
+    (pid1,) = [p for p in life["processes"] if p["pid"] == 1]
+    assert pid1["stop_signal_handling"] == "default"
+    assert (life["stopped_by"], life["exit_signal"]) == ("kill", "SIGKILL")
+    (stop,) = run_check(CHECKS["OPS002"], facts, Context()).findings
+    assert "has no handler for it" in stop.message
+    assert "tini" in (stop.fix or "")
