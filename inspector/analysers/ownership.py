@@ -8,8 +8,9 @@ settings is. So every file a secret is found in gets an owner:
   under a top-level name one installs in its site-packages / dist-packages; `owner` names it.
   A distribution installed from a local directory (`direct_url.json` with `dir_info`: `pip
   install .` of the project itself) is the app's, not a third party's.
-- `os`: what the OS's packages install: `/usr/` outside `/usr/local/`, `/lib/`, `/bin/`,
-  `/sbin/`, and the interpreter's own standard library wherever it lives.
+- `os`: what the OS's packages install: `/usr/share/`, `/usr/lib/`, `/usr/bin/` and the like
+  (not `/usr/local/` nor `/usr/src/`), `/lib/`, `/bin/`, `/sbin/`, Debian's dist-packages, and
+  an interpreter's own standard library wherever it lives.
 - `npm`: under a `node_modules/` package.
 - `app`: everything else (the app's code and config, home directories, `/etc`, and files in a
   site-packages that no installed distribution claims). Nothing is third-party without evidence.
@@ -25,6 +26,7 @@ Django's 3,600 files.
 
 from __future__ import annotations
 
+import csv
 import json
 import posixpath
 import re
@@ -44,8 +46,22 @@ _SITE_DIRS = ("site-packages", "dist-packages")
 # The stdlib of an interpreter: /usr/lib/python3.11/, /usr/local/lib/python3.12/,
 # /opt/conda/lib/python3.11/ (site-packages below it is handled first).
 _STDLIB = re.compile(r"^(?:/[^/]+)*?/lib(?:64)?/python\d+(?:\.\d+)?/")
-_OS_ROOTS = ("/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/")
-_OS_SHARED = ("/usr/local/",)  # /usr/local is the admin's (and the official images' CPython)
+# Where the OS's packages install. Not all of /usr: /usr/local is the admin's (and the official
+# images' CPython), and /usr/src/app is a common WORKDIR for the app itself.
+_OS_ROOTS = (
+    "/usr/share/",
+    "/usr/lib/",
+    "/usr/lib32/",
+    "/usr/lib64/",
+    "/usr/libexec/",
+    "/usr/bin/",
+    "/usr/sbin/",
+    "/usr/include/",
+    "/lib/",
+    "/lib64/",
+    "/bin/",
+    "/sbin/",
+)
 _DIST_DIR = re.compile(r"(?P<name>[^/]+?)-[^-/]+\.(?:dist-info|egg-info)$")
 
 # --- what kind of file -----------------------------------------------------------------------
@@ -135,9 +151,12 @@ def record_paths(text: str, metadata_dir: str) -> list[str]:
         base = metadata_dir  # installed-files.txt: relative to the .egg-info directory
     paths = []
     for line in text.splitlines():
-        field = line.split(",", 1)[0].strip()
-        if len(field) >= 2 and field[0] == field[-1] == '"':
-            field = field[1:-1]
+        # A RECORD is CSV: a path with a comma in it is quoted.
+        try:
+            row = next(csv.reader([line]), [])
+        except csv.Error:
+            continue
+        field = row[0].strip() if row else ""
         if not field or "\0" in field:
             continue
         joined = field if field.startswith("/") else posixpath.join(base, field)
@@ -226,7 +245,7 @@ class Owners:
         stdlib = _STDLIB.match(path)
         if stdlib is not None:
             return Owner(OS, posixpath.basename(stdlib.group(0).rstrip("/")))
-        if path.startswith(_OS_ROOTS) and not path.startswith(_OS_SHARED):
+        if path.startswith(_OS_ROOTS):
             return Owner(OS, None)
         return Owner(APP, None)
 
