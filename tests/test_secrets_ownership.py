@@ -234,6 +234,24 @@ def test_a_private_key_is_live_only_when_its_body_decodes_to_a_key():
 # --- the analyser's facts -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("path", "credential"),
+    [
+        ("/root/.ssh/id_rsa", True),
+        (f"{SITE}/pkg/keys/server.pem", True),
+        ("/app/credentials.json", True),
+        ("/root/.netrc", True),
+        ("/root/.docker/config.json", True),
+        (f"{SITE}/pkg/.env", False),
+        ("/app/main.tfstate", False),
+        ("/app/settings.py", False),
+    ],
+)
+def test_credential_files_by_name(path, credential):
+    """Keys, `.netrc`, registry and cloud credential files are credential files; dotenv is not."""
+    assert secrets.credential_file(path) is credential
+
+
 def test_file_secrets_record_owner_kind_credential_file_and_live_format():
     """Each file secret says who installed the file, what kind it is, and whether it verifies."""
     token, password = _github_token(), _password()

@@ -90,6 +90,11 @@ KUBECONFIG, GIT_DIRECTORY, URL_CREDENTIALS = "kubeconfig", "git-directory", "url
 SECRET_VARIABLE = "secret-variable"
 
 _SSH_KEY_NAME = re.compile(r"id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?|ssh_host_\w+_key")
+# Rules by name whose files exist only to hold a credential.
+_CREDENTIAL_FILE_RULES = frozenset({
+    PRIVATE_KEY, PKCS12, PYPIRC, NETRC, PIP_CONF, AWS_CREDENTIALS, DOCKER_CONFIG, GIT_CREDENTIALS,
+    NPMRC, KUBECONFIG,
+})  # fmt: skip
 # Credential files by name that the content scan reads (no rule by name of their own).
 _CREDENTIAL_NAMES = frozenset({
     "credentials.json", "client_secret.json", "service_account.json", "service-account.json",
@@ -566,8 +571,10 @@ class _Steps:
 
 
 def credential_file(path: str) -> bool:
-    """A file that holds credentials by its very name: a key, `.netrc`, `credentials.json`."""
-    return _file_rule(path) is not None or posixpath.basename(path).lower() in _CREDENTIAL_NAMES
+    """A file that holds credentials by its very name: a key, `.netrc`, `credentials.json`.
+    Not a dotenv, Terraform state or `.git/config`: in a package those are its examples."""
+    rule = _file_rule(path)
+    return rule in _CREDENTIAL_FILE_RULES or posixpath.basename(path).lower() in _CREDENTIAL_NAMES
 
 
 class _Whose:
