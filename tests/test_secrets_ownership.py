@@ -177,6 +177,14 @@ def test_owners_come_from_records_top_level_names_and_local_installs():
     assert owners.of("/root/.netrc") == ownership.Owner("app", None)
 
 
+def test_a_record_longer_than_the_capture_still_claims_its_package():
+    """Only a RECORD's first bytes are captured; they name its top-level package all the same."""
+    files = [f"bigpkg/module_{i:05d}.py" for i in range(9000)]
+    assert len("".join(f"{f},sha256=x,1\n" for f in files)) > ownership.RECORD_CAP
+    owners = ownership.owners(_image(tuple(_dist("bigpkg", "1.0", files))))
+    assert owners.of(f"{SITE}/bigpkg/module_08999.py") == ownership.Owner("python", "bigpkg")
+
+
 # --- placeholders and documentation pairs -------------------------------------------------------
 
 
