@@ -202,8 +202,10 @@ def test_a_record_longer_than_the_capture_still_claims_its_package():
 def test_template_slots_in_brackets_are_not_values(url):
     """A URL whose password is a bracketed, braced or `%()s` slot is no finding at all."""
     assert not secret_rules.scan("/app/settings.py", f'URL = "{url}"\n'.encode())
+    assert not secrets.scan_value(url)  # an ENV value, a build step, a pip.conf line
     assert secret_rules.bracketed("[password]]")
     assert not secret_rules.bracketed(_password())
+    assert not secret_rules.bracketed(_password() + ")")
 
 
 def test_scott_tiger_is_documentation_and_a_real_password_is_not():

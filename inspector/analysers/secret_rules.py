@@ -68,9 +68,10 @@ _PLACEHOLDER = re.compile(
     r"secret|password)|replace[-_]?me|insert[-_]?here|redacted|fake|not[-_]?a[-_]?real).*)|"
     r"(.)\1{5,}.*|.*(.)\2{7,}.*"
 )
-# A word in brackets on either side is a template's slot, not a value: `[password]]` (redis's
-# `redis://[[username]:[password]]@localhost`), `<password>`, `{password}`, `(password)`.
-_BRACKETED = re.compile(r"[\[<{(]+[\w .-]*[\]>})]*|[\[<{(]*[\w .-]*[\]>})]+")
+# A word in brackets is a template's slot, not a value: `[password]]` (redis's
+# `redis://[[username]:[password]]@localhost`), `<password>`, `{password}`, `(password)`. Both
+# sides: a real password may well end in `)`.
+_BRACKETED = re.compile(r"[\[<{(]+[\w .-]*[\]>})]+")
 # Credentials that documentation has used for decades: Oracle's `scott`/`tiger` sample schema
 # fills SQLAlchemy's docstrings. Written in an app's config they are still no secret.
 _DOC_USERINFO = re.compile(r"(?i)scott:tiger\W*\w{0,8}")
@@ -117,7 +118,7 @@ def placeholder(value: str) -> bool:
 
 
 def bracketed(value: str) -> bool:
-    """A template's slot: a bare word with brackets on either side (`[password]]`, `<pw>`)."""
+    """A template's slot: a bare word between brackets (`[password]]`, `<pw>`, `{pw}`)."""
     return bool(_BRACKETED.fullmatch(value.strip()))
 
 

@@ -59,7 +59,7 @@ _PLACEHOLDERS = frozenset({
     "false", "yes", "no", "on", "off", "0", "1", "redacted", "todo", "tbd", "example", "-",
 })  # fmt: skip
 _REFERENCE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*(?:[:]?[-=?+][^}]*)?\}?|\$\(.*\)")
-_FILLER = re.compile(r"<[^>]*>|\{\{.*\}\}|\*+|x+|X+|\.\.\.")
+_FILLER = re.compile(r"<[^>]*>|%\(\w+\)s|\{\{.*\}\}|\*+|x+|X+|\.\.\.")
 
 _PEM_PRIVATE = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----")
 # Linear on any input: a scheme starts only where no scheme character precedes it, and every
