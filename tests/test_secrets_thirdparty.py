@@ -1,6 +1,7 @@
 """Secrets on a real image with real third-party packages (ts-thirdparty): SQLAlchemy, redis,
-django-redis, Django, PyJWT, django-allauth and debugpy installed from their wheels, whose own
-docstrings, METADATA and vendored code hold example credentials, beside an app with planted
+django-redis, Django, PyJWT, django-allauth, debugpy and tornado installed from their wheels,
+whose own docstrings, METADATA, tests and vendored code hold example credentials (tornado's a
+real private key), beside an app with planted
 real-format credentials. No secret finding above info comes from the packages' files, every
 planted credential is high or critical, and no planted value is ever printed."""
 
@@ -93,6 +94,15 @@ def test_facts_name_the_package_and_kind_of_each_third_party_hit(facts):
     assert ("python", "django-redis", "docs") in hits
     assert ("python", "debugpy", "vendored") in hits
     assert all(kind in ("python", "os") for kind, _owner, _file_kind in hits)
+
+
+def test_a_real_test_key_is_live_yet_info_in_a_package_test_tree(facts, report):
+    """tornado's test key decodes to a real key and is a key file by name, but it is test data."""
+    path = "/opt/venv/lib/python3.11/site-packages/tornado/test/test.key"
+    (key,) = [s for s in facts["secrets"] if s["path"] == path]
+    assert (key["owner"], key["file_kind"], key["live_format"], key["credential_file"]) == (
+        "tornado", "tests", True, True)  # fmt: skip
+    assert {f["severity"] for f in _secret_findings(report) if _path(f) == path} == {"info"}
 
 
 def test_no_output_holds_a_planted_value(report, facts):
