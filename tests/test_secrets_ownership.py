@@ -177,6 +177,14 @@ def test_owners_come_from_records_top_level_names_and_local_installs():
     assert owners.of("/root/.netrc") == ownership.Owner("app", None)
 
 
+def test_a_record_cannot_claim_files_outside_its_environment():
+    """`../` out of the venv in a RECORD does not make the app's own settings third-party."""
+    files = ["sneaky/__init__.py", "../../../../../app/settings.py", "../../../share/sneaky/x.js"]
+    owners = ownership.owners(_image(tuple(_dist("sneaky", "1.0", files))))
+    assert owners.of("/app/settings.py") == ownership.Owner("app", None)
+    assert owners.of("/opt/venv/share/sneaky/x.js") == ownership.Owner("python", "sneaky")
+
+
 def test_a_record_longer_than_the_capture_still_claims_its_package():
     """Only a RECORD's first bytes are captured; they name its top-level package all the same."""
     files = [f"bigpkg/module_{i:05d}.py" for i in range(9000)]

@@ -146,6 +146,12 @@ def site_dir(path: str) -> tuple[str, str] | None:
     return None
 
 
+def _prefix(site: str) -> str:
+    """The environment a site dir belongs to: /opt/venv for /opt/venv/lib/python3.11/site-packages,
+    /usr for Debian's /usr/lib/python3/dist-packages."""
+    return posixpath.dirname(posixpath.dirname(posixpath.dirname(site))) or "/"
+
+
 def record_paths(text: str, metadata_dir: str) -> list[str]:
     """The absolute paths a RECORD (or `installed-files.txt`) lists, relative paths resolved
     against the directory the RECORD's paths are relative to."""
@@ -210,7 +216,13 @@ class Owners:
     def add(self, metadata_dir: str, owner: Owner, listed: list[str], tops: list[str]) -> None:
         site = site_dir(metadata_dir)
         self.exact.setdefault(metadata_dir, owner)
+        # A RECORD may list files outside site-packages (console scripts, `share/` data), but
+        # only inside its environment's prefix: `../../../../app/settings.py` in a RECORD must
+        # not make the app's own settings third-party.
+        prefix = _prefix(site[0]) if site is not None else posixpath.dirname(metadata_dir)
         for path in listed:
+            if not (path + "/").startswith(prefix.rstrip("/") + "/"):
+                continue
             self.exact.setdefault(path, owner)
             below = site_dir(path)
             if site is not None and below is not None and below[0] == site[0] and below[1]:
