@@ -177,6 +177,14 @@ def test_owners_come_from_records_top_level_names_and_local_installs():
     assert owners.of("/root/.netrc") == ownership.Owner("app", None)
 
 
+def test_dpkg_file_lists_name_the_os_package_but_never_claim_etc():
+    """A file dpkg lists is its package's; /etc stays the image's own configuration."""
+    listing = b"/.\n/usr\n/usr/share/libpq5/pg_service.conf.sample\n/etc/postgresql-common/x.conf\n"
+    owners = ownership.owners(_image((("var/lib/dpkg/info/libpq5:amd64.list", listing),)))
+    assert owners.of("/usr/share/libpq5/pg_service.conf.sample") == ownership.Owner("os", "libpq5")
+    assert owners.of("/etc/postgresql-common/x.conf") == ownership.Owner("app", None)
+
+
 def test_a_record_cannot_claim_files_outside_its_environment():
     """`../` out of the venv in a RECORD does not make the app's own settings third-party."""
     files = ["sneaky/__init__.py", "../../../../../app/settings.py", "../../../share/sneaky/x.js"]

@@ -8,9 +8,10 @@ settings is. So every file a secret is found in gets an owner:
   under a top-level name one installs in its site-packages / dist-packages; `owner` names it.
   A distribution installed from a local directory (`direct_url.json` with `dir_info`: `pip
   install .` of the project itself) is the app's, not a third party's.
-- `os`: what the OS's packages install: `/usr/share/`, `/usr/lib/`, `/usr/bin/` and the like
-  (not `/usr/local/` nor `/usr/src/`), `/lib/`, `/bin/`, `/sbin/`, Debian's dist-packages, and
-  an interpreter's own standard library wherever it lives.
+- `os`: what the OS's packages install: a file dpkg lists for a package (`owner` names it;
+  never `/etc`, the admin's configuration), `/usr/share/`, `/usr/lib/`, `/usr/bin/` and the
+  like (not `/usr/local/` nor `/usr/src/`), `/lib/`, `/bin/`, `/sbin/`, Debian's
+  dist-packages, and an interpreter's own standard library wherever it lives.
 - `npm`: under a `node_modules/` package.
 - `app`: everything else (the app's code and config, home directories, `/etc`, and files in a
   site-packages that no installed distribution claims). Nothing is third-party without evidence.
@@ -41,6 +42,11 @@ from inspector.layers.model import FILE
 RECORD_CAP = 256 * 1024
 _SMALL_CAP = 16 * 1024
 _METADATA_HEAD = 4096  # Name: is in the first lines of METADATA / PKG-INFO
+
+# dpkg's list of each installed package's files: about 400 KiB in all for a Debian base with
+# Python, a few MiB for an image with a compiler toolchain.
+DPKG_INFO = "/var/lib/dpkg/info"
+DPKG_LIST_CAP = 1024 * 1024
 
 APP, PYTHON, OS, NPM = "app", "python", "os", "npm"
 CODE, DOCS, TESTS, VENDORED = "code", "docs", "tests", "vendored"
@@ -134,6 +140,8 @@ def wants(path: str, size: int) -> int | None:
         (".dist-info", ".egg-info")
     ):
         return _SMALL_CAP
+    if parent == DPKG_INFO and name.endswith(".list"):
+        return DPKG_LIST_CAP
     return None
 
 
@@ -210,6 +218,7 @@ class Owners:
 
     def __init__(self) -> None:
         self.exact: dict[str, Owner] = {}
+        self.os_files: dict[str, str] = {}  # path -> the OS package whose file list has it
         # (site dir, first name below it) -> owner: a package dir, a module, a .dist-info dir
         self.tops: dict[tuple[str, str], Owner] = {}
 
@@ -245,6 +254,10 @@ class Owners:
             )
             if found is not None:
                 return found
+        package = self.os_files.get(path)
+        if package is not None:
+            return Owner(OS, package)
+        if site is not None:
             if site[0].startswith("/usr/lib/python3/") and "/local/" not in site[0]:
                 return Owner(OS, None)  # Debian's dist-packages: installed by apt
             return Owner(APP, None)  # claimed by no installed distribution
@@ -301,4 +314,12 @@ def owners(data: ImageData) -> Owners:
             # No file list: the package is importable under its normalised name.
             tops = [re.sub(r"[-.]+", "_", name).lower()]
         found.add(metadata_dir, owner, listed, tops)
+    for path in data.fs.history:
+        if posixpath.dirname(path) == DPKG_INFO and path.endswith(".list"):
+            package = posixpath.basename(path)[: -len(".list")].split(":", 1)[0]
+            for line in (_text(data, path) or "").splitlines():
+                # /etc holds the admin's configuration (conffiles are meant to be edited): a
+                # credential there is the image's own, whichever package first shipped the file.
+                if line.startswith("/") and not line.startswith("/etc/"):
+                    found.os_files.setdefault(line, package)
     return found

@@ -414,12 +414,11 @@ FIELDS: dict[str, str] = {
     "secrets[].owner_kind": (
         'Who installed the file: "python" (listed in an installed distribution\'s RECORD or '
         "`installed-files.txt`, or under a top-level name one installs in its site-packages), "
-        "\"os\" (the OS's packages: /usr/share, /usr/lib, /usr/bin and the like, Debian's "
-        'dist-packages, an interpreter\'s standard library), "npm" (a node_modules package) '
-        'or "app" (anything '
-        "else: the app's code and config, home directories, /etc, and files no installed "
-        "distribution claims; a distribution installed from a local directory is the app's "
-        "too); null outside files."
+        '"os" (a file dpkg lists for an OS package, outside /etc; /usr/share, /usr/lib, /usr/bin '
+        "and the like; Debian's dist-packages; an interpreter's standard library), \"npm\" (a "
+        'node_modules package) or "app" (anything else: the app\'s code and config, home '
+        "directories, /etc, and files no installed distribution claims; a distribution installed "
+        "from a local directory is the app's too); null outside files."
     ),
     "secrets[].owner": (
         "The distribution (its METADATA `Name:`), OS or npm package the file belongs to; null "
