@@ -272,7 +272,7 @@ _HINT_LENGTH = re.compile(r"\((\d+) (?:chars|bytes)\)")
 _SHORTEST_KEY = 200
 
 
-def third_party_material(secret: dict[str, Any]) -> bool:
+def _third_party_material(secret: dict[str, Any]) -> bool:
     """A match in a file an installed package put there (a distribution, the OS, npm) that is
     neither a credential file by name nor a value of a verified live format in the package's
     code: SQLAlchemy's `scott:tiger` docstrings, a README's token in METADATA, a package's
@@ -287,7 +287,7 @@ def third_party_material(secret: dict[str, Any]) -> bool:
 def _secret_severity(secret: dict[str, Any]) -> str:
     """critical for credentials by shape, lower as the evidence weakens."""
     kind = secret.get("kind") or ""
-    if secret.get("likely_test_fixture") or third_party_material(secret):
+    if secret.get("likely_test_fixture") or _third_party_material(secret):
         return "info"  # someone's tests, docs or examples: worth a look, never a gate failure
     if kind == "private-key" and secret.get("where") != "file":
         size = _HINT_LENGTH.search(secret.get("hint") or "")
