@@ -255,6 +255,9 @@ def test_a_private_key_is_live_only_when_its_body_decodes_to_a_key():
     assert (der.rule, der.live) == ("private-key", True)
     assert (noise.rule, noise.live) == ("private-key", False)
     assert ssh.live
+    cert_then_noise = _pem(_der_key(), "CERTIFICATE") + _pem(_noise_key())
+    assert not secret_rules.key_body_live(cert_then_noise)
+    assert secret_rules.key_body_live(_pem(_noise_key(), "CERTIFICATE") + _pem(_der_key()))
 
 
 # --- the analyser's facts -----------------------------------------------------------------------

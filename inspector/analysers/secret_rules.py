@@ -128,6 +128,9 @@ def documented_userinfo(url: str) -> bool:
     return bool(_DOC_USERINFO.fullmatch(userinfo))
 
 
+_KEY_HEADER = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+
+
 def _der(body: bytes) -> bool:
     """A DER SEQUENCE whose declared length is exactly the bytes there are: a key structure,
     not base64-looking filler (which decodes to noise, or does not decode at all)."""
@@ -155,7 +158,8 @@ def key_body_live(block: str) -> bool:
     (PKCS#1, PKCS#8, SEC1), OpenSSH's `openssh-key-v1` or an OpenPGP secret-key packet; a
     legacy encrypted body to whole cipher blocks."""
     text = block.replace("\\n", "\n")
-    begin = text.find("-----BEGIN")
+    header = _KEY_HEADER.search(text)  # a certificate before the key is not the key
+    begin = header.start() if header else -1
     start = text.find("-----\n", begin) if begin >= 0 else -1
     end = text.find("-----END", start) if start >= 0 else -1
     if end < 0:
