@@ -75,6 +75,7 @@ def _password() -> str:
     [
         (f"{SITE}/PyJWT-2.10.1.dist-info/METADATA", "docs"),
         (f"{SITE}/foo-1.0.egg-info/PKG-INFO", "docs"),
+        ("/usr/lib/python3/dist-packages/foo-1.0.egg-info", "docs"),
         (f"{SITE}/redis/README.md", "docs"),
         (f"{SITE}/django/contrib/admin/docs/index.rst", "docs"),
         ("/usr/share/doc/libpq5/examples/conn.txt", "docs"),

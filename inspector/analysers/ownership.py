@@ -98,8 +98,10 @@ def file_kind(path: str, third_party: bool = True) -> str:
     parts = path.split("/")
     dirs, base = parts[1:-1], parts[-1].lower()
     lower_dirs = [d.lower() for d in dirs]
-    if path.startswith("/usr/share/doc/") or any(
-        d.endswith((".dist-info", ".egg-info")) and base in _DOC_NAMES for d in dirs[-1:]
+    if (
+        path.startswith("/usr/share/doc/")
+        or base.endswith(".egg-info")
+        or any(d.endswith((".dist-info", ".egg-info")) and base in _DOC_NAMES for d in dirs[-1:])
     ):
         return DOCS
     if (
