@@ -581,9 +581,12 @@ class _Whose:
     """Each path's owner and kind, from the image's installed distributions (built once)."""
 
     def __init__(self, data: ImageData) -> None:
-        self.owners = ownership.owners(data)
+        self.data = data
+        self.owners: ownership.Owners | None = None  # built at the first file secret, if any
 
     def __call__(self, path: str) -> dict[str, Any]:
+        if self.owners is None:
+            self.owners = ownership.owners(self.data)
         owner = self.owners.of(path)
         kind = ownership.file_kind(path, third_party=owner.kind != ownership.APP)
         return {"owner_kind": owner.kind, "owner": owner.name, "file_kind": kind,
