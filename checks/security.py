@@ -265,17 +265,30 @@ _LIKELY_CREDENTIALS = frozenset({
     "secret-variable", "pkcs12", "terraform-state", "jwt", "password-assignment",
     "password-setting",
 })  # fmt: skip
+_PACKAGE_WORDS = {"python": "a Python distribution", "os": "an OS package", "npm": "an npm package"}
 _HINT_LENGTH = re.compile(r"\((\d+) (?:chars|bytes)\)")
 # A PEM private key is hundreds of characters; a short "key" in a command is a header being
 # printed or grepped for, not a key.
 _SHORTEST_KEY = 200
 
 
+def _third_party_material(secret: dict[str, Any]) -> bool:
+    """A match in a file an installed package put there (a distribution, the OS, npm) that is
+    neither a credential file by name nor a value of a verified live format in the package's
+    code: SQLAlchemy's `scott:tiger` docstrings, a README's token in METADATA, a package's
+    test keys. The image's own files (owner "app", or no owner recorded) never are."""
+    if secret.get("owner_kind") in (None, "app"):
+        return False
+    if secret.get("file_kind") in ("docs", "tests", "vendored"):
+        return True
+    return not (secret.get("credential_file") or secret.get("live_format"))
+
+
 def _secret_severity(secret: dict[str, Any]) -> str:
     """critical for credentials by shape, lower as the evidence weakens."""
     kind = secret.get("kind") or ""
-    if secret.get("likely_test_fixture"):
-        return "info"  # someone's tests or docs: worth a look, never a gate failure
+    if secret.get("likely_test_fixture") or _third_party_material(secret):
+        return "info"  # someone's tests, docs or examples: worth a look, never a gate failure
     if kind == "private-key" and secret.get("where") != "file":
         size = _HINT_LENGTH.search(secret.get("hint") or "")
         if size and int(size.group(1)) < _SHORTEST_KEY:
@@ -459,8 +472,19 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     finding names the rule, the file and line, the layer and history step that wrote it and,
     when a later layer deleted or replaced it, that layer; never the value, only its length and
     a fingerprint. Published example values and placeholders (`${VAR}`, `<token>`,
-    `changeme`) are not findings; test and documentation material (under `tests/` or
-    `fixtures/`, `test_*` files, `/usr/share/doc`, a package's README) is info.
+    `changeme`, `[password]`, `{password}`) are not findings; test and documentation material
+    (under `tests/` or `fixtures/`, `test_*` files, `/usr/share/doc`, a package's README,
+    documentation pairs such as `scott:tiger`) is info.
+
+    Files an installed package put in the image are third-party: those an installed
+    distribution lists in its `RECORD` (or that sit under a top-level name it installs in
+    site-packages), the OS's packages' and npm packages'. A match there is info (the package's
+    own docstrings, `*.dist-info/METADATA`, tests and vendored bundles are full of example
+    credentials), unless the file is a credential file by name (`id_rsa`, a `.pem` key) or the
+    value verifies as a live format (GitHub's and npm's checksums pass, a private key's body
+    decodes to a key) and the file is the package's code, not its docs, tests or vendored
+    bundles. The app's own code, config and home directories keep the full severity, and so
+    does a distribution installed from a local directory (`pip install .` of the project).
     `[[ignores]]` accept findings by path and by rule (`rules = ["jwt"]`).
 
     ## Why it matters
@@ -507,6 +531,9 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
             state = "visible in the final filesystem"
         test = " (looks like test or documentation material)" if secret.get(
             "likely_test_fixture") else ""  # fmt: skip
+        if secret.get("owner_kind") not in (None, "app"):
+            owner = secret.get("owner") or _PACKAGE_WORDS.get(secret.get("owner_kind"), "a package")
+            test += f" (third-party: {owner}, {secret.get('file_kind') or 'code'})"
         line = f" line {secret['line']}" if secret.get("line") else ""
         yield Found(
             f"{secret.get('kind')} in {secret.get('path')}{line}: {secret.get('hint')}; "

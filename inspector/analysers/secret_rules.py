@@ -68,6 +68,13 @@ _PLACEHOLDER = re.compile(
     r"secret|password)|replace[-_]?me|insert[-_]?here|redacted|fake|not[-_]?a[-_]?real).*)|"
     r"(.)\1{5,}.*|.*(.)\2{7,}.*"
 )
+# A word in brackets is a template's slot, not a value: `[password]]` (redis's
+# `redis://[[username]:[password]]@localhost`), `<password>`, `{password}`, `(password)`. Both
+# sides: a real password may well end in `)`.
+_BRACKETED = re.compile(r"[\[<{(]+[\w .-]*[\]>})]+")
+# Credentials that documentation has used for decades: Oracle's `scott`/`tiger` sample schema
+# fills SQLAlchemy's docstrings. Written in an app's config they are still no secret.
+_DOC_USERINFO = re.compile(r"(?i)scott:tiger\W*\w{0,8}")
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Directories of tests and fixtures: a secret inside is someone's test data (reported at info).
 TEST_DIRS = frozenset({"test", "tests", "testing", "testdata", "test_data", "fixtures"})
@@ -87,6 +94,11 @@ class Rule:
     # A literal every match contains: the pattern is tried only in a window around each one,
     # instead of at every position of the file.
     anchor: str | None = None
+    # The format's proof of a live credential, given the whole match (a checksum that passes,
+    # a key body that decodes to a key structure); None: the shape alone proves nothing.
+    live: Callable[[str], bool] | None = None
+    # Whether the whole match is a well-known documentation example (kept, at info).
+    documented: Callable[[str], bool] | None = None
 
 
 def published_example(value: str) -> bool:
@@ -102,7 +114,84 @@ def fingerprint(value: str) -> str:
 def placeholder(value: str) -> bool:
     stripped = value.strip().strip("\"'")
     return (not stripped or stripped.lower() in _PLACEHOLDER_WORDS
-            or bool(_PLACEHOLDER.fullmatch(stripped)))  # fmt: skip
+            or bool(_PLACEHOLDER.fullmatch(stripped)) or bracketed(stripped))  # fmt: skip
+
+
+def bracketed(value: str) -> bool:
+    """A template's slot: a bare word between brackets (`[password]]`, `<pw>`, `{pw}`)."""
+    return bool(_BRACKETED.fullmatch(value.strip()))
+
+
+def documented_userinfo(url: str) -> bool:
+    """A URL whose `user:password` is a famous documentation pair (`scott:tiger`)."""
+    userinfo = url.split("://", 1)[-1].rsplit("@", 1)[0]
+    return bool(_DOC_USERINFO.fullmatch(userinfo))
+
+
+_KEY_HEADER = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+
+
+def _der(body: bytes) -> bool:
+    """A DER SEQUENCE whose declared length is exactly the bytes there are: a key structure,
+    not base64-looking filler (which decodes to noise, or does not decode at all)."""
+    if len(body) < 64 or body[0] != 0x30:
+        return False
+    if body[1] < 0x80:
+        return 2 + body[1] == len(body)
+    width = body[1] & 0x7F
+    if not 1 <= width <= 4 or len(body) < 2 + width:
+        return False
+    return 2 + width + int.from_bytes(body[2 : 2 + width], "big") == len(body)
+
+
+def _b64_body(lines: list[str]) -> bytes | None:
+    joined = "".join(line.strip() for line in lines)
+    try:
+        return base64.b64decode(joined + "=" * (-len(joined) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def key_body_live(block: str) -> bool:
+    """A private key block (`-----BEGIN ... PRIVATE KEY-----`, optional `Proc-Type:` headers,
+    base64 lines, `-----END`; JSON's `\\n` escapes allowed) whose body decodes to a key: DER
+    (PKCS#1, PKCS#8, SEC1), OpenSSH's `openssh-key-v1` or an OpenPGP secret-key packet; a
+    legacy encrypted body to whole cipher blocks."""
+    text = block.replace("\\n", "\n")
+    header = _KEY_HEADER.search(text)  # a certificate before the key is not the key
+    begin = header.start() if header else -1
+    start = text.find("-----\n", begin) if begin >= 0 else -1
+    end = text.find("-----END", start) if start >= 0 else -1
+    if end < 0:
+        return False
+    lines = text[start + 6 : end].splitlines()
+    headers = [line for line in lines if ":" in line]
+    # A PGP armour ends in its `=XXXX` CRC24 line: not part of the packets.
+    body = _b64_body([line for line in lines if line.strip() and ":" not in line
+                      and not line.startswith("=")])  # fmt: skip
+    if body is None or len(body) < 64:
+        return False
+    if headers and not text[begin:start].startswith("-----BEGIN PGP"):
+        return len(body) % 8 == 0  # encrypted: the cipher's blocks, nothing to parse
+    return _der(body) or body.startswith(b"openssh-key-v1\0") or _pgp_secret_key(body[0])
+
+
+def _putty_live(block: str) -> bool:
+    """A PuTTY key whose private lines decode to at least a 32-byte key."""
+    lines = block.split("Private-Lines:", 1)[-1].splitlines()[1:]
+    body = _b64_body([line for line in lines if line.strip() and ":" not in line])
+    return body is not None and len(body) >= 32
+
+
+def _pgp_secret_key(first: int) -> bool:
+    """An OpenPGP secret-key or secret-subkey packet (tags 5 and 7), new or old header format."""
+    if first & 0xC0 == 0xC0:
+        return first & 0x3F in (5, 7)
+    return first & 0xC0 == 0x80 and (first >> 2) & 0x0F in (5, 7)
+
+
+def _always(_value: str) -> bool:
+    return True
 
 
 def _entropy(value: str) -> float:
@@ -165,10 +254,10 @@ RULES: tuple[Rule, ...] = (
     Rule("private-key", "private key (PEM or OpenSSH)", (b"-----begin",), re.compile(
         r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
         r"[ \t\r]*\n((?:[\w-]{1,40}:[^\n]{0,200}\n)*(?:[A-Za-z0-9+/=]{16,100}\r?\n){3,400})"
-        r"[A-Za-z0-9+/=]{0,100}\r?\n?-----END"), 1),
+        r"[A-Za-z0-9+/=]{0,100}\r?\n?-----END"), 1, live=key_body_live),
     Rule("putty-private-key", "PuTTY private key", (b"putty-user-key-file",), re.compile(
         r"PuTTY-User-Key-File-[23]: [^\n]{1,100}\n(?:[^\n]{0,2000}\n){0,40}?Private-Lines: \d+\r?\n"
-        r"((?:[A-Za-z0-9+/=]{1,100}\r?\n){1,100})"), 1),
+        r"((?:[A-Za-z0-9+/=]{1,100}\r?\n){1,100})"), 1, live=_putty_live),
     Rule("aws-access-key-id", "AWS access key ID", (b"akia", b"asia", b"abia", b"acca"),
          re.compile(r"(?<![A-Z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?![A-Z0-9])"), 1),
     Rule("aws-secret-access-key", "AWS secret access key", (b"aws",), re.compile(
@@ -176,7 +265,8 @@ RULES: tuple[Rule, ...] = (
         r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"), 1, lambda v: _random_looking(v, 4.0)),
     Rule("github-token", "GitHub token (classic, OAuth or app)", (b"ghp_", b"gho_", b"ghu_",
          b"ghs_", b"ghr_"), re.compile(
-        r"(?<![A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36})(?![A-Za-z0-9])"), 1, _base62_crc32),
+        r"(?<![A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36})(?![A-Za-z0-9])"), 1, _base62_crc32,
+         live=_always),
     Rule("github-fine-grained-token", "GitHub fine-grained token", (b"github_pat_",), re.compile(
         r"(?<![A-Za-z0-9_])(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9])"), 1,
          _random_looking),
@@ -196,14 +286,15 @@ RULES: tuple[Rule, ...] = (
     Rule("google-service-account", "Google service account key", (b"service_account",),
          re.compile(r"\"private_key\"\s{0,5}:\s{0,5}\"(-----BEGIN (?:RSA )?PRIVATE KEY-----"
                     r"(?:\\n|[A-Za-z0-9+/=]){100,8000}-----END (?:RSA )?PRIVATE KEY-----"
-                    r"(?:\\n)?)\""), 1),
+                    r"(?:\\n)?)\""), 1, live=key_body_live),
     Rule("azure-storage-key", "Azure storage account key", (b"accountkey",), re.compile(
         r"AccountKey=([A-Za-z0-9+/]{86}==)"), 1, _random_looking),
     Rule("pypi-token", "PyPI upload token", (b"pypi-age",), re.compile(
         r"(?<![A-Za-z0-9_-])(pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,300})"),
          1),
     Rule("npm-token", "npm access token", (b"npm_",), re.compile(
-        r"(?<![A-Za-z0-9_])(npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])"), 1, _base62_crc32),
+        r"(?<![A-Za-z0-9_])(npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])"), 1, _base62_crc32,
+         live=_always),
     Rule("docker-auths", "Docker registry credentials (`auths`)", (b"\"auths\"",), re.compile(
         r"\"auths\"\s{0,5}:\s{0,5}\{[^{}]{0,500}\{[^{}]{0,500}\"auth\"\s{0,5}:\s{0,5}"
         r"\"([A-Za-z0-9+/=]{8,2000})\""), 1, _docker_auth),
@@ -222,7 +313,8 @@ RULES: tuple[Rule, ...] = (
          b"mongodb", b"redis", b"amqp", b"mssql", b"oracle", b"cockroachdb"), re.compile(
         r"(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|oracle|"
         r"cockroachdb)(?:\+[a-z0-9]{1,20})?://[^\s:/@'\"`]{0,100}:([^\s@/'\"`]{1,200})@"
-        r"[^\s/'\"`]{1,200}"), 1, _not_placeholder, anchor="://"),
+        r"[^\s/'\"`]{1,200}"), 1, _not_placeholder, anchor="://",
+         documented=documented_userinfo),
     Rule("password-assignment", "password or secret in an assignment", (b"pass", b"secret",
          b"pwd", b"api_key", b"apikey", b"token"), re.compile(
         r"(?i:password|passwd|pwd|secret|api_?key|access_token|auth_token)[\w.-]{0,30}?[\"']?"
@@ -376,8 +468,11 @@ def scan(path: str, data: bytes) -> tuple[ContentHit, ...]:
                 continue  # a documentation key, published for everyone to paste
             taken.append((start, end))
             line = text.count("\n", 0, match.start()) + 1
-            hits.append(ContentHit(path, rule.id, line, len(value), fingerprint(value),
-                                   test_material(path)))  # fmt: skip
+            whole = match.group(0)
+            example = test_material(path) or bool(rule.documented and rule.documented(whole))
+            live = bool(rule.live and rule.live(whole))
+            hits.append(ContentHit(path, rule.id, line, len(value), fingerprint(value), example,
+                                   live))  # fmt: skip
     return tuple(sorted(hits, key=lambda h: (h.line, h.rule)))
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.analysers import secret_rules
+from inspector.analysers import ownership, secret_rules
 from inspector.analysers.imagedata import ImageData
 from inspector.layers.model import DIR, FILE, ContentHit
 from inspector.layers.overlay import Version
@@ -59,7 +59,7 @@ _PLACEHOLDERS = frozenset({
     "false", "yes", "no", "on", "off", "0", "1", "redacted", "todo", "tbd", "example", "-",
 })  # fmt: skip
 _REFERENCE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*(?:[:]?[-=?+][^}]*)?\}?|\$\(.*\)")
-_FILLER = re.compile(r"<[^>]*>|\{\{.*\}\}|\*+|x+|X+|\.\.\.")
+_FILLER = re.compile(r"<[^>]*>|%\(\w+\)s|\{\{.*\}\}|\*+|x+|X+|\.\.\.")
 
 _PEM_PRIVATE = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----")
 # Linear on any input: a scheme starts only where no scheme character precedes it, and every
@@ -90,6 +90,16 @@ KUBECONFIG, GIT_DIRECTORY, URL_CREDENTIALS = "kubeconfig", "git-directory", "url
 SECRET_VARIABLE = "secret-variable"
 
 _SSH_KEY_NAME = re.compile(r"id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?|ssh_host_\w+_key")
+# Rules by name whose files exist only to hold a credential.
+_CREDENTIAL_FILE_RULES = frozenset({
+    PRIVATE_KEY, PKCS12, PYPIRC, NETRC, PIP_CONF, AWS_CREDENTIALS, DOCKER_CONFIG, GIT_CREDENTIALS,
+    NPMRC, KUBECONFIG,
+})  # fmt: skip
+# Credential files by name that the content scan reads (no rule by name of their own).
+_CREDENTIAL_NAMES = frozenset({
+    "credentials.json", "client_secret.json", "service_account.json", "service-account.json",
+    "secrets.json", "credentials", "htpasswd", ".htpasswd",
+})  # fmt: skip
 _KEY_EXTENSIONS = (".pem", ".key", ".ppk")
 # File kinds judged by name that the content scan cannot stand in for.
 _NAME_ONLY_RULES = frozenset({"pkcs12", "terraform-state", "dotenv", "kubeconfig"})
@@ -129,6 +139,15 @@ class Secret:
     line: int | None = None  # files: the line it is on, when the content scan found it
     removal: str | None = None  # files: "deleted" or "replaced" by layer `removed_in`
     fingerprint: str | None = None  # 8 hex digits of the value's sha256, when known
+    # files: who installed the file ("app", "python", "os", "npm") and which distribution or
+    # package that is; what the file is ("code", "docs", "tests", "vendored"). See ownership.
+    owner_kind: str | None = None
+    owner: str | None = None
+    file_kind: str | None = None
+    # files: a credential file by its very name (id_rsa, *.pem, .netrc, credentials.json, ...)
+    credential_file: bool = False
+    # The value passes its format's own verification (a checksum, a key body that decodes).
+    live_format: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,7 +194,10 @@ def _file_rule(path: str) -> str | None:
 def wants(path: str, size: int) -> int | None:
     rule = _file_rule(path)
     # PKCS#12 bundles and Terraform state are findings by name; their bytes are not needed.
-    return FILE_CAP if rule is not None and rule not in (PKCS12, TFSTATE) else None
+    if rule is not None and rule not in (PKCS12, TFSTATE):
+        return FILE_CAP
+    # Installed distributions' file lists: which files are third-party code and docs.
+    return ownership.wants(path, size)
 
 
 # --- redaction ------------------------------------------------------------------------------
@@ -193,13 +215,15 @@ def _unquote(value: str) -> str:
 
 
 def is_placeholder(value: str) -> bool:
-    """Empty, boolean-like, a `$VAR` reference or an obvious filler: not a secret."""
+    """Empty, boolean-like, a `$VAR` reference, an obvious filler or a template's slot in
+    brackets (`[password]]`, `<password>`, `{password}`): not a secret."""
     value = _unquote(value.strip())
     return (
         not value
         or value.lower() in _PLACEHOLDERS
         or bool(_REFERENCE.fullmatch(value))
         or bool(_FILLER.fullmatch(value))
+        or secret_rules.bracketed(value)
     )
 
 
@@ -546,10 +570,35 @@ class _Steps:
         return self.done[layer]
 
 
-def _file_secret(steps: _Steps, kind: str, path: str, version: Version, hint: str) -> Secret:
+def credential_file(path: str) -> bool:
+    """A file that holds credentials by its very name: a key, `.netrc`, `credentials.json`.
+    Not a dotenv, Terraform state or `.git/config`: in a package those are its examples."""
+    rule = _file_rule(path)
+    return rule in _CREDENTIAL_FILE_RULES or posixpath.basename(path).lower() in _CREDENTIAL_NAMES
+
+
+class _Whose:
+    """Each path's owner and kind, from the image's installed distributions (built once)."""
+
+    def __init__(self, data: ImageData) -> None:
+        self.data = data
+        self.owners: ownership.Owners | None = None  # built at the first file secret, if any
+
+    def __call__(self, path: str) -> dict[str, Any]:
+        if self.owners is None:
+            self.owners = ownership.owners(self.data)
+        owner = self.owners.of(path)
+        kind = ownership.file_kind(path, third_party=owner.kind != ownership.APP)
+        return {"owner_kind": owner.kind, "owner": owner.name, "file_kind": kind,
+                "credential_file": credential_file(path)}  # fmt: skip
+
+
+def _file_secret(
+    steps: _Steps, whose: _Whose, kind: str, path: str, version: Version, hint: str, live: bool
+) -> Secret:
     return Secret(kind, IN_FILE, path, None, version.layer, None, steps(version.layer),
                   version.removed_in is not None, version.removed_in, hint, _test_fixture(path),
-                  removal=version.removal)  # fmt: skip
+                  removal=version.removal, live_format=live, **whose(path))  # fmt: skip
 
 
 def _git_repo(path: str) -> str | None:
@@ -562,12 +611,14 @@ def _is_dir(data: ImageData, path: str) -> bool:
     return any(v.entry.kind == DIR for v in data.fs.history.get(path, ()))
 
 
-def _content_secret(steps: _Steps, path: str, version: Version, hit: ContentHit) -> Secret:
+def _content_secret(
+    steps: _Steps, whose: _Whose, path: str, version: Version, hit: ContentHit
+) -> Secret:
     hint = f"{_TITLES.get(hit.rule, hit.rule)}: {hit.length} chars, fingerprint {hit.fingerprint}"
     return Secret(hit.rule, IN_FILE, path, None, version.layer, None, steps(version.layer),
                   version.removed_in is not None, version.removed_in, hint,
                   hit.example or _test_fixture(path), line=hit.line, fingerprint=hit.fingerprint,
-                  removal=version.removal)  # fmt: skip
+                  removal=version.removal, live_format=hit.live, **whose(path))  # fmt: skip
 
 
 def _files(data: ImageData) -> Iterator[Secret]:
@@ -577,6 +628,7 @@ def _files(data: ImageData) -> Iterator[Secret]:
             content_hits.setdefault((index, hit.path), []).append(hit)
     repos: set[str] = set()
     steps = _Steps(data)
+    whose = _Whose(data)
     paths = sorted(data.fs.history)
     for path in paths:
         repo = _git_repo(path)
@@ -590,21 +642,23 @@ def _files(data: ImageData) -> Iterator[Secret]:
             yield Secret(GIT_DIRECTORY, IN_FILE, repo, None, first.layer, None,
                          steps(first.layer), visible is None,
                          last.removed_in if visible is None else None,
-                         f"git metadata ({entries} paths)", _test_fixture(repo))  # fmt: skip
+                         f"git metadata ({entries} paths)", _test_fixture(repo),
+                         **whose(repo))  # fmt: skip
         rule = _file_rule(path)
         for version in data.fs.history[path]:
             if version.entry.kind != FILE:
                 continue
             found = content_hits.get((version.layer, path), ())
             for hit in found:
-                yield _content_secret(steps, path, version, hit)
+                yield _content_secret(steps, whose, path, version, hit)
             if rule is None or (found and rule not in _NAME_ONLY_RULES):
                 continue  # the content scan said it better: which rule, which line
             content = data.content_of(version)
             text = content.decode("utf-8", "replace") if content is not None else None
             hint = _file_hint(rule, path, text, version.entry.size)
             if hint is not None:
-                yield _file_secret(steps, rule, path, version, hint)
+                live = rule == PRIVATE_KEY and text is not None and secret_rules.key_body_live(text)
+                yield _file_secret(steps, whose, rule, path, version, hint, live)
 
 
 def analyse(data: ImageData) -> Secrets:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, BinaryIO
 
-from inspector.analysers import ANALYSERS, analyser_modules, secret_rules
+from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules
 from inspector.analysers.imagedata import ImageData
 from inspector.facts.model import (
     SCHEMA_VERSION,
@@ -62,7 +62,7 @@ def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
 
     source = "".join(inspect.getsource(m) for m in modules)
     source += "".join(inspect.getsource(importlib.import_module(m)) for m in _READER_MODULES)
-    source += inspect.getsource(secret_rules)
+    source += inspect.getsource(secret_rules) + inspect.getsource(ownership)
     return capture, hashlib.sha256(source.encode()).hexdigest()[:16]
 
 

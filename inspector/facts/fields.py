@@ -411,6 +411,35 @@ FIELDS: dict[str, str] = {
         "8 hex digits of the value's sha256, to tell two leaks apart (the same credential in two "
         "files has the same fingerprint); null when the value is not measured."
     ),
+    "secrets[].owner_kind": (
+        'Who installed the file: "python" (listed in an installed distribution\'s RECORD or '
+        "`installed-files.txt`, or under a top-level name one installs in its site-packages), "
+        '"os" (a file dpkg lists for an OS package, outside /etc; /usr/share, /usr/lib, /usr/bin '
+        "and the like; Debian's dist-packages; an interpreter's standard library), \"npm\" (a "
+        'node_modules package) or "app" (anything else: the app\'s code and config, home '
+        "directories, /etc, and files no installed distribution claims; a distribution installed "
+        "from a local directory is the app's too); null outside files."
+    ),
+    "secrets[].owner": (
+        "The distribution (its METADATA `Name:`), OS or npm package the file belongs to; null "
+        "for the app's files and when the path does not tell."
+    ),
+    "secrets[].file_kind": (
+        '"docs" (package metadata such as `*.dist-info/METADATA`, READMEs, `*.md`/`*.rst`, '
+        'docs/ and examples/ trees, /usr/share/doc), "tests" (test trees, `test_*.py`, '
+        '`*_test.py`, `tests.py`), "vendored" (`_vendor/` and `vendor/` trees, minified or '
+        'bundled JavaScript, `static/` bundles inside packages) or "code"; null outside files.'
+    ),
+    "secrets[].credential_file": (
+        "True when the file holds credentials by its very name (SSH keys such as id_rsa, "
+        "`*.pem`/`*.key`, `.netrc`, `.pypirc`, cloud and registry credential files, "
+        "`credentials.json`), whatever the finding's kind."
+    ),
+    "secrets[].live_format": (
+        "True when the value passes its format's own verification, which text that merely "
+        "looks like a credential fails: GitHub's and npm's CRC32 checksum, a private key whose "
+        "base64 body decodes to a key structure (DER, OpenSSH, OpenPGP)."
+    ),
     # --- python ---------------------------------------------------------------------------
     "python": (
         "Python in the image: interpreters, virtualenvs, installed distributions, what the "

@@ -8,6 +8,14 @@ from typing import Any
 from tabulate import tabulate
 
 
+def _secret_owner(secret: dict[str, Any]) -> str:
+    """`SQLAlchemy (docs)` for a file a package installed; empty for the image's own files."""
+    kind = secret.get("owner_kind")
+    if kind in (None, "app"):
+        return ""
+    return f"{secret.get('owner') or kind} ({secret.get('file_kind') or 'code'})"
+
+
 def size(n: int | None) -> str:
     if n is None:
         return "?"
@@ -85,10 +93,11 @@ def render(doc: dict[str, Any]) -> str:
                         s.get("path") or s.get("name"),
                         s.get("layer"),
                         "yes" if s.get("deleted") else "",
+                        _secret_owner(s),
                     )
                     for s in secrets
                 ],
-                headers=["kind", "where", "path/name", "layer", "deleted"],
+                headers=["kind", "where", "path/name", "layer", "deleted", "installed by"],
                 tablefmt="simple",
             )
         )

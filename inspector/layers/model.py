@@ -63,9 +63,13 @@ class ContentHit:
     length: int  # characters in the value
     fingerprint: str  # a short hash of the value, to tell leaks apart
     example: bool  # a published example value, or test or documentation material
+    # The value passes its format's own verification (a checksum, a key body that decodes to a
+    # key structure): a live credential's shape, not a string that merely looks like one.
+    live: bool = False
 
     def to_row(self) -> list[object]:
-        return [self.path, self.rule, self.line, self.length, self.fingerprint, self.example]
+        return [self.path, self.rule, self.line, self.length, self.fingerprint, self.example,
+                self.live]  # fmt: skip
 
 
 @dataclass(frozen=True)
