@@ -322,6 +322,9 @@ FIELDS: dict[str, str] = {
     "world_writable[].gid": "The owner's gid.",
     "world_writable[].layer": "Index of the layer that set this version of the path.",
     "world_writable[].created_by": "The history step that made `layer`; null when unknown.",
+    "world_writable[].size": (
+        "Bytes of a regular file (0 for an empty one, such as a lock file); 0 for other kinds."
+    ),
     "world_writable_total": (
         "How many visible paths are world-writable, including those beyond the 1000 listed."
     ),
