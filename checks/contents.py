@@ -648,9 +648,10 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
     Files a later layer writes again with the same size and mtime but another owner or mode:
     what `RUN chown -R` or `chmod -R` does after a `COPY` or an install. One finding per
     re-adding layer (the `chown -R` step is the one cause, however many layers it copies
-    from), listing the layers it copied from, with the bytes, the history steps and examples. Medium when it duplicates more than 10 MiB; under the `size-floor` threshold
-    (1 MiB) it is not reported. These duplicated bytes are this check's: SIZE003 leaves them
-    out of its own count.
+    from), listing the layers it copied from, with the bytes, the history steps and examples.
+    Medium when it duplicates more than 10 MiB; under the `size-floor` threshold (1 MiB) it is
+    not reported. These duplicated bytes are this check's: SIZE003 leaves them out of its own
+    count.
 
     ## Why it matters
     A layer stores whole files, so changing only the metadata copies every byte again; the

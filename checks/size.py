@@ -333,13 +333,15 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
     if not crossed:
         return
     parts = [f"{size(wasted)} shipped but invisible ({'; '.join(crossed)})"]
-    for group in groups[:3]:
+    # The largest groups, trivia left out (a rewritten /etc/passwd is 3 KiB of every image).
+    for group in [g for g in groups if g["bytes"] >= limits.size_floor][:3]:
         layer, removed = group.get("layer"), group.get("removed_in")
         examples = ", ".join((group.get("examples") or [])[:3])
-        by = (group.get("removed_by") or "").strip()
+        wrote, by = group.get("created_by"), (group.get("removed_by") or "").strip()
         parts.append(
-            f"{size(group['bytes'])} in layer {layer} ({_short_step(group.get('created_by'))}), "
-            f"{group.get('how')} in layer {removed}"
+            f"{size(group['bytes'])} in layer {layer}"
+            + (f" ({_short_step(wrote)})" if wrote else "")
+            + f", {group.get('how')} in layer {removed}"
             + (f" ({_short_step(by)})" if by else "")
             + (f", e.g. {examples}" if examples else "")
         )
@@ -354,8 +356,8 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
     yield Found("; ".join(parts), Location(), identity="wasted bytes above the base")
 
 
-def _short_step(created_by: str | None) -> str:
-    return shorten(command(created_by), 70) if created_by else "?"
+def _short_step(created_by: str) -> str:
+    return shorten(command(created_by), 70)
 
 
 # --- upgrades in the build ----------------------------------------------------------------------

@@ -39,8 +39,18 @@ def test_deleted_wheels_are_reported_once(audited):
     report = audited["dd-one-cause"]
     [finding] = mentioning(report, "/tmp/wheels")
     assert finding.check == "SIZE021"
-    assert "deleted in layer" in finding.message and "rm -rf /tmp/wheels" in finding.message
-    assert not [f for f in report.findings if f.check == "SIZE003"]
+    assert "deleted in layer 6 (RUN python3 -m pip uninstall" in finding.message
+
+
+def test_waste_nothing_else_explains_is_size003s_in_one_finding(audited):
+    """The uv uninstalled after use is SIZE003's, in one finding that leaves out the wheels
+    (SIZE021's), the chown copies (SIZE022's) and the 3 KiB useradd rewrote in /etc."""
+    report = audited["dd-one-cause"]
+    [finding] = [f for f in report.findings if f.check == "SIZE003"]
+    assert "deleted in layer 6 (RUN python3 -m pip uninstall" in finding.message
+    assert "e.g. /usr/local/bin/uv" in finding.message
+    assert "reported on their own: 44.4 MiB by SIZE022, 18.6 MiB by SIZE021" in finding.message
+    assert "/etc/passwd" not in finding.message
 
 
 def test_one_chown_r_is_one_finding(audited):
@@ -79,9 +89,9 @@ def test_uvs_empty_lock_files_are_not_findings(audited):
 
 
 def test_byte_level_trivia_is_no_finding(audited):
-    """uv's 2 KiB cache and the 3 KiB base files useradd rewrote are not size findings."""
+    """uv's 2 KiB cache is not a size finding."""
     report = audited["dd-one-cause"]
-    assert not [f for f in report.findings if f.check in ("SIZE002", "SIZE003")]
+    assert not [f for f in report.findings if f.check in ("SIZE001", "SIZE002")]
 
 
 def test_one_log_config_is_one_finding(audited):
