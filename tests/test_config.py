@@ -178,5 +178,5 @@ def test_size_floor_accepts_plain_numbers_and_units(tmp_path):
     for text, expected in [("0", 0), ("'512KiB'", 512 * 1024), ("'2MB'", 2_000_000)]:
         policy = _load_text(tmp_path, f"[thresholds]\nsize-floor = {text}\n")
         assert policy.thresholds.size_floor == expected
-    with pytest.raises(ConfigError, match="thresholds.size-floor: '1 parsec' is not a size"):
+    with pytest.raises(ConfigError, match=r"thresholds\.size-floor: '1 parsec' is not a size"):
         _load_text(tmp_path, "[thresholds]\nsize-floor = '1 parsec'\n")

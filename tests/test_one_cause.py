@@ -56,16 +56,26 @@ def test_waste_no_specific_check_explains_is_still_size003s_in_one_finding():
     facts = example("SIZE003", "good", "27.6 MiB of wheels")
     facts["layers"][1]["wasted_bytes"] = 60_000_000
     facts["fs"]["wasted_bytes"] += 60_000_000
-    facts["fs"]["waste"].insert(0, {
-        "layer": 1, "created_by": "/bin/sh -c apt-get install -y build-essential",
-        "removed_in": 3, "removed_by": "/bin/sh -c apt-get purge -y build-essential",
-        "how": "deleted", "bytes": 60_000_000, "files": 1200,
-        "examples": ["/usr/lib/gcc/x86_64-linux-gnu/12/cc1"]})  # fmt: skip
+    facts["fs"]["waste"].insert(
+        0,
+        {
+            "layer": 1,
+            "created_by": "/bin/sh -c apt-get install -y build-essential",
+            "removed_in": 3,
+            "removed_by": "/bin/sh -c apt-get purge -y build-essential",
+            "how": "deleted",
+            "bytes": 60_000_000,
+            "files": 1200,
+            "examples": ["/usr/lib/gcc/x86_64-linux-gnu/12/cc1"],
+        },
+    )
     found = findings(facts, *SIZE_CHECKS)
     assert sorted(f.check for f in found) == ["SIZE003", "SIZE021"]
     [waste] = [f for f in found if f.check == "SIZE003"]
     assert waste.message.startswith("57.2 MiB shipped but invisible")
-    assert "in layer 1 (RUN apt-get install -y build-essential), deleted in layer 3" in waste.message
+    assert (
+        "in layer 1 (RUN apt-get install -y build-essential), deleted in layer 3" in waste.message
+    )
     assert "not counted here, reported on their own: 27.6 MiB by SIZE021" in waste.message
     assert "/tmp/wheels" not in waste.message
 
@@ -73,10 +83,22 @@ def test_waste_no_specific_check_explains_is_still_size003s_in_one_finding():
 def test_a_deleted_pip_cache_is_size002s_alone():
     """pip's cache deleted by a later RUN: SIZE002 reports it; SIZE003 does not count it again."""
     facts = example("SIZE003", "bad", "the same base, and a user step")
-    facts["caches"] = {"pip": {
-        "visible_bytes": 0, "deleted_bytes": 40_000_000, "paths": ["/root/.cache/pip"],
-        "layers": [{"layer": 3, "bytes_added": 40_000_000, "files": 800, "deleted_in": 4,
-                    "deleted_by": "RUN /bin/sh -c rm -rf /root/.cache/pip # buildkit"}]}}  # fmt: skip
+    facts["caches"] = {
+        "pip": {
+            "visible_bytes": 0,
+            "deleted_bytes": 40_000_000,
+            "paths": ["/root/.cache/pip"],
+            "layers": [
+                {
+                    "layer": 3,
+                    "bytes_added": 40_000_000,
+                    "files": 800,
+                    "deleted_in": 4,
+                    "deleted_by": "RUN /bin/sh -c rm -rf /root/.cache/pip # buildkit",
+                }
+            ],
+        }
+    }
     [finding] = findings(facts, *SIZE_CHECKS)
     assert finding.check == "SIZE002"
     assert "deleted in layer 4 (RUN /bin/sh -c rm -rf /root/.cache/pip" in finding.message
@@ -92,8 +114,10 @@ def test_one_chown_over_three_layers_is_one_finding_with_its_layers():
     [finding] = findings(facts, "SIZE022")
     assert finding.severity == "medium"
     assert finding.location.layer == 9
-    assert finding.message.startswith("4113 files (58.2 MiB) are written again by layer 9 "
-                                      "(RUN chown -R django:django /app) only to change their owner")  # fmt: skip
+    assert finding.message.startswith(
+        "4113 files (58.2 MiB) are written again by layer 9 "
+        "(RUN chown -R django:django /app) only to change their owner"
+    )
     assert "first written by layer 5 (RUN pip install" in finding.message
     assert "layer 7 (COPY . /app), layer 8 (COPY start /start)" in finding.message
 
@@ -102,10 +126,19 @@ def test_a_merged_finding_keeps_its_fingerprint_when_its_list_changes():
     """A rebuild that adds a layer under the chown (or grows a file) is the same finding."""
     facts = example("SIZE022", "bad", "one chown -R of the app dir")
     [before] = findings(facts, "SIZE022")
-    facts["files"]["chown_duplicates"].append({
-        "layer": 6, "created_by": "COPY locale/ /app/locale/", "readded_in": 9,
-        "readded_by": "RUN chown -R django:django /app", "files": 40, "bytes": 900_000,
-        "owner_changed": 40, "mode_changed": 0, "examples": ["/app/locale/fr/django.mo"]})  # fmt: skip
+    facts["files"]["chown_duplicates"].append(
+        {
+            "layer": 6,
+            "created_by": "COPY locale/ /app/locale/",
+            "readded_in": 9,
+            "readded_by": "RUN chown -R django:django /app",
+            "files": 40,
+            "bytes": 900_000,
+            "owner_changed": 40,
+            "mode_changed": 0,
+            "examples": ["/app/locale/fr/django.mo"],
+        }
+    )
     facts["files"]["chown_duplicates"][0]["examples"] = ["/app/.venv/bin/uv"]
     [after] = findings(facts, "SIZE022")
     assert after.message != before.message
@@ -119,17 +152,34 @@ def test_build_files_are_one_info_finding_and_dockerignore_is_none():
     """A checkout copied whole: its Dockerfile and compose file in one info finding; the
     .dockerignore, which is the fix, is not reported (facts written before it was dropped)."""
     leaks = [
-        {"name": name, "path": f"/app/{base}", "dir": "/app", "kind": "file", "files": 1,
-         "bytes": 120, "layer": 6, "credential": None, "venv_home": None}
-        for name, base in (("dockerfile", "Dockerfile"), ("compose", "docker-compose.yml"),
-                           ("dockerignore", ".dockerignore"), ("dockerfile", "Dockerfile.dev"))
-    ]  # fmt: skip
-    facts = {"files": {"context_leaks": leaks},
-             "layers": [{"index": i} for i in range(6)] + [{"index": 6, "created_by": "COPY . /app"}]}  # fmt: skip
+        {
+            "name": name,
+            "path": f"/app/{base}",
+            "dir": "/app",
+            "kind": "file",
+            "files": 1,
+            "bytes": 120,
+            "layer": 6,
+            "credential": None,
+            "venv_home": None,
+        }
+        for name, base in (
+            ("dockerfile", "Dockerfile"),
+            ("compose", "docker-compose.yml"),
+            ("dockerignore", ".dockerignore"),
+            ("dockerfile", "Dockerfile.dev"),
+        )
+    ]
+    facts = {
+        "files": {"context_leaks": leaks},
+        "layers": [{"index": i} for i in range(6)] + [{"index": 6, "created_by": "COPY . /app"}],
+    }
     [finding] = findings(facts, "SEC023")
     assert finding.severity == "info"
-    assert finding.message.startswith("3 build file(s) copied with the app: /app/Dockerfile, "
-                                      "/app/Dockerfile.dev, /app/docker-compose.yml")  # fmt: skip
+    assert finding.message.startswith(
+        "3 build file(s) copied with the app: /app/Dockerfile, "
+        "/app/Dockerfile.dev, /app/docker-compose.yml"
+    )
     assert ".dockerignore" not in finding.message
     assert (finding.location.path, finding.location.layer) == ("/app", 6)
 
@@ -142,29 +192,61 @@ def test_a_log_file_set_in_a_config_and_seen_written_is_one_finding():
     one finding on the config file, naming what the container wrote."""
     facts = {
         "config": {"cmd": ["gunicorn", "app:app"], "env": {}, "workdir": "/srv"},
-        "python": {"startup": {"scripts": [], "logging_configs": [], "server_configs": [
-            {"server": "gunicorn", "path": "/srv/gunicorn.conf.py", "layer": 3,
-             "source": "default", "parsed": True,
-             "settings": {"accesslog": '"/srv/logs/access.log"', "errorlog": '"logs/error.log"'}}]}},
-        "runtime": {"lifecycle": {"status": "ran", "written_total": 4, "written": [
-            {"path": "/srv/logs", "kind": "added"},
-            {"path": "/srv/logs/access.log", "kind": "added"},
-            {"path": "/srv/logs/error.log", "kind": "added"},
-            {"path": "/srv/logs/error.log.1", "kind": "added"}]}},
-    }  # fmt: skip
+        "python": {
+            "startup": {
+                "scripts": [],
+                "logging_configs": [],
+                "server_configs": [
+                    {
+                        "server": "gunicorn",
+                        "path": "/srv/gunicorn.conf.py",
+                        "layer": 3,
+                        "source": "default",
+                        "parsed": True,
+                        "settings": {
+                            "accesslog": '"/srv/logs/access.log"',
+                            "errorlog": '"logs/error.log"',
+                        },
+                    }
+                ],
+            }
+        },
+        "runtime": {
+            "lifecycle": {
+                "status": "ran",
+                "written_total": 4,
+                "written": [
+                    {"path": "/srv/logs", "kind": "added"},
+                    {"path": "/srv/logs/access.log", "kind": "added"},
+                    {"path": "/srv/logs/error.log", "kind": "added"},
+                    {"path": "/srv/logs/error.log.1", "kind": "added"},
+                ],
+            }
+        },
+    }
     [finding] = findings(facts, "OPS021", "OPS022")
     assert (finding.check, finding.severity) == ("OPS021", "medium")
     assert finding.location.path == "/srv/gunicorn.conf.py"
-    assert "accesslog" in finding.message and "errorlog" in finding.message
-    assert finding.message.endswith("; the running container wrote /srv/logs/access.log, "
-                                    "/srv/logs/error.log, /srv/logs/error.log.1")  # fmt: skip
+    assert "accesslog" in finding.message
+    assert "errorlog" in finding.message
+    assert finding.message.endswith(
+        "; the running container wrote /srv/logs/access.log, "
+        "/srv/logs/error.log, /srv/logs/error.log.1"
+    )
 
 
 def test_a_log_file_no_setting_names_keeps_the_probes_row():
     """A file handler the facts cannot see (set in code) still shows as what the probe saw."""
-    facts = {"config": {"cmd": ["python", "-m", "app"], "env": {}},
-             "runtime": {"lifecycle": {"status": "ran", "written_total": 1,
-                                       "written": [{"path": "/app/logs/app.log", "kind": "added"}]}}}  # fmt: skip
+    facts = {
+        "config": {"cmd": ["python", "-m", "app"], "env": {}},
+        "runtime": {
+            "lifecycle": {
+                "status": "ran",
+                "written_total": 1,
+                "written": [{"path": "/app/logs/app.log", "kind": "added"}],
+            }
+        },
+    }
     [finding] = findings(facts, "OPS021")
     assert finding.message == "the running container wrote log files: /app/logs/app.log"
 
@@ -193,8 +275,9 @@ def test_uvs_empty_lock_file_is_not_writable_code():
     assert findings(facts, "SEC009") == []
     facts["world_writable"][0]["size"] = 12
     assert [f.severity for f in findings(facts, "SEC009")] == ["medium"]
-    facts["world_writable"][0].update(path="/app/.venv/lib/python3.12/site-packages/x/__init__.py",
-                                      size=0)  # fmt: skip
+    facts["world_writable"][0].update(
+        path="/app/.venv/lib/python3.12/site-packages/x/__init__.py", size=0
+    )
     assert [f.severity for f in findings(facts, "SEC009")] == ["medium"]
 
 
@@ -214,26 +297,53 @@ def test_one_chmod_r_is_one_world_writable_finding():
 def test_byte_level_trivia_is_not_a_finding_and_the_floor_is_a_threshold():
     """288 B of uv's cache beside 5 MiB of pip's in another layer: one medium finding for pip's;
     with the size floor lowered to 0 the 288 B are reported, at low."""
-    facts = {"caches": {
-        "uv": {"visible_bytes": 288, "deleted_bytes": 0, "paths": ["/root/.cache/uv"],
-               "layers": [{"layer": 3, "bytes_added": 288, "files": 3, "deleted_in": None}]},
-        "pip": {"visible_bytes": 5_000_000, "deleted_bytes": 0, "paths": ["/root/.cache/pip"],
-                "layers": [{"layer": 2, "bytes_added": 5_000_000, "files": 90, "deleted_in": None}]}}}  # fmt: skip
+    facts = {
+        "caches": {
+            "uv": {
+                "visible_bytes": 288,
+                "deleted_bytes": 0,
+                "paths": ["/root/.cache/uv"],
+                "layers": [{"layer": 3, "bytes_added": 288, "files": 3, "deleted_in": None}],
+            },
+            "pip": {
+                "visible_bytes": 5_000_000,
+                "deleted_bytes": 0,
+                "paths": ["/root/.cache/pip"],
+                "layers": [{"layer": 2, "bytes_added": 5_000_000, "files": 90, "deleted_in": None}],
+            },
+        }
+    }
     [pip] = findings(facts, "SIZE002")
     assert (pip.severity, pip.location.layer) == ("medium", 2)
     no_floor = replace(NOW, thresholds=Thresholds(size_floor=0))
     assert sorted(f.severity for f in findings(facts, "SIZE002", context=no_floor)) == [
-        "low", "medium"]  # fmt: skip
+        "low",
+        "medium",
+    ]
 
 
 def test_one_layer_writing_a_cache_partly_deleted_later_is_one_finding():
     """A layer whose pip cache a later step deleted only in part: one finding for the step that
     wrote it, saying how much was deleted where."""
-    facts = {"caches": {"pip": {
-        "visible_bytes": 2_000_000, "deleted_bytes": 30_000_000, "paths": ["/root/.cache/pip"],
-        "layers": [{"layer": 3, "bytes_added": 2_000_000, "files": 9, "deleted_in": None},
-                   {"layer": 3, "bytes_added": 30_000_000, "files": 300, "deleted_in": 5,
-                    "deleted_by": "RUN rm -rf /root/.cache/pip/http-v2"}]}}}  # fmt: skip
+    facts = {
+        "caches": {
+            "pip": {
+                "visible_bytes": 2_000_000,
+                "deleted_bytes": 30_000_000,
+                "paths": ["/root/.cache/pip"],
+                "layers": [
+                    {"layer": 3, "bytes_added": 2_000_000, "files": 9, "deleted_in": None},
+                    {
+                        "layer": 3,
+                        "bytes_added": 30_000_000,
+                        "files": 300,
+                        "deleted_in": 5,
+                        "deleted_by": "RUN rm -rf /root/.cache/pip/http-v2",
+                    },
+                ],
+            }
+        }
+    }
     [finding] = findings(facts, "SIZE002")
     assert finding.message == (
         "pip's cache: 30.5 MiB in 309 file(s) written by layer 3; 28.6 MiB of it deleted in "
