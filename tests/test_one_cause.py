@@ -349,3 +349,16 @@ def test_one_layer_writing_a_cache_partly_deleted_later_is_one_finding():
         "pip's cache: 30.5 MiB in 309 file(s) written by layer 3; 28.6 MiB of it deleted in "
         "layer 5 (RUN rm -rf /root/.cache/pip/http-v2): invisible, yet still shipped in layer 3"
     )
+
+
+def test_a_stored_scan_result_keeps_a_merged_findings_identity():
+    """A scan stores results and reads them back for unchanged digests: the identity survives,
+    so the fingerprint of the carried-over finding is the one first recorded."""
+    from inspector.scan.outcome import results_doc, results_from
+
+    facts = example("SIZE022", "bad", "one chown -R of the app dir")
+    result = run_check(CHECKS["SIZE022"], facts, NOW)
+    stored = json.loads(json.dumps(results_doc([result])))
+    [back] = results_from(stored, CHECKS)
+    assert back.findings == result.findings
+    assert fingerprint("app:1", back.findings[0]) == fingerprint("app:1", result.findings[0])
