@@ -19,6 +19,7 @@ from checks.access import config, env, lifecycle, size, static_probe
 from checks.model import Context, Facts, Found, Location, Skip
 from checks.operability import commands, gunicorn_args, option_value, shown, words
 from checks.registry import check
+from checks.runaway import runaway_paths
 
 ARTICLE = "https://pythonspeed.com/articles/gunicorn-in-docker/"
 DOCKER_GRACE = 10  # seconds `docker stop` waits before SIGKILL
@@ -340,8 +341,9 @@ def writes_into_image(facts: Facts, ctx: Context) -> Iterator[Found]:
     The paths the lifecycle probe saw the running container add or change in its writable layer
     (`runtime.lifecycle.written`, what `docker diff` lists), leaving out what is meant to be
     written or reported elsewhere: `/tmp` and `/dev/shm`, declared VOLUMEs, `.pyc` files and
-    `__pycache__` dirs (PY002 judges bytecode), log files (OPS021), and directories that only
-    hold other written paths. A directory listed alone means a file was created and removed in it.
+    `__pycache__` dirs (PY002 judges bytecode), log files (OPS021), the files of a write that
+    passed the probe's write limit (OPS010 names them), and directories that only hold other
+    written paths. A directory listed alone means a file was created and removed in it.
 
     ## Why it matters
     Running with a read-only root filesystem (`docker run --read-only`, Kubernetes
@@ -379,10 +381,11 @@ def writes_into_image(facts: Facts, ctx: Context) -> Iterator[Found]:
         posixpath.normpath("/" + str(v).strip().lstrip("/"))
         for v in config(facts).get("volumes") or []
     ]
+    runaway = runaway_paths(life)  # OPS010's: the app passed the write limit with them
     kept: list[str] = []
     for item in written_leaves(life):
         path = str(item.get("path") or "")
-        if not path or under(path, SCRATCH) or under(path, volumes):
+        if not path or under(path, SCRATCH) or under(path, volumes) or under(path, runaway):
             continue
         if path.endswith(".pyc") or "/__pycache__" in path + "/" or log_path(path):
             continue

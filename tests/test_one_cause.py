@@ -362,3 +362,17 @@ def test_a_stored_scan_result_keeps_a_merged_findings_identity():
     [back] = results_from(stored, CHECKS)
     assert back.findings == result.findings
     assert fingerprint("app:1", back.findings[0]) == fingerprint("app:1", result.findings[0])
+
+
+def test_a_file_past_the_write_limit_is_ops010s_alone():
+    """3 GiB written to /var/tmp/cache.bin at start: OPS010 reports the runaway write with the
+    file; OPS022 does not list the same file again. Under the limit, the file is OPS022's."""
+    facts = example("OPS022", "good", "3 GiB reserved in /var/tmp/cache.bin")
+    facts["runtime"]["lifecycle"].update(warmup_seconds=3.0, written_bytes=3 * 2**30,
+                                         write_limit_bytes=2**30)  # fmt: skip
+    [finding] = findings(facts, "OPS010", "OPS022")
+    assert finding.check == "OPS010"
+    assert "/var/tmp/cache.bin" in finding.message
+    facts["runtime"]["lifecycle"]["limits_hit"] = []
+    [finding] = findings(facts, "OPS010", "OPS022")
+    assert finding.check == "OPS022"
