@@ -370,10 +370,13 @@ def secret_in_config(facts: Facts, ctx: Context) -> Iterator[Found]:
             plural = "s" if len(steps) > 1 else ""
             recorded = (f"; the build history shows it too (history step{plural} "
                         f"{', '.join(map(str, steps))})")  # fmt: skip
+        what = f"{secret.get('kind')} in config {field}: {secret.get('hint')}"
         yield Found(
-            f"{secret.get('kind')} in config {field}: {secret.get('hint')}{recorded}",
+            what + recorded,
             Location(config=field),
             severity=_secret_severity(secret),
+            # The history steps are detail: a baseline that accepted this secret still does.
+            identity=what,
         )
 
 

@@ -376,3 +376,13 @@ def test_a_file_past_the_write_limit_is_ops010s_alone():
     facts["runtime"]["lifecycle"]["limits_hit"] = []
     [finding] = findings(facts, "OPS010", "OPS022")
     assert finding.check == "OPS022"
+
+
+def test_naming_the_history_step_keeps_sec004s_fingerprint():
+    """SEC004's message now names the history step; its fingerprint is the one a baseline made
+    from the message without it recorded."""
+    facts = example("SEC005", "good", "ENV API_TOKEN=")
+    [finding] = findings(facts, "SEC004")
+    before = replace(finding, message=finding.message.split("; the build history")[0],
+                     identity=None)  # fmt: skip
+    assert fingerprint("app:1", finding) == fingerprint("app:1", before)
