@@ -194,8 +194,8 @@ def user_wasted_bytes(facts: Facts) -> int:
 
 
 # The checks that report hidden bytes of their own kind, with the fix that kind needs.
-WASTE_OWNERS = {"caches": "SIZE001/SIZE002", "leftovers": "SIZE021", "chown": "SIZE022",
-                "conda": "SIZE032"}  # fmt: skip
+WASTE_OWNERS = {"os_caches": "SIZE001", "python_caches": "SIZE002", "leftovers": "SIZE021",
+                "chown": "SIZE022", "conda": "SIZE032"}  # fmt: skip
 
 
 def owned_waste(facts: Facts) -> list[tuple[str, int | None, int | None, int]]:
@@ -203,10 +203,11 @@ def owned_waste(facts: Facts) -> list[tuple[str, int | None, int | None, int]]:
     check reports: deleted caches, deleted leftovers, copies a chown re-added, conda's deleted
     package cache. SIZE003 counts only the rest, so one cause is one finding."""
     out: list[tuple[str, int | None, int | None, int]] = []
-    for cache in (facts.get("caches") or {}).values():
+    for kind, cache in (facts.get("caches") or {}).items():
+        owner = "os_caches" if kind in OS_CACHES else "python_caches"
         for entry in (cache or {}).get("layers") or []:
             if entry.get("deleted_in") is not None:
-                out.append(("caches", entry.get("layer"), entry["deleted_in"],
+                out.append((owner, entry.get("layer"), entry["deleted_in"],
                             entry.get("bytes_added") or 0))  # fmt: skip
     files = facts.get("files") or {}
     for item in (files.get("leftovers") or {}).get("items") or []:
