@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from checks.access import MiB, at_layer, config, size
+from checks.access import step as layer_step
 from checks.model import Context, Facts, Found, Location, command, shorten
 from checks.registry import check
 
@@ -288,16 +289,17 @@ _LEAK_WORDS = {
     "envrc": "a direnv file",
     "dockerfile": "a Dockerfile",
     "compose": "a Compose file",
-    "dockerignore": "a .dockerignore",
     "tfstate": "Terraform state",
 }
+# Files that say how the image is built: harmless, and one cause however many there are (the
+# context was copied whole), so one finding lists them.
+_BUILD_FILES = frozenset({"dockerfile", "compose"})
+# The fix itself, not a leak: older facts list it.
+_NOT_LEAKS = frozenset({"dockerignore"})
 # What each kind can give away. Build files and editor settings describe how the image is made,
 # not secrets (a credential inside one is SEC006's, found by content); VCS history, dotenv and
 # Terraform state hold secrets themselves, and a host venv cannot even run: those keep medium.
 _LEAK_SEVERITY = {
-    "dockerfile": "info",
-    "compose": "info",
-    "dockerignore": "info",
     "idea": "low",
     "vscode": "low",
     "node_modules": "low",
@@ -320,17 +322,19 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## What it checks
     Visible files that come from a developer's checkout rather than from the build: `.git`,
     `.hg`, `.svn`, `.idea`, `.vscode`, `node_modules`, a venv whose interpreter is not in the
-    image (copied from a host), `.env*`, `.envrc`, `Dockerfile*`, `docker-compose*.yml`,
-    `.dockerignore` and `*.tfstate`, outside site-packages and /usr/share.
+    image (copied from a host), `.env*`, `.envrc`, `Dockerfile*`, `docker-compose*.yml` and
+    `*.tfstate`, outside site-packages and /usr/share. A `.dockerignore` is not reported: it
+    is the fix, and holds nothing.
 
     The severity is per kind, by what it can give away: a `.git` whose config carries a
     credential (a token in a remote URL, or an Authorization `extraheader` that CI checkouts
     persist) is high, and the credential itself is never shown; `.git`, `.hg`, `.svn` (the whole
     history, deleted secrets included), `.env` and `.envrc` (real settings), `*.tfstate` and a
-    host venv are medium; `.idea`, `.vscode` and `node_modules` are low; a `Dockerfile`, a
-    Compose file, a `.dockerignore` and a dotenv template (`.env.example`, `.env.sample`) are
-    info: they say how the image is built, not secrets, and a credential written inside any file
-    is reported by SEC006 on its own.
+    host venv are medium; `.idea`, `.vscode` and `node_modules` are low; Dockerfiles and
+    Compose files are info, all of them in one finding that lists them (one `COPY . .` copied
+    them all), and so is a dotenv template (`.env.example`, `.env.sample`): they say how the
+    image is built, not secrets, and a credential written inside any file is reported by
+    SEC006 on its own.
 
     ## Why it matters
     `COPY . .` without a `.dockerignore` ships whatever the checkout holds: `.git` with the
@@ -364,8 +368,14 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
     - Practice: #42 `.dockerignore`: don't ship `.git`, local venvs, junk: his article on smaller
       images, https://pythonspeed.com/articles/smaller-python-docker-images/
     """
+    build_files: list[dict[str, Any]] = []
     for leak in _files(facts).get("context_leaks") or []:
         name = leak.get("name") or "?"
+        if name in _NOT_LEAKS:
+            continue
+        if name in _BUILD_FILES:
+            build_files.append(leak)
+            continue
         path = leak.get("path")
         what = _LEAK_WORDS.get(name, name)
         files, nbytes = leak.get("files") or 0, leak.get("bytes") or 0
@@ -383,6 +393,27 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
             message += " (a template: names and placeholders)"
             severity = "info"
         yield Found(message, at_layer(facts, leak.get("layer"), path), severity=severity)
+    if build_files:
+        yield _build_files_found(facts, build_files)
+
+
+def _build_files_found(facts: Facts, leaks: list[dict[str, Any]]) -> Found:
+    """One finding for the build files copied with the app, in the layer that copied the most."""
+    paths = sorted(str(leak.get("path")) for leak in leaks)
+    dirs = sorted({str(leak.get("dir")) for leak in leaks})
+    layers = defaultdict(int)
+    for leak in leaks:
+        layers[leak.get("layer")] += 1
+    layer = max(layers, key=lambda k: (layers[k], -(k or 0)))
+    shown = ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
+    return Found(
+        f"{len(paths)} build file(s) copied with the app: {shown}; they say how the image is "
+        "built and hold nothing it runs",
+        at_layer(facts, layer, dirs[0] if len(dirs) == 1 else None),
+        severity="info",
+        # The list grows or shrinks with the checkout; the cause is the copy into these dirs.
+        identity=f"build files copied with the app into {', '.join(dirs)}",
+    )
 
 
 # --- size: toolchain, leftovers, chown duplication ---------------------------------------------
@@ -509,8 +540,10 @@ def leftover_artifacts(facts: Facts, ctx: Context) -> Iterator[Found]:
     Build inputs outside site-packages, /usr/share and the package-manager caches: `*.whl`,
     sdists (`name-1.2.tar.gz`, `.zip`, `.tar.bz2`), `get-pip.py`, `.deb`/`.rpm`/`.apk` files and
     conda installers (`Miniconda*.sh`). Files a later layer deleted count too: their bytes are
-    still shipped in the layer that wrote them. One finding per writing layer (and deleting
-    layer), with the bytes.
+    still shipped in the layer that wrote them. One finding per layer that wrote them (the step
+    to change), with the bytes and the later layer that deleted them; leftovers under the
+    `size-floor` threshold (1 MiB) are not reported. Deleted leftovers are this check's to
+    report: SIZE003 leaves their bytes out of its own count.
 
     ## Why it matters
     They were needed for one step and add only weight afterwards; deleting them in a later
@@ -539,21 +572,60 @@ def leftover_artifacts(facts: Facts, ctx: Context) -> Iterator[Found]:
       his article on smaller images,
       https://pythonspeed.com/articles/smaller-python-docker-images/
     """
-    groups: dict[tuple[int | None, int | None], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
     for item in _section(facts, "leftovers").get("items") or []:
-        groups[(item.get("layer"), item.get("deleted_in"))].append(item)
-    for (layer, deleted), items in sorted(groups.items(), key=lambda g: -_total(g[1])):
+        groups[item.get("layer")].append(item)
+    for layer, items in sorted(groups.items(), key=lambda g: -_total(g[1])):
+        if _total(items) < ctx.thresholds.size_floor:
+            continue
         kinds = defaultdict(int)
         for item in items:
             kinds[_LEFTOVER_WORDS.get(item.get("name"), item.get("name"))] += 1
         what = ", ".join(f"{n} {k}{'s' if n > 1 and not k.startswith('.') else ''}"
                          for k, n in sorted(kinds.items()))  # fmt: skip
-        paths = [i.get("path") for i in items]
+        paths = sorted(str(i.get("path")) for i in items)
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        where = "left in the image" if deleted is None else (
-            f"deleted in layer {deleted} yet still shipped")  # fmt: skip
-        yield Found(f"{what} ({size(_total(items))}) {where}: {shown}",
-                    at_layer(facts, layer, paths[0]))  # fmt: skip
+        yield Found(f"{what} ({size(_total(items))}) {_leftover_fate(facts, items)}: {shown}",
+                    at_layer(facts, layer, _common_dir(paths)),
+                    identity=f"{', '.join(sorted(kinds))} {_leftover_state(items)}")  # fmt: skip
+
+
+def _leftover_fate(facts: Facts, items: list[dict[str, Any]]) -> str:
+    """Left in the image, or deleted by which later layer (and step) yet still shipped."""
+    deleted: dict[int, int] = defaultdict(int)
+    for item in items:
+        if item.get("deleted_in") is not None:
+            deleted[item["deleted_in"]] += item.get("size") or 0
+    if not deleted:
+        return "left in the image"
+    kept = [i for i in items if i.get("deleted_in") is None]
+    mixed = len(deleted) > 1 or bool(kept)
+    fates = []
+    for layer, nbytes in sorted(deleted.items()):
+        by = layer_step(facts, layer)
+        amount = f"{size(nbytes)} of them " if mixed else ""
+        fates.append(f"{amount}deleted in layer {layer}"
+                     + (f" ({_short(by, 70)})" if by else ""))  # fmt: skip
+    left = f"; {size(_total(kept))} still visible" if kept else ""
+    return ", ".join(fates) + f" yet still shipped{left}"
+
+
+def _leftover_state(items: list[dict[str, Any]]) -> str:
+    return "deleted yet shipped" if all(i.get("deleted_in") is not None for i in items) else "left"
+
+
+def _common_dir(paths: list[str]) -> str | None:
+    """The deepest dir holding every path (a file's own path when there is one)."""
+    if len(paths) == 1:
+        return paths[0]
+    parts = [p.split("/")[:-1] for p in paths]
+    common = []
+    for names in zip(*parts, strict=False):
+        if len(set(names)) != 1:
+            break
+        common.append(names[0])
+    joined = "/".join(common)
+    return joined if joined not in ("", "/") else None
 
 
 def _total(items: list[dict[str, Any]]) -> int:
@@ -574,9 +646,12 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
     Files a later layer writes again with the same size and mtime but another owner or mode:
-    what `RUN chown -R` or `chmod -R` does after a `COPY` or an install. One finding per pair
-    of layers (the one that wrote the files, the one that re-added them), with the bytes, both
-    history steps and examples. Medium when one re-adding layer duplicates more than 10 MB.
+    what `RUN chown -R` or `chmod -R` does after a `COPY` or an install. One finding per
+    re-adding layer (the `chown -R` step is the one cause, however many layers it copies
+    from), listing the layers it copied from, with the bytes, the history steps and examples.
+    Medium when it duplicates more than 10 MiB; under the `size-floor` threshold (1 MiB) it is
+    not reported. These duplicated bytes are this check's: SIZE003 leaves them out of its own
+    count.
 
     ## Why it matters
     A layer stores whole files, so changing only the metadata copies every byte again; the
@@ -605,22 +680,34 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
       his article on smaller images,
       https://pythonspeed.com/articles/smaller-python-docker-images/
     """
-    groups = _files(facts).get("chown_duplicates") or []
-    per_layer: dict[int | None, int] = defaultdict(int)
-    for group in groups:
-        per_layer[group.get("readded_in")] += group.get("bytes") or 0
-    for group in groups:
-        readded = group.get("readded_in")
+    by_step: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
+    for group in _files(facts).get("chown_duplicates") or []:
+        by_step[group.get("readded_in")].append(group)
+    for readded, groups in sorted(by_step.items(), key=lambda item: -_bytes(item[1])):
+        total = _bytes(groups)
+        if total < ctx.thresholds.size_floor:
+            continue
         changed = " and ".join(
-            word for word, count in (("owner", group.get("owner_changed")),
-                                     ("mode", group.get("mode_changed"))) if count
+            word for word, key in (("owner", "owner_changed"), ("mode", "mode_changed"))
+            if any(g.get(key) for g in groups)
         ) or "metadata"  # fmt: skip
-        examples = ", ".join((group.get("examples") or [])[:3])
-        message = (
-            f"{group.get('files')} files ({size(group.get('bytes') or 0)}) written by layer "
-            f"{group.get('layer')} ({_short(group.get('created_by') or '?', 70)}) are written "
-            f"again by layer {readded} ({_short(group.get('readded_by') or '?', 70)}) only to "
-            f"change their {changed}; e.g. {examples}"
+        groups = sorted(groups, key=lambda g: -(g.get("bytes") or 0))
+        sources = [f"layer {g.get('layer')} ({_short(g.get('created_by') or '?', 50)})"
+                   for g in groups[:3]]  # fmt: skip
+        if len(groups) > 3:
+            sources.append(f"{len(groups) - 3} more layer(s)")
+        examples = ", ".join((groups[0].get("examples") or [])[:3])
+        files = sum(g.get("files") or 0 for g in groups)
+        yield Found(
+            f"{files} files ({size(total)}) are written again by layer {readded} "
+            f"({_short(groups[0].get('readded_by') or '?', 70)}) only to change their {changed}; "
+            f"first written by {', '.join(sources)}; e.g. {examples}",
+            at_layer(facts, readded),
+            severity="medium" if total > CHOWN_MEDIUM_BYTES else None,
+            # One step re-adds them all; which layers it copies from is detail.
+            identity=f"written again only to change their {changed}",
         )
-        severity = "medium" if per_layer[readded] > CHOWN_MEDIUM_BYTES else None
-        yield Found(message, at_layer(facts, readded), severity=severity)
+
+
+def _bytes(groups: list[dict[str, Any]]) -> int:
+    return sum(g.get("bytes") or 0 for g in groups)

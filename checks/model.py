@@ -81,6 +81,9 @@ class Finding:
     location: Location
     fix: str  # the one-line fix
     rule: str | None = None  # the check's own sub-rule that matched, e.g. a secret's kind
+    # What stays the same across rebuilds when the message lists things that vary (the files,
+    # layers or steps one cause touches): the fingerprint reads it instead of the message.
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Found:
     severity: str | None = None  # None: the check's own severity
     fix: str | None = None  # None: the check's one-line fix
     rule: str | None = None  # which of the check's rules matched, when it has several
+    identity: str | None = None  # see Finding.identity; None: the message is the identity
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,9 @@ class Thresholds:
     stop_seconds: float = 5.0
     # Days the OS packages may lag behind the image's build before SEC025 calls them stale.
     package_lag_days: int = 30
+    # Bytes under which a size check reports nothing: a 288-byte cache or a 3 KiB copy is not
+    # worth a rebuild, and a row for it buries the ones that are.
+    size_floor: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,7 @@ class Check:
 
     def finding(self, found: Found) -> Finding:
         return Finding(self.id, found.severity or self.severity, found.message, found.location,
-                       found.fix or self.fix, found.rule)  # fmt: skip
+                       found.fix or self.fix, found.rule, found.identity)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,21 @@ def _watched(facts: Facts) -> dict[str, Any]:
     return probe
 
 
+def runaway_paths(life: dict[str, Any]) -> list[str]:
+    """The files OPS010 names when the app passed the write limit (at most 3), else none: the
+    runaway write is its finding, and OPS022 does not list them again."""
+    if "write" not in (life.get("limits_hit") or ()):
+        return []
+    kept = sorted(
+        str(w.get("path")) for w in life.get("written") or () if w.get("kind") != "deleted"
+    )
+    # Files, not the directories above them: a directory is listed before what it holds.
+    leaves = [
+        p for i, p in enumerate(kept) if not kept[i + 1 :] or not kept[i + 1].startswith(p + "/")
+    ]
+    return leaves[:3]
+
+
 @check(
     "OPS010",
     "fills-its-disk",
@@ -73,14 +88,7 @@ def fills_its_disk(facts: Facts, ctx: Context) -> Iterator[Found]:
         return
     limit = life.get("write_limit_bytes")
     written = life.get("written_bytes")
-    kept = sorted(
-        str(w.get("path")) for w in life.get("written") or () if w.get("kind") != "deleted"
-    )
-    # Files, not the directories above them: a directory is listed before what it holds.
-    shown = [
-        p for i, p in enumerate(kept) if not kept[i + 1 :] or not kept[i + 1].startswith(p + "/")
-    ]
-    shown = shown[:3]
+    shown = runaway_paths(life)
     paths = ", ".join(shown)
     where = f" (under {paths})" if paths else ""
     yield Found(

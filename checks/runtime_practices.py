@@ -19,6 +19,7 @@ from checks.access import config, env, lifecycle, size, static_probe
 from checks.model import Context, Facts, Found, Location, Skip
 from checks.operability import commands, gunicorn_args, option_value, shown, words
 from checks.registry import check
+from checks.runaway import runaway_paths
 
 ARTICLE = "https://pythonspeed.com/articles/gunicorn-in-docker/"
 DOCKER_GRACE = 10  # seconds `docker stop` waits before SIGKILL
@@ -175,7 +176,9 @@ def logs_to_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     - when the lifecycle probe ran: files it saw the container write that end in `.log` or sit
       under `/var/log`.
     What the probe saw is medium; configuration alone is low, since a path such as
-    `/dev/stdout` or a mounted volume may be intended.
+    `/dev/stdout` or a mounted volume may be intended. One finding per place that sends logs to
+    files (a command, a config file), naming the files the probe saw written that it names; the
+    probe's written files get a finding of their own only when no setting names them.
 
     ## Why it matters
     Docker, Kubernetes and every log shipper collect a container's stdout and stderr. Logs
@@ -208,7 +211,8 @@ def logs_to_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     seen_writes = log_writes(facts)
     static = "medium" if seen_writes else "low"
-    found: list[Found] = []
+    # (message, where, the log files it names): each setting that sends logs to a file.
+    said: list[tuple[str, Location, tuple[str, ...]]] = []
     options: set[tuple[str, str]] = set()  # the master and each worker repeat the same command
     for run in gunicorn_runs(facts):
         for name in LOG_OPTIONS:
@@ -219,11 +223,11 @@ def logs_to_files(facts: Facts, ctx: Context) -> Iterator[Found]:
                 continue
             options.add((name, value))
             if option_value(run.env_words, name) == value:
-                said, where = "GUNICORN_CMD_ARGS", Location(config="Env.GUNICORN_CMD_ARGS")
+                source, where = "GUNICORN_CMD_ARGS", Location(config="Env.GUNICORN_CMD_ARGS")
             else:
-                said, where = shown(run.command), run.where
-            found.append(Found(f"gunicorn writes logs to a file: {name} {value} (in {said})",
-                               where, severity=static))  # fmt: skip
+                source, where = shown(run.command), run.where
+            said.append((f"gunicorn writes logs to a file: {name} {value} (in {source})", where,
+                         (value,)))  # fmt: skip
         for name in LOG_SETTINGS:
             setting = run.setting(name)
             value = literal(setting[1]) if setting else None
@@ -233,33 +237,57 @@ def logs_to_files(facts: Facts, ctx: Context) -> Iterator[Found]:
                 and value != "-"
                 and not value.startswith("/dev/std")
             ):
-                found.append(Found(f"{setting[0]} sets {name} = {setting[1]}: gunicorn writes "
-                                   "logs to a file", Location(path=setting[0]),
-                                   severity=static))  # fmt: skip
+                said.append((f"{setting[0]} sets {name} = {setting[1]}: gunicorn writes logs to "
+                             "a file", Location(path=setting[0]), (value,)))  # fmt: skip
         setting = run.setting("logconfig_dict")
         if setting and "FileHandler" in setting[1]:
-            found.append(Found(f"{setting[0]} sets a logconfig_dict with a file handler",
-                               Location(path=setting[0]), severity=static))  # fmt: skip
-    found += uwsgi_logs(facts, static)
+            said.append((f"{setting[0]} sets a logconfig_dict with a file handler",
+                         Location(path=setting[0]), ()))  # fmt: skip
+    said += uwsgi_logs(facts)
     for cfg in startup(facts).get("logging_configs") or []:
         handlers = cfg.get("file_handlers") or []
         if handlers:
-            files = ", ".join(cfg.get("filenames") or []) or "a file"
-            found.append(Found(f"{cfg['path']} configures {', '.join(handlers)} writing to "
-                               f"{files}", Location(path=cfg["path"]),
-                               severity=static))  # fmt: skip
-    if seen_writes:
-        more = f" and {len(seen_writes) - 5} more" if len(seen_writes) > 5 else ""
-        found.append(Found(f"the running container wrote log files: "
-                           f"{', '.join(seen_writes[:5])}{more}",
-                           Location(runtime="lifecycle probe: written files")))  # fmt: skip
-    unique: dict[str, Found] = {}
-    for item in found:
-        unique.setdefault(item.message, item)
-    yield from unique.values()
+            names = tuple(cfg.get("filenames") or [])
+            said.append((f"{cfg['path']} configures {', '.join(handlers)} writing to "
+                         f"{', '.join(names) or 'a file'}", Location(path=cfg["path"]),
+                         names))  # fmt: skip
+    yield from _log_findings(said, seen_writes, static)
 
 
-def uwsgi_logs(facts: Facts, severity: str) -> Iterator[Found]:
+def _log_findings(said: list[tuple[str, Location, tuple[str, ...]]], seen_writes: list[str],
+                  severity: str) -> Iterator[Found]:  # fmt: skip
+    """One finding per place that sends logs to files (a command, a config file), with the files
+    the probe saw written that it names; the probe's own row only for files nothing names."""
+    places: dict[Location, tuple[list[str], list[str]]] = {}
+    for message, where, names in said:
+        messages, seen = places.setdefault(where, ([], []))
+        if message not in messages:
+            messages.append(message)
+        seen += [w for w in seen_writes if w not in seen and any(_names(n, w) for n in names)]
+    claimed = {w for _, seen in places.values() for w in seen}
+    for where, (messages, seen) in places.items():
+        confirmed = f"; the running container wrote {', '.join(seen[:5])}" if seen else ""
+        yield Found("; ".join(messages) + confirmed, where, severity=severity)
+    alone = [w for w in seen_writes if w not in claimed]
+    if alone:
+        more = f" and {len(alone) - 5} more" if len(alone) > 5 else ""
+        yield Found(f"the running container wrote log files: {', '.join(alone[:5])}{more}",
+                    Location(runtime="lifecycle probe: written files"))  # fmt: skip
+
+
+def _names(setting: str, written: str) -> bool:
+    """Whether a log file a setting names (absolute, or relative to the WORKDIR) is `written`,
+    or one of its rotations (`app.log.1`)."""
+    value = setting.strip().strip("'\"").removeprefix("file:")
+    if not value:
+        return False
+    written = re.sub(r"\.\d+$", "", written)
+    if value.startswith("/"):
+        return written == posixpath.normpath(value)
+    return written.endswith("/" + posixpath.normpath(value))
+
+
+def uwsgi_logs(facts: Facts) -> Iterator[tuple[str, Location, tuple[str, ...]]]:
     for command, where in commands(facts):
         ws = words(command)
         if not any(posixpath.basename(w) == "uwsgi" for w in ws):
@@ -267,19 +295,20 @@ def uwsgi_logs(facts: Facts, severity: str) -> Iterator[Found]:
         for name in UWSGI_LOG_OPTIONS:
             value = option_value(ws, name)
             if value is not None:
-                yield Found(f"uWSGI {name} {value} writes logs to a file", where, severity=severity)
+                yield f"uWSGI {name} {value} writes logs to a file", where, (value,)
         logger = option_value(ws, "--logger")
         if logger and logger.startswith("file:"):
-            yield Found(f"uWSGI --logger {logger} writes logs to a file", where, severity=severity)
+            yield f"uWSGI --logger {logger} writes logs to a file", where, (logger,)
     for cfg in server_configs(facts, "uwsgi"):
         settings = cfg.get("settings") or {}
+        where = Location(path=cfg["path"])
         for name in ("logto", "logto2", "daemonize", "daemonize2"):
             if settings.get(name):
-                yield Found(f"{cfg['path']} sets {name} = {settings[name]}: uWSGI writes logs to "
-                            "a file", Location(path=cfg["path"]), severity=severity)  # fmt: skip
+                yield (f"{cfg['path']} sets {name} = {settings[name]}: uWSGI writes logs to a file",
+                       where, (str(settings[name]),))  # fmt: skip
         if str(settings.get("logger") or "").startswith("file:"):
-            yield Found(f"{cfg['path']} sets logger = {settings['logger']}",
-                        Location(path=cfg["path"]), severity=severity)  # fmt: skip
+            yield (f"{cfg['path']} sets logger = {settings['logger']}", where,
+                   (str(settings["logger"]),))  # fmt: skip
 
 
 # --- OPS022 writes into the image ---------------------------------------------------------------
@@ -312,8 +341,9 @@ def writes_into_image(facts: Facts, ctx: Context) -> Iterator[Found]:
     The paths the lifecycle probe saw the running container add or change in its writable layer
     (`runtime.lifecycle.written`, what `docker diff` lists), leaving out what is meant to be
     written or reported elsewhere: `/tmp` and `/dev/shm`, declared VOLUMEs, `.pyc` files and
-    `__pycache__` dirs (PY002 judges bytecode), log files (OPS021), and directories that only
-    hold other written paths. A directory listed alone means a file was created and removed in it.
+    `__pycache__` dirs (PY002 judges bytecode), log files (OPS021), the files of a write that
+    passed the probe's write limit (OPS010 names them), and directories that only hold other
+    written paths. A directory listed alone means a file was created and removed in it.
 
     ## Why it matters
     Running with a read-only root filesystem (`docker run --read-only`, Kubernetes
@@ -351,10 +381,11 @@ def writes_into_image(facts: Facts, ctx: Context) -> Iterator[Found]:
         posixpath.normpath("/" + str(v).strip().lstrip("/"))
         for v in config(facts).get("volumes") or []
     ]
+    runaway = runaway_paths(life)  # OPS010's: the app passed the write limit with them
     kept: list[str] = []
     for item in written_leaves(life):
         path = str(item.get("path") or "")
-        if not path or under(path, SCRATCH) or under(path, volumes):
+        if not path or under(path, SCRATCH) or under(path, volumes) or under(path, runaway):
             continue
         if path.endswith(".pyc") or "/__pycache__" in path + "/" or log_path(path):
             continue

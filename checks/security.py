@@ -339,7 +339,9 @@ def secret_in_config(facts: Facts, ctx: Context) -> Iterator[Found]:
     private keys, URLs with a password, and secret-looking names (`*_PASSWORD`, `API_TOKEN`,
     ...) with real-looking values. Placeholders (`changeme`, `${VAR}`) and checksums
     (`*_SHA256`, `GPG_KEY`) are not reported. Shapes of real credentials are critical; a
-    secret-looking name alone is high.
+    secret-looking name alone is high. The finding names the history steps that record the
+    same value (the `ENV` step that set it, the build argument it came from): one finding for
+    one secret, where SEC005 reports only the values the history alone keeps.
 
     ## Why it matters
     The config ships with the image: anyone who can pull it reads the value with
@@ -370,15 +372,31 @@ def secret_in_config(facts: Facts, ctx: Context) -> Iterator[Found]:
       secrets", https://pythonspeed.com/articles/docker-build-secrets/
     """
     fields = {"env": "Env", "label": "Labels", "command": None}
+    history = _secrets(facts, "history")
     for secret in _secrets(facts, "env", "label", "command"):
         where = secret.get("where")
         name = secret.get("name") or "?"
         field = f"{fields[where]}.{name}" if fields.get(where) else name
+        steps = sorted({s.get("step") for s in history if _same_value(s, secret)} - {None})
+        recorded = ""
+        if steps:
+            plural = "s" if len(steps) > 1 else ""
+            recorded = (f"; the build history shows it too (history step{plural} "
+                        f"{', '.join(map(str, steps))})")  # fmt: skip
+        what = f"{secret.get('kind')} in config {field}: {secret.get('hint')}"
         yield Found(
-            f"{secret.get('kind')} in config {field}: {secret.get('hint')}",
+            what + recorded,
             Location(config=field),
             severity=_secret_severity(secret),
+            # The history steps are detail: a baseline that accepted this secret still does.
+            identity=what,
         )
+
+
+def _same_value(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two secret findings are one value: same kind and same redacted hint (its length
+    and a fingerprint of the value, never the value)."""
+    return (one.get("kind"), one.get("hint")) == (other.get("kind"), other.get("hint"))
 
 
 @check(
@@ -397,7 +415,10 @@ def secret_in_build_history(facts: Facts, ctx: Context) -> Iterator[Found]:
     The facts' `secrets[]` findings in `history[].created_by`: build arguments the classic
     builder records as `|N NAME=value ... /bin/sh -c ...` on every RUN after the ARG, `ARG`/`ENV`
     steps with defaults, and credentials typed into a command (`pip install --index-url
-    https://user:token@...`). One finding per secret, listing every step that shows it.
+    https://user:token@...`). One finding per secret, listing every step that shows it. A value
+    the config still holds (an `ENV`, a `LABEL`, the command) is reported by SEC004 alone, with
+    the history steps that show it; this check keeps the secrets only the history records:
+    build arguments, and values typed into `RUN` lines.
 
     ## Why it matters
     `docker history --no-trunc` prints every step to anyone who has the image, and deleting
@@ -427,7 +448,12 @@ def secret_in_build_history(facts: Facts, ctx: Context) -> Iterator[Found]:
       https://pythonspeed.com/articles/docker-build-secrets/
     """
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    # A value the config still holds is SEC004's: its ENV, LABEL or CMD step is in the history
+    # by necessity, and one fix (take it out of the image) covers both.
+    in_config = _secrets(facts, "env", "label", "command")
     for secret in _secrets(facts, "history"):
+        if any(_same_value(secret, kept) for kept in in_config):
+            continue
         key = (secret.get("kind"), secret.get("name"), secret.get("hint"))
         groups.setdefault(key, []).append(secret)
     for (kind, name, hint), found in groups.items():
@@ -744,7 +770,11 @@ def world_writable_paths(facts: Facts, ctx: Context) -> Iterator[Found]:
     code (application, site-packages, bin dirs, `/etc`) is medium; elsewhere low. Device nodes
     (`/dev/null`, `/dev/zero`, `/dev/tty`: character or block devices, 0666 by design in any
     debootstrap-made base) are not files anyone can tamper with, and the runtime mounts its own
-    `/dev` over the image's: they are never reported.
+    `/dev` over the image's: they are never reported. Neither are empty lock files (`.lock`,
+    `*.lock`, `*.lck` of 0 bytes, such as uv's `.venv/.lock`, made 0666 on purpose so that any
+    user can take the lock): they hold nothing to tamper with and nothing runs them. One
+    finding per layer that set the modes (one `chmod -R 777` is one cause), listing its paths;
+    medium when any of them is among the code.
 
     ## Why it matters
     Any process in the container, whatever its user, can change such a file or plant one in
@@ -775,20 +805,54 @@ def world_writable_paths(facts: Facts, ctx: Context) -> Iterator[Found]:
     listed = facts.get("world_writable") or []
     # Facts from an analyser that still listed device nodes: they are not counted either.
     entries = [e for e in listed if e.get("kind") not in _DEVICES
-               and not _under(e.get("path") or "", _TMP_DIRS)]  # fmt: skip
-    for entry in entries[:_SHOWN]:
-        path = entry.get("path") or ""
-        in_code = _under(path, code)
+               and not _under(e.get("path") or "", _TMP_DIRS) and not _empty_lock(e)]  # fmt: skip
+    # One `chmod -R 777` is one cause: one finding per layer that set the modes, listing paths.
+    by_layer: dict[Any, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_layer.setdefault(entry.get("layer"), []).append(entry)
+    for layer, group in by_layer.items():
+        paths = [str(e.get("path") or "") for e in group]
+        in_code = [p for p in paths if _under(p, code)]
+        shown = ", ".join(f"{p} ({e.get('mode')})" for p, e in zip(paths[:_SHOWN], group,
+                                                                  strict=False))  # fmt: skip
+        more = f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else ""
+        what = (f"{len(paths)} world-writable paths" if len(paths) > 1
+                else f"{group[0].get('kind')} {paths[0]} is world-writable")  # fmt: skip
+        listing = f": {shown}{more}" if len(paths) > 1 else f" (mode {group[0].get('mode')})"
+        code_note = ""
+        if in_code:
+            code_note = (" among the image's code" if len(in_code) == len(paths)
+                         else f"; {len(in_code)} of them among the image's code")  # fmt: skip
+        # Many paths: which of them the listing shows changes with the tree, the step does not.
+        identity = None
+        if len(paths) > 1:
+            identity = "world-writable paths" + (" among the image's code" if in_code else "")
         yield Found(
-            f"{entry.get('kind')} {path} is world-writable (mode {entry.get('mode')})"
-            + (" among the image's code" if in_code else ""),
-            at_layer(facts, entry.get("layer"), path),
+            f"{what}{listing}{code_note}",
+            at_layer(facts, layer, paths[0] if len(paths) == 1 else _top(paths)),
             severity="medium" if in_code else None,
+            identity=identity,
         )
     total = facts.get("world_writable_total") or 0
-    more = len(entries) - _SHOWN + max(0, total - len(listed))
+    more = max(0, total - len(listed))
     if more > 0:
         yield Found(f"{more} more world-writable paths", Location(path="/"))
+
+
+# Lock files tools create for every user to take (uv's `.venv/.lock` is 0666 on purpose): empty,
+# they hold nothing anyone could tamper with, and nothing runs them.
+_LOCK_NAMES = re.compile(r"(?:^|/)(?:[^/]*\.)?(?:lock|lck)$")
+
+
+def _empty_lock(entry: dict[str, Any]) -> bool:
+    return (entry.get("kind") == "file" and entry.get("size") == 0
+            and bool(_LOCK_NAMES.search(entry.get("path") or "")))  # fmt: skip
+
+
+def _top(paths: list[str]) -> str | None:
+    """The shortest path of a group that holds all the others (the dir a `chmod -R` named)."""
+    top = min(paths, key=len)
+    return top if all(p == top or p.startswith(top.rstrip("/") + "/") for p in paths) else None
 
 
 def _can_write(uid: int, gid: int | None, groups: list[int], owner: Any, group: Any,

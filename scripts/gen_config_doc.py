@@ -27,6 +27,7 @@ os-upgrade-in-build = "info"          # our base is patched on purpose
 [tool.inspector.thresholds]
 image-age-days = 30
 wasted-bytes = "50MB"
+size-floor = "5MiB"                   # our images are large: a few MiB is not worth a rebuild
 stop-seconds = 3
 
 [[tool.inspector.ignores]]

@@ -239,7 +239,7 @@ def test_context_leaks_git_with_credential_dotfiles_and_host_venv():
     assert {p: leak.name for p, leak in leaks.items()} == {
         "/app/.git": "git", "/app/.env": "env_file", "/app/.env.production": "env_file",
         "/app/Dockerfile": "dockerfile", "/app/docker-compose.prod.yml": "compose",
-        "/app/.dockerignore": "dockerignore", "/app/infra/terraform.tfstate": "tfstate",
+        "/app/infra/terraform.tfstate": "tfstate",
         "/app/.idea": "idea", "/app/node_modules": "node_modules", "/app/.venv": "host_venv",
     }  # fmt: skip
     git = leaks["/app/.git"]

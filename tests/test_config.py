@@ -69,6 +69,7 @@ def test_every_key_is_read(tmp_path):
         [tool.inspector.thresholds]
         image-age-days = 30
         wasted-bytes = "50MiB"
+        size-floor = "500KB"
         efficiency = 0.95
         user-wasted-percent = 0.05
         stop-seconds = 2.5
@@ -89,6 +90,7 @@ def test_every_key_is_read(tmp_path):
     assert policy.thresholds == Thresholds(
         image_age_days=30,
         wasted_bytes=50 * 2**20,
+        size_floor=500_000,
         efficiency=0.95,
         user_wasted_percent=0.05,
         stop_seconds=2.5,
@@ -169,3 +171,12 @@ def test_wasted_bytes_accepts_plain_numbers_and_units(tmp_path):
     for text, expected in [("1000", 1000), ("'2MB'", 2_000_000), ("'1.5 GiB'", 3 * 2**29)]:
         policy = _load_text(tmp_path, f"[thresholds]\nwasted-bytes = {text}\n")
         assert policy.thresholds.wasted_bytes == expected
+
+
+def test_size_floor_accepts_plain_numbers_and_units(tmp_path):
+    """size-floor reads bytes like wasted-bytes; a size that is not one names the key."""
+    for text, expected in [("0", 0), ("'512KiB'", 512 * 1024), ("'2MB'", 2_000_000)]:
+        policy = _load_text(tmp_path, f"[thresholds]\nsize-floor = {text}\n")
+        assert policy.thresholds.size_floor == expected
+    with pytest.raises(ConfigError, match=r"thresholds\.size-floor: '1 parsec' is not a size"):
+        _load_text(tmp_path, "[thresholds]\nsize-floor = '1 parsec'\n")

@@ -59,6 +59,7 @@ class WritablePath:
     gid: int
     layer: int
     created_by: str | None
+    size: int  # bytes of a regular file; 0 for anything else (a hard link's data is its target's)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ def analyse(data: ImageData) -> FileModes:
         device = entry.kind in (CHAR, BLOCK)
         if entry.mode & stat.S_IWOTH and entry.kind != SYMLINK and not sticky_dir and not device:
             writable.append(WritablePath(path, entry.kind, _octal(entry.mode), entry.uid,
-                                         entry.gid, version.layer, step))  # fmt: skip
+                                         entry.gid, version.layer, step,
+                                         entry.size if entry.kind == FILE else 0))  # fmt: skip
         if entry.capability:
             caps.append(CapabilityFile(path, version.layer, step,
                                        decode_capability(entry.capability)))  # fmt: skip

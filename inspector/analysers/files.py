@@ -405,8 +405,6 @@ def _leak_file(base: str) -> str | None:
         return "envrc"
     if base.startswith(".env"):
         return "env_file"
-    if base == ".dockerignore":
-        return "dockerignore"
     if base.startswith("Dockerfile") or base.endswith(".Dockerfile") or base == "Containerfile":
         return "dockerfile"
     if _COMPOSE.fullmatch(base):

@@ -322,6 +322,9 @@ FIELDS: dict[str, str] = {
     "world_writable[].gid": "The owner's gid.",
     "world_writable[].layer": "Index of the layer that set this version of the path.",
     "world_writable[].created_by": "The history step that made `layer`; null when unknown.",
+    "world_writable[].size": (
+        "Bytes of a regular file (0 for an empty one, such as a lock file); 0 for other kinds."
+    ),
     "world_writable_total": (
         "How many visible paths are world-writable, including those beyond the 1000 listed."
     ),
@@ -974,13 +977,13 @@ _FILES_FIELDS: dict[str, str] = {
         "Visible files that come from a build context rather than a build: VCS dirs (.git, .hg, "
         ".svn), editor dirs (.idea, .vscode), node_modules, a venv whose `home` interpreter is "
         "not in the image (copied from a host), .env* files, .envrc, Dockerfile*, "
-        "docker-compose*.yml, .dockerignore, *.tfstate; by path, at most 200. Nothing under "
+        "docker-compose*.yml, *.tfstate; by path, at most 200. Nothing under "
         "site-packages, dist-packages, /usr/share or the global node_modules dirs; only the "
         "outermost of nested ones."
     ),
     "files.context_leaks[].name": (
         '"git", "hg", "svn", "idea", "vscode", "node_modules", "host_venv", "env_file", "envrc", '
-        '"dockerfile", "compose", "dockerignore" or "tfstate".'
+        '"dockerfile", "compose" or "tfstate".'
     ),
     "files.context_leaks[].path": "The path in the image.",
     "files.context_leaks[].dir": "The dir it sits in (usually the application's dir).",

@@ -70,6 +70,12 @@ THRESHOLD_KEYS = {
         "Bytes shipped but not visible (deleted or overwritten by a later layer) "
         'before SIZE reports them; a number or a size such as "50MB", "20MiB".',
     ),
+    "size-floor": (
+        "size_floor",
+        "Bytes under which the size checks (SIZE001-SIZE003, SIZE021, SIZE022) report nothing: "
+        "a cache, leftover or re-added copy smaller than this is not worth a rebuild; a number "
+        'or a size such as "1MiB", "500KB".',
+    ),
     "efficiency": (
         "efficiency",
         "Lowest visible / (visible + wasted) bytes, a fraction (dive's lowestEfficiency).",
@@ -290,7 +296,7 @@ def _thresholds(value: Any, where: _Where) -> Thresholds:
 
 def _threshold(raw: Any, key: str, kind: Any, where: _Where) -> int | float:
     full = f"thresholds.{key}"
-    if key == "wasted-bytes" and isinstance(raw, str):
+    if key in ("wasted-bytes", "size-floor") and isinstance(raw, str):
         match = _SIZE.match(raw)
         if not match or match.group(2).lower() not in _UNITS:
             raise where.error(full, f'{raw!r} is not a size (e.g. 20000000, "20MB", "50MiB")')

@@ -22,7 +22,9 @@ def fingerprint(reference: str, finding: Finding) -> str:
         loc.path or "",
         loc.runtime or "",
         " ".join((loc.created_by or "").split()),
-        finding.message,
+        # A finding that lists what one cause touched names what stays the same instead: one
+        # more file or layer in the list is the same finding.
+        finding.identity if finding.identity is not None else finding.message,
     )
     text = "\x00".join(_VOLATILE.sub("#", part) for part in parts)
     # A file name that is not UTF-8 arrives surrogateescaped (\udcff): surrogatepass hashes it as

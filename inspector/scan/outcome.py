@@ -59,6 +59,7 @@ def _finding_doc(finding: Finding) -> dict[str, Any]:
         "location": {k: v for k, v in asdict(finding.location).items() if v is not None},
         "fix": finding.fix,
         "rule": finding.rule,
+        "identity": finding.identity,
     }
 
 
@@ -78,6 +79,7 @@ def results_from(doc: Sequence[dict[str, Any]], checks: Mapping[str, Check]) -> 
                 Location(**f["location"]),
                 f["fix"],
                 f.get("rule"),
+                f.get("identity"),
             )
             for f in item["findings"]
         )
