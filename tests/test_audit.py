@@ -16,6 +16,7 @@ from inspector.cli.commands import main
 from inspector.probes import ProbeOptions
 from inspector.report.model import ImageReport
 from tests.conftest import FIXTURES, fixture_image
+from tests.precision import REALISTIC_GRACE, REALISTIC_WARMUP, realistic
 
 pytestmark = pytest.mark.docker
 
@@ -38,10 +39,12 @@ def golden(name: str) -> dict[str, str]:
 def reports(docker_client) -> dict[str, ImageReport]:
     """Every fixture audited once with every check, probes included (concurrently: they wait)."""
     options = AuditOptions(probe=ProbeOptions(warmup=2, grace=3))
+    slow = AuditOptions(probe=ProbeOptions(warmup=REALISTIC_WARMUP, grace=REALISTIC_GRACE))
     checks = list(catalog().values())
 
     def one(name: str) -> ImageReport:
-        return audit_one(fixture_image(name), checks, options, lambda message: None)
+        chosen = slow if realistic(name) else options
+        return audit_one(fixture_image(name), checks, chosen, lambda message: None)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         return dict(zip(AUDITED, pool.map(one, AUDITED), strict=True))
