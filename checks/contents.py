@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from checks.access import MiB, at_layer, config, size
-from checks.model import Context, Facts, Found, Location, command, shorten
+from checks.model import Context, Facts, Found, Location, command, layer_name, shorten
 from checks.registry import check
 
 # A `chown -R` that duplicates more than this is worth a rebuild (catalog SZ-05).
@@ -30,7 +30,9 @@ def _deleted_note(item: dict[str, Any]) -> str:
     deleted = item.get("deleted_in")
     if deleted is None:
         return ""
-    return f" (deleted in layer {deleted}, yet still shipped in layer {item.get('layer')})"
+    return (
+        f" (deleted in {layer_name(deleted)}, yet still shipped in {layer_name(item.get('layer'))})"
+    )
 
 
 # --- privilege ---------------------------------------------------------------------------------
@@ -253,7 +255,7 @@ def ssh_server_or_keys(facts: Facts, ctx: Context) -> Iterator[Found]:
     for key in ssh.get("host_keys") or []:
         path = key.get("path")
         yield Found(
-            f"SSH host private key {path} ({key.get('size')} bytes) is baked into the image"
+            f"SSH host private key {path} ({size(key.get('size') or 0)}) is baked into the image"
             f"{_deleted_note(key)}: every container shares it and anyone with the image has it",
             at_layer(facts, key.get("layer"), path),
             severity="high",
@@ -266,7 +268,7 @@ def ssh_server_or_keys(facts: Facts, ctx: Context) -> Iterator[Found]:
     for keys in ssh.get("authorized_keys") or []:
         path = keys.get("path")
         yield Found(
-            f"{path} lets the holders of its keys log in ({keys.get('size')} bytes)",
+            f"{path} lets the holders of its keys log in ({size(keys.get('size') or 0)})",
             at_layer(facts, keys.get("layer"), path),
         )
     if "22/tcp" in (config(facts).get("exposed_ports") or []):
@@ -551,7 +553,7 @@ def leftover_artifacts(facts: Facts, ctx: Context) -> Iterator[Found]:
         paths = [i.get("path") for i in items]
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         where = "left in the image" if deleted is None else (
-            f"deleted in layer {deleted} yet still shipped")  # fmt: skip
+            f"deleted in {layer_name(deleted)} yet still shipped")  # fmt: skip
         yield Found(f"{what} ({size(_total(items))}) {where}: {shown}",
                     at_layer(facts, layer, paths[0]))  # fmt: skip
 
@@ -576,7 +578,7 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
     Files a later layer writes again with the same size and mtime but another owner or mode:
     what `RUN chown -R` or `chmod -R` does after a `COPY` or an install. One finding per pair
     of layers (the one that wrote the files, the one that re-added them), with the bytes, both
-    history steps and examples. Medium when one re-adding layer duplicates more than 10 MB.
+    history steps and examples. Medium when one re-adding layer duplicates more than 10 MiB.
 
     ## Why it matters
     A layer stores whole files, so changing only the metadata copies every byte again; the
@@ -617,9 +619,10 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
         ) or "metadata"  # fmt: skip
         examples = ", ".join((group.get("examples") or [])[:3])
         message = (
-            f"{group.get('files')} files ({size(group.get('bytes') or 0)}) written by layer "
-            f"{group.get('layer')} ({_short(group.get('created_by') or '?', 70)}) are written "
-            f"again by layer {readded} ({_short(group.get('readded_by') or '?', 70)}) only to "
+            f"{group.get('files')} files ({size(group.get('bytes') or 0)}) written by "
+            f"{layer_name(group.get('layer'))} ({_short(group.get('created_by') or '?', 70)}) "
+            f"are written again by {layer_name(readded)} "
+            f"({_short(group.get('readded_by') or '?', 70)}) only to "
             f"change their {changed}; e.g. {examples}"
         )
         severity = "medium" if per_layer[readded] > CHOWN_MEDIUM_BYTES else None

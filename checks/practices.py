@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from checks.access import at_layer, config, env, static_probe, step
 from checks.metadata import aware, parse_time
-from checks.model import Context, Facts, Found, Location, Skip, command, shorten
+from checks.model import Context, Facts, Found, Location, Skip, command, layer_name, shorten
 from checks.registry import check
 
 ARTICLES = "https://pythonspeed.com/articles/"
@@ -186,10 +186,10 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     layer = refresh.get("layer")
     when, source = _layer_time(facts, layer, refresh.get("mtime"))
     if when is None:
-        raise Skip(f"no believable time for layer {layer}, which last updated the packages")
+        raise Skip(f"no believable time for {layer_name(layer)}, which last updated the packages")
     if upgrades and _stamped(facts, layer):
-        raise Skip(f"layer {layer}'s time is a fixed stamp (SOURCE_DATE_EPOCH) shared with other "
-                   "steps, not when its upgrade ran")  # fmt: skip
+        raise Skip(f"{layer_name(layer)}'s time is a fixed stamp (SOURCE_DATE_EPOCH) shared "
+                   "with other steps, not when its upgrade ran")  # fmt: skip
     built = _built(facts)
     lag = (built - when).days if built is not None else None
     age = (aware(ctx.now) - when).days
@@ -200,10 +200,10 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     if not late and not old:
         return
     how = (
-        f"the last upgrade of the OS packages ran in layer {layer}"
+        f"the last upgrade of the OS packages ran in {layer_name(layer)}"
         if upgrades
-        else "no build step upgrades the OS packages; they date from the base image's layer "
-        f"{layer}"
+        else "no build step upgrades the OS packages; they date from the base image's "
+        f"{layer_name(layer)}"
     )
     said = [f"{how}, made {when.date().isoformat()} ({source})"]
     if late and built is not None:

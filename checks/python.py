@@ -9,7 +9,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from checks.access import app_process, at_layer, config, env, lifecycle, static_probe
+from checks.access import app_process, at_layer, config, env, lifecycle, size, static_probe
 from checks.model import Context, Facts, Found, Location, Skip
 from checks.registry import check
 
@@ -400,7 +400,7 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
             cost += "image compiles them"
         examples = ", ".join((area.get("examples") or [])[:3])
         yield Found(
-            f"{missing} of {modules} {label} sources ({area.get('missing_bytes') or 0} bytes) in "
+            f"{missing} of {modules} {label} sources ({size(area.get('missing_bytes') or 0)}) in "
             f"{', '.join(roots) or '?'} have no .pyc: {cost} (e.g. {examples})",
             Location(
                 path=roots[0] if roots else None, runtime="lifecycle probe" if written else None

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from checks.access import app_process, at_layer, config, lifecycle, static_probe, step
-from checks.model import Context, Facts, Found, Location, Skip, severity_rank
+from checks.model import Context, Facts, Found, Location, Skip, layer_name, severity_rank
 from checks.registry import check
 
 
@@ -499,9 +499,9 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
             by_text = f" ({by})" if by else ""
             how = secret.get("removal") or "deleted"
             state = (
-                f"{how} in layer {removed}{by_text}, yet still shipped in layer {layer}"
+                f"{how} in {layer_name(removed)}{by_text}, yet still shipped in {layer_name(layer)}"
                 if removed is not None and removed < len(layers)
-                else f"deleted later, yet still shipped in layer {layer}"
+                else f"deleted later, yet still shipped in {layer_name(layer)}"
             )
         else:
             state = "visible in the final filesystem"

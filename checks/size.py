@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from checks.access import MiB, at_layer, size, step
 from checks.metadata import base_of
-from checks.model import Context, Facts, Found, Location
+from checks.model import Context, Facts, Found, Location, layer_name
 from checks.registry import check
 
 OS_CACHES = {
@@ -45,15 +45,15 @@ def cache_findings(facts: Facts, kinds: dict[str, str], medium_over: int) -> Ite
             where = at_layer(facts, layer, path=", ".join(cache.get("paths") or []) or None)
             files = entry.get("files") or 0
             if entry.get("deleted_in") is None:
-                message = f"{label}: {size(added)} in {files} file(s) written by layer {layer}"
+                message = (f"{label}: {size(added)} in {files} file(s) written by "
+                           f"{layer_name(layer)}")  # fmt: skip
             else:
                 removed = entry["deleted_in"]
                 by = entry.get("deleted_by") or step(facts, removed)
-                message = (f"{label}: {size(added)} in {files} file(s) written by layer {layer} "
-                           f"and deleted in layer {removed}"
+                message = (f"{label}: {size(added)} in {files} file(s) written by "
+                           f"{layer_name(layer)} and deleted in {layer_name(removed)}"
                            + (f" ({by.strip()})" if by else "")
-                           + ": invisible, yet still shipped in layer "
-                           f"{layer}")  # fmt: skip
+                           + f": invisible, yet still shipped in {layer_name(layer)}")  # fmt: skip
             yield Found(message, where, severity=severity)
 
 
@@ -74,7 +74,7 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     (`/var/lib/apt/lists`), downloaded `.deb`s and `*.bin` caches (`/var/cache/apt`), apk's cache
     and dnf/yum's caches. Files a container still sees, and files a *later* layer deleted, which
     are invisible but still shipped in the layer that wrote them, are both reported, with the
-    layer and the history step that wrote them (and the one that deleted them). Over 10 MB in
+    layer and the history step that wrote them (and the one that deleted them). Over 10 MiB in
     one kind of cache is medium, less is low.
 
     dockle's DKL-DI-0005 and DKL-DI-0004 look at the history text instead (`apt-get install`
@@ -129,7 +129,7 @@ def python_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     The bytes of Python package-manager caches in every layer: pip (`~/.cache/pip` of any home,
     `PIP_CACHE_DIR`), uv, Poetry, Pipenv and PDM. Files still visible, and files a later layer
     deleted (invisible, still shipped in the layer that wrote them), each with the layer and the
-    history step that wrote them. Over 1 MB in one cache is medium, less is low.
+    history step that wrote them. Over 1 MiB in one cache is medium, less is low.
 
     ## Why it matters
     pip keeps every downloaded wheel and HTTP response in its cache; in an image that is pure
@@ -284,8 +284,8 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
         examples = ", ".join((group.get("examples") or [])[:3])
         by = (group.get("removed_by") or "").strip()
         yield Found(
-            f"{size(group.get('bytes') or 0)} in {group.get('files')} file(s) from layer {layer}, "
-            f"{group.get('how')} in layer {removed}"
+            f"{size(group.get('bytes') or 0)} in {group.get('files')} file(s) from "
+            f"{layer_name(layer)}, {group.get('how')} in {layer_name(removed)}"
             + (f" ({by})" if by else "")
             + (f"; e.g. {examples}" if examples else ""),
             at_layer(facts, layer),
@@ -350,8 +350,8 @@ def os_upgrade_in_build(facts: Facts, ctx: Context) -> Iterator[Found]:
     - Practice: #6 Install OS security updates during the build (`apt-get upgrade`): "The worst
       so-called best practice for Docker", https://pythonspeed.com/articles/security-updates-in-docker/
     """
-    for index, entry in enumerate(facts.get("history") or []):
+    for entry in facts.get("history") or []:
         match = UPGRADE.search(entry.get("created_by") or "")
         if match:
-            yield Found(f"history step {index} runs `{match.group(0)}`",
-                        at_layer(facts, entry.get("layer")))  # fmt: skip
+            where = Location(layer=entry.get("layer"), created_by=entry.get("created_by"))
+            yield Found(f"a build step runs `{match.group(0)}`", where)

@@ -110,7 +110,7 @@ def test_dist_upgrade_is_only_a_note():
         step = f"/bin/sh -c apt-get update && apt-get {verb} -y"
         found = findings("SIZE004", {"history": [{"created_by": step, "layer": 1}]})
         assert [(f.severity, f.message) for f in found] == [
-            ("info", f"history step 0 runs `apt-get {verb}`")
+            ("info", f"a build step runs `apt-get {verb}`")
         ]
 
 
@@ -255,7 +255,7 @@ def test_waste_inside_a_multi_layer_base_is_not_the_users():
     messages = [f.message for f in findings("SIZE003", bad)]
     assert "143.1 MiB more inside the base's 3 layer(s), not counted" in messages[0]
     assert len(messages) == 2
-    assert "from layer 3, deleted in layer 4" in messages[1]
+    assert "from layer 4, deleted in layer 5" in messages[1]  # numbered from 1
 
 
 def test_base_files_the_user_deletes_are_the_users_waste():

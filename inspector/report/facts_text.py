@@ -7,14 +7,13 @@ from typing import Any
 
 from tabulate import tabulate
 
+from checks.access import size as _size
+from checks.model import layer_number
+
 
 def size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
+    """The findings' size formatter (binary units), so a summary and a report say the same."""
+    return "?" if n is None else _size(n)
 
 
 def short(text: str | None, width: int = 70) -> str:
@@ -83,7 +82,7 @@ def render(doc: dict[str, Any]) -> str:
                         s.get("kind"),
                         s.get("where"),
                         s.get("path") or s.get("name"),
-                        s.get("layer"),
+                        layer_number(s["layer"]) if s.get("layer") is not None else "",
                         "yes" if s.get("deleted") else "",
                     )
                     for s in secrets
@@ -94,7 +93,7 @@ def render(doc: dict[str, Any]) -> str:
         )
     layer_rows = [
         (
-            layer["index"],
+            layer_number(layer["index"]),
             size(layer["size"]),
             size(layer["wasted_bytes"]) if layer["wasted_bytes"] else "",
             short(layer["created_by"]) or "(not recorded)",
@@ -110,7 +109,7 @@ def render(doc: dict[str, Any]) -> str:
             (
                 size(w["bytes"]),
                 w["files"],
-                f"{w['layer']} → {w['removed_in']}",
+                f"{layer_number(w['layer'])} → {layer_number(w['removed_in'])}",
                 w["how"],
                 short(w["examples"][0] if w["examples"] else "", 50),
             )

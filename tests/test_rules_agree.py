@@ -1,0 +1,81 @@
+"""Rules that agree with each other, and locations, fixes and units a user can act on.
+
+Checks are pure functions of the facts, so most cases drive them with facts shaped as the
+analysers and probes write them; the images that reproduce each case are the `ru-*` fixtures
+(tests/golden/audit/ru-*.txt says which checks each must fail).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from checks import catalog
+from checks.engine import run_check
+from checks.model import CheckResult, Context, Finding, Location
+from inspector.report import json as render_json
+from inspector.report.facts_text import size as facts_size
+from inspector.report.model import ImageReport
+
+CHECKS = catalog()
+NOW = Context(now=datetime(2026, 12, 7, tzinfo=UTC))
+PIP_STEP = "RUN /bin/sh -c pip install -r requirements.txt # buildkit"
+
+
+def findings(check_id: str, facts: dict[str, Any], context: Context = NOW) -> list[Finding]:
+    result = run_check(CHECKS[check_id], facts, context)
+    assert result.status in ("passed", "failed"), result.reason
+    return list(result.findings)
+
+
+# --- layer numbers ------------------------------------------------------------------------------
+
+
+def test_a_location_numbers_layers_from_one_and_names_the_step():
+    """The facts' layer index 3 reads "layer 4" (1 is the base), with the step that made it."""
+    where = Location(path="/root/.cache/pip", layer=3, created_by=PIP_STEP)
+    assert where.describe() == "/root/.cache/pip; layer 4: RUN pip install -r requirements.txt"
+    assert Location(layer=0).describe() == "layer 1"
+    step = Location(created_by="/bin/sh -c #(nop)  ENV A=b").describe()
+    assert step == "history step: ENV A=b"
+
+
+def test_json_report_layer_field_matches_its_where_line():
+    """The JSON location's `layer` is the number `where` shows, not the 0-based index."""
+    finding = Finding("SIZE002", "low", "pip's cache", Location(layer=3, created_by=PIP_STEP), "x")
+    report = ImageReport("app:1", "sha256:ab", None,
+                         (CheckResult(CHECKS["SIZE002"], "failed", (finding,)),))  # fmt: skip
+    rendered = json.loads(render_json.render([report]))["images"][0]["results"][0]["findings"][0]
+    assert rendered["location"]["layer"] == 4
+    assert rendered["where"].startswith("layer 4: RUN pip install")
+
+
+def test_layer_messages_number_layers_like_the_location():
+    """A cache deleted by a later layer names both layers by number, as its location does."""
+    facts = {
+        "layers": [{"created_by": "base"}, {"created_by": "RUN apt-get update"},
+                   {"created_by": "RUN rm -rf /var/lib/apt/lists"}],
+        "caches": {"apt_lists": {"visible_bytes": 0, "deleted_bytes": 30 * 1024 * 1024,
+                                 "paths": ["/var/lib/apt/lists"],
+                                 "layers": [{"layer": 1, "bytes_added": 30 * 1024 * 1024,
+                                             "files": 9, "deleted_in": 2}]}},
+    }  # fmt: skip
+    (found,) = findings("SIZE001", facts)
+    assert "written by layer 2 and deleted in layer 3" in found.message
+    assert "layer 2: RUN apt-get update" in found.location.describe()
+
+
+# --- one size formatter -------------------------------------------------------------------------
+
+
+def test_sizes_use_one_binary_formatter_in_checks_and_the_facts_summary():
+    """PY002 says 27.6 MiB, not raw bytes; the facts summary says MiB, not MB."""
+    area = {"missing": 900, "modules": 1000, "missing_bytes": 28_940_697, "roots": ["/app"],
+            "examples": ["/app/a.py"], "dir_owner_uid": 0, "dir_mode": 0o755}  # fmt: skip
+    facts = {"python": {"interpreters": [{"path": "/usr/bin/python3"}],
+                        "bytecode": {"application": area}}}  # fmt: skip
+    (found,) = findings("PY002", facts)
+    assert "(27.6 MiB)" in found.message
+    assert "bytes" not in found.message
+    assert facts_size(28_940_697) == "27.6 MiB"
