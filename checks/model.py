@@ -66,10 +66,14 @@ def layer_name(index: int | None) -> str:
 
 
 # How builders record a step: legacy `|1 ARG=v /bin/sh -c cmd`, `/bin/sh -c #(nop)  COPY ...`;
-# BuildKit `RUN |1 ARG=v /bin/sh -c cmd # buildkit`.
+# BuildKit `RUN |1 ARG=v /bin/sh -c cmd # buildkit`. A build argument's value may be the secrets
+# analyser's placeholder, `<40 chars, fingerprint f5eaf1e7>`, which holds spaces.
+_PLACEHOLDER = r"<[^<>]*>"
 _STEP = re.compile(
-    r"^(?P<run>RUN )?(?:\|\d+ (?:\S+=\S* )*)?(?P<sh>/bin/sh -c )?(?P<nop>#\(nop\) *)?"
+    rf"^(?P<run>RUN )?(?:\|\d+ (?:\S+=(?:{_PLACEHOLDER}|\S*) )*)?(?P<sh>/bin/sh -c )?"
+    r"(?P<nop>#\(nop\) *)?"
 )
+_PLACEHOLDERS = re.compile(_PLACEHOLDER)
 
 
 def command(created_by: str) -> str:
@@ -83,8 +87,17 @@ def command(created_by: str) -> str:
 
 
 def shorten(text: str, width: int = 60) -> str:
+    """`text` in at most `width` characters, cut only at a safe place: never inside a redaction
+    placeholder (`<40 chars, fingerprint f5eaf1e7>`), which would read as a value."""
     text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if len(text) <= width:
+        return text
+    cut = width - 1
+    for match in _PLACEHOLDERS.finditer(text):
+        if match.start() < cut < match.end():
+            cut = match.start()
+            break
+    return text[:cut].rstrip() + "…"
 
 
 @dataclass(frozen=True)

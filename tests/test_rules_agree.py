@@ -13,7 +13,7 @@ from typing import Any
 
 from checks import catalog
 from checks.engine import run_check
-from checks.model import CheckResult, Context, Finding, Location
+from checks.model import CheckResult, Context, Finding, Location, shorten
 from inspector.report import json as render_json
 from inspector.report.facts_text import size as facts_size
 from inspector.report.model import ImageReport
@@ -79,3 +79,32 @@ def test_sizes_use_one_binary_formatter_in_checks_and_the_facts_summary():
     assert "(27.6 MiB)" in found.message
     assert "bytes" not in found.message
     assert facts_size(28_940_697) == "27.6 MiB"
+
+
+# --- SEC005: a location cut at a safe place -----------------------------------------------------
+
+REDACTED_STEP = (
+    "RUN |2 API_TOKEN=<40 chars, fingerprint f5eaf1e7> PIP_INDEX_URL=<database URL with a "
+    "password: 52 chars, fingerprint 0a1b2c3d> /bin/sh -c pip install --no-cache-dir -r "
+    "requirements.txt # buildkit"
+)
+
+
+def test_build_step_with_redacted_arguments_reads_as_its_command():
+    """SEC005's location shows the RUN command, not the middle of a redaction placeholder."""
+    secret = {"where": "history", "kind": "secret-variable", "name": "API_TOKEN", "step": 5,
+              "hint": "40 chars, fingerprint f5eaf1e7", "layer": 3,
+              "created_by": REDACTED_STEP}  # fmt: skip
+    (found,) = findings("SEC005", {"history": [{"created_by": REDACTED_STEP}],
+                                   "secrets": [secret]})  # fmt: skip
+    where = found.location.describe()
+    assert where.startswith("layer 4: RUN pip install --no-cache-dir -r requirements"), where
+    assert "fingerprint f5eaf1e7>" not in where
+
+
+def test_shortened_text_is_never_cut_inside_a_placeholder():
+    """A cut that would fall inside `<... fingerprint ...>` drops the whole placeholder."""
+    text = "ENV A=1 B=<40 chars, fingerprint f5eaf1e7> C=3"
+    cut = shorten(text, 30)
+    assert cut == "ENV A=1 B=…"
+    assert shorten(text, 80) == text

@@ -8,7 +8,7 @@ from typing import Any
 from tabulate import tabulate
 
 from checks.access import size as _size
-from checks.model import layer_number
+from checks.model import layer_number, shorten
 
 
 def size(n: int | None) -> str:
@@ -17,8 +17,7 @@ def size(n: int | None) -> str:
 
 
 def short(text: str | None, width: int = 70) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(text or "", width)
 
 
 def _argv(argv: list[str] | None, form: str | None) -> str:
