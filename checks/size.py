@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from checks.access import MiB, at_layer, size, step
 from checks.metadata import base_of
-from checks.model import Context, Facts, Found, Location, layer_name
+from checks.model import Context, Facts, Found, Location, command, layer_name, shorten
 from checks.registry import check
 
 OS_CACHES = {
@@ -15,6 +15,13 @@ OS_CACHES = {
     "apt_archives": "apt's downloaded .debs and package caches (/var/cache/apt)",
     "apk": "apk's cache (/var/cache/apk)",
     "dnf": "dnf/yum's cache (/var/cache/dnf, /var/cache/yum)",
+}
+# What removes each OS cache, in the RUN that writes it: the fix names the cache that is there.
+OS_CACHE_CLEANUP = {
+    "apt_lists": "`rm -rf /var/lib/apt/lists/*`",
+    "apt_archives": "`apt-get clean` (it empties /var/cache/apt: the .debs and the *.bin caches)",
+    "apk": "nothing: use `apk add --no-cache` instead of `apk add` (or `rm -rf /var/cache/apk/*`)",
+    "dnf": "`dnf clean all` (yum: `yum clean all`)",
 }
 PYTHON_CACHES = {
     "pip": "pip's cache",
@@ -25,10 +32,12 @@ PYTHON_CACHES = {
 }
 
 
-def cache_findings(facts: Facts, kinds: dict[str, str], medium_over: int) -> Iterator[Found]:
+def cache_findings(facts: Facts, kinds: dict[str, str], medium_over: int,
+                   cleanup: dict[str, str] | None = None) -> Iterator[Found]:  # fmt: skip
     """One finding per layer that wrote cache files: still visible, or deleted later yet shipped.
 
-    A cache kind totalling more than `medium_over` bytes is medium, smaller ones low.
+    A cache kind totalling more than `medium_over` bytes is medium, smaller ones low. With
+    `cleanup` (what removes each kind), the fix names that cache and the step that wrote it.
     """
     caches = facts.get("caches") or {}
     for kind, label in kinds.items():
@@ -54,7 +63,21 @@ def cache_findings(facts: Facts, kinds: dict[str, str], medium_over: int) -> Ite
                            f"{layer_name(layer)} and deleted in {layer_name(removed)}"
                            + (f" ({by.strip()})" if by else "")
                            + f": invisible, yet still shipped in {layer_name(layer)}")  # fmt: skip
-            yield Found(message, where, severity=severity)
+            fix = _cleanup_fix(facts, kind, layer, cleanup[kind]) if cleanup else None
+            yield Found(message, where, severity=severity, fix=fix)
+
+
+def _cleanup_fix(facts: Facts, kind: str, layer: int | None, how: str) -> str:
+    """The fix for one cache in one layer: what removes it, at the end of the step writing it."""
+    wrote = step(facts, layer)
+    where = (f"{layer_name(layer)}'s step (`{shorten(command(wrote), 50)}`)" if wrote
+             else layer_name(layer))  # fmt: skip
+    if kind == "apk":
+        return f"In {where}: {how}."
+    fix = f"End {where} with {how}, in the same RUN: a later RUN only hides the files."
+    if kind == "apt_archives" and "/var/lib/apt/lists" in (wrote or ""):
+        fix += " It already removes /var/lib/apt/lists; these bytes are in /var/cache/apt."
+    return fix
 
 
 @check(
@@ -64,7 +87,8 @@ def cache_findings(facts: Facts, kinds: dict[str, str], medium_over: int) -> Ite
     severity="low",
     category="size",
     needs=("caches",),
-    fix="Clean in the same RUN: `... && rm -rf /var/lib/apt/lists/*`; `apk add --no-cache`.",
+    fix="Clean in the same RUN that installs: `apt-get clean && rm -rf /var/lib/apt/lists/*`; "
+    "`apk add --no-cache`; `dnf clean all`.",
     dockle=("DKL-DI-0005", "DKL-DI-0004"),
 )
 def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
@@ -75,7 +99,10 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     and dnf/yum's caches. Files a container still sees, and files a *later* layer deleted, which
     are invisible but still shipped in the layer that wrote them, are both reported, with the
     layer and the history step that wrote them (and the one that deleted them). Over 10 MiB in
-    one kind of cache is medium, less is low.
+    one kind of cache is medium, less is low. Each finding's fix names what removes *that*
+    cache in the step that wrote it: `rm -rf /var/lib/apt/lists/*` for the lists, `apt-get
+    clean` for `/var/cache/apt` (a step that already removes the lists still ships these),
+    `apk add --no-cache`, `dnf clean all`.
 
     dockle's DKL-DI-0005 and DKL-DI-0004 look at the history text instead (`apt-get install`
     without `rm -rf /var/lib/apt/lists` in the same step, `apk add` without `--no-cache`), which
@@ -99,7 +126,7 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     ```dockerfile
     RUN apt-get update \
      && apt-get install -y --no-install-recommends libpq5 \
-     && rm -rf /var/lib/apt/lists/*
+     && apt-get clean && rm -rf /var/lib/apt/lists/*
     # Alpine:  RUN apk add --no-cache libpq
     ```
 
@@ -111,7 +138,7 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     - Practice: #40 Clean apt lists and caches in the same RUN: "Installing system packages in
       Docker with minimal bloat", https://pythonspeed.com/articles/system-packages-docker/
     """
-    yield from cache_findings(facts, OS_CACHES, medium_over=10 * MiB)
+    yield from cache_findings(facts, OS_CACHES, medium_over=10 * MiB, cleanup=OS_CACHE_CLEANUP)
 
 
 @check(

@@ -108,3 +108,40 @@ def test_shortened_text_is_never_cut_inside_a_placeholder():
     cut = shorten(text, 30)
     assert cut == "ENV A=1 B=…"
     assert shorten(text, 80) == text
+
+
+# --- SIZE001: the fix names the cache that is there ---------------------------------------------
+
+APT_STEP = ("RUN /bin/sh -c apt-get update && apt-get install -y libpq5 "
+            "&& rm -rf /var/lib/apt/lists/* # buildkit")  # fmt: skip
+
+
+def test_apt_cache_fix_says_apt_get_clean_to_a_step_that_already_removes_the_lists():
+    """Bytes in /var/cache/apt from a step that removes the lists: the fix is `apt-get clean`."""
+    facts = {
+        "layers": [{"created_by": "base"}, {"created_by": APT_STEP}],
+        "caches": {"apt_archives": {"visible_bytes": 12 * 1024 * 1024, "deleted_bytes": 0,
+                                    "paths": ["/var/cache/apt"],
+                                    "layers": [{"layer": 1, "bytes_added": 12 * 1024 * 1024,
+                                                "files": 3}]}},
+    }  # fmt: skip
+    (found,) = findings("SIZE001", facts)
+    assert "apt-get clean" in found.fix
+    assert "layer 2's step (`RUN apt-get update && apt-get install" in found.fix
+    assert "already removes /var/lib/apt/lists; these bytes are in /var/cache/apt" in found.fix
+    assert "rm -rf /var/lib/apt/lists/*`" not in found.fix.split("It already")[0]
+
+
+def test_apt_lists_fix_names_the_lists():
+    """Bytes in /var/lib/apt/lists: the fix removes the lists in the step that wrote them."""
+    facts = {
+        "layers": [{"created_by": "base"}, {"created_by": "RUN /bin/sh -c apt-get update"}],
+        "caches": {"apt_lists": {"visible_bytes": 20 * 1024 * 1024, "deleted_bytes": 0,
+                                 "paths": ["/var/lib/apt/lists"],
+                                 "layers": [{"layer": 1, "bytes_added": 20 * 1024 * 1024,
+                                             "files": 9}]}},
+    }  # fmt: skip
+    (found,) = findings("SIZE001", facts)
+    assert found.fix.startswith("End layer 2's step (`RUN apt-get update`) with `rm -rf "
+                                "/var/lib/apt/lists/*`")  # fmt: skip
+    assert "apt-get clean" not in found.fix
