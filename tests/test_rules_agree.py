@@ -145,3 +145,37 @@ def test_apt_lists_fix_names_the_lists():
     assert found.fix.startswith("End layer 2's step (`RUN apt-get update`) with `rm -rf "
                                 "/var/lib/apt/lists/*`")  # fmt: skip
     assert "apt-get clean" not in found.fix
+
+
+# --- SEC007: a setuid interpreter is root for anyone -------------------------------------------
+
+
+def _privileged(path: str, mode: str = "4755", gid_bit: bool = False) -> dict[str, Any]:
+    return {"path": path, "kind": "file", "mode": mode, "uid": 0, "gid": 0,
+            "setuid": not gid_bit, "setgid": gid_bit, "layer": 2, "created_by": None}  # fmt: skip
+
+
+def test_setuid_copy_of_python_is_critical_and_says_why():
+    """A setuid-root copy of python (any name the analyser knows as an interpreter) is critical."""
+    copy = _privileged("/usr/local/bin/rootpy")
+    facts = {
+        "setuid": [copy, _privileged("/usr/local/bin/helper")],
+        "setgid": [],
+        "python": {"interpreters": [{"path": "/usr/local/bin/rootpy"}]},
+        "layers": [{}, {}, {"created_by": "RUN /bin/sh -c chmod u+s /usr/local/bin/rootpy"}],
+    }
+    by_path = {f.location.path: f for f in findings("SEC007", facts)}
+    found = by_path["/usr/local/bin/rootpy"]
+    assert found.severity == "critical"
+    assert found.rule == "setuid-interpreter"
+    assert "a Python interpreter" in found.message
+    assert "anyone who can run it is root" in found.message
+    assert "chmod a-s /usr/local/bin/rootpy" in found.fix
+    assert by_path["/usr/local/bin/helper"].severity == "medium"
+
+
+def test_setgid_root_shell_is_high():
+    """A setgid-root shell gives group root to anyone: high, not medium."""
+    facts = {"setuid": [], "setgid": [_privileged("/opt/bin/bash", "2755", gid_bit=True)]}
+    (found,) = findings("SEC007", facts)
+    assert (found.severity, found.rule) == ("high", "setuid-interpreter")
