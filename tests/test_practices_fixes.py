@@ -118,8 +118,8 @@ def test_dist_upgrade_is_only_a_note():
 
 
 def test_healthcheck_missing_is_info_and_only_for_images_that_serve():
-    """An EXPOSEd or listening image without HEALTHCHECK is info; a batch job is not reported."""
-    served = findings("OPS004", {"config": {"healthcheck": None, "exposed_ports": ["8000/tcp"]}})
+    """A serving or listening image without HEALTHCHECK is info; a batch job is not reported."""
+    served = findings("OPS004", {"config": {"healthcheck": None, "cmd": ["gunicorn", "app:app"]}})
     assert [f.severity for f in served] == ["info"]
     listening = example("OPS004", "bad", "no EXPOSE, but the lifecycle probe saw")
     assert [f.severity for f in findings("OPS004", listening)] == ["info"]

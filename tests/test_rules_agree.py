@@ -14,6 +14,7 @@ from typing import Any
 from checks import catalog
 from checks.engine import run_check
 from checks.model import CheckResult, Context, Finding, Location, shorten
+from checks.operability import server_in
 from inspector.report import json as render_json
 from inspector.report.facts_text import size as facts_size
 from inspector.report.model import ImageReport
@@ -179,3 +180,28 @@ def test_setgid_root_shell_is_high():
     facts = {"setuid": [], "setgid": [_privileged("/opt/bin/bash", "2755", gid_bit=True)]}
     (found,) = findings("SEC007", facts)
     assert (found.severity, found.rule) == ("high", "setuid-interpreter")
+
+
+# --- OPS004: keyed on what the command runs, not on EXPOSE ---------------------------------------
+
+
+def test_healthcheck_missing_follows_the_server_command_not_expose():
+    """`fastapi run --workers 4` with no EXPOSE is reported; a batch job with EXPOSE is not."""
+    fastapi = {"config": {"healthcheck": None, "exposed_ports": None,
+                          "cmd": ["fastapi", "run", "--workers", "4", "app/main.py"]}}  # fmt: skip
+    (found,) = findings("OPS004", fastapi)
+    assert found.message == "the image declares no HEALTHCHECK, yet it serves with `fastapi run`"
+    batch = {"config": {"healthcheck": None, "exposed_ports": ["8888/tcp"],
+                        "cmd": ["kedro", "run"]}}  # fmt: skip
+    assert findings("OPS004", batch) == []
+
+
+def test_known_servers_are_recognised_in_every_form():
+    """Server programs, `python -m`, subcommands with options between, and `manage.py runserver`."""
+    assert server_in(["/opt/venv/bin/gunicorn", "app:app"]) == "gunicorn"
+    assert server_in(["python", "-m", "uvicorn", "app:app"]) == "python -m uvicorn"
+    assert server_in(["flask", "--app", "hello", "run", "--host", "0.0.0.0"]) == "flask run"
+    assert server_in(["python", "manage.py", "runserver", "0.0.0.0:8000"]) == "manage.py runserver"
+    assert server_in(["waitress-serve", "--port=8080", "app:app"]) == "waitress-serve"
+    assert server_in(["python", "-m", "app.nightly"]) is None
+    assert server_in(["celery", "-A", "proj", "worker"]) is None
