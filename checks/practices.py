@@ -8,6 +8,7 @@ Facts these read besides the config and history: `os_packages.database_writes`,
 
 from __future__ import annotations
 
+import ast
 import posixpath
 import re
 import shlex
@@ -810,6 +811,141 @@ def healthcheck_cannot_run(facts: Facts, ctx: Context) -> Iterator[Found]:
     notes = "; ".join(str(p.get("note")) for p in broken[:3])
     yield Found(f"HEALTHCHECK `{shown}` cannot run: {notes}; the container is never healthy",
                 where, rule="missing-program")  # fmt: skip
+
+
+# Commands that succeed without looking at anything: a health check made only of them is a no-op.
+_NO_OP_PROGRAMS = frozenset({"true", ":", "exit", "echo", "printf"})
+# Calls that end a `python -c` snippet or print, without contacting anything.
+_NO_OP_CALLS = frozenset({"exit", "quit", "print", "sys.exit", "os._exit"})
+_SHELL_OPERATORS = frozenset({";", "&&", "||", "|", "&", "\n"})
+
+
+def _call_name(node: Any) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}"
+    return ""
+
+
+def _no_op_code(code: str) -> bool:
+    """Whether a `python -c` snippet only imports modules and exits: it contacts nothing."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Pass)):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue
+        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                and _call_name(node.value) in _NO_OP_CALLS
+                and all(isinstance(a, ast.Constant) for a in node.value.args)):  # fmt: skip
+            continue
+        return False
+    return bool(tree.body)
+
+
+def _no_op_command(words: list[str]) -> bool:
+    """Whether one simple command checks nothing: `true`, `exit 0`, `python -c "import app"`."""
+    while words and re.match(r"[A-Za-z_]\w*=", words[0]):
+        words = words[1:]  # VAR=value before the command
+    if not words:
+        return True
+    program = posixpath.basename(words[0])
+    if program in _NO_OP_PROGRAMS:
+        return True
+    if re.fullmatch(r"python[0-9.]*", program):
+        rest = [w for w in words[1:] if w not in ("-u", "-B", "-E", "-I", "-s", "-S", "-O")]
+        return len(rest) >= 2 and rest[0] == "-c" and _no_op_code(rest[1])
+    return False
+
+
+def _no_op_healthcheck(test: list[str]) -> bool:
+    """Whether a HEALTHCHECK's every command succeeds without contacting the app."""
+    if not test or test[0] not in ("CMD", "CMD-SHELL") or len(test) < 2:
+        return False
+    if test[0] == "CMD":
+        return _no_op_command([str(t) for t in test[1:]])
+    try:
+        lexer = shlex.shlex(" ".join(str(t) for t in test[1:]), posix=True,
+                            punctuation_chars=";&|")  # fmt: skip
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+    except ValueError:
+        return False
+    commands: list[list[str]] = [[]]
+    for token in tokens:
+        if token in _SHELL_OPERATORS:
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return all(_no_op_command(c) for c in commands if c)
+
+
+@check(
+    "OPS013",
+    "healthcheck-checks-nothing",
+    "The HEALTHCHECK succeeds without contacting the app: it only imports a module or exits 0",
+    severity="low",
+    category="operability",
+    needs=("config",),
+    fix='Ask the running app: `HEALTHCHECK CMD ["python", "-c", "import urllib.request; '
+    "urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)\"]` (a worker: check "
+    "its broker connection or a heartbeat file it updates).",
+)
+def healthcheck_checks_nothing(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The config's HEALTHCHECK (`CMD` or `CMD-SHELL`), when every command it runs succeeds
+    without looking at the running application: `true`, `:`, `exit 0`, `echo ok`, and
+    `python -c CODE` whose code only imports modules, prints or exits
+    (`python -c "import app"`, `python -c "import sys; sys.exit(0)"`). A check that opens a
+    URL or socket, runs a module (`python -m app.healthcheck`), calls a program such as `curl`,
+    or reads a file the app writes is not reported: it may well look at the app.
+
+    ## Why it matters
+    Docker runs the health check in a new process beside the app. Importing the app's module
+    there succeeds as long as the files are in the image, whether the server is deadlocked,
+    out of connections or crashed into a restart loop, so the container is reported
+    `healthy` for ever: Compose starts the services that wait on `service_healthy` against a
+    dead server and Swarm never replaces it. It is worse than no health check, which at least
+    does not claim health. A health check must ask the running process
+    (https://docs.docker.com/reference/dockerfile/#healthcheck); the seed author's checklist
+    asks for one that works (https://pythonspeed.com/docker/).
+
+    ## Example
+    ```dockerfile
+    HEALTHCHECK CMD ["python", "-c", "import app"]
+    ```
+
+    ## Instead
+    ```dockerfile
+    HEALTHCHECK --start-period=10s CMD ["python", "-c", \
+      "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
+    ```
+    For a worker with no port: check its broker (`celery -A proj inspect ping -d celery@$HOSTNAME`)
+    or a heartbeat file the worker touches, and fail when it is stale.
+
+    ## References
+    - https://docs.docker.com/reference/dockerfile/#healthcheck
+    - https://docs.docker.com/compose/how-tos/startup-order/
+    - https://pythonspeed.com/docker/
+    - Practice: #33 Health check present, and one that works (the seed author's production
+      checklist, https://pythonspeed.com/docker/)
+    """
+    health = config(facts).get("healthcheck") or {}
+    test = [str(t) for t in health.get("Test") or []]
+    if not _no_op_healthcheck(test):
+        return
+    shown = shorten(" ".join(test[1:]), 80)
+    yield Found(
+        f"HEALTHCHECK `{shown}` succeeds without contacting the app: it reports healthy "
+        "whether or not the app answers",
+        Location(config="Healthcheck"),
+    )
 
 
 # --- short-support distributions ----------------------------------------------------------------

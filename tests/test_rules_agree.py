@@ -205,3 +205,30 @@ def test_known_servers_are_recognised_in_every_form():
     assert server_in(["waitress-serve", "--port=8080", "app:app"]) == "waitress-serve"
     assert server_in(["python", "-m", "app.nightly"]) is None
     assert server_in(["celery", "-A", "proj", "worker"]) is None
+
+
+# --- OPS013: a health check that never contacts the app ----------------------------------------
+
+
+def test_import_only_healthcheck_checks_nothing():
+    """`python -c "import app"` and `sys.exit(0)` are reported; an HTTP probe is not."""
+    imports = {"config": {"healthcheck": {"Test": ["CMD", "python", "-c", "import app"]}}}
+    (found,) = findings("OPS013", imports)
+    assert found.message.startswith("HEALTHCHECK `python -c import app` succeeds without")
+    assert found.location.describe() == "config Healthcheck"
+    exits = {"config": {"healthcheck": {"Test": ["CMD-SHELL", "python -c 'import sys; "
+                                                 "sys.exit(0)'"]}}}  # fmt: skip
+    assert len(findings("OPS013", exits)) == 1
+    http = {
+        "config": {
+            "healthcheck": {
+                "Test": [
+                    "CMD",
+                    "python",
+                    "-c",
+                    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')",
+                ]
+            }
+        }
+    }
+    assert findings("OPS013", http) == []
