@@ -442,7 +442,9 @@ _VALUED = frozenset({
     "--root-user-action", "--index-strategy", "--python-platform", "--keyring-provider",
     "--index", "--default-index", "--resolution", "--prerelease", "--exclude-newer",
 })  # fmt: skip
-_LOCKED_OPTIONS = frozenset({"--require-hashes", "--no-index", "--no-deps"})
+# `--no-index` is not among them: it installs whatever a wheel directory holds, and those wheels
+# were resolved from the same kind of requirements when `pip wheel` built them.
+_LOCKED_OPTIONS = frozenset({"--require-hashes", "--no-deps"})
 
 
 def _pip_installs(instruction: str) -> Iterator[list[str]]:
@@ -468,6 +470,34 @@ def _pip_installs(instruction: str) -> Iterator[list[str]]:
             rest = rest[1:]
         if rest and rest[0] == "install":
             yield rest[1:]
+
+
+def _wheel_install(args: list[str]) -> bool:
+    """Whether a pip install takes wheels built earlier (`/wheels/*`, `*.whl`, `--no-index
+    --find-links DIR`) instead of naming what it installs: a builder stage's `pip wheel -r`."""
+    if any(a.endswith(".whl") or ("/" in a and a.endswith("*")) for a in args):
+        return True
+    links = any(a in ("-f", "--find-links") or a.startswith("--find-links=") for a in args)
+    return links and "--no-index" in args
+
+
+def _wheel_sources(facts: Facts, layer: int | None) -> list[dict[str, Any]]:
+    """The requirements files in the image a wheel install was built from: those whose names the
+    step's layer installed, at least half of each file's (the wheels' origin is not recorded)."""
+    if layer is None:
+        return []
+    installed = {normalize(p.get("name") or "") for p in _python(facts).get("packages") or []
+                 if p.get("layer") == layer}  # fmt: skip
+    found = []
+    for f in _python(facts).get("lock_files") or []:
+        if f.get("kind") != "requirements":
+            continue
+        names = {p.split("==")[0].rstrip("@") for p in f.get("pins") or []}
+        names |= {normalize(n) for n in f.get("unpinned") or []}
+        names -= TOOLING
+        if names and len(names & installed) * 2 >= len(names):
+            found.append(f)
+    return found
 
 
 def _parse_install(args: list[str]) -> tuple[list[str], list[str], list[str], bool]:
@@ -585,6 +615,12 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
       version mismatch is medium). Without history the files are compared only when they pin
       at least half of what the app's environment holds, and a step that also pip-installs a
       tool with dependencies of its own (poetry, pipenv, pdm...) is not compared.
+    A step that installs wheels built earlier (`pip wheel -r requirements.txt -w /wheels` in a
+    builder stage, then `pip install /wheels/*` or `pip install --no-index --find-links /wheels
+    ...`) is judged like `pip install -r` of the requirements file it was built from: the
+    requirements files in the image whose names that step's layer installed (at least half of
+    each file's). `--no-index` alone does not lock anything: the wheels were resolved from those
+    requirements when they were built.
     `PIP_CONSTRAINT`, `PIP_REQUIRE_HASHES` or `UV_CONSTRAINT` in the config count as locking.
     False positives are worse than misses here: anything unclear is not reported.
 
@@ -638,8 +674,12 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
                 tool_layers.add(layer)  # the tool's own dependencies land beside the app's
             if locked or constraints or constrained:
                 continue
-            for name in files:
-                found = _lock_file(facts, name, workdir)
+            sources = [(name, _lock_file(facts, name, workdir)) for name in files]
+            wheels = not files and _wheel_install(args)
+            if wheels:  # judged by the requirements the wheels were built from, as `-r` is
+                sources = [(str(f.get("path")), f) for f in _wheel_sources(facts, layer)]
+            how = "installs wheels built from it" if wheels else "installs from it"
+            for _name, found in sources:
                 if found is None or found.get("path") in unpinned_files:
                     continue
                 if found.get("unpinned") and not any(
@@ -651,13 +691,13 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
                     yield Found(
                         f"{found['path']} requires {len(found['unpinned'])} distribution(s) "
                         f"without an exact version ({names}{', …' if more > 0 else ''}) and the "
-                        f"step installs from it: `{shorten(instruction, 80)}`",
+                        f"step {how}: `{shorten(instruction, 80)}`",
                         Location(path=found["path"], layer=layer, created_by=where.created_by),
                         rule="unpinned-requirements",
                     )
                 elif found.get("pins") and layer is not None:
                     lock_layers.setdefault(layer, []).append(found)
-            loose = _unpinned_specs(specs)
+            loose = [] if "--no-index" in args else _unpinned_specs(specs)
             if loose:
                 yield Found(
                     f"a build step installs {', '.join(loose[:5])} without an exact version: "

@@ -232,3 +232,58 @@ def test_import_only_healthcheck_checks_nothing():
         }
     }
     assert findings("OPS013", http) == []
+
+
+# --- PY010: wheels built from requirements are judged like `pip install -r` --------------------
+
+WHEEL_STEP = "RUN /bin/sh -c pip install --no-cache-dir /wheels/* && rm -rf /wheels # buildkit"
+REQ_STEP = "RUN /bin/sh -c pip install --no-cache-dir -r requirements.txt # buildkit"
+
+
+def _pip_facts(step: str, lock: dict[str, Any]) -> dict[str, Any]:
+    """An app at /app with requirements.txt, one install step in layer 3 and what it installed."""
+    installed = ["flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker"]
+    return {
+        "history": [{"created_by": "WORKDIR /app", "layer": None},
+                    {"created_by": step, "layer": 3}],
+        "layers": [{}, {}, {}, {"created_by": step}],
+        "config": {"env": {}},
+        "python": {
+            "lock_files": [{"path": "/app/requirements.txt", "kind": "requirements", "layer": 2,
+                            "includes": [], **lock}],
+            "packages": [{"name": n, "version": "3.0.0", "layer": 3, "installer": "pip",
+                          "environment": "/usr/local"} for n in installed],
+            "entrypoint_interpreter": {"base_interpreter": "/usr/local/bin/python3.11"},
+            "interpreters": [{"path": "/usr/local/bin/python3.11", "prefix": "/usr/local"}],
+        },
+    }  # fmt: skip
+
+
+def test_wheel_install_from_unpinned_requirements_is_judged_like_pip_install_r():
+    """`pip install /wheels/*` of wheels built from `flask>=2` gets the same finding as `-r`."""
+    loose = {"pins": [], "unpinned": ["flask"], "requirements": ["flask>=2"]}
+    (by_r,) = findings("PY010", _pip_facts(REQ_STEP, loose))
+    (by_wheels,) = findings("PY010", _pip_facts(WHEEL_STEP, loose))
+    assert (by_wheels.rule, by_wheels.severity) == (by_r.rule, by_r.severity)
+    assert by_wheels.rule == "unpinned-requirements"
+    assert "the step installs wheels built from it" in by_wheels.message
+    assert by_wheels.location.path == "/app/requirements.txt"
+
+
+def test_wheel_install_of_direct_pins_reports_unlocked_transitive_dependencies():
+    """Wheels built from `flask==3.0.0` alone: the six transitive dependencies are not locked."""
+    direct = {"pins": ["flask==3.0.0"], "unpinned": [], "requirements": ["flask==3.0.0"]}
+    by_r = findings("PY010", _pip_facts(REQ_STEP, direct))
+    by_wheels = findings("PY010", _pip_facts(WHEEL_STEP, direct))
+    assert [(f.rule, f.severity) for f in by_wheels] == [(f.rule, f.severity) for f in by_r]
+    assert [f.rule for f in by_wheels] == ["not-in-lock"]
+    assert "6 installed distribution(s) are not pinned by /app/requirements.txt" in (
+        by_wheels[0].message
+    )
+
+
+def test_no_index_does_not_count_as_locked():
+    """`pip install --no-index --find-links /wheels -r requirements.txt` of `flask>=2` is judged."""
+    loose = {"pins": [], "unpinned": ["flask"], "requirements": ["flask>=2"]}
+    step = "RUN /bin/sh -c pip install --no-index --find-links /wheels -r requirements.txt"
+    assert [f.rule for f in findings("PY010", _pip_facts(step, loose))] == ["unpinned-requirements"]
