@@ -15,6 +15,8 @@ from checks import catalog
 from checks.engine import run_check
 from checks.model import CheckResult, Context, Finding, Location, shorten
 from checks.operability import server_in
+from inspector.probes import static
+from inspector.probes.plan import ImportTarget, ProbePlan
 from inspector.report import json as render_json
 from inspector.report.facts_text import size as facts_size
 from inspector.report.model import ImageReport
@@ -287,3 +289,83 @@ def test_no_index_does_not_count_as_locked():
     loose = {"pins": [], "unpinned": ["flask"], "requirements": ["flask>=2"]}
     step = "RUN /bin/sh -c pip install --no-index --find-links /wheels -r requirements.txt"
     assert [f.rule for f in findings("PY010", _pip_facts(step, loose))] == ["unpinned-requirements"]
+
+
+# --- PY002: what a start really compiles, and a fix naming the finding's directories -----------
+
+
+def _bytecode_facts(**probe: Any) -> dict[str, Any]:
+    """A /srv app of 3 uncached sources under a venv Python, with static probe facts."""
+    area = {"missing": 3, "modules": 3, "missing_bytes": 854 + 2000 + 70_000, "roots": ["/srv"],
+            "examples": ["/srv/app.py", "/srv/jobs/nightly.py", "/srv/py312_intrinsics.py"],
+            "dir_owner_uid": 0, "dir_mode": 0o755}  # fmt: skip
+    return {
+        "config": {"user": "10001"},
+        "python": {"interpreters": [{"path": "/usr/bin/python3.11"}],
+                   "entrypoint_interpreter": {"interpreter": "/opt/venv/bin/python",
+                                              "command_args": ["-m", "app"]},
+                   "bytecode": {"application": area}},
+        "runtime": {"static": {"status": "ran", "uid": 10001, **probe}},
+    }  # fmt: skip
+
+
+UNCOMPILABLE = {"checked": 3, "complete": True, "uncompilable": [
+    {"path": "/srv/py312_intrinsics.py", "size": 854,
+     "error": "SyntaxError at line 3: invalid syntax"}]}  # fmt: skip
+
+
+def test_a_source_this_python_cannot_compile_is_not_uncompiled():
+    """The lone 854-byte 3.12-syntax file on a 3.11 Python is not reported as missing a .pyc."""
+    facts = _bytecode_facts(app_sources={**UNCOMPILABLE, "checked": 1})
+    area = facts["python"]["bytecode"]["application"]
+    area.update(missing=1, modules=1, missing_bytes=854, examples=["/srv/py312_intrinsics.py"])
+    assert findings("PY002", facts) == []
+
+
+def test_only_sources_the_command_imports_are_counted():
+    """With the import test passed, the uncached sources it loaded are counted, the rest named."""
+    imports = {
+        "verdict": "passed",
+        "status": "ok",
+        "app_sources_loaded": 2,
+        "app_sources_uncached": ["/srv/app.py"],
+        "app_sources_uncached_bytes": 70_000,
+    }
+    (found,) = findings("PY002", _bytecode_facts(app_sources=UNCOMPILABLE, imports=imports))
+    assert found.message.startswith("1 of 3 application code sources (68 KiB) in /srv have no")
+    assert "(e.g. /srv/app.py)" in found.message
+    assert "1 this Python cannot compile at all (/srv/py312_intrinsics.py: SyntaxError" in (
+        found.message
+    )
+    assert "1 the command does not import at start are not counted" in found.message
+
+
+def test_compileall_fix_names_the_findings_own_directory_and_python():
+    """The fix compiles /srv with the venv's Python, not a generic /app /opt/venv."""
+    (found,) = findings("PY002", _bytecode_facts())
+    assert found.location.path == "/srv"
+    assert (
+        "`RUN /opt/venv/bin/python -m compileall -q --invalidation-mode unchecked-hash /srv`"
+        in (found.fix)
+    )
+    assert "/app" not in found.fix
+
+
+def test_static_probe_report_of_sources_becomes_typed_facts():
+    """The probe's compile test and loaded-sources list are read defensively into facts."""
+    sources = static.app_sources({"checked": 4, "complete": True, "uncompilable": [
+        {"path": "/srv/new.py", "size": 854, "error": "SyntaxError at line 3: invalid syntax"},
+        "junk"]})  # fmt: skip
+    assert sources is not None
+    assert (sources.checked, [u.path for u in sources.uncompilable]) == (4, ["/srv/new.py"])
+    assert static.app_sources({"checked": "4"}) is None
+    plan = ProbePlan("sha256:ab", None, "/usr/bin/python3", None, "app", None, None,
+                     imports=ImportTarget("python -m app", (("module", "app"),)))  # fmt: skip
+    report = {"status": "ok", "imported": ["app"], "sources": [
+        {"path": "/srv/app/__init__.py", "size": 10, "cached": False},
+        {"path": "/srv/app/db.py", "size": 90, "cached": True}]}  # fmt: skip
+    check = static.import_check(report, plan, [])
+    assert check is not None
+    assert check.app_sources_loaded == 2
+    assert check.app_sources_uncached == ("/srv/app/__init__.py",)
+    assert check.app_sources_uncached_bytes == 10
