@@ -16,8 +16,9 @@ SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"}
 INITS = {"tini", "tini-static", "dumb-init", "catatonit", "s6-svscan", "supervisord", "runit",
          "docker-init"}  # fmt: skip
 # Servers whose master process waits for its own workers, so no zombie piles up without an init.
+# `fastapi run --workers N` is uvicorn's own supervisor under another name.
 SELF_REAPING = {"gunicorn", "uwsgi", "uvicorn", "hypercorn", "celery", "supervisord", "nginx",
-                "httpd", "apache2", "php-fpm", "daphne"}  # fmt: skip
+                "httpd", "apache2", "php-fpm", "daphne", "fastapi"}  # fmt: skip
 
 
 def words(command: list[str]) -> list[str]:
