@@ -10,7 +10,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from checks.access import app_process, at_layer, config, env, lifecycle, size, static_probe
-from checks.model import Context, Facts, Found, Location, Skip
+from checks.model import Context, Facts, Found, Location, Skip, layer_number
 from checks.registry import check
 
 
@@ -882,7 +882,7 @@ def pip_into_distro_python(facts: Facts, ctx: Context) -> Iterator[Found]:
     flag = (
         (
             f"; layer{'s' if len(steps) > 1 else ''} "
-            f"{', '.join(map(str, steps))} used --break-system-packages"
+            f"{', '.join(str(layer_number(n)) for n in steps)} used --break-system-packages"
         )
         if steps
         else ""

@@ -181,7 +181,7 @@ _FINDING_FIELDS: dict[str, Field] = {
     ),
     "where": Field(
         "string",
-        'The location as one readable line, e.g. "/root/.cache/pip; layer 3: RUN pip install '
+        'The location as one readable line, e.g. "/root/.cache/pip; layer 4: RUN pip install '
         '…"; "image" when the location is empty.',
     ),
     "fix": Field("string", "The one-line fix."),
