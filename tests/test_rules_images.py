@@ -54,13 +54,13 @@ def test_wheels_built_from_loose_requirements_are_judged_like_pip_install_r(audi
 
 
 def test_fastapi_run_without_expose_is_a_server(audit):
-    """`fastapi run --workers 4` with no EXPOSE needs a HEALTHCHECK, known from its command."""
+    """`fastapi run --workers 2` with no EXPOSE needs a HEALTHCHECK, known from its command."""
     (finding,) = found(audit("ru-fastapi-workers", "OPS004"), "OPS004")
     assert finding.message == "the image declares no HEALTHCHECK, yet it serves with `fastapi run`"
 
 
 def test_fastapi_workers_are_reaped_by_their_supervisor(audit):
-    """uvicorn's supervisor behind `fastapi run --workers 4` reaps its workers: no OPS003."""
+    """uvicorn's supervisor behind `fastapi run --workers 2` reaps its workers: no OPS003."""
     report = audit("ru-fastapi-workers", "OPS003", options=PROBED)
     (result,) = report.results
     assert result.status == "passed", result.findings
