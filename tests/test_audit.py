@@ -174,7 +174,7 @@ def test_json_report_on_stdout_and_in_a_file_agree(capsys, tmp_path):
     assert statuses["OPS002"] == "skipped"
     assert image["counts"]["high"] >= 1
     finding = next(r for r in image["results"] if r["check"] == "SIZE002")["findings"][0]
-    assert finding["location"]["layer"] == 3
+    assert finding["location"]["layer"] == 4  # numbered from 1, as its `where` says
     assert finding["fix"]
 
 

@@ -472,7 +472,8 @@ def test_sarif_puts_layer_findings_on_the_dockerfile_line(name, capsys, monkeypa
         layers = [
             loc["name"] for loc in image.get("logicalLocations", []) if loc["kind"] == "layer"
         ]
-        layer = int(layers[0].split()[1]) if layers else None
+        # "layer N" counts from 1; `expected` is keyed by the facts' 0-based index.
+        layer = int(layers[0].split()[1]) - 1 if layers else None
         if layer not in expected:
             assert result["locations"] == before["locations"]
             assert "relatedLocations" not in result
