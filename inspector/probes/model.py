@@ -44,6 +44,7 @@ class ImportCheck:
     raised_in: str | None = None  # file:line deeper down where it was raised, when elsewhere
     found_elsewhere: tuple[str, ...] = ()  # site dirs of the image that have `module` off sys.path
     seconds: float | None = None
+    attribute: str | None = None  # the app object the server loads, missing from `module`
 
 
 @dataclass(frozen=True)
