@@ -203,7 +203,8 @@ def entrypoint_not_runnable(facts: Facts, ctx: Context) -> Iterator[Found]:
     if not _BROKEN_NOTES.search(note) or _python_missing(entry):
         return  # not broken, or a missing Python, which COR003 explains better
     command = " ".join(entry.get("argv") or argv(facts)) or "(none)"
-    via_shell = "shell" in (entry.get("chain") or [])
+    # A shell line or a start script is read, not run: what it reaches is our best reading.
+    via_shell = bool({"shell", "script"} & set(entry.get("chain") or []))
     yield Found(
         f"the default command `{command}` cannot run: {note}"
         + (" (read through a shell command line, so this is a best guess)" if via_shell else ""),
@@ -328,6 +329,9 @@ _START_FIXES = {
     "names it (check PATH and the stage it was installed in).",
     "permission-denied": "Make `{s}` executable in the image (`COPY --chmod=0755`, `chmod +x`) and "
     "readable by the USER.",
+    "missing-attribute": "Point the command at the object that exists (`MODULE:NAME`, e.g. "
+    "`wsgi:app`), or define it in the module ({s}); gunicorn takes a bare module to mean "
+    "`MODULE:application`.",
 }
 _IMPORT_KINDS = {
     "ModuleNotFoundError": "missing-module",
@@ -443,13 +447,18 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     command = " ".join(entry.get("argv") or argv(facts)) or "(none)"
     if imports.get("verdict") == "broken":
         yield _import_finding(facts, imports, cause, command)
-        if cause.get("kind") in (
-            "missing-module",
-            "import-error",
-            "missing-library",
-            "syntax-error",
+        if (
+            cause.get("kind")
+            in (
+                "missing-module",
+                "import-error",
+                "missing-library",
+                "syntax-error",
+                "missing-attribute",
+            )
+            or cause.get("verdict") == "unexplained"
         ):
-            return  # the same failure, seen twice
+            return  # the same failure, seen twice; or an exit the import test explains
     if not cause:
         return
     if cause.get("verdict") == "broken":
@@ -483,6 +492,8 @@ def _import_finding(
     facts: Facts, imports: dict[str, Any], cause: dict[str, Any], command: str
 ) -> Found:
     exception = imports.get("exception") or "ImportError"
+    if imports.get("attribute"):
+        return _attribute_finding(facts, imports, cause, command)
     kind = (
         "missing-library"
         if imports.get("library")
@@ -519,6 +530,26 @@ def _import_finding(
     runtime = "static probe: import test"
     if cause.get("verdict") == "broken":
         runtime += "; lifecycle probe"
+    return Found(message, Location(config="Entrypoint/Cmd", path=path, runtime=runtime), fix=fix)
+
+
+def _attribute_finding(
+    facts: Facts, imports: dict[str, Any], cause: dict[str, Any], command: str
+) -> Found:
+    """The app server's module imports, but the object it loads from it is not there."""
+    module, name = imports.get("module") or "?", imports.get("attribute")
+    path = imports.get("location") or None
+    where = f" ({path})" if path else ""
+    message = (
+        f"`{imports.get('command') or command}` cannot load its application: the module "
+        f"`{module}`{where} imports, but defines no `{name}`"
+    )
+    if cause.get("verdict") == "broken":
+        message += f"; the lifecycle probe saw it exit with status {_status(facts)}"
+        if cause.get("line"):
+            message += f" ({cause['line']})"
+    runtime = "static probe: import test" + ("; lifecycle probe" if cause else "")
+    fix = _START_FIXES["missing-attribute"].format(s=f"`{name}` in `{module}`")
     return Found(message, Location(config="Entrypoint/Cmd", path=path, runtime=runtime), fix=fix)
 
 

@@ -113,12 +113,15 @@ RUNTIME_FIELDS: dict[str, str] = {
     ),
     "runtime.static.imports": (
         "The import smoke test: what the image's command imports first (`python -m pkg`, a "
-        "script's top-level imports, `gunicorn mod:app`, `uvicorn`, `celery -A`, `flask` with "
-        "FLASK_APP, a console script's imports), imported for real in a child of the probe's "
+        "script's top-level imports, `gunicorn mod:app` and the `app` it loads, `uvicorn`, "
+        "`celery -A`, `flask` with FLASK_APP, a console script's imports; followed through start "
+        "scripts and `uv run`-style runners), imported for real in a child of the probe's "
         "interpreter, as the image's USER, network off, within a time limit. Null when the "
         "command runs no Python."
     ),
-    "runtime.static.imports.command": 'What it stands for, e.g. "python -m svc", "gunicorn wsgi".',
+    "runtime.static.imports.command": (
+        'What it stands for, e.g. "python -m svc", "gunicorn wsgi:app".'
+    ),
     "runtime.static.imports.status": (
         '"ok", "failed" (see `exception`), "timeout" (the imports did not finish in time, e.g. '
         'the module starts the app as it loads) or "not-run" (the child could not start).'
@@ -145,6 +148,11 @@ RUNTIME_FIELDS: dict[str, str] = {
         "interpreter's sys.path (another venv, a --user or --prefix tree)."
     ),
     "runtime.static.imports.seconds": "Wall seconds the imports took.",
+    "runtime.static.imports.attribute": (
+        "The application object an app server loads (`app` of `gunicorn wsgi:app`, `create_app` "
+        "of `mod:create_app()`, gunicorn's default `application`) when `module` imported but "
+        "does not define it; null otherwise."
+    ),
     "runtime.static.errors": "Parts the probe could not measure, with the exception it got.",
     "runtime.static.log_tail": (
         "The last lines the interpreter printed when it failed or exited non-zero (secrets "
@@ -240,7 +248,8 @@ RUNTIME_FIELDS: dict[str, str] = {
     "runtime.lifecycle.exit_cause.kind": (
         '"missing-module", "import-error", "missing-library", "syntax-error", "python-exception" '
         '(an uncaught exception), "wrong-architecture", "missing-executable", '
-        '"permission-denied", "needs-config" (a setting or argument it was not given), '
+        '"permission-denied", "missing-attribute" (an app server found no app object in its '
+        'module), "needs-config" (a setting or argument it was not given), '
         '"needs-service" (a database or other service it cannot reach), "out-of-memory", '
         '"finished" (status 0) or "unexplained".'
     ),
