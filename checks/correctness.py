@@ -117,6 +117,16 @@ def _python_missing(entry: dict[str, Any]) -> bool:
     return _python_named(entry.get("command")) and bool(_BROKEN_NOTES.search(note))
 
 
+def _inside_script(entry: dict[str, Any]) -> bool:
+    """Whether the command was read inside a start script the image's command runs."""
+    return "script" in (entry.get("chain") or [])
+
+
+def _exited_early(facts: Facts) -> bool:
+    probe = (facts.get("runtime") or {}).get("lifecycle") or {}
+    return probe.get("status") == "exited-early"
+
+
 def _command_started(facts: Facts) -> bool:
     """The lifecycle probe saw the command run (exit 126/127 is the shell failing to run it)."""
     probe = (facts.get("runtime") or {}).get("lifecycle") or {}
@@ -199,6 +209,8 @@ def entrypoint_not_runnable(facts: Facts, ctx: Context) -> Iterator[Found]:
     if _command_started(facts):
         return  # whatever the static view says, the command started
     entry = _entrypoint(facts)
+    if _inside_script(entry) and _exited_early(facts):
+        return  # a start script's command failed as it ran: COR004 quotes the shell's words
     note = entry.get("note") or ""
     if not _BROKEN_NOTES.search(note) or _python_missing(entry):
         return  # not broken, or a missing Python, which COR003 explains better
@@ -463,7 +475,9 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
         return
     if cause.get("verdict") == "broken":
         kind = cause.get("kind") or "python-exception"
-        static_says_broken = _BROKEN_NOTES.search(entry.get("note") or "")
+        # A start script's broken line is only read; the shell's own words are the evidence.
+        static_says_broken = _BROKEN_NOTES.search(entry.get("note") or "") and not (
+            _inside_script(entry))  # fmt: skip
         if kind in _COMMAND_KINDS and (static_says_broken or _python_missing(entry)):
             return  # COR002/COR003 explain it from the image's files
         subject = cause.get("subject") or "it"

@@ -152,3 +152,26 @@ def test_an_exit_the_import_test_explains_is_not_also_unexplained():
         "line": "x",
     }
     assert len(findings("COR004", facts)) == 1
+
+
+def test_a_missing_program_inside_a_start_script_is_cor004s_with_the_shells_words():
+    """`exec gunicorn` in /entrypoint.sh with no gunicorn: the static reading is a best guess,
+    the shell's exit 127 is the evidence: one COR004 finding, no COR002 beside it."""
+    entry = {"argv": ["/entrypoint.sh"], "form": "exec", "command": "/entrypoint.sh",
+             "chain": ["script"], "scripts": ["/entrypoint.sh"], "interpreter": None,
+             "note": "`gunicorn` is not found on PATH"}  # fmt: skip
+    line = "/entrypoint.sh: 3: exec: gunicorn: not found"
+    facts = {
+        "config": {"entrypoint": ["/entrypoint.sh"]},
+        "python": {"entrypoint_interpreter": entry, "interpreters": [{"path": "/usr/bin/python3"}]},
+        "runtime": {"static": {"status": "ran"}, "lifecycle": {
+            "status": "exited-early", "exit_code": 127, "log_tail": [line],
+            "exit_cause": {"kind": "missing-executable", "verdict": "broken", "line": line,
+                           "subject": "gunicorn"}}},
+    }  # fmt: skip
+    assert not findings("COR002", facts)
+    (found,) = findings("COR004", facts)
+    assert "gunicorn: not found" in found.message
+    del facts["runtime"]
+    (guess,) = findings("COR002", facts)
+    assert guess.severity == "medium"
