@@ -407,8 +407,10 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## What it checks
     Two runtime observations of the image's own command. The static probe's import smoke test
     imports what the command imports first (`python -m pkg`, a script's top-level imports,
-    `gunicorn mod:app`, `uvicorn`, `celery -A`, `flask` with FLASK_APP, a console script) as the
-    image's USER with the network off; the lifecycle probe starts the image as a user would and
+    `gunicorn mod:app` and the `app` object it loads, `uvicorn`, `fastapi run PATH`,
+    `celery -A`, `flask` with FLASK_APP, a console script), followed through start scripts'
+    `exec` lines and `uv run`/`poetry run`/`pipenv run`, as the image's USER with the network
+    off; the lifecycle probe starts the image as a user would and
     reads why it exited if it stopped during the warm-up. A Python traceback (a missing module,
     an ImportError, a SyntaxError, any uncaught exception), a shared library the loader cannot
     find, a binary for another CPU, or a command the shell cannot find is a high finding that

@@ -238,6 +238,37 @@ def test_an_attribute_error_raised_while_importing_is_not_a_missing_app_object()
     assert static.import_check(raised, plan, []).verdict == "inconclusive"
 
 
+@pytest.mark.parametrize(
+    ("args", "command", "steps"),
+    [
+        (["/v/bin/fastapi", "dev", "--host", "0.0.0.0", "src/svc"], "fastapi src/svc",
+         (("path", "src/svc"),)),
+        (["/v/bin/fastapi", "run", "--workers", "4", "--app", "api", "main.py"],
+         "fastapi main.py", (("path", "main.py"), ("attribute", ":api"))),
+        (["/v/bin/fastapi", "run", "--entrypoint", "svc.main:app"], "fastapi svc.main:app",
+         (("import", "svc.main"), ("attribute", "svc.main:app"))),
+    ],
+)  # fmt: skip
+def test_fastapis_cli_names_the_path_or_entrypoint_it_imports(args, command, steps):
+    """`fastapi run|dev PATH`, `--app` and `--entrypoint` give what FastAPI's CLI imports."""
+    target = import_target(args, {})
+    assert target is not None
+    assert (target.command, target.steps[1:]) == (command, steps)
+
+
+def test_smoke_test_imports_a_path_as_its_package_module(tmp_path):
+    """`fastapi dev src/svc`: svc is imported with src on sys.path (no __init__.py in src), and
+    `--app` names the object it must define."""
+    pkg = tmp_path / "src" / "svc"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("import json\napp = object()\n")
+    found = _smoke(tmp_path, ImportTarget("fastapi src/svc", (("path", "src/svc"),)))
+    assert (found["status"], found["imported"]) == ("ok", ["svc"])
+    target = ImportTarget("fastapi src/svc", (("path", "src/svc"), ("attribute", ":api")))
+    found = _smoke(tmp_path, target)
+    assert (found["attribute"], found["module"]) == ("api", "svc")
+
+
 def test_smoke_test_of_a_module_that_never_returns_times_out(tmp_path):
     """A module that serves forever as it is imported is a timeout, and the probe still reports."""
     (tmp_path / "serve.py").write_text("import time\nwhile True:\n    time.sleep(1)\n")

@@ -94,10 +94,13 @@ def test_the_import_test_runs_behind_uv_run_and_finds_the_missing_module(audited
 
 
 def test_fastapi_dev_is_flagged_as_a_development_server(audited):
-    """OPS006 names `fastapi dev` in the command."""
-    _, found = audited["wr-fastapi-dev"]
+    """OPS006 names `fastapi dev` in the command; the import test imports the package it serves."""
+    facts, found = audited["wr-fastapi-dev"]
     (finding,) = found["OPS006"]
     assert "`fastapi dev`" in finding.message
+    imports = facts["runtime"]["static"]["imports"]
+    assert (imports["command"], imports["verdict"]) == ("fastapi src/svc", "passed")
+    assert "svc" in imports["imported"]
 
 
 def test_a_gunicorn_app_that_lacks_its_object_is_one_high_finding_naming_it(audited):

@@ -321,9 +321,25 @@ def main():
                     sys.path.insert(0, path)
             importlib.import_module(value)
             result["imported"].append(value)
+        elif kind == "path":
+            # `fastapi run src/pkg`: the module a path is, its package found as FastAPI's CLI
+            # finds it (walking up while the parent holds __init__.py).
+            path = os.path.abspath(os.path.join(cwd, value))
+            if os.path.basename(path) == "__init__.py":
+                path = os.path.dirname(path)
+            parts = [os.path.splitext(os.path.basename(path))[0]]
+            top = os.path.dirname(path)
+            while os.path.isfile(os.path.join(top, "__init__.py")):
+                parts.insert(0, os.path.basename(top))
+                top = os.path.dirname(top)
+            sys.path.insert(0, top)
+            module = ".".join(parts)
+            importlib.import_module(module)
+            result["imported"].append(module)
         elif kind == "attribute":
             # `gunicorn mod:app`: the server looks the name up in the module once it imported.
             module, name = value.split(":", 1)
+            module = module or result["imported"][-1]
             loaded = sys.modules[module]
             if not hasattr(loaded, name):
                 result["attribute"], result["module"] = name, module

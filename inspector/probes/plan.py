@@ -26,7 +26,7 @@ _SERVER_FLAGS = frozenset({
     "--strip-header-spaces", "--log-syslog", "--disable-redirect-access-to-syslog",
     "--factory", "--proxy-headers", "--no-proxy-headers", "--no-access-log", "--access-log",
     "--use-colors", "--no-use-colors", "--no-server-header", "--no-date-header", "--debug",
-    "--suppress-ragged-eofs", "--do-handshake-on-connect",
+    "--suppress-ragged-eofs", "--do-handshake-on-connect", "--no-reload",
 })  # fmt: skip
 # Server options that name the directory the application module is imported from.
 _APP_DIR_OPTIONS = ("--chdir", "--app-dir", "--root-path-dir")
@@ -172,6 +172,8 @@ def import_target(args: Sequence[str], env: Mapping[str, str]) -> ImportTarget |
     elif name == "celery":
         app = _option(rest, ("-A", "--app"))
         app = app.split(":")[0] if app else None
+    elif name == "fastapi" and rest[:1] in (["run"], ["dev"]):
+        return _fastapi_target(rest[1:], steps)
     elif name == "flask":
         app = _flask_app(_option(rest, ("--app",)) or env.get("FLASK_APP") or "")
         if app and "/" in app:
@@ -185,6 +187,25 @@ def import_target(args: Sequence[str], env: Mapping[str, str]) -> ImportTarget |
     if module:
         return ImportTarget(f"python -m {module}", tuple(steps))
     return ImportTarget(f"python {script}" if name.endswith(".py") else name, tuple(steps))
+
+
+def _fastapi_target(args: Sequence[str], steps: list[tuple[str, str]]) -> ImportTarget:
+    """`fastapi run|dev [PATH] [--app NAME] [--entrypoint MOD:NAME]`: FastAPI's CLI imports the
+    module PATH is (its package found by walking up `__init__.py` files), or the entrypoint."""
+    entrypoint = _option(args, ("--entrypoint", "-e"))
+    app = _option(args, ("--app",))
+    if entrypoint and ":" in entrypoint:
+        module, attribute = entrypoint.split(":", 1)
+        steps += [("import", module), ("attribute", f"{module}:{attribute}")]
+        return ImportTarget(f"fastapi {entrypoint}", tuple(steps))
+    paths = [a for i, a in enumerate(args) if not a.startswith("-")
+             and (i == 0 or not _takes_value(args[i - 1]))]  # fmt: skip
+    if not paths:
+        return ImportTarget("fastapi", tuple(steps))  # its default files: decided where it runs
+    steps.append(("path", paths[0]))
+    if app:
+        steps.append(("attribute", f":{app}"))
+    return ImportTarget(f"fastapi {paths[0]}", tuple(steps))
 
 
 def app_object(server: str, args: Sequence[str]) -> tuple[str | None, str | None]:
