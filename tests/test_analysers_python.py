@@ -14,6 +14,7 @@ from inspector.analysers.imagedata import ImageData
 from inspector.image.config import config_from_json
 from inspector.layers.overlay import merge
 from inspector.layers.reader import read_layer
+from inspector.probes.plan import plan
 from tests.layertools import layer
 
 EXE = {"mode": 0o755}
@@ -439,6 +440,20 @@ def test_script_commands_skip_here_documents_and_mark_branches():
         (("echo", "done"), False, False),
     ]
     assert pydeps.handover(commands) == 4  # no exec at the top: the last exec anywhere
+
+
+def test_a_start_scripts_cd_moves_the_command_and_the_import_test_with_it():
+    """`cd /srv/site && exec gunicorn wsgi:app`: the command runs in /srv/site, and the import
+    smoke test is planned to import wsgi from there."""
+    boot = (("srv/boot.sh", b"#!/bin/sh\ncd /srv/site && exec gunicorn wsgi:app\n", EXE),)
+    config = {"Env": [f"PATH={VENV_PATH}"], "Cmd": ["./boot.sh"], "WorkingDir": "/srv"}
+    data = image(DEBIAN, VENV, boot, config=config)
+    facts = python.analyse(data)
+    assert (facts.entrypoint_interpreter.cwd, facts.entrypoint_interpreter.scripts) == (
+        "/srv/site", ("/srv/boot.sh",))  # fmt: skip
+    target = plan("sha256:x", "amd64", data.fs, asdict(facts)).imports
+    assert target is not None
+    assert (target.command, target.cwd) == ("gunicorn wsgi:app", "/srv/site")
 
 
 def test_a_script_that_runs_itself_is_followed_once():

@@ -269,6 +269,16 @@ def test_smoke_test_imports_a_path_as_its_package_module(tmp_path):
     assert (found["attribute"], found["module"]) == ("api", "svc")
 
 
+def test_smoke_test_runs_where_the_start_script_moved(tmp_path):
+    """An import target with a cwd imports the app server's module from that directory."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "wsgi.py").write_text("app = object()\n")
+    target = ImportTarget("gunicorn wsgi:app", (("import", "wsgi"), ("attribute", "wsgi:app")),
+                          cwd=str(site))  # fmt: skip
+    assert _smoke(tmp_path, target)["status"] == "ok"
+
+
 def test_smoke_test_of_a_module_that_never_returns_times_out(tmp_path):
     """A module that serves forever as it is imported is a timeout, and the probe still reports."""
     (tmp_path / "serve.py").write_text("import time\nwhile True:\n    time.sleep(1)\n")

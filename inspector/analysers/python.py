@@ -171,6 +171,7 @@ class EntrypointInterpreter:
     wrappers: tuple[str, ...]  # init/privilege wrappers and runners skipped (tini, uv run, ...)
     note: str | None  # why it could not be decided, or what is odd
     scripts: tuple[str, ...] = ()  # shell start scripts followed to the command they exec
+    cwd: str | None = None  # where a script's `cd` (or `uv run --directory`) moved; None: WORKDIR
 
 
 @dataclass(frozen=True)
@@ -1117,6 +1118,7 @@ class _Resolver:
             wrappers=tuple(self.wrappers),
             note=note,
             scripts=tuple(self.scripts),
+            cwd=self.cwd if self.cwd != (self.data.config.workdir or "/") else None,
         )
 
 

@@ -553,6 +553,10 @@ FIELDS: dict[str, str] = {
         "Init or privilege wrappers and project runners skipped on the way (tini, dumb-init, "
         'gosu, su-exec, "uv run", "poetry run", "pipenv run").'
     ),
+    "python.entrypoint_interpreter.cwd": (
+        "The directory the command runs in when a start script's `cd` (or `uv run --directory`) "
+        "moved it away from the WORKDIR; null when it runs in the WORKDIR."
+    ),
     "python.entrypoint_interpreter.scripts": (
         "The shell start scripts in the image followed to the command they hand over to (the "
         'last `exec` outside if/case/loops, `exec "$@"` with the script\'s arguments), in order.'

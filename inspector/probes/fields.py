@@ -114,10 +114,10 @@ RUNTIME_FIELDS: dict[str, str] = {
     "runtime.static.imports": (
         "The import smoke test: what the image's command imports first (`python -m pkg`, a "
         "script's top-level imports, `gunicorn mod:app` and the `app` it loads, `uvicorn`, "
-        "`fastapi run|dev PATH`, `celery -A`, `flask` with FLASK_APP, a console script's imports; followed through start "
-        "scripts and `uv run`-style runners), imported for real in a child of the probe's "
-        "interpreter, as the image's USER, network off, within a time limit. Null when the "
-        "command runs no Python."
+        "`fastapi run|dev PATH`, `celery -A`, `flask` with FLASK_APP, a console script's "
+        "imports; followed through start scripts and `uv run`-style runners), imported for "
+        "real in a child of the probe's interpreter, as the image's USER, network off, within "
+        "a time limit. Null when the command runs no Python."
     ),
     "runtime.static.imports.command": (
         'What it stands for, e.g. "python -m svc", "gunicorn wsgi:app".'

@@ -291,6 +291,8 @@ def run_file(path, package):
 
 
 def main():
+    if target.get("cwd") and os.path.isdir(target["cwd"]):
+        os.chdir(target["cwd"])  # a start script's `cd` before it execs the command
     cwd = os.getcwd()
     for kind, value in target["steps"]:
         if kind == "script":

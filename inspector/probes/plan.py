@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inspector.layers.overlay import FileSystem
@@ -55,6 +55,7 @@ class ImportTarget:
     command: str  # the command in words: "python -m svc", "gunicorn wsgi:app"
     steps: tuple[tuple[str, str], ...]
     path_entry: str | None = None  # a directory the command puts first on sys.path
+    cwd: str | None = None  # where a start script moved before the command; None: WORKDIR
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,13 @@ def plan(
         script,
         tmp,
         frozenset(fs.visible),
-        import_target(args, env or {}) if interpreter else None,
+        _in_dir(import_target(args, env or {}), entry.get("cwd")) if interpreter else None,
         module_index(fs.visible),
     )
+
+
+def _in_dir(target: ImportTarget | None, cwd: str | None) -> ImportTarget | None:
+    return replace(target, cwd=cwd) if target is not None and cwd else target
 
 
 def module_index(paths: Iterable[str]) -> dict[str, tuple[str, ...]]:

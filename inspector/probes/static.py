@@ -55,7 +55,11 @@ def script(plan: ProbePlan, timeout: float = TIMEOUT, nonce: str = "") -> str:
         "app_module": plan.app_module,
         "app_script": plan.app_script,
         "imports": (
-            {"steps": [list(s) for s in imports.steps], "path_entry": imports.path_entry}
+            {
+                "steps": [list(s) for s in imports.steps],
+                "path_entry": imports.path_entry,
+                "cwd": imports.cwd,
+            }
             if imports
             else None
         ),
