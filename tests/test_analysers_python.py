@@ -456,6 +456,15 @@ def test_a_start_scripts_cd_moves_the_command_and_the_import_test_with_it():
     assert (target.command, target.cwd) == ("gunicorn wsgi:app", "/srv/site")
 
 
+def test_a_shell_form_cmd_behind_an_entrypoint_script_is_read_as_its_shell_line():
+    """ENTRYPOINT ["/entrypoint"] + CMD in shell form: `exec "$@"` runs `sh -c LINE`."""
+    config = {"Env": [f"PATH={VENV_PATH}"], "Entrypoint": ["/entrypoint"],
+              "Cmd": ["/bin/sh", "-c", "gunicorn --bind :8000 wsgi:app"]}  # fmt: skip
+    members = (("entrypoint", ENTRY, EXE),)
+    entry = python.analyse(image(DEBIAN, VENV, BASH, members, config=config)).entrypoint_interpreter
+    assert entry.command_args == ("/opt/venv/bin/gunicorn", "--bind", ":8000", "wsgi:app")
+
+
 def test_a_script_that_runs_itself_is_followed_once():
     """A script that execs itself stops after one visit instead of looping."""
     loop = b'#!/bin/sh\nexec /loop.sh "$@"\n'

@@ -864,6 +864,8 @@ class _Resolver:
         while words and _ASSIGNMENT.match(words[0]):
             self._assign(words.pop(0))
         words = self._skip_wrappers(words)
+        if _is_shell_c(words):  # `exec "$@"` of a shell-form CMD: `/bin/sh -c "gunicorn ..."`
+            words = self._shell(words[2]) or []
         if not words:
             return None
         self.chain.append("script")
