@@ -465,6 +465,20 @@ def test_a_shell_form_cmd_behind_an_entrypoint_script_is_read_as_its_shell_line(
     assert entry.command_args == ("/opt/venv/bin/gunicorn", "--bind", ":8000", "wsgi:app")
 
 
+def test_a_boot_script_in_the_users_home_is_read_and_followed():
+    """ENTRYPOINT ["./boot.sh"] in WORKDIR /home/microblog: the script is captured, its venv
+    activation applies and its `exec gunicorn` is the command."""
+    venv = (("home/microblog/venv/pyvenv.cfg", b"home = /usr/bin\nversion = 3.11.2\n"),
+            ("home/microblog/venv/bin/python", "->/usr/bin/python3.11"),
+            ("home/microblog/venv/bin/gunicorn", b"#!/home/microblog/venv/bin/python\n", EXE),
+            ("home/microblog/boot.sh", b"#!/bin/sh\n. venv/bin/activate\nflask db upgrade\n"
+             b"exec gunicorn -b :5000 microblog:app\n", EXE))  # fmt: skip
+    config = {"Entrypoint": ["./boot.sh"], "WorkingDir": "/home/microblog"}
+    entry = python.analyse(image(DEBIAN, venv, config=config)).entrypoint_interpreter
+    assert (entry.venv, entry.scripts) == ("/home/microblog/venv", ("/home/microblog/boot.sh",))
+    assert entry.command_args[1:] == ("-b", ":5000", "microblog:app")
+
+
 def test_a_script_that_runs_itself_is_followed_once():
     """A script that execs itself stops after one visit instead of looping."""
     loop = b'#!/bin/sh\nexec /loop.sh "$@"\n'

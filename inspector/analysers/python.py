@@ -30,7 +30,8 @@ _SHEBANG_CAP = 256
 _SCRIPT_MAX = 64 * 1024  # bigger files in bin dirs are native binaries, not launcher scripts
 _DIST_INFO_CAPS = {"METADATA": _METADATA_CAP, "INSTALLER": 256, "direct_url.json": _SMALL_CAP}
 # Where ENTRYPOINT/CMD scripts usually live besides bin dirs; only shallow files, to stay bounded.
-_APP_ROOTS = ("/app/", "/srv/", "/code/", "/usr/src/app/", "/opt/app/")
+# A user's home is a WORKDIR too (`./boot.sh` in /home/microblog, Kedro's /home/kedro_docker).
+_APP_ROOTS = ("/app/", "/srv/", "/code/", "/usr/src/app/", "/opt/app/", "/home/")
 
 _VERSIONED = re.compile(r"python(\d)\.(\d+)")
 _PYTHON_NAME = re.compile(r"python(\d(\.\d+)?)?")
