@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from checks.access import app_process, at_layer, config, lifecycle, static_probe, step
@@ -832,6 +833,22 @@ def code_writable_by_app(facts: Facts, ctx: Context) -> Iterator[Found]:
         raise Skip("cannot tell which user the app runs as")
     if uid == 0:
         return
+    found = list(_writable_code(facts, uid, gid, groups, source))
+    paths = [f.location.path or "" for f in found]
+    # One cause, one finding: a writable dir that holds another writable place says both.
+    for finding, path in zip(found, paths, strict=True):
+        if any(other != path and _under(path, [other]) for other in paths if other):
+            continue
+        below = [p for p in paths if p != path and path and _under(p, [path])]
+        if below:
+            finding = replace(finding, message=f"{finding.message}; below it, also writable: "
+                              f"{', '.join(below)}")  # fmt: skip
+        yield finding
+
+
+def _writable_code(facts: Facts, uid: int, gid: int | None, groups: list[int],
+                   source: str) -> Iterator[Found]:  # fmt: skip
+    """Every place of code the app's user can write, children of another place included."""
     probe = static_probe(facts)
     reported: list[str] = []
     measured = probe is not None and probe.get("uid") == uid and bool(probe.get("writable"))

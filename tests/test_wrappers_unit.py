@@ -175,3 +175,17 @@ def test_a_missing_program_inside_a_start_script_is_cor004s_with_the_shells_word
     del facts["runtime"]
     (guess,) = findings("COR002", facts)
     assert guess.severity == "medium"
+
+
+def test_a_writable_home_that_holds_the_venv_is_one_finding():
+    """Microblog-like: the probe measured the venv's bin and site-packages writable, and the
+    WORKDIR home above them is the user's: one finding for the home, naming what lies below."""
+    facts = example("SEC010", "bad", "COPY --chown into the user's home")
+    site = "/home/kedro_docker/venv/lib/python3.12/site-packages"
+    facts["runtime"]["static"].update(
+        app_dir="/home/kedro_docker/venv/bin", site_packages=[site],
+        writable={"/home/kedro_docker/venv/bin": True, site: True, "/home/kedro_docker": True},
+    )  # fmt: skip
+    (found,) = findings("SEC010", facts)
+    assert found.location.path == "/home/kedro_docker"
+    assert f"below it, also writable: /home/kedro_docker/venv/bin, {site}" in found.message
