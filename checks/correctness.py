@@ -117,6 +117,16 @@ def _python_missing(entry: dict[str, Any]) -> bool:
     return _python_named(entry.get("command")) and bool(_BROKEN_NOTES.search(note))
 
 
+def _inside_script(entry: dict[str, Any]) -> bool:
+    """Whether the command was read inside a start script the image's command runs."""
+    return "script" in (entry.get("chain") or [])
+
+
+def _exited_early(facts: Facts) -> bool:
+    probe = (facts.get("runtime") or {}).get("lifecycle") or {}
+    return probe.get("status") == "exited-early"
+
+
 def _command_started(facts: Facts) -> bool:
     """The lifecycle probe saw the command run (exit 126/127 is the shell failing to run it,
     unless the log shows it ran far enough to ask for a setting or a service: bash exits 127 on
@@ -204,11 +214,14 @@ def entrypoint_not_runnable(facts: Facts, ctx: Context) -> Iterator[Found]:
     if _command_started(facts):
         return  # whatever the static view says, the command started
     entry = _entrypoint(facts)
+    if _inside_script(entry) and _exited_early(facts):
+        return  # a start script's command failed as it ran: COR004 quotes the shell's words
     note = entry.get("note") or ""
     if not _BROKEN_NOTES.search(note) or _python_missing(entry):
         return  # not broken, or a missing Python, which COR003 explains better
     command = " ".join(entry.get("argv") or argv(facts)) or "(none)"
-    via_shell = "shell" in (entry.get("chain") or [])
+    # A shell line or a start script is read, not run: what it reaches is our best reading.
+    via_shell = bool({"shell", "script"} & set(entry.get("chain") or []))
     yield Found(
         f"the default command `{command}` cannot run: {note}"
         + (" (read through a shell command line, so this is a best guess)" if via_shell else ""),
@@ -333,6 +346,9 @@ _START_FIXES = {
     "names it (check PATH and the stage it was installed in).",
     "permission-denied": "Make `{s}` executable in the image (`COPY --chmod=0755`, `chmod +x`) and "
     "readable by the USER.",
+    "missing-attribute": "Point the command at the object that exists (`MODULE:NAME`, e.g. "
+    "`wsgi:app`), or define it in the module ({s}); gunicorn takes a bare module to mean "
+    "`MODULE:application`.",
 }
 _IMPORT_KINDS = {
     "ModuleNotFoundError": "missing-module",
@@ -396,8 +412,10 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## What it checks
     Two runtime observations of the image's own command. The static probe's import smoke test
     imports what the command imports first (`python -m pkg`, a script's top-level imports,
-    `gunicorn mod:app`, `uvicorn`, `celery -A`, `flask` with FLASK_APP, a console script) as the
-    image's USER with the network off; the lifecycle probe starts the image as a user would and
+    `gunicorn mod:app` and the `app` object it loads, `uvicorn`, `fastapi run PATH`,
+    `celery -A`, `flask` with FLASK_APP, a console script), followed through start scripts'
+    `exec` lines and `uv run`/`poetry run`/`pipenv run`, as the image's USER with the network
+    off; the lifecycle probe starts the image as a user would and
     reads why it exited if it stopped during the warm-up. A Python traceback (a missing module,
     an ImportError, a SyntaxError, any uncaught exception), a shared library the loader cannot
     find, a binary for another CPU, or a command the shell cannot find is a high finding that
@@ -453,18 +471,25 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     command = " ".join(entry.get("argv") or argv(facts)) or "(none)"
     if imports.get("verdict") == "broken":
         yield _import_finding(facts, imports, cause, command)
-        if cause.get("kind") in (
-            "missing-module",
-            "import-error",
-            "missing-library",
-            "syntax-error",
+        if (
+            cause.get("kind")
+            in (
+                "missing-module",
+                "import-error",
+                "missing-library",
+                "syntax-error",
+                "missing-attribute",
+            )
+            or cause.get("verdict") == "unexplained"
         ):
-            return  # the same failure, seen twice
+            return  # the same failure, seen twice; or an exit the import test explains
     if not cause:
         return
     if cause.get("verdict") == "broken":
         kind = cause.get("kind") or "python-exception"
-        static_says_broken = _BROKEN_NOTES.search(entry.get("note") or "")
+        # A start script's broken line is only read; the shell's own words are the evidence.
+        static_says_broken = _BROKEN_NOTES.search(entry.get("note") or "") and not (
+            _inside_script(entry))  # fmt: skip
         if kind in _COMMAND_KINDS and (static_says_broken or _python_missing(entry)):
             return  # COR002/COR003 explain it from the image's files
         subject = cause.get("subject") or "it"
@@ -535,6 +560,8 @@ def _import_finding(
     facts: Facts, imports: dict[str, Any], cause: dict[str, Any], command: str
 ) -> Found:
     exception = imports.get("exception") or "ImportError"
+    if imports.get("attribute"):
+        return _attribute_finding(facts, imports, cause, command)
     kind = (
         "missing-library"
         if imports.get("library")
@@ -571,6 +598,26 @@ def _import_finding(
     runtime = "static probe: import test"
     if cause.get("verdict") == "broken":
         runtime += "; lifecycle probe"
+    return Found(message, Location(config="Entrypoint/Cmd", path=path, runtime=runtime), fix=fix)
+
+
+def _attribute_finding(
+    facts: Facts, imports: dict[str, Any], cause: dict[str, Any], command: str
+) -> Found:
+    """The app server's module imports, but the object it loads from it is not there."""
+    module, name = imports.get("module") or "?", imports.get("attribute")
+    path = imports.get("location") or None
+    where = f" ({path})" if path else ""
+    message = (
+        f"`{imports.get('command') or command}` cannot load its application: the module "
+        f"`{module}`{where} imports, but defines no `{name}`"
+    )
+    if cause.get("verdict") == "broken":
+        message += f"; the lifecycle probe saw it exit with status {_status(facts)}"
+        if cause.get("line"):
+            message += f" ({cause['line']})"
+    runtime = "static probe: import test" + ("; lifecycle probe" if cause else "")
+    fix = _START_FIXES["missing-attribute"].format(s=f"`{name}` in `{module}`")
     return Found(message, Location(config="Entrypoint/Cmd", path=path, runtime=runtime), fix=fix)
 
 

@@ -625,6 +625,8 @@ def dev_server(command: list[str]) -> str | None:
     modules = {ws[i + 1] for i in range(len(ws) - 1) if ws[i] == "-m"}
     if ("flask" in names or "flask" in modules) and "run" in ws:
         return "`flask run` (Werkzeug's development server)"
+    if ("fastapi" in names or "fastapi" in modules) and "dev" in ws:
+        return "`fastapi dev` (FastAPI's auto-reloading development server)"
     if "runserver" in ws:
         return "Django's `runserver` (a development server)"
     if "http.server" in modules:
@@ -636,6 +638,17 @@ def dev_server(command: list[str]) -> str | None:
     return None
 
 
+def _behind_scripts(facts: Facts) -> list[tuple[list[str], Location]]:
+    """The Python command the start scripts or a runner (`uv run`) hand over to, when the
+    analysis followed them: a start script's `exec flask run` is the command that serves."""
+    entry = (facts.get("python") or {}).get("entrypoint_interpreter") or {}
+    scripts = entry.get("scripts") or []
+    if not (scripts or entry.get("wrappers")) or not entry.get("command_args"):
+        return []
+    where = Location(config=command_field(facts), path=scripts[-1] if scripts else None)
+    return [([entry.get("interpreter") or "python", *entry["command_args"]], where)]
+
+
 @check(
     "OPS006",
     "development-server",
@@ -644,13 +657,15 @@ def dev_server(command: list[str]) -> str | None:
     category="operability",
     needs=("config",),
     wants=("runtime.lifecycle",),
-    fix="Serve with a production server (gunicorn, uvicorn without --reload); turn debug off.",
+    fix="Serve with a production server (gunicorn, uvicorn without --reload, `fastapi run`); "
+    "turn debug off.",
 )
 def development_server(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
-    ENTRYPOINT/CMD (shell strings included) and, when the lifecycle probe ran, the command line
-    of every process it saw, for `flask run`, `manage.py runserver`, `--reload`,
+    ENTRYPOINT/CMD (shell strings included), the command its start scripts or `uv run` hand
+    over to, and, when the lifecycle probe ran, the command line of every process it saw, for
+    `flask run`, `fastapi dev`, `manage.py runserver`, `--reload`,
     `python -m http.server` and `debugpy --listen`; and ENV for `FLASK_DEBUG=1`,
     `FLASK_ENV=development` and `DJANGO_DEBUG=1`.
 
@@ -662,6 +677,8 @@ def development_server(facts: Facts, ctx: Context) -> Iterator[Found]:
     through security audits or performance tests"
     (https://docs.djangoproject.com/en/stable/ref/django-admin/#runserver). `--reload` watches
     files and restarts, and debugpy listening on a port hands a shell to whoever reaches it.
+    `fastapi dev` is that auto-reload mode under another name: FastAPI's CLI documents it for
+    development and `fastapi run` for production (https://fastapi.tiangolo.com/fastapi-cli/).
 
     ## Example
     ```dockerfile
@@ -678,12 +695,13 @@ def development_server(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://flask.palletsprojects.com/en/stable/deploying/
     - https://flask.palletsprojects.com/en/stable/debugging/
     - https://docs.djangoproject.com/en/stable/ref/django-admin/#runserver
+    - https://fastapi.tiangolo.com/fastapi-cli/
     - https://snyk.io/blog/best-practices-containerizing-python-docker/
     - Practice: #24 A production WSGI/ASGI server, not a development server: "Configuring Gunicorn
       for Docker", https://pythonspeed.com/articles/gunicorn-in-docker/
     """
     seen: set[str] = set()
-    for command, where in commands(facts):
+    for command, where in [*commands(facts), *_behind_scripts(facts)]:
         what = dev_server(command)
         if what and what not in seen:
             seen.add(what)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from checks.access import app_process, at_layer, config, lifecycle, static_probe, step
@@ -921,12 +922,16 @@ def _can_write(uid: int, gid: int | None, groups: list[int], owner: Any, group: 
 def code_writable_by_app(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
-    Whether the user the app runs as can create or replace files in its code: the directory of
-    the module or script the command runs, and the site-packages dirs its interpreter uses.
-    When the static probe ran as that user, this is what the probe measured; when the app
-    runs as another user (an entrypoint that drops privileges) or the probe did not run, it is
-    judged from the owner, group and mode of the directories holding the sources. An app that
-    runs as root can write everything: SEC001 reports that instead.
+    Whether the user the app runs as can create, replace or rewrite files of its code: the
+    directory of the module or script the command runs, the site-packages dirs and the other
+    directories on its interpreter's sys.path (what the static probe measured, when it ran as
+    that user), and, from the owner, group and mode the layers give them, the places the command
+    names: the WORKDIR when Python sources lie below it, `--chdir`/`--app-dir`/`--pythonpath`,
+    a start script's `cd`, PYTHONPATH, and the start scripts themselves (`/entrypoint`, `/start`
+    reached through `exec`). When the app runs as another user than the probe (an entrypoint
+    that drops privileges) or the probe did not run, the directories holding the sources are
+    judged from their owner and mode too. An app that runs as root can write everything: SEC001
+    reports that instead.
 
     ## Why it matters
     If the process can rewrite its own code or dependencies, an attacker who gets code
@@ -959,31 +964,111 @@ def code_writable_by_app(facts: Facts, ctx: Context) -> Iterator[Found]:
         raise Skip("cannot tell which user the app runs as")
     if uid == 0:
         return
+    found = list(_writable_code(facts, uid, gid, groups, source))
+    paths = [f.location.path or "" for f in found]
+    # One cause, one finding: a writable dir that holds another writable place says both.
+    for finding, path in zip(found, paths, strict=True):
+        if any(other != path and _under(path, [other]) for other in paths if other):
+            continue
+        below = [p for p in paths if p != path and path and _under(p, [path])]
+        if below:
+            finding = replace(finding, message=f"{finding.message}; below it, also writable: "
+                              f"{', '.join(below)}")  # fmt: skip
+        yield finding
+
+
+def _writable_code(facts: Facts, uid: int, gid: int | None, groups: list[int],
+                   source: str) -> Iterator[Found]:  # fmt: skip
+    """Every place of code the app's user can write, children of another place included."""
     probe = static_probe(facts)
-    if probe is not None and probe.get("uid") == uid and probe.get("writable"):
-        code = [probe.get("app_dir"), *(probe.get("site_packages") or [])]
+    reported: list[str] = []
+    measured = probe is not None and probe.get("uid") == uid and bool(probe.get("writable"))
+    if probe is not None and probe.get("uid") == uid:
+        gid, groups = probe.get("gid", gid), list(probe.get("groups") or groups)
+    if measured:
+        assert probe is not None
+        imported = [probe.get("app_dir"), *(probe.get("site_packages") or [])]
+        searched = list(probe.get("sys_path") or [])
         for path, writable in sorted((probe.get("writable") or {}).items()):
-            if writable and path in code:
-                yield Found(
-                    f"UID {uid} can write {path}, which holds code the app imports",
-                    Location(path=path, runtime="static probe"),
-                )
+            if not writable or path not in imported + searched or _under(path, reported):
+                continue
+            said = (
+                "which holds code the app imports"
+                if path in imported
+                else ("a directory on its sys.path: a module planted there is imported")
+            )
+            yield Found(f"UID {uid} can write {path}, {said}",
+                        Location(path=path, runtime="static probe"))  # fmt: skip
+            reported.append(path)
+    yield from _writable_locations(facts, uid, gid, groups, source, reported)
+    if measured:
         return
     bytecode = (facts.get("python") or {}).get("bytecode") or {}
     for area, label in (("application", "application code"), ("site_packages", "packages")):
         facts_area = bytecode.get(area) or {}
-        if not facts_area.get("modules"):
+        roots = list(facts_area.get("roots") or [])
+        if not facts_area.get("modules") or all(_under(r, reported) for r in roots if r):
             continue
         if _can_write(uid, gid, groups, facts_area.get("dir_owner_uid"),
                       facts_area.get("dir_owner_gid"), facts_area.get("dir_mode")):  # fmt: skip
-            roots = ", ".join(facts_area.get("roots") or []) or "?"
             mode = facts_area.get("dir_mode")
             yield Found(
-                f"UID {uid} (from the {source}) can write the {label} in {roots}: its dirs are "
-                f"owned by {facts_area.get('dir_owner_uid')}:{facts_area.get('dir_owner_gid')} "
+                f"UID {uid} (from the {source}) can write the {label} in "
+                f"{', '.join(roots) or '?'}: its dirs are owned by "
+                f"{facts_area.get('dir_owner_uid')}:{facts_area.get('dir_owner_gid')} "
                 f"with mode {mode:o}",
-                Location(path=(facts_area.get("roots") or [None])[0]),
+                Location(path=(roots or [None])[0]),
             )
+
+
+def _owned(owner: dict[str, Any] | None) -> str:
+    owner = owner or {}
+    return f"owned by {owner.get('uid')}:{owner.get('gid')} with mode {owner.get('mode', 0):o}"
+
+
+def _writable_locations(facts: Facts, uid: int, gid: int | None, groups: list[int], source: str,
+                        reported: list[str]) -> Iterator[Found]:  # fmt: skip
+    """The code places the command names (python.code_locations), judged from their owner and
+    mode in the layers: the WORKDIR, --chdir and the like, PYTHONPATH, the start scripts."""
+
+    def can(owner: dict[str, Any] | None) -> bool:
+        owner = owner or {}
+        return _can_write(uid, gid, groups, owner.get("uid"), owner.get("gid"), owner.get("mode"))
+
+    scripts = []
+    who = f"UID {uid} (from the {source})"
+    for place in (facts.get("python") or {}).get("code_locations") or []:
+        path = place.get("path") or ""
+        if place.get("role") == "start-script":
+            if can(place.get("owner")) and not _under(path, reported):
+                scripts.append(place)
+            continue
+        if not path or _under(path, reported):
+            continue
+        what = f"{path} ({place.get('why')}"
+        what += f", {place.get('sources')} Python sources)" if place.get("sources") else ")"
+        if can(place.get("owner")):
+            message = f"{who} can write {what}: the directory is {_owned(place.get('owner'))}"
+        elif place.get("sources") and can(place.get("sources_owner")):
+            owned = _owned(place.get("sources_owner"))
+            message = f"{who} can rewrite the code in {what}: its sources are {owned}"
+            message += f" (e.g. {place.get('example')})"
+        else:
+            continue
+        reported.append(path)
+        yield Found(message, at_layer(facts, place.get("layer"), path),
+                    fix=f"Copy {path} as root (COPY without --chown, no `chown -R` of it) and "
+                    f"give UID {uid} only the data directories it writes.")  # fmt: skip
+    if scripts:
+        first = scripts[0]
+        names = ", ".join(str(p.get("path")) for p in scripts)
+        yield Found(
+            f"{who} can rewrite the start script{'s' if len(scripts) > 1 else ''} {names} the "
+            f"command runs: {_owned(first.get('owner'))}",
+            at_layer(facts, first.get("layer"), first.get("path")),
+            fix="Copy start scripts as root with `COPY --chmod=0755` (no --chown): the app needs "
+            "to run them, not to change them.",
+        )
 
 
 # --- accounts -----------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from inspector.analysers import bytecode, caches, python
+from inspector.analysers import bytecode, caches, pydeps, python
 from inspector.analysers.imagedata import ImageData
 from inspector.image.config import config_from_json
 from inspector.layers.overlay import merge
 from inspector.layers.reader import read_layer
+from inspector.probes.plan import plan
 from tests.layertools import layer
 
 EXE = {"mode": 0o755}
@@ -354,10 +355,185 @@ def test_pip_long_path_shebang_trick():
 )  # fmt: skip
 def test_undecidable_commands_say_why(config, note):
     """A command the analysis cannot follow to Python gives no interpreter and a note why."""
-    extra = (("docker-entrypoint.sh", b'#!/bin/sh\nset -e\nexec "$@"\n', EXE),
+    extra = (("docker-entrypoint.sh", b"#!/bin/sh\nset -e\necho ready\n", EXE),
              ("usr/bin/tool", ELF, EXE))  # fmt: skip
     entry = python.analyse(image(DEBIAN, extra, config=config)).entrypoint_interpreter
     assert (entry.interpreter, entry.via, entry.note) == (None, None, note)
+
+
+# Shaped like cookiecutter-django's production scripts (written here, not copied): a wait for
+# the database in a here-document, then `exec "$@"`; /start prepares and execs gunicorn.
+ENTRY = b"""#!/bin/bash
+set -o errexit
+set -o nounset
+python << END
+import sys
+exec_me = 1
+sys.exit(0)
+END
+>&2 echo 'database is up'
+exec "$@"
+"""
+START = b"""#!/bin/bash
+set -o errexit
+python /app/manage.py collectstatic --noinput
+exec /opt/venv/bin/gunicorn config.wsgi --bind 0.0.0.0:5000 --chdir=/app
+"""
+BASH = (("bin/bash", ELF, EXE),)
+
+
+def test_start_scripts_are_followed_to_the_command_they_exec():
+    """/entrypoint's `exec "$@"` runs CMD's /start, whose `exec gunicorn` reaches the venv."""
+    scripts = (("entrypoint", ENTRY, EXE), ("start", START, EXE))
+    config = {"Entrypoint": ["/entrypoint"], "Cmd": ["/start"]}
+    entry = python.analyse(image(DEBIAN, VENV, BASH, scripts, config=config)).entrypoint_interpreter
+    assert (entry.interpreter, entry.venv, entry.note) == (
+        "/opt/venv/bin/python",
+        "/opt/venv",
+        None,
+    )
+    assert entry.scripts == ("/entrypoint", "/start")
+    assert entry.chain == ("script", "script", "shebang")
+    assert entry.command_args == ("/opt/venv/bin/gunicorn", "config.wsgi", "--bind",
+                                  "0.0.0.0:5000", "--chdir=/app")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        # the default branch (the last exec outside if/case) is the one followed
+        (b'#!/bin/sh\nif [ "$1" = worker ]; then\n  exec celery -A proj worker\nfi\n'
+         b"exec gunicorn app:app\n", ("/opt/venv/bin/gunicorn", "app:app")),
+        # no exec: the last command, after `cd` and the venv's activation
+        (b"#!/bin/sh\ncd /srv\n. /opt/venv/bin/activate\npython -m svc --port 8000 # serve\n",
+         ("-m", "svc", "--port", "8000")),
+        # `exec gosu app "$@"` with the script's arguments, a line continued with a backslash
+        (b'#!/bin/sh\nset -e\nexec gosu app python \\\n  -m "$@"\n', ("-m", "svc", "x")),
+        # a loop that retries a migration, then $1-style arguments
+        (b"#!/bin/bash\nwhile true; do\n  flask db upgrade && break\n  sleep 5\ndone\n"
+         b'exec python -m "$1"\n', ("-m", "svc")),
+    ],
+)  # fmt: skip
+def test_a_start_script_hands_over_to_its_last_top_level_exec(script, args):
+    """Branches, loops, setup lines, continuations and `$@`/`$1` are read as the shell would."""
+    config = {"Env": [f"PATH={VENV_PATH}"], "Entrypoint": ["/boot.sh"], "Cmd": ["svc", "x"]}
+    members = (("boot.sh", script, EXE), ("usr/sbin/gosu", ELF, EXE))
+    entry = python.analyse(image(DEBIAN, VENV, BASH, members, config=config)).entrypoint_interpreter
+    assert entry.interpreter is not None, entry.note
+    assert entry.command_args == args
+
+
+def test_script_commands_skip_here_documents_and_mark_branches():
+    """Here-document bodies are no commands; case arms and if bodies are nested, exec marked."""
+    text = (
+        "#!/bin/sh\ncat <<-'EOF'\n  exec not-a-command\nEOF\n"
+        'case "$1" in\n  web) exec gunicorn a:b ;;\n  *) exec "$@" ;;\nesac\n'
+        "echo done >&2\n"
+    )
+    commands = pydeps.script_commands(text)
+    assert [(c.words, c.exec, c.nested) for c in commands] == [
+        (("cat",), False, False),
+        (("web",), False, True),
+        (("gunicorn", "a:b"), True, True),
+        (("*",), False, True),
+        (("$@",), True, True),
+        (("echo", "done"), False, False),
+    ]
+    assert pydeps.handover(commands) == 4  # no exec at the top: the last exec anywhere
+
+
+def test_a_start_scripts_cd_moves_the_command_and_the_import_test_with_it():
+    """`cd /srv/site && exec gunicorn wsgi:app`: the command runs in /srv/site, and the import
+    smoke test is planned to import wsgi from there."""
+    boot = (("srv/boot.sh", b"#!/bin/sh\ncd /srv/site && exec gunicorn wsgi:app\n", EXE),)
+    config = {"Env": [f"PATH={VENV_PATH}"], "Cmd": ["./boot.sh"], "WorkingDir": "/srv"}
+    data = image(DEBIAN, VENV, boot, config=config)
+    facts = python.analyse(data)
+    assert (facts.entrypoint_interpreter.cwd, facts.entrypoint_interpreter.scripts) == (
+        "/srv/site", ("/srv/boot.sh",))  # fmt: skip
+    target = plan("sha256:x", "amd64", data.fs, asdict(facts)).imports
+    assert target is not None
+    assert (target.command, target.cwd) == ("gunicorn wsgi:app", "/srv/site")
+
+
+def test_a_shell_form_cmd_behind_an_entrypoint_script_is_read_as_its_shell_line():
+    """ENTRYPOINT ["/entrypoint"] + CMD in shell form: `exec "$@"` runs `sh -c LINE`."""
+    config = {"Env": [f"PATH={VENV_PATH}"], "Entrypoint": ["/entrypoint"],
+              "Cmd": ["/bin/sh", "-c", "gunicorn --bind :8000 wsgi:app"]}  # fmt: skip
+    members = (("entrypoint", ENTRY, EXE),)
+    entry = python.analyse(image(DEBIAN, VENV, BASH, members, config=config)).entrypoint_interpreter
+    assert entry.command_args == ("/opt/venv/bin/gunicorn", "--bind", ":8000", "wsgi:app")
+
+
+def test_a_boot_script_in_the_users_home_is_read_and_followed():
+    """ENTRYPOINT ["./boot.sh"] in WORKDIR /home/microblog: the script is captured, its venv
+    activation applies and its `exec gunicorn` is the command."""
+    venv = (("home/microblog/venv/pyvenv.cfg", b"home = /usr/bin\nversion = 3.11.2\n"),
+            ("home/microblog/venv/bin/python", "->/usr/bin/python3.11"),
+            ("home/microblog/venv/bin/gunicorn", b"#!/home/microblog/venv/bin/python\n", EXE),
+            ("home/microblog/boot.sh", b"#!/bin/sh\n. venv/bin/activate\nflask db upgrade\n"
+             b"exec gunicorn -b :5000 microblog:app\n", EXE))  # fmt: skip
+    config = {"Entrypoint": ["./boot.sh"], "WorkingDir": "/home/microblog"}
+    entry = python.analyse(image(DEBIAN, venv, config=config)).entrypoint_interpreter
+    assert (entry.venv, entry.scripts) == ("/home/microblog/venv", ("/home/microblog/boot.sh",))
+    assert entry.command_args[1:] == ("-b", ":5000", "microblog:app")
+
+
+def test_a_script_that_runs_itself_is_followed_once():
+    """A script that execs itself stops after one visit instead of looping."""
+    loop = b'#!/bin/sh\nexec /loop.sh "$@"\n'
+    config = {"Entrypoint": ["/loop.sh"]}
+    entry = python.analyse(image(DEBIAN, (("loop.sh", loop, EXE),), config=config)
+                           ).entrypoint_interpreter  # fmt: skip
+    assert (entry.interpreter, entry.scripts) == (None, ("/loop.sh",))
+    assert entry.note == "the entrypoint is a shell script"
+
+
+UV_VENV = (
+    ("app/.venv/pyvenv.cfg", b"home = /usr/bin\nimplementation = CPython\nuv = 0.5.0\n"
+     b"version_info = 3.11.2\ninclude-system-site-packages = false\n"),
+    ("app/.venv/bin/python", "->/usr/bin/python3.11"),
+    ("app/.venv/bin/gunicorn", b"#!/app/.venv/bin/python\nimport gunicorn\n", EXE),
+    ("usr/local/bin/uv", ELF, EXE),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cmd", "args"),
+    [
+        (["uv", "run", "gunicorn", "wsgi:app"], ("/app/.venv/bin/gunicorn", "wsgi:app")),
+        (["uv", "run", "--no-sync", "--frozen", "--with", "rich", "gunicorn", "wsgi:app"],
+         ("/app/.venv/bin/gunicorn", "wsgi:app")),
+        (["uv", "run", "--directory", "/app", "main.py"], ("main.py",)),
+        (["uv", "run", "-m", "svc"], ("-m", "svc")),
+        (["/bin/sh", "-c", "exec uv run --no-sync python -m svc"], ("-m", "svc")),
+    ],
+)  # fmt: skip
+def test_uv_run_runs_the_command_in_the_projects_venv(cmd, args):
+    """`uv run [options] CMD` is followed to CMD with the project's .venv first on PATH."""
+    config = {"Cmd": cmd, "WorkingDir": "/app"}
+    entry = python.analyse(image(DEBIAN, UV_VENV, config=config)).entrypoint_interpreter
+    assert (entry.interpreter, entry.venv) == ("/app/.venv/bin/python", "/app/.venv"), entry.note
+    assert entry.command_args == args
+    assert "uv run" in entry.wrappers
+
+
+def test_poetry_run_uses_the_venv_in_poetrys_cache():
+    """`poetry run gunicorn` runs in the venv poetry made under its cache dir, not poetry's own."""
+    poetry = (
+        ("opt/poetry/pyvenv.cfg", b"home = /usr/bin\nversion = 3.11.2\n"),
+        ("opt/poetry/bin/python", "->/usr/bin/python3.11"),
+        ("opt/poetry/bin/poetry", b"#!/opt/poetry/bin/python\nimport poetry\n", EXE),
+        ("root/.cache/pypoetry/virtualenvs/svc-AbC-py3.11/pyvenv.cfg",
+         b"home = /usr/bin\nversion = 3.11.2\n"),
+        ("root/.cache/pypoetry/virtualenvs/svc-AbC-py3.11/bin/python", "->/usr/bin/python3.11"),
+        ("root/.cache/pypoetry/virtualenvs/svc-AbC-py3.11/bin/gunicorn",
+         b"#!/root/.cache/pypoetry/virtualenvs/svc-AbC-py3.11/bin/python\n", EXE),
+    )  # fmt: skip
+    config = {"Cmd": ["/opt/poetry/bin/poetry", "run", "gunicorn", "svc:app"]}
+    entry = python.analyse(image(DEBIAN, poetry, config=config)).entrypoint_interpreter
+    assert entry.venv == "/root/.cache/pypoetry/virtualenvs/svc-AbC-py3.11"
+    assert entry.command_args[1:] == ("svc:app",)
 
 
 # --- bytecode -------------------------------------------------------------------------------

@@ -70,7 +70,8 @@ def test_good_static_probe_reports_its_user_python_and_settings(runtime):
 
 
 def test_good_code_is_not_writable_by_its_user_but_tmp_is(runtime):
-    """good's user cannot write its site-packages or app dir; /tmp keeps the image's 1777."""
+    """good's user cannot write its site-packages, app dir or any dir on sys.path; /tmp keeps
+    the image's 1777."""
     s = runtime["good"]["static"]
     assert s["app_dir"] == "/srv/app"
     assert s["writable"] == {
@@ -78,6 +79,8 @@ def test_good_code_is_not_writable_by_its_user_but_tmp_is(runtime):
         "/srv/app": False,
         "/srv": False,
         "/tmp": True,
+        "/usr/lib/python3.11": False,
+        "/usr/lib/python3.11/lib-dynload": False,
     }
 
 

@@ -91,11 +91,11 @@ def test_a_huge_log_line_is_judged_on_its_start_only():
         (["-m", "svc"], {}, ImportTarget("python -m svc", (("module", "svc"),))),
         (["/srv/app.py"], {}, ImportTarget("python /srv/app.py", (("script", "/srv/app.py"),))),
         (["/opt/venv/bin/gunicorn", "--bind", "0.0.0.0:8000", "-w", "2", "wsgi:app"], {},
-         ImportTarget("gunicorn wsgi", (("script", "/opt/venv/bin/gunicorn"),
-                                        ("import", "wsgi")))),
+         ImportTarget("gunicorn wsgi:app", (("script", "/opt/venv/bin/gunicorn"),
+                                            ("import", "wsgi"), ("attribute", "wsgi:app")))),
         (["/opt/venv/bin/uvicorn", "main:app", "--app-dir", "src", "--host", "0.0.0.0"], {},
-         ImportTarget("uvicorn main", (("script", "/opt/venv/bin/uvicorn"), ("import", "main")),
-                      "src")),
+         ImportTarget("uvicorn main:app", (("script", "/opt/venv/bin/uvicorn"), ("import", "main"),
+                                           ("attribute", "main:app")), "src")),
         (["/usr/local/bin/celery", "-A", "proj", "worker"], {},
          ImportTarget("celery proj", (("script", "/usr/local/bin/celery"), ("import", "proj")))),
         (["/usr/local/bin/flask", "run"], {"FLASK_APP": "src/app.py"},
@@ -111,6 +111,30 @@ def test_a_huge_log_line_is_judged_on_its_start_only():
 def test_the_import_target_follows_the_command(args, env, expected):
     """python -m, scripts, app servers, celery, flask and console scripts name what to import."""
     assert import_target(args, env) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "steps"),
+    [
+        # gunicorn's bare module means MODULE:application; option values are not the module.
+        (["/v/bin/gunicorn", "config.wsgi", "--bind", "0.0.0.0:5000", "--chdir=/app"],
+         ("config.wsgi", "config.wsgi:application")),
+        (["/v/bin/gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "2", "proj.asgi"],
+         ("proj.asgi", "proj.asgi:application")),
+        (["/v/bin/gunicorn", "--preload", "wsgi"], ("wsgi", "wsgi:application")),
+        # a factory call names the function; uvicorn --factory names it without the call.
+        (["/v/bin/gunicorn", "app:create_app()"], ("app", "app:create_app")),
+        (["/v/bin/uvicorn", "--factory", "svc.main:build", "--port", "8000"],
+         ("svc.main", "svc.main:build")),
+        (["-m", "gunicorn", "-b", ":8000", "wsgi:app"], ("wsgi", "wsgi:app")),
+    ],
+)  # fmt: skip
+def test_app_servers_name_the_module_and_the_object_they_load(args, steps):
+    """gunicorn/uvicorn targets give the module to import and the attribute it must define."""
+    target = import_target(args, {})
+    assert target is not None
+    assert target.steps[-2:] == (("import", steps[0]), ("attribute", steps[1]))
+    assert target.command.endswith(steps[1])
 
 
 def test_module_index_lists_top_level_names_per_site_dir():
@@ -189,6 +213,70 @@ def test_smoke_test_imports_an_app_servers_module_from_the_working_directory(tmp
     found = _smoke(tmp_path, ImportTarget("gunicorn wsgi", (("import", "wsgi"),)))
     assert found["status"] == "ok"
     assert found["imported"] == ["wsgi"]
+
+
+def test_smoke_test_names_the_app_object_the_module_lacks(tmp_path):
+    """`gunicorn app:app` whose app.py defines no `app`: failed with the attribute, the module
+    and its file, and the probe's verdict is broken; an object that exists passes."""
+    (tmp_path / "app.py").write_text("import json\napplication = object()\n")
+    target = ImportTarget("gunicorn app:app", (("import", "app"), ("attribute", "app:app")))
+    found = _smoke(tmp_path, target)
+    assert (found["status"], found["exception"], found["attribute"], found["module"]) == (
+        "failed", "AttributeError", "app", "app")  # fmt: skip
+    assert found["location"] == f"{tmp_path}/app.py"
+    plan = dataclasses.replace(PLAN, imports=target)
+    check = static.import_check(found, plan, [])
+    assert (check.verdict, check.attribute) == ("broken", "app")
+    target = ImportTarget("gunicorn app", (("import", "app"), ("attribute", "app:application")))
+    assert _smoke(tmp_path, target)["status"] == "ok"
+
+
+def test_an_attribute_error_raised_while_importing_is_not_a_missing_app_object():
+    """An AttributeError the module's own code raises as it imports is no missing app object."""
+    plan = dataclasses.replace(PLAN, imports=ImportTarget("gunicorn a:app", (("import", "a"),)))
+    raised = {"status": "failed", "exception": "AttributeError", "message": "'NoneType' ..."}
+    assert static.import_check(raised, plan, []).verdict == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    ("args", "command", "steps"),
+    [
+        (["/v/bin/fastapi", "dev", "--host", "0.0.0.0", "src/svc"], "fastapi src/svc",
+         (("path", "src/svc"),)),
+        (["/v/bin/fastapi", "run", "--workers", "4", "--app", "api", "main.py"],
+         "fastapi main.py", (("path", "main.py"), ("attribute", ":api"))),
+        (["/v/bin/fastapi", "run", "--entrypoint", "svc.main:app"], "fastapi svc.main:app",
+         (("import", "svc.main"), ("attribute", "svc.main:app"))),
+    ],
+)  # fmt: skip
+def test_fastapis_cli_names_the_path_or_entrypoint_it_imports(args, command, steps):
+    """`fastapi run|dev PATH`, `--app` and `--entrypoint` give what FastAPI's CLI imports."""
+    target = import_target(args, {})
+    assert target is not None
+    assert (target.command, target.steps[1:]) == (command, steps)
+
+
+def test_smoke_test_imports_a_path_as_its_package_module(tmp_path):
+    """`fastapi dev src/svc`: svc is imported with src on sys.path (no __init__.py in src), and
+    `--app` names the object it must define."""
+    pkg = tmp_path / "src" / "svc"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("import json\napp = object()\n")
+    found = _smoke(tmp_path, ImportTarget("fastapi src/svc", (("path", "src/svc"),)))
+    assert (found["status"], found["imported"]) == ("ok", ["svc"])
+    target = ImportTarget("fastapi src/svc", (("path", "src/svc"), ("attribute", ":api")))
+    found = _smoke(tmp_path, target)
+    assert (found["attribute"], found["module"]) == ("api", "svc")
+
+
+def test_smoke_test_runs_where_the_start_script_moved(tmp_path):
+    """An import target with a cwd imports the app server's module from that directory."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "wsgi.py").write_text("app = object()\n")
+    target = ImportTarget("gunicorn wsgi:app", (("import", "wsgi"), ("attribute", "wsgi:app")),
+                          cwd=str(site))  # fmt: skip
+    assert _smoke(tmp_path, target)["status"] == "ok"
 
 
 def test_smoke_test_of_a_module_that_never_returns_times_out(tmp_path):

@@ -83,7 +83,7 @@ def test_an_app_waiting_for_its_settings_stays_inconclusive_and_passes(audits):
 
 @pytest.mark.parametrize(
     ("name", "command", "imported"),
-    [("good", "python -m app", "app"), ("gunicorn-plain", "gunicorn wsgi", "wsgi"),
+    [("good", "python -m app", "app"), ("gunicorn-plain", "gunicorn wsgi:app", "wsgi"),
      ("needs-config", "python /srv/needs_config.py", "os")],
 )  # fmt: skip
 def test_the_import_smoke_test_passes_on_images_that_start(docker_client, name, command,

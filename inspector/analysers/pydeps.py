@@ -199,6 +199,108 @@ def shell_commands(script: str) -> list[list[str]] | None:
     return out
 
 
+# --- start scripts ---------------------------------------------------------------------------
+
+# `cmd <<EOF` / `<<-'END'`: the lines up to the word are the command's input, not commands.
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_]\w*)\1")
+_SCRIPT_SEPARATORS = frozenset({"&&", "||", ";", "&", "|", ";;", "|&", "(", ")", ";&", ";;&"})
+_OPENERS = frozenset({"if", "while", "until"})  # followed by a command: the condition
+_LISTS = frozenset({"for", "case", "select"})  # followed by words, not a command
+_CLOSERS = frozenset({"fi", "done", "esac"})
+_KEYWORDS = frozenset({"then", "else", "elif", "do", "!", "{", "}", "time"})
+
+
+@dataclass(frozen=True)
+class ScriptCommand:
+    """One simple command of a shell script, words as written (variables not expanded)."""
+
+    words: tuple[str, ...]
+    exec: bool  # `exec CMD`: the shell replaces itself with it
+    nested: bool  # inside if/case/a loop: whether it runs depends on the script's input
+
+
+def script_lines(text: str) -> list[str]:
+    """Logical lines of a shell script: continuations joined; comments, blank lines and
+    here-document bodies dropped."""
+    out: list[str] = []
+    pending = ""
+    until: str | None = None
+    for raw in text.splitlines():
+        if until is not None:
+            if raw.strip() == until:
+                until = None
+            continue
+        line = raw.strip()
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = (pending + line).strip(), ""
+        if not line or line.startswith("#"):
+            continue
+        heredoc = _HEREDOC.search(line)
+        if heredoc:
+            until = heredoc.group(2)
+        out.append(line)
+    return out
+
+
+def script_commands(text: str) -> list[ScriptCommand]:
+    """The simple commands of a shell script in order, each marked `exec` and `nested`; lines
+    that do not parse are left out."""
+    out: list[ScriptCommand] = []
+    depth = 0
+    for line in script_lines(text):
+        segments = shell_segments(line, _SCRIPT_SEPARATORS)
+        for segment in segments or ():
+            words = list(segment)
+            for i, word in enumerate(words):
+                if "<" in word or ">" in word:
+                    words = words[:i]  # a redirection: the rest are its file names
+                    break
+            while words and (words[0] in _KEYWORDS or words[0] in _OPENERS
+                             or words[0] in _CLOSERS or words[0] in _LISTS):  # fmt: skip
+                word = words.pop(0)
+                if word in _OPENERS:
+                    depth += 1
+                elif word in _CLOSERS:
+                    depth = max(0, depth - 1)
+                elif word in _LISTS:
+                    depth += 1
+                    words = []
+            executes = bool(words) and words[0] == "exec"
+            if executes:
+                words = words[1:]
+                while words and words[0].startswith("-"):
+                    words = words[1:]  # exec's own options (-a NAME aside, rare)
+            if words:
+                out.append(ScriptCommand(tuple(words), executes, depth > 0))
+    return out
+
+
+def handover(commands: list[ScriptCommand]) -> int | None:
+    """Which command a start script hands the container to: the last `exec` outside any
+    if/case/loop, else the last `exec` anywhere, else the last command outside them whose
+    program is not a shell builtin or a set-up step; None when there is none."""
+    top = [i for i, c in enumerate(commands) if c.exec and not c.nested]
+    anywhere = [i for i, c in enumerate(commands) if c.exec]
+    last = [i for i, c in enumerate(commands) if not c.nested and _serves(c.words[0])]
+    for found in (top, anywhere, last):
+        if found:
+            return found[-1]
+    return None
+
+
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+# Programs a start script runs to prepare, not to serve.
+_SETUP_PROGRAMS = frozenset({"mkdir", "chmod", "chown", "rm", "cp", "ln", "touch", "sleep"})
+
+
+def _serves(program: str) -> bool:
+    """Whether a script's command word can be the service (not a builtin, set-up or assignment)."""
+    return not (program in _SHELL_WORDS or program in _SETUP_PROGRAMS
+                or _ASSIGNMENT.match(program))  # fmt: skip
+
+
 # --- requirements and lock files ------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from inspector.analysers import pydeps, startup
+from inspector.analysers import codepaths, pydeps, startup
 from inspector.analysers.imagedata import ImageData
 from inspector.analysers.numbers import digits_key
 from inspector.image.config import command_form
@@ -30,7 +30,8 @@ _SHEBANG_CAP = 256
 _SCRIPT_MAX = 64 * 1024  # bigger files in bin dirs are native binaries, not launcher scripts
 _DIST_INFO_CAPS = {"METADATA": _METADATA_CAP, "INSTALLER": 256, "direct_url.json": _SMALL_CAP}
 # Where ENTRYPOINT/CMD scripts usually live besides bin dirs; only shallow files, to stay bounded.
-_APP_ROOTS = ("/app/", "/srv/", "/code/", "/usr/src/app/", "/opt/app/")
+# A user's home is a WORKDIR too (`./boot.sh` in /home/microblog, Kedro's /home/kedro_docker).
+_APP_ROOTS = ("/app/", "/srv/", "/code/", "/usr/src/app/", "/opt/app/", "/home/")
 
 _VERSIONED = re.compile(r"python(\d)\.(\d+)")
 _PYTHON_NAME = re.compile(r"python(\d(\.\d+)?)?")
@@ -52,6 +53,28 @@ _SETUP_COMMANDS = frozenset({
     "unset", "sleep", "chmod", "chown", "rm", "cp", "ln", "touch", "export", ".", "source", "wait",
 })  # fmt: skip
 _WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "gosu", "su-exec"})
+# Project runners: `NAME run [options] CMD` runs CMD in the project's venv; the options that
+# take a value (the next word) are listed, the others are flags.
+_RUNNERS = {
+    "uv": frozenset({
+        "--extra", "--no-extra", "--group", "--no-group", "--only-group", "--with",
+        "--with-editable", "--with-requirements", "--env-file", "--package", "--python", "-p",
+        "--directory", "--project", "--index", "--default-index", "--index-url", "-i",
+        "--extra-index-url", "--find-links", "-f", "--index-strategy", "--keyring-provider",
+        "--resolution", "--prerelease", "--fork-strategy", "--exclude-newer", "--link-mode",
+        "--no-build-package", "--no-binary-package", "--config-setting", "-C",
+        "--reinstall-package", "--upgrade-package", "-P", "--refresh-package", "--cache-dir",
+        "--config-file", "--python-preference", "--color", "--allow-insecure-host",
+        "--no-sources-package", "--exclude-newer-package",
+    }),
+    "poetry": frozenset({"--directory", "-C", "--project", "-P"}),
+    "pipenv": frozenset(),
+}  # fmt: skip
+# (runner, option) -> what it sets: the cwd the command runs in, or only the project directory.
+_RUNNER_DIRS = {("uv", "--directory"): "cwd", ("uv", "--project"): "project",
+                ("poetry", "--directory"): "cwd", ("poetry", "-C"): "cwd",
+                ("poetry", "--project"): "project", ("poetry", "-P"): "project"}  # fmt: skip
+_POSITIONAL = re.compile(r"\$(?:\{([1-9])\}|([1-9]))")
 _MAX_HOPS = 8
 
 # What python.startup reads (analysers/startup.py), captured here so the cache fingerprint sees it.
@@ -146,8 +169,10 @@ class EntrypointInterpreter:
     cache_tag: str | None
     via: str | None  # "direct" | "shebang" | "env" | "shell": the last hop that reached Python
     chain: tuple[str, ...]  # every hop in order, e.g. ("shell", "shebang", "env")
-    wrappers: tuple[str, ...]  # init/privilege wrappers skipped on the way (tini, gosu, ...)
+    wrappers: tuple[str, ...]  # init/privilege wrappers and runners skipped (tini, uv run, ...)
     note: str | None  # why it could not be decided, or what is odd
+    scripts: tuple[str, ...] = ()  # shell start scripts followed to the command they exec
+    cwd: str | None = None  # where a script's `cd` (or `uv run --directory`) moved; None: WORKDIR
 
 
 @dataclass(frozen=True)
@@ -161,6 +186,8 @@ class PythonFacts:
     # What the HEALTHCHECK runs, looked up in the image; None only for hand-made facts.
     healthcheck: pydeps.Healthcheck | None = None
     lock_files: tuple[pydeps.LockFile, ...] = ()  # requirements and lock files the image ships
+    # Where the command's own code lives (WORKDIR, dirs it names, start scripts), with owners.
+    code_locations: tuple[codepaths.CodeLocation, ...] = ()
 
 
 # --- capture --------------------------------------------------------------------------------
@@ -251,13 +278,18 @@ def analyse(data: ImageData) -> PythonFacts:
     interpreters = _interpreters(data, scan, venv_dirs)
     venvs = tuple(_venv(data, cfg) for cfg in sorted(scan.pyvenv_cfgs))
     packages = _packages(data, scan, interpreters, venvs)
-    entry = _Resolver(data, interpreters, venvs).run()
+    resolver = _Resolver(data, interpreters, venvs)
+    entry = resolver.run()
+    code = codepaths.locations(data.fs, data.config.workdir or "/", resolver.cwd,
+                               entry.command_args, entry.scripts,
+                               data.config.env.get("PYTHONPATH"))  # fmt: skip
     started = startup.analyse(data, _Resolver(data, interpreters, venvs)._lookup, _logging_config)
     health = pydeps.healthcheck(
         data, lambda words: _Resolver(data, interpreters, venvs).program(words)
     )
     return PythonFacts(interpreters, venvs, packages, entry, startup=started, healthcheck=health,
-                       lock_files=pydeps.lock_files(data, _lock_kind))  # fmt: skip
+                       lock_files=pydeps.lock_files(data, _lock_kind),
+                       code_locations=code)  # fmt: skip
 
 
 class _Scan:
@@ -700,6 +732,7 @@ class _Resolver:
         self.venvs = {v.path: v for v in venvs}
         self.chain: list[str] = []
         self.wrappers: list[str] = []
+        self.scripts: list[str] = []
 
     def run(self) -> EntrypointInterpreter:
         config = self.data.config
@@ -753,6 +786,12 @@ class _Resolver:
                 return self._result(note=f"`{found}` is a dangling symlink")
             if entry.kind != FILE or not entry.mode & 0o111:
                 return self._result(note=f"`{found}` is not an executable file")
+            behind = self._through_runner(words)
+            if behind is not None:
+                if not behind:
+                    return self._result(note=f"`{' '.join(words[:2])}` is given no command")
+                words = behind
+                continue
             python = self._python(found, canonical, words[1:])
             if python is not None:
                 return python
@@ -772,7 +811,11 @@ class _Resolver:
                 # pip writes `#!/bin/sh` + `'''exec' /long/venv/bin/python` when the path is long.
                 longer = _PIP_LONG_SHEBANG.search(head.decode("utf-8", "replace"))
                 if longer is None:
-                    return self._result(note="the entrypoint is a shell script")
+                    handed = self._through_script(canonical, head, words[1:])
+                    if handed is None:
+                        return self._result(note="the entrypoint is a shell script")
+                    words = handed
+                    continue
                 interp, arg = longer.group(1), None
             self.chain.append("shebang")
             words = [interp, *([arg] if arg else []), found, *words[1:]]
@@ -802,6 +845,124 @@ class _Resolver:
                                 cache_tag=interp.cache_tag, args=args)  # fmt: skip
         return self._result(interpreter=canonical, base=canonical, args=args,
                             note=f"`{canonical}` is not a recognised CPython install")  # fmt: skip
+
+    def _through_script(self, path: str, text: bytes, args: list[str]) -> list[str] | None:
+        """The command a shell start script in the image hands over to (`exec gunicorn ...`,
+        `exec "$@"` with the script's arguments), its `cd`, exports and venv activation applied;
+        None when the script is not wholly captured, was followed already, or hands over to
+        nothing we can read."""
+        entry = self.fs.get(path)
+        if entry is None or len(text) < entry.size or path in self.scripts:
+            return None
+        self.scripts.append(path)
+        commands = pydeps.script_commands(text.decode("utf-8", "replace"))
+        picked = pydeps.handover(commands)
+        if picked is None:
+            return None
+        for command in commands[:picked]:
+            self._setup([self._expand(w) for w in command.words])
+        words = self._positional(list(commands[picked].words), args)
+        while words and _ASSIGNMENT.match(words[0]):
+            self._assign(words.pop(0))
+        words = self._skip_wrappers(words)
+        if _is_shell_c(words):  # `exec "$@"` of a shell-form CMD: `/bin/sh -c "gunicorn ..."`
+            words = self._shell(words[2]) or []
+        if not words:
+            return None
+        self.chain.append("script")
+        return words
+
+    def _positional(self, words: list[str], args: list[str]) -> list[str]:
+        """Words with `$@`/`$*` replaced by the script's arguments, `$1`..`$9` by one each, and
+        other variables by the environment's values."""
+        out: list[str] = []
+        for word in words:
+            if word in ("$@", "${@}", "$*", "${*}"):
+                out += args
+                continue
+            word = _POSITIONAL.sub(
+                lambda m: args[int(m.group(1) or m.group(2)) - 1]
+                if int(m.group(1) or m.group(2)) <= len(args) else "", word)  # fmt: skip
+            out.append(self._expand(word))
+        return [w for w in out if w]
+
+    def _setup(self, words: list[str]) -> None:
+        """What a shell command before the service changes: variables, the cwd, PATH."""
+        while words and _ASSIGNMENT.match(words[0]):
+            self._assign(words.pop(0))
+        if not words:
+            return
+        head = words[0]
+        if head == "cd" and len(words) > 1:
+            self.cwd = posixpath.normpath(posixpath.join(self.cwd, words[1]))
+        elif head == "export":
+            for word in words[1:]:
+                if _ASSIGNMENT.match(word):
+                    self._assign(word)
+        elif head in (".", "source") and len(words) > 1 and words[1].endswith("/activate"):
+            # Activating a venv puts its bin dir first on PATH for the rest of the script.
+            venv_bin = posixpath.dirname(posixpath.join(self.cwd, words[1]))
+            self._assign(f"PATH={venv_bin}:{':'.join(self.path_dirs)}")
+
+    def _through_runner(self, words: list[str]) -> list[str] | None:
+        """`uv run CMD`, `poetry run CMD`, `pipenv run CMD`: CMD, with the project's venv put
+        first on PATH as the runner does; None when `words` is no such runner."""
+        name = posixpath.basename(words[0])
+        if name not in _RUNNERS or len(words) < 2 or words[1] != "run":
+            return None
+        rest = words[2:]
+        project = self.cwd
+        module = False
+        valued = _RUNNERS[name]
+        while rest and rest[0].startswith("-"):
+            option = rest.pop(0)
+            if option == "--":
+                break
+            key, has_value, value = option.partition("=")
+            if key in ("-m", "--module") and name == "uv":
+                module = True
+                break
+            if key in valued and not has_value and rest:
+                value = rest.pop(0)
+            where = _RUNNER_DIRS.get((name, key))
+            if where and value:
+                project = posixpath.normpath(posixpath.join(self.cwd, value))
+                if where == "cwd":
+                    self.cwd = project
+        self.wrappers.append(f"{name} run")
+        self.chain.append("runner")
+        venv = self._runner_venv(name, project)
+        if venv is not None:
+            self._assign(f"PATH={venv}/bin:{':'.join(self.path_dirs)}")
+        if module:
+            return ["python", "-m", *rest] if rest else []
+        if name == "uv" and rest and rest[0].endswith(".py"):
+            return ["python", *rest]  # uv runs a script file with the project's Python
+        return rest
+
+    def _runner_venv(self, name: str, project: str) -> str | None:
+        """The venv `uv run` / `poetry run` / `pipenv run` uses, when the image has it."""
+        wanted: list[str] = []
+        setting = {"uv": "UV_PROJECT_ENVIRONMENT", "pipenv": "PIPENV_CUSTOM_VENV_NAME"}.get(name)
+        if setting and self.env.get(setting):
+            wanted.append(posixpath.join(project, self.env[setting]))
+        directory = project
+        while True:  # the project is the nearest directory up with its files; its .venv beside
+            wanted.append(posixpath.join(directory, ".venv"))
+            if directory == "/":
+                break
+            directory = posixpath.dirname(directory)
+        for candidate in wanted:
+            real = self.fs.resolve(candidate) or candidate
+            if real in self.venvs:
+                return real
+        # poetry and pipenv keep their venvs in a cache dir named after the project otherwise.
+        marker = {"poetry": "/pypoetry/virtualenvs/", "pipenv": "/virtualenvs/"}.get(name)
+        home = self.env.get("POETRY_VIRTUALENVS_PATH" if name == "poetry" else "WORKON_HOME")
+        for path in sorted(self.venvs):
+            if (marker and marker in path) or (home and path.startswith(home.rstrip("/") + "/")):
+                return path
+        return None
 
     def _venv_of(self, executable: str) -> Venv | None:
         # CPython looks for pyvenv.cfg next to the executable as invoked, or one level up.
@@ -959,6 +1120,8 @@ class _Resolver:
             chain=tuple(self.chain),
             wrappers=tuple(self.wrappers),
             note=note,
+            scripts=tuple(self.scripts),
+            cwd=self.cwd if self.cwd != (self.data.config.workdir or "/") else None,
         )
 
 

@@ -544,7 +544,9 @@ FIELDS: dict[str, str] = {
     "python.packages[].layer": "Index of the layer its metadata comes from.",
     "python.entrypoint_interpreter": (
         "Which Python the default command really runs, followed through shells, wrappers, PATH, "
-        "symlinks, shebangs and env as Docker and the kernel would."
+        "symlinks, shebangs and env as Docker and the kernel would, and through the shell start "
+        "scripts it runs (their `exec` line) and project runners (`uv run`, `poetry run`, "
+        "`pipenv run`)."
     ),
     "python.entrypoint_interpreter.argv": (
         "ENTRYPOINT followed by CMD (CMD alone without ENTRYPOINT), as Docker runs them."
@@ -579,10 +581,20 @@ FIELDS: dict[str, str] = {
         "Python is not reached."
     ),
     "python.entrypoint_interpreter.chain": (
-        'Every hop in order, e.g. ["shell", "shebang", "env"].'
+        'Every hop in order, e.g. ["shell", "shebang", "env"]; "script" is a shell start script '
+        'followed to the command it execs, "runner" a `uv run`-style runner.'
     ),
     "python.entrypoint_interpreter.wrappers": (
-        "Init or privilege wrappers skipped on the way (tini, dumb-init, gosu, su-exec)."
+        "Init or privilege wrappers and project runners skipped on the way (tini, dumb-init, "
+        'gosu, su-exec, "uv run", "poetry run", "pipenv run").'
+    ),
+    "python.entrypoint_interpreter.cwd": (
+        "The directory the command runs in when a start script's `cd` (or `uv run --directory`) "
+        "moved it away from the WORKDIR; null when it runs in the WORKDIR."
+    ),
+    "python.entrypoint_interpreter.scripts": (
+        "The shell start scripts in the image followed to the command they hand over to (the "
+        'last `exec` outside if/case/loops, `exec "$@"` with the script\'s arguments), in order.'
     ),
     "python.entrypoint_interpreter.note": (
         "Why the interpreter could not be decided, or what is odd (e.g. a command not on PATH, "
@@ -645,6 +657,35 @@ FIELDS: dict[str, str] = {
     "python.startup.logging_configs[].filenames": (
         "The files it names (`filename:` keys, ini `args=('/path', ...)`), as written."
     ),
+    "python.code_locations[]": (
+        "Where the default command's own code lives, as the command tells: the WORKDIR when "
+        "Python sources lie below it, the directories the command and its start scripts name "
+        "(`--chdir`, `--app-dir`, `--pythonpath`, a script's directory, a start script's `cd`), "
+        "PYTHONPATH entries, and the start scripts themselves; each with its owner and mode."
+    ),
+    "python.code_locations[].path": "The directory or file (symlinks resolved).",
+    "python.code_locations[].kind": '"dir" or "file".',
+    "python.code_locations[].role": (
+        '"workdir", "command-dir" (named by the command or a start script), "pythonpath" or '
+        '"start-script".'
+    ),
+    "python.code_locations[].why": (
+        'How the command names it, e.g. "WORKDIR", "--chdir=/app", "PYTHONPATH".'
+    ),
+    "python.code_locations[].layer": "Index of the layer its visible version comes from.",
+    "python.code_locations[].owner": "The directory's (or file's) own owner and mode.",
+    "python.code_locations[].owner.uid": "Owner UID.",
+    "python.code_locations[].owner.gid": "Owner GID.",
+    "python.code_locations[].owner.mode": "Permission bits (mode & 0o7777), as an integer.",
+    "python.code_locations[].sources_owner": (
+        "The most common owner and mode of the Python sources below a directory (they can be "
+        "rewritten in place even when the directory cannot); null for a file or no sources."
+    ),
+    "python.code_locations[].sources_owner.uid": "Owner UID of those sources.",
+    "python.code_locations[].sources_owner.gid": "Owner GID of those sources.",
+    "python.code_locations[].sources_owner.mode": "Their permission bits, as an integer.",
+    "python.code_locations[].sources": "Python source files below it (installed code left out).",
+    "python.code_locations[].example": "One of those sources, sorted first; null when none.",
     "python.healthcheck": (
         "What the config's HEALTHCHECK runs, looked up in the image as Docker runs it: exec form "
         "on the config's PATH, CMD-SHELL through the config's Shell (else `/bin/sh -c`)."

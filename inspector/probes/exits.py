@@ -30,6 +30,7 @@ KINDS = {
     "wrong-architecture": "broken",
     "missing-executable": "broken",
     "permission-denied": "broken",
+    "missing-attribute": "broken",
     "needs-config": "inconclusive",
     "needs-service": "inconclusive",
     "out-of-memory": "inconclusive",
@@ -71,6 +72,12 @@ def _shared_object(text: str) -> re.Match[str] | None:
     return _SHARED_OBJECT.search(text, max(0, at - 350), at + len(_NO_SHARED))
 
 
+# An app server that imported the module but found no app object in it: gunicorn's words, then
+# uvicorn's (`Attribute "app" not found in module "main".`).
+_NO_APP_OBJECT = re.compile(
+    r"Failed to find attribute '([\w.]{1,200})' in '([\w.]{1,200})'|"
+    r"Attribute \"([\w.]{1,200})\" not found in module \"([\w.]{1,200})\""
+)
 _FILE_LINE = re.compile(r'File "([^"]{1,500})", line (\d{1,9})')
 _EXEC_NOT_FOUND = re.compile(r'exec: "?([^":\s]{1,300})"?: (?:executable file not found|not found)')
 _NOT_FOUND = re.compile(r"(?:^|: )([^\s:]{1,300}): (?:command )?not found\s*$")
@@ -222,6 +229,9 @@ def _from_lines(lines: Sequence[str], exit_code: int | None) -> ExitCause | None
     for line in reversed(lines):
         if match := _LOADING.search(line) or _shared_object(line):
             return _cause("missing-library", line, match.group(1))
+        if match := _NO_APP_OBJECT.search(line):
+            name, module = match.group(1) or match.group(3), match.group(2) or match.group(4)
+            return _cause("missing-attribute", line, f"`{name}` in `{module}`")
         if "exec format error" in line.lower():
             return _cause("wrong-architecture", line, _path(line))
         if match := _NO_MODULE.search(line):

@@ -113,12 +113,15 @@ RUNTIME_FIELDS: dict[str, str] = {
     ),
     "runtime.static.imports": (
         "The import smoke test: what the image's command imports first (`python -m pkg`, a "
-        "script's top-level imports, `gunicorn mod:app`, `uvicorn`, `celery -A`, `flask` with "
-        "FLASK_APP, a console script's imports), imported for real in a child of the probe's "
-        "interpreter, as the image's USER, network off, within a time limit. Null when the "
-        "command runs no Python."
+        "script's top-level imports, `gunicorn mod:app` and the `app` it loads, `uvicorn`, "
+        "`fastapi run|dev PATH`, `celery -A`, `flask` with FLASK_APP, a console script's "
+        "imports; followed through start scripts and `uv run`-style runners), imported for "
+        "real in a child of the probe's interpreter, as the image's USER, network off, within "
+        "a time limit. Null when the command runs no Python."
     ),
-    "runtime.static.imports.command": 'What it stands for, e.g. "python -m svc", "gunicorn wsgi".',
+    "runtime.static.imports.command": (
+        'What it stands for, e.g. "python -m svc", "gunicorn wsgi:app".'
+    ),
     "runtime.static.imports.status": (
         '"ok", "failed" (see `exception`), "timeout" (the imports did not finish in time, e.g. '
         'the module starts the app as it loads) or "not-run" (the child could not start).'
@@ -173,6 +176,11 @@ RUNTIME_FIELDS: dict[str, str] = {
     "runtime.static.app_sources.uncompilable[].size": "Its size in bytes.",
     "runtime.static.app_sources.uncompilable[].error": (
         'The compile error, e.g. "SyntaxError at line 3: invalid syntax".'
+    ),
+    "runtime.static.imports.attribute": (
+        "The application object an app server loads (`app` of `gunicorn wsgi:app`, `create_app` "
+        "of `mod:create_app()`, gunicorn's default `application`) when `module` imported but "
+        "does not define it; null otherwise."
     ),
     "runtime.static.errors": "Parts the probe could not measure, with the exception it got.",
     "runtime.static.log_tail": (
@@ -287,7 +295,8 @@ RUNTIME_FIELDS: dict[str, str] = {
     "runtime.lifecycle.exit_cause.kind": (
         '"missing-module", "import-error", "missing-library", "syntax-error", "python-exception" '
         '(an uncaught exception), "wrong-architecture", "missing-executable", '
-        '"permission-denied", "needs-config" (a setting or argument it was not given: a '
+        '"permission-denied", "missing-attribute" (an app server found no app object in its '
+        'module), "needs-config" (a setting or argument it was not given: a '
         "variable unset under `set -u`, a KeyError from os.environ, Django's "
         "ImproperlyConfigured, a settings library's error), "
         '"needs-service" (a database or other service it cannot reach), "out-of-memory", '

@@ -230,7 +230,8 @@ import ast, importlib, importlib.util, json, os, re, sys, traceback
 MARKER = "@@inspector-import-check@@"
 target = json.loads(sys.argv[1])
 result = {"status": "ok", "imported": [], "exception": None, "message": None,
-          "module": None, "library": None, "location": None, "raised_in": None}
+          "module": None, "library": None, "location": None, "raised_in": None,
+          "attribute": None}
 OPTIONAL = ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
 
 
@@ -292,6 +293,8 @@ def run_file(path, package):
 
 
 def main():
+    if target.get("cwd") and os.path.isdir(target["cwd"]):
+        os.chdir(target["cwd"])  # a start script's `cd` before it execs the command
     cwd = os.getcwd()
     for kind, value in target["steps"]:
         if kind == "script":
@@ -322,6 +325,30 @@ def main():
                     sys.path.insert(0, path)
             importlib.import_module(value)
             result["imported"].append(value)
+        elif kind == "path":
+            # `fastapi run src/pkg`: the module a path is, its package found as FastAPI's CLI
+            # finds it (walking up while the parent holds __init__.py).
+            path = os.path.abspath(os.path.join(cwd, value))
+            if os.path.basename(path) == "__init__.py":
+                path = os.path.dirname(path)
+            parts = [os.path.splitext(os.path.basename(path))[0]]
+            top = os.path.dirname(path)
+            while os.path.isfile(os.path.join(top, "__init__.py")):
+                parts.insert(0, os.path.basename(top))
+                top = os.path.dirname(top)
+            sys.path.insert(0, top)
+            module = ".".join(parts)
+            importlib.import_module(module)
+            result["imported"].append(module)
+        elif kind == "attribute":
+            # `gunicorn mod:app`: the server looks the name up in the module once it imported.
+            module, name = value.split(":", 1)
+            module = module or result["imported"][-1]
+            loaded = sys.modules[module]
+            if not hasattr(loaded, name):
+                result["attribute"], result["module"] = name, module
+                result["location"] = getattr(loaded, "__file__", None)
+                raise AttributeError("module %r has no attribute %r" % (module, name))
 
 
 def loaded_sources():
@@ -354,6 +381,8 @@ except BaseException as exc:
         result["library"] = found.group(1) if found else None
     if isinstance(exc, SyntaxError):
         result["location"] = "%s:%s" % (exc.filename, exc.lineno)
+    elif result["attribute"]:
+        pass  # the module's file is the place: the name is missing from it
     else:
         # The deepest frame of the image's own code; none means the import statement itself
         # failed, whose place run_file noted.
@@ -480,7 +509,9 @@ def main():
     uid, gid = ident.get("uid", -1), ident.get("gid", -1)
     groups = set(ident.get("groups", [])) | {gid}
     paths = list(doc["site_packages"])
-    for extra in (doc["app_dir"], ident.get("home"), "/tmp"):
+    # Where the app imports from: sys.path's directories (zip files and missing entries aside).
+    searched = [p for p in sys.path if p and os.path.isdir(p)]
+    for extra in (doc["app_dir"], ident.get("home"), "/tmp", *searched):
         if extra and extra not in paths:
             paths.append(extra)
     doc["writable"] = dict((p, writable(p, uid, gid, groups)) for p in paths)

@@ -48,6 +48,7 @@ class ImportCheck:
     app_sources_loaded: int | None = None
     app_sources_uncached: tuple[str, ...] = ()  # those without a .pyc for this interpreter
     app_sources_uncached_bytes: int | None = None
+    attribute: str | None = None  # the app object the server loads, missing from `module`
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inspector.layers.overlay import FileSystem
@@ -18,6 +18,16 @@ _APP_SERVERS = frozenset(
     {"gunicorn", "uvicorn", "hypercorn", "daphne", "granian", "waitress-serve"}
 )
 _APP_OBJECT = re.compile(r"([A-Za-z_][\w.]*):[A-Za-z_][\w.]*(?:\(.*\))?")
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+# App-server options that take no value, so the word after them may be the application.
+_SERVER_FLAGS = frozenset({
+    "--reload", "--daemon", "-D", "--preload", "--spew", "--check-config", "--print-config",
+    "--capture-output", "--enable-stdio-inheritance", "--no-sendfile", "--reuse-port", "-R",
+    "--strip-header-spaces", "--log-syslog", "--disable-redirect-access-to-syslog",
+    "--factory", "--proxy-headers", "--no-proxy-headers", "--no-access-log", "--access-log",
+    "--use-colors", "--no-use-colors", "--no-server-header", "--no-date-header", "--debug",
+    "--suppress-ragged-eofs", "--do-handshake-on-connect", "--no-reload",
+})  # fmt: skip
 # Server options that name the directory the application module is imported from.
 _APP_DIR_OPTIONS = ("--chdir", "--app-dir", "--root-path-dir")
 _SITE_DIR = re.compile(r"^(.*/(?:site|dist)-packages)/([^/]+)")
@@ -45,6 +55,7 @@ class ImportTarget:
     command: str  # the command in words: "python -m svc", "gunicorn wsgi:app"
     steps: tuple[tuple[str, str], ...]
     path_entry: str | None = None  # a directory the command puts first on sys.path
+    cwd: str | None = None  # where a start script moved before the command; None: WORKDIR
 
 
 @dataclass(frozen=True)
@@ -118,10 +129,14 @@ def plan(
         script,
         tmp,
         frozenset(fs.visible),
-        import_target(args, env or {}) if interpreter else None,
+        _in_dir(import_target(args, env or {}), entry.get("cwd")) if interpreter else None,
         module_index(fs.visible),
         tuple(app_roots),
     )
+
+
+def _in_dir(target: ImportTarget | None, cwd: str | None) -> ImportTarget | None:
+    return replace(target, cwd=cwd) if target is not None and cwd else target
 
 
 def module_index(paths: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -146,29 +161,81 @@ def module_index(paths: Iterable[str]) -> dict[str, tuple[str, ...]]:
 def import_target(args: Sequence[str], env: Mapping[str, str]) -> ImportTarget | None:
     """What the interpreter's arguments make it import first: a module, a script, an app."""
     module, script = app_target(args)
-    if module:
+    if module and module not in _APP_SERVERS:
         return ImportTarget(f"python -m {module}", (("module", module),))
-    if not script:
+    if module:  # `python -m gunicorn wsgi:app`: the server, then the app it loads
+        rest = list(args[list(args).index(module) + 1 :]) if module in args else []
+        name = module
+        steps: list[tuple[str, str]] = [("module", module)]
+    elif script:
+        rest = list(args[list(args).index(script) + 1 :]) if script in args else []
+        name = posixpath.basename(script)
+        steps = [("script", script)]
+    else:
         return None
-    rest = list(args[list(args).index(script) + 1 :]) if script in args else []
-    name = posixpath.basename(script)
-    steps: list[tuple[str, str]] = [("script", script)]
     path_entry = _option(rest, _APP_DIR_OPTIONS)
     app = None
+    attribute = None
     if name in _APP_SERVERS:
-        app = next((m.group(1) for a in rest if not a.startswith("-")
-                    if (m := _APP_OBJECT.fullmatch(a))), None)  # fmt: skip
+        app, attribute = app_object(name, rest)
     elif name == "celery":
         app = _option(rest, ("-A", "--app"))
         app = app.split(":")[0] if app else None
+    elif name == "fastapi" and rest[:1] in (["run"], ["dev"]):
+        return _fastapi_target(rest[1:], steps)
     elif name == "flask":
         app = _flask_app(_option(rest, ("--app",)) or env.get("FLASK_APP") or "")
         if app and "/" in app:
             path_entry, app = posixpath.split(app)
     if app:
         steps.append(("import", app))
+        if attribute:
+            steps.append(("attribute", f"{app}:{attribute}"))
+            return ImportTarget(f"{name} {app}:{attribute}", tuple(steps), path_entry)
         return ImportTarget(f"{name} {app}", tuple(steps), path_entry)
+    if module:
+        return ImportTarget(f"python -m {module}", tuple(steps))
     return ImportTarget(f"python {script}" if name.endswith(".py") else name, tuple(steps))
+
+
+def _fastapi_target(args: Sequence[str], steps: list[tuple[str, str]]) -> ImportTarget:
+    """`fastapi run|dev [PATH] [--app NAME] [--entrypoint MOD:NAME]`: FastAPI's CLI imports the
+    module PATH is (its package found by walking up `__init__.py` files), or the entrypoint."""
+    entrypoint = _option(args, ("--entrypoint", "-e"))
+    app = _option(args, ("--app",))
+    if entrypoint and ":" in entrypoint:
+        module, attribute = entrypoint.split(":", 1)
+        steps += [("import", module), ("attribute", f"{module}:{attribute}")]
+        return ImportTarget(f"fastapi {entrypoint}", tuple(steps))
+    paths = [a for i, a in enumerate(args) if not a.startswith("-")
+             and (i == 0 or not _takes_value(args[i - 1]))]  # fmt: skip
+    if not paths:
+        return ImportTarget("fastapi", tuple(steps))  # its default files: decided where it runs
+    steps.append(("path", paths[0]))
+    if app:
+        steps.append(("attribute", f":{app}"))
+    return ImportTarget(f"fastapi {paths[0]}", tuple(steps))
+
+
+def app_object(server: str, args: Sequence[str]) -> tuple[str | None, str | None]:
+    """(module, attribute) of the application an app server loads: `mod:app`, the factory
+    `mod:create_app()` (the attribute is `create_app`), and for gunicorn a bare `mod`, whose
+    attribute gunicorn takes to be `application`."""
+    for arg in args:
+        if not arg.startswith("-") and (match := _APP_OBJECT.fullmatch(arg)):
+            attribute = arg.split(":", 1)[1]
+            return match.group(1), re.split(r"[.(]", attribute, maxsplit=1)[0]
+    if server == "gunicorn":
+        bare = [a for i, a in enumerate(args) if _MODULE_NAME.fullmatch(a)
+                and (i == 0 or not _takes_value(args[i - 1]))]  # fmt: skip
+        if bare:
+            return bare[-1], "application"
+    return None, None
+
+
+def _takes_value(word: str) -> bool:
+    """Whether an option word is followed by its value (`--bind ADDR`, `-w 2`), not a flag."""
+    return word.startswith("-") and "=" not in word and word not in _SERVER_FLAGS
 
 
 def _option(args: Sequence[str], names: Sequence[str]) -> str | None:

@@ -65,6 +65,7 @@ def script(plan: ProbePlan, timeout: float = TIMEOUT, nonce: str = "") -> str:
                 "steps": [list(s) for s in imports.steps],
                 "path_entry": imports.path_entry,
                 "app_roots": list(plan.app_roots),
+                "cwd": imports.cwd,
             }
             if imports
             else None
@@ -261,6 +262,8 @@ def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | No
         verdict = "passed"
     elif status == "failed" and exception in _BROKEN_IMPORTS:
         verdict = "broken"
+    elif status == "failed" and exception == "AttributeError" and found.get("attribute"):
+        verdict = "broken"  # the module imported but lacks the object the server loads
     else:
         verdict = "inconclusive"
     module = clip(found.get("module"))
@@ -278,6 +281,7 @@ def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | No
         library=clip(found.get("library")),
         location=clip(found.get("location")),
         raised_in=clip(found.get("raised_in")),
+        attribute=clip(found.get("attribute")),
         found_elsewhere=plan.installed_elsewhere(module, paths) if verdict == "broken" else (),
         seconds=found.get("seconds") if isinstance(found.get("seconds"), (int, float)) else None,
         app_sources_loaded=loaded,
