@@ -8,7 +8,7 @@ from typing import Any
 
 from checks import secret_files
 from checks.access import app_process, at_layer, config, lifecycle, static_probe, step
-from checks.model import Context, Facts, Found, Location, Skip, severity_rank
+from checks.model import Context, Facts, Found, Location, Skip, command, severity_rank, shorten
 from checks.registry import check
 
 
@@ -597,7 +597,8 @@ def _file_secret_found(facts: Facts, copies: list[dict[str, Any]], severity: str
     if len(copies) > 1:
         later = []
         for copy in copies[1:]:
-            by = _instruction(copy.get("created_by"))  # the analyser's redacted copy
+            # The analyser's redacted copy, as its Dockerfile line.
+            by = shorten(command(copy["created_by"]), 80) if copy.get("created_by") else None
             later.append(f"layer {copy.get('layer')}" + (f" ({by})" if by else ""))
         again = (
             f"; one secret: layer {first.get('layer')} added it, and {', '.join(later)} "
