@@ -635,6 +635,8 @@ def _package_examples_found(facts: Facts, owner_kind: str, owner: str,
         # created_by is the analyser's redacted copy: a step's own text may hold a credential.
         Location(layer=summary["layer"], created_by=summary["created_by"], path=summary["path"]),
         severity="info",
+        # One kind (PyJWT's README token): an ignore by rule still matches it.
+        rule=summary["kinds"][0] if len(summary["kinds"]) == 1 else None,
         fix=f"Nothing to rotate: these are {name}'s own examples. Accept them with an "
         "`[[ignores]]` entry by path if they distract.",
         # How many examples a release of the package carries changes; the package does not.
