@@ -29,7 +29,12 @@ def copies(secrets: list[Secret]) -> list[list[Secret]]:
     groups: dict[tuple[Any, ...], list[Secret]] = {}
     for secret in secrets:
         groups.setdefault(_same_secret(secret), []).append(secret)
-    return [sorted(group, key=lambda s: s.get("layer") or 0) for group in groups.values()]
+    return [sorted(group, key=_layer) for group in groups.values()]
+
+
+def _layer(secret: Secret) -> int:
+    layer = secret.get("layer")
+    return layer if isinstance(layer, int) else 0
 
 
 def _secret_looking(hint: str) -> list[str]:
@@ -53,16 +58,23 @@ def owner(secret: Secret) -> tuple[str, str]:
     return str(secret.get("owner_kind")), str(secret.get("owner") or "")
 
 
+def _common(paths: list[str]) -> str:
+    try:
+        return posixpath.commonpath(paths)
+    except ValueError:  # absolute and relative paths mixed: facts from a damaged image
+        return "/"
+
+
 def rollup(groups: list[list[Secret]]) -> dict[str, Any]:
     """What one package's examples amount to: how many, in which files, under which directory,
     in which layer (the one that added the most) and its history step, as the facts redacted it."""
     files = sorted({str(group[0].get("path")) for group in groups})
-    under = posixpath.dirname(files[0]) if len(files) == 1 else posixpath.commonpath(files)
+    under = posixpath.dirname(files[0]) if len(files) == 1 else _common(files)
     layers = Counter(group[0].get("layer") for group in groups)
-    layer = max(layers, key=lambda k: (layers[k], -(k or 0)))
+    layer = max(layers, key=lambda k: (layers[k], -(k if isinstance(k, int) else 0)))
     return {
         "matches": len(groups),
-        "files": [posixpath.relpath(path, under) for path in files],
+        "files": [path.removeprefix(under).lstrip("/") or path for path in files],
         "under": under,
         "path": files[0] if len(files) == 1 else under,
         "layer": layer,
