@@ -10,7 +10,7 @@ from typing import Any
 
 from checks.access import MiB, at_layer, config, size
 from checks.access import step as layer_step
-from checks.model import Context, Facts, Found, Location, command, shorten
+from checks.model import Context, Facts, Found, Location, command, layer_name, shorten
 from checks.registry import check
 
 # A `chown -R` that duplicates more than this is worth a rebuild (catalog SZ-05).
@@ -31,7 +31,9 @@ def _deleted_note(item: dict[str, Any]) -> str:
     deleted = item.get("deleted_in")
     if deleted is None:
         return ""
-    return f" (deleted in layer {deleted}, yet still shipped in layer {item.get('layer')})"
+    return (
+        f" (deleted in {layer_name(deleted)}, yet still shipped in {layer_name(item.get('layer'))})"
+    )
 
 
 # --- privilege ---------------------------------------------------------------------------------
@@ -254,7 +256,7 @@ def ssh_server_or_keys(facts: Facts, ctx: Context) -> Iterator[Found]:
     for key in ssh.get("host_keys") or []:
         path = key.get("path")
         yield Found(
-            f"SSH host private key {path} ({key.get('size')} bytes) is baked into the image"
+            f"SSH host private key {path} ({size(key.get('size') or 0)}) is baked into the image"
             f"{_deleted_note(key)}: every container shares it and anyone with the image has it",
             at_layer(facts, key.get("layer"), path),
             severity="high",
@@ -267,7 +269,7 @@ def ssh_server_or_keys(facts: Facts, ctx: Context) -> Iterator[Found]:
     for keys in ssh.get("authorized_keys") or []:
         path = keys.get("path")
         yield Found(
-            f"{path} lets the holders of its keys log in ({keys.get('size')} bytes)",
+            f"{path} lets the holders of its keys log in ({size(keys.get('size') or 0)})",
             at_layer(facts, keys.get("layer"), path),
         )
     if "22/tcp" in (config(facts).get("exposed_ports") or []):
@@ -612,7 +614,7 @@ def _leftover_fate(facts: Facts, items: list[dict[str, Any]]) -> str:
     for layer, nbytes in sorted(deleted.items()):
         by = layer_step(facts, layer)
         amount = f"{size(nbytes)} of them " if mixed else ""
-        fates.append(f"{amount}deleted in layer {layer}"
+        fates.append(f"{amount}deleted in {layer_name(layer)}"
                      + (f" ({_short(by, 70)})" if by else ""))  # fmt: skip
     left = f"; {size(_total(kept))} still visible" if kept else ""
     return ", ".join(fates) + f" yet still shipped{left}"
@@ -700,14 +702,14 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
             if any(g.get(key) for g in groups)
         ) or "metadata"  # fmt: skip
         groups = sorted(groups, key=lambda g: -(g.get("bytes") or 0))
-        sources = [f"layer {g.get('layer')} ({_short(g.get('created_by') or '?', 50)})"
+        sources = [f"{layer_name(g.get('layer'))} ({_short(g.get('created_by') or '?', 50)})"
                    for g in groups[:3]]  # fmt: skip
         if len(groups) > 3:
             sources.append(f"{len(groups) - 3} more layer(s)")
         examples = ", ".join((groups[0].get("examples") or [])[:3])
         files = sum(g.get("files") or 0 for g in groups)
         yield Found(
-            f"{files} files ({size(total)}) are written again by layer {readded} "
+            f"{files} files ({size(total)}) are written again by {layer_name(readded)} "
             f"({_short(groups[0].get('readded_by') or '?', 70)}) only to change their {changed}; "
             f"first written by {', '.join(sources)}; e.g. {examples}",
             at_layer(facts, readded),

@@ -43,19 +43,37 @@ class Location:
             parts.append(f"config {self.config}")
         if self.path:
             parts.append(self.path)
+        step = shorten(command(self.created_by)) if self.created_by else None
         if self.layer is not None:
-            step = f": {shorten(command(self.created_by))}" if self.created_by else ""
-            parts.append(f"layer {self.layer}{step}")
+            parts.append(f"{layer_name(self.layer)}: {step}" if step else layer_name(self.layer))
+        elif step:
+            parts.append(f"history step: {step}")  # an ENV, CMD, ... step that made no layer
         if self.runtime:
             parts.append(self.runtime)
         return "; ".join(parts) or "image"
 
 
+def layer_number(index: int) -> int:
+    """The number people find a layer by: 1 for the bottom (base) layer, counting up as the
+    Dockerfile's layer-making instructions run. `layer` fields in the facts are 0-based indexes
+    into `layers[]`; every text and report shows this number instead."""
+    return index + 1
+
+
+def layer_name(index: int | None) -> str:
+    """ "layer 4" for the facts' index 3; "a later layer" when the index is unknown."""
+    return f"layer {layer_number(index)}" if index is not None else "a later layer"
+
+
 # How builders record a step: legacy `|1 ARG=v /bin/sh -c cmd`, `/bin/sh -c #(nop)  COPY ...`;
-# BuildKit `RUN |1 ARG=v /bin/sh -c cmd # buildkit`.
+# BuildKit `RUN |1 ARG=v /bin/sh -c cmd # buildkit`. A build argument's value may be the secrets
+# analyser's placeholder, `<40 chars, fingerprint f5eaf1e7>`, which holds spaces.
+_PLACEHOLDER = r"<[^<>]*>"
 _STEP = re.compile(
-    r"^(?P<run>RUN )?(?:\|\d+ (?:\S+=\S* )*)?(?P<sh>/bin/sh -c )?(?P<nop>#\(nop\) *)?"
+    rf"^(?P<run>RUN )?(?:\|\d+ (?:\S+=(?:{_PLACEHOLDER}|\S*) )*)?(?P<sh>/bin/sh -c )?"
+    r"(?P<nop>#\(nop\) *)?"
 )
+_PLACEHOLDERS = re.compile(_PLACEHOLDER)
 
 
 def command(created_by: str) -> str:
@@ -69,8 +87,17 @@ def command(created_by: str) -> str:
 
 
 def shorten(text: str, width: int = 60) -> str:
+    """`text` in at most `width` characters, cut only at a safe place: never inside a redaction
+    placeholder (`<40 chars, fingerprint f5eaf1e7>`), which would read as a value."""
     text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if len(text) <= width:
+        return text
+    cut = width - 1
+    for match in _PLACEHOLDERS.finditer(text):
+        if match.start() < cut < match.end():
+            cut = match.start()
+            break
+    return text[:cut].rstrip() + "…"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"}
 INITS = {"tini", "tini-static", "dumb-init", "catatonit", "s6-svscan", "supervisord", "runit",
          "docker-init"}  # fmt: skip
 # Servers whose master process waits for its own workers, so no zombie piles up without an init.
+# `fastapi run --workers N` is uvicorn's own supervisor under another name.
 SELF_REAPING = {"gunicorn", "uwsgi", "uvicorn", "hypercorn", "celery", "supervisord", "nginx",
-                "httpd", "apache2", "php-fpm", "daphne"}  # fmt: skip
+                "httpd", "apache2", "php-fpm", "daphne", "fastapi"}  # fmt: skip
 
 
 def words(command: list[str]) -> list[str]:
@@ -366,6 +367,48 @@ def no_init_for_children(facts: Facts, ctx: Context) -> Iterator[Found]:
 
 # --- health -------------------------------------------------------------------------------------
 
+# Commands that serve requests: a server named by its program or `python -m NAME`.
+SERVER_PROGRAMS = frozenset({"gunicorn", "uvicorn", "hypercorn", "daphne", "waitress-serve",
+                             "uwsgi", "granian", "bjoern", "twistd"})  # fmt: skip
+SERVER_MODULES = SERVER_PROGRAMS | {"waitress", "http.server", "aiohttp.web"}
+# Programs that serve with a subcommand: `fastapi run`, `flask run`, `manage.py runserver`.
+SERVING_SUBCOMMANDS = {"fastapi": {"run", "dev"}, "flask": {"run"}, "streamlit": {"run"},
+                       "manage.py": {"runserver", "runserver_plus"},
+                       "django-admin": {"runserver"}, "panel": {"serve"}}  # fmt: skip
+
+
+def server_in(ws: list[str]) -> str | None:
+    """The server a command's words start, as the user would name it, else None."""
+    for i, w in enumerate(ws):
+        name = basename(w)
+        nxt = ws[i + 1 :]
+        if name in SERVER_PROGRAMS:
+            return name
+        if w == "-m" and nxt and nxt[0] in SERVER_MODULES:
+            return f"python -m {nxt[0]}"
+        module = nxt[0] if w == "-m" and nxt else name
+        subcommands = SERVING_SUBCOMMANDS.get(module)
+        rest = nxt[1:] if w == "-m" else nxt
+        # `flask --app hello run`: the subcommand among the first few words, options between.
+        served = next((x for x in rest[:4] if subcommands and x in subcommands), None)
+        if served:
+            return f"{module} {served}"
+    return None
+
+
+def serving_command(facts: Facts) -> str | None:
+    """What serves requests in this image: the server its command or start scripts run, else
+    None (a batch job, a worker, a CLI)."""
+    lines: list[list[str]] = [words(c) for c, _ in commands(facts)]
+    startup = ((facts.get("python") or {}).get("startup") or {}).get("scripts") or []
+    for script in startup:
+        for line in script.get("lines") or []:
+            try:
+                lines.append(shlex.split(line, comments=True))
+            except ValueError:
+                lines.append(line.split())
+    return next((found for ws in lines if (found := server_in(ws))), None)
+
 
 @check(
     "OPS004",
@@ -382,9 +425,13 @@ def healthcheck_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     ## What it checks
     The config's Healthcheck: none at all, or `Test: ["NONE"]` (which disables one inherited
-    from the base image), on images that serve: the config EXPOSEs a port, or the lifecycle
-    probe saw a listening socket. A batch job, a worker or a CLI has nothing to answer a health
-    check and is not reported. It is a note (info), never a gate failure.
+    from the base image), on images that serve: the command or its start scripts run a known
+    server (gunicorn, uvicorn, hypercorn, daphne, waitress-serve, uWSGI, granian, `fastapi run`,
+    `flask run`, `manage.py runserver`, `python -m http.server`, ...), or the lifecycle probe saw
+    a listening socket. EXPOSE alone is not evidence: templates and base images expose ports
+    for commands that never serve, and a server needs no EXPOSE to listen. A batch job, a
+    worker or a CLI has nothing to answer a health check and is not reported. It is a note
+    (info), never a gate failure.
 
     ## Why it matters
     Without a health check, Docker and Compose only know whether the process exists, not
@@ -419,13 +466,20 @@ def healthcheck_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     """
     cfg = config(facts)
     listening = (lifecycle(facts) or {}).get("listening") or []
-    if not cfg.get("exposed_ports") and not listening:
+    server = serving_command(facts)
+    if server is None and not listening:
         return  # nothing serves: no one to answer a health check
+    if server:
+        what = f"it serves with `{server}`"
+    else:
+        port = listening[0]
+        what = f"the lifecycle probe saw it listen on {port.get('address')}:{port.get('port')}"
     health = cfg.get("healthcheck")
+    where = Location(config="Healthcheck")
     if not health:
-        yield Found("the image declares no HEALTHCHECK", Location(config="Healthcheck"))
+        yield Found(f"the image declares no HEALTHCHECK, yet {what}", where)
     elif (health.get("Test") or [])[:1] == ["NONE"]:
-        yield Found("HEALTHCHECK NONE disables the health check", Location(config="Healthcheck"))
+        yield Found(f"HEALTHCHECK NONE disables the health check, yet {what}", where)
 
 
 # --- servers ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Facts these read besides the config and history: `os_packages.database_writes`,
 
 from __future__ import annotations
 
+import ast
 import posixpath
 import re
 import shlex
@@ -19,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from checks.access import at_layer, config, env, static_probe, step
 from checks.metadata import aware, parse_time
-from checks.model import Context, Facts, Found, Location, Skip, command, shorten
+from checks.model import Context, Facts, Found, Location, Skip, command, layer_name, shorten
 from checks.registry import check
 
 ARTICLES = "https://pythonspeed.com/articles/"
@@ -186,10 +187,10 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     layer = refresh.get("layer")
     when, source = _layer_time(facts, layer, refresh.get("mtime"))
     if when is None:
-        raise Skip(f"no believable time for layer {layer}, which last updated the packages")
+        raise Skip(f"no believable time for {layer_name(layer)}, which last updated the packages")
     if upgrades and _stamped(facts, layer):
-        raise Skip(f"layer {layer}'s time is a fixed stamp (SOURCE_DATE_EPOCH) shared with other "
-                   "steps, not when its upgrade ran")  # fmt: skip
+        raise Skip(f"{layer_name(layer)}'s time is a fixed stamp (SOURCE_DATE_EPOCH) shared "
+                   "with other steps, not when its upgrade ran")  # fmt: skip
     built = _built(facts)
     lag = (built - when).days if built is not None else None
     age = (aware(ctx.now) - when).days
@@ -200,10 +201,10 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     if not late and not old:
         return
     how = (
-        f"the last upgrade of the OS packages ran in layer {layer}"
+        f"the last upgrade of the OS packages ran in {layer_name(layer)}"
         if upgrades
-        else "no build step upgrades the OS packages; they date from the base image's layer "
-        f"{layer}"
+        else "no build step upgrades the OS packages; they date from the base image's "
+        f"{layer_name(layer)}"
     )
     said = [f"{how}, made {when.date().isoformat()} ({source})"]
     if late and built is not None:
@@ -441,7 +442,9 @@ _VALUED = frozenset({
     "--root-user-action", "--index-strategy", "--python-platform", "--keyring-provider",
     "--index", "--default-index", "--resolution", "--prerelease", "--exclude-newer",
 })  # fmt: skip
-_LOCKED_OPTIONS = frozenset({"--require-hashes", "--no-index", "--no-deps"})
+# `--no-index` is not among them: it installs whatever a wheel directory holds, and those wheels
+# were resolved from the same kind of requirements when `pip wheel` built them.
+_LOCKED_OPTIONS = frozenset({"--require-hashes", "--no-deps"})
 
 
 def _pip_installs(instruction: str) -> Iterator[list[str]]:
@@ -467,6 +470,34 @@ def _pip_installs(instruction: str) -> Iterator[list[str]]:
             rest = rest[1:]
         if rest and rest[0] == "install":
             yield rest[1:]
+
+
+def _wheel_install(args: list[str]) -> bool:
+    """Whether a pip install takes wheels built earlier (`/wheels/*`, `*.whl`, `--no-index
+    --find-links DIR`) instead of naming what it installs: a builder stage's `pip wheel -r`."""
+    if any(a.endswith(".whl") or ("/" in a and a.endswith("*")) for a in args):
+        return True
+    links = any(a in ("-f", "--find-links") or a.startswith("--find-links=") for a in args)
+    return links and "--no-index" in args
+
+
+def _wheel_sources(facts: Facts, layer: int | None) -> list[dict[str, Any]]:
+    """The requirements files in the image a wheel install was built from: those whose names the
+    step's layer installed, at least half of each file's (the wheels' origin is not recorded)."""
+    if layer is None:
+        return []
+    installed = {normalize(p.get("name") or "") for p in _python(facts).get("packages") or []
+                 if p.get("layer") == layer}  # fmt: skip
+    found = []
+    for f in _python(facts).get("lock_files") or []:
+        if f.get("kind") != "requirements":
+            continue
+        names = {p.split("==")[0].rstrip("@") for p in f.get("pins") or []}
+        names |= {normalize(n) for n in f.get("unpinned") or []}
+        names -= TOOLING
+        if names and len(names & installed) * 2 >= len(names):
+            found.append(f)
+    return found
 
 
 def _parse_install(args: list[str]) -> tuple[list[str], list[str], list[str], bool]:
@@ -584,6 +615,12 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
       version mismatch is medium). Without history the files are compared only when they pin
       at least half of what the app's environment holds, and a step that also pip-installs a
       tool with dependencies of its own (poetry, pipenv, pdm...) is not compared.
+    A step that installs wheels built earlier (`pip wheel -r requirements.txt -w /wheels` in a
+    builder stage, then `pip install /wheels/*` or `pip install --no-index --find-links /wheels
+    ...`) is judged like `pip install -r` of the requirements file it was built from: the
+    requirements files in the image whose names that step's layer installed (at least half of
+    each file's). `--no-index` alone does not lock anything: the wheels were resolved from those
+    requirements when they were built.
     `PIP_CONSTRAINT`, `PIP_REQUIRE_HASHES` or `UV_CONSTRAINT` in the config count as locking.
     False positives are worse than misses here: anything unclear is not reported.
 
@@ -637,8 +674,12 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
                 tool_layers.add(layer)  # the tool's own dependencies land beside the app's
             if locked or constraints or constrained:
                 continue
-            for name in files:
-                found = _lock_file(facts, name, workdir)
+            sources = [(name, _lock_file(facts, name, workdir)) for name in files]
+            wheels = not files and _wheel_install(args)
+            if wheels:  # judged by the requirements the wheels were built from, as `-r` is
+                sources = [(str(f.get("path")), f) for f in _wheel_sources(facts, layer)]
+            how = "installs wheels built from it" if wheels else "installs from it"
+            for _name, found in sources:
                 if found is None or found.get("path") in unpinned_files:
                     continue
                 if found.get("unpinned") and not any(
@@ -650,13 +691,13 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
                     yield Found(
                         f"{found['path']} requires {len(found['unpinned'])} distribution(s) "
                         f"without an exact version ({names}{', …' if more > 0 else ''}) and the "
-                        f"step installs from it: `{shorten(instruction, 80)}`",
+                        f"step {how}: `{shorten(instruction, 80)}`",
                         Location(path=found["path"], layer=layer, created_by=where.created_by),
                         rule="unpinned-requirements",
                     )
                 elif found.get("pins") and layer is not None:
                     lock_layers.setdefault(layer, []).append(found)
-            loose = _unpinned_specs(specs)
+            loose = [] if "--no-index" in args else _unpinned_specs(specs)
             if loose:
                 yield Found(
                     f"a build step installs {', '.join(loose[:5])} without an exact version: "
@@ -810,6 +851,141 @@ def healthcheck_cannot_run(facts: Facts, ctx: Context) -> Iterator[Found]:
     notes = "; ".join(str(p.get("note")) for p in broken[:3])
     yield Found(f"HEALTHCHECK `{shown}` cannot run: {notes}; the container is never healthy",
                 where, rule="missing-program")  # fmt: skip
+
+
+# Commands that succeed without looking at anything: a health check made only of them is a no-op.
+_NO_OP_PROGRAMS = frozenset({"true", ":", "exit", "echo", "printf"})
+# Calls that end a `python -c` snippet or print, without contacting anything.
+_NO_OP_CALLS = frozenset({"exit", "quit", "print", "sys.exit", "os._exit"})
+_SHELL_OPERATORS = frozenset({";", "&&", "||", "|", "&", "\n"})
+
+
+def _call_name(node: Any) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}"
+    return ""
+
+
+def _no_op_code(code: str) -> bool:
+    """Whether a `python -c` snippet only imports modules and exits: it contacts nothing."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Pass)):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue
+        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                and _call_name(node.value) in _NO_OP_CALLS
+                and all(isinstance(a, ast.Constant) for a in node.value.args)):  # fmt: skip
+            continue
+        return False
+    return bool(tree.body)
+
+
+def _no_op_command(words: list[str]) -> bool:
+    """Whether one simple command checks nothing: `true`, `exit 0`, `python -c "import app"`."""
+    while words and re.match(r"[A-Za-z_]\w*=", words[0]):
+        words = words[1:]  # VAR=value before the command
+    if not words:
+        return True
+    program = posixpath.basename(words[0])
+    if program in _NO_OP_PROGRAMS:
+        return True
+    if re.fullmatch(r"python[0-9.]*", program):
+        rest = [w for w in words[1:] if w not in ("-u", "-B", "-E", "-I", "-s", "-S", "-O")]
+        return len(rest) >= 2 and rest[0] == "-c" and _no_op_code(rest[1])
+    return False
+
+
+def _no_op_healthcheck(test: list[str]) -> bool:
+    """Whether a HEALTHCHECK's every command succeeds without contacting the app."""
+    if not test or test[0] not in ("CMD", "CMD-SHELL") or len(test) < 2:
+        return False
+    if test[0] == "CMD":
+        return _no_op_command([str(t) for t in test[1:]])
+    try:
+        lexer = shlex.shlex(" ".join(str(t) for t in test[1:]), posix=True,
+                            punctuation_chars=";&|")  # fmt: skip
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+    except ValueError:
+        return False
+    commands: list[list[str]] = [[]]
+    for token in tokens:
+        if token in _SHELL_OPERATORS:
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return all(_no_op_command(c) for c in commands if c)
+
+
+@check(
+    "OPS013",
+    "healthcheck-checks-nothing",
+    "The HEALTHCHECK succeeds without contacting the app: it only imports a module or exits 0",
+    severity="low",
+    category="operability",
+    needs=("config",),
+    fix='Ask the running app: `HEALTHCHECK CMD ["python", "-c", "import urllib.request; '
+    "urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)\"]` (a worker: check "
+    "its broker connection or a heartbeat file it updates).",
+)
+def healthcheck_checks_nothing(facts: Facts, ctx: Context) -> Iterator[Found]:
+    """
+    ## What it checks
+    The config's HEALTHCHECK (`CMD` or `CMD-SHELL`), when every command it runs succeeds
+    without looking at the running application: `true`, `:`, `exit 0`, `echo ok`, and
+    `python -c CODE` whose code only imports modules, prints or exits
+    (`python -c "import app"`, `python -c "import sys; sys.exit(0)"`). A check that opens a
+    URL or socket, runs a module (`python -m app.healthcheck`), calls a program such as `curl`,
+    or reads a file the app writes is not reported: it may well look at the app.
+
+    ## Why it matters
+    Docker runs the health check in a new process beside the app. Importing the app's module
+    there succeeds as long as the files are in the image, whether the server is deadlocked,
+    out of connections or crashed into a restart loop, so the container is reported
+    `healthy` for ever: Compose starts the services that wait on `service_healthy` against a
+    dead server and Swarm never replaces it. It is worse than no health check, which at least
+    does not claim health. A health check must ask the running process
+    (https://docs.docker.com/reference/dockerfile/#healthcheck); the seed author's checklist
+    asks for one that works (https://pythonspeed.com/docker/).
+
+    ## Example
+    ```dockerfile
+    HEALTHCHECK CMD ["python", "-c", "import app"]
+    ```
+
+    ## Instead
+    ```dockerfile
+    HEALTHCHECK --start-period=10s CMD ["python", "-c", \
+      "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
+    ```
+    For a worker with no port: check its broker (`celery -A proj inspect ping -d celery@$HOSTNAME`)
+    or a heartbeat file the worker touches, and fail when it is stale.
+
+    ## References
+    - https://docs.docker.com/reference/dockerfile/#healthcheck
+    - https://docs.docker.com/compose/how-tos/startup-order/
+    - https://pythonspeed.com/docker/
+    - Practice: #33 Health check present, and one that works (the seed author's production
+      checklist, https://pythonspeed.com/docker/)
+    """
+    health = config(facts).get("healthcheck") or {}
+    test = [str(t) for t in health.get("Test") or []]
+    if not _no_op_healthcheck(test):
+        return
+    shown = shorten(" ".join(test[1:]), 80)
+    yield Found(
+        f"HEALTHCHECK `{shown}` succeeds without contacting the app: it reports healthy "
+        "whether or not the app answers",
+        Location(config="Healthcheck"),
+    )
 
 
 # --- short-support distributions ----------------------------------------------------------------

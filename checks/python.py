@@ -9,8 +9,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from checks.access import app_process, at_layer, config, env, lifecycle, static_probe
-from checks.model import Context, Facts, Found, Location, Skip
+from checks.access import app_process, at_layer, config, env, lifecycle, size, static_probe
+from checks.model import Context, Facts, Found, Location, Skip, layer_number
 from checks.registry import check
 
 
@@ -297,6 +297,46 @@ def _pyc_writes(life: dict[str, Any], roots: list[str]) -> int | None:
     return None if not count and cut and life.get("pyc_written") else count
 
 
+def _application_sources(
+    facts: Facts, missing: int, missing_bytes: int, examples: list[str]
+) -> tuple[int, int, list[str], list[str]]:
+    """The application's uncompiled sources with what the static probe learnt: (count, bytes,
+    examples, what was left out and why). A source this Python cannot compile is not an
+    uncached one (`compileall` fails on it too); when the import test passed, the sources it
+    loaded are what a start compiles, and the others are not imported then."""
+    probe = static_probe(facts) or {}
+    notes = []
+    broken = (probe.get("app_sources") or {}).get("uncompilable") or []
+    if broken:
+        paths = {b.get("path") for b in broken}
+        missing -= len(broken)
+        missing_bytes -= sum(b.get("size") or 0 for b in broken)
+        examples = [e for e in examples if e not in paths]
+        first = broken[0]
+        notes.append(f"{len(broken)} this Python cannot compile at all ({first.get('path')}: "
+                     f"{first.get('error')}) are not counted")  # fmt: skip
+    imports = probe.get("imports") or {}
+    if imports.get("verdict") == "passed" and imports.get("app_sources_loaded") is not None:
+        uncached = list(imports.get("app_sources_uncached") or [])
+        others = missing - len(uncached)
+        missing, examples = len(uncached), uncached
+        missing_bytes = imports.get("app_sources_uncached_bytes") or 0
+        if others > 0:
+            notes.append(f"{others} the command does not import at start are not counted")
+    return missing, max(0, missing_bytes), examples, notes
+
+
+def _compileall_fix(facts: Facts, name: str, roots: list[str]) -> str:
+    """PY002's fix for one area, naming the finding's own directories and interpreter."""
+    python = _entrypoint(facts).get("interpreter") or "python"
+    dirs = " ".join(roots) or "/app"
+    compileall = f"{python} -m compileall -q --invalidation-mode unchecked-hash {dirs}"
+    fix = f"After the last COPY: `RUN {compileall}`"
+    if name == "site_packages":
+        fix += " (uv: `UV_COMPILE_BYTECODE=1`; pip compiles what it installs unless told not to)"
+    return fix + "."
+
+
 @check(
     "PY002",
     "bytecode-not-precompiled",
@@ -366,9 +406,17 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
     for name, label in _AREAS:
         area = bytecode.get(name) or {}
         missing, modules = area.get("missing") or 0, area.get("modules") or 0
+        missing_bytes = area.get("missing_bytes") or 0
+        examples_list = list(area.get("examples") or [])
         script = _main_script(facts)
-        if name == "application" and script in (area.get("examples") or []):
+        if name == "application" and script in examples_list:
             missing -= 1  # Python never caches the script it runs as __main__
+            examples_list.remove(script)
+        left_out: list[str] = []
+        if name == "application":
+            missing, missing_bytes, examples_list, left_out = _application_sources(
+                facts, missing, missing_bytes, examples_list
+            )
         roots = list(area.get("roots") or [])
         if missing <= 0 or (name != "application" and not _on_sys_path(facts, roots)):
             continue
@@ -382,7 +430,7 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
             why = "Python can cache them only inside each new container"
         else:
             why = "whether the runtime user can cache them is unknown"
-        costly = (area.get("missing_bytes") or 0) >= _COSTLY_BYTES
+        costly = missing_bytes >= _COSTLY_BYTES
         written = _pyc_writes(life, roots) if life is not None else None
         cost = f"they are compiled at every start, since {why}"
         if written:
@@ -398,14 +446,16 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
             severity = "low" if written else "info"
             cost += f"; `python -m compileall -q {roots[0] if roots else '<stdlib>'}` in the "
             cost += "image compiles them"
-        examples = ", ".join((area.get("examples") or [])[:3])
+        examples = ", ".join(examples_list[:3])
+        skipped = f"; {'; '.join(left_out)}" if left_out else ""
         yield Found(
-            f"{missing} of {modules} {label} sources ({area.get('missing_bytes') or 0} bytes) in "
-            f"{', '.join(roots) or '?'} have no .pyc: {cost} (e.g. {examples})",
+            f"{missing} of {modules} {label} sources ({size(missing_bytes)}) in "
+            f"{', '.join(roots) or '?'} have no .pyc: {cost} (e.g. {examples}){skipped}",
             Location(
                 path=roots[0] if roots else None, runtime="lifecycle probe" if written else None
             ),
             severity=severity,
+            fix=_compileall_fix(facts, name, roots),
         )
 
 
@@ -832,7 +882,7 @@ def pip_into_distro_python(facts: Facts, ctx: Context) -> Iterator[Found]:
     flag = (
         (
             f"; layer{'s' if len(steps) > 1 else ''} "
-            f"{', '.join(map(str, steps))} used --break-system-packages"
+            f"{', '.join(str(layer_number(n)) for n in steps)} used --break-system-packages"
         )
         if steps
         else ""

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from checks.access import config, env, lifecycle, size, static_probe
-from checks.model import Context, Facts, Found, Location, Skip
+from checks.model import Context, Facts, Found, Location, Skip, shorten
 from checks.operability import commands, gunicorn_args, option_value, shown, words
 from checks.registry import check
 from checks.runaway import runaway_paths
@@ -514,8 +514,7 @@ def migrations_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
 
 
 def shortened(text: str, width: int = 100) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(text, width)
 
 
 # --- OPS024 gunicorn workers --------------------------------------------------------------------

@@ -8,7 +8,17 @@ from typing import Any
 
 from checks import secret_files
 from checks.access import app_process, at_layer, config, lifecycle, static_probe, step
-from checks.model import Context, Facts, Found, Location, Skip, command, severity_rank, shorten
+from checks.model import (
+    Context,
+    Facts,
+    Found,
+    Location,
+    Skip,
+    command,
+    layer_name,
+    severity_rank,
+    shorten,
+)
 from checks.registry import check
 
 
@@ -574,12 +584,12 @@ def _shipped(facts: Facts, first: dict[str, Any], last: dict[str, Any]) -> str:
     removed = last.get("removed_in")
     layer = first.get("layer")
     if removed is None or removed >= len(facts.get("layers") or []):
-        return f"deleted later, yet still shipped in layer {layer}"
+        return f"deleted later, yet still shipped in {layer_name(layer)}"
     by = _instruction(step(facts, removed))
     by_text = f" ({by})" if by else ""
     return (
-        f"{last.get('removal') or 'deleted'} in layer {removed}{by_text}, yet still shipped "
-        f"in layer {layer}"
+        f"{last.get('removal') or 'deleted'} in {layer_name(removed)}{by_text}, yet still "
+        f"shipped in {layer_name(layer)}"
     )
 
 
@@ -599,9 +609,9 @@ def _file_secret_found(facts: Facts, copies: list[dict[str, Any]], severity: str
         for copy in copies[1:]:
             # The analyser's redacted copy, as its Dockerfile line.
             by = shorten(command(copy["created_by"]), 80) if copy.get("created_by") else None
-            later.append(f"layer {copy.get('layer')}" + (f" ({by})" if by else ""))
+            later.append(layer_name(copy.get("layer")) + (f" ({by})" if by else ""))
         again = (
-            f"; one secret: layer {first.get('layer')} added it, and {', '.join(later)} "
+            f"; one secret: {layer_name(first.get('layer'))} added it, and {', '.join(later)} "
             "wrote the same file again unchanged"
         )
     return Found(
@@ -664,6 +674,25 @@ def _usual_privileged(path: str) -> bool:
     return name in _USUAL_PRIVILEGED and path.startswith(_SYSTEM_BIN_DIRS)
 
 
+# Programs that run whatever code they are handed: setuid root, any user who can start them runs
+# arbitrary code as root (`python3 -c 'import os; os.setuid(0); os.system("sh")'`).
+_CODE_RUNNERS = re.compile(
+    r"(?:python|pypy|perl|ruby|node|php|lua|tclsh|wish|bash|sh|dash|ash|zsh|ksh|mksh|busybox|"
+    r"env|find|awk|gawk|mawk|vim?|less|more|nano|tar|cp|gdb)(?:\d+(?:\.\d+)*[a-z]?)?"
+)
+
+
+def _runs_any_code(facts: Facts, path: str) -> str | None:
+    """Why a privileged file hands out a root shell: it is an interpreter, or None."""
+    name = path.rsplit("/", 1)[-1]
+    interpreters = {i.get("path") for i in (facts.get("python") or {}).get("interpreters") or []}
+    if path in interpreters or re.fullmatch(r"(?:python|pypy)(?:\d+(?:\.\d+)*[a-z]?)?", name):
+        return "a Python interpreter, so `-c` runs any code"
+    if _CODE_RUNNERS.fullmatch(name):
+        return f"{name} runs commands or code it is given"
+    return None
+
+
 def _privileged_files(facts: Facts) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for entry in [*(facts.get("setuid") or []), *(facts.get("setgid") or [])]:
@@ -689,7 +718,10 @@ def setuid_setgid_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     bases ship with those bits (`su`, `mount`, `umount`, `passwd`, `chsh`, `chfn`, `newgrp`,
     `gpasswd`, `unix_chkpwd`, `expiry`, `chage`, `wall`, `crontab`, `ssh-agent`, ...) are
     summed up in one informational finding; every other one (sudo, pkexec, a copied binary,
-    an interpreter) is a finding of its own, with the layer and step that set it.
+    an interpreter) is a finding of its own, with the layer and step that set it. A setuid-root
+    program that runs whatever code it is given (a Python interpreter, wherever it was copied
+    to, or perl, a shell, `env`, `busybox`, `find`, ...) is critical, rule `setuid-interpreter`:
+    it is root for anyone (setgid to group root: high).
 
     ## Why it matters
     A setuid-root program runs as root whoever starts it: it is the classic way up from a
@@ -725,10 +757,28 @@ def setuid_setgid_files(facts: Facts, ctx: Context) -> Iterator[Found]:
             usual.append(path.rsplit("/", 1)[-1])
             continue
         bits = " and ".join(b for b in ("setuid", "setgid") if entry.get(b)) or "setuid/setgid"
+        owner = f"(mode {entry.get('mode')}, owner {entry.get('uid')}:{entry.get('gid')})"
+        where = at_layer(facts, entry.get("layer"), path)
+        runner = _runs_any_code(facts, path)
+        root_user = entry.get("setuid") and entry.get("uid") == 0
+        root_group = entry.get("setgid") and entry.get("gid") == 0
+        if runner and (root_user or root_group):
+            who = "root" if root_user else "group root (gid 0)"
+            yield Found(
+                f"{path} is {bits} {owner} and is {runner}: anyone who can run it is {who}, "
+                "so any code in the container (an exploited app included) becomes "
+                f"{'root' if root_user else 'group root'} with one command",
+                where,
+                severity="critical" if root_user else "high",
+                fix=f"Remove the bit now: `RUN chmod a-s {path}` (or copy the interpreter without "
+                "it); never make an interpreter setuid. Run with `--security-opt "
+                "no-new-privileges`.",
+                rule="setuid-interpreter",
+            )
+            continue
         yield Found(
-            f"{path} is {bits} (mode {entry.get('mode')}, owner {entry.get('uid')}:"
-            f"{entry.get('gid')}): it runs with its owner's privileges whoever starts it",
-            at_layer(facts, entry.get("layer"), path),
+            f"{path} is {bits} {owner}: it runs with its owner's privileges whoever starts it",
+            where,
         )
     if usual:
         yield Found(

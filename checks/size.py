@@ -9,7 +9,7 @@ from typing import Any
 
 from checks.access import MiB, at_layer, size, step
 from checks.metadata import base_of
-from checks.model import Context, Facts, Found, Location, command, shorten
+from checks.model import Context, Facts, Found, Location, command, layer_name, shorten
 from checks.registry import check
 
 OS_CACHES = {
@@ -17,6 +17,13 @@ OS_CACHES = {
     "apt_archives": "apt's downloaded .debs and package caches (/var/cache/apt)",
     "apk": "apk's cache (/var/cache/apk)",
     "dnf": "dnf/yum's cache (/var/cache/dnf, /var/cache/yum)",
+}
+# What removes each OS cache, in the RUN that writes it: the fix names the cache that is there.
+OS_CACHE_CLEANUP = {
+    "apt_lists": "`rm -rf /var/lib/apt/lists/*`",
+    "apt_archives": "`apt-get clean` (it empties /var/cache/apt: the .debs and the *.bin caches)",
+    "apk": "nothing: use `apk add --no-cache` instead of `apk add` (or `rm -rf /var/cache/apk/*`)",
+    "dnf": "`dnf clean all` (yum: `yum clean all`)",
 }
 PYTHON_CACHES = {
     "pip": "pip's cache",
@@ -27,13 +34,14 @@ PYTHON_CACHES = {
 }
 
 
-def cache_findings(facts: Facts, ctx: Context, kinds: dict[str, str],
-                   medium_over: int) -> Iterator[Found]:  # fmt: skip
+def cache_findings(facts: Facts, ctx: Context, kinds: dict[str, str], medium_over: int,
+                   cleanup: dict[str, str] | None = None) -> Iterator[Found]:  # fmt: skip
     """One finding per cache kind and layer that wrote it (that step is the cause), whether a
     later layer deleted the files or not; caches under the size floor are not reported.
 
     A finding over `medium_over` bytes is medium, a smaller one low: each by its own bytes, not
-    by what other layers wrote.
+    by what other layers wrote. With `cleanup` (what removes each kind), the fix names that cache
+    and the step that wrote it.
     """
     caches = facts.get("caches") or {}
     for kind, label in kinds.items():
@@ -48,17 +56,33 @@ def cache_findings(facts: Facts, ctx: Context, kinds: dict[str, str],
                 continue
             files = sum(e.get("files") or 0 for e in entries)
             where = at_layer(facts, layer, path=", ".join(cache.get("paths") or []) or None)
-            message = f"{label}: {size(added)} in {files} file(s) written by layer {layer}"
+            message = f"{label}: {size(added)} in {files} file(s) written by {layer_name(layer)}"
             deleted = [e for e in entries if e.get("deleted_in") is not None]
             for entry in deleted:
                 removed = entry["deleted_in"]
                 by = entry.get("deleted_by") or step(facts, removed)
                 part = (" and" if len(entries) == 1
                         else f"; {size(entry.get('bytes_added') or 0)} of it")  # fmt: skip
-                message += f"{part} deleted in layer {removed}" + (f" ({by.strip()})" if by else "")
+                message += f"{part} deleted in {layer_name(removed)}" + (
+                    f" ({by.strip()})" if by else "")  # fmt: skip
             if deleted:
-                message += f": invisible, yet still shipped in layer {layer}"
-            yield Found(message, where, severity="medium" if added > medium_over else "low")
+                message += f": invisible, yet still shipped in {layer_name(layer)}"
+            fix = _cleanup_fix(facts, kind, layer, cleanup[kind]) if cleanup else None
+            yield Found(message, where, severity="medium" if added > medium_over else "low",
+                        fix=fix)  # fmt: skip
+
+
+def _cleanup_fix(facts: Facts, kind: str, layer: int | None, how: str) -> str:
+    """The fix for one cache in one layer: what removes it, at the end of the step writing it."""
+    wrote = step(facts, layer)
+    where = (f"{layer_name(layer)}'s step (`{shorten(command(wrote), 50)}`)" if wrote
+             else layer_name(layer))  # fmt: skip
+    if kind == "apk":
+        return f"In {where}: {how}."
+    fix = f"End {where} with {how}, in the same RUN: a later RUN only hides the files."
+    if kind == "apt_archives" and "/var/lib/apt/lists" in (wrote or ""):
+        fix += " It already removes /var/lib/apt/lists; these bytes are in /var/cache/apt."
+    return fix
 
 
 @check(
@@ -68,7 +92,8 @@ def cache_findings(facts: Facts, ctx: Context, kinds: dict[str, str],
     severity="low",
     category="size",
     needs=("caches",),
-    fix="Clean in the same RUN: `... && rm -rf /var/lib/apt/lists/*`; `apk add --no-cache`.",
+    fix="Clean in the same RUN that installs: `apt-get clean && rm -rf /var/lib/apt/lists/*`; "
+    "`apk add --no-cache`; `dnf clean all`.",
     dockle=("DKL-DI-0005", "DKL-DI-0004"),
 )
 def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
@@ -78,8 +103,11 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     (`/var/lib/apt/lists`), downloaded `.deb`s and `*.bin` caches (`/var/cache/apt`), apk's cache
     and dnf/yum's caches. Files a container still sees, and files a *later* layer deleted, which
     are invisible but still shipped in the layer that wrote them, are both reported, with the
-    layer and the history step that wrote them (and the one that deleted them). Over 10 MB in
-    one kind of cache is medium, less is low.
+    layer and the history step that wrote them (and the one that deleted them). Over 10 MiB in
+    one kind of cache is medium, less is low. Each finding's fix names what removes *that*
+    cache in the step that wrote it: `rm -rf /var/lib/apt/lists/*` for the lists, `apt-get
+    clean` for `/var/cache/apt` (a step that already removes the lists still ships these),
+    `apk add --no-cache`, `dnf clean all`.
 
     dockle's DKL-DI-0005 and DKL-DI-0004 look at the history text instead (`apt-get install`
     without `rm -rf /var/lib/apt/lists` in the same step, `apk add` without `--no-cache`), which
@@ -103,7 +131,7 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     ```dockerfile
     RUN apt-get update \
      && apt-get install -y --no-install-recommends libpq5 \
-     && rm -rf /var/lib/apt/lists/*
+     && apt-get clean && rm -rf /var/lib/apt/lists/*
     # Alpine:  RUN apk add --no-cache libpq
     ```
 
@@ -115,7 +143,8 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     - Practice: #40 Clean apt lists and caches in the same RUN: "Installing system packages in
       Docker with minimal bloat", https://pythonspeed.com/articles/system-packages-docker/
     """
-    yield from cache_findings(facts, ctx, OS_CACHES, medium_over=10 * MiB)
+    yield from cache_findings(facts, ctx, OS_CACHES, medium_over=10 * MiB,
+                              cleanup=OS_CACHE_CLEANUP)  # fmt: skip
 
 
 @check(
@@ -340,9 +369,9 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
         examples = ", ".join((group.get("examples") or [])[:3])
         wrote, by = group.get("created_by"), (group.get("removed_by") or "").strip()
         parts.append(
-            f"{size(group['bytes'])} in layer {layer}"
+            f"{size(group['bytes'])} in {layer_name(layer)}"
             + (f" ({_short_step(wrote)})" if wrote else "")
-            + f", {group.get('how')} in layer {removed}"
+            + f", {group.get('how')} in {layer_name(removed)}"
             + (f" ({_short_step(by)})" if by else "")
             + (f", e.g. {examples}" if examples else "")
         )
@@ -419,8 +448,8 @@ def os_upgrade_in_build(facts: Facts, ctx: Context) -> Iterator[Found]:
     - Practice: #6 Install OS security updates during the build (`apt-get upgrade`): "The worst
       so-called best practice for Docker", https://pythonspeed.com/articles/security-updates-in-docker/
     """
-    for index, entry in enumerate(facts.get("history") or []):
+    for entry in facts.get("history") or []:
         match = UPGRADE.search(entry.get("created_by") or "")
         if match:
-            yield Found(f"history step {index} runs `{match.group(0)}`",
-                        at_layer(facts, entry.get("layer")))  # fmt: skip
+            where = Location(layer=entry.get("layer"), created_by=entry.get("created_by"))
+            yield Found(f"a build step runs `{match.group(0)}`", where)

@@ -50,6 +50,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Precision and recall on the realistic fixtures, when tests/test_precision.py ran."""
+    from tests.precision import PRECISION_SUMMARY, summary
+
+    scores = config.stash.get(PRECISION_SUMMARY, None)
+    if scores:
+        terminalreporter.section("precision")
+        for line in summary(scores):
+            terminalreporter.write_line(line)
+
+
 @functools.cache
 def _engine_problem() -> str | None:
     import docker

@@ -47,7 +47,8 @@ NAIVE = fixture_image("naive")
 GOOD = fixture_image("good")
 
 # Exercises each way the policy changes a verdict: a severity override (PY001 low -> medium), an
-# ignore that applies (OPS004, by name and image pattern), an expired one (SEC001: counts again,
+# ignore that applies (META001, by name and image pattern; naive's `python3 -m app` names no
+# server, so without probes OPS004 has nothing to say), an expired one (SEC001: counts again,
 # with a notice), and the baseline (PY007 and SIZE002, see `policy_files`). The dates are far
 # from any real today, so the CLI (which uses the real clock) sees the same.
 POLICY = """\
@@ -55,9 +56,9 @@ POLICY = """\
 PY001 = "medium"
 
 [[ignores]]
-checks = ["healthcheck-missing"]
+checks = ["oci-labels-missing"]
 images = ["inspector-fixture/*"]
-reason = "the orchestrator probes the app over HTTP"
+reason = "the release pipeline labels the image when it promotes it"
 expires = 2999-12-31
 
 [[ignores]]

@@ -16,6 +16,7 @@ from inspector.cli.commands import main
 from inspector.probes import ProbeOptions
 from inspector.report.model import ImageReport
 from tests.conftest import FIXTURES, fixture_image
+from tests.precision import REALISTIC_GRACE, REALISTIC_WARMUP, realistic
 
 pytestmark = pytest.mark.docker
 
@@ -38,10 +39,12 @@ def golden(name: str) -> dict[str, str]:
 def reports(docker_client) -> dict[str, ImageReport]:
     """Every fixture audited once with every check, probes included (concurrently: they wait)."""
     options = AuditOptions(probe=ProbeOptions(warmup=2, grace=3))
+    slow = AuditOptions(probe=ProbeOptions(warmup=REALISTIC_WARMUP, grace=REALISTIC_GRACE))
     checks = list(catalog().values())
 
     def one(name: str) -> ImageReport:
-        return audit_one(fixture_image(name), checks, options, lambda message: None)
+        chosen = slow if realistic(name) else options
+        return audit_one(fixture_image(name), checks, chosen, lambda message: None)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         return dict(zip(AUDITED, pool.map(one, AUDITED), strict=True))
@@ -171,7 +174,7 @@ def test_json_report_on_stdout_and_in_a_file_agree(capsys, tmp_path):
     assert statuses["OPS002"] == "skipped"
     assert image["counts"]["high"] >= 1
     finding = next(r for r in image["results"] if r["check"] == "SIZE002")["findings"][0]
-    assert finding["location"]["layer"] == 3
+    assert finding["location"]["layer"] == 4  # numbered from 1, as its `where` says
     assert finding["fix"]
 
 

@@ -389,8 +389,15 @@ def test_missing_dockerfile_is_exit_2_with_the_file_named(capsys, tmp_path):
 def _expected_lines(dockerfile: Path, facts: dict[str, Any]) -> dict[int, int]:
     """Each own layer's line, found by plain text search (not by the module under test): the
     RUN line holding the start of the command, the COPY line ending in the destination, the
-    WORKDIR line naming the directory. No two lines may qualify."""
-    lines = dockerfile.read_text().split("\n")
+    WORKDIR line naming the directory (after `${ARG}` defaults are put in, as the builder records
+    COPY and WORKDIR expanded and RUN as written). No two lines may qualify."""
+    text = dockerfile.read_text()
+    lines = text.split("\n")
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M))
+    expanded = [
+        re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), line)
+        for line in lines
+    ]
     out = {}
     for layer in facts["layers"]:
         step = " ".join((layer["created_by"] or "").split())
@@ -398,13 +405,13 @@ def _expected_lines(dockerfile: Path, facts: dict[str, Any]) -> dict[int, int]:
             keyword, dest = copy.groups()
             hits = [
                 n
-                for n, line in enumerate(lines, 1)
+                for n, line in enumerate(expanded, 1)
                 if line.startswith(keyword + " ") and line.rstrip().endswith(" " + dest)
             ]
         elif workdir := re.search(r"#\(nop\) WORKDIR (.+)$", step):
             hits = [
                 n
-                for n, line in enumerate(lines, 1)
+                for n, line in enumerate(expanded, 1)
                 if line.strip() == "WORKDIR " + workdir.group(1)
             ]
         elif "/bin/sh -c " in step and "#(nop)" not in step:
@@ -465,7 +472,8 @@ def test_sarif_puts_layer_findings_on_the_dockerfile_line(name, capsys, monkeypa
         layers = [
             loc["name"] for loc in image.get("logicalLocations", []) if loc["kind"] == "layer"
         ]
-        layer = int(layers[0].split()[1]) if layers else None
+        # "layer N" counts from 1; `expected` is keyed by the facts' 0-based index.
+        layer = int(layers[0].split()[1]) - 1 if layers else None
         if layer not in expected:
             assert result["locations"] == before["locations"]
             assert "relatedLocations" not in result

@@ -45,7 +45,7 @@ def test_deleted_wheels_are_one_finding_of_size021_not_three():
     facts = example("SIZE003", "good", "27.6 MiB of wheels")
     [finding] = findings(facts, *SIZE_CHECKS)
     assert finding.check == "SIZE021"
-    assert finding.message.startswith("3 wheels (27.6 MiB) deleted in layer 4 (RUN rm -rf")
+    assert finding.message.startswith("3 wheels (27.6 MiB) deleted in layer 5 (RUN rm -rf")
     assert finding.location.layer == 2
     assert finding.location.path == "/tmp/wheels"
 
@@ -74,7 +74,7 @@ def test_waste_no_specific_check_explains_is_still_size003s_in_one_finding():
     [waste] = [f for f in found if f.check == "SIZE003"]
     assert waste.message.startswith("57.2 MiB shipped but invisible")
     assert (
-        "in layer 1 (RUN apt-get install -y build-essential), deleted in layer 3" in waste.message
+        "in layer 2 (RUN apt-get install -y build-essential), deleted in layer 4" in waste.message
     )
     assert "not counted here, reported on their own: 27.6 MiB by SIZE021" in waste.message
     assert "/tmp/wheels" not in waste.message
@@ -101,7 +101,7 @@ def test_a_deleted_pip_cache_is_size002s_alone():
     }
     [finding] = findings(facts, *SIZE_CHECKS)
     assert finding.check == "SIZE002"
-    assert "deleted in layer 4 (RUN /bin/sh -c rm -rf /root/.cache/pip" in finding.message
+    assert "deleted in layer 5 (RUN /bin/sh -c rm -rf /root/.cache/pip" in finding.message
 
 
 # --- one chown -R -------------------------------------------------------------------------------
@@ -115,11 +115,11 @@ def test_one_chown_over_three_layers_is_one_finding_with_its_layers():
     assert finding.severity == "medium"
     assert finding.location.layer == 9
     assert finding.message.startswith(
-        "4113 files (58.2 MiB) are written again by layer 9 "
+        "4113 files (58.2 MiB) are written again by layer 10 "
         "(RUN chown -R django:django /app) only to change their owner"
     )
-    assert "first written by layer 5 (RUN pip install" in finding.message
-    assert "layer 7 (COPY . /app), layer 8 (COPY start /start)" in finding.message
+    assert "first written by layer 6 (RUN pip install" in finding.message
+    assert "layer 8 (COPY . /app), layer 9 (COPY start /start)" in finding.message
 
 
 def test_a_merged_finding_keeps_its_fingerprint_when_its_list_changes():
@@ -346,8 +346,8 @@ def test_one_layer_writing_a_cache_partly_deleted_later_is_one_finding():
     }
     [finding] = findings(facts, "SIZE002")
     assert finding.message == (
-        "pip's cache: 30.5 MiB in 309 file(s) written by layer 3; 28.6 MiB of it deleted in "
-        "layer 5 (RUN rm -rf /root/.cache/pip/http-v2): invisible, yet still shipped in layer 3"
+        "pip's cache: 30.5 MiB in 309 file(s) written by layer 4; 28.6 MiB of it deleted in "
+        "layer 6 (RUN rm -rf /root/.cache/pip/http-v2): invisible, yet still shipped in layer 4"
     )
 
 

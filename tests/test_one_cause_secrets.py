@@ -15,7 +15,8 @@ IMAGE = "registry.example/app:1"
 
 
 def test_a_chown_copy_of_a_secret_is_the_same_secret_named_in_its_first_layer():
-    """The COPY layer's key and the chown layer's unchanged copy: one finding, layer 4, naming 5."""
+    """The COPY layer's key and the chown's unchanged copy: one finding at index 4 (the message
+    numbers layers from 1: layer 5), naming the chown's layer 6."""
     facts = example("SEC006", "bad", "a chown -R re-adding the app's .env and settings")
     by_path = {f.location.path: f for f in findings(facts, "SEC006")}
     assert len(findings(facts, "SEC006")) == 2
@@ -24,7 +25,7 @@ def test_a_chown_copy_of_a_secret_is_the_same_secret_named_in_its_first_layer():
         "critical", "aws-access-key-id", 4)  # fmt: skip
     assert settings.location.created_by.startswith("COPY planted/app/")
     assert (
-        "layer 4 added it, and layer 5 (RUN chown -R app:app /opt/venv /app) wrote the same "
+        "layer 5 added it, and layer 6 (RUN chown -R app:app /opt/venv /app) wrote the same "
         "file again unchanged; visible in the final filesystem" in settings.message
     )
 

@@ -95,7 +95,8 @@ def test_a_chown_copy_is_named_in_the_finding_of_the_layer_that_first_added_it(a
     chown = next(i for i, layer in enumerate(facts["layers"])
                  if "chown -R" in (layer.get("created_by") or ""))  # fmt: skip
     assert {f["location"]["layer"] for f in planted} == {chown - 1}
-    assert all(f"layer {chown} (RUN chown -R app:app /opt/venv /app) wrote the same file "
+    # Messages number layers from 1, the facts' index from 0.
+    assert all(f"layer {chown + 1} (RUN chown -R app:app /opt/venv /app) wrote the same file "
                "again unchanged" in f["message"] for f in planted)  # fmt: skip
 
 

@@ -70,6 +70,18 @@ def test_index_serves_pages_fresh_and_files_cacheable(tmp_path):
             assert "max-age=31536000" in download.headers["Cache-Control"]
 
 
+def test_index_answers_head_with_the_size_and_no_body(tmp_path):
+    """uv asks for a file with HEAD first: the index answers 200 with its length, no body."""
+    wheel = make_wheel(tmp_path)
+    with pkgindex.serve(tmp_path) as url:
+        request = urllib.request.Request(url.replace("/simple", f"/files/{wheel.name}"),
+                                         method="HEAD")  # fmt: skip
+        with urllib.request.urlopen(request) as answer:
+            assert answer.status == 200
+            assert int(answer.headers["Content-Length"]) == wheel.stat().st_size
+            assert answer.read() == b""
+
+
 def test_pip_writes_a_real_http_cache_from_the_index(tmp_path):
     """pip downloading from the index with --trusted-host stores the wheel in its HTTP cache."""
     wheels, cache, out = tmp_path / "wheels", tmp_path / "cache", tmp_path / "out"

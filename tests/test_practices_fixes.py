@@ -110,7 +110,7 @@ def test_dist_upgrade_is_only_a_note():
         step = f"/bin/sh -c apt-get update && apt-get {verb} -y"
         found = findings("SIZE004", {"history": [{"created_by": step, "layer": 1}]})
         assert [(f.severity, f.message) for f in found] == [
-            ("info", f"history step 0 runs `apt-get {verb}`")
+            ("info", f"a build step runs `apt-get {verb}`")
         ]
 
 
@@ -118,8 +118,8 @@ def test_dist_upgrade_is_only_a_note():
 
 
 def test_healthcheck_missing_is_info_and_only_for_images_that_serve():
-    """An EXPOSEd or listening image without HEALTHCHECK is info; a batch job is not reported."""
-    served = findings("OPS004", {"config": {"healthcheck": None, "exposed_ports": ["8000/tcp"]}})
+    """A serving or listening image without HEALTHCHECK is info; a batch job is not reported."""
+    served = findings("OPS004", {"config": {"healthcheck": None, "cmd": ["gunicorn", "app:app"]}})
     assert [f.severity for f in served] == ["info"]
     listening = example("OPS004", "bad", "no EXPOSE, but the lifecycle probe saw")
     assert [f.severity for f in findings("OPS004", listening)] == ["info"]
@@ -252,10 +252,10 @@ def test_waste_inside_a_multi_layer_base_is_not_the_users():
     bad = example("SIZE003", "bad", "the same base, and a user step")
     assert user_wasted_bytes(bad) == 40_000_000
     messages = [f.message for f in findings("SIZE003", bad)]
-    # One finding: the largest groups are listed in it, not one row each.
+    # One finding: the largest groups are listed in it, not one row each; layers numbered from 1.
     [message] = messages
     assert "143.1 MiB more inside the base's 3 layer(s), not counted" in message
-    assert "in layer 3 (RUN pip install -r requirements.txt), deleted in layer 4" in message
+    assert "in layer 4 (RUN pip install -r requirements.txt), deleted in layer 5" in message
 
 
 def test_base_files_the_user_deletes_are_the_users_waste():

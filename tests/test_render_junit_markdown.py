@@ -160,7 +160,7 @@ def test_markdown_heading_counts_and_table():
     assert "**Findings:** 1 critical, 1 high, 1 low" in text
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     assert [row.split(" | ")[0] for row in rows] == ["| `SEC900`", "| `SEC900`", "| `SIZE900`"]
-    assert "layer 3: RUN pip" in text
+    assert "layer 4: RUN pip" in text  # the facts' index 3, numbered from 1
 
 
 def test_markdown_escapes_pipes_newlines_and_html():

@@ -123,7 +123,7 @@ def test_result_location_names_the_image_path_layer_and_config():
     )
     assert location["physicalLocation"]["region"] == {"startLine": 1}
     kinds = {loc["kind"]: loc["name"] for loc in location["logicalLocations"]}
-    assert kinds == {"layer": "layer 3", "historyStep": "RUN pip install x", "configField": "User"}
+    assert kinds == {"layer": "layer 4", "historyStep": "RUN pip install x", "configField": "User"}
     assert "set USER" in result["message"]["text"]
     assert "/etc/x" in result["message"]["text"]
 
@@ -213,7 +213,7 @@ def test_dockerfile_line_is_the_primary_location_of_a_layer_finding():
         "region": {"startLine": 7},
     }
     assert primary["logicalLocations"] == before["SIZE900"]["locations"][0]["logicalLocations"]
-    assert "layer 3" in primary["message"]["text"]
+    assert "layer 4" in primary["message"]["text"]  # index 3, numbered from 1
     assert after["SIZE900"]["relatedLocations"] == [{"id": 1, **before["SIZE900"]["locations"][0]}]
     for unmoved in ("SEC900", "SEC901"):
         assert after[unmoved] == before[unmoved]

@@ -73,7 +73,7 @@ def test_policy_case_exercises_every_kind_of_suppression(produced):
     """The naive-policy golden shows an ignore, the baseline, an expired ignore and an override."""
     image = json.loads(produced("naive-policy")["json"])["images"][0]
     by = {s["check"]: s["suppression"]["by"] for r in image["results"] for s in r["suppressed"]}
-    assert by == {"OPS004": "ignore", "PY007": "baseline", "SIZE002": "baseline"}
+    assert by == {"META001": "ignore", "PY007": "baseline", "SIZE002": "baseline"}
     assert [n for n in image["notices"] if "expired" in n and "SEC001" in n]
     severities = {f["check"]: f["severity"] for r in image["results"] for f in r["findings"]}
     assert severities["PY001"] == "medium"  # the catalog says low

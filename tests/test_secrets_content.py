@@ -90,11 +90,11 @@ def test_findings_say_rule_line_layer_and_how_to_fix(outputs):
         path = finding["location"]["path"]
         line = int(finding["message"].split(f"in {path} line ", 1)[1].split(":", 1)[0])
         assert any(e[:3] == (finding["rule"], path, line) for e in expected), finding["message"]
-        assert finding["location"]["layer"] == PLANTED_LAYER
+        assert finding["location"]["layer"] == PLANTED_LAYER + 1  # reports number from 1
         assert finding["fix"].startswith("Rotate the credential first")
     deleted = [f for f in sec006 if f["location"]["path"] == "/srv/keys/deploy.txt"]
-    assert "deleted in layer 3" in deleted[0]["message"]
-    assert "still shipped in layer 2" in deleted[0]["message"]
+    assert f"deleted in layer {DELETING_LAYER + 1}" in deleted[0]["message"]
+    assert f"still shipped in layer {PLANTED_LAYER + 1}" in deleted[0]["message"]
 
 
 def test_no_output_holds_any_part_of_a_planted_value(outputs, facts_outputs):

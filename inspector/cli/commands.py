@@ -120,7 +120,7 @@ def facts(
         click.echo(json_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False,
                                         default=str)))  # fmt: skip
     else:
-        from inspector.facts.text import render
+        from inspector.report.facts_text import render
 
         click.echo(visible(render(doc)))
 

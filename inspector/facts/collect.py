@@ -334,7 +334,9 @@ def build_facts(
         results[name] = asdict(outcome)
     visible = fs.visible_bytes
     wasted = fs.wasted_bytes
-    target = plan(loaded.image_id, raw.get("architecture"), fs, results["python"], config.env)
+    roots = ((results.get("bytecode") or {}).get("application") or {}).get("roots") or ()
+    target = plan(loaded.image_id, raw.get("architecture"), fs, results["python"], config.env,
+                  app_roots=roots)  # fmt: skip
     found = runtime(target) if runtime else skipped("probes were not requested")
     return Facts(
         schema_version=SCHEMA_VERSION,

@@ -114,7 +114,10 @@ FIELDS: dict[str, str] = {
     ),
     # --- layers ---------------------------------------------------------------------------
     "layers[]": "The image's layers in the order they are applied, base layer first.",
-    "layers[].index": "Position in `layers[]`, 0 being the base layer.",
+    "layers[].index": (
+        "Position in `layers[]`, 0 being the base layer; reports and the `inspector facts` "
+        "summary call it layer index + 1 (layer 1 is the base layer)."
+    ),
     "layers[].digest": (
         "The layer's diff_id, `sha256:<hex>` of the uncompressed tar (not the compressed blob "
         "digest a registry shows)."

@@ -145,6 +145,35 @@ RUNTIME_FIELDS: dict[str, str] = {
         "interpreter's sys.path (another venv, a --user or --prefix tree)."
     ),
     "runtime.static.imports.seconds": "Wall seconds the imports took.",
+    "runtime.static.imports.app_sources_loaded": (
+        "How many of the application's own source files (under "
+        "`python.bytecode.application.roots`) the imports loaded; null when not recorded."
+    ),
+    "runtime.static.imports.app_sources_uncached": (
+        "Those of them that had no .pyc for this interpreter: what every start of the command "
+        "compiles (at most 200 listed)."
+    ),
+    "runtime.static.imports.app_sources_uncached_bytes": (
+        "Bytes of source of those uncached files; null when not recorded."
+    ),
+    "runtime.static.app_sources": (
+        "The application's sources without a .pyc (under `python.bytecode.application.roots`), "
+        "compiled, never run, by the image's Python to find the ones it cannot compile at all; "
+        "null when there are no roots or the probe did not run."
+    ),
+    "runtime.static.app_sources.checked": "How many sources were compiled.",
+    "runtime.static.app_sources.complete": (
+        "False when the 10 s or 32 MiB budget stopped the test before every source was compiled."
+    ),
+    "runtime.static.app_sources.uncompilable[]": (
+        "Sources this Python cannot compile (newer syntax, a broken file): `compileall` fails on "
+        "them and importing them raises SyntaxError (at most 200)."
+    ),
+    "runtime.static.app_sources.uncompilable[].path": "The source file.",
+    "runtime.static.app_sources.uncompilable[].size": "Its size in bytes.",
+    "runtime.static.app_sources.uncompilable[].error": (
+        'The compile error, e.g. "SyntaxError at line 3: invalid syntax".'
+    ),
     "runtime.static.errors": "Parts the probe could not measure, with the exception it got.",
     "runtime.static.log_tail": (
         "The last lines the interpreter printed when it failed or exited non-zero (secrets "

@@ -223,6 +223,8 @@ IMPORT_MARKER = "@@inspector-import-check@@"
 # The import smoke test runs in a child interpreter, so that an import that hangs or kills the
 # process cannot take this report with it. It imports what the image's command imports first,
 # the way that command would (sys.path included), and never calls the application.
+# It also lists the application's source files it loaded (under PARAMS["app_roots"]) and whether
+# each had a .pyc for this interpreter before the import: what a start of the command compiles.
 IMPORT_CHILD = r"""
 import ast, importlib, importlib.util, json, os, re, sys, traceback
 MARKER = "@@inspector-import-check@@"
@@ -322,6 +324,24 @@ def main():
             result["imported"].append(value)
 
 
+def loaded_sources():
+    roots = tuple(r.rstrip("/") + "/" for r in target.get("app_roots") or [])
+    out = []
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path or not path.endswith(".py") or not path.startswith(roots):
+            continue
+        try:
+            size = os.path.getsize(path)
+            cached = os.path.exists(importlib.util.cache_from_source(path))
+        except (OSError, ValueError, NotImplementedError):
+            continue
+        out.append({"path": path, "size": size, "cached": cached})
+        if len(out) >= 5000:
+            break
+    return out
+
+
 try:
     main()
 except BaseException as exc:
@@ -345,6 +365,10 @@ except BaseException as exc:
                 result["raised_in"] = deepest
             else:
                 result["location"] = deepest
+try:
+    result["sources"] = loaded_sources()
+except Exception:
+    result["sources"] = None
 sys.stdout.write("\n" + MARKER + json.dumps(result) + "\n")
 sys.stdout.flush()
 """
@@ -397,6 +421,53 @@ def import_check():
     }
 
 
+# Sources under the application's roots without a .pyc are compiled (never run) to tell the ones
+# this interpreter cannot compile at all (newer syntax, a broken file) from uncached ones.
+SOURCE_SKIP = ("__pycache__", ".git", "node_modules", ".tox", ".nox", ".cache")
+
+
+def uncompilable_sources():
+    roots = PARAMS.get("app_roots") or []
+    if not roots:
+        return None
+    import importlib.util
+    import time
+
+    deadline = time.time() + 10
+    report = {"checked": 0, "complete": True, "uncompilable": []}
+    budget = 32 * 1024 * 1024
+    for root in roots:
+        for top, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d not in SOURCE_SKIP)
+            for name in sorted(files):
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(top, name)
+                try:
+                    if os.path.exists(importlib.util.cache_from_source(path)):
+                        continue
+                    with open(path, "rb") as handle:
+                        source = handle.read(budget + 1)
+                except (OSError, ValueError, NotImplementedError):
+                    continue
+                budget -= len(source)
+                if budget < 0 or time.time() > deadline:
+                    report["complete"] = False
+                    return report
+                report["checked"] += 1
+                try:
+                    compile(source, path, "exec", dont_inherit=True)
+                except (SyntaxError, ValueError) as exc:
+                    line = getattr(exc, "lineno", None)
+                    error = type(exc).__name__ + (f" at line {line}" if line else "")
+                    msg = getattr(exc, "msg", None) or str(exc)
+                    if len(report["uncompilable"]) < 200:
+                        report["uncompilable"].append(
+                            {"path": path, "size": len(source), "error": error + ": " + msg[:200]}
+                        )
+    return report
+
+
 def main():
     doc = {"probe_version": 1}
     ident = attempt("identity", identity, {})
@@ -418,6 +489,7 @@ def main():
     doc["timezone_data"] = attempt("timezone_data", timezone_data)
     doc["sys_path"] = list(sys.path)
     doc["imports"] = attempt("imports", import_check)
+    doc["app_sources"] = attempt("app_sources", uncompilable_sources)
     doc["errors"] = ERRORS
     sys.stdout.write(MARKER + NONCE + json.dumps(doc) + "\n")
     sys.stdout.flush()

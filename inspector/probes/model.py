@@ -44,6 +44,26 @@ class ImportCheck:
     raised_in: str | None = None  # file:line deeper down where it was raised, when elsewhere
     found_elsewhere: tuple[str, ...] = ()  # site dirs of the image that have `module` off sys.path
     seconds: float | None = None
+    # Application sources (under the bytecode analyser's roots) the imports loaded; None unknown.
+    app_sources_loaded: int | None = None
+    app_sources_uncached: tuple[str, ...] = ()  # those without a .pyc for this interpreter
+    app_sources_uncached_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Uncompilable:
+    path: str
+    size: int
+    error: str  # "SyntaxError at line 3: invalid syntax"
+
+
+@dataclass(frozen=True)
+class AppSources:
+    """The application's sources without a .pyc, compiled (never run) by the image's Python."""
+
+    checked: int  # sources compiled
+    complete: bool  # False when the time or size budget stopped it early
+    uncompilable: tuple[Uncompilable, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,7 @@ class StaticProbe:
     ca_bundle: str | None = None
     timezone_data: bool | None = None
     imports: ImportCheck | None = None
+    app_sources: AppSources | None = None
     errors: tuple[str, ...] = ()
     log_tail: tuple[str, ...] = ()
     tampering: tuple[str, ...] = ()  # signs that code in the image imitated or altered the report

@@ -61,6 +61,8 @@ class ProbePlan:
     imports: ImportTarget | None = None
     # top-level module name -> the site-packages directories of the image that hold it
     modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
+    # Where the application's own sources are (python.bytecode.application.roots).
+    app_roots: tuple[str, ...] = ()
 
     def installed_elsewhere(self, module: str | None, searched: Sequence[str]) -> tuple[str, ...]:
         """Site directories that hold `module` but are not among those the interpreter searched."""
@@ -77,6 +79,7 @@ def plan(
     fs: FileSystem,
     python: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
+    app_roots: Sequence[str] = (),
 ) -> ProbePlan:
     """Pick the interpreter the image's own command would run, else the likeliest one."""
     entry = python.get("entrypoint_interpreter") or {}
@@ -117,6 +120,7 @@ def plan(
         frozenset(fs.visible),
         import_target(args, env or {}) if interpreter else None,
         module_index(fs.visible),
+        tuple(app_roots),
     )
 
 

@@ -120,6 +120,7 @@ FIELDS: dict[str, Checker] = {
     "timezone_data": _optional(_bool),
     "sys_path": _list_of(_text),
     "imports": _optional(_imports),
+    "app_sources": _optional(_imports),  # static.app_sources reads its fields defensively
     "errors": _list_of(_text, 100),
 }
 

@@ -26,7 +26,13 @@ from inspector.analysers.secrets import redact_text
 from inspector.probes import containers
 from inspector.probes.exits import clip, tail_lines
 from inspector.probes.limits import ProbeLimits
-from inspector.probes.model import DependencyProblem, ImportCheck, StaticProbe
+from inspector.probes.model import (
+    AppSources,
+    DependencyProblem,
+    ImportCheck,
+    StaticProbe,
+    Uncompilable,
+)
 from inspector.probes.plan import ProbePlan
 from inspector.probes.report_types import typed
 
@@ -55,10 +61,15 @@ def script(plan: ProbePlan, timeout: float = TIMEOUT, nonce: str = "") -> str:
         "app_module": plan.app_module,
         "app_script": plan.app_script,
         "imports": (
-            {"steps": [list(s) for s in imports.steps], "path_entry": imports.path_entry}
+            {
+                "steps": [list(s) for s in imports.steps],
+                "path_entry": imports.path_entry,
+                "app_roots": list(plan.app_roots),
+            }
             if imports
             else None
         ),
+        "app_roots": list(plan.app_roots),
         "import_timeout": round(min(IMPORT_TIMEOUT, timeout / 3), 1),
         "nonce": nonce,
     }
@@ -230,6 +241,7 @@ def parse(
         ca_bundle=doc.get("ca_bundle"),
         timezone_data=doc.get("timezone_data"),
         imports=import_check(doc.get("imports"), plan, doc.get("sys_path") or ()),
+        app_sources=app_sources(doc.get("app_sources")),
         errors=(*wrong, *(doc.get("errors") or ())),
         log_tail=tail if exit_code else (),
         tampering=tuple(dict.fromkeys(tampering)),
@@ -254,6 +266,7 @@ def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | No
     module = clip(found.get("module"))
     paths = [str(p) for p in searched] if isinstance(searched, list) else []
     imported = found.get("imported")
+    loaded, uncached, uncached_bytes = _loaded_sources(found)
     return ImportCheck(
         command=plan.imports.command,
         status=status,
@@ -267,7 +280,34 @@ def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | No
         raised_in=clip(found.get("raised_in")),
         found_elsewhere=plan.installed_elsewhere(module, paths) if verdict == "broken" else (),
         seconds=found.get("seconds") if isinstance(found.get("seconds"), (int, float)) else None,
+        app_sources_loaded=loaded,
+        app_sources_uncached=uncached,
+        app_sources_uncached_bytes=uncached_bytes,
     )
+
+
+def _loaded_sources(found: Any) -> tuple[int | None, tuple[str, ...], int | None]:
+    """(application sources the import test loaded, those without a .pyc, their bytes)."""
+    sources = found.get("sources")
+    if not isinstance(sources, list):
+        return None, (), None
+    rows = [s for s in sources if isinstance(s, dict) and isinstance(s.get("path"), str)]
+    uncached = [s for s in rows if s.get("cached") is False]
+    size = sum(s["size"] for s in uncached if isinstance(s.get("size"), int))
+    return len(rows), tuple(clip(s["path"]) or "" for s in uncached[:200]), size
+
+
+def app_sources(found: Any) -> AppSources | None:
+    """The compile test of the application's uncached sources, as facts."""
+    if not isinstance(found, dict) or not isinstance(found.get("checked"), int):
+        return None
+    failed = []
+    for item in found.get("uncompilable") or []:
+        if isinstance(item, dict) and isinstance(item.get("path"), str):
+            size = item.get("size") if isinstance(item.get("size"), int) else 0
+            failed.append(Uncompilable(clip(item["path"]) or "", size,
+                                       clip(item.get("error"), 300) or ""))  # fmt: skip
+    return AppSources(found["checked"], found.get("complete") is True, tuple(failed[:200]))
 
 
 def _writable(found: dict[str, Any], plan: ProbePlan) -> dict[str, bool]:

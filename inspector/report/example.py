@@ -38,7 +38,7 @@ def example() -> ImageReport:
     )
     cache = _finding(
         "SIZE002",
-        "pip's cache: 14.2 MB in 212 file(s) written by layer 3",
+        "pip's cache: 14.2 MiB in 212 file(s) written by layer 4",
         Location(layer=3, created_by=_PIP_STEP, path="/root/.cache/pip"),
     )
     results = (  # sorted by check id, as the engine runs them

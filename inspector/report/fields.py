@@ -156,7 +156,10 @@ _FINDING_FIELDS: dict[str, Field] = {
         "string", 'The image config field, e.g. "User", "Cmd", "Env.PYTHONFAULTHANDLER".'
     ),
     "location.layer": Field(
-        "integer", "Index of the layer (0 is the base layer), as `layers[]` in docs/facts.md."
+        "integer",
+        "The layer's number as `where` shows it: 1 is the bottom (base) layer, counting up in "
+        "build order, so it is `layers[N-1]` in docs/facts.md; `created_by` says which history "
+        "step (Dockerfile instruction) made it.",
     ),
     "location.created_by": Field(
         "string", "The history step that made `layer`, as the builder recorded it."
@@ -178,7 +181,7 @@ _FINDING_FIELDS: dict[str, Field] = {
     ),
     "where": Field(
         "string",
-        'The location as one readable line, e.g. "/root/.cache/pip; layer 3: RUN pip install '
+        'The location as one readable line, e.g. "/root/.cache/pip; layer 4: RUN pip install '
         '…"; "image" when the location is empty.',
     ),
     "fix": Field("string", "The one-line fix."),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from checks.model import SEVERITIES, Finding, Suppressed
+from checks.model import SEVERITIES, Finding, Suppressed, layer_number
 from inspector import __version__
 from inspector.report.model import ImageReport
 from inspector.safetext import json_text
@@ -59,6 +59,8 @@ def _image(report: ImageReport) -> dict[str, Any]:
 
 def _finding(report: ImageReport, finding: Finding) -> dict[str, Any]:
     location = {k: v for k, v in asdict(finding.location).items() if v is not None}
+    if finding.location.layer is not None:  # numbered as `where` says it, 1 for the base layer
+        location["layer"] = layer_number(finding.location.layer)
     line = report.dockerfile_lines.get(finding.location.layer)  # type: ignore[arg-type]
     if report.dockerfile and line is not None:
         location["dockerfile"] = {"path": report.dockerfile, "line": line}

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from checks.docs import explain
-from checks.model import Check, Finding, Suppressed
+from checks.model import Check, Finding, Suppressed, layer_name, layer_number
 from inspector import __version__
 from inspector.report.fingerprint import fingerprint
 from inspector.report.model import ImageReport
@@ -144,7 +144,9 @@ def _instruction(dockerfile: str, line: int, layer: int, image: dict[str, Any]) 
             "artifactLocation": {"uri": dockerfile_uri(dockerfile)},
             "region": {"startLine": line},
         },
-        "message": {"text": f"this instruction made layer {layer} ({image['message']['text']})"},
+        "message": {
+            "text": f"this instruction made {layer_name(layer)} ({image['message']['text']})"
+        },
     }
     if "logicalLocations" in image:
         location["logicalLocations"] = image["logicalLocations"]
@@ -156,10 +158,11 @@ def _location(report: ImageReport, finding: Finding) -> dict[str, Any]:
     ref = report.reference
     logical: list[dict[str, Any]] = []
     if loc.layer is not None:
-        logical.append(_logical(f"layer {loc.layer}", "layer", f"{ref}#layer/{loc.layer}"))
+        number = layer_number(loc.layer)
+        logical.append(_logical(layer_name(loc.layer), "layer", f"{ref}#layer/{number}"))
         if loc.created_by:
             step = " ".join(loc.created_by.split())
-            logical.append(_logical(step, "historyStep", f"{ref}#layer/{loc.layer}/history"))
+            logical.append(_logical(step, "historyStep", f"{ref}#layer/{number}/history"))
     if loc.config:
         logical.append(_logical(loc.config, "configField", f"{ref}#config/{loc.config}"))
     if loc.runtime:

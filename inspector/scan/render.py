@@ -16,7 +16,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from checks.model import SEVERITIES, severity_rank
+from checks.model import SEVERITIES, severity_rank, shorten
 from inspector import __version__
 from inspector.safetext import json_text, visible
 from inspector.scan.store import ImageRow, RunRow, ShardRow, Store
@@ -264,8 +264,7 @@ def _bare(repository: str) -> str:
 
 
 def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(text, width)
 
 
 def _table(report: RunReport) -> str:

@@ -7,6 +7,9 @@ from typing import Any
 
 from tabulate import tabulate
 
+from checks.access import size as _size
+from checks.model import layer_number, shorten
+
 
 def _secret_owner(secret: dict[str, Any]) -> str:
     """`SQLAlchemy (docs)` for a file a package installed; empty for the image's own files."""
@@ -17,17 +20,12 @@ def _secret_owner(secret: dict[str, Any]) -> str:
 
 
 def size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
+    """The findings' size formatter (binary units), so a summary and a report say the same."""
+    return "?" if n is None else _size(n)
 
 
 def short(text: str | None, width: int = 70) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(text or "", width)
 
 
 def _argv(argv: list[str] | None, form: str | None) -> str:
@@ -91,7 +89,7 @@ def render(doc: dict[str, Any]) -> str:
                         s.get("kind"),
                         s.get("where"),
                         s.get("path") or s.get("name"),
-                        s.get("layer"),
+                        layer_number(s["layer"]) if s.get("layer") is not None else "",
                         "yes" if s.get("deleted") else "",
                         _secret_owner(s),
                     )
@@ -103,7 +101,7 @@ def render(doc: dict[str, Any]) -> str:
         )
     layer_rows = [
         (
-            layer["index"],
+            layer_number(layer["index"]),
             size(layer["size"]),
             size(layer["wasted_bytes"]) if layer["wasted_bytes"] else "",
             short(layer["created_by"]) or "(not recorded)",
@@ -119,7 +117,7 @@ def render(doc: dict[str, Any]) -> str:
             (
                 size(w["bytes"]),
                 w["files"],
-                f"{w['layer']} → {w['removed_in']}",
+                f"{layer_number(w['layer'])} → {layer_number(w['removed_in'])}",
                 w["how"],
                 short(w["examples"][0] if w["examples"] else "", 50),
             )
