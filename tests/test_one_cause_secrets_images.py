@@ -82,8 +82,9 @@ def test_each_third_party_distribution_is_one_info_finding(audited, name):
     assert len(third_party) == len(owners), [f["message"][:120] for f in third_party]
     assert {f["severity"] for f in third_party} == {"info"}
     (sqlalchemy,) = [f for f in third_party if " of SQLAlchemy " in f["message"]]
+    # The report numbers layers from 1, the facts' index from 0.
     matches = sum(1 for s in facts["secrets"] if s.get("owner") == "SQLAlchemy"
-                  and s.get("layer") == sqlalchemy["location"]["layer"])  # fmt: skip
+                  and s.get("layer") == sqlalchemy["location"]["layer"] - 1)  # fmt: skip
     assert sqlalchemy["message"].startswith(f"{matches} credential-shaped examples")
     assert matches > 20
 
@@ -94,8 +95,9 @@ def test_a_chown_copy_is_named_in_the_finding_of_the_layer_that_first_added_it(a
     planted = [f for f in found if _path(f).startswith("/app/")]
     chown = next(i for i, layer in enumerate(facts["layers"])
                  if "chown -R" in (layer.get("created_by") or ""))  # fmt: skip
-    assert {f["location"]["layer"] for f in planted} == {chown - 1}
-    # Messages number layers from 1, the facts' index from 0.
+    # The report and its messages number layers from 1, the facts' index from 0: the COPY
+    # before the chown is index chown - 1, layer chown.
+    assert {f["location"]["layer"] for f in planted} == {chown}
     assert all(f"layer {chown + 1} (RUN chown -R app:app /opt/venv /app) wrote the same file "
                "again unchanged" in f["message"] for f in planted)  # fmt: skip
 
