@@ -296,6 +296,8 @@ _LEAK_WORDS = {
 # Files that say how the image is built: harmless, and one cause however many there are (the
 # context was copied whole), so one finding lists them.
 _BUILD_FILES = frozenset({"dockerfile", "compose"})
+# Files that hold settings: when one holds a secret, SEC006 reports it there.
+_SECRET_HOLDERS = frozenset({"env_file", "envrc"})
 # The fix itself, not a leak: older facts list it.
 _NOT_LEAKS = frozenset({"dockerignore"})
 # What each kind can give away. Build files and editor settings describe how the image is made,
@@ -315,6 +317,7 @@ _LEAK_SEVERITY = {
     severity="medium",
     category="security",
     needs=("files",),
+    wants=("secrets",),
     fix="Add a .dockerignore (`.git`, `.env*`, `.venv`, `node_modules`, `*.tfstate`, "
     "`Dockerfile*`, IDE dirs) and COPY explicit paths instead of `COPY . .`.",
     dockle=("DKL-LI-0003",),
@@ -336,7 +339,9 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
     Compose files are info, all of them in one finding that lists them (one `COPY . .` copied
     them all), and so is a dotenv template (`.env.example`, `.env.sample`): they say how the
     image is built, not secrets, and a credential written inside any file is reported by
-    SEC006 on its own.
+    SEC006 on its own. A `.env` or `.envrc` holding a secret is not reported here: SEC006's
+    finding for that secret names the file, and one fix (rotate it, keep the file out) covers
+    both.
 
     ## Why it matters
     `COPY . .` without a `.dockerignore` ships whatever the checkout holds: `.git` with the
@@ -371,9 +376,12 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
       images, https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     build_files: list[dict[str, Any]] = []
+    # Visible files SEC006 reports a secret in: a dotenv's secret is that finding, not this one.
+    with_secret = {s.get("path") for s in facts.get("secrets") or []
+                   if s.get("where") == "file" and not s.get("deleted")}  # fmt: skip
     for leak in _files(facts).get("context_leaks") or []:
         name = leak.get("name") or "?"
-        if name in _NOT_LEAKS:
+        if name in _NOT_LEAKS or (name in _SECRET_HOLDERS and leak.get("path") in with_secret):
             continue
         if name in _BUILD_FILES:
             build_files.append(leak)

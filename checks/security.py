@@ -7,8 +7,19 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from checks import secret_files
 from checks.access import app_process, at_layer, config, lifecycle, static_probe, step
-from checks.model import Context, Facts, Found, Location, Skip, layer_name, severity_rank
+from checks.model import (
+    Context,
+    Facts,
+    Found,
+    Location,
+    Skip,
+    command,
+    layer_name,
+    severity_rank,
+    shorten,
+)
 from checks.registry import check
 
 
@@ -267,6 +278,7 @@ _LIKELY_CREDENTIALS = frozenset({
     "password-setting",
 })  # fmt: skip
 _PACKAGE_WORDS = {"python": "a Python distribution", "os": "an OS package", "npm": "an npm package"}
+_FILE_WORDS = {"vendored": "vendored code"}
 _HINT_LENGTH = re.compile(r"\((\d+) (?:chars|bytes)\)")
 # A PEM private key is hundreds of characters; a short "key" in a command is a header being
 # printed or grepped for, not a key.
@@ -514,6 +526,15 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     does a distribution installed from a local directory (`pip install .` of the project).
     `[[ignores]]` accept findings by path and by rule (`rules = ["jwt"]`).
 
+    One secret is one finding. A package's examples are one info finding per distribution (or
+    OS or npm package): how many matches in how many files, a few of them, under which
+    directory. A later layer that writes the same file again unchanged (`chown -R`,
+    `chmod -R`, a second `COPY`) stores a second copy of every secret in it: the same value at
+    the same path and line is reported once, in the layer that first added it, naming the
+    layers that copied it again. A dotenv file whose secret-looking variables the content scan
+    found one by one is reported through those values (each names the file and line), not once
+    more as a dotenv file; SEC023 leaves such a file to this check.
+
     ## Why it matters
     "Deleting a file does not actually remove it from the image … anyone with access to the
     image can extract it" (https://pythonspeed.com/articles/docker-build-secrets/): each layer
@@ -542,33 +563,96 @@ def secret_in_layer_files(facts: Facts, ctx: Context) -> Iterator[Found]:
     - Practice: #5 Runtime secrets don't belong in the image: "Don't leak your Docker image's build
       secrets", https://pythonspeed.com/articles/docker-build-secrets/
     """
-    layers = facts.get("layers") or []
-    for secret in _secrets(facts, "file"):
-        layer, removed = secret.get("layer"), secret.get("removed_in")
-        if secret.get("deleted"):
-            by = _instruction(step(facts, removed)) if removed is not None else None
-            by_text = f" ({by})" if by else ""
-            how = secret.get("removal") or "deleted"
-            state = (
-                f"{how} in {layer_name(removed)}{by_text}, yet still shipped in {layer_name(layer)}"
-                if removed is not None and removed < len(layers)
-                else f"deleted later, yet still shipped in {layer_name(layer)}"
-            )
-        else:
-            state = "visible in the final filesystem"
-        test = " (looks like test or documentation material)" if secret.get(
-            "likely_test_fixture") else ""  # fmt: skip
-        if secret.get("owner_kind") not in (None, "app"):
-            owner = secret.get("owner") or _PACKAGE_WORDS.get(secret.get("owner_kind"), "a package")
-            test += f" (third-party: {owner}, {secret.get('file_kind') or 'code'})"
-        line = f" line {secret['line']}" if secret.get("line") else ""
-        yield Found(
-            f"{secret.get('kind')} in {secret.get('path')}{line}: {secret.get('hint')}; "
-            f"{state}{test}",
-            Location(layer=layer, created_by=secret.get("created_by"), path=secret.get("path")),
-            severity=_secret_severity(secret),
-            rule=secret.get("kind"),
+    secrets = _secrets(facts, "file")
+    third_party: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
+    for copies in secret_files.copies(secrets):
+        first = copies[0]
+        if secret_files.said_by_content(first, secrets):
+            continue
+        severity = _secret_severity(first)
+        if severity == "info" and first.get("owner_kind") not in (None, "app"):
+            third_party.setdefault(secret_files.owner(first), []).append(copies)
+            continue
+        yield _file_secret_found(facts, copies, severity)
+    for (owner_kind, owner), groups in third_party.items():
+        yield _package_examples_found(facts, owner_kind, owner, groups)
+
+
+def _shipped(facts: Facts, first: dict[str, Any], last: dict[str, Any]) -> str:
+    """Where the secret is now: in the final filesystem, or only in the layers' tars."""
+    if not last.get("deleted"):
+        return "visible in the final filesystem"
+    removed = last.get("removed_in")
+    layer = first.get("layer")
+    if removed is None or removed >= len(facts.get("layers") or []):
+        return f"deleted later, yet still shipped in {layer_name(layer)}"
+    by = _instruction(step(facts, removed))
+    by_text = f" ({by})" if by else ""
+    return (
+        f"{last.get('removal') or 'deleted'} in {layer_name(removed)}{by_text}, yet still "
+        f"shipped in {layer_name(layer)}"
+    )
+
+
+def _file_secret_found(facts: Facts, copies: list[dict[str, Any]], severity: str) -> Found:
+    """One secret, however many layers wrote its file: named in the layer that first added it."""
+    first, last = copies[0], copies[-1]
+    test = " (looks like test or documentation material)" if first.get(
+        "likely_test_fixture") else ""  # fmt: skip
+    if first.get("owner_kind") not in (None, "app"):
+        owner = first.get("owner") or _PACKAGE_WORDS.get(first.get("owner_kind"), "a package")
+        test += f" (third-party: {owner}, {first.get('file_kind') or 'code'})"
+    line = f" line {first['line']}" if first.get("line") else ""
+    what = f"{first.get('kind')} in {first.get('path')}{line}: {first.get('hint')}"
+    again = ""
+    if len(copies) > 1:
+        later = []
+        for copy in copies[1:]:
+            # The analyser's redacted copy, as its Dockerfile line.
+            by = shorten(command(copy["created_by"]), 80) if copy.get("created_by") else None
+            later.append(layer_name(copy.get("layer")) + (f" ({by})" if by else ""))
+        again = (
+            f"; one secret: {layer_name(first.get('layer'))} added it, and {', '.join(later)} "
+            "wrote the same file again unchanged"
         )
+    return Found(
+        f"{what}{again}; {_shipped(facts, first, last)}{test}",
+        Location(
+            layer=first.get("layer"), created_by=first.get("created_by"), path=first.get("path")
+        ),
+        severity=severity,
+        rule=first.get("kind"),
+        # The later copies are detail (a chown added or dropped): the secret stays the same one.
+        identity=f"{what}{test}" if again else None,
+    )
+
+
+def _package_examples_found(facts: Facts, owner_kind: str, owner: str,
+                            groups: list[list[dict[str, Any]]]) -> Found:  # fmt: skip
+    """One info finding for one package's credential-shaped examples: docstrings, METADATA,
+    tests and vendored bundles, counted, with a few of their files."""
+    summary = secret_files.rollup(groups)
+    name = owner or _PACKAGE_WORDS.get(owner_kind, "a package")
+    words = _PACKAGE_WORDS.get(owner_kind, "a package")
+    matches, files = summary["matches"], summary["files"]
+    shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    kinds = ", ".join(summary["kinds"])
+    file_kinds = ", ".join(_FILE_WORDS.get(k, k) for k in summary["file_kinds"])
+    return Found(
+        f"{matches} credential-shaped example{'s' if matches != 1 else ''} ({kinds}) in "
+        f"{len(files)} file{'s' if len(files) != 1 else ''} of {name} ({words}: its "
+        f"{file_kinds}) under {summary['under']}: {shown}; third-party "
+        "examples and test data, not this image's credentials",
+        # created_by is the analyser's redacted copy: a step's own text may hold a credential.
+        Location(layer=summary["layer"], created_by=summary["created_by"], path=summary["path"]),
+        severity="info",
+        # One kind (PyJWT's README token): an ignore by rule still matches it.
+        rule=summary["kinds"][0] if len(summary["kinds"]) == 1 else None,
+        fix=f"Nothing to rotate: these are {name}'s own examples. Accept them with an "
+        "`[[ignores]]` entry by path if they distract.",
+        # How many examples a release of the package carries changes; the package does not.
+        identity=f"third-party examples in {owner_kind} {name}",
+    )
 
 
 # --- privilege in files -------------------------------------------------------------------------

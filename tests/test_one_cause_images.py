@@ -39,7 +39,7 @@ def test_deleted_wheels_are_reported_once(audited):
     report = audited["dd-one-cause"]
     [finding] = mentioning(report, "/tmp/wheels")
     assert finding.check == "SIZE021"
-    assert "deleted in layer 6 (RUN python3 -m pip uninstall" in finding.message
+    assert "deleted in layer 7 (RUN python3 -m pip uninstall" in finding.message
 
 
 def test_waste_nothing_else_explains_is_size003s_in_one_finding(audited):
@@ -47,7 +47,7 @@ def test_waste_nothing_else_explains_is_size003s_in_one_finding(audited):
     (SIZE021's), the chown copies (SIZE022's) and the 3 KiB useradd rewrote in /etc."""
     report = audited["dd-one-cause"]
     [finding] = [f for f in report.findings if f.check == "SIZE003"]
-    assert "deleted in layer 6 (RUN python3 -m pip uninstall" in finding.message
+    assert "deleted in layer 7 (RUN python3 -m pip uninstall" in finding.message
     assert "e.g. /usr/local/bin/uv" in finding.message
     assert "reported on their own: 44.4 MiB by SIZE022, 18.6 MiB by SIZE021" in finding.message
     assert "/etc/passwd" not in finding.message
@@ -61,7 +61,7 @@ def test_one_chown_r_is_one_finding(audited):
              and f.check.startswith("SIZE")]  # fmt: skip
     [finding] = chown
     assert (finding.check, finding.severity) == ("SIZE022", "medium")
-    assert "first written by layer 5" in finding.message
+    assert "first written by layer 6" in finding.message
 
 
 def test_build_files_are_one_finding_and_dockerignore_none(audited):

@@ -360,4 +360,4 @@ def test_a_third_party_finding_names_its_package_and_kind():
         "hint": "h", "layer": 0, "deleted": False, "likely_test_fixture": False,
         "owner_kind": "python", "owner": "PyJWT", "file_kind": "docs"}]}  # fmt: skip
     (finding,) = run_check(catalog()["SEC006"], facts, Context()).findings
-    assert "third-party: PyJWT, docs" in finding.message
+    assert "of PyJWT (a Python distribution: its docs)" in finding.message

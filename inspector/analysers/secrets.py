@@ -594,11 +594,22 @@ class _Whose:
 
 
 def _file_secret(
-    steps: _Steps, whose: _Whose, kind: str, path: str, version: Version, hint: str, live: bool
+    steps: _Steps,
+    whose: _Whose,
+    kind: str,
+    path: str,
+    version: Version,
+    hint: str,
+    text: str | None,
 ) -> Secret:
+    live = kind == PRIVATE_KEY and text is not None and secret_rules.key_body_live(text)
+    # A file found by its name has no one value: its whole text is the fingerprint, so a later
+    # layer writing the same file again (`chown -R`) is told apart from one that changed it.
+    found = secret_rules.fingerprint(text) if text is not None else None
     return Secret(kind, IN_FILE, path, None, version.layer, None, steps(version.layer),
                   version.removed_in is not None, version.removed_in, hint, _test_fixture(path),
-                  removal=version.removal, live_format=live, **whose(path))  # fmt: skip
+                  removal=version.removal, fingerprint=found, live_format=live,
+                  **whose(path))  # fmt: skip
 
 
 def _git_repo(path: str) -> str | None:
@@ -657,8 +668,7 @@ def _files(data: ImageData) -> Iterator[Secret]:
             text = content.decode("utf-8", "replace") if content is not None else None
             hint = _file_hint(rule, path, text, version.entry.size)
             if hint is not None:
-                live = rule == PRIVATE_KEY and text is not None and secret_rules.key_body_live(text)
-                yield _file_secret(steps, whose, rule, path, version, hint, live)
+                yield _file_secret(steps, whose, rule, path, version, hint, text)
 
 
 def analyse(data: ImageData) -> Secrets:

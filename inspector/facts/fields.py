@@ -415,7 +415,9 @@ FIELDS: dict[str, str] = {
     ),
     "secrets[].fingerprint": (
         "8 hex digits of the value's sha256, to tell two leaks apart (the same credential in two "
-        "files has the same fingerprint); null when the value is not measured."
+        "files has the same fingerprint); for a file found by its name (a key, `.netrc`, a "
+        "dotenv), of the file's whole text, so a later layer writing the same file again is the "
+        "same secret; null when the value is not measured."
     ),
     "secrets[].owner_kind": (
         'Who installed the file: "python" (listed in an installed distribution\'s RECORD or '
