@@ -417,7 +417,9 @@ def _expected_lines(dockerfile: Path, facts: dict[str, Any]) -> dict[int, int]:
         elif "/bin/sh -c " in step and "#(nop)" not in step:
             start = step.split("/bin/sh -c ", 1)[1][:25]
             hits = [
-                n for n, line in enumerate(lines, 1) if line.startswith("RUN ") and start in line
+                n
+                for n, line in enumerate(lines, 1)
+                if line.startswith("RUN ") and start in _joined(lines, n - 1)
             ]
         else:
             continue
@@ -426,6 +428,17 @@ def _expected_lines(dockerfile: Path, facts: dict[str, Any]) -> dict[int, int]:
         if hits:
             out[layer["index"]] = hits[0]
     return out
+
+
+def _joined(lines: list[str], index: int) -> str:
+    """The instruction starting at `lines[index]` with its `\\` continuations joined, spaces
+    collapsed as the builder records a RUN (a short first line must still match)."""
+    parts = []
+    for line in lines[index:]:
+        parts.append(line.rstrip().removesuffix("\\"))
+        if not line.rstrip().endswith("\\"):
+            break
+    return " ".join(" ".join(parts).split())
 
 
 FIXTURE_NAMES = sorted(d.name for d in FIXTURES.iterdir() if (d / "Dockerfile").is_file())

@@ -121,7 +121,7 @@ def test_chown_dup_facts_and_checks(facts_of):
     assert sorted(found) == ["SIZE022"]
     [finding] = found["SIZE022"]
     assert finding.severity == "medium"
-    assert "first written by layer 3" in finding.message
+    assert "first written by layer 4" in finding.message
 
 
 # --- apt-leftovers (the toolchain check) -------------------------------------------------------
