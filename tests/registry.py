@@ -143,17 +143,6 @@ def _unverified() -> ssl.SSLContext:
     return context
 
 
-def outward_address() -> str | None:
-    """This machine's address on its network (not loopback), or None when it has none."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.connect(("10.255.255.255", 1))  # no packet is sent: it only picks a route
-        except OSError:
-            return None
-        address = sock.getsockname()[0]
-    return None if address.startswith("127.") else address
-
-
 def blob_gets(workdir: Path, repository: str) -> list[str]:
     """The digests of every blob GET the registry's access log holds for `repository`."""
     marker = f'"GET /v2/{repository}/blobs/'
