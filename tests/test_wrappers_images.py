@@ -16,6 +16,7 @@ from checks.model import Context, Finding
 from inspector.facts.collect import collect
 from inspector.probes import ProbeOptions
 from tests.conftest import fixture_image
+from tests.precision import REALISTIC_GRACE, REALISTIC_WARMUP, realistic
 from tests.test_audit import golden
 
 pytestmark = pytest.mark.docker
@@ -30,7 +31,12 @@ def audited(docker_client) -> dict[str, tuple[dict[str, Any], dict[str, list[Fin
     """Each fixture's facts (probes included) and the findings of every check, by check id."""
     out = {}
     for name in FIXTURES:
-        facts = collect(fixture_image(name), probe=ProbeOptions(warmup=2, grace=3)).to_json()
+        probe = (
+            ProbeOptions(warmup=REALISTIC_WARMUP, grace=REALISTIC_GRACE)
+            if realistic(name)
+            else ProbeOptions(warmup=2, grace=3)
+        )
+        facts = collect(fixture_image(name), probe=probe).to_json()
         results = run_checks(facts, list(catalog().values()), NOW)
         out[name] = facts, {r.check.id: list(r.findings) for r in results if r.status == "failed"}
     return out
