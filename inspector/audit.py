@@ -6,10 +6,11 @@ export, the probes' warm-up and stop), not to our CPU.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from checks.engine import run_checks
 from checks.metadata import reference_notice
@@ -78,7 +79,31 @@ def audit_one(
         notices=notices,
         dockerfile=dockerfile.path if dockerfile else None,
         dockerfile_lines=dockerfile.locate(doc) if dockerfile else {},
+        image=doc["image"],
+        inventory=judged_inventory(doc),
+        vulnerabilities=doc.get("vulnerabilities"),
     )
+
+
+def judged_inventory(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The facts' inventory with each component's reachability, judged by the sys.path matching
+    used (the static probe's when it ran), so SBOMs say what the findings say."""
+    inventory = doc.get("inventory")
+    if inventory is None:
+        return None
+    from inspector.analysers.inventory import Component, reachability
+
+    vulns = doc.get("vulnerabilities") or {}
+    import_path = list(vulns.get("import_path") or inventory.get("import_path") or ())
+    source = vulns.get("import_path_source") or ("static" if import_path else None)
+    fields = {f.name for f in dataclasses.fields(Component)}
+    path = tuple(import_path)
+    components = [
+        {**c, "reachability": reachability(Component(**{k: c[k] for k in fields}), path)}
+        for c in inventory.get("components") or ()
+    ]
+    return {**inventory, "components": components, "import_path": import_path,
+            "import_path_source": source}  # fmt: skip
 
 
 def audit(

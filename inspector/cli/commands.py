@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -22,7 +23,7 @@ from inspector.errors import InspectorError
 from inspector.policy.config import Policy, load
 from inspector.policy.gate import Gate
 from inspector.probes import ProbeOptions
-from inspector.report.formats import FORMATS
+from inspector.report.formats import FORMATS, SBOM_EXTENSIONS, SBOM_FORMATS
 from inspector.safetext import json_text, visible
 from inspector.sources import PULL_POLICIES
 
@@ -223,10 +224,11 @@ def _run(scan: _Scan) -> list[ImageReport]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(FORMATS)),
+    type=click.Choice([*FORMATS, *SBOM_FORMATS]),
     default="table",
     show_default=True,
-    help="The report on stdout.",
+    help="The report on stdout; cyclonedx (CycloneDX 1.6) and spdx (SPDX 2.3) print the SBOM of "
+    "the one image audited (docs/sbom.md).",
 )
 @click.option(
     "-o",
@@ -234,7 +236,9 @@ def _run(scan: _Scan) -> list[ImageReport]:
     "outputs",
     multiple=True,
     metavar="FORMAT=FILE",
-    help="Also write the report in FORMAT to FILE (repeatable).",
+    help="Also write the report in FORMAT to FILE (repeatable). An SBOM format writes one "
+    "document per image: to FILE for one image, else into the directory FILE (made if "
+    "missing; also when FILE ends with / or is a directory) as REF.cdx.json or REF.spdx.json.",
 )
 @click.option(
     "--fail-on",
@@ -276,9 +280,10 @@ def audit(
     from inspector.report.formats import render
     from inspector.report.model import exit_code
 
-    files = _outputs(outputs, list(FORMATS))
+    files = _outputs(outputs, [*FORMATS, *SBOM_FORMATS])
     # The policy decides the baseline's default, so read the policy first.
     scan = _scan(**scan_args, dockerfile=_dockerfile(dockerfile) if dockerfile else None)
+    _sbom_fits(fmt, files, len(scan.refs))
     baseline_file = baseline_path or scan.policy.baseline
     if baseline_file:
         gate = replace(scan.options.gate, baseline=read_baseline(Path(baseline_file)))
@@ -289,9 +294,17 @@ def audit(
     # Colour only for the table on stdout, when the reader's terminal (or FORCE_COLOR) wants it.
     colour = fmt == "table" and render_table.use_colour(sys.stdout.isatty(), os.environ)
     threshold = fail_on or scan.policy.fail_on or "high"
-    text = render(fmt, reports, fail_on=threshold, colour=colour)
-    click.echo(text, nl=False, color=colour or None)
+    if fmt in SBOM_FORMATS:
+        # An image that could not be audited has no SBOM: stdout stays empty, stderr says why.
+        if not reports[0].error:
+            click.echo(render(fmt, reports), nl=False)
+    else:
+        text = render(fmt, reports, fail_on=threshold, colour=colour)
+        click.echo(text, nl=False, color=colour or None)
     for name, path in files:
+        if name in SBOM_FORMATS:
+            _write_sboms(name, path, reports)
+            continue
         try:
             with open(path, "w", encoding="utf-8") as out:
                 out.write(render(name, reports, fail_on=threshold))
@@ -302,6 +315,65 @@ def audit(
             click.echo(visible(f"inspector: error: {report.reference}: {report.error}"), err=True)
     code = exit_code(reports, threshold)
     return 0 if exit_zero and code == 1 else code
+
+
+def _sbom_dir(path: str, images: int) -> bool:
+    """Whether `-o SBOM=path` names a directory of one document per image."""
+    return images > 1 or path.endswith("/") or Path(path).is_dir()
+
+
+def _sbom_fits(fmt: str, files: Sequence[tuple[str, str]], images: int) -> None:
+    """Refuse, before auditing anything, SBOMs that cannot be written as asked: an SBOM
+    describes one image, so several cannot share stdout or one file."""
+    if fmt in SBOM_FORMATS and images > 1:
+        raise click.UsageError(
+            f"--format {fmt} prints the SBOM of one image, and {images} were given: write one "
+            f"document per image with -o {fmt}=DIR/"
+        )
+    for name, path in files:
+        if name in SBOM_FORMATS and _sbom_dir(path, images) and Path(path).exists() \
+                and not Path(path).is_dir():  # fmt: skip
+            raise click.UsageError(
+                f"-o {name}={path}: {images} images get one {name} document each, so {path} "
+                "must be a directory, and it is a file"
+            )
+
+
+def _write_sboms(name: str, path: str, reports: Sequence[ImageReport]) -> None:
+    """One SBOM document per audited image, to `path` or into the directory `path`."""
+    from inspector.report.formats import render
+
+    audited = [r for r in reports if not r.error]
+    if not _sbom_dir(path, len(reports)):
+        targets = [(Path(path), r) for r in audited]
+    else:
+        directory = Path(path)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InspectorError(f"cannot make the directory {path} for the {name} SBOMs: "
+                                 f"{exc}") from exc  # fmt: skip
+        targets = list(zip(_sbom_names(directory, name, audited), audited, strict=True))
+    for target, report in targets:
+        try:
+            target.write_text(render(name, [report]), encoding="utf-8")
+        except OSError as exc:
+            raise InspectorError(f"cannot write the {name} SBOM to {target}: {exc}") from exc
+
+
+def _sbom_names(directory: Path, name: str, reports: Sequence[ImageReport]) -> list[Path]:
+    """REF.cdx.json per image, REF with every character but letters, digits, `.`, `-` and `_`
+    made `_` (`app:1.4` -> app_1.4); a name two REFs share gets -2, -3, ... after the first."""
+    out, seen = [], set()
+    for report in reports:
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", report.reference).lstrip(".") or "image"
+        candidate, n = stem, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{stem}-{n}"
+        seen.add(candidate)
+        out.append(directory / f"{candidate}{SBOM_EXTENSIONS[name]}")
+    return out
 
 
 def _dockerfile(path: str) -> Dockerfile:

@@ -21,6 +21,12 @@ class ImageReport:
     dockerfile: str | None = None  # the Dockerfile's path as given with --dockerfile
     dockerfile_lines: Mapping[int, int] = field(default_factory=dict)  # layer -> line
     notices: tuple[str, ...] = ()  # what the policy wants the reader to know (expired ignores)
+    # What the SBOM formats describe, as the facts' JSON (None when not collected): the `image`
+    # section; the `inventory` with each component's `reachability` and the `import_path` (and
+    # `import_path_source`) it was judged by; the `vulnerabilities` section when matching ran.
+    image: Mapping[str, Any] | None = None
+    inventory: Mapping[str, Any] | None = None
+    vulnerabilities: Mapping[str, Any] | None = None
 
     @property
     def findings(self) -> list[Finding]:
