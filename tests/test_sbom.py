@@ -335,3 +335,13 @@ def test_sbom_file_names_follow_the_reference(tmp_path):
     images = [ImageReport(ref, None, None) for ref in ("registry:h:5000/app:1.4", "a/b:c", "a_b_c")]
     names = [p.name for p in _sbom_names(tmp_path, "cyclonedx", images)]
     assert names == ["registry_h_5000_app_1.4.cdx.json", "a_b_c.cdx.json", "a_b_c-2.cdx.json"]
+
+
+def test_spdx_package_by_package_conversion_is_the_librarys_own():
+    """Converting package by package (linear) gives exactly the JSON spdx-tools' converter
+    gives for the whole document (which looks annotations up quadratically)."""
+    from spdx_tools.spdx.jsonschema.document_converter import DocumentConverter
+
+    doc = spdx.model(report(matches=MATCHES), now=NOW, serial=SERIAL)
+    assert spdx.convert(doc) == DocumentConverter().convert(doc)
+    assert list(spdx.convert(doc)) == list(DocumentConverter().convert(doc))

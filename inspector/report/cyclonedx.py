@@ -20,6 +20,7 @@ from cyclonedx.model import Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType, Pedigree
 from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+from cyclonedx.model.dependency import Dependency
 from cyclonedx.model.impact_analysis import (
     ImpactAnalysisAffectedStatus,
     ImpactAnalysisJustification,
@@ -74,15 +75,17 @@ def document(report: ImageReport, now: datetime | None = None, serial: UUID | No
                      bom_ref=f"inspector@{__version__}")  # fmt: skip
     metadata = BomMetaData(timestamp=now or datetime.now(UTC), component=root)
     metadata.tools.components.add(tool)
+    # An image is what it ships: the root depends on every component it holds. (Built here:
+    # Bom.register_dependency looks each target up in a list, quadratic in the components.)
+    leaves = [Dependency(ref=c.bom_ref) for c in components.values()]
+    dependencies = [Dependency(ref=root.bom_ref, dependencies=leaves), *leaves] if leaves else []
     bom = Bom(
         serial_number=serial,
         metadata=metadata,
         components=components.values(),
+        dependencies=dependencies,
         vulnerabilities=_vulnerabilities(report, parts),
     )
-    if components:
-        # An image is what it ships: the root depends on every component it holds.
-        bom.register_dependency(root, components.values())
     text = JsonV1Dot6(bom).output_as_string(indent=2)
     return json_text(text) + "\n"
 

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from spdx_tools.spdx.jsonschema.document_converter import DocumentConverter
@@ -55,6 +56,12 @@ def render(reports: Sequence[ImageReport], now: datetime | None = None,
 
 
 def document(report: ImageReport, now: datetime | None = None, serial: UUID | None = None) -> str:
+    text = json.dumps(convert(model(report, now, serial)), indent=2, ensure_ascii=False)
+    return json_text(text) + "\n"
+
+
+def model(report: ImageReport, now: datetime | None = None, serial: UUID | None = None) -> Document:
+    """The image's SPDX document as spdx-tools' model."""
     created = (now or datetime.now(UTC)).replace(microsecond=0)
     tool = Actor(ActorType.TOOL, f"inspector-{__version__}")
     image = Package(
@@ -84,21 +91,37 @@ def document(report: ImageReport, now: datetime | None = None, serial: UUID | No
             relationships.append(
                 Relationship(spdx_id, RelationshipType.GENERATED_FROM, sources[purl])
             )
-    doc = Document(
-        CreationInfo(
-            spdx_version="SPDX-2.3",
-            spdx_id="SPDXRef-DOCUMENT",
-            name=report.reference,
-            document_namespace=f"{NAMESPACE}/{_safe(report.reference)}-{serial or uuid4()}",
-            creators=[tool],
-            created=created,
-        ),
-        packages=packages,
-        relationships=relationships,
-        annotations=annotations,
+    info = CreationInfo(
+        spdx_version="SPDX-2.3",
+        spdx_id="SPDXRef-DOCUMENT",
+        name=report.reference,
+        document_namespace=f"{NAMESPACE}/{_safe(report.reference)}-{serial or uuid4()}",
+        creators=[tool],
+        created=created,
     )
-    text = json.dumps(DocumentConverter().convert(doc), indent=2, ensure_ascii=False)
-    return json_text(text) + "\n"
+    return Document(info, packages=packages, relationships=relationships, annotations=annotations)
+
+
+def convert(doc: Document) -> dict[str, Any]:
+    """The document as spdx-tools' JSON converter writes it, one package at a time: converting
+    the whole document looks each package's annotations up among all of them (minutes for a
+    few thousand packages), so each package is converted with only its own."""
+    info = doc.creation_info
+    converter = DocumentConverter()
+    by_package: dict[str, list[Annotation]] = {}
+    for annotation in doc.annotations:
+        by_package.setdefault(annotation.spdx_id, []).append(annotation)
+    out = converter.convert(Document(info, relationships=doc.relationships))
+    described = out.pop("relationships", None)  # after the packages, where the library puts it
+    out["packages"] = [
+        converter.package_converter.convert(
+            package, Document(info, annotations=by_package.get(package.spdx_id, []))
+        )
+        for package in doc.packages
+    ]
+    if described is not None:
+        out["relationships"] = described
+    return out  # type: ignore[no-any-return]
 
 
 def _package(spdx_id: str, name: str, version: str, purl: str,
