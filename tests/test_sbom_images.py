@@ -1,0 +1,110 @@
+"""SBOMs of real fixture images through the CLI: valid by the official CycloneDX schema and the
+SPDX validator, exactly one package per inventory component, every purl parsing, our evidence in
+the properties; one document per image in a directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from packageurl import PackageURL
+
+from inspector.cli.commands import main
+from inspector.facts.collect import collect
+from tests.conftest import fixture_image
+from tests.sbomcases import annotations, cyclonedx_errors, properties, spdx_errors
+
+GOOD = fixture_image("good")
+NAIVE = fixture_image("naive")
+# One cheap check: the audit's facts (and so the inventory) are collected whatever is selected.
+AUDIT = ["audit", "--no-probe", "--no-config", "--exit-zero", "--select", "META001"]
+
+
+def _inventory(reference: str) -> list[dict]:
+    """The facts' inventory of the image, as `inspector facts` collects it."""
+    doc = collect(reference, probe=None).to_json()
+    return list(doc["inventory"]["components"])
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """good and naive audited once, both SBOM formats written into one directory."""
+    out = tmp_path_factory.mktemp("sboms")
+    code = main([*AUDIT, GOOD, NAIVE, "-o", f"cyclonedx={out}", "-o", f"spdx={out}/"])
+    assert code == 0
+    return out
+
+
+@pytest.mark.docker
+def test_one_document_per_image_named_after_its_reference(written):
+    """Two images into a directory give four files: each image's CycloneDX and SPDX."""
+    assert sorted(p.name for p in written.iterdir()) == [
+        "inspector-fixture_good_test.cdx.json",
+        "inspector-fixture_good_test.spdx.json",
+        "inspector-fixture_naive_test.cdx.json",
+        "inspector-fixture_naive_test.spdx.json",
+    ]
+
+
+@pytest.mark.docker
+def test_real_cyclonedx_is_valid_and_complete(written):
+    """good's CycloneDX passes the official 1.6 schema and lists exactly the inventory's
+    components, OS packages and Python distributions, each purl parsing, with its evidence."""
+    text = (written / "inspector-fixture_good_test.cdx.json").read_text()
+    assert cyclonedx_errors(text) is None
+    doc = json.loads(text)
+    inventory = _inventory(GOOD)
+    assert len(doc["components"]) == len(inventory)
+    assert sorted(c["purl"] for c in doc["components"]) == sorted(c["purl"] for c in inventory)
+    kinds = {properties(c)["inspector:kind"] for c in doc["components"]}
+    assert "dpkg" in kinds
+    assert {"dist-info", "egg-info"} & kinds
+    for item in doc["components"]:
+        assert PackageURL.from_string(item["purl"]).to_string() == item["purl"]
+        said = properties(item)
+        assert {"inspector:path", "inspector:layer", "inspector:kind", "inspector:deleted",
+                "inspector:reachability"} <= set(said)  # fmt: skip
+        assert int(said["inspector:layer"]) >= 1
+    root = doc["metadata"]["component"]
+    assert root["name"] == GOOD
+    assert root["purl"].startswith("pkg:oci/good@sha256:")
+    debs = [c for c in doc["components"] if c["purl"].startswith("pkg:deb/")]
+    assert all(c["pedigree"]["ancestors"][0]["purl"].startswith("pkg:deb/") for c in debs)
+
+
+@pytest.mark.docker
+def test_real_spdx_is_valid_and_complete(written):
+    """good's SPDX passes spdx-tools' validator; the image CONTAINS exactly the inventory's
+    components, each with its purl as a PACKAGE-MANAGER reference and its evidence annotated."""
+    text = (written / "inspector-fixture_good_test.spdx.json").read_text()
+    assert spdx_errors(text) == []
+    doc = json.loads(text)
+    contained = [r["relatedSpdxElement"] for r in doc["relationships"]
+                 if r["relationshipType"] == "CONTAINS"]  # fmt: skip
+    assert len(contained) == len(_inventory(GOOD))
+    for spdx_id in contained:
+        package = next(p for p in doc["packages"] if p["SPDXID"] == spdx_id)
+        (ref,) = package["externalRefs"]
+        assert ref["referenceCategory"] in ("PACKAGE-MANAGER", "PACKAGE_MANAGER")
+        assert ref["referenceType"] == "purl"
+        PackageURL.from_string(ref["referenceLocator"])
+        assert "inspector:reachability" in annotations(doc, spdx_id)
+
+
+@pytest.mark.docker
+def test_stdout_sbom_of_one_image(capsys):
+    """`--format spdx` prints the one image's document on stdout, nothing else."""
+    assert main([*AUDIT, GOOD, "--format", "spdx"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["name"] == GOOD
+
+
+@pytest.mark.docker
+def test_unauditable_image_gets_no_document(tmp_path, capsys):
+    """An image that cannot be read writes no SBOM, exits 2 and says why; the other image's
+    document is still written."""
+    code = main([*AUDIT, GOOD, "inspector-fixture/no-such:test", "-o", f"cyclonedx={tmp_path}"])
+    assert code == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["inspector-fixture_good_test.cdx.json"]
+    assert "no-such" in capsys.readouterr().err
