@@ -35,6 +35,9 @@ from tests.sbomcases import (
     report,
     spdx_errors,
 )
+from tests.sbomcases import (
+    match as match_of,
+)
 
 
 def _cdx(image: ImageReport) -> dict:
@@ -345,3 +348,18 @@ def test_spdx_package_by_package_conversion_is_the_librarys_own():
     doc = spdx.model(report(matches=MATCHES), now=NOW, serial=SERIAL)
     assert spdx.convert(doc) == DocumentConverter().convert(doc)
     assert list(spdx.convert(doc)) == list(DocumentConverter().convert(doc))
+
+
+def test_unparsable_purl_and_link_do_not_break_the_document():
+    """A purl the spec cannot parse and a link that is not a URI (hostile image data) leave the
+    component listed without a purl and the vulnerability without a link, still valid."""
+    odd = component("odd", "1.0", purl="not a purl")
+    bad_link = match_of(odd, "CVE-2026-1", url="http://exa mple/\x00")
+    doc = _cdx(report([odd], [bad_link]))
+    (item,) = doc["components"]
+    assert "purl" not in item
+    assert item["name"] == "odd"
+    assert "advisories" not in doc["vulnerabilities"][0]
+    doc = _spdx(report([odd]))
+    (package,) = [p for p in doc["packages"] if p["name"] == "odd"]
+    assert "externalRefs" not in package

@@ -10,12 +10,14 @@ recommendation and, for a component the command cannot reach, a VEX analysis say
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from cyclonedx.exception.model import InvalidUriException
 from cyclonedx.model import Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType, Pedigree
@@ -47,6 +49,8 @@ from inspector.report.model import ImageReport
 from inspector.safetext import json_text
 
 _OSV = "OSV"
+# What an advisory link may be: http(s), none of the characters an IRI forbids unescaped.
+_LINK = re.compile(r"https?://[^\s\x00-\x1f\x7f<>\"{}|\\^`]+")
 _JUSTIFICATION = {
     "not-importable": ImpactAnalysisJustification.CODE_NOT_REACHABLE,
     "deleted": ImpactAnalysisJustification.CODE_NOT_PRESENT,
@@ -68,7 +72,7 @@ def document(report: ImageReport, now: datetime | None = None, serial: UUID | No
         name=report.reference,
         version=sbom.image_version(report),
         bom_ref=sbom.image_purl(report),
-        purl=PackageURL.from_string(sbom.image_purl(report)),
+        purl=_purl(sbom.image_purl(report)),
         properties=_properties(sbom.image_properties(report)),
     )
     tool = Component(type=ComponentType.APPLICATION, name="inspector", version=__version__,
@@ -90,6 +94,25 @@ def document(report: ImageReport, now: datetime | None = None, serial: UUID | No
     return json_text(text) + "\n"
 
 
+def _purl(text: str) -> PackageURL | None:
+    """The purl, or None when image data made one the purl spec cannot parse: the component is
+    still listed, by name, version and evidence."""
+    try:
+        return PackageURL.from_string(text)
+    except ValueError:
+        return None
+
+
+def _uri(text: str | None) -> XsUri | None:
+    """An advisory's link, or None when it is not a URI CycloneDX accepts."""
+    if not text or not _LINK.fullmatch(text):
+        return None
+    try:
+        return XsUri(text)
+    except InvalidUriException:
+        return None
+
+
 def _properties(pairs: Sequence[tuple[str, str]]) -> list[Property]:
     return [Property(name=name, value=value) for name, value in pairs]
 
@@ -105,7 +128,7 @@ def _component(part: sbom.Installed) -> Component:
             name=source[0],
             version=source[1],
             bom_ref=f"{part.ref}|source",
-            purl=PackageURL.from_string(purl),
+            purl=_purl(purl),
         )
         pedigree = Pedigree(ancestors=[ancestor])
     return Component(
@@ -113,7 +136,7 @@ def _component(part: sbom.Installed) -> Component:
         name=c["name"],
         version=c["version"],
         bom_ref=part.ref,
-        purl=PackageURL.from_string(part.purl),
+        purl=_purl(part.purl),
         properties=_properties(part.properties),
         evidence=ComponentEvidence(occurrences=[Occurrence(location=c["path"])]),
         pedigree=pedigree,
@@ -132,7 +155,7 @@ def _vulnerabilities(report: ImageReport, parts: Sequence[sbom.Installed]) -> li
             version = BomTargetVersionRange(version=part.fields["version"], status=status)
             affects = [BomTarget(ref=part.ref, versions=[version])]
         others = sorted({*match.get("advisories", ()), *match.get("aliases", ())} - {match["id"]})
-        url = XsUri(match["url"]) if match.get("url") else None
+        url = _uri(match.get("url"))
         out.append(
             Vulnerability(
                 bom_ref=f"{match['id']}|{ref}",

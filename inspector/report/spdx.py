@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from packageurl import PackageURL
 from spdx_tools.spdx.jsonschema.document_converter import DocumentConverter
 from spdx_tools.spdx.model import (
     Actor,
@@ -70,7 +71,7 @@ def model(report: ImageReport, now: datetime | None = None, serial: UUID | None 
         download_location=SpdxNoAssertion(),
         version=sbom.image_version(report),
         files_analyzed=False,
-        external_references=[_purl(sbom.image_purl(report))],
+        external_references=_purl(sbom.image_purl(report)),
         primary_package_purpose=PackagePurpose.CONTAINER,
     )
     packages, annotations = [image], _annotations(IMAGE_ID, sbom.image_properties(report), tool,
@@ -135,13 +136,19 @@ def _package(spdx_id: str, name: str, version: str, purl: str,
         license_concluded=SpdxNoAssertion(),
         license_declared=SpdxNoAssertion(),
         copyright_text=SpdxNoAssertion(),
-        external_references=[_purl(purl)],
+        external_references=_purl(purl),
         primary_package_purpose=purpose,
     )
 
 
-def _purl(purl: str) -> ExternalPackageRef:
-    return ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", purl)
+def _purl(purl: str) -> list[ExternalPackageRef]:
+    """The purl as a PACKAGE-MANAGER reference; none when image data made one the purl spec
+    cannot parse (the package is still listed, by name and version)."""
+    try:
+        PackageURL.from_string(purl)
+    except ValueError:
+        return []
+    return [ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", purl)]
 
 
 def _annotations(spdx_id: str, properties: Sequence[tuple[str, str]], tool: Actor,
