@@ -77,7 +77,9 @@ def document(report: ImageReport, now: datetime | None = None, serial: UUID | No
     )
     tool = Component(type=ComponentType.APPLICATION, name="inspector", version=__version__,
                      bom_ref=f"inspector@{__version__}")  # fmt: skip
-    metadata = BomMetaData(timestamp=now or datetime.now(UTC), component=root)
+    metadata = BomMetaData(
+        timestamp=(now or datetime.now(UTC)).replace(microsecond=0), component=root
+    )
     metadata.tools.components.add(tool)
     # An image is what it ships: the root depends on every component it holds. (Built here:
     # Bom.register_dependency looks each target up in a list, quadratic in the components.)
