@@ -87,23 +87,35 @@ def audit_one(
 
 def judged_inventory(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     """The facts' inventory with each component's reachability, judged by the sys.path matching
-    used (the static probe's when it ran), so SBOMs say what the findings say."""
+    uses (the static probe's when it ran, else the one the layers tell), so SBOMs say what the
+    findings say, also when matching did not run."""
     inventory = doc.get("inventory")
     if inventory is None:
         return None
     from inspector.analysers.inventory import Component, reachability
 
-    vulns = doc.get("vulnerabilities") or {}
-    import_path = list(vulns.get("import_path") or inventory.get("import_path") or ())
-    source = vulns.get("import_path_source") or ("static" if import_path else None)
+    path, source = _import_path(doc)
     fields = {f.name for f in dataclasses.fields(Component)}
-    path = tuple(import_path)
     components = [
         {**c, "reachability": reachability(Component(**{k: c[k] for k in fields}), path)}
         for c in inventory.get("components") or ()
     ]
-    return {**inventory, "components": components, "import_path": import_path,
+    return {**inventory, "components": components, "import_path": list(path),
             "import_path_source": source}  # fmt: skip
+
+
+def _import_path(doc: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None]:
+    """The sys.path reachability is judged by, and where it came from: matching's own when it
+    ran; else the static probe's; else the layers'."""
+    vulns = doc.get("vulnerabilities") or {}
+    if vulns.get("import_path"):
+        return tuple(vulns["import_path"]), vulns.get("import_path_source")
+    static = (doc.get("runtime") or {}).get("static") or {}
+    if static.get("status") == "ran" and static.get("sys_path"):
+        return tuple(static["sys_path"]), "probe"
+    if layers := (doc.get("inventory") or {}).get("import_path"):
+        return tuple(layers), "static"
+    return (), None
 
 
 def audit(

@@ -363,3 +363,53 @@ def test_unparsable_purl_and_link_do_not_break_the_document():
     doc = _spdx(report([odd]))
     (package,) = [p for p in doc["packages"] if p["name"] == "odd"]
     assert "externalRefs" not in package
+
+
+def _facts(runtime: dict | None = None, vulnerabilities: dict | None = None) -> dict:
+    """A facts document's inventory (the venv app, pip's vendored copy, a deleted dist, libssl3)
+    with the static import path the layers tell, and optionally probe and matching sections."""
+    bare = [{k: v for k, v in c.items() if k != "reachability"} for c in COMPONENTS]
+    doc = {"inventory": {"os_ecosystem": "Debian:12", "components": bare,
+                         "import_path": ["/app", "/usr/lib/python3/dist-packages"]}}  # fmt: skip
+    if runtime is not None:
+        doc["runtime"] = runtime
+    if vulnerabilities is not None:
+        doc["vulnerabilities"] = vulnerabilities
+    return doc
+
+
+def _reach(inventory: dict) -> dict[str, str]:
+    return {c["kind"]: c["reachability"] for c in inventory["components"] if c["name"] != "urllib3"}
+
+
+def test_audit_judges_reachability_by_the_probes_sys_path_when_it_ran():
+    """The SBOM's reachability uses the static probe's sys.path over the layers' one, as
+    matching does: the venv is importable only by the probe's path."""
+    from inspector.audit import judged_inventory
+
+    static = judged_inventory(_facts())
+    assert static is not None
+    assert static["import_path_source"] == "static"
+    assert _reach(static) == {"dpkg": "installed", "dist-info": "not-importable",
+                              "vendored": "not-importable"}  # fmt: skip
+    probe = {"static": {"status": "ran", "sys_path": ["/app", VENV]}}
+    probed = judged_inventory(_facts(runtime=probe))
+    assert probed is not None
+    assert (probed["import_path"], probed["import_path_source"]) == (["/app", VENV], "probe")
+    assert _reach(probed)["dist-info"] == "importable"
+    assert _reach(probed)["vendored"] == "not-importable"
+    deleted = next(c for c in probed["components"] if c["name"] == "urllib3")
+    assert deleted["reachability"] == "deleted"
+
+
+def test_audit_uses_matchings_import_path_and_no_inventory_is_none():
+    """When matching ran, its import path is the one judged by; no inventory gives None."""
+    from inspector.audit import judged_inventory
+
+    vulns = {"status": "matched", "import_path": [VENV], "import_path_source": "probe"}
+    judged = judged_inventory(_facts(runtime={"static": {"status": "skipped"}},
+                                     vulnerabilities=vulns))  # fmt: skip
+    assert judged is not None
+    assert (judged["import_path"], judged["import_path_source"]) == ([VENV], "probe")
+    assert _reach(judged)["dist-info"] == "importable"
+    assert judged_inventory({"image": {}}) is None

@@ -108,3 +108,31 @@ def test_unauditable_image_gets_no_document(tmp_path, capsys):
     assert code == 2
     assert [p.name for p in tmp_path.iterdir()] == ["inspector-fixture_good_test.cdx.json"]
     assert "no-such" in capsys.readouterr().err
+
+
+@pytest.mark.docker
+def test_reachability_of_a_layout_with_every_kind_of_copy(tmp_path):
+    """vu-layout, probed: the venv's requests is importable, pip's vendored copies and the
+    system site's PyJWT are not, the uninstalled mistune is deleted, OS packages installed; the
+    image says the probe's sys.path decided."""
+    out = tmp_path / "vu.cdx.json"
+    # Every check: the probes run only when a selected check needs them.
+    code = main(["audit", "--no-config", "--exit-zero", "--warmup", "0.5", "--grace", "2",
+                 fixture_image("vu-layout"), "-o", f"cyclonedx={out}"])  # fmt: skip
+    assert code == 0
+    text = out.read_text()
+    assert cyclonedx_errors(text) is None
+    doc = json.loads(text)
+    assert properties(doc["metadata"]["component"])["inspector:import-path-source"] == "probe"
+    reach = {}
+    for item in doc["components"]:
+        said = properties(item)
+        reach.setdefault((item["purl"].split("@")[0], said["inspector:kind"]), set()).add(
+            said["inspector:reachability"]
+        )
+    assert reach["pkg:pypi/requests", "dist-info"] == {"importable"}
+    assert reach["pkg:pypi/requests", "vendored"] == {"not-importable"}
+    assert reach["pkg:pypi/pyjwt", "dist-info"] == {"not-importable"}
+    assert reach["pkg:pypi/mistune", "dist-info"] == {"deleted"}
+    assert all(r == {"installed"} for (_, kind), r in reach.items() if kind == "dpkg")
+    assert len(doc["components"]) == len(_inventory(fixture_image("vu-layout")))
