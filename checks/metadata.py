@@ -106,8 +106,8 @@ def oci_labels_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Instead
     ```dockerfile
     ARG GIT_SHA VERSION
-    LABEL org.opencontainers.image.source="https://github.com/acme/app" \
-          org.opencontainers.image.revision="${GIT_SHA}" \
+    LABEL org.opencontainers.image.source="https://github.com/acme/app" \\
+          org.opencontainers.image.revision="${GIT_SHA}" \\
           org.opencontainers.image.version="${VERSION}"
     ```
     or let CI set them (`docker/metadata-action`, `docker build --label ...`).

@@ -175,10 +175,11 @@ def test_control_characters_in_image_data_are_shown_not_obeyed():
     assert "\x1b" not in STYLED.sub("", text)
 
 
-def test_error_report_has_a_coloured_title_and_a_plain_error():
-    """An image that could not be audited: its title is bold, the error line is not styled."""
+def test_error_report_keeps_the_image_place_and_leaves_the_error_to_stderr():
+    """An image that could not be audited: its bold title says so; the error text itself is
+    printed once, on stderr, so the table does not repeat it."""
     text = render([MISSING], 120, colour=True)
-    assert text == "\x1b[1mnope:latest\x1b[0m\n  error: no such image: nope:latest\n"
+    assert text == "\x1b[1mnope:latest\x1b[0m: not audited (the error is on stderr)\n"
 
 
 def test_accepted_findings_and_notices_are_reported():

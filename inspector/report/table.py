@@ -80,7 +80,9 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
         title += f"  ({_clean(report.image_id[:19])})"
     title_text = _style(title, TITLE_STYLE, colour)
     if report.error:
-        return f"{title_text}\n  error: {_clean(report.error)}"
+        # The error itself is printed once, on stderr, where a terminal and a CI log both show
+        # it; the table only keeps the image's place.
+        return f"{title_text}: not audited (the error is on stderr)"
     findings = report.findings
     summary = report.counts()
     lines = [f"{title_text}: {summary or 'no findings'}"]
