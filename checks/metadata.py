@@ -401,8 +401,10 @@ def os_end_of_life(facts: Facts, ctx: Context) -> Iterator[Found]:
     found = release(facts)
     if found is None:
         os_ = facts.get("os") or {}
-        raise Skip(f"no known release to look up (os id {os_.get('id')!r}, "
-                   f"version {os_.get('version_id')!r})")  # fmt: skip
+        if not os_.get("id"):
+            raise Skip("the image names no OS release (no /etc/os-release)")
+        said = f"{os_['id']} {os_.get('version_id') or '(no version)'}"
+        raise Skip(f"no end-of-life dates known for {said}")
     distro, version = found
     table = END_OF_LIFE[distro]
     name = f"{NAMES[distro]} {version}"

@@ -150,3 +150,41 @@ def test_check_docs_keep_their_line_continuations():
             assert raw or not joined, f"{path.name}:{token.start[0]}: {joined[0]}"
     text = page(catalog()["SIZE004"])
     assert "apt-get -y upgrade \\\n && apt-get install" in text
+
+
+def test_an_unknown_os_release_is_said_in_words():
+    """The end-of-life check on an image with no os-release says so, never `os id None`."""
+    from checks.model import Context, Skip
+
+    eol = catalog()["META004"]
+    cases = (
+        ({"os": {}}, "no /etc/os-release"),
+        ({"os": {"id": "wolfi", "version_id": None}}, "wolfi (no version)"),
+    )
+    for facts, said in cases:
+        with pytest.raises(Skip) as skipped:
+            list(eol.run(facts, Context()))
+        assert said in str(skipped.value)
+        assert "None" not in str(skipped.value)
+
+
+@pytest.mark.docker
+def test_several_images_without_a_terminal_get_a_line_each(tmp_path):
+    """`audit` of three images into a pipe: one stderr line per image as it ends, the table ends
+    with the summary, and the error is on stderr only."""
+    import subprocess
+
+    from tests.conftest import fixture_image
+
+    refs = [fixture_image("naive"), fixture_image("good"), "App:1"]
+    done = subprocess.run(
+        [str(REPO / ".venv/bin/inspector"), "audit", "--no-probe", "--jobs", "2", *refs],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    progress = [line for line in done.stderr.splitlines() if line.startswith("inspector: [")]
+    assert sorted(line.split("]")[0] for line in progress) == [
+        "inspector: [1/3", "inspector: [2/3", "inspector: [3/3"]  # fmt: skip
+    assert "3 images: 2 audited, 1 not audited" in done.stdout
+    assert "names are lower case" not in done.stdout
+    assert done.stderr.count("names are lower case") == 1

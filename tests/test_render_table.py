@@ -304,3 +304,43 @@ def test_force_color_colours_a_pipe(image):
     )
     assert done.returncode == 1
     assert f"{EXPECTED_CODES['high']}high\x1b[0m".encode() in done.stdout
+
+
+def test_several_images_end_with_one_summary():
+    """A multi-image table ends with how many images, findings by severity, which failed the
+    gate and which could not be audited; one image has no summary."""
+    text = render([AUDITED, MISSING], 120, fail_on="high")
+    summary = text.split("\n\n")[-1].splitlines()
+    assert summary == [
+        "2 images: 1 audited, 1 not audited (errors on stderr)",
+        "findings: 1 critical, 1 high, 1 medium, 1 low, 1 info",
+        "failed the gate (high or above): registry.example/app:1.0",
+        "not audited: nope:latest",
+    ]
+    assert "images:" not in render([AUDITED], 120)
+
+
+def test_a_long_path_is_cut_in_its_middle_to_fit_its_column():
+    """A path longer than its column keeps its start and end around an ellipsis, so no line is
+    wider than the terminal, in the column layout (120) and the stacked one (80)."""
+    path = "/srv/" + "very-long-directory-name/" * 8 + "settings.py"
+    report = ImageReport(
+        "app:1",
+        "sha256:0123456789abcdef",
+        None,
+        (CheckResult(_check("SEC006", "high"), "failed",
+                     (_finding("SEC006", "high", f"a key in {path}", path=path),)),),
+    )  # fmt: skip
+    for width in (80, 120, 200):
+        text = render([report], width)
+        assert max(len(line) for line in text.splitlines()) <= width, text
+        assert "/srv/very-long" in text
+        assert "settings.py" in text
+        assert "…" in text
+
+
+def test_skipped_checks_are_one_short_line_per_reason():
+    """Each reason checks were skipped is its own line with its count, never a Python None."""
+    text = render([AUDITED], 80)
+    assert "  skipped 1: the lifecycle probe did not run" in text.splitlines()
+    assert "None" not in text

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,14 +209,34 @@ def _scan(
     return _Scan(list(refs), checks, options, policy)
 
 
-def _run(scan: _Scan) -> list[ImageReport]:
+def _run(scan: _Scan, jobs: int | None = None) -> list[ImageReport]:
+    from inspector.audit import WORKERS
     from inspector.audit import audit as run_audit
 
     try:
-        return run_audit(scan.refs, scan.checks, scan.options, progress_printer())
+        finished = finished_printer(len(scan.refs))
+        return run_audit(scan.refs, scan.checks, scan.options, progress_printer(),
+                         jobs=jobs or WORKERS, finished=finished)  # fmt: skip
     finally:
         if sys.stderr.isatty():
             click.echo("\r\033[K", err=True, nl=False)
+
+
+def finished_printer(total: int) -> Callable[[ImageReport], None]:
+    """Without a terminal, several images get one line each on stderr as they finish, so a CI
+    log is not silent for minutes; a terminal has the progress line, one image needs neither."""
+    if sys.stderr.isatty() or total < 2:
+        return lambda report: None
+    done = iter(range(1, total + 1))
+    lock = threading.Lock()
+
+    def say(report: ImageReport) -> None:
+        with lock:
+            what = "not audited" if report.error else (report.counts() or "no findings")
+            click.echo(visible(f"inspector: [{next(done)}/{total}] {report.reference}: {what}"),
+                       err=True)  # fmt: skip
+
+    return say
 
 
 @cli.command()
@@ -246,6 +266,13 @@ def _run(scan: _Scan) -> list[ImageReport]:
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 despite findings (still 2 on errors).")
 @click.option(
+    "--jobs",
+    type=click.IntRange(1, 16),
+    default=2,
+    show_default=True,
+    help="Images audited at once; each image's probes keep their own limits.",
+)
+@click.option(
     "--baseline",
     "baseline_path",
     type=click.Path(dir_okay=False),
@@ -261,6 +288,7 @@ def _run(scan: _Scan) -> list[ImageReport]:
 )
 def audit(
     fmt: str,
+    jobs: int,
     outputs: tuple[str, ...],
     fail_on: str | None,
     exit_zero: bool,
@@ -284,7 +312,7 @@ def audit(
     if baseline_file:
         gate = replace(scan.options.gate, baseline=read_baseline(Path(baseline_file)))
         scan = replace(scan, options=replace(scan.options, gate=gate))
-    reports = _run(scan)
+    reports = _run(scan, jobs)
     from inspector.report import table as render_table
 
     # Colour only for the table on stdout, when the reader's terminal (or FORCE_COLOR) wants it.
