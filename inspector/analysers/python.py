@@ -1,5 +1,5 @@
 """Python in the image: interpreters, virtualenvs, installed distributions, and which interpreter
-the default command really runs (catalog H1; facts for PY-04, PY-05, PY-06, PY-07, PY-09).
+the default command really runs.
 
 Everything is read from the merged filesystem and the few small files `wants` captured; symlinks
 are followed inside the image root only (`FileSystem.resolve`), never on the host.
