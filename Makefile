@@ -67,6 +67,7 @@ clean:
 
 docs: venv
 	$(BIN)/python scripts/gen_readme.py
+	$(BIN)/python scripts/gen_fixtures_doc.py
 	$(BIN)/python scripts/gen_facts_doc.py
 	$(BIN)/python scripts/gen_report_doc.py
 	$(BIN)/python scripts/gen_scan_doc.py
