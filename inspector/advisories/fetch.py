@@ -32,7 +32,7 @@ DEFAULT_BASE_URL = "https://osv-vulnerabilities.storage.googleapis.com"
 DEFAULT_ECOSYSTEMS = ("PyPI", "Debian", "Ubuntu", "Alpine")
 TIMEOUT = (10.0, 60.0)  # connect, and each read: a stalled server ends the download
 MAX_DOWNLOAD_SECONDS = 3600.0  # a trickling server ends it too (the bytes so far are kept)
-_CHUNK = 1 << 20
+_READ = 256 * 1024  # bytes read at a time: what an interruption may cost
 _PROGRESS_EVERY = 0.25  # seconds between progress lines
 # An ecosystem as OSV names its export: a word, maybe with dots or spaces ("crates.io").
 _EXPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}")
@@ -210,6 +210,8 @@ def update(store: AdvisoryStore, base_url: str = DEFAULT_BASE_URL,
 
     with requests.Session() as session:
         session.headers["User-Agent"] = "inspector (python-image-inspector)"
+        # Byte ranges count the file's own bytes: no transfer encoding in between.
+        session.headers["Accept-Encoding"] = "identity"
         for export in wanted:
             url = f"{base_url.rstrip('/')}/{quote(export)}/all.zip"
             try:
@@ -340,13 +342,17 @@ def _total(response, offset: int) -> int | None:  # type: ignore[no-untyped-def]
 
 def _receive(response, part: Path, offset: int, total: int | None, shown: str,  # type: ignore[no-untyped-def]
              progress: Progress | None) -> None:  # fmt: skip
-    import requests
+    import urllib3.exceptions
 
     received = offset
     started = last = time.monotonic()
+    raw = response.raw
+    # A body cut short must keep the bytes that came: urllib3 would drop its buffered part of
+    # the chunk when raising. The length is checked below instead, and the rest resumed.
+    raw.enforce_content_length = False
     try:
         with open(part, "ab" if offset else "wb") as out:
-            for chunk in response.iter_content(_CHUNK):
+            while chunk := raw.read(_READ, decode_content=False):
                 out.write(chunk)
                 received += len(chunk)
                 now = time.monotonic()
@@ -356,7 +362,7 @@ def _receive(response, part: Path, offset: int, total: int | None, shown: str,  
                     last = now
                     of = f" of {total / 1e6:.1f} MB" if total else ""
                     progress(f"downloading {shown}: {received / 1e6:.1f}{of}")
-    except (requests.exceptions.RequestException, OSError) as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise FetchError(
             f"downloading {shown} stopped after {received} bytes ({_reason(exc)}); run "
             "`inspector db update` again to resume"
