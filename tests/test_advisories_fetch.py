@@ -12,11 +12,13 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import click
 import pytest
 
 from inspector.advisories.store import AdvisoryStore
-from inspector.cli.commands import main
+from inspector.cli.commands import cli, main
 from tests import osv_records as osv
+from tests.conftest import REPO
 from tests.loopback_http import reply, serving
 
 
@@ -280,9 +282,9 @@ def test_from_a_directory_and_from_a_zip_through_the_cli(env, capsys):
     assert main(["db", "update", "--from", str(root)]) == 0
     assert main(["db", "update", "--from", str(alone)]) == 0
     out = capsys.readouterr().out
-    assert "Alpine: 1 advisories imported" in out
+    assert "Alpine: 1 advisory imported" in out
     assert "PyPI: 2 advisories imported" in out
-    assert "Ubuntu: 1 advisories imported" in out
+    assert "Ubuntu: 1 advisory imported" in out
     assert main(["db", "status"]) == 0
     table = capsys.readouterr().out
     assert table.splitlines()[0] == db_path(env)
@@ -313,3 +315,27 @@ def test_an_unreachable_server_is_one_line(env, capsys):
     err = capsys.readouterr().err
     assert f"cannot download http://127.0.0.1:{port}/PyPI/all.zip" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _parsed(args: list[str]) -> click.Context:
+    """Parse `inspector ARGS` down to the (sub)command, as the CLI would, without running it."""
+    ctx = cli.make_context("inspector", list(args))
+    command: click.Command = cli
+    rest = list(args)
+    while isinstance(command, click.Group):
+        name = rest[len(rest) - len(ctx.args) - 1]
+        found = command.get_command(ctx, name)
+        assert found is not None, f"no command {name!r}"
+        command, rest = found, list(ctx.args)
+        ctx = command.make_context(name, rest, parent=ctx)
+    return ctx
+
+
+def test_every_command_the_vulnerabilities_page_shows_parses():
+    """docs/vulnerabilities.md's `inspector ...` lines name commands and options that exist."""
+    from tests.test_docs_ci import _commands
+
+    shown = _commands(REPO / "docs" / "vulnerabilities.md")
+    assert len(shown) >= 5
+    for args in shown:
+        assert _parsed(args).command.name in ("update", "status"), args

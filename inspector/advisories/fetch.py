@@ -13,6 +13,7 @@ ecosystem's previous records stay as they were.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -56,10 +57,14 @@ class Result:
 
     def describe(self) -> str:
         if self.status == "unchanged":
-            return (f"{self.export}: unchanged since the last update ({self.advisories} "
-                    f"advisories kept)")  # fmt: skip
+            kept = _advisories(self.advisories)
+            return f"{self.export}: unchanged since the last update ({kept} kept)"
         skipped = f", {self.skipped.describe()} skipped" if self.skipped.total else ""
-        return f"{self.export}: {self.advisories} advisories imported from {self.source}{skipped}"
+        return f"{self.export}: {_advisories(self.advisories)} imported from {self.source}{skipped}"
+
+
+def _advisories(count: int) -> str:
+    return f"{count} advisor{'y' if count == 1 else 'ies'}"
 
 
 def check_export_name(name: str) -> str:
@@ -151,10 +156,14 @@ def _counted(found: Iterable[Record], export: str, progress: Progress | None) ->
 
 
 def import_from(store: AdvisoryStore, path: str | Path, ecosystems: Sequence[str] = (),
-                progress: Progress | None = None) -> list[Result]:  # fmt: skip
+                progress: Progress | None = None, *,
+                report: Callable[[Result], None] | None = None) -> list[Result]:  # fmt: skip
     """`inspector db update --from PATH`: a directory laid out as OSV's export is
     (`ECOSYSTEM/all.zip`; only `ecosystems` of them when given), or one such zip (its
-    ecosystem named by `ecosystems`, else read from its records)."""
+    ecosystem named by `ecosystems`, else read from its records).
+
+    As `update`: every ecosystem is tried, each one done given to `report`; FetchError at the
+    end when any failed."""
     path = Path(path)
     wanted = [check_export_name(e) for e in ecosystems]
     if path.is_dir():
@@ -173,12 +182,28 @@ def import_from(store: AdvisoryStore, path: str | Path, ecosystems: Sequence[str
         zips = [(wanted[0] if wanted else detect_export(path), path)]
     else:
         raise FetchError(f"{path}: no such file or directory")
-    results = []
+    results: list[Result] = []
+    failures: list[str] = []
     for export, zip_path in zips:
         source = str(zip_path.resolve())
-        done = import_zip(store, zip_path, export, source=source, progress=progress)
-        results.append(Result(export, "imported", done.advisories, done.skipped, done.source))
+        try:
+            done = import_zip(store, zip_path, export, source=source, progress=progress)
+        except InspectorError as exc:
+            failures.append(str(exc))
+            continue
+        result = Result(export, "imported", done.advisories, done.skipped, done.source)
+        results.append(result)
+        if report:
+            report(result)
+    _raise_failures(failures, results)
     return results
+
+
+def _raise_failures(failures: list[str], results: list[Result]) -> None:
+    if failures:
+        done = [r.export for r in results]
+        tail = f" ({', '.join(done)} updated)" if done else ""
+        raise FetchError("; ".join(failures) + tail)
 
 
 # -- downloading -------------------------------------------------------------------------------
@@ -222,10 +247,7 @@ def update(store: AdvisoryStore, base_url: str = DEFAULT_BASE_URL,
             results.append(result)
             if report:
                 report(result)
-    if failures:
-        done = [r.export for r in results]
-        tail = f" ({', '.join(done)} updated)" if done else ""
-        raise FetchError("; ".join(failures) + tail)
+    _raise_failures(failures, results)
     return results
 
 
@@ -286,6 +308,7 @@ def _download(session, url: str, target: Path, previous: Validators | None,  # t
             meta.unlink(missing_ok=True)
             return _download(session, url, target, previous, progress)
         if response.status_code not in (200, 206):
+            _drain(response)
             answer = f"{response.status_code} {response.reason or ''}".rstrip()
             raise FetchError(f"cannot download {shown}: the server answered HTTP {answer}")
         etag = response.headers.get("ETag")
@@ -299,6 +322,16 @@ def _download(session, url: str, target: Path, previous: Validators | None,  # t
     part.replace(target)
     meta.unlink(missing_ok=True)
     return _Downloaded(target, etag, last_modified)
+
+
+def _drain(response) -> None:  # type: ignore[no-untyped-def]
+    """Read a refusal's (small) body before closing: closing with bytes unread resets the
+    connection, which servers log as an error of theirs."""
+    import urllib3.exceptions
+
+    # The refusal is what gets reported; a failure to read its body is not.
+    with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
+        response.raw.read(64 * 1024, decode_content=False)
 
 
 def _resumable(part: Path, meta: Path, shown: str) -> str | None:

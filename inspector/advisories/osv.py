@@ -32,6 +32,8 @@ MAX_SCORE = 1024  # a CVSS vector
 MAX_URL = 4096
 MAX_ITEMS = 100_000  # entries of any one list (versions, events, aliases, affected)
 SUMMARY_CHARS = 200
+# The stored form: compact, and no cycle check (a row of lists and strings has none).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
 EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 
 
@@ -112,23 +114,34 @@ class Record:
         severity = [list(s) for s in self.severity]
         row = [self.id, self.modified, self.published, self.withdrawn, list(self.aliases),
                self.summary, severity, self.rating, self.url, affected]  # fmt: skip
-        return json.dumps(row, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode(row)
 
     @classmethod
     def loads(cls, text: str) -> Record:
         row = json.loads(text)
-        affected = tuple(
-            Affected(
-                ecosystem=a[0],
-                name=a[1],
-                ranges=tuple(Range(r[0], tuple((e[0], e[1]) for e in r[1])) for r in a[2]),
-                versions=tuple(a[3]),
-                rating=a[4],
-            )
-            for a in row[9]
-        )
-        return cls(row[0], row[1], row[2], row[3], tuple(row[4]), row[5],
-                   tuple((s[0], s[1]) for s in row[6]), row[7], row[8], affected)  # fmt: skip
+        return cls(*_head(row), tuple(_stored_affected(a) for a in row[9]))  # type: ignore[misc]
+
+
+def stored_advisory(row: list[Any], key: PackageKey) -> Advisory | None:
+    """`Record.loads(text).advisory(key)` from the stored row (`json.loads` of `dumps`), building
+    only the affected entries of that package: what a lookup of many packages does."""
+    ecosystem = match_ecosystem(key[0])
+    name = normalise_name(key[0], key[1])
+    kept = tuple(
+        _stored_affected(a) for a in row[9] if a[1] == name and match_ecosystem(a[0]) == ecosystem
+    )
+    return Advisory(*_head(row), affected=kept) if kept else None
+
+
+def _head(row: list[Any]) -> tuple[Any, ...]:
+    """A stored row's fields before `affected`, in Record's (and Advisory's) order."""
+    severity = tuple((s[0], s[1]) for s in row[6])
+    return (row[0], row[1], row[2], row[3], tuple(row[4]), row[5], severity, row[7], row[8])
+
+
+def _stored_affected(a: list[Any]) -> Affected:
+    ranges = tuple(Range(r[0], tuple((e[0], e[1]) for e in r[1])) for r in a[2])
+    return Affected(ecosystem=a[0], name=a[1], ranges=ranges, versions=tuple(a[3]), rating=a[4])
 
 
 def _replace_affected(record: Record, affected: tuple[Affected, ...]) -> Record:
@@ -230,9 +243,12 @@ def _list(value: Any, field: str) -> list[Any]:
 
 def _strings(value: Any, limit: int, field: str) -> list[str]:
     items = _list(value, field)
-    for item in items:
-        _text(item, limit, field)
-    return [item for item in items if item is not None]
+    # One pass each over long lists (PyPI's enumerated versions): the import's hot path.
+    if not all(type(item) is str for item in items):
+        raise _Bad(f"{field} is not a string")
+    if items and max(map(len, items)) > limit:
+        raise _Bad(f"{field} too long")
+    return items
 
 
 def _object(value: Any, field: str) -> dict[str, Any]:
@@ -324,11 +340,13 @@ def _range(value: Any) -> Range:
     if not kind:
         raise _Bad("range without a type")
     events = []
-    for item in _list(entry.get("events"), "events"):
-        event = _object(item, "event")
+    for event in _list(entry.get("events"), "events"):
+        if type(event) is not dict:
+            raise _Bad("event is not an object")
         # One kind per event, by the schema; an unknown kind (a later schema's) is left out.
-        for name in EVENT_KINDS:
-            version = _text(event.get(name), MAX_VERSION, "event")
-            if version is not None:
+        for name, version in event.items():
+            if name in EVENT_KINDS:
+                if type(version) is not str or len(version) > MAX_VERSION:
+                    raise _Bad("event is not a version string")
                 events.append((name, version))
     return Range(kind, tuple(events))

@@ -17,6 +17,7 @@ the new one, never half of either, and a failed import leaves the old one as it 
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 from collections import Counter
@@ -28,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from inspector.advisories.model import Advisory, DatabaseState, EcosystemState, PackageKey
-from inspector.advisories.osv import Record, Skipped, export_of, match_ecosystem, normalise_name
+from inspector.advisories.osv import (
+    Record,
+    Skipped,
+    export_of,
+    match_ecosystem,
+    normalise_name,
+    stored_advisory,
+)
 from inspector.datastore import default_path, first_line, is_postgres, shown
 from inspector.errors import InspectorError
 
@@ -338,7 +346,7 @@ class AdvisoryStore:
         by_ecosystem: dict[str, list[str]] = {}
         for ecosystem, name in wanted:
             by_ecosystem.setdefault(ecosystem, []).append(name)
-        parsed: dict[tuple[str, str], Record] = {}
+        parsed: dict[tuple[str, str], list[Any]] = {}
         for ecosystem, names in sorted(by_ecosystem.items()):
             names.sort()
             for start in range(0, len(names), _LOOKUP_CHUNK):
@@ -351,11 +359,11 @@ class AdvisoryStore:
                     (ecosystem, *chunk),
                 )
                 for name, export, record_id, data in rows:
-                    record = parsed.get((export, record_id))
-                    if record is None:
-                        record = parsed[(export, record_id)] = Record.loads(data)
+                    row = parsed.get((export, record_id))
+                    if row is None:
+                        row = parsed[(export, record_id)] = json.loads(data)
                     for key in wanted[(ecosystem, name)]:
-                        advisory = record.advisory(key)
+                        advisory = stored_advisory(row, key)
                         if advisory is not None:
                             found[key].append(advisory)
         return {key: tuple(sorted(found[key], key=lambda a: a.id)) for key in found}

@@ -669,13 +669,15 @@ def db_update(db: str | None, base_url: str | None, ecosystems: tuple[str, ...],
     store = AdvisoryStore(store_url(db))
     try:
         progress = progress_printer()
+
+        def report(done: Any) -> None:
+            click.echo(visible(done.describe()))
+
         if source:
-            for result in import_from(store, source, ecosystems, progress):
-                click.echo(visible(result.describe()))
+            import_from(store, source, ecosystems, progress, report=report)
         else:
             base = base_url or DEFAULT_BASE_URL
-            download(store, base, ecosystems or DEFAULT_ECOSYSTEMS, progress,
-                     report=lambda done: click.echo(visible(done.describe())))  # fmt: skip
+            download(store, base, ecosystems or DEFAULT_ECOSYSTEMS, progress, report=report)
     finally:
         store.close()
     return 0
