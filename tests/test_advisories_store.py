@@ -157,13 +157,18 @@ def test_the_scan_store_and_the_advisory_store_share_one_database_in_either_orde
         opened.close()
 
 
-def test_the_scan_store_opened_first_then_the_advisory_store(tmp_path):
+def test_the_scan_store_opened_first_then_the_advisory_store(url):
     """A scan store made first gets the advisory tables added beside its own."""
-    path = str(tmp_path / "scans.sqlite")
-    Store(path).close()
-    AdvisoryStore(path).close()
-    tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    Store(url).close()
+    store = AdvisoryStore(url)
+    store.import_ecosystem("PyPI", records(osv.ghsa()), source="s")
+    tables = {r[0] for r in store.execute(
+        "SELECT table_name FROM information_schema.tables" if store.postgres
+        else "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
     assert {"inspector_runs", "inspector_adv_records", "inspector_meta"} <= tables
+    keys = dict(store.execute("SELECT key, value FROM inspector_meta"))
+    assert keys == {"schema": "1", "advisories_schema": "1"}
+    store.close()
 
 
 def test_a_newer_advisory_schema_is_refused_with_an_upgrade_hint(tmp_path):
