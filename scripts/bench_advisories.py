@@ -7,7 +7,8 @@ details of realistic length (a seeded generator: the same export every run). Eac
 command runs in a fresh process, its peak RSS taken from wait4:
 - the physical limit: the same zips read with the standard library's zipfile and every member
   json-parsed, nothing stored;
-- `inspector db update --from DIR` into a fresh SQLite store.
+- `inspector db update --from DIR` into a fresh SQLite store, and (not a target) into a
+  PostgreSQL server on loopback when its binaries are installed.
 Targets (the vulnerabilities issue, "Speed and memory"): the import in at most 60 s and 300 MB.
 Printed beside them: the ratio to the physical limit, and one lookup of 1,000 packages (an
 image's inventory) against the imported database.
@@ -219,6 +220,20 @@ def verdict(ok: bool | None) -> str:
     return "" if ok is None else ("ok" if ok else "MISSED")
 
 
+def import_into_postgres(tmp: Path, export: Path, env: dict[str, str]) -> Run | None:
+    """The same import into a PostgreSQL server on loopback (tests/postgres.py), when its
+    binaries are installed; None otherwise."""
+    sys.path.insert(0, str(REPO))
+    from tests.postgres import running_postgres, server_bin
+
+    if server_bin() is None:
+        print("  PostgreSQL is not installed: its import is skipped")
+        return None
+    with running_postgres(tmp / "postgres") as url:
+        cmd = [str(BIN / "inspector"), "db", "update", "--db", url, "--from", str(export)]
+        return measure(cmd, env)
+
+
 def bench(tmp: Path) -> int:
     export = tmp / "osv"
     started = time.monotonic()
@@ -238,6 +253,7 @@ def bench(tmp: Path) -> int:
     stored = sum(int(line.split()[1]) for line in imported.out.splitlines() if "imported" in line)
     lookup = measure([sys.executable, "-c", LOOKUP, str(tmp / "data" / "scans.sqlite")], env)
     keys, hits, lookup_seconds = lookup.out.split()
+    postgres = import_into_postgres(tmp, export, env)
     ratio = imported.seconds / limit.seconds
     cpu_ratio = imported.cpu / limit.cpu
     rows: list[tuple[str, str, str, bool | None]] = [
@@ -253,6 +269,9 @@ def bench(tmp: Path) -> int:
         ("lookup of an inventory", f"{float(lookup_seconds) * 1000:.0f} ms",
          f"{keys} packages, {hits} advisories found", None),
     ]  # fmt: skip
+    if postgres is not None:
+        note = f"CPU {postgres.cpu:.1f} s, peak {postgres.rss / 1e6:.0f} MB"
+        rows.append(("import into PostgreSQL (loopback)", f"{postgres.seconds:.1f} s", note, None))
     width = max(len(row[0]) for row in rows)
     for label, value, note, ok in rows:
         print(f"  {label:<{width}}  {value:>9}  {note:<48} {verdict(ok)}")

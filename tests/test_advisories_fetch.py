@@ -246,7 +246,8 @@ def test_a_refused_or_damaged_download_is_one_line_exit_2_and_the_old_data_stays
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("inspector: error: ")
     assert count(env) == 5
-    assert [p.name for p in (env / "cache" / "advisories").iterdir()] == []
+    left = [p.name for p in (env / "cache" / "advisories").iterdir()]
+    assert [name for name in left if not name.endswith(".lock")] == []
 
 
 def test_one_failed_ecosystem_does_not_stop_the_others(bucket, env, capsys):
@@ -339,3 +340,27 @@ def test_every_command_the_vulnerabilities_page_shows_parses():
     assert len(shown) >= 5
     for args in shown:
         assert _parsed(args).command.name in ("update", "status"), args
+
+
+def test_two_updates_at_once_download_once(bucket, env):
+    """Two updates of one ecosystem started together: one downloads, the other waits for it
+    and then gets 304; the records are imported once, whole."""
+    from inspector.advisories.fetch import update as download
+
+    bucket.put("PyPI", osv.pypi_export(30))
+    results: list[str] = []
+
+    def one() -> None:
+        store = AdvisoryStore(db_path(env))
+        try:
+            results.extend(r.status for r in download(store, bucket.url(), ["PyPI"]))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(results) == ["imported", "unchanged"]
+    assert count(env) == 30

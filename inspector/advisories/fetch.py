@@ -14,6 +14,7 @@ ecosystem's previous records stay as they were.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import re
 import time
@@ -259,6 +260,16 @@ def _default_cache() -> Path:
 
 def _update_one(store: AdvisoryStore, session: object, url: str, export: str, cache: Path,
                 progress: Progress | None) -> Result:  # fmt: skip
+    # Two updates on one machine (a cron job and a person) share the .part file: one waits for
+    # the other, then finds the export unchanged.
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{export}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _update_locked(store, session, url, export, cache, progress)
+
+
+def _update_locked(store: AdvisoryStore, session: object, url: str, export: str, cache: Path,
+                   progress: Progress | None) -> Result:  # fmt: skip
     source = public_url(url)
     previous = store.validators(export)
     if previous is not None and previous.source != source:
