@@ -705,3 +705,108 @@ def test_lowest_cve_numerically() -> None:
     (m,) = match([(python("demo", "1.0"), IMPORTABLE)], MemoryLookup([record, other]))
     assert m.id == "CVE-2024-9999"
     assert "CVE-2024-10000" in m.aliases
+
+
+# --- hardening -----------------------------------------------------------------------------
+
+
+def test_damaged_component_is_not_matched() -> None:
+    """A component whose version or name is not text is skipped, never raised on."""
+    broken = python("urllib3", "1.26.15")
+    no_version = Component(**{**broken.__dict__, "version": None})  # type: ignore[arg-type]
+    no_name = Component(**{**broken.__dict__, "name": None})  # type: ignore[arg-type]
+    lookup = MemoryLookup([GHSA_URLLIB3])
+    assert match([(no_version, IMPORTABLE), (no_name, IMPORTABLE)], lookup) == ()
+    assert lookup.calls == []
+
+
+def test_one_package_in_two_places() -> None:
+    """One distribution in a venv and in the system site-packages gives one match for each."""
+    venv = python("urllib3", "1.26.15")
+    system = python("urllib3", "1.26.15", path="/usr/lib/python3/dist-packages/urllib3.dist-info")
+    found = match([(venv, IMPORTABLE), (system, NOT_IMPORTABLE)], MemoryLookup([GHSA_URLLIB3]))
+    assert [(m.path, m.reachability) for m in found] == [
+        ("/app/.venv/lib/python3.12/site-packages/urllib3-1.26.15.dist-info", IMPORTABLE),
+        ("/usr/lib/python3/dist-packages/urllib3.dist-info", NOT_IMPORTABLE),
+    ]
+
+
+def test_other_packages_entries_are_ignored() -> None:
+    """An answer's entries for another package or release never make the component affected."""
+    record = {
+        "id": "DEBIAN-CVE-2024-9999",
+        "upstream": ["CVE-2024-9999"],
+        "affected": [
+            _debian_affected("openssl", [{"introduced": "0"}]),
+            _debian_affected("glibc", [{"introduced": "0"}], release="Debian:11"),
+        ],
+    }
+    lookup = MemoryLookup([record])
+    answers = lookup.advisories([("Debian:12", "openssl")])
+
+    class Loose:
+        """A store answering glibc's key with a record narrowed to other entries."""
+
+        def advisories(self, keys):  # type: ignore[no-untyped-def]
+            return {key: answers[("Debian:12", "openssl")] for key in keys}
+
+    comp = deb("libc6", "2.36-9+deb12u4", "glibc", "2.36-9+deb12u4")
+    assert match([(comp, INSTALLED)], Loose()) == ()
+
+
+def test_empty_range_introduced_equals_fixed() -> None:
+    """A range introduced and fixed at one version affects nothing, not even that version."""
+    record = {
+        "id": "GHSA-empt-yyyy-rrrr",
+        "affected": [pypi_affected("demo", [{"introduced": "1.0"}, {"fixed": "1.0"}])],
+    }
+    assert match([(python("demo", "1.0"), IMPORTABLE)], MemoryLookup([record])) == ()
+
+
+def test_listed_version_outside_ranges_names_fix_above() -> None:
+    """A version in the explicit list but in no range still gets the lowest fix above it."""
+    record = {
+        "id": "PYSEC-2024-50",
+        "affected": [
+            pypi_affected("demo", [{"introduced": "0"}, {"fixed": "1.0"}], versions=["1.5"]),
+            pypi_affected("demo", [{"introduced": "1.6"}, {"fixed": "2.0"}]),
+        ],
+    }
+    found = match([(python("demo", "1.5"), IMPORTABLE)], MemoryLookup([record]))
+    assert [m.fixed for m in found] == [None]
+    record["affected"][0]["ranges"][0]["events"].append({"introduced": "3.0"})
+    record["affected"][0]["ranges"][0]["events"].append({"fixed": "3.1"})
+    found = match([(python("demo", "1.5"), IMPORTABLE)], MemoryLookup([record]))
+    assert [m.fixed for m in found] == ["3.1"]
+
+
+def test_bundle_whose_cves_are_one_vulnerability() -> None:
+    """A bundle naming two CVEs that other records already tie together joins that match once."""
+    ghsa = {
+        "id": "GHSA-twoc-veso-neee",
+        "aliases": ["CVE-2024-1"],
+        "affected": [pypi_affected("demo", [{"introduced": "0"}])],
+    }
+    pysec = {
+        "id": "PYSEC-2024-2",
+        "aliases": ["CVE-2024-2", "GHSA-twoc-veso-neee"],
+        "affected": [pypi_affected("demo", [{"introduced": "0"}])],
+    }
+    bundle = {
+        "id": "OSV-2024-3",
+        "aliases": ["CVE-2024-1", "CVE-2024-2"],
+        "affected": [pypi_affected("demo", [{"introduced": "0"}])],
+    }
+    (m,) = match([(python("demo", "1.0"), IMPORTABLE)], MemoryLookup([ghsa, pysec, bundle]))
+    assert m.id == "CVE-2024-1"
+    assert m.advisories == ("GHSA-twoc-veso-neee", "OSV-2024-3", "PYSEC-2024-2")
+
+
+def test_ties_ordered_by_reachability() -> None:
+    """Matches equal in severity, package, id, path and layer still come in one fixed order."""
+    comp = python("urllib3", "1.26.15")
+    lookup = MemoryLookup([GHSA_URLLIB3])
+    one = match([(comp, NOT_IMPORTABLE), (comp, IMPORTABLE)], lookup)
+    other = match([(comp, IMPORTABLE), (comp, NOT_IMPORTABLE)], lookup)
+    assert one == other
+    assert [m.reachability for m in one] == [IMPORTABLE, NOT_IMPORTABLE]

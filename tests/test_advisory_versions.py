@@ -219,3 +219,10 @@ def test_sorted_by_key() -> None:
     shuffled = ["1.0", "1.0~rc1", "1:0.1", "1.0-1+deb12u1", "1.0-1", "0.9"]
     ordered = sorted(shuffled, key=lambda v: sort_key("Debian:12", v))
     assert ordered == ["0.9", "1.0~rc1", "1.0", "1.0-1", "1.0-1+deb12u1", "1:0.1"]
+
+
+@pytest.mark.parametrize("ecosystem", ["PyPI", "Debian:12", "Alpine:v3.20"])
+def test_huge_numbers_never_raise(ecosystem: str) -> None:
+    """A hostile version with a 5,000-digit number compares (Python's int() would refuse it)."""
+    for hostile in ("1" * 5000, "1." + "9" * 5000, "1.0-r" + "9" * 5000, "9" * 5000 + ":1"):
+        assert compare(ecosystem, hostile, "1.0") in (-1, 0, 1)

@@ -76,14 +76,23 @@ def lookup_ecosystem(record_ecosystem: str) -> str | None:
 
 
 def component_key(component: Component) -> tuple[PackageKey, str] | None:
-    """What a component is looked up by, and the version compared; None: not matched."""
+    """What a component is looked up by, and the version compared; None: not matched.
+
+    Damaged facts (a name or version that is not text) are not matched rather than raised.
+    """
     ecosystem = component.ecosystem
-    if ecosystem == "PyPI":
-        return ("PyPI", canonicalize_name(component.name)), component.version
-    if not ecosystem or versions.scheme(ecosystem) is None:
+    if not isinstance(ecosystem, str) or versions.scheme(ecosystem) is None:
         return None
-    name = component.source or component.name
-    return (ecosystem, name), component.source_version or component.version
+    if ecosystem == "PyPI":
+        name, version = component.name, component.version
+    else:
+        name = component.source or component.name
+        version = component.source_version or component.version
+    if not (isinstance(name, str) and name and isinstance(version, str) and version):
+        return None
+    if ecosystem == "PyPI":
+        name = canonicalize_name(name)
+    return (ecosystem, name), version
 
 
 def affected_keys(components: Iterable[Component]) -> list[PackageKey]:
@@ -181,6 +190,9 @@ def _order(m: VulnerabilityMatch) -> tuple:
         m.path,
         m.layer,
         m.installed,
+        m.reachability,
+        m.kind,
+        m.environment or "",
     )
 
 
@@ -241,7 +253,7 @@ _NOT_AFFECTED = object()
 class _Record:
     """One record's `affected[]` entries for one package, every bound parsed once."""
 
-    __slots__ = ("_severity", "advisory", "cves", "entries")
+    __slots__ = ("_severity", "advisory", "cves", "entries", "ids")
 
     def __init__(
         self,
@@ -251,7 +263,10 @@ class _Record:
     ) -> None:
         ecosystem, name = key
         self.advisory = advisory
-        self.cves = sorted({a for a in advisory.aliases if a.startswith("CVE-")} - {advisory.id})
+        self.ids = frozenset((advisory.id, *advisory.aliases))
+        self.cves = sorted(
+            (i for i in self.ids if i.startswith("CVE-") and i != advisory.id), key=_id_order
+        )
         self._severity: severities.Severity | None = None
         self.entries: list[tuple[frozenset[str], list[_PreparedRange]]] = []
         for affected in advisory.affected:
@@ -422,6 +437,22 @@ def _merge(judged: list[_Judged]) -> list[tuple[str | None, list[_Judged]]]:
 
 
 def _vulnerability(judged: list[_Judged], split_cve: str | None) -> _Vulnerability:
+    if len(judged) == 1 and not judged[0][0].bundle:
+        # The common case: one record, its own id and aliases.
+        record, fix = judged[0]
+        own = record.advisory.id
+        vuln_id = record.cves[0] if record.cves else own
+        if own.startswith("CVE-") and _id_order(own) < _id_order(vuln_id):
+            vuln_id = own
+        return _Vulnerability(
+            id=vuln_id,
+            advisories=(own,),
+            aliases=tuple(sorted(record.ids - {vuln_id})),
+            summary=record.advisory.summary,
+            severity=record.severity,
+            url=record.advisory.url,
+            fixed=fix[1] if fix is not None else None,
+        )
     records = sorted((record for record, _ in judged), key=lambda r: r.advisory.id)
     record_ids = {r.advisory.id for r in records}
     ids = set(record_ids)
@@ -431,7 +462,7 @@ def _vulnerability(judged: list[_Judged], split_cve: str | None) -> _Vulnerabili
             if split_cve is not None:
                 ids.add(split_cve)
         else:
-            ids.update(record.advisory.aliases)
+            ids |= record.ids
     cves = [i for i in ids if i.startswith("CVE-")]
     vuln_id = min(cves, key=_id_order) if cves else min(record_ids)
     chosen = max(records, key=lambda r: r.severity.evidence())  # the first of equals

@@ -70,6 +70,17 @@ def is_valid(ecosystem: str, version: str) -> bool:
     return _VALID[kind](version)
 
 
+_MAX_DIGITS = 4000  # below Python's limit on int() of a string (4300 digits)
+
+
+def _number(digits: str) -> int:
+    """A run of ASCII digits as a number; a run too long for int() (only a hostile version has
+    one) is cut to its last digits, so it still orders somewhere and never raises."""
+    if len(digits) > _MAX_DIGITS:
+        digits = digits[-_MAX_DIGITS:]
+    return int(digits)
+
+
 # --- PEP 440 ---------------------------------------------------------------------------------
 
 _RUNS = re.compile(r"[0-9]+|[^0-9]+")
@@ -79,9 +90,9 @@ _RUNS = re.compile(r"[0-9]+|[^0-9]+")
 def pep440_key(version: str) -> tuple:
     try:
         return (1, Version(version))
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):  # ValueError: a release number too long for int()
         runs = _RUNS.findall(version.strip().lower())
-        return (0, tuple((0, int(r)) if "0" <= r[0] <= "9" else (1, r) for r in runs))
+        return (0, tuple((0, _number(r)) if "0" <= r[0] <= "9" else (1, r) for r in runs))
 
 
 def _pep440_valid(version: str) -> bool:
@@ -125,7 +136,7 @@ def _dpkg_part(text: str) -> tuple:
         if "0" <= run[0] <= "9":
             if expect_text:
                 zeros += 1  # the empty non-digit run before this digit run
-            number = int(run)
+            number = _number(run)
             if number:
                 key.append((1, -zeros, number))
                 zeros = 0
@@ -151,7 +162,7 @@ def _dpkg_split(version: str) -> tuple[int | None, str, str | None]:
     rest = version
     head, colon, tail = version.partition(":")
     if colon and head.isascii() and head.isdigit():
-        epoch = int(head)
+        epoch = _number(head)
         rest = tail
     upstream, dash, revision = rest.rpartition("-")
     if not dash:
@@ -206,7 +217,7 @@ def _apk_tokens(version: str) -> tuple[list[tuple[int, object]], bool]:
     end = digits(0)
     if end == 0:
         return [(_INVALID, 0)], False
-    tokens.append((_INITIAL, int(text[:end])))
+    tokens.append((_INITIAL, _number(text[:end])))
     kind = _INITIAL
     i = end
     while i < n:
@@ -235,9 +246,9 @@ def _apk_tokens(version: str) -> tuple[list[tuple[int, object]], bool]:
             if kind == _DIGIT:
                 # A leading zero makes apk compare the run as text (as Gentoo does); any other
                 # run sorts after every text one and numerically among its kind.
-                tokens.append((kind, (0, run) if run[0] == "0" else (1, int(run))))
+                tokens.append((kind, (0, run) if run[0] == "0" else (1, _number(run))))
             else:
-                tokens.append((kind, int(run)))
+                tokens.append((kind, _number(run)))
             i = end
         elif c == "_":
             if kind > _SUFFIX_NO:
@@ -269,7 +280,7 @@ def _apk_tokens(version: str) -> tuple[list[tuple[int, object]], bool]:
             if end == i + 2:
                 break
             kind = _REVISION
-            tokens.append((kind, int(text[i + 2 : end])))
+            tokens.append((kind, _number(text[i + 2 : end])))
             i = end
         else:
             break
