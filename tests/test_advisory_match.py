@@ -435,6 +435,18 @@ def test_dsa_bundle_splits_per_cve() -> None:
     assert by_id["CVE-2023-4806"].severity == "unknown"
 
 
+def test_dsa_bundle_defers_to_each_cves_own_record() -> None:
+    """A CVE whose own record says this version is fixed is not reported through its DSA."""
+    early = _debian_cve(
+        "DEBIAN-CVE-2023-4806", "glibc", [{"introduced": "0"}, {"fixed": "2.36-9+deb12u2"}]
+    )
+    comp = deb("libc6", "2.36-9+deb12u2", "glibc", "2.36-9+deb12u2")
+    found = match([(comp, INSTALLED)], MemoryLookup([DSA_GLIBC, DEBIAN_CVE_4911, early]))
+    assert [(m.id, m.advisories) for m in found] == [
+        ("CVE-2023-4911", ("DEBIAN-CVE-2023-4911", "DSA-5514-1"))
+    ]
+
+
 def test_no_fix_yet() -> None:
     """A DEBIAN-CVE with no fixed event matches with fixed None, its urgency as severity."""
     record = _debian_cve(

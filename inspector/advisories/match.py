@@ -18,12 +18,23 @@ parse is judged by the explicit `versions` list only. Withdrawn records never ma
 
 Merging: the records that affect one component and share an id (their own or an alias,
 transitively) are one vulnerability. A record naming several CVEs (a distribution's DSA, DLA or
-USN fixing many at once) does not join them: it is added to the match of each CVE it names (one
-match per CVE when nothing else names it). The match's `id` is its CVE (the lowest, numerically,
-if several), else its lowest record id; `aliases` every other id; `severity` the best evidenced of
-its records' (see `severity.Severity.evidence`: a scored CVSS vector beats a rating, the highest
-score wins); `summary` and `url` come from the record that gave the severity; `fixed` is the lowest
-fixed version above the installed one among the ranges that affect it, None when none is fixed.
+USN fixing many at once; the store folds OSV's `upstream` into `aliases`) does not join them: it
+is added to the match of each CVE it names, stands alone for a CVE no other affecting record names,
+and is left out for a CVE whose own record (DEBIAN-CVE-...) says the installed version is not
+affected. The cost: a language advisory listing two CVEs for one bug gives two matches.
+
+The match's `id` is its CVE (the lowest by year and number if several), else its lowest record
+id; `advisories` the records merged; `aliases` every other id; `severity` the best evidenced of
+its records' (`severity.Severity.evidence`: a scored CVSS vector beats a rating, the highest score
+wins, then the newer CVSS version; among ratings the worst); `summary` and `url` come from the
+record that gave the severity (the lowest record id when none did); `fixed` is the lowest fixed
+version above the installed one among the ranges that affect it, None when none is fixed: "no
+fix yet". A version affected only through a `versions` list takes the lowest fix its entry's
+ranges name above it.
+
+Speed: each record's bounds are parsed once per call (ranges shared between records), each
+(package, version) is judged once whatever the number of components that have it, and merging
+is a union-find over ids, linear in the ids of the records that affect the version.
 """
 
 from __future__ import annotations
@@ -208,6 +219,8 @@ class _Matcher:
     def __init__(self, answers: Mapping[PackageKey, tuple[Advisory, ...]]) -> None:
         self.answers = answers
         self.records: dict[PackageKey, list[_Record]] = {}
+        # Per package: the CVEs that records of their own (not bundles) judge, affected or not.
+        self.judged_cves: dict[PackageKey, frozenset[str]] = {}
         self.ranges: dict[tuple[str, Range], _PreparedRange] = {}
         self.verdicts: dict[tuple[PackageKey, str], tuple[_Vulnerability, ...]] = {}
 
@@ -221,6 +234,9 @@ class _Matcher:
         records = self.records.get(key)
         if records is None:
             records = self.records[key] = self._records(key)
+            self.judged_cves[key] = frozenset(
+                cve for r in records if not r.bundle for cve in r.ids if cve.startswith("CVE-")
+            )
         ecosystem = key[0]
         version_key = (
             (1, versions.sort_key(ecosystem, installed))
@@ -234,7 +250,8 @@ class _Matcher:
         ]
         if not judged:
             return ()
-        return tuple(_vulnerability(group, cve) for cve, group in _merge(judged))
+        merged = _merge(judged, self.judged_cves[key])
+        return tuple(_vulnerability(group, cve) for cve, group in merged)
 
     def _records(self, key: PackageKey) -> list[_Record]:
         records = []
@@ -405,8 +422,15 @@ class _Groups:
 _Judged = tuple  # (record, fix)
 
 
-def _merge(judged: list[_Judged]) -> list[tuple[str | None, list[_Judged]]]:
-    """Records grouped into vulnerabilities: (the CVE a bundle record was split on, records)."""
+def _merge(
+    judged: list[_Judged], judged_cves: frozenset[str]
+) -> list[tuple[str | None, list[_Judged]]]:
+    """Records grouped into vulnerabilities: (the CVE a bundle record was split on, records).
+
+    A bundle joins the vulnerability of each CVE it names; where no affecting record names that
+    CVE, it stands for the CVE alone, unless a record of the CVE's own says this version is not
+    affected (a DEBIAN-CVE record is more precise than the DSA that fixed it with others).
+    """
     if len(judged) == 1 and not judged[0][0].bundle:
         return [(None, judged)]
     groups = _Groups()
@@ -428,6 +452,8 @@ def _merge(judged: list[_Judged]) -> list[tuple[str | None, list[_Judged]]]:
     split_on: dict[str, str] = {}
     for j in bundles:
         for cve in j[0].cves:
+            if cve not in groups.parent and cve in judged_cves:
+                continue  # its own record judged this version and found it not affected
             root = groups.find(cve)
             group = members.setdefault(root, [])
             if all(g is not j for g in group):  # two of its CVEs may be one vulnerability already
