@@ -67,6 +67,8 @@ PYPI = "PyPI"
 OS_KINDS = frozenset({DPKG, APK})
 
 _SITE_DIRS = ("site-packages", "dist-packages")
+# pip's `_vendor/vendor.txt`; setuptools before 70 wrote `_vendor/vendored.txt` (same format).
+_VENDOR_LISTS = ("vendor.txt", "vendored.txt")
 # Where Debian keeps the wheels its venv module installs pip from (python3-pip-whl).
 _DEBIAN_WHEELS = "/usr/share/python-wheels"
 _DEBIAN_CODENAMES = {
@@ -122,7 +124,7 @@ def wants(path: str, size: int) -> int | None:
     name = path[slash + 1 :]
     parent = path[:slash]
     if parent.endswith("/_vendor"):
-        if name == "vendor.txt":
+        if name in _VENDOR_LISTS:
             return VENDOR_TXT_CAP
         if name == "bom.cdx.json":
             return SBOM_CAP
@@ -390,7 +392,7 @@ def _evidence(name: str, parent: str, roots: frozenset[str]) -> str | None:
             return DIST_INFO
         return None
     if parent_name == "_vendor":
-        return VENDORED if name == "vendor.txt" else SBOM if name == "bom.cdx.json" else None
+        return VENDORED if name in _VENDOR_LISTS else SBOM if name == "bom.cdx.json" else None
     if parent_name == "sboms" and parent.endswith(".dist-info/sboms"):
         return SBOM
     if name.endswith(".whl") and (
@@ -553,7 +555,8 @@ def _pythonpath_roots(data: ImageData) -> frozenset[str]:
 
 
 def parse_vendor_txt(text: str) -> list[tuple[str, str]]:
-    """`name==version` lines of pip's `_vendor/vendor.txt` (comments and other lines skipped)."""
+    """`name==version` lines of pip's `_vendor/vendor.txt` or setuptools' `vendored.txt`
+    (comments and other lines skipped)."""
     out: list[tuple[str, str]] = []
     for line in text.splitlines():
         match = _VENDOR_LINE.match(line)
