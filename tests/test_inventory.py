@@ -516,3 +516,49 @@ def test_analyse_reuses_given_results() -> None:
     venvless = replace(facts, venvs=(), packages=())
     inv = inventory.analyse(data, python=venvless)
     assert not [c for c in inv.components if c.kind == "dist-info" and not c.deleted]
+
+
+def test_parse_sbom_nesting_is_bounded() -> None:
+    """CycloneDX components nested wide and deep list at most MAX_PER_FILE purls, quickly."""
+    leaf = [{"purl": f"pkg:pypi/p{i}@1"} for i in range(300)]
+    doc = {"bomFormat": "CycloneDX", "components": [{"components": leaf} for _ in range(300)]}
+    found = inventory.parse_sbom(json.dumps(doc).encode())
+    assert len(found) <= inventory.MAX_PER_FILE
+
+
+def test_layer_is_the_one_that_installed_not_a_chown_copy() -> None:
+    """A later `chown -R` re-adds the same files: the installing layer is still reported."""
+    dist = f"{SITE}/urllib3-1.26.4.dist-info/METADATA"
+    vendor = f"{SITE}/pip/_vendor/vendor.txt"
+    installed = ((dist, metadata("urllib3", "1.26.4"), {"mtime": 1000}),
+                 (vendor, b"idna==3.7\n", {"mtime": 1000}))  # fmt: skip
+    chowned = ((dist, metadata("urllib3", "1.26.4"), {"mtime": 1000, "uid": 10001}),
+               (vendor, b"idna==3.7\n", {"mtime": 1000, "uid": 10001}))  # fmt: skip
+    inv = inventory.analyse(image(DEBIAN_PYTHON, installed, chowned))
+    found = by_key(inv)
+    assert found[("dist-info", "urllib3", "1.26.4")].layer == 1
+    assert found[("vendored", "idna", "3.7")].layer == 1
+    rewritten = ((dist, metadata("urllib3", "1.26.5"), {"mtime": 2000}),)
+    inv = inventory.analyse(image(DEBIAN_PYTHON, installed, rewritten))
+    assert by_key(inv)[("dist-info", "urllib3", "1.26.5")].layer == 2
+
+
+def test_setuptools_vendored_txt_and_ensurepip_bundled_wheels() -> None:
+    """setuptools' older `_vendor/vendored.txt` and ensurepip's `_bundled` wheels are listed,
+    neither importable by the interpreter that owns them."""
+    stdlib = "usr/local/lib/python3.12"
+    layers = (
+        ("usr/local/bin/python3.12", ELF, EXE),
+        (f"{stdlib}/os.py", b""),
+        (f"{stdlib}/ensurepip/_bundled/pip-24.0-py3-none-any.whl", b"PK"),
+        (f"{stdlib}/site-packages/setuptools/_vendor/vendored.txt", b"packaging==23.1\n"),
+    )
+    inv = inventory.analyse(image(layers, config={"Cmd": ["/usr/local/bin/python3.12"]}))
+    found = by_key(inv)
+    wheel = found[("wheel", "pip", "24.0")]
+    vendored = found[("vendored", "packaging", "23.1")]
+    assert wheel.environment == f"/{stdlib}/ensurepip/_bundled"
+    assert vendored.environment == f"/{stdlib}/site-packages/setuptools/_vendor"
+    assert f"/{stdlib}/site-packages" in inv.import_path
+    assert reachability(wheel, inv.import_path) == model.NOT_IMPORTABLE
+    assert reachability(vendored, inv.import_path) == model.NOT_IMPORTABLE

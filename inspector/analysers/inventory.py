@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ from inspector.analysers import python as python_analyser
 from inspector.analysers import users as users_analyser
 from inspector.analysers.imagedata import ImageData
 from inspector.layers.model import DIR, FILE, HARDLINK
-from inspector.layers.overlay import Version
+from inspector.layers.overlay import REPLACED, Version
 
 # What this module captures itself (the python analyser already captures METADATA / PKG-INFO).
 VENDOR_TXT_CAP = 64 * 1024  # pip's is about 1 KiB
@@ -51,7 +52,7 @@ SBOM_CAP = 512 * 1024  # pip's bom.cdx.json is about 20 KiB
 # However many an image or one file holds, this many at most are listed (a hostile image cannot
 # make the facts grow without bound).
 MAX_PER_FILE = 1000
-MAX_COMPONENTS = 50_000
+MAX_COMPONENTS = 20_000
 
 # The reachability words, the same strings as `inspector.advisories.model` (which sits above the
 # analysers, so they are spelt here too; a test holds both equal).
@@ -153,7 +154,7 @@ def analyse(
         osinfo.id, osinfo.version_id, osinfo.debian_version, osinfo.alpine_release
     )
     components = list(_os_components(data, osinfo, ospackages, ecosystem))
-    components += _visible_distributions(python)
+    components += _visible_distributions(data, python)
     components += _scanned(data, python)
     unique = {(c.kind, c.path, c.name, c.version): c for c in components}
     ordered = sorted(unique.values(), key=lambda c: (c.ecosystem, c.name, c.version, c.path))
@@ -351,12 +352,13 @@ def _python_component(
     )
 
 
-def _visible_distributions(python: python_analyser.PythonFacts) -> Iterator[Component]:
+def _visible_distributions(
+    data: ImageData, python: python_analyser.PythonFacts
+) -> Iterator[Component]:
     for dist in python.packages:
         kind = DIST_INFO if dist.metadata_format == DIST_INFO else EGG_INFO
-        yield _python_component(
-            dist.name, dist.version, kind, dist.metadata, dist.layer, dist.location
-        )
+        layer = _metadata_layer(data, dist.metadata, dist.layer)
+        yield _python_component(dist.name, dist.version, kind, dist.metadata, layer, dist.location)
 
 
 def _scanned(data: ImageData, python: python_analyser.PythonFacts) -> list[Component]:
@@ -378,7 +380,8 @@ def _scanned(data: ImageData, python: python_analyser.PythonFacts) -> list[Compo
         version = visible if visible is not None else _last_deleted(versions)
         if version is None:
             continue
-        out += _components_of(data, path, found, version, deleted=visible is None)
+        layer = written_in(versions, version)
+        out += _components_of(data, path, found, version, layer, deleted=visible is None)
     return out
 
 
@@ -410,7 +413,7 @@ def _last_deleted(versions: Sequence[Version]) -> Version | None:
 
 
 def _components_of(
-    data: ImageData, path: str, kind: str, version: Version, *, deleted: bool
+    data: ImageData, path: str, kind: str, version: Version, layer: int, *, deleted: bool
 ) -> list[Component]:
     parent = posixpath.dirname(path)
     name = posixpath.basename(path)
@@ -418,7 +421,7 @@ def _components_of(
         raw = _metadata_head(data, path, version)
         dist_name, dist_version = python_analyser.metadata_name(raw, path)
         fmt = DIST_INFO if name.endswith(".dist-info") else EGG_INFO
-        layer = _metadata_layer(data, path, version)
+        layer = _metadata_layer(data, path, version.layer)
         return [
             _python_component(
                 dist_name,
@@ -435,7 +438,7 @@ def _components_of(
     if kind == VENDORED:
         text = (data.content_of(version) or b"").decode("utf-8", "replace")
         return [
-            _python_component(n, v, VENDORED, path, version.layer, parent, deleted=deleted)
+            _python_component(n, v, VENDORED, path, layer, parent, deleted=deleted)
             for n, v in parse_vendor_txt(text)
         ]
     if kind == SBOM:
@@ -451,18 +454,14 @@ def _components_of(
             else normalize(python_analyser.metadata_name(None, posixpath.dirname(parent))[0])
         )
         components = [
-            _sbom_component(purl, path, version.layer, environment, deleted=deleted)
+            _sbom_component(purl, path, layer, environment, deleted=deleted)
             for purl in parse_sbom(data.content_of(version) or b"")
         ]
         return [c for c in components if not (c.ecosystem == PYPI and c.name == itself)]
     if kind == WHEEL:
         parsed = parse_wheel_name(name)
         return (
-            [
-                _python_component(
-                    parsed[0], parsed[1], WHEEL, path, version.layer, parent, deleted=deleted
-                )
-            ]
+            [_python_component(parsed[0], parsed[1], WHEEL, path, layer, parent, deleted=deleted)]
             if parsed
             else []
         )
@@ -481,7 +480,7 @@ def _components_of(
             None,
             BUNDLED,
             path,
-            version.layer,
+            layer,
             deleted,
             posixpath.dirname(libs_dir),
             purl,
@@ -500,13 +499,33 @@ def _metadata_head(data: ImageData, path: str, version: Version) -> bytes | None
     return None
 
 
-def _metadata_layer(data: ImageData, path: str, version: Version) -> int:
-    """The layer that wrote the metadata (a dir's own entry may be re-added by later layers)."""
+def _metadata_layer(data: ImageData, path: str, default: int) -> int:
+    """The layer that installed the metadata's last version (its dir entry, and the files
+    themselves after a `chown -R`, are re-added by later layers)."""
     for inner in ("METADATA", "PKG-INFO"):
         versions = data.fs.history.get(f"{path}/{inner}")
         if versions:
-            return versions[-1].layer
-    return version.layer
+            return written_in(versions, versions[-1])
+    return default
+
+
+def written_in(versions: Sequence[Version], version: Version) -> int:
+    """The layer that first wrote this content: a later layer that only re-adds the same file
+    (same size and mtime: what `chown -R` and `chmod -R` do) did not install it."""
+    index = next((i for i, v in enumerate(versions) if v is version), None)
+    if index is None:
+        return version.layer
+    layer = version.layer
+    while index > 0:
+        before = versions[index - 1]
+        if before.removal != REPLACED or (before.entry.size, before.entry.mtime) != (
+            versions[index].entry.size,
+            versions[index].entry.mtime,
+        ):
+            break
+        index -= 1
+        layer = before.layer
+    return layer
 
 
 def _sbom_component(
@@ -578,13 +597,15 @@ def parse_sbom(raw: bytes) -> list[str]:
         return []
     found: list[str] = []
     if doc.get("bomFormat") == "CycloneDX":
-        stack = [c for c in _list(doc.get("components"))]
-        while stack and len(found) < MAX_PER_FILE:
-            component = stack.pop(0)
+        # Breadth first, and never more queued than can be listed: nesting cannot blow it up.
+        queue = deque(_list(doc.get("components"))[:MAX_PER_FILE])
+        while queue and len(found) < MAX_PER_FILE:
+            component = queue.popleft()
             if not isinstance(component, dict):
                 continue
             found.append(component.get("purl"))  # type: ignore[arg-type]
-            stack += _list(component.get("components"))[:MAX_PER_FILE]
+            room = MAX_PER_FILE - len(queue)
+            queue.extend(_list(component.get("components"))[: max(room, 0)])
     elif isinstance(doc.get("spdxVersion"), str):
         for package in _list(doc.get("packages"))[:MAX_PER_FILE]:
             refs = _list(package.get("externalRefs")) if isinstance(package, dict) else []
