@@ -562,3 +562,16 @@ def test_setuptools_vendored_txt_and_ensurepip_bundled_wheels() -> None:
     assert f"/{stdlib}/site-packages" in inv.import_path
     assert reachability(wheel, inv.import_path) == model.NOT_IMPORTABLE
     assert reachability(vendored, inv.import_path) == model.NOT_IMPORTABLE
+
+
+def test_bundled_libraries_only_in_installed_wheels() -> None:
+    """`<dist>.libs/` and `<package>/.libs/` in a site dir are bundled libraries; libtool's
+    `.libs/` in a build tree is not."""
+    inv = inventory.analyse(image(DEBIAN_PYTHON, (
+        (f"{SITE}/numpy.libs/libgfortran-040039e1.so.5.0.0", ELF),
+        (f"{SITE}/lxml/.libs/libxml2-1a2b3c4d.so.2.9.14", ELF),
+        ("usr/src/python/.libs/libpython3.11.so.1.0", ELF),
+    )))  # fmt: skip
+    bundled = {(c.name, c.version, c.environment) for c in inv.components
+               if c.kind == "bundled-library"}  # fmt: skip
+    assert bundled == {("libgfortran", "5.0.0", "/" + SITE), ("libxml2", "2.9.14", "/" + SITE)}

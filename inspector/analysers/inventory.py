@@ -403,8 +403,18 @@ def _evidence(name: str, parent: str, roots: frozenset[str]) -> str | None:
     ):
         return WHEEL
     if parent_name.endswith(".libs") and ".so" in name:
-        return BUNDLED
+        # auditwheel's `<dist>.libs/` beside the packages (older ones: `<package>/.libs/`);
+        # libtool's `.libs/` in a build tree is no wheel's.
+        site = _site_of_libs(parent)
+        site_name = site[site.rfind("/") + 1 :]
+        return BUNDLED if site_name in _SITE_DIRS or site in roots else None
     return None
+
+
+def _site_of_libs(libs_dir: str) -> str:
+    """The directory a wheel's libraries dir was installed into."""
+    site = posixpath.dirname(libs_dir)
+    return posixpath.dirname(site) if posixpath.basename(libs_dir) == ".libs" else site
 
 
 def _last_deleted(versions: Sequence[Version]) -> Version | None:
@@ -468,7 +478,6 @@ def _components_of(
     parsed = parse_soname(name)
     if parsed is None:
         return []
-    libs_dir = parent if posixpath.basename(parent) != ".libs" else posixpath.dirname(parent)
     lib_name, lib_version = parsed
     purl = PackageURL(type="generic", name=lib_name, version=lib_version or None).to_string()
     return [
@@ -482,7 +491,7 @@ def _components_of(
             path,
             layer,
             deleted,
-            posixpath.dirname(libs_dir),
+            _site_of_libs(parent),
             purl,
         )
     ]
