@@ -575,3 +575,51 @@ def test_bundled_libraries_only_in_installed_wheels() -> None:
     bundled = {(c.name, c.version, c.environment) for c in inv.components
                if c.kind == "bundled-library"}  # fmt: skip
     assert bundled == {("libgfortran", "5.0.0", "/" + SITE), ("libxml2", "2.9.14", "/" + SITE)}
+
+
+def test_alpine_packages_by_origin_with_their_installing_layer() -> None:
+    """apk records give Alpine:vX.Y components with the origin as source, each in the layer
+    whose database first listed it at its version."""
+    release = ("etc/os-release", b"ID=alpine\nVERSION_ID=3.20.3\n")
+    musl = "P:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n"
+    ssl = "P:libssl3\nV:3.3.2-r0\nA:x86_64\no:openssl\n"
+    base = (release, ("lib/apk/db/installed", musl.encode() + b"\n"))
+    added = (("lib/apk/db/installed", (musl + "\n" + ssl + "\n").encode()),)
+    inv = inventory.analyse(image(base, added))
+    assert inv.os_ecosystem == "Alpine:v3.20"
+    found = {c.name: (c.source, c.source_version, c.layer, c.kind, c.purl) for c in inv.components}
+    assert found == {
+        "musl": ("musl", "1.2.5-r0", 0, "apk",
+                 "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=alpine-3.20.3"),
+        "libssl3": ("openssl", "3.3.2-r0", 1, "apk",
+                    "pkg:apk/alpine/libssl3@3.3.2-r0?arch=x86_64&distro=alpine-3.20.3"
+                    "&upstream=openssl"),
+    }  # fmt: skip
+
+
+def test_distroless_status_d_packages_name_their_own_file() -> None:
+    """Distroless dpkg paragraphs in status.d: each package's path is its own file and layer."""
+    release = ("etc/os-release", b'ID=debian\nVERSION_ID="12"\n')
+    first = (release, ("var/lib/dpkg/status.d/base", dpkg(("base-files", "12.4", None))))
+    second = (("var/lib/dpkg/status.d/libssl3", dpkg(("libssl3", "3.0.11-1", "openssl"))),)
+    inv = inventory.analyse(image(first, second))
+    found = {c.name: (c.path, c.layer, c.ecosystem) for c in inv.components}
+    assert found == {
+        "base-files": ("/var/lib/dpkg/status.d/base", 0, "Debian:12"),
+        "libssl3": ("/var/lib/dpkg/status.d/libssl3", 1, "Debian:12"),
+    }
+
+
+def test_import_path_follows_pth_directories() -> None:
+    """A site dir's `.pth` path lines add existing dirs after it; import lines and missing dirs
+    add nothing."""
+    venv_site = "app/.venv/lib/python3.11/site-packages"
+    pth = (
+        (f"{venv_site}/__editable__.myapp-0.1.pth", b"/app/src\n"),
+        (f"{venv_site}/distutils-precedence.pth", b"import os; os.environ\n"),
+        (f"{venv_site}/extra.pth", b"# comment\nvendored\n/nowhere\n"),
+        (f"{venv_site}/vendored/x.py", b""),
+        ("app/src/myapp/__init__.py", b""),
+    )
+    inv = inventory.analyse(image(DEBIAN_PYTHON, VENV, pth, config=CMD))
+    assert inv.import_path[-3:] == ("/" + venv_site, "/app/src", f"/{venv_site}/vendored")

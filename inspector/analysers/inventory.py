@@ -664,8 +664,9 @@ def static_import_path(
     In order: the script's directory or the working directory (`-m`), PYTHONPATH, the standard
     library, the user site when it exists and is enabled, the venv's site-packages (and the base
     interpreter's when include-system-site-packages), else the interpreter's own site dirs.
-    Left out: directories `.pth` files add, what `sitecustomize` or the code itself appends
-    (setuptools appends its `_vendor`), and zip files. When the command's interpreter is unknown,
+    Each site dir is followed by the directories its `.pth` files name, as site.py adds them.
+    Left out: what `.pth` import lines, `sitecustomize` or the code itself append (setuptools
+    appends its `_vendor`), and zip files. When the command's interpreter is unknown,
     every interpreter's and venv's site dirs are listed, so nothing is called unreachable on a
     guess.
     """
@@ -678,11 +679,12 @@ def static_import_path(
     venvs = {v.path: v for v in python.venvs}
     if entry.interpreter is None:
         paths = [_abs(p, "/") for p in env.get("PYTHONPATH", "").split(":") if p]
+        sites = []
         for interp in python.interpreters:
-            paths += _site_dirs(fs, interp)
+            sites += _site_dirs(fs, interp)
         for venv in python.venvs:
-            paths += venv.site_packages
-        return _unique(paths)
+            sites += venv.site_packages
+        return _unique(paths + _with_pth(data, sites))
 
     flags, rest = _flags(entry.command_args)
     isolated = "I" in flags
@@ -700,13 +702,36 @@ def static_import_path(
     venv = venvs.get(entry.venv or "")
     system = venv is None or venv.include_system_site_packages
     no_user = isolated or "s" in flags or (bool(env.get("PYTHONNOUSERSITE")) and "E" not in flags)
+    sites = []
     if system and not no_user and base is not None:
-        paths += _user_site(fs, env, users, base)
+        sites += _user_site(fs, env, users, base)
     if venv is not None:
-        paths += venv.site_packages
+        sites += venv.site_packages
     if system and base is not None:
-        paths += _site_dirs(fs, base)
-    return _unique(paths)
+        sites += _site_dirs(fs, base)
+    return _unique(paths + _with_pth(data, sites))
+
+
+def _with_pth(data: ImageData, sites: Sequence[str]) -> list[str]:
+    """Each site dir, then the existing directories its `.pth` files name (in file name order;
+    `import` lines run code, which is not followed)."""
+    out: list[str] = []
+    for site in dict.fromkeys(sites):
+        out.append(site)
+        real = data.fs.resolve(site)
+        if real is None:
+            continue
+        for child in data.fs.children(real):
+            if not child.endswith(".pth"):
+                continue
+            for line in (data.text(child) or "").splitlines()[:MAX_PER_FILE]:
+                line = line.rstrip()
+                if not line or line.startswith(("#", "import ", "import\t")):
+                    continue
+                added = _abs(line, site)
+                if _is_dir(data.fs, added):
+                    out.append(added)
+    return out
 
 
 def _flags(args: Sequence[str]) -> tuple[set[str], list[str]]:

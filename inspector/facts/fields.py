@@ -1160,8 +1160,8 @@ FIELDS.update(
             "The command's sys.path as the layers alone tell it: the script's dir or the "
             "working dir for `-m`, PYTHONPATH, the stdlib, the user site, the venv's "
             "site-packages (and the base interpreter's with include-system-site-packages) or the "
-            "interpreter's own; every site dir when the command's interpreter is unknown. "
-            "`.pth` additions are left out."
+            "interpreter's own, each followed by the dirs its `.pth` files name; every site dir "
+            "when the command's interpreter is unknown."
         ),
     }
 )
