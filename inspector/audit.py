@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from checks.engine import run_checks
 from checks.metadata import reference_notice
 from checks.model import Check, Context
+from inspector.analysers.inventory import Component, reachability
 from inspector.errors import InspectorError
 from inspector.policy.gate import Gate, apply
 from inspector.probes import ProbeOptions
@@ -92,8 +93,6 @@ def judged_inventory(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     inventory = doc.get("inventory")
     if inventory is None:
         return None
-    from inspector.analysers.inventory import Component, reachability
-
     path, source = _import_path(doc)
     fields = {f.name for f in dataclasses.fields(Component)}
     components = [
@@ -123,9 +122,19 @@ def audit(
     checks: Sequence[Check],
     options: AuditOptions,
     progress: Callable[[str], None] = lambda message: None,
+    *,
+    jobs: int = WORKERS,
+    finished: Callable[[ImageReport], None] = lambda report: None,
 ) -> list[ImageReport]:
-    """One report per reference, in the order given."""
-    if len(references) == 1:
-        return [audit_one(references[0], checks, options, progress)]
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda ref: audit_one(ref, checks, options, progress), references))
+    """One report per reference, in the order given; `jobs` images at a time (each image's
+    probes keep their own limits), `finished` told of each as it ends."""
+
+    def one(reference: str) -> ImageReport:
+        report = audit_one(reference, checks, options, progress)
+        finished(report)
+        return report
+
+    if len(references) == 1 or jobs <= 1:
+        return [one(reference) for reference in references]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, references))
