@@ -4,14 +4,21 @@ the properties; one document per image in a directory."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 from packageurl import PackageURL
 
+from inspector.advisories.match import match
+from inspector.advisories.model import Advisory, Affected, Range
+from inspector.analysers.inventory import Component
+from inspector.audit import judged_inventory
 from inspector.cli.commands import main
 from inspector.facts.collect import collect
+from inspector.report import cyclonedx
+from inspector.report.model import ImageReport
 from tests.conftest import fixture_image
 from tests.sbomcases import annotations, cyclonedx_errors, properties, spdx_errors
 
@@ -136,3 +143,63 @@ def test_reachability_of_a_layout_with_every_kind_of_copy(tmp_path):
     assert reach["pkg:pypi/mistune", "dist-info"] == {"deleted"}
     assert all(r == {"installed"} for (_, kind), r in reach.items() if kind == "dpkg")
     assert len(doc["components"]) == len(_inventory(fixture_image("vu-layout")))
+
+
+class _Advisories:
+    """An advisory store of one record: requests before 2.32.0 (CVE-2024-35195's real range)."""
+
+    RECORD = Advisory(
+        id="GHSA-9wx4-h78v-vm56",
+        modified="2024-05-20T20:15:00Z",
+        published="2024-05-20T20:15:00Z",
+        withdrawn=None,
+        aliases=("CVE-2024-35195",),
+        summary="Requests Session object does not verify requests after making first request "
+        "with verify=False",
+        severity=(("CVSS_V3", "CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:H/I:H/A:N"),),
+        rating="MODERATE",
+        url="https://advisories.example/GHSA-9wx4-h78v-vm56",
+        affected=(
+            Affected("PyPI", "requests", (Range("ECOSYSTEM", (("introduced", "0"),
+                                                              ("fixed", "2.32.0"))),), ()),
+        ),
+    )  # fmt: skip
+
+    def advisories(self, keys):
+        return {key: (self.RECORD,) for key in keys if key == ("PyPI", "requests")}
+
+
+@pytest.mark.docker
+def test_real_matches_become_cyclonedx_vulnerabilities_with_vex():
+    """vu-layout's real inventory matched by the real matcher: the venv's requests 2.25.1 is an
+    affected vulnerability with no analysis, pip's vendored requests 2.28.2 is not_affected
+    (code_not_reachable), 2.34.2 is not matched; the document passes the official schema."""
+    doc = collect(fixture_image("vu-layout"), probe=None).to_json()
+    inventory = judged_inventory(doc)
+    assert inventory is not None
+    fields = {f.name for f in dataclasses.fields(Component)}
+    pairs = [(Component(**{k: c[k] for k in fields}), c["reachability"])
+             for c in inventory["components"]]  # fmt: skip
+    matches = [dataclasses.asdict(m) for m in match(pairs, _Advisories())]
+    image = ImageReport(
+        fixture_image("vu-layout"), doc["image"]["id"], doc["image"].get("digest"),
+        image=doc["image"], inventory=inventory,
+        vulnerabilities={"status": "matched", "matches": matches},
+    )  # fmt: skip
+    text = cyclonedx.render([image])
+    assert cyclonedx_errors(text) is None
+    bom = json.loads(text)
+    refs = {c["bom-ref"]: c for c in bom["components"]}
+    found = {}
+    for vuln in bom["vulnerabilities"]:
+        (target,) = vuln["affects"]
+        item = refs[target["ref"]]
+        found[item["version"], properties(item)["inspector:kind"]] = vuln
+    assert set(found) == {("2.25.1", "dist-info"), ("2.28.2", "vendored")}
+    venv = found["2.25.1", "dist-info"]
+    assert venv["id"] == "CVE-2024-35195"
+    assert "analysis" not in venv
+    assert venv["recommendation"] == "Upgrade requests to 2.32.0 or later."
+    assert venv["ratings"][0]["method"] == "CVSSv31"
+    vendored = found["2.28.2", "vendored"]["analysis"]
+    assert (vendored["state"], vendored["justification"]) == ("not_affected", "code_not_reachable")
