@@ -12,7 +12,7 @@ import click
 import pytest
 
 from inspector.cli.commands import cli
-from inspector.report.formats import FORMATS
+from inspector.report.formats import FORMATS, SBOM_FORMATS
 from tests.conftest import REPO
 
 DOC = REPO / "docs" / "ci.md"
@@ -96,7 +96,7 @@ def test_every_documented_command_parses(args, tmp_path, monkeypatch):
     if name == "audit":
         for output in params["outputs"]:  # type: ignore[union-attr]
             fmt, _, target = str(output).partition("=")
-            assert fmt in FORMATS, output
+            assert fmt in {*FORMATS, *SBOM_FORMATS}, output
             assert target, output
 
 
