@@ -139,7 +139,7 @@ def faulthandler_disabled(facts: Facts, ctx: Context) -> Iterator[Found]:
     "stdout-buffered",
     "Python's stdout is block-buffered: logs can sit in a buffer and be lost",
     severity="low",
-    category="operability",
+    category="python",
     needs=("config", "python"),
     wants=("runtime.static",),
     fix="`ENV PYTHONUNBUFFERED=1`",
