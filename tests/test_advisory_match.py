@@ -274,6 +274,20 @@ def test_git_ranges_are_ignored_and_versions_list_counts() -> None:
     assert match([(python("demo", "1.2"), IMPORTABLE)], lookup) == ()
 
 
+def test_unknown_range_type_is_ignored() -> None:
+    """A range of a type the schema does not define is not evaluated."""
+    record = {
+        "id": "GHSA-unkn-ownr-ange",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "demo"},
+                "ranges": [{"type": "CALVER", "events": [{"introduced": "0"}]}],
+            }
+        ],
+    }
+    assert match([(python("demo", "1.0"), IMPORTABLE)], MemoryLookup([record])) == ()
+
+
 def test_semver_ranges_compared_as_ecosystem_versions() -> None:
     """A SEMVER range on a PyPI package is evaluated with PEP 440's order."""
     record = {

@@ -63,6 +63,7 @@ _INTRODUCED, _FIXED, _LAST_AFFECTED = 0, 1, 2
 _EVENT_KINDS = {"introduced": _INTRODUCED, "fixed": _FIXED, "last_affected": _LAST_AFFECTED}
 # Bounds are wrapped so that "0" sorts before every version and "*" after: (0,) < (1, key) < (2,).
 _BEFORE_ALL = (0,)
+_ORDERED_RANGES = frozenset(("ECOSYSTEM", "SEMVER"))
 _AFTER_ALL = (2,)
 _CVE = re.compile(r"CVE-(\d+)-(\d+)")
 _SEVERITY_RANK = {name: i for i, name in enumerate(VULN_SEVERITIES)}
@@ -295,8 +296,8 @@ class _Record:
                 continue
             ranges = []
             for source in affected.ranges:
-                if source.type == "GIT":
-                    continue
+                if source.type not in _ORDERED_RANGES:
+                    continue  # GIT needs the repository's history; other types are unknown
                 prepared = shared.get((ecosystem, source))
                 if prepared is None:
                     prepared = shared[(ecosystem, source)] = _PreparedRange(source, ecosystem)
