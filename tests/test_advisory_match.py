@@ -836,3 +836,19 @@ def test_ties_ordered_by_reachability() -> None:
     other = match([(comp, IMPORTABLE), (comp, NOT_IMPORTABLE)], lookup)
     assert one == other
     assert [m.reachability for m in one] == [IMPORTABLE, NOT_IMPORTABLE]
+
+
+def test_hostile_cve_alias_never_raises() -> None:
+    """A CVE alias with a 5,000-digit number is ordered after real CVEs, never raised on."""
+    ghsa = {
+        "id": "GHSA-host-ilec-veee",
+        "aliases": ["CVE-2024-1"],
+        "affected": [pypi_affected("demo", [{"introduced": "0"}])],
+    }
+    pysec = {
+        "id": "PYSEC-2024-77",
+        "aliases": ["CVE-2024-" + "9" * 5000, "GHSA-host-ilec-veee"],
+        "affected": [pypi_affected("demo", [{"introduced": "0"}])],
+    }
+    found = match([(python("demo", "1.0"), IMPORTABLE)], MemoryLookup([pysec, ghsa]))
+    assert [m.id for m in found] == ["CVE-2024-1"]
