@@ -9,7 +9,15 @@ from __future__ import annotations
 import pytest
 
 from inspector.advisories.match import component_key, lookup_ecosystem, match
-from inspector.advisories.model import DELETED, IMPORTABLE, INSTALLED, NOT_IMPORTABLE
+from inspector.advisories.model import (
+    DELETED,
+    IMPORTABLE,
+    INSTALLED,
+    NOT_IMPORTABLE,
+    Advisory,
+    Affected,
+    Range,
+)
 from inspector.analysers.inventory import Component
 from tests.advisory_memory import MemoryLookup
 
@@ -845,10 +853,18 @@ def test_hostile_cve_alias_never_raises() -> None:
         "aliases": ["CVE-2024-1"],
         "affected": [pypi_affected("demo", [{"introduced": "0"}])],
     }
-    pysec = {
-        "id": "PYSEC-2024-77",
-        "aliases": ["CVE-2024-" + "9" * 5000, "GHSA-host-ilec-veee"],
-        "affected": [pypi_affected("demo", [{"introduced": "0"}])],
-    }
+    # Built by hand: the store's parser refuses ids this long, matching must not depend on it.
+    pysec = Advisory(
+        id="PYSEC-2024-77",
+        modified="2026-01-01T00:00:00Z",
+        published=None,
+        withdrawn=None,
+        aliases=("CVE-2024-" + "9" * 5000, "GHSA-host-ilec-veee"),
+        summary=None,
+        severity=(),
+        rating=None,
+        url=None,
+        affected=(Affected("PyPI", "demo", (Range("ECOSYSTEM", (("introduced", "0"),)),), ()),),
+    )
     found = match([(python("demo", "1.0"), IMPORTABLE)], MemoryLookup([pysec, ghsa]))
     assert [m.id for m in found] == ["CVE-2024-1"]
