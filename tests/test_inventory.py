@@ -623,3 +623,33 @@ def test_import_path_follows_pth_directories() -> None:
     )
     inv = inventory.analyse(image(DEBIAN_PYTHON, VENV, pth, config=CMD))
     assert inv.import_path[-3:] == ("/" + venv_site, "/app/src", f"/{venv_site}/vendored")
+
+
+def test_hostile_image_gives_bounded_facts_and_no_traceback(tmp_path, capsys) -> None:
+    """`facts` and `audit` on an image built to blow the inventory up: exit 0, no traceback,
+    at most MAX_COMPONENTS components."""
+    from inspector.cli.commands import main
+    from tests.layertools import image_archive
+
+    libs = [(f"{SITE}/evil.libs/lib{i}-0123abcd.so.{i}", b"") for i in range(20_500)]
+    weird = {"bomFormat": "CycloneDX", "components": [
+        {"purl": "pkg:pypi/" + "a" * 100_000 + "@1"}, {"purl": "pkg:%%%/x@1"},
+        {"purl": "pkg:pypi/b@" + "9" * 5000}, {"components": {"nested": "dict"}}]}  # fmt: skip
+    members = [
+        *DEBIAN_PYTHON,
+        (f"{SITE}/loop", "->loop"),
+        (f"{SITE}/pip/_vendor/vendor.txt", b"x==1\n" * 500_000),
+        (f"{SITE}/pip/_vendor/bom.cdx.json", json.dumps(weird).encode()),
+        (f"{SITE}/x-1.dist-info/sboms/a.spdx.json", b'{"spdxVersion": "SPDX-2.3", "packages": 7}'),
+        *libs,
+    ]
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(image_archive([layer(*members)], config={"Cmd": ["/usr/bin/python3"]}))
+    ref = f"docker-archive:{archive}"
+    assert main(["facts", ref, "--no-probe", "--no-cache", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    components = json.loads(out)["inventory"]["components"]
+    assert len(components) <= inventory.MAX_COMPONENTS
+    assert main(["audit", ref, "--no-probe", "--no-cache", "--no-config"]) in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err
