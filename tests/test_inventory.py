@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
@@ -653,3 +653,13 @@ def test_hostile_image_gives_bounded_facts_and_no_traceback(tmp_path, capsys) ->
     assert len(components) <= inventory.MAX_COMPONENTS
     assert main(["audit", ref, "--no-probe", "--no-cache", "--no-config"]) in (0, 1)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_inventory_from_json_round_trips() -> None:
+    """The facts JSON of an inventory reads back as the same Inventory; other shapes as None."""
+    inv = inventory.analyse(layout())
+    doc = json.loads(json.dumps(asdict(inv)))
+    assert inventory.inventory_from_json(doc) == inv
+    assert inventory.inventory_from_json(None) is None
+    assert inventory.inventory_from_json({"components": [{"name": "x"}]}) is None
+    assert inventory.inventory_from_json({"components": ["junk"]}) is None

@@ -117,6 +117,22 @@ class Inventory:
     import_path: tuple[str, ...]
 
 
+def inventory_from_json(section: Mapping[str, Any] | None) -> Inventory | None:
+    """The `inventory` facts section read back (from a stored audit, say); None when absent or
+    not of this shape, so an old or hand-made facts file is never an error."""
+    if not isinstance(section, Mapping):
+        return None
+    try:
+        components = tuple(Component(**c) for c in section.get("components") or ())
+        return Inventory(
+            os_ecosystem=section.get("os_ecosystem"),
+            components=components,
+            import_path=tuple(section.get("import_path") or ()),
+        )
+    except TypeError:
+        return None
+
+
 # --- capture --------------------------------------------------------------------------------
 
 
