@@ -24,6 +24,8 @@ Decisions, each a one-liner a reader may want to argue with:
 - An SBOM's components keep the SBOM's own name for them; a PyPI purl's name is PEP 503 normalised.
 - Versions replaced in place (the same path rewritten by a later layer) are not listed: only
   evidence whose path no longer exists in the container counts as deleted.
+- RPM databases are only located (ospackages never reads them): RPM-based images list no OS
+  components yet.
 """
 
 from __future__ import annotations
@@ -223,7 +225,7 @@ def os_purl(
     manager: str,
     os_id: str | None,
     version_id: str | None,
-    package: Any,
+    package: ospackages_analyser.OsPackage,
     distro_release: str | None = None,
 ) -> str:
     """pkg:deb/debian/NAME@VERSION?arch=amd64&distro=debian-12, pkg:apk/alpine/NAME@VERSION?..."""
