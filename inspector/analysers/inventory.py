@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packageurl import PackageURL
+from packaging.utils import canonicalize_name
 
 from inspector.analysers import osinfo as osinfo_analyser
 from inspector.analysers import ospackages as ospackages_analyser
@@ -87,7 +88,6 @@ _WHEEL_NAME = re.compile(r"(?P<name>[^-]+)-(?P<version>[^-]+)(?:-\d[^-]*)?-[^-]+
 # auditwheel: `libssl-0331cd6b.so.3`, `libgfortran-040039e1.so.5.0.0`; plain `libfoo.so.1` too.
 _SONAME = re.compile(r"(?P<name>.+?)(?:-[0-9a-f]{8})?\.so(?:\.(?P<version>[0-9][0-9A-Za-z.]*))?")
 _MINOR = re.compile(r"(\d+)\.(\d+)")
-_NORMALIZE = re.compile(r"[-_.]+")
 
 
 @dataclass(frozen=True)
@@ -336,13 +336,10 @@ def _status_d_files(data: ImageData) -> dict[tuple[str, str | None], tuple[str, 
 # --- Python distributions -------------------------------------------------------------------
 
 
-def normalize(name: str) -> str:
-    """A Python project name as PEP 503 compares it."""
-    return _NORMALIZE.sub("-", name).lower()
-
-
 def pypi_purl(name: str, version: str) -> str:
-    return PackageURL(type="pypi", name=normalize(name), version=version or None).to_string()
+    return PackageURL(
+        type="pypi", name=canonicalize_name(name), version=version or None
+    ).to_string()
 
 
 def _python_component(
@@ -357,7 +354,7 @@ def _python_component(
 ) -> Component:
     return Component(
         PYPI,
-        normalize(name),
+        canonicalize_name(name),
         version or "",
         None,
         None,
@@ -479,7 +476,9 @@ def _components_of(
         itself = (
             ""
             if name == "bom.cdx.json"
-            else normalize(python_analyser.metadata_name(None, posixpath.dirname(parent))[0])
+            else canonicalize_name(
+                python_analyser.metadata_name(None, posixpath.dirname(parent))[0]
+            )
         )
         components = [
             _sbom_component(purl, path, layer, environment, deleted=deleted)
@@ -560,7 +559,7 @@ def _sbom_component(
 ) -> Component:
     parsed = PackageURL.from_string(purl)
     if parsed.type == "pypi":
-        name = normalize(parsed.name)
+        name = canonicalize_name(parsed.name)
         return Component(
             PYPI,
             name,
