@@ -663,3 +663,16 @@ def test_inventory_from_json_round_trips() -> None:
     assert inventory.inventory_from_json(None) is None
     assert inventory.inventory_from_json({"components": [{"name": "x"}]}) is None
     assert inventory.inventory_from_json({"components": ["junk"]}) is None
+
+
+def test_debian_packaged_python_is_matched_through_dpkg() -> None:
+    """With a dpkg database, Python code in Debian's dist-packages and python-wheels has
+    ecosystem "" (its dpkg package carries the advisories); pip's dirs stay PyPI."""
+    inv = inventory.analyse(layout())
+    ecosystems = {(c.kind, c.name): c.ecosystem for c in inv.components}
+    assert ecosystems[("egg-info", "six")] == ""
+    assert ecosystems[("wheel", "pip")] == ""
+    assert ecosystems[("dist-info", "jinja2")] == "PyPI"
+    assert ecosystems[("dist-info", "urllib3")] == "PyPI"  # /usr/local: pip's, deleted
+    no_dpkg = inventory.analyse(image(DEBIAN_PYTHON))
+    assert {c.ecosystem for c in no_dpkg.components} == {"PyPI"}

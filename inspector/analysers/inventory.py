@@ -26,6 +26,11 @@ Decisions, each a one-liner a reader may want to argue with:
   evidence whose path no longer exists in the container counts as deleted.
 - RPM databases are only located (ospackages never reads them): RPM-based images list no OS
   components yet.
+- Python code Debian's packages install (`/usr/lib/python3/dist-packages`,
+  `/usr/lib/pythonX.Y/dist-packages`, the wheels in `/usr/share/python-wheels`) is listed with
+  ecosystem "": it is matched through its dpkg package, whose advisories know Debian's backported
+  fixes, where a PyPI advisory would flag a patched `1.26.12-1+deb12u1` by its upstream version.
+  pip never installs there (it writes `/usr/local/lib/pythonX.Y/dist-packages`).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import posixpath
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from packageurl import PackageURL
@@ -87,6 +92,10 @@ _VENDOR_LINE = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*
 _WHEEL_NAME = re.compile(r"(?P<name>[^-]+)-(?P<version>[^-]+)(?:-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl")
 # auditwheel: `libssl-0331cd6b.so.3`, `libgfortran-040039e1.so.5.0.0`; plain `libfoo.so.1` too.
 _SONAME = re.compile(r"(?P<name>.+?)(?:-[0-9a-f]{8})?\.so(?:\.(?P<version>[0-9][0-9A-Za-z.]*))?")
+# Where only Debian's packages put Python code (pip writes /usr/local/lib/pythonX.Y/dist-packages).
+_DEBIAN_PYTHON = re.compile(
+    r"/usr/lib/python3(?:\.\d+)?/dist-packages/|" + re.escape(_DEBIAN_WHEELS) + "/"
+)
 _MINOR = re.compile(r"(\d+)\.(\d+)")
 
 
@@ -174,6 +183,8 @@ def analyse(
     components = list(_os_components(data, osinfo, ospackages, ecosystem))
     components += _visible_distributions(data, python)
     components += _scanned(data, python)
+    if DPKG in ospackages.managers:
+        components = [_os_owned(c) for c in components]
     unique = {(c.kind, c.path, c.name, c.version): c for c in components}
     ordered = sorted(unique.values(), key=lambda c: (c.ecosystem, c.name, c.version, c.path))
     return Inventory(
@@ -365,6 +376,13 @@ def _python_component(
         environment,
         pypi_purl(name, version or ""),
     )
+
+
+def _os_owned(component: Component) -> Component:
+    """A Python component Debian's packages installed is matched through its dpkg package."""
+    if component.ecosystem == PYPI and _DEBIAN_PYTHON.match(component.path):
+        return replace(component, ecosystem="")
+    return component
 
 
 def _visible_distributions(
