@@ -457,6 +457,10 @@ def test_flags_parse() -> None:
     assert inventory._flags(["-X", "dev", "-sB", "-m", "app"]) == ({"s", "B"}, ["-m", "app"])
     assert inventory._flags(["-Im", "app", "x"]) == ({"I"}, ["-m", "app", "x"])
     assert inventory._flags(["-Wignore", "main.py"]) == (set(), ["main.py"])
+    assert inventory._flags(["--check-hash-based-pycs", "never", "-s", "main.py"]) == (
+        {"s"},
+        ["main.py"],
+    )
 
 
 def test_pep770_sbom_lists_bundled_not_itself() -> None:

@@ -775,6 +775,12 @@ def _flags(args: Sequence[str]) -> tuple[set[str], list[str]]:
     index = 0
     while index < len(args):
         arg = args[index]
+        if arg == "--check-hash-based-pycs":  # the one long option before the script with a value
+            index += 2
+            continue
+        if arg.startswith("--check-hash-based-pycs="):
+            index += 1
+            continue
         if arg in ("-m", "-c") or not arg.startswith("-") or arg.startswith("--") or arg == "-":
             return flags, list(args[index:])
         index += 1
