@@ -146,7 +146,9 @@ def test_reachability_of_a_layout_with_every_kind_of_copy(tmp_path):
 
 
 class _Advisories:
-    """An advisory store of one record: requests before 2.32.0 (CVE-2024-35195's real range)."""
+    """An advisory store of one record the test writes: requests before 2.35.0, which reaches
+    the venv's requests 2.25.1 and the 2.34.2 pip 26.3 vendors (Debian's own pip is matched as
+    its dpkg package, not here)."""
 
     RECORD = Advisory(
         id="GHSA-9wx4-h78v-vm56",
@@ -161,7 +163,7 @@ class _Advisories:
         url="https://advisories.example/GHSA-9wx4-h78v-vm56",
         affected=(
             Affected("PyPI", "requests", (Range("ECOSYSTEM", (("introduced", "0"),
-                                                              ("fixed", "2.32.0"))),), ()),
+                                                              ("fixed", "2.35.0"))),), ()),
         ),
     )  # fmt: skip
 
@@ -172,8 +174,8 @@ class _Advisories:
 @pytest.mark.docker
 def test_real_matches_become_cyclonedx_vulnerabilities_with_vex():
     """vu-layout's real inventory matched by the real matcher: the venv's requests 2.25.1 is an
-    affected vulnerability with no analysis, pip's vendored requests 2.28.2 is not_affected
-    (code_not_reachable), 2.34.2 is not matched; the document passes the official schema."""
+    affected vulnerability with no analysis, the venv pip's vendored requests 2.34.2 (vendor.txt
+    and its SBOM) is not_affected (code_not_reachable); the document passes the official schema."""
     doc = collect(fixture_image("vu-layout"), probe=None).to_json()
     inventory = judged_inventory(doc)
     assert inventory is not None
@@ -195,11 +197,15 @@ def test_real_matches_become_cyclonedx_vulnerabilities_with_vex():
         (target,) = vuln["affects"]
         item = refs[target["ref"]]
         found[item["version"], properties(item)["inspector:kind"]] = vuln
-    assert set(found) == {("2.25.1", "dist-info"), ("2.28.2", "vendored")}
+    assert set(found) == {("2.25.1", "dist-info"), ("2.34.2", "vendored"), ("2.34.2", "sbom")}
     venv = found["2.25.1", "dist-info"]
     assert venv["id"] == "CVE-2024-35195"
     assert "analysis" not in venv
-    assert venv["recommendation"] == "Upgrade requests to 2.32.0 or later."
+    assert venv["recommendation"] == "Upgrade requests to 2.35.0 or later."
     assert venv["ratings"][0]["method"] == "CVSSv31"
-    vendored = found["2.28.2", "vendored"]["analysis"]
-    assert (vendored["state"], vendored["justification"]) == ("not_affected", "code_not_reachable")
+    for kind in ("vendored", "sbom"):
+        analysis = found["2.34.2", kind]["analysis"]
+        assert (analysis["state"], analysis["justification"]) == (
+            "not_affected",
+            "code_not_reachable",
+        )

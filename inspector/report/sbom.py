@@ -38,7 +38,8 @@ COMPONENT_PROPERTIES = {
     'runs), "not-importable" (on disk, out of its reach), "deleted", or "installed" (an OS '
     "package).",
     "inspector:ecosystem": 'The OSV ecosystem it is matched in ("Debian:12", "PyPI", ...); '
-    "absent when it cannot be matched.",
+    "absent when it is not matched on its own (a bundled library that cannot be named, Python "
+    "code a Debian package installed, which is matched as that package).",
 }
 IMAGE_PROPERTIES = {
     "inspector:image-id": "The image ID (the digest of its config).",
