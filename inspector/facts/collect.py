@@ -78,7 +78,7 @@ SCANNER = Scanner(
 
 def redacted_config(config: ImageConfig, secrets: dict[str, Any]) -> ImageConfig:
     """The config as facts show it: values the secrets analyser flagged replaced by their hint."""
-    from inspector.analysers.secrets import redact_text
+    from inspector.analysers.secrets import redact_argv
 
     flagged = {(s["where"], s["name"]): s["hint"] for s in secrets.get("secrets", ()) if s["name"]}
 
@@ -89,7 +89,7 @@ def redacted_config(config: ImageConfig, secrets: dict[str, Any]) -> ImageConfig
         }
 
     def argv(values: list[str] | None) -> list[str] | None:
-        return None if values is None else [redact_text(v) or "" for v in values]
+        return None if values is None else redact_argv([str(v) for v in values])
 
     healthcheck = config.healthcheck
     if healthcheck and healthcheck.get("Test"):
