@@ -333,9 +333,7 @@ def _from_top(container: Any, host_pid: int) -> list[Process]:
 
 
 def _redacted(process: Process) -> Process:
-    return Process(
-        **{**process.__dict__, "cmdline": tuple(redact_argv(process.cmdline))}
-    )
+    return Process(**{**process.__dict__, "cmdline": tuple(redact_argv(process.cmdline))})
 
 
 def _log_tail(container: Any) -> tuple[str, ...]:
