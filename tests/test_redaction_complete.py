@@ -140,3 +140,31 @@ def test_the_forms_in_a_real_archive_reach_no_output(tmp_path, capsys):
     secrets = json.loads(outputs["facts json"])["secrets"]
     assert {s["step"] for s in secrets if s["where"] == "history"} == set(range(len(FORMS)))
     assert any(s["where"] == "command" and s["kind"] == "password-option" for s in secrets)
+
+
+def test_the_static_probes_error_texts_are_redacted_before_they_are_facts():
+    """The import test's message, the probe's errors and a compile error quoting a database URL
+    keep none of its password (they were facts verbatim)."""
+    import dataclasses
+
+    from inspector.probes import static
+    from inspector.probes.plan import ImportTarget, ProbePlan, TmpDir
+
+    password = "Pr0beErrPw7Zq"
+    url = f"postgresql://app:{password}@db.example:5432/app"
+    plan = ProbePlan("sha256:" + "0" * 64, "amd64", "/usr/bin/python3", None, "app", None,
+                     TmpDir(0o1777, 0, 0))  # fmt: skip
+    plan = dataclasses.replace(plan, imports=ImportTarget("python -m svc", (("module", "svc"),)))
+    report = {
+        "imports": {"status": "failed", "exception": "ImportError",
+                    "message": f"no PostgreSQL driver for {url}: install psycopg2"},
+        "app_sources": {"checked": 1, "complete": True, "uncompilable": [
+            {"path": "/srv/x.py", "size": 9, "error": f"SyntaxError at line 1: {url}"}]},
+        "errors": [f"ca_bundle: OSError: cannot read {url}"],
+    }  # fmt: skip
+    found = static.parse(static.MARKER + json.dumps(report), "", 0, plan, 0.1)
+    text = json.dumps(dataclasses.asdict(found))
+    assert found.status == "ran"
+    assert password not in text
+    assert found.imports is not None
+    assert "chars, fingerprint" in (found.imports.message or "")
