@@ -185,7 +185,7 @@ class Secret:
     likely_test_fixture: bool
     line: int | None = None  # files: the line it is on, when the content scan found it
     removal: str | None = None  # files: "deleted" or "replaced" by layer `removed_in`
-    fingerprint: str | None = None  # 8 hex digits of the value's sha256, when known
+    fingerprint: str | None = None  # the value's keyed fingerprint (secret_rules), when known
     # files: who installed the file ("app", "python", "os", "npm") and which distribution or
     # package that is; what the file is ("code", "docs", "tests", "vendored"). See ownership.
     owner_kind: str | None = None

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules
 from inspector.analysers.imagedata import ImageData
+from inspector.facts import fingerprint_key
 from inspector.facts.model import (
     SCHEMA_VERSION,
     Facts,
@@ -63,6 +64,8 @@ def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
     source = "".join(inspect.getsource(m) for m in modules)
     source += "".join(inspect.getsource(importlib.import_module(m)) for m in _READER_MODULES)
     source += inspect.getsource(secret_rules) + inspect.getsource(ownership)
+    # Cached hits carry fingerprints made with one key: another key reads its own rows.
+    source += secret_rules.key_id()
     return capture, hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
@@ -186,6 +189,7 @@ def collect(
     one); by default, the SQLite file in the user's cache directory.
     """
     ref = parse_reference(reference)
+    fingerprint_key.ensure()
     capture, fingerprint = capture_rule()
     cache: LayerStore | None = None
     if use_cache:
