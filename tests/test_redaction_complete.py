@@ -91,6 +91,8 @@ FORMS = [
      "Dl0ginPw7x"),
     ("/bin/sh -c echo -n 'Hl0ginPw8y' | helm registry login --password-stdin -u ci r.example",
      "Hl0ginPw8y"),
+    ('/bin/sh -c #(nop)  CMD ["python3" "/srv/svc.py" "--api-key" "CmdK3yHist7"]', "CmdK3yHist7"),
+    ('/bin/sh -c #(nop)  CMD ["mysql" "-uroot" "-pHistMy5ql2"]', "HistMy5ql2"),
     (f'/bin/sh -c SERVICE_PASSWORD="{LONG_VALUE}" ./start', LONG_VALUE),
     (f"/bin/sh -c export API_TOKEN='{LONG_VALUE}'", LONG_VALUE),
 ]  # fmt: skip
@@ -119,6 +121,7 @@ def test_each_command_form_is_matched_and_masked(text, value):
     "redis-server --requirepass $REDIS_PASSWORD",
     "pip install --no-password --password-stdin pkg",
     "gunicorn --password-file /run/secrets/db app:app",
+    '/bin/sh -c #(nop)  CMD ["docker" "run" "--name" "mysql" "-p3306:3306" "mysql:8"]',
 ])  # fmt: skip
 def test_lookalikes_of_the_command_forms_stay_as_they_are(text):
     """Ports, prompts, references and flags are no secret: the text is left unchanged."""

@@ -90,12 +90,14 @@ _WORD = r"(?:\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|[^\s;&|<>\"'`]+)"
 _SECRET_OPTION = re.compile(
     r"(?<![\w-])--(?P<name>requirepass|masterauth|password|passwd|token|auth-token|"
     r"access-token|api-key|apikey|client-secret|secret-key|secret-access-key|access-key)"
-    r"[ \t]+(?P<value>" + _WORD + ")"
+    r"[\"']?[ \t]+(?P<value>" + _WORD + ")"
 )
-# Where a command starts: the text's start, after a shell operator, or after what runs the next
+# Where a command starts: the text's start, after a shell operator, the first word of an
+# exec-form list as the history records it (`CMD ["mysql" ...]`), or after what runs the next
 # word as a command (`sh -c`, `exec`, `sudo`, `env`, `--` of `kubectl exec`), past `VAR=x`s.
 _COMMAND_START = (
-    r"(?:^|(?<=[;&|(`\n])|(?<![\w-])(?:-c|--|exec|sudo|env|time|nohup|then|do|else)(?=[ \t]))"
+    r"(?:^|(?<=[;&|(`\n])|(?<=\[\")|"
+    r"(?<![\w-])(?:-c|--|exec|sudo|env|time|nohup|then|do|else)[\"']?(?=[ \t]))"
     r"[ \t]*[\"']?(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:/[\w./-]*/)?"
 )
 # The MySQL and MariaDB clients' `-pPASS` (glued: `-p PASS` names a database, `-p` alone
