@@ -36,13 +36,15 @@ def test_the_hint_is_no_unsalted_hash_of_the_value():
     hashed guesses finds nothing in it."""
     shown = secret_rules.fingerprint(PASSWORD)
     assert shown != hashlib.sha256(PASSWORD.encode()).hexdigest()[:8]
-    assert len(shown) == 8 and shown == secret_rules.fingerprint(PASSWORD)
+    assert len(shown) == 8
+    assert shown == secret_rules.fingerprint(PASSWORD)
 
 
 def test_the_machine_key_is_made_once_readable_by_its_owner_only(tmp_path):
     """The key file is created on first use with mode 0600 and read back unchanged after."""
     first = machine_key(tmp_path)
-    assert first is not None and len(first) == 32
+    assert first is not None
+    assert len(first) == 32
     mode = stat.S_IMODE((tmp_path / KEY_FILE).stat().st_mode)
     assert mode == 0o600
     assert machine_key(tmp_path) == first
@@ -59,7 +61,8 @@ def test_two_runs_on_one_machine_agree_and_two_machines_do_not(tmp_path):
     ))  # fmt: skip
     ref = f"docker-archive:{archive}"
     here = _hints(ref, tmp_path / "here")
-    assert here and here == _hints(ref, tmp_path / "here")
+    assert here
+    assert here == _hints(ref, tmp_path / "here")
     assert _hints(ref, tmp_path / "elsewhere") != here
 
 
@@ -75,10 +78,12 @@ def test_a_finding_fingerprint_does_not_depend_on_the_key():
     assert one != other
 
     def finding(fp: str) -> Finding:
-        return Finding("SEC004", "critical", f"env API_TOKEN (secret-variable: 11 chars, "
-                       f"fingerprint {fp}) is in the config", Location(config="Env"), "fix")  # fmt: skip
+        message = f"env API_TOKEN (secret-variable: 11 chars, fingerprint {fp}) is in the config"
+        return Finding("SEC004", "critical", message, Location(config="Env"), "fix")
 
-    assert finding_fingerprint("app:1", finding(one)) == finding_fingerprint("app:2", finding(other))
+    assert finding_fingerprint("app:1", finding(one)) == finding_fingerprint(
+        "app:2", finding(other)
+    )
 
 
 def test_a_scan_store_keeps_the_first_key_it_is_given(tmp_path):
