@@ -140,3 +140,41 @@ def test_an_error_line_does_not_print_the_store_password(tmp_path, capsys):
     assert code == 2
     assert err.strip()
     assert password not in out + err
+
+
+TYPED_PASSWORD = "Typ3dPassw0rd5"
+
+
+def _error_outputs(ref: str, tmp_path, capsys) -> dict[str, str]:
+    """`facts` and `audit` (every format) of a reference that cannot be read: stdout, stderr
+    and the report files."""
+    outputs: dict[str, str] = {}
+    assert main(["facts", ref, "--no-probe"]) == 2
+    outputs["facts out"], outputs["facts err"] = capsys.readouterr()
+    files = {fmt: tmp_path / f"report.{fmt}" for fmt in FORMATS if fmt != "table"}
+    extra = [arg for fmt, path in files.items() for arg in ("-o", f"{fmt}={path}")]
+    assert main(["audit", ref, "--no-probe", "--no-config", *extra]) == 2
+    outputs["audit out"], outputs["audit err"] = capsys.readouterr()
+    outputs.update({f"audit {fmt}": path.read_text() for fmt, path in files.items()})
+    return outputs
+
+
+def test_credentials_typed_into_a_registry_reference_are_not_said_back(tmp_path, capsys):
+    """`registry:user:PASSWORD@host/app` and a scan target of that form: the error lines and
+    the reports name the reference without the password (they repeated it)."""
+    ref = f"registry:ci:{TYPED_PASSWORD}@127.0.0.1:1/app:1"
+    outputs = _error_outputs(ref, tmp_path, capsys)
+    code = main(["scan", f"registry:ci:{TYPED_PASSWORD}@127.0.0.1:1", "--no-config",
+                 "--db", str(tmp_path / "scans.sqlite")])  # fmt: skip
+    assert code == 2
+    outputs["scan out"], outputs["scan err"] = capsys.readouterr()
+    assert all(outputs[name].strip() for name in ("facts err", "audit err", "scan err"))
+    assert _survivors(outputs, [TYPED_PASSWORD]) == []
+
+
+@pytest.mark.docker
+def test_a_url_given_as_an_image_reference_is_not_said_back(docker_client, tmp_path, capsys):
+    """`https://user:PASSWORD@host/app` given to `facts` and `audit`: no output repeats the
+    password (the engine's error said it back with `https:/`, which no redaction knew)."""
+    outputs = _error_outputs(f"https://ci:{TYPED_PASSWORD}@127.0.0.1:1/app:1", tmp_path, capsys)
+    assert _survivors(outputs, [TYPED_PASSWORD]) == []

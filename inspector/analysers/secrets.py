@@ -422,6 +422,21 @@ def redact_text(text: str | None) -> str | None:
     return "".join(out)
 
 
+# `registry:user:password@host/repo`: credentials typed into an image reference, where no image
+# reference has them (a digest's `@` follows the repository, after a `/`).
+_REFERENCE_USERINFO = re.compile(r"^(?P<prefix>[a-z-]{1,40}:)?(?P<userinfo>[^/@\s]+)@(?=[^/@\s]+/)")
+
+
+def redact_reference(reference: str) -> str:
+    """An image reference as reports and error lines show it: credentials typed into it
+    (`registry:user:password@host/app`, `https://user:password@...`) masked."""
+    match = _REFERENCE_USERINFO.match(reference)
+    if match and ":" in match.group("userinfo"):
+        reference = (f"{match.group('prefix') or ''}<{redact(match.group('userinfo'))}>@"
+                     + reference[match.end() :])  # fmt: skip
+    return redact_text(reference) or reference
+
+
 def redact_argv(argv: list[str] | tuple[str, ...]) -> list[str]:
     """An exec-form command (or a process's arguments) with every secret masked, judged on the
     words together: `["redis-server", "--requirepass", "X"]` holds the secret in a word that
