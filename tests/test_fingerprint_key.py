@@ -17,6 +17,7 @@ from inspector.facts.fingerprint_key import KEY_FILE, machine_key
 from inspector.report.fingerprint import fingerprint as finding_fingerprint
 from inspector.scan.store import Store
 from tests.layertools import image_archive, layer
+from tests.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 PASSWORD = "hunter2-Fk9"
 
@@ -96,3 +97,17 @@ def test_a_scan_store_keeps_the_first_key_it_is_given(tmp_path):
     again = Store(url)
     assert again.fingerprint_key(b"b" * 32) == first == b"a" * 32
     again.close()
+
+
+def test_a_postgresql_store_keeps_the_first_key_it_is_given(postgres_url):  # noqa: F811
+    """The same on PostgreSQL, the store a fleet shares: every machine gets the first key."""
+    first = Store(postgres_url)
+    try:
+        assert first.fingerprint_key(b"c" * 32) == b"c" * 32
+    finally:
+        first.close()
+    second = Store(postgres_url)
+    try:
+        assert second.fingerprint_key(b"d" * 32) == b"c" * 32
+    finally:
+        second.close()
