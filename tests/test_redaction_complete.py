@@ -171,3 +171,17 @@ def test_the_static_probes_error_texts_are_redacted_before_they_are_facts():
     assert password not in text
     assert found.imports is not None
     assert "chars, fingerprint" in (found.imports.message or "")
+
+
+def test_a_server_configs_settings_are_masked_by_name_and_before_they_are_cut():
+    """A gunicorn/uwsgi setting named like a secret is masked, and a URL straddling the
+    200-character cut keeps no part of its password (the cut came first, the part survived)."""
+    from inspector.analysers.startup import SETTING_TEXT, _keep
+
+    settings: dict[str, str] = {}
+    _keep(settings, "password", '"Gun1cornPw8x"')
+    _keep(settings, "dsn", '"' + "x" * (SETTING_TEXT - 20) + ' postgresql://a:Str4ddlePw9@db/x"')
+    _keep(settings, "bind", '"0.0.0.0:8000"')
+    assert "Gun1cornPw8x" not in settings["password"]
+    assert "Str4" not in settings["dsn"]
+    assert settings["bind"] == '"0.0.0.0:8000"'
