@@ -185,3 +185,18 @@ def test_a_server_configs_settings_are_masked_by_name_and_before_they_are_cut():
     assert "Gun1cornPw8x" not in settings["password"]
     assert "Str4" not in settings["dsn"]
     assert settings["bind"] == '"0.0.0.0:8000"'
+
+
+def test_a_log_line_longer_than_the_limit_is_masked_before_it_is_cut():
+    """A static probe's log line with a credential across the 2,000-character cut keeps no part
+    of the password (the line was cut first and the half password printed)."""
+    from inspector.probes import static
+    from inspector.probes.exits import LINE_LIMIT
+    from inspector.probes.plan import ProbePlan, TmpDir
+
+    plan = ProbePlan("sha256:" + "0" * 64, "amd64", "/usr/bin/python3", None, "app", None,
+                     TmpDir(0o1777, 0, 0))  # fmt: skip
+    line = "x" * (LINE_LIMIT - 20) + " postgresql://app:L0ngLineStr4ddle@db.example/app"
+    found = static.parse("", f"starting\n{line}\n", 1, plan, 0.1)
+    assert found.log_tail
+    assert not any("L0ng" in kept for kept in found.log_tail)

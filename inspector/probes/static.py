@@ -156,12 +156,19 @@ def _reaches_script(container: Any, nonce: str, deadline: float) -> bool:
         time.sleep(POLL)
 
 
+def masked_tail(text: str) -> tuple[str, ...]:
+    """The log's last lines, credentials masked before each line is cut to its limit (a
+    credential cut in two is no longer recognisable)."""
+    lines = text.splitlines()[-LOG_LINES:]
+    return tail_lines("\n".join(redact_text(line) or "" for line in lines), LOG_LINES)
+
+
 def _tail(container: Any) -> tuple[str, ...]:
     try:
         text = container.logs(tail=LOG_LINES).decode(errors="replace")
     except docker.errors.APIError:
         return ()
-    return tuple(redact_text(line) or "" for line in tail_lines(text, LOG_LINES))
+    return masked_tail(text)
 
 
 def parse(
@@ -191,7 +198,7 @@ def parse(
             doc = json.loads(rest[len(nonce) :])
         except ValueError:
             doc = None
-    tail = tuple(redact_text(line) or "" for line in tail_lines(stderr or stdout, LOG_LINES))
+    tail = masked_tail(stderr or stdout)
     if not isinstance(doc, dict):
         return StaticProbe(
             "failed",
