@@ -196,7 +196,7 @@ def test_a_log_line_longer_than_the_limit_is_masked_before_it_is_cut():
 
     plan = ProbePlan("sha256:" + "0" * 64, "amd64", "/usr/bin/python3", None, "app", None,
                      TmpDir(0o1777, 0, 0))  # fmt: skip
-    line = "x" * (LINE_LIMIT - 20) + " postgresql://app:L0ngLineStr4ddle@db.example/app"
+    line = "x" * (LINE_LIMIT - 25) + " postgresql://app:L0ngLineStr4ddle@db.example/app"
     found = static.parse("", f"starting\n{line}\n", 1, plan, 0.1)
     assert found.log_tail
     assert not any("L0ng" in kept for kept in found.log_tail)
