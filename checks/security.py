@@ -428,7 +428,9 @@ def secret_in_build_history(facts: Facts, ctx: Context) -> Iterator[Found]:
     The facts' `secrets[]` findings in `history[].created_by`: build arguments the classic
     builder records as `|N NAME=value ... /bin/sh -c ...` on every RUN after the ARG, `ARG`/`ENV`
     steps with defaults, and credentials typed into a command (`pip install --index-url
-    https://user:token@...`). One finding per secret, listing every step that shows it. A value
+    https://user:token@...`, `--password X`, `redis-server --requirepass X`, a MySQL or MariaDB
+    client's `-pX`, an `Authorization: Bearer X` header, `echo X | docker login
+    --password-stdin`). One finding per secret, listing every step that shows it. A value
     the config still holds (an `ENV`, a `LABEL`, the command) is reported by SEC004 alone, with
     the history steps that show it; this check keeps the secrets only the history records:
     build arguments, and values typed into `RUN` lines.

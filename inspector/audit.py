@@ -57,7 +57,12 @@ def audit_one(
             progress=lambda message: progress(f"{reference}: {message}"),
         )
     except InspectorError as exc:
-        return ImageReport(reference, None, None, error=str(exc))
+        # The reference and the error are what the user typed, or the engine said back: a
+        # `https://user:password@...` typed by mistake is masked in every report format.
+        from inspector.analysers.secrets import redact_reference, redact_text
+
+        shown = redact_reference(reference)
+        return ImageReport(shown, None, None, error=redact_text(str(exc)) or str(exc))
     doc = facts.to_json()
     applied = apply(options.gate, reference, run_checks(doc, checks, options.context))
     runtime = {

@@ -6,7 +6,12 @@ keywords of a rule occurs in its lower-cased bytes, so the regexes run on a smal
 files. Each candidate must then pass the format's own checks (GitHub's and npm's CRC32, a JWT
 header that decodes, a base64 Docker auth that holds `user:password`) and must not be a
 published example or a placeholder. A hit keeps the rule, the line, the value's length and a
-short fingerprint (sha256, 8 hex digits): never the value, nor any part of it.
+short fingerprint: never the value, nor any part of it.
+
+The fingerprint is keyed (HMAC-SHA256 under a random key, 8 hex digits), so that it tells two
+leaks apart without confirming a guess: an unsalted hash of a weak password is found in a
+dictionary. The key is the machine's or the scan store's (`use_fingerprint_key`, called by
+facts collection and by the scan); until one is given, a random key of this process.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import math
 import posixpath
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -106,9 +113,33 @@ def published_example(value: str) -> bool:
     return value in KNOWN_EXAMPLES or "EXAMPLE" in value
 
 
+class _Key:
+    """The fingerprint key: one per process, replaced by the machine's or the store's."""
+
+    value: bytes = secrets.token_bytes(32)
+    given = False
+
+
+def use_fingerprint_key(key: bytes) -> None:
+    """Fingerprint with `key` from now on (the machine's key file, or a scan store's key)."""
+    _Key.value, _Key.given = key, True
+
+
+def fingerprint_key_given() -> bool:
+    return _Key.given
+
+
+def key_id() -> str:
+    """Which key fingerprints are made with (not the key): the layer cache keeps the hits of
+    each key apart, so one audit never mixes fingerprints of two keys."""
+    return hmac.new(_Key.value, b"inspector fingerprint key id", hashlib.sha256).hexdigest()[:8]
+
+
 def fingerprint(value: str) -> str:
-    """8 hex digits of the value's sha256: enough to tell two leaks apart, never the value."""
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    """8 hex digits of the value's HMAC-SHA256 under the fingerprint key: enough to tell two
+    leaks apart, never the value, and no test of a guessed value without the key."""
+    data = value.encode("utf-8", "surrogatepass")
+    return hmac.new(_Key.value, data, hashlib.sha256).hexdigest()[:8]
 
 
 def placeholder(value: str) -> bool:

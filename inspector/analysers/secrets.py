@@ -74,10 +74,59 @@ _URL_CREDENTIALS = re.compile(
 _VALUE_SKIPPED_RULES = frozenset({"private-key", "putty-private-key", "database-url"})
 
 # NAME=value in a command line or history step: build args (`|2 A=1 B=2 /bin/sh -c`), ENV and
-# ARG steps, inline `VAR=x cmd`, and `--password=x` options.
+# ARG steps, inline `VAR=x cmd`, and `--password=x` options. A value has no length bound: a
+# bound leaves the rest of a longer value unmasked (a quoted value of 5,000 characters did not
+# match at all). Still linear: a quoted value runs to the next quote of its kind, and only the
+# last quote of each kind can lack one.
 _ASSIGNMENT = re.compile(
     r"(?<![\w$.-])-{0,2}(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,127})="
-    r"(?P<value>\"(?:[^\"\\]|\\.){0,4096}\"|'[^']{0,4096}'|[^\s;&|\"'`]{1,4096})"
+    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s;&|\"'`]+)"
+)
+# A shell word: quoted, or bare up to a space or a shell operator.
+_WORD = r"(?:\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|[^\s;&|<>\"'`]+)"
+# Options that take a secret as the next word: `redis-server --requirepass X`,
+# `--masterauth X`, `--password X`, `--token X`. An explicit list: `--password-stdin`,
+# `--ask-pass` and `--no-password` are flags, and the word after them is no secret.
+_SECRET_OPTION = re.compile(
+    r"(?<![\w-])--(?P<name>requirepass|masterauth|password|passwd|token|auth-token|"
+    r"access-token|api-key|apikey|client-secret|secret-key|secret-access-key|access-key)"
+    r"[\"']?[ \t]+(?P<value>" + _WORD + ")"
+)
+# Where a command starts: the text's start, after a shell operator, the first word of an
+# exec-form list as the history records it (`CMD ["mysql" ...]`), or after what runs the next
+# word as a command (`sh -c`, `exec`, `sudo`, `env`, `--` of `kubectl exec`), past `VAR=x`s.
+_COMMAND_START = (
+    r"(?:^|(?<=[;&|(`\n])|(?<=\[\")|"
+    r"(?<![\w-])(?:-c|--|exec|sudo|env|time|nohup|then|do|else)[\"']?(?=[ \t]))"
+    r"[ \t]*[\"']?(?:[A-Za-z_]\w*=\S*[ \t]+)*(?:/[\w./-]*/)?"
+)
+# The MySQL and MariaDB clients' `-pPASS` (glued: `-p PASS` names a database, `-p` alone
+# prompts), only where one of those programs is the command: `docker run -p8080:80` publishes
+# a port, `ssh -p2222` picks one, `docker run --name mysql -p3306:3306` runs no client.
+_MYSQL_PASSWORD = re.compile(
+    _COMMAND_START + r"(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|"
+    r"mysqlslap|mysqlpump|mysqlbinlog|mariadb|mariadb-dump|mariadb-admin|mariadb-import|"
+    r"mariadb-show|mariadb-check|mariadb-slap|mariadb-binlog)(?![\w.-])[^;&|\n]{0,500}?"
+    r"(?<![\w-])-p(?P<value>" + _WORD + ")"
+)
+# An HTTP Authorization header's credentials: `-H "Authorization: Bearer <token>"`, `Basic`.
+_AUTHORIZATION = re.compile(
+    r"(?i:authorization)[\"']?[ \t]{0,5}[:=][ \t]{0,5}(?P<scheme>(?i:bearer|basic|token))"
+    r"[ \t]{1,5}(?P<value>[A-Za-z0-9._~+/=:-]{8,8192})"
+)
+# `echo PASSWORD | docker login --password-stdin` (podman, helm, oras, crane, nerdctl...):
+# the password is the echoed word.
+_PASSWORD_STDIN = re.compile(
+    r"(?<![\w-])(?:echo|printf)(?:[ \t]+(?:-[neE]{1,3}|'%s'|\"%s\"|%s))*[ \t]+"
+    r"(?P<value>" + _WORD + r")[ \t]*\|[^|;&\n]{0,300}?(?<![\w-])login(?![\w-])[^|;&\n]{0,500}?"
+    r"--password-stdin"
+)
+# Command forms that hold a secret in a word, by kind.
+_WORD_FORMS = (
+    (_SECRET_OPTION, "password-option"),
+    (_MYSQL_PASSWORD, "password-option"),
+    (_AUTHORIZATION, "authorization-header"),
+    (_PASSWORD_STDIN, "password-stdin"),
 )
 
 # --- which files can hold one ---------------------------------------------------------------
@@ -138,7 +187,7 @@ class Secret:
     likely_test_fixture: bool
     line: int | None = None  # files: the line it is on, when the content scan found it
     removal: str | None = None  # files: "deleted" or "replaced" by layer `removed_in`
-    fingerprint: str | None = None  # 8 hex digits of the value's sha256, when known
+    fingerprint: str | None = None  # the value's keyed fingerprint (secret_rules), when known
     # files: who installed the file ("app", "python", "os", "npm") and which distribution or
     # package that is; what the file is ("code", "docs", "tests", "vendored"). See ownership.
     owner_kind: str | None = None
@@ -269,9 +318,28 @@ def _url_hit(match: re.Match[str]) -> _Hit | None:
     return _Hit(URL_CREDENTIALS, match.start(), match.end(), hint + match.group("host"))
 
 
+def _word_hits(text: str) -> Iterator[_Hit]:
+    """Secrets given as a word of a command: an option's value, a header's credentials, an
+    echoed password."""
+    for pattern, kind in _WORD_FORMS:
+        for match in pattern.finditer(text):
+            value = _unquote(match.group("value"))
+            if not _secret_value(value) or value.startswith("-") or secret_rules.placeholder(value):
+                continue
+            start, end = match.span("value")
+            yield _Hit(kind, start, end, redact(value))
+
+
 def scan_value(text: str) -> list[_Hit]:
-    """Known token shapes, PEM private keys and credentialed URLs anywhere in `text`."""
-    hits: list[_Hit] = []
+    """Known token shapes, PEM private keys, credentialed URLs and command forms (`--requirepass
+    X`, `-pX`, `Authorization: Bearer X`, `echo X | ... login --password-stdin`) anywhere in
+    `text`: the first HITS_PER_TEXT of them (the facts report no more)."""
+    return every_value_hit(text)[:HITS_PER_TEXT]
+
+
+def every_value_hit(text: str) -> list[_Hit]:
+    """All of scan_value's hits, uncapped: what redaction must mask."""
+    hits: list[_Hit] = list(_word_hits(text))
     # Where the block that starts at a header ends. Thousands of headers with no END after
     # them would each search to the end of the text; one search serves every header before
     # the END it found (or after the last one, when none is left).
@@ -296,7 +364,7 @@ def scan_value(text: str) -> list[_Hit]:
         hit = _url_hit(match)
         if hit is not None:
             hits.append(hit)
-    return _non_overlapping(hits)[:HITS_PER_TEXT]
+    return _non_overlapping(hits)
 
 
 def _non_overlapping(hits: list[_Hit]) -> list[_Hit]:
@@ -309,6 +377,12 @@ def _non_overlapping(hits: list[_Hit]) -> list[_Hit]:
 
 
 def _scan_assignments(text: str) -> list[tuple[str | None, _Hit]]:
+    """(assignment name or None, hit) for the first HITS_PER_TEXT secrets in a command line or
+    history step: the facts report no more."""
+    return _every_assignment_hit(text)[:HITS_PER_TEXT]
+
+
+def _every_assignment_hit(text: str) -> list[tuple[str | None, _Hit]]:
     """(assignment name or None, hit) for every secret in a command line or history step."""
     found: list[tuple[str | None, _Hit]] = []
     # Spans of the assignment values already scanned, in text order and disjoint.
@@ -316,7 +390,7 @@ def _scan_assignments(text: str) -> list[tuple[str | None, _Hit]]:
     for match in _ASSIGNMENT.finditer(text):
         name, value = match.group("name"), match.group("value")
         start, end = match.span("value")
-        inner = scan_value(value)
+        inner = every_value_hit(value)
         if inner:
             for hit in inner:
                 found.append((name, _Hit(hit.kind, start + hit.start, start + hit.end, hit.hint,
@@ -326,25 +400,63 @@ def _scan_assignments(text: str) -> list[tuple[str | None, _Hit]]:
             found.append((name, _Hit(SECRET_VARIABLE, start, end, redact(_unquote(value)))))
             covered.append((start, end))
     starts = [a for a, _ in covered]
-    for hit in scan_value(text):
+    for hit in every_value_hit(text):
         # The one span that can hold it: a bisection, not a pass over every span per hit.
         index = bisect.bisect_right(starts, hit.start) - 1
         if index < 0 or covered[index][1] <= hit.start:
             found.append((None, hit))
-    return found[:HITS_PER_TEXT]
+    return found
 
 
 def redact_text(text: str | None) -> str | None:
-    """`text` with every secret this module recognises replaced by its hint."""
+    """`text` with every secret this module recognises replaced by its hint: every one, however
+    many (the facts list the first HITS_PER_TEXT, the text shows none)."""
     if not text:
         return text
-    hits = _non_overlapping([hit for _, hit in _scan_assignments(text)])
+    hits = _non_overlapping([hit for _, hit in _every_assignment_hit(text)])
     out, last = [], 0
     for hit in hits:
         out += [text[last : hit.start], f"<{hit.hint}>"]
         last = hit.end
     out.append(text[last:])
     return "".join(out)
+
+
+# `registry:user:password@host/repo`: credentials typed into an image reference, where no image
+# reference has them (a digest's `@` follows the repository, after a `/`).
+_REFERENCE_USERINFO = re.compile(r"^(?P<prefix>[a-z-]{1,40}:)?(?P<userinfo>[^/@\s]+)@(?=[^/@\s]+/)")
+
+
+def redact_reference(reference: str) -> str:
+    """An image reference as reports and error lines show it: credentials typed into it
+    (`registry:user:password@host/app`, `https://user:password@...`) masked."""
+    match = _REFERENCE_USERINFO.match(reference)
+    if match and ":" in match.group("userinfo"):
+        reference = (f"{match.group('prefix') or ''}<{redact(match.group('userinfo'))}>@"
+                     + reference[match.end() :])  # fmt: skip
+    return redact_text(reference) or reference
+
+
+def redact_argv(argv: list[str] | tuple[str, ...]) -> list[str]:
+    """An exec-form command (or a process's arguments) with every secret masked, judged on the
+    words together: `["redis-server", "--requirepass", "X"]` holds the secret in a word that
+    means nothing alone."""
+    text = " ".join(argv)
+    hits = _non_overlapping([hit for _, hit in _every_assignment_hit(text)])
+    out, start = [], 0
+    for word in argv:
+        end = start + len(word)
+        pieces, last = [], start
+        for hit in hits:
+            if hit.end <= start or hit.start >= end:
+                continue
+            cut = max(hit.start, start)
+            pieces += [text[last:cut], f"<{hit.hint}>"]
+            last = min(hit.end, end)
+        pieces.append(text[last:end])
+        out.append("".join(pieces))
+        start = end + 1
+    return out
 
 
 # --- config and history ---------------------------------------------------------------------

@@ -262,7 +262,14 @@ def _ini_settings(text: str) -> dict[str, str]:
 def _keep(settings: dict[str, str], name: str, value: str) -> None:
     if len(settings) < MAX_SETTINGS and not name.startswith("_"):
         value = " ".join(value.split())
-        settings[name] = redact_text(value[:SETTING_TEXT]) or ""
+        # Masked as `name=value`, so that a secret's name marks its value (`password = "..."`),
+        # and before it is cut: a credential cut in two is no longer recognisable.
+        masked = redact_text(f"{name}={value}") or ""
+        if masked.startswith(f"{name}="):
+            masked = masked[len(name) + 1 :]
+        else:  # a name no assignment has (`bind address`): the value alone
+            masked = redact_text(value) or ""
+        settings[name] = masked[:SETTING_TEXT]
 
 
 # --- logging configs ------------------------------------------------------------------------

@@ -233,7 +233,7 @@ def finished_printer(total: int) -> Callable[[ImageReport], None]:
     def say(report: ImageReport) -> None:
         with lock:
             what = "not audited" if report.error else (report.counts() or "no findings")
-            click.echo(visible(f"inspector: [{next(done)}/{total}] {report.reference}: {what}"),
+            click.echo(said(f"inspector: [{next(done)}/{total}] {report.reference}: {what}"),
                        err=True)  # fmt: skip
 
     return say
@@ -340,7 +340,7 @@ def audit(
             raise InspectorError(f"cannot write the {name} report to {path}: {exc}") from exc
     for report in reports:
         if report.error:
-            click.echo(visible(error_line(report.reference, report.error)), err=True)
+            click.echo(said(error_line(report.reference, report.error)), err=True)
     code = exit_code(reports, threshold)
     return 0 if exit_zero and code == 1 else code
 
@@ -440,7 +440,7 @@ def baseline(output: str, **scan_args: Any) -> int:
     reports = _run(_scan(**scan_args))
     failed = [r for r in reports if r.error]
     for report in failed:
-        click.echo(visible(error_line(report.reference, report.error or "")), err=True)
+        click.echo(said(error_line(report.reference, report.error or "")), err=True)
     if failed:
         click.echo(f"inspector: no baseline written: {len(failed)} image(s) not audited", err=True)
         return EXIT_ERROR
@@ -902,11 +902,19 @@ def cleanup(everything: bool) -> None:
         click.echo("no probe containers found")
 
 
+def said(line: str) -> str:
+    """A progress or error line as printed: credentials masked (an error may quote what the
+    user typed, `https://user:password@...`, or what the image holds) and made visible."""
+    from inspector.analysers.secrets import redact_text
+
+    return visible(redact_text(line) or "")
+
+
 def progress_printer():  # type: ignore[no-untyped-def]
     """Progress on stderr only when a person watches it."""
     if not sys.stderr.isatty():
         return lambda message: None
-    return lambda message: click.echo(f"\r\033[K{visible(message)}", err=True, nl=False)
+    return lambda message: click.echo(f"\r\033[K{said(message)}", err=True, nl=False)
 
 
 class Terminated(KeyboardInterrupt):
@@ -962,7 +970,7 @@ def _main(argv: list[str] | None) -> int:
         click.echo("inspector: aborted", err=True)
         return 130
     except InspectorError as exc:
-        click.echo(visible(f"inspector: error: {exc}"), err=True)
+        click.echo(said(f"inspector: error: {exc}"), err=True)
         return EXIT_ERROR
     except Exception:  # a bug: never let it pass for a verdict (0 or 1)
         click.echo("inspector: internal error (a bug; please report it with this trace):", err=True)

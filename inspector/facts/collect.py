@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules
 from inspector.analysers.imagedata import ImageData
+from inspector.facts import fingerprint_key
 from inspector.facts.model import (
     SCHEMA_VERSION,
     Facts,
@@ -63,6 +64,8 @@ def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
     source = "".join(inspect.getsource(m) for m in modules)
     source += "".join(inspect.getsource(importlib.import_module(m)) for m in _READER_MODULES)
     source += inspect.getsource(secret_rules) + inspect.getsource(ownership)
+    # Cached hits carry fingerprints made with one key: another key reads its own rows.
+    source += secret_rules.key_id()
     return capture, hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
@@ -78,7 +81,7 @@ SCANNER = Scanner(
 
 def redacted_config(config: ImageConfig, secrets: dict[str, Any]) -> ImageConfig:
     """The config as facts show it: values the secrets analyser flagged replaced by their hint."""
-    from inspector.analysers.secrets import redact_text
+    from inspector.analysers.secrets import redact_argv
 
     flagged = {(s["where"], s["name"]): s["hint"] for s in secrets.get("secrets", ()) if s["name"]}
 
@@ -89,7 +92,7 @@ def redacted_config(config: ImageConfig, secrets: dict[str, Any]) -> ImageConfig
         }
 
     def argv(values: list[str] | None) -> list[str] | None:
-        return None if values is None else [redact_text(v) or "" for v in values]
+        return None if values is None else redact_argv([str(v) for v in values])
 
     healthcheck = config.healthcheck
     if healthcheck and healthcheck.get("Test"):
@@ -186,6 +189,7 @@ def collect(
     one); by default, the SQLite file in the user's cache directory.
     """
     ref = parse_reference(reference)
+    fingerprint_key.ensure()
     capture, fingerprint = capture_rule()
     cache: LayerStore | None = None
     if use_cache:

@@ -397,8 +397,8 @@ FIELDS: dict[str, str] = {
     ),
     "secrets[].hint": (
         "What was found, never any part of the value: the rule's title, the value's length and a "
-        "fingerprint (8 hex digits of its sha256), or what the file holds (e.g. a key type and "
-        "size)."
+        "fingerprint (8 hex digits of a keyed HMAC-SHA256, as `fingerprint`), or what the file "
+        "holds (e.g. a key type and size)."
     ),
     "secrets[].likely_test_fixture": (
         "True for probable test or documentation material: files under tests/, fixtures/ and "
@@ -414,8 +414,10 @@ FIELDS: dict[str, str] = {
         "outside files."
     ),
     "secrets[].fingerprint": (
-        "8 hex digits of the value's sha256, to tell two leaks apart (the same credential in two "
-        "files has the same fingerprint); for a file found by its name (a key, `.netrc`, a "
+        "8 hex digits of the value's HMAC-SHA256 under a random key of this machine (the cache "
+        "directory's `fingerprint.key`) or of the scan store, to tell two leaks apart without "
+        "letting anyone test a guess (the same credential in two files has the same fingerprint, "
+        "on one machine); for a file found by its name (a key, `.netrc`, a "
         "dotenv), of the file's whole text, so a later layer writing the same file again is the "
         "same secret; null when the value is not measured."
     ),

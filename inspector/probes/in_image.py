@@ -28,11 +28,21 @@ sys.stdout.write(STARTED + NONCE + "\n")
 sys.stdout.flush()
 
 
+def cut(text, limit):
+    """`text` in at most about `limit` characters, cut at a space: inspector masks the
+    credentials it recognises in what we report, and half a credential is not recognisable."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    return (head[:space] if space > 0 else "") + " ..."
+
+
 def attempt(name, function, default=None):
     try:
         return function()
     except Exception as exc:  # the probe reports what failed rather than dying
-        ERRORS.append(f"{name}: {type(exc).__name__}: {exc}")
+        ERRORS.append(cut(f"{name}: {type(exc).__name__}: {exc}", 1000))
         return default
 
 
@@ -235,6 +245,15 @@ result = {"status": "ok", "imported": [], "exception": None, "message": None,
 OPTIONAL = ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
 
 
+def cut(text, limit):
+    # As the parent's cut: at a space, so no credential is reported in part.
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    return (head[:space] if space > 0 else "") + " ..."
+
+
 def catches_import(handler):
     kinds = handler.type
     if kinds is None:
@@ -374,7 +393,7 @@ try:
 except BaseException as exc:
     result["status"] = "failed"
     result["exception"] = type(exc).__name__
-    result["message"] = str(exc)[:1000]
+    result["message"] = cut(str(exc), 1000)
     if isinstance(exc, ImportError):
         result["module"] = exc.name
         found = re.search(r"([^\s:'\"]+\.so[\w.]*): cannot open shared object file", str(exc))
@@ -491,8 +510,9 @@ def uncompilable_sources():
                     error = type(exc).__name__ + (f" at line {line}" if line else "")
                     msg = getattr(exc, "msg", None) or str(exc)
                     if len(report["uncompilable"]) < 200:
+                        error += ": " + cut(msg, 200)
                         report["uncompilable"].append(
-                            {"path": path, "size": len(source), "error": error + ": " + msg[:200]}
+                            {"path": path, "size": len(source), "error": error}
                         )
     return report
 

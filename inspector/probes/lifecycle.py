@@ -23,7 +23,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from inspector.analysers.secrets import redact_text
+from inspector.analysers.secrets import redact_argv, redact_text
 from inspector.probes import containers
 from inspector.probes.exits import (
     ExitCause,
@@ -333,9 +333,7 @@ def _from_top(container: Any, host_pid: int) -> list[Process]:
 
 
 def _redacted(process: Process) -> Process:
-    return Process(
-        **{**process.__dict__, "cmdline": tuple(redact_text(a) or "" for a in process.cmdline)}
-    )
+    return Process(**{**process.__dict__, "cmdline": tuple(redact_argv(process.cmdline))})
 
 
 def _log_tail(container: Any) -> tuple[str, ...]:

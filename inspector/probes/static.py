@@ -156,12 +156,19 @@ def _reaches_script(container: Any, nonce: str, deadline: float) -> bool:
         time.sleep(POLL)
 
 
+def masked_tail(text: str) -> tuple[str, ...]:
+    """The log's last lines, credentials masked before each line is cut to its limit (a
+    credential cut in two is no longer recognisable)."""
+    lines = text.splitlines()[-LOG_LINES:]
+    return tail_lines("\n".join(redact_text(line) or "" for line in lines), LOG_LINES)
+
+
 def _tail(container: Any) -> tuple[str, ...]:
     try:
         text = container.logs(tail=LOG_LINES).decode(errors="replace")
     except docker.errors.APIError:
         return ()
-    return tuple(redact_text(line) or "" for line in tail_lines(text, LOG_LINES))
+    return masked_tail(text)
 
 
 def parse(
@@ -191,7 +198,7 @@ def parse(
             doc = json.loads(rest[len(nonce) :])
         except ValueError:
             doc = None
-    tail = tuple(redact_text(line) or "" for line in tail_lines(stderr or stdout, LOG_LINES))
+    tail = masked_tail(stderr or stdout)
     if not isinstance(doc, dict):
         return StaticProbe(
             "failed",
@@ -243,10 +250,18 @@ def parse(
         timezone_data=doc.get("timezone_data"),
         imports=import_check(doc.get("imports"), plan, doc.get("sys_path") or ()),
         app_sources=app_sources(doc.get("app_sources")),
-        errors=(*wrong, *(doc.get("errors") or ())),
+        # The image's own error text may quote a credential (a settings module failing to
+        # connect to `postgresql://app:PASSWORD@db`): masked before it becomes a fact.
+        errors=(*wrong, *(_redacted(error) or "" for error in doc.get("errors") or ())),
         log_tail=tail if exit_code else (),
         tampering=tuple(dict.fromkeys(tampering)),
     )
+
+
+def _redacted(value: Any) -> Any:
+    """Image text with every credential masked, before it is cut (a cut credential is no
+    longer recognisable); anything else as it is."""
+    return redact_text(value) if isinstance(value, str) else value
 
 
 def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | None:
@@ -276,7 +291,7 @@ def import_check(found: Any, plan: ProbePlan, searched: Any) -> ImportCheck | No
         verdict=verdict,
         imported=tuple(str(m) for m in imported[:50]) if isinstance(imported, list) else (),
         exception=exception,
-        message=clip(found.get("message"), 500),
+        message=clip(_redacted(found.get("message")), 500),
         module=module,
         library=clip(found.get("library")),
         location=clip(found.get("location")),
@@ -310,7 +325,7 @@ def app_sources(found: Any) -> AppSources | None:
         if isinstance(item, dict) and isinstance(item.get("path"), str):
             size = item.get("size") if isinstance(item.get("size"), int) else 0
             failed.append(Uncompilable(clip(item["path"]) or "", size,
-                                       clip(item.get("error"), 300) or ""))  # fmt: skip
+                                       clip(_redacted(item.get("error")), 300) or ""))  # fmt: skip
     return AppSources(found["checked"], found.get("complete") is True, tuple(failed[:200]))
 
 

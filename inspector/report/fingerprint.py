@@ -10,6 +10,11 @@ from checks.model import Finding
 # Sizes (with their unit: 990 KiB becomes 1.0 MiB as a cache grows), numbers and long hex runs
 # change between builds (sizes, counts, digests): not an identity.
 _VOLATILE = re.compile(r"\d+(?:\.\d+)?\s*(?:[KMGT]i?B|bytes|B)\b|[0-9a-f]{12,}|\d+", re.IGNORECASE)
+# A secret's hint carries a keyed fingerprint of its value (`13 chars, fingerprint 1a2b3c4d`):
+# the key is the machine's or the scan store's, so the digits differ between machines. Where the
+# secret is, not which value it has, is the finding's identity: a baseline made on a laptop
+# matches in CI.
+_SECRET_FINGERPRINT = re.compile(r"\bfingerprint [0-9a-f]{8}\b")
 
 
 def fingerprint(reference: str, finding: Finding) -> str:
@@ -26,7 +31,9 @@ def fingerprint(reference: str, finding: Finding) -> str:
         # more file or layer in the list is the same finding.
         finding.identity if finding.identity is not None else finding.message,
     )
-    text = "\x00".join(_VOLATILE.sub("#", part) for part in parts)
+    text = "\x00".join(
+        _VOLATILE.sub("#", _SECRET_FINGERPRINT.sub("fingerprint #", part)) for part in parts
+    )
     # A file name that is not UTF-8 arrives surrogateescaped (\udcff): surrogatepass hashes it as
     # is, where a strict encode would crash the report. Text without surrogates hashes as before.
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -73,6 +73,11 @@ def parse_target(text: str) -> Target:
     body = text.removeprefix(PREFIX)
     head, _, prefix = body.partition("/")
     prefix = prefix.rstrip("/")
+    if "@" in head:  # `user:password@host`: never said back (CI logs keep error lines)
+        raise DiscoveryError(
+            f"{PREFIX}{head.rsplit('@', 1)[1]}: a target holds no credentials (log in with "
+            f"`docker login` instead): {_TARGET_USAGE}"
+        )
     if not head:
         raise DiscoveryError(f"{shown} names no registry host: {_TARGET_USAGE}")
     if not ("." in head or ":" in head or head == "localhost") or not _HOST.match(head):

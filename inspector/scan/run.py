@@ -22,7 +22,9 @@ from typing import Any
 
 from checks.engine import run_checks
 from checks.model import Check, Context
+from inspector.analysers import secret_rules
 from inspector.errors import InspectorError
+from inspector.facts import fingerprint_key
 from inspector.layers.store import LayerStore
 from inspector.policy.gate import Gate, apply
 from inspector.scan import discover
@@ -337,6 +339,9 @@ class Scan:
         deadline = time.monotonic() + options.max_time if options.max_time else None
         run_id = options.run_id or new_run_id(started)
         scope = self.options.target
+        # Secret fingerprints under the store's key: comparable with its earlier runs' audits.
+        proposed = fingerprint_key.machine_key() or secrets.token_bytes(32)
+        secret_rules.use_fingerprint_key(self.store.fingerprint_key(proposed))
         # Microseconds: runs started in the same second still sort in the order they began.
         self.store.begin(run_id, started.isoformat(timespec="microseconds"), scope, self.catalog,
                          options.shards, options.shard)  # fmt: skip

@@ -206,6 +206,24 @@ class Store:
                     (str(SCHEMA_VERSION),),
                 )
 
+    def fingerprint_key(self, proposed: bytes) -> bytes:
+        """The key the secret fingerprints of this store's audits are made with: `proposed`
+        (the first run's machine key) when the store has none yet, else the one it keeps. Every
+        run and every machine of a fleet sharing the store then fingerprints alike, and a reused
+        audit's hints match a fresh one's. Whoever reads the store can test a guess against its
+        hints; reports taken out of it (SARIF, CI logs) without the key cannot."""
+        with self.transaction():
+            self.execute(
+                "INSERT INTO inspector_meta (key, value) VALUES ('fingerprint-key', ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (proposed.hex(),),
+            )
+            rows = self.execute("SELECT value FROM inspector_meta WHERE key = 'fingerprint-key'")
+        try:
+            return bytes.fromhex(str(rows[0][0]))
+        except (IndexError, ValueError) as exc:
+            raise StoreError(f"the scan store {shown(self.url)} holds a damaged key") from exc
+
     def close(self) -> None:
         with self._lock:
             self.db.close()

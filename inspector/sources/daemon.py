@@ -90,6 +90,13 @@ def _first_line(exc: BaseException) -> str:
 
 def get_image(client: docker.DockerClient, ref: str, pull: str = "never") -> Any:
     """The image `ref` names, pulling it only as the policy allows."""
+    if "://" in ref:
+        # No image reference has a scheme; the engine's own error would say it back with its
+        # `//` folded, where no redaction recognises `user:password@` any more.
+        raise ImageNotFound(
+            f"{ref!r} is a URL, not an image reference: write registry:HOST/REPO[:TAG] for an "
+            "image in a registry, or the engine's name of a local image"
+        )
     if pull == "always":
         _pull(client, ref)
     try:

@@ -77,6 +77,13 @@ def parse(text: str) -> RegistryRef:
     `latest`. There is no default host: a registry is always named."""
     shown = PREFIX + text
     head, slash, rest = text.partition("/")
+    if "@" in head:
+        # `registry:user:password@host/...`: said back in an error line, the password would
+        # be in every CI log; the reference is shown without it.
+        raise ImageNotFound(
+            f"{PREFIX}{head.rsplit('@', 1)[1]}/{rest}: a reference holds no credentials (log in "
+            f"with `docker login` instead): {_USAGE}"
+        )
     # As Docker reads names: the first component is a host if it has a dot or a port.
     if not slash or not rest or not ("." in head or ":" in head or head == "localhost"):
         raise ImageNotFound(f"{shown} names no registry host: {_USAGE}")
