@@ -308,11 +308,14 @@ class _Hit:
 
 def _url_hit(match: re.Match[str]) -> _Hit | None:
     user, password = match.group("user"), match.group("password")
+    # Each part says what it stands for, so the URL still reads as one:
+    # `postgres://<user: 3 chars>:<password: 10 chars, a172cedc>@db`.
     if password is not None and password and not is_placeholder(password):
-        hint = f"{match.group('scheme')}://{redact(user) if user else ''}:{redact(password)}@"
+        who = f"<user: {len(user)} chars>" if user else ""
+        hint = f"{match.group('scheme')}://{who}:<password: {redact(password)}>@"
     elif password is None and len(user) >= 16 and not is_placeholder(user):
         # A token alone as userinfo: `https://<token>@github.com/...`.
-        hint = f"{match.group('scheme')}://{redact(user)}@"
+        hint = f"{match.group('scheme')}://<token: {redact(user)}>@"
     else:
         return None
     return _Hit(URL_CREDENTIALS, match.start(), match.end(), hint + match.group("host"))
@@ -416,7 +419,9 @@ def redact_text(text: str | None) -> str | None:
     hits = _non_overlapping([hit for _, hit in _every_assignment_hit(text)])
     out, last = [], 0
     for hit in hits:
-        out += [text[last : hit.start], f"<{hit.hint}>"]
+        # A URL's hint marks its own parts; any other hint stands in brackets for the value.
+        shown = hit.hint if hit.kind == URL_CREDENTIALS else f"<{hit.hint}>"
+        out += [text[last : hit.start], shown]
         last = hit.end
     out.append(text[last:])
     return "".join(out)
