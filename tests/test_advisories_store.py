@@ -216,3 +216,15 @@ def test_an_unusable_store_is_one_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(AdvisoryStoreError, match="cannot be used"):
         AdvisoryStore(str(blocker / "scans.sqlite"))
+
+
+def test_open_if_present_never_creates_a_database(tmp_path, monkeypatch):
+    """No file: None and nothing created; once `db update` made it, the store opens."""
+    monkeypatch.setenv("INSPECTOR_DATA_DIR", str(tmp_path / "data"))
+    assert AdvisoryStore.open_if_present() is None
+    assert not (tmp_path / "data").exists()
+    AdvisoryStore().close()
+    opened = AdvisoryStore.open_if_present()
+    assert opened is not None
+    assert opened.state(["PyPI"]).ecosystems == ()
+    opened.close()

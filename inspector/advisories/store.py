@@ -113,6 +113,16 @@ class AdvisoryStore:
                 f"the advisory database {shown(self.url)} cannot be used: {first_line(exc)}"
             ) from exc
 
+    @classmethod
+    def open_if_present(cls, url: str | None = None) -> AdvisoryStore | None:
+        """The store, or None when it is a SQLite file that does not exist yet: an audit reading
+        advisories must not create the user's database as a side effect (it then says that
+        there is no database, and how to make one)."""
+        target = url or str(default_path())
+        if not is_postgres(target) and not Path(target.removeprefix("sqlite://")).exists():
+            return None
+        return cls(target)
+
     @property
     def location(self) -> str:
         return shown(self.url)
