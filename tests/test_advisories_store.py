@@ -4,6 +4,7 @@ database."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -228,3 +229,25 @@ def test_open_if_present_never_creates_a_database(tmp_path, monkeypatch):
     assert opened is not None
     assert opened.state(["PyPI"]).ecosystems == ()
     opened.close()
+
+
+def test_status_shows_each_ecosystems_age_against_a_pinned_clock(tmp_path):
+    """Imported 2 days and 3 hours before the pinned now: "2 days" in the table, the seconds
+    in the JSON; an unreadable time is "?"."""
+    from datetime import UTC, datetime
+
+    from inspector.advisories import status
+
+    store = AdvisoryStore(str(tmp_path / "scans.sqlite"))
+    store.import_ecosystem("PyPI", records(osv.ghsa()), source="s", imported="2026-12-05T06:00:00Z")
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    table = status.table(store.status(), now)
+    assert table.splitlines()[-1].split()[:4] == ["PyPI", "1", "2026-12-05T06:00:00Z", "2"]
+    assert " 2 days " in table
+    doc = json.loads(status.as_json(store.status(), now))
+    assert doc["ecosystems"][0]["age_seconds"] == 2 * 86400 + 3 * 3600
+    assert doc["updated"] == "2026-12-05T06:00:00Z"
+    assert status.age_text(status.age_seconds("yesterday", now)) == "?"
+    assert status.age_text(59) == "just now"
+    assert status.age_text(3600) == "1 hour"
+    store.close()
