@@ -20,7 +20,6 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -239,20 +238,22 @@ class AdvisoryStore:
         """Replace every record of `export` ("PyPI", "Debian", ...) with `records`, atomically.
 
         Records are written in batches as they come (an export of any size costs the memory of
-        one batch); a record naming no package of `export` is skipped and counted, as is a
-        second record with an id already seen. An import that stores nothing is refused and
+        one batch: nothing is kept per record); a record naming no package of `export` is
+        skipped and counted, as is a second record with an id already stored (the database's
+        key finds those, and the first one stays). An import that stores nothing is refused and
         the old records stay: an empty or foreign export must not wipe a working database.
         Whatever `records` raises rolls the whole import back and is raised again.
         """
         skipped = skipped if skipped is not None else Skipped()
-        seen: set[str] = set()
-        per_key: Counter[str] = Counter()
+        offered = 0  # records given to the database; those it already had are duplicates
         newest: str | None = None
         records_sql = self._sql(
             "INSERT INTO inspector_adv_records (export, id, modified, data) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (export, id) DO NOTHING"
         )
         packages_sql = self._sql(
             "INSERT INTO inspector_adv_packages (ecosystem, name, export, id) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING"
         )
         try:
             with self.transaction():
@@ -269,31 +270,33 @@ class AdvisoryStore:
                     if not narrowed.affected:
                         skipped.add(f"no {export} package")
                         continue
-                    if narrowed.id in seen:
-                        skipped.add("duplicate id")
-                        continue
-                    seen.add(narrowed.id)
+                    offered += 1
                     newest = max(newest or narrowed.modified, narrowed.modified)
                     record_rows.append((export, narrowed.id, narrowed.modified, narrowed.dumps()))
                     for ecosystem, name in sorted(narrowed.lookup_keys()):
                         package_rows.append((ecosystem, name, export, narrowed.id))
-                        per_key[ecosystem] += 1
                     if len(record_rows) >= BATCH:
                         self._executemany(records_sql, record_rows)
                         self._executemany(packages_sql, package_rows)
                         record_rows, package_rows = [], []
                 self._executemany(records_sql, record_rows)
                 self._executemany(packages_sql, package_rows)
-                if not seen:
+                stored = self.execute(
+                    "SELECT count(*) FROM inspector_adv_records WHERE export = ?", (export,)
+                )[0][0]
+                if offered > stored:
+                    skipped.add("duplicate id", offered - stored)
+                if not stored:
                     why = f" ({skipped.describe()} skipped)" if skipped.total else ""
                     raise AdvisoryStoreError(
                         f"{shown(source)} holds no {export} advisories{why}; the database was "
                         "left as it was"
                     )
-                self._executemany(
+                self.execute(
                     "INSERT INTO inspector_adv_keys (export, ecosystem, advisories)"
-                    " VALUES (?, ?, ?)",
-                    [(export, key, count) for key, count in sorted(per_key.items())],
+                    " SELECT export, ecosystem, count(DISTINCT id) FROM inspector_adv_packages"
+                    " WHERE export = ? GROUP BY export, ecosystem",
+                    (export,),
                 )
                 self.execute(
                     "INSERT INTO inspector_adv_exports (export, imported, source, etag,"
@@ -302,7 +305,7 @@ class AdvisoryStore:
                     " source = excluded.source, etag = excluded.etag,"
                     " last_modified = excluded.last_modified, advisories = excluded.advisories,"
                     " newest = excluded.newest, skipped = excluded.skipped",
-                    (export, imported or now_utc(), shown(source), etag, last_modified, len(seen),
+                    (export, imported or now_utc(), shown(source), etag, last_modified, stored,
                      newest, skipped.total),
                 )  # fmt: skip
         except InspectorError:
@@ -317,7 +320,7 @@ class AdvisoryStore:
                     f"importing {export} into {self.location} failed: {first_line(exc)}"
                 ) from exc
             raise
-        return Imported(export, len(seen), skipped, shown(source))
+        return Imported(export, stored, skipped, shown(source))
 
     def confirm(self, export: str, when: str) -> int:
         """The server says `export` has not changed since its import: the records stay and are
