@@ -251,3 +251,17 @@ def test_status_shows_each_ecosystems_age_against_a_pinned_clock(tmp_path):
     assert status.age_text(59) == "just now"
     assert status.age_text(3600) == "1 hour"
     store.close()
+
+
+def test_a_database_failure_while_reading_is_an_advisory_store_error(tmp_path):
+    """A table gone under an open store: lookups raise AdvisoryStoreError (one line for the
+    CLI, a status for the facts), not sqlite3's own error."""
+    path = str(tmp_path / "scans.sqlite")
+    store = AdvisoryStore(path)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE inspector_adv_records")
+    with pytest.raises(AdvisoryStoreError, match="no such table"):
+        store.advisories([("PyPI", "django")])
+    with pytest.raises(AdvisoryStoreError, match="no such table"):
+        store.import_ecosystem("PyPI", records(osv.ghsa()), source="s")
+    store.close()

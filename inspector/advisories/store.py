@@ -156,7 +156,8 @@ class AdvisoryStore:
         return text.replace("?", "%s") if self.postgres else text
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        """One statement; a database failure is an AdvisoryStoreError (one line, exit 2)."""
+        with self._lock, self._failures():
             cursor = self.db.execute(self._sql(text), tuple(params))
             try:
                 return list(cursor.fetchall()) if cursor.description else []
@@ -166,16 +167,32 @@ class AdvisoryStore:
     def _executemany(self, text: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        if self.postgres:
-            with self.db.cursor() as cursor:
-                cursor.executemany(self._sql(text), rows)
-        else:
-            self.db.executemany(text, rows)
+        with self._failures():
+            if self.postgres:
+                with self.db.cursor() as cursor:
+                    cursor.executemany(self._sql(text), rows)
+            else:
+                self.db.executemany(text, rows)
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise AdvisoryStoreError(
+                f"the advisory database {self.location} failed: {first_line(exc)}"
+            ) from exc
+        except Exception as exc:
+            if self.postgres and _is_psycopg_error(exc):
+                raise AdvisoryStoreError(
+                    f"the advisory database {self.location} failed: {first_line(exc)}"
+                ) from exc
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Writes that land together or not at all."""
-        with self._lock:
+        with self._lock, self._failures():
             if self.postgres:
                 with self.db.transaction():
                     yield
@@ -255,71 +272,58 @@ class AdvisoryStore:
             "INSERT INTO inspector_adv_packages (ecosystem, name, export, id) VALUES (?, ?, ?, ?)"
             " ON CONFLICT DO NOTHING"
         )
-        try:
-            with self.transaction():
-                if self.postgres:
-                    # Two imports of one export (two machines updating) run one after the other.
-                    self.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(export),))
-                for table in ("inspector_adv_records", "inspector_adv_packages",
-                              "inspector_adv_keys"):  # fmt: skip
-                    self.execute(f"DELETE FROM {table} WHERE export = ?", (export,))
-                record_rows: list[tuple[Any, ...]] = []
-                package_rows: list[tuple[Any, ...]] = []
-                for record in records:
-                    narrowed = record.only(export)
-                    if not narrowed.affected:
-                        skipped.add(f"no {export} package")
-                        continue
-                    offered += 1
-                    newest = max(newest or narrowed.modified, narrowed.modified)
-                    record_rows.append((export, narrowed.id, narrowed.modified, narrowed.dumps()))
-                    for ecosystem, name in sorted(narrowed.lookup_keys()):
-                        package_rows.append((ecosystem, name, export, narrowed.id))
-                    if len(record_rows) >= BATCH:
-                        self._executemany(records_sql, record_rows)
-                        self._executemany(packages_sql, package_rows)
-                        record_rows, package_rows = [], []
-                self._executemany(records_sql, record_rows)
-                self._executemany(packages_sql, package_rows)
-                stored = self.execute(
-                    "SELECT count(*) FROM inspector_adv_records WHERE export = ?", (export,)
-                )[0][0]
-                if offered > stored:
-                    skipped.add("duplicate id", offered - stored)
-                if not stored:
-                    why = f" ({skipped.describe()} skipped)" if skipped.total else ""
-                    raise AdvisoryStoreError(
-                        f"{shown(source)} holds no {export} advisories{why}; the database was "
-                        "left as it was"
-                    )
-                self.execute(
-                    "INSERT INTO inspector_adv_keys (export, ecosystem, advisories)"
-                    " SELECT export, ecosystem, count(DISTINCT id) FROM inspector_adv_packages"
-                    " WHERE export = ? GROUP BY export, ecosystem",
-                    (export,),
-                )
-                self.execute(
-                    "INSERT INTO inspector_adv_exports (export, imported, source, etag,"
-                    " last_modified, advisories, newest, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (export) DO UPDATE SET imported = excluded.imported,"
-                    " source = excluded.source, etag = excluded.etag,"
-                    " last_modified = excluded.last_modified, advisories = excluded.advisories,"
-                    " newest = excluded.newest, skipped = excluded.skipped",
-                    (export, imported or now_utc(), shown(source), etag, last_modified, stored,
-                     newest, skipped.total),
-                )  # fmt: skip
-        except InspectorError:
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            raise AdvisoryStoreError(
-                f"importing {export} into {self.location} failed: {first_line(exc)}"
-            ) from exc
-        except Exception as exc:
-            if self.postgres and _is_psycopg_error(exc):
+        with self.transaction():
+            if self.postgres:
+                # Two imports of one export (two machines updating) run one after the other.
+                self.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(export),))
+            for table in ("inspector_adv_records", "inspector_adv_packages",
+                          "inspector_adv_keys"):  # fmt: skip
+                self.execute(f"DELETE FROM {table} WHERE export = ?", (export,))
+            record_rows: list[tuple[Any, ...]] = []
+            package_rows: list[tuple[Any, ...]] = []
+            for record in records:
+                narrowed = record.only(export)
+                if not narrowed.affected:
+                    skipped.add(f"no {export} package")
+                    continue
+                offered += 1
+                newest = max(newest or narrowed.modified, narrowed.modified)
+                record_rows.append((export, narrowed.id, narrowed.modified, narrowed.dumps()))
+                for ecosystem, name in sorted(narrowed.lookup_keys()):
+                    package_rows.append((ecosystem, name, export, narrowed.id))
+                if len(record_rows) >= BATCH:
+                    self._executemany(records_sql, record_rows)
+                    self._executemany(packages_sql, package_rows)
+                    record_rows, package_rows = [], []
+            self._executemany(records_sql, record_rows)
+            self._executemany(packages_sql, package_rows)
+            stored = self.execute(
+                "SELECT count(*) FROM inspector_adv_records WHERE export = ?", (export,)
+            )[0][0]
+            if offered > stored:
+                skipped.add("duplicate id", offered - stored)
+            if not stored:
+                why = f" ({skipped.describe()} skipped)" if skipped.total else ""
                 raise AdvisoryStoreError(
-                    f"importing {export} into {self.location} failed: {first_line(exc)}"
-                ) from exc
-            raise
+                    f"{shown(source)} holds no {export} advisories{why}; the database was "
+                    "left as it was"
+                )
+            self.execute(
+                "INSERT INTO inspector_adv_keys (export, ecosystem, advisories)"
+                " SELECT export, ecosystem, count(DISTINCT id) FROM inspector_adv_packages"
+                " WHERE export = ? GROUP BY export, ecosystem",
+                (export,),
+            )
+            self.execute(
+                "INSERT INTO inspector_adv_exports (export, imported, source, etag,"
+                " last_modified, advisories, newest, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (export) DO UPDATE SET imported = excluded.imported,"
+                " source = excluded.source, etag = excluded.etag,"
+                " last_modified = excluded.last_modified, advisories = excluded.advisories,"
+                " newest = excluded.newest, skipped = excluded.skipped",
+                (export, imported or now_utc(), shown(source), etag, last_modified, stored,
+                 newest, skipped.total),
+            )  # fmt: skip
         return Imported(export, stored, skipped, shown(source))
 
     def confirm(self, export: str, when: str) -> int:
