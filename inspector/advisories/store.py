@@ -50,9 +50,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " newest TEXT, skipped INTEGER NOT NULL DEFAULT 0)",
         "CREATE TABLE inspector_adv_records (export TEXT NOT NULL, id TEXT NOT NULL,"
         " modified TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (export, id))",
+        # Small rows looked up by their whole key: on SQLite the key is the table (no rowid
+        # b-tree beside it). Deleting an export's rows scans it, once per import.
         "CREATE TABLE inspector_adv_packages (ecosystem TEXT NOT NULL, name TEXT NOT NULL,"
-        " export TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (ecosystem, name, export, id))",
-        "CREATE INDEX inspector_adv_packages_by_export ON inspector_adv_packages (export)",
+        " export TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (ecosystem, name, export, id))"
+        "{without_rowid}",
         "CREATE TABLE inspector_adv_keys (export TEXT NOT NULL, ecosystem TEXT NOT NULL,"
         " advisories INTEGER NOT NULL, PRIMARY KEY (export, ecosystem))",
     ),
@@ -219,9 +221,10 @@ class AdvisoryStore:
                     f"the advisory database {shown(self.url)} has schema {version}, newer than "
                     f"this inspector's {SCHEMA_VERSION}: upgrade inspector"
                 )
+            without_rowid = "" if self.postgres else " WITHOUT ROWID"
             for statements in MIGRATIONS[version:]:
                 for statement in statements:
-                    self.execute(statement)
+                    self.execute(statement.replace("{without_rowid}", without_rowid))
             if version < SCHEMA_VERSION:
                 self.execute(
                     "INSERT INTO inspector_meta (key, value) VALUES (?, ?) "
