@@ -1,4 +1,4 @@
-"""The seed author's practices that a built image decides from its files and history: OS security
+"""Turner-Trauring's practices that a built image decides from its files and history: OS security
 updates applied, the command running in the environment that holds the dependencies, locked
 dependencies, a HEALTHCHECK that can run, and a distribution with long support.
 
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from checks.access import at_layer, config, env, static_probe, step
@@ -40,10 +41,6 @@ def _python(facts: Facts) -> dict[str, Any]:
 
 def _entry(facts: Facts) -> dict[str, Any]:
     return _python(facts).get("entrypoint_interpreter") or {}
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _steps(facts: Facts) -> list[tuple[int | None, str]]:
@@ -146,7 +143,7 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Why it matters
     Base images lag behind their distribution's security fixes, and Docker's build cache keeps
     reusing the layer that ran `apt-get upgrade` months ago: a freshly built image can ship
-    packages with long-fixed vulnerabilities. The seed author calls "don't run apt-get upgrade"
+    packages with long-fixed vulnerabilities. Turner-Trauring calls "don't run apt-get upgrade"
     the worst so-called best practice for Docker
     (https://pythonspeed.com/articles/security-updates-in-docker/), and asks for rebuilds without
     the cache (https://pythonspeed.com/articles/docker-cache-insecure-images/).
@@ -160,7 +157,7 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Instead
     ```dockerfile
     FROM python:3.12-slim
-    RUN apt-get update && apt-get -y upgrade && \
+    RUN apt-get update && apt-get -y upgrade && \\
         apt-get install -y --no-install-recommends libpq5 && rm -rf /var/lib/apt/lists/*
     ```
     and rebuild weekly with `docker build --pull --no-cache`, then redeploy.
@@ -231,7 +228,8 @@ def _app_dists(facts: Facts, environment: str | None) -> list[dict[str, Any]]:
     return [
         p
         for p in _python(facts).get("packages") or []
-        if p.get("environment") == environment and normalize(p.get("name") or "") not in TOOLING
+        if p.get("environment") == environment
+        and canonicalize_name(p.get("name") or "") not in TOOLING
     ]
 
 
@@ -486,14 +484,16 @@ def _wheel_sources(facts: Facts, layer: int | None) -> list[dict[str, Any]]:
     step's layer installed, at least half of each file's (the wheels' origin is not recorded)."""
     if layer is None:
         return []
-    installed = {normalize(p.get("name") or "") for p in _python(facts).get("packages") or []
-                 if p.get("layer") == layer}  # fmt: skip
+    packages = _python(facts).get("packages") or []
+    installed = {
+        canonicalize_name(p.get("name") or "") for p in packages if p.get("layer") == layer
+    }
     found = []
     for f in _python(facts).get("lock_files") or []:
         if f.get("kind") != "requirements":
             continue
         names = {p.split("==")[0].rstrip("@") for p in f.get("pins") or []}
-        names |= {normalize(n) for n in f.get("unpinned") or []}
+        names |= {canonicalize_name(n) for n in f.get("unpinned") or []}
         names -= TOOLING
         if names and len(names & installed) * 2 >= len(names):
             found.append(f)
@@ -538,7 +538,7 @@ def _unpinned_specs(specs: list[str]) -> list[str]:
         if any(c in spec for c in "$/`") or spec.startswith(".") or archive:
             continue  # a path, URL, archive or variable: decided by what it points at
         match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)", spec)
-        if match is None or normalize(match.group(1)) in TOOLING:
+        if match is None or canonicalize_name(match.group(1)) in TOOLING:
             continue
         rest = match.group(3).split(";")[0].strip()
         if re.fullmatch(r"===?\s*[^\s,*]+", rest) or rest.startswith("@"):
@@ -577,7 +577,7 @@ _TOOLS_WITH_DEPENDENCIES = TOOLING - {"pip", "setuptools", "wheel", "uv", "distr
 
 def _tool(spec: str) -> bool:
     match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec)
-    return match is not None and normalize(match.group(0)) in _TOOLS_WITH_DEPENDENCIES
+    return match is not None and canonicalize_name(match.group(0)) in _TOOLS_WITH_DEPENDENCIES
 
 
 _LOCK_STEP = re.compile(
@@ -627,7 +627,7 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Why it matters
     Unpinned dependencies make every build a new, untested set of versions: a release of any
     transitive dependency can break the image or the app without a line of code changing, and
-    a rebuild for a security fix cannot reproduce what was running. The seed author asks for
+    a rebuild for a security fix cannot reproduce what was running. Turner-Trauring asks for
     every dependency, transitive ones included, to be pinned in a lock file, ideally with hashes
     (https://pythonspeed.com/articles/pipenv-docker/;
     https://pythonspeed.com/articles/pip-compile-in-docker/).
@@ -740,7 +740,7 @@ def _not_in_lock(facts: Facts, lock_layers: dict[int, list[dict[str, Any]]],
             if f.get("pins") and not f.get("unpinned") and f.get("path") not in skip
         ]
         names = {p.split("==")[0].rstrip("@") for f in files for p in f.get("pins") or []}
-        held = {normalize(d.get("name") or "") for d in dists}
+        held = {canonicalize_name(d.get("name") or "") for d in dists}
         if files and len(held & names) * 2 >= len(held):
             groups.append((dists, files, None))
     for installed, files, layer in groups:
@@ -751,7 +751,7 @@ def _not_in_lock(facts: Facts, lock_layers: dict[int, list[dict[str, Any]]],
                 pins.setdefault(name.rstrip("@"), []).append(version)
         missing, other = [], []
         for d in installed:
-            name = normalize(d.get("name") or "")
+            name = canonicalize_name(d.get("name") or "")
             if name not in pins:
                 missing.append(d)
             elif "" not in pins[name] and not any(
@@ -808,7 +808,7 @@ def healthcheck_cannot_run(facts: Facts, ctx: Context) -> Iterator[Found]:
     for ever, Swarm replaces it in a loop, and Compose services that wait on `service_healthy`
     never start. `curl` and `wget` are not in `python:*-slim` or distroless images, and
     distroless has no `/bin/sh` (https://docs.docker.com/reference/dockerfile/#healthcheck).
-    The seed author's production checklist asks for a health check that works
+    Turner-Trauring's production checklist asks for a health check that works
     (https://pythonspeed.com/docker/).
 
     ## Example
@@ -819,7 +819,7 @@ def healthcheck_cannot_run(facts: Facts, ctx: Context) -> Iterator[Found]:
 
     ## Instead
     ```dockerfile
-    HEALTHCHECK --start-period=10s CMD ["python", "-c", \
+    HEALTHCHECK --start-period=10s CMD ["python", "-c", \\
       "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
     ```
 
@@ -827,7 +827,7 @@ def healthcheck_cannot_run(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#healthcheck
     - https://docs.docker.com/compose/how-tos/startup-order/
     - https://github.com/GoogleContainerTools/distroless#debug-images
-    - Practice: #33 Health check present, and one that works (the seed author's production
+    - Practice: #33 Health check present, and one that works (Turner-Trauring's production
       checklist, https://pythonspeed.com/docker/)
     """
     health = _python(facts).get("healthcheck")
@@ -953,7 +953,7 @@ def healthcheck_checks_nothing(facts: Facts, ctx: Context) -> Iterator[Found]:
     `healthy` for ever: Compose starts the services that wait on `service_healthy` against a
     dead server and Swarm never replaces it. It is worse than no health check, which at least
     does not claim health. A health check must ask the running process
-    (https://docs.docker.com/reference/dockerfile/#healthcheck); the seed author's checklist
+    (https://docs.docker.com/reference/dockerfile/#healthcheck); Turner-Trauring's checklist
     asks for one that works (https://pythonspeed.com/docker/).
 
     ## Example
@@ -963,7 +963,7 @@ def healthcheck_checks_nothing(facts: Facts, ctx: Context) -> Iterator[Found]:
 
     ## Instead
     ```dockerfile
-    HEALTHCHECK --start-period=10s CMD ["python", "-c", \
+    HEALTHCHECK --start-period=10s CMD ["python", "-c", \\
       "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
     ```
     For a worker with no port: check its broker (`celery -A proj inspect ping -d celery@$HOSTNAME`)
@@ -973,7 +973,7 @@ def healthcheck_checks_nothing(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#healthcheck
     - https://docs.docker.com/compose/how-tos/startup-order/
     - https://pythonspeed.com/docker/
-    - Practice: #33 Health check present, and one that works (the seed author's production
+    - Practice: #33 Health check present, and one that works (Turner-Trauring's production
       checklist, https://pythonspeed.com/docker/)
     """
     health = config(facts).get("healthcheck") or {}
