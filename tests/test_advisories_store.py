@@ -4,6 +4,7 @@ database."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -216,3 +217,51 @@ def test_an_unusable_store_is_one_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(AdvisoryStoreError, match="cannot be used"):
         AdvisoryStore(str(blocker / "scans.sqlite"))
+
+
+def test_open_if_present_never_creates_a_database(tmp_path, monkeypatch):
+    """No file: None and nothing created; once `db update` made it, the store opens."""
+    monkeypatch.setenv("INSPECTOR_DATA_DIR", str(tmp_path / "data"))
+    assert AdvisoryStore.open_if_present() is None
+    assert not (tmp_path / "data").exists()
+    AdvisoryStore().close()
+    opened = AdvisoryStore.open_if_present()
+    assert opened is not None
+    assert opened.state(["PyPI"]).ecosystems == ()
+    opened.close()
+
+
+def test_status_shows_each_ecosystems_age_against_a_pinned_clock(tmp_path):
+    """Imported 2 days and 3 hours before the pinned now: "2 days" in the table, the seconds
+    in the JSON; an unreadable time is "?"."""
+    from datetime import UTC, datetime
+
+    from inspector.advisories import status
+
+    store = AdvisoryStore(str(tmp_path / "scans.sqlite"))
+    store.import_ecosystem("PyPI", records(osv.ghsa()), source="s", imported="2026-12-05T06:00:00Z")
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    table = status.table(store.status(), now)
+    assert table.splitlines()[-1].split()[:4] == ["PyPI", "1", "2026-12-05T06:00:00Z", "2"]
+    assert " 2 days " in table
+    doc = json.loads(status.as_json(store.status(), now))
+    assert doc["ecosystems"][0]["age_seconds"] == 2 * 86400 + 3 * 3600
+    assert doc["updated"] == "2026-12-05T06:00:00Z"
+    assert status.age_text(status.age_seconds("yesterday", now)) == "?"
+    assert status.age_text(59) == "just now"
+    assert status.age_text(3600) == "1 hour"
+    store.close()
+
+
+def test_a_database_failure_while_reading_is_an_advisory_store_error(tmp_path):
+    """A table gone under an open store: lookups raise AdvisoryStoreError (one line for the
+    CLI, a status for the facts), not sqlite3's own error."""
+    path = str(tmp_path / "scans.sqlite")
+    store = AdvisoryStore(path)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE inspector_adv_records")
+    with pytest.raises(AdvisoryStoreError, match="no such table"):
+        store.advisories([("PyPI", "django")])
+    with pytest.raises(AdvisoryStoreError, match="no such table"):
+        store.import_ecosystem("PyPI", records(osv.ghsa()), source="s")
+    store.close()

@@ -44,8 +44,8 @@ class Skipped:
     def __init__(self) -> None:
         self.reasons: Counter[str] = Counter()
 
-    def add(self, reason: str) -> None:
-        self.reasons[reason] += 1
+    def add(self, reason: str, count: int = 1) -> None:
+        self.reasons[reason] += count
 
     @property
     def total(self) -> int:

@@ -20,7 +20,6 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,9 +50,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " newest TEXT, skipped INTEGER NOT NULL DEFAULT 0)",
         "CREATE TABLE inspector_adv_records (export TEXT NOT NULL, id TEXT NOT NULL,"
         " modified TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (export, id))",
+        # Small rows looked up by their whole key: on SQLite the key is the table (no rowid
+        # b-tree beside it). Deleting an export's rows scans it, once per import.
         "CREATE TABLE inspector_adv_packages (ecosystem TEXT NOT NULL, name TEXT NOT NULL,"
-        " export TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (ecosystem, name, export, id))",
-        "CREATE INDEX inspector_adv_packages_by_export ON inspector_adv_packages (export)",
+        " export TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (ecosystem, name, export, id))"
+        "{without_rowid}",
         "CREATE TABLE inspector_adv_keys (export TEXT NOT NULL, ecosystem TEXT NOT NULL,"
         " advisories INTEGER NOT NULL, PRIMARY KEY (export, ecosystem))",
     ),
@@ -113,6 +114,16 @@ class AdvisoryStore:
                 f"the advisory database {shown(self.url)} cannot be used: {first_line(exc)}"
             ) from exc
 
+    @classmethod
+    def open_if_present(cls, url: str | None = None) -> AdvisoryStore | None:
+        """The store, or None when it is a SQLite file that does not exist yet: an audit reading
+        advisories must not create the user's database as a side effect (it then says that
+        there is no database, and how to make one)."""
+        target = url or str(default_path())
+        if not is_postgres(target) and not Path(target.removeprefix("sqlite://")).exists():
+            return None
+        return cls(target)
+
     @property
     def location(self) -> str:
         return shown(self.url)
@@ -147,7 +158,8 @@ class AdvisoryStore:
         return text.replace("?", "%s") if self.postgres else text
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        """One statement; a database failure is an AdvisoryStoreError (one line, exit 2)."""
+        with self._lock, self._failures():
             cursor = self.db.execute(self._sql(text), tuple(params))
             try:
                 return list(cursor.fetchall()) if cursor.description else []
@@ -157,16 +169,32 @@ class AdvisoryStore:
     def _executemany(self, text: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        if self.postgres:
-            with self.db.cursor() as cursor:
-                cursor.executemany(self._sql(text), rows)
-        else:
-            self.db.executemany(text, rows)
+        with self._failures():
+            if self.postgres:
+                with self.db.cursor() as cursor:
+                    cursor.executemany(self._sql(text), rows)
+            else:
+                self.db.executemany(text, rows)
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise AdvisoryStoreError(
+                f"the advisory database {self.location} failed: {first_line(exc)}"
+            ) from exc
+        except Exception as exc:
+            if self.postgres and _is_psycopg_error(exc):
+                raise AdvisoryStoreError(
+                    f"the advisory database {self.location} failed: {first_line(exc)}"
+                ) from exc
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Writes that land together or not at all."""
-        with self._lock:
+        with self._lock, self._failures():
             if self.postgres:
                 with self.db.transaction():
                     yield
@@ -193,9 +221,10 @@ class AdvisoryStore:
                     f"the advisory database {shown(self.url)} has schema {version}, newer than "
                     f"this inspector's {SCHEMA_VERSION}: upgrade inspector"
                 )
+            without_rowid = "" if self.postgres else " WITHOUT ROWID"
             for statements in MIGRATIONS[version:]:
                 for statement in statements:
-                    self.execute(statement)
+                    self.execute(statement.replace("{without_rowid}", without_rowid))
             if version < SCHEMA_VERSION:
                 self.execute(
                     "INSERT INTO inspector_meta (key, value) VALUES (?, ?) "
@@ -229,85 +258,76 @@ class AdvisoryStore:
         """Replace every record of `export` ("PyPI", "Debian", ...) with `records`, atomically.
 
         Records are written in batches as they come (an export of any size costs the memory of
-        one batch); a record naming no package of `export` is skipped and counted, as is a
-        second record with an id already seen. An import that stores nothing is refused and
+        one batch: nothing is kept per record); a record naming no package of `export` is
+        skipped and counted, as is a second record with an id already stored (the database's
+        key finds those, and the first one stays). An import that stores nothing is refused and
         the old records stay: an empty or foreign export must not wipe a working database.
         Whatever `records` raises rolls the whole import back and is raised again.
         """
         skipped = skipped if skipped is not None else Skipped()
-        seen: set[str] = set()
-        per_key: Counter[str] = Counter()
+        offered = 0  # records given to the database; those it already had are duplicates
         newest: str | None = None
         records_sql = self._sql(
             "INSERT INTO inspector_adv_records (export, id, modified, data) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (export, id) DO NOTHING"
         )
         packages_sql = self._sql(
             "INSERT INTO inspector_adv_packages (ecosystem, name, export, id) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING"
         )
-        try:
-            with self.transaction():
-                if self.postgres:
-                    # Two imports of one export (two machines updating) run one after the other.
-                    self.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(export),))
-                for table in ("inspector_adv_records", "inspector_adv_packages",
-                              "inspector_adv_keys"):  # fmt: skip
-                    self.execute(f"DELETE FROM {table} WHERE export = ?", (export,))
-                record_rows: list[tuple[Any, ...]] = []
-                package_rows: list[tuple[Any, ...]] = []
-                for record in records:
-                    narrowed = record.only(export)
-                    if not narrowed.affected:
-                        skipped.add(f"no {export} package")
-                        continue
-                    if narrowed.id in seen:
-                        skipped.add("duplicate id")
-                        continue
-                    seen.add(narrowed.id)
-                    newest = max(newest or narrowed.modified, narrowed.modified)
-                    record_rows.append((export, narrowed.id, narrowed.modified, narrowed.dumps()))
-                    for ecosystem, name in sorted(narrowed.lookup_keys()):
-                        package_rows.append((ecosystem, name, export, narrowed.id))
-                        per_key[ecosystem] += 1
-                    if len(record_rows) >= BATCH:
-                        self._executemany(records_sql, record_rows)
-                        self._executemany(packages_sql, package_rows)
-                        record_rows, package_rows = [], []
-                self._executemany(records_sql, record_rows)
-                self._executemany(packages_sql, package_rows)
-                if not seen:
-                    why = f" ({skipped.describe()} skipped)" if skipped.total else ""
-                    raise AdvisoryStoreError(
-                        f"{shown(source)} holds no {export} advisories{why}; the database was "
-                        "left as it was"
-                    )
-                self._executemany(
-                    "INSERT INTO inspector_adv_keys (export, ecosystem, advisories)"
-                    " VALUES (?, ?, ?)",
-                    [(export, key, count) for key, count in sorted(per_key.items())],
-                )
-                self.execute(
-                    "INSERT INTO inspector_adv_exports (export, imported, source, etag,"
-                    " last_modified, advisories, newest, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (export) DO UPDATE SET imported = excluded.imported,"
-                    " source = excluded.source, etag = excluded.etag,"
-                    " last_modified = excluded.last_modified, advisories = excluded.advisories,"
-                    " newest = excluded.newest, skipped = excluded.skipped",
-                    (export, imported or now_utc(), shown(source), etag, last_modified, len(seen),
-                     newest, skipped.total),
-                )  # fmt: skip
-        except InspectorError:
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            raise AdvisoryStoreError(
-                f"importing {export} into {self.location} failed: {first_line(exc)}"
-            ) from exc
-        except Exception as exc:
-            if self.postgres and _is_psycopg_error(exc):
+        with self.transaction():
+            if self.postgres:
+                # Two imports of one export (two machines updating) run one after the other.
+                self.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(export),))
+            for table in ("inspector_adv_records", "inspector_adv_packages",
+                          "inspector_adv_keys"):  # fmt: skip
+                self.execute(f"DELETE FROM {table} WHERE export = ?", (export,))
+            record_rows: list[tuple[Any, ...]] = []
+            package_rows: list[tuple[Any, ...]] = []
+            for record in records:
+                narrowed = record.only(export)
+                if not narrowed.affected:
+                    skipped.add(f"no {export} package")
+                    continue
+                offered += 1
+                newest = max(newest or narrowed.modified, narrowed.modified)
+                record_rows.append((export, narrowed.id, narrowed.modified, narrowed.dumps()))
+                for ecosystem, name in sorted(narrowed.lookup_keys()):
+                    package_rows.append((ecosystem, name, export, narrowed.id))
+                if len(record_rows) >= BATCH:
+                    self._executemany(records_sql, record_rows)
+                    self._executemany(packages_sql, package_rows)
+                    record_rows, package_rows = [], []
+            self._executemany(records_sql, record_rows)
+            self._executemany(packages_sql, package_rows)
+            stored = self.execute(
+                "SELECT count(*) FROM inspector_adv_records WHERE export = ?", (export,)
+            )[0][0]
+            if offered > stored:
+                skipped.add("duplicate id", offered - stored)
+            if not stored:
+                why = f" ({skipped.describe()} skipped)" if skipped.total else ""
                 raise AdvisoryStoreError(
-                    f"importing {export} into {self.location} failed: {first_line(exc)}"
-                ) from exc
-            raise
-        return Imported(export, len(seen), skipped, shown(source))
+                    f"{shown(source)} holds no {export} advisories{why}; the database was "
+                    "left as it was"
+                )
+            self.execute(
+                "INSERT INTO inspector_adv_keys (export, ecosystem, advisories)"
+                " SELECT export, ecosystem, count(DISTINCT id) FROM inspector_adv_packages"
+                " WHERE export = ? GROUP BY export, ecosystem",
+                (export,),
+            )
+            self.execute(
+                "INSERT INTO inspector_adv_exports (export, imported, source, etag,"
+                " last_modified, advisories, newest, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (export) DO UPDATE SET imported = excluded.imported,"
+                " source = excluded.source, etag = excluded.etag,"
+                " last_modified = excluded.last_modified, advisories = excluded.advisories,"
+                " newest = excluded.newest, skipped = excluded.skipped",
+                (export, imported or now_utc(), shown(source), etag, last_modified, stored,
+                 newest, skipped.total),
+            )  # fmt: skip
+        return Imported(export, stored, skipped, shown(source))
 
     def confirm(self, export: str, when: str) -> int:
         """The server says `export` has not changed since its import: the records stay and are
