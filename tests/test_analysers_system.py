@@ -451,7 +451,8 @@ CERT = b"-----BEGIN CERTIFICATE-----\nMIIDdz==\n-----END CERTIFICATE-----\n"
         ("root/.netrc", b"machine pypi.example.com login ci password n3tr(-pass\n", "netrc",
          "machine pypi.example.com: password " + secrets.redact("n3tr(-pass")),
         ("etc/pip.conf", b"[global]\nindex-url = https://ci:idx-secret-1@index.example/simple\n",
-         "pip-conf", f"https://<user: 2 chars>:<password: {secrets.redact('idx-secret-1')}>@index.example"),
+         "pip-conf",
+         f"https://<user: 2 chars>:<password: {secrets.redact('idx-secret-1')}>@index.example"),
         ("root/.aws/credentials",
          b"[default]\naws_access_key_id = AKIAZ7Q2RNDX4EXAMPLQ\n"
          b"aws_secret_access_key = wJalrXUtnFEMIbPxRfiCYzEXAMPLEKEY\n",
@@ -460,7 +461,8 @@ CERT = b"-----BEGIN CERTIFICATE-----\nMIIDdz==\n-----END CERTIFICATE-----\n"
         ("root/.docker/config.json", b'{"auths": {"registry.example": {"auth": "dXNlcjpwYXNz"}}}',
          "docker-config", "credentials for 1 registry: registry.example"),
         ("root/.git-credentials", b"https://ci:ghs_tokentokentoken@github.com\n",
-         "git-credentials", f"https://<user: 2 chars>:<password: {secrets.redact('ghs_tokentokentoken')}>@github.com"),
+         "git-credentials",
+         f"https://<user: 2 chars>:<password: {secrets.redact('ghs_tokentokentoken')}>@github.com"),
         ("app/.npmrc", b"//npm.example/:_authToken=npm_abcdefghijklmnop\n", "npmrc",
          "_authToken " + secrets.redact("npm_abcdefghijklmnop")),
         ("app/.env", b"DEBUG=1\nDB_PASSWORD=p4ss-w0rd-xyz\n", "dotenv",
@@ -469,7 +471,8 @@ CERT = b"-----BEGIN CERTIFICATE-----\nMIIDdz==\n-----END CERTIFICATE-----\n"
          "kubeconfig", "kubeconfig with token"),
         ("app/certs/client.p12", b"\x30\x82\x01", "pkcs12", "PKCS#12 bundle (3 bytes)"),
         ("app/.git/config", b'[remote "origin"]\n\turl = https://x-access-token:ghs_abcdefgh@github.com/o/r\n',
-         "url-credentials", f"https://<user: 14 chars>:<password: {secrets.redact('ghs_abcdefgh')}>@github.com"),
+         "url-credentials",
+         f"https://<user: 14 chars>:<password: {secrets.redact('ghs_abcdefgh')}>@github.com"),
     ],
 )  # fmt: skip
 def test_secret_files_by_kind(path, content, kind, hint):
