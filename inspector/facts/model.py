@@ -8,10 +8,17 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from inspector.advisories.model import VulnerabilityFacts
 from inspector.image.config import ImageConfig
 from inspector.probes.model import RuntimeFacts
 
-SCHEMA_VERSION = 1
+# 2: the `vulnerabilities` section (known vulnerabilities of the inventory's components).
+SCHEMA_VERSION = 2
+# What facts collected without matching say (a caller that asked for no vulnerabilities).
+NOT_MATCHED = VulnerabilityFacts(
+    "disabled", "vulnerabilities were not matched: matching is off (--no-vulns)",
+    None, (), (), (), None, (),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,7 @@ class Facts:
     fs: FsFacts
     analysers: dict[str, Any]
     runtime: RuntimeFacts
+    vulnerabilities: VulnerabilityFacts = NOT_MATCHED
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -90,6 +98,7 @@ class Facts:
         runtime = doc.pop("runtime")
         doc.update(flatten_analysers(analysers))
         doc["runtime"] = runtime
+        doc["vulnerabilities"] = doc.pop("vulnerabilities")  # last: it reads everything above
         # Exactly what `--format json` prints: lists, not tuples; no surprises for consumers.
         return json.loads(json.dumps(doc, ensure_ascii=False, default=str))
 
