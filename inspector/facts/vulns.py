@@ -124,7 +124,9 @@ def vulnerability_facts(
     try:
         store = options.open_store(options.url)
         state = store.state(ecosystems)
-        absent = missing(ecosystems, state)
+        # The store knows per release ("Debian:13" absent from a Debian export); else by export.
+        held = getattr(store, "missing", None)
+        absent = tuple(held(ecosystems)) if held else missing(ecosystems, state)
         if ecosystems and absent == ecosystems:
             note = (f"the advisory database at {where} holds no advisories for "
                     f"{', '.join(ecosystems)}: vulnerabilities were not matched; "

@@ -17,6 +17,7 @@ from typing import Any
 import click
 from tabulate import tabulate
 
+from checks.model import SEVERITIES
 from inspector.report.model import ImageReport
 from inspector.safetext import visible
 
@@ -26,6 +27,10 @@ _MIN_WIDTH = 100
 # every line of a column to its longest, so one huge word times many lines was gigabytes. The
 # JSON, SARIF and Markdown reports keep it whole.
 _MAX_WORD = 1000
+
+# Known vulnerabilities shown as rows: the worst few. An old base image has hundreds, and a
+# table that long hides every other finding; the counts say how many more the other formats list.
+VULNERABILITY_ROWS = 5
 
 # click.style arguments per severity: red for what fails a default gate, yellow for what would
 # fail a stricter one, and quiet for the rest.
@@ -81,9 +86,11 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
     title_text = _style(title, TITLE_STYLE, colour)
     if report.error:
         return f"{title_text}\n  error: {_clean(report.error)}"
-    findings = report.findings
     summary = report.counts()
     lines = [f"{title_text}: {summary or 'no findings'}"]
+    if report.advisories is not None and report.advisories.status in ("matched", "disabled"):
+        lines.append(_clean(report.advisories.line()))
+    findings, vulnerabilities = shown_findings(report)
     if findings:
         rest = width - 8 - 10 - 12  # id, severity, borders
         what, where, fix = max(30, rest * 4 // 10), max(20, rest * 3 // 10), max(20, rest * 3 // 10)
@@ -105,6 +112,8 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
                 tablefmt="simple",
             )
         )
+    if vulnerabilities:
+        lines.append(vulnerabilities)
     skipped = [r for r in report.results if r.status == "skipped"]
     errors = [r for r in report.results if r.status == "error"]
     passed = sum(1 for r in report.results if r.status == "passed")
@@ -123,6 +132,26 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
     for result in errors:
         lines.append(f"check {result.check.id} failed to run: {_clean(result.reason or '')}")
     return "\n".join(lines)
+
+
+def shown_findings(report: ImageReport, rows: int = VULNERABILITY_ROWS) -> tuple[list[Any], str]:
+    """The findings the table lists (every other finding, and the worst `rows` known
+    vulnerabilities), and a line counting the vulnerabilities by severity ("" for none)."""
+    findings = report.findings  # worst first
+    vulns = [f for f in findings if f.vulnerability is not None]
+    if not vulns:
+        return findings, ""
+    kept = {id(f) for f in vulns[:rows]}
+    listed = [f for f in findings if f.vulnerability is None or id(f) in kept]
+    by = Counter(f.severity for f in vulns)
+    counts = ", ".join(f"{by[s]} {s}" for s in reversed(SEVERITIES) if by[s])
+    packages = len({(f.check, f.vulnerability.package) for f in vulns if f.vulnerability})
+    line = (f"known vulnerabilities: {len(vulns)} ({counts}) in {packages} "
+            f"package{'' if packages == 1 else 's'}")  # fmt: skip
+    if len(vulns) > rows:
+        line += (f"; the {rows} worst are listed above, all {len(vulns)} in --format json, "
+                 "sarif, markdown or junit")  # fmt: skip
+    return listed, line
 
 
 def _wrap(text: str, width: int) -> str:
