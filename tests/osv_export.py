@@ -27,9 +27,16 @@ def _ranges(fixed: str | None) -> list[dict[str, Any]]:
     return [{"type": "ECOSYSTEM", "events": events}]
 
 
-def pypi(id_: str, name: str, fixed: str | None, *, aliases: Sequence[str] = (),
-         vector: str | None = CVSS_HIGH, summary: str | None = None,
-         url: str | None = None) -> dict[str, Any]:  # fmt: skip
+def pypi(
+    id_: str,
+    name: str,
+    fixed: str | None,
+    *,
+    aliases: Sequence[str] = (),
+    vector: str | None = CVSS_HIGH,
+    summary: str | None = None,
+    url: str | None = None,
+) -> dict[str, Any]:
     """A PyPI record (GHSA or PYSEC) affecting every version of `name` below `fixed`."""
     record: dict[str, Any] = {
         "schema_version": "1.6.0",
@@ -45,19 +52,24 @@ def pypi(id_: str, name: str, fixed: str | None, *, aliases: Sequence[str] = (),
                 "ranges": _ranges(fixed),
                 "versions": [],
             }
-        ],  # fmt: skip
-        "references": [
-            {"type": "ADVISORY", "url": url or f"https://advisories.example/{id_}"}
-        ],  # fmt: skip
+        ],
+        "references": [{"type": "ADVISORY", "url": url or f"https://advisories.example/{id_}"}],
     }
     if vector:
         record["severity"] = [{"type": "CVSS_V3", "score": vector}]
     return record
 
 
-def debian(id_: str, release: str, source: str, fixed: str | None, *,
-           upstream: Sequence[str] = (), urgency: str = "not yet assigned",
-           summary: str | None = None) -> dict[str, Any]:  # fmt: skip
+def debian(
+    id_: str,
+    release: str,
+    source: str,
+    fixed: str | None,
+    *,
+    upstream: Sequence[str] = (),
+    urgency: str = "not yet assigned",
+    summary: str | None = None,
+) -> dict[str, Any]:
     """A Debian security tracker record (`DEBIAN-CVE-*`, `DSA-*`, `DLA-*`) for one source
     package in release `release` ("12"), fixed in `fixed` (None: no fix yet)."""
     return {
@@ -79,10 +91,10 @@ def debian(id_: str, release: str, source: str, fixed: str | None, *,
                 "versions": [],
                 "ecosystem_specific": {"urgency": urgency},
             }
-        ],  # fmt: skip
+        ],
         "references": [
             {"type": "WEB", "url": f"https://security-tracker.debian.org/tracker/{id_}"}
-        ],  # fmt: skip
+        ],
     }
 
 
