@@ -31,8 +31,11 @@ def _section(facts: Facts, ecosystem_kind: str) -> list[dict[str, Any]]:
     if not isinstance(vulns, dict):
         raise Skip("the facts have no vulnerabilities section (collected by an older inspector)")
     status = vulns.get("status")
+    if status == "disabled":
+        raise Skip(vulns.get("note") or "vulnerabilities were not matched (--no-vulns)")
     if status != "matched":
-        raise Skip(vulns.get("note") or f"vulnerability matching did not run ({status})")
+        # The facts' note is every report's notice: said once there, pointed at here.
+        raise Skip(f"vulnerabilities were not matched ({status}): see the notice")
     python = ecosystem_kind == "python"
     wanted = [e for e in vulns.get("ecosystems") or () if _is_python(e) == python]
     missing = [e for e in vulns.get("missing") or () if e in wanted]
@@ -170,7 +173,8 @@ def _os_finding(facts: Facts, source: str, group: Sequence[dict[str, Any]]) -> F
     live = [m for m in group if m.get("reachability") in _LIVE]
     shown = live[0] if live else first
     binaries = sorted({m.get("package") or "" for m in group} - {""})
-    built = f" (binary packages {', '.join(binaries)})" if binaries not in ([], [source]) else ""
+    noun = "binary package" if len(binaries) == 1 else "binary packages"
+    built = f" ({noun} {', '.join(binaries)})" if binaries not in ([], [source]) else ""
     ecosystem = first.get("ecosystem") or ""
     fixed = first.get("fixed")
     fixed_text = f"fixed in {fixed}" if fixed else f"no fix yet in {ecosystem}"
@@ -267,8 +271,23 @@ def vulnerable_python_package(facts: Facts, ctx: Context) -> Iterator[Found]:
       "Security scanners for Python and Docker: from code to dependencies",
       https://pythonspeed.com/articles/docker-python-security-scan/
     """
-    for match in _section(facts, "python"):
-        yield _python_finding(facts, match)
+    # pip's vendored packages are listed twice (vendor.txt and its SBOM): one place, one finding.
+    seen: set[tuple[Any, ...]] = set()
+    for match in sorted(_section(facts, "python"), key=_evidence_rank):
+        key = (match.get("package"), match["id"], match.get("installed"),
+               match.get("environment"), match.get("reachability"))  # fmt: skip
+        if key not in seen:
+            seen.add(key)
+            yield _python_finding(facts, match)
+
+
+# The evidence a finding points at when one package is listed by several: its own metadata first.
+_EVIDENCE = ("dist-info", "egg-info", "vendored", "wheel", "sbom")
+
+
+def _evidence_rank(match: dict[str, Any]) -> int:
+    kind = match.get("kind")
+    return _EVIDENCE.index(kind) if kind in _EVIDENCE else len(_EVIDENCE)
 
 
 def _python_finding(facts: Facts, match: dict[str, Any]) -> Found:

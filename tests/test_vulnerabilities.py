@@ -217,7 +217,7 @@ def test_without_a_database_the_checks_skip_with_the_note():
     """No database is a skipped check with the reason, never a pass with 0 vulnerabilities."""
     result = run_check(CHECKS["SEC030"], facts_with(status="no-database"), Context())
     assert result.status == "skipped"
-    assert result.reason == "no advisory database"
+    assert result.reason == "vulnerabilities were not matched (no-database): see the notice"
 
 
 def finding_of(reach: str = "importable", vuln_id: str = "CVE-2023-32681", **change) -> Finding:
@@ -371,3 +371,18 @@ def test_a_real_empty_sqlite_file_is_not_mistaken_for_a_store_with_advisories(tm
     facts = vulnerability_facts(INVENTORY, RAN, AdvisoryOptions(str(path), open_store=broken))
     assert facts.status == "error"
     assert "no such table" in (facts.note or "")
+
+
+def test_a_vendored_package_listed_twice_is_one_finding():
+    """pip's vendored urllib3 is named by vendor.txt and by pip's SBOM: one place, one finding,
+    pointing at vendor.txt."""
+    vendor = "/usr/lib/python3/dist-packages/pip/_vendor"
+    listed = [
+        match_for(component("urllib3", "1.26.14", vendor, kind=kind, path=f"{vendor}/{name}"),
+                  "not-importable")
+        for kind, name in (("sbom", "bom.cdx.json"), ("vendored", "vendor.txt"))
+    ]  # fmt: skip
+    (finding,) = run_check(CHECKS["SEC031"], facts_with(*listed), Context()).findings
+    assert finding.location.path == f"{vendor}/vendor.txt"
+    assert finding.severity == "info"
+    assert f"vendored inside {vendor}" in finding.message

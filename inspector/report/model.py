@@ -33,14 +33,16 @@ class AdvisoryDatabase:
         """One line for the reader: the database's date and age, or why there was none."""
         if self.status == "matched":
             day = (self.updated or "")[:10] or "an unknown date"
-            age = "" if self.age_days is None else f", {_days(self.age_days)} old"
+            age = "" if self.age_days is None else f", {_days(self.age_days)}"
             held = f"; matched {', '.join(self.ecosystems)}" if self.ecosystems else ""
             return f"advisory database: updated {day}{age} ({self.location}){held}"
         return f"advisory database: {self.note or self.status}"
 
 
 def _days(days: int) -> str:
-    return "1 day" if days == 1 else f"{days} days"
+    if days == 0:
+        return "today"
+    return "1 day old" if days == 1 else f"{days} days old"
 
 
 @dataclass(frozen=True)
