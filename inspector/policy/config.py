@@ -130,7 +130,8 @@ IGNORE_KEYS = {
         "list of glob patterns",
         False,
         "Only findings of these rules of a check (the report's `rule`, e.g. a secret's kind: "
-        '"jwt", "password-*"); a finding without a rule never matches.',
+        '"jwt", "password-*"; a known vulnerability\'s id, its aliases matching too); a finding '
+        "without a rule never matches.",
     ),
     "paths": (
         "list of glob patterns",
