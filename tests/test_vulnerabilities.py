@@ -411,3 +411,16 @@ def test_a_baseline_keeps_a_vulnerability_accepted_across_a_rebuild(tmp_path):
     kept = apply(Gate(baseline=read(path)), "app:2", results)
     assert kept.results[0].findings == (new,)
     assert [s.suppression.by for s in kept.results[0].suppressed] == ["baseline"]
+
+
+def test_the_facts_summary_says_how_many_and_against_what():
+    """`inspector facts` (text) counts the matches by reachability and dates the database; with
+    none, it says why in the note's words."""
+    from inspector.report.facts_text import _vulnerabilities
+
+    doc = facts_with(match_for(component("requests", "2.25.0"), "importable"))
+    text = _vulnerabilities(doc["vulnerabilities"])
+    assert text.startswith("vulnerabilities: 1 known (1 importable)")
+    assert "updated 2026-12-06" in text
+    none = facts_with(status="no-database")["vulnerabilities"]
+    assert _vulnerabilities(none) == "vulnerabilities: no advisory database"
