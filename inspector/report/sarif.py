@@ -8,6 +8,13 @@ finding in a layer is located at the instruction that made that layer (a file th
 has, so code scanning shows it in place) and the image location becomes a related location.
 Images that could not be audited, and checks that crashed, are tool execution notifications: the
 invocation then did not succeed.
+
+A known vulnerability (SEC030, SEC031) is a rule of its own, id the vulnerability's (CVE-...),
+after the checks' rules: code scanning lists, groups and dismisses alerts by rule, shows a
+rule's `helpUri` (the advisory) and `help` on the alert page, and ranks a security alert by its
+rule's `security-severity` (the CVSS score), so one rule for all of them would rank every
+vulnerability alike and link none. Each such rule names its check through a `subset`
+relationship (SARIF 2.1.0, 3.53), and each result carries the check's id in its properties.
 """
 
 from __future__ import annotations
