@@ -106,8 +106,8 @@ def oci_labels_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Instead
     ```dockerfile
     ARG GIT_SHA VERSION
-    LABEL org.opencontainers.image.source="https://github.com/acme/app" \
-          org.opencontainers.image.revision="${GIT_SHA}" \
+    LABEL org.opencontainers.image.source="https://github.com/acme/app" \\
+          org.opencontainers.image.revision="${GIT_SHA}" \\
           org.opencontainers.image.version="${VERSION}"
     ```
     or let CI set them (`docker/metadata-action`, `docker build --label ...`).
@@ -117,7 +117,7 @@ def oci_labels_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.github.com/en/packages/learn-github-packages/connecting-a-repository-to-a-package
     - https://github.com/docker/metadata-action
     - Practice: #37 Traceable images: version and commit labels, set by the build automation
-      (the seed author's production checklist, https://pythonspeed.com/docker/)
+      (Turner-Trauring's production checklist, https://pythonspeed.com/docker/)
     """
     labels = config(facts).get("labels") or {}
     missing = [key for key in OCI_REQUIRED if not str(labels.get(key) or "").strip()]
@@ -274,7 +274,7 @@ def reference_notice(reference: str, image_id: str | None) -> str | None:
     findings, never a finding (it was the check META003): CI audits `myapp:latest` before
     tagging on purpose. dockle reports the same as DKL-DI-0006. `latest` moves with every push,
     so what was audited and what a deployment of that name runs tomorrow can differ; the notice
-    names the image ID that was audited. Pinning the *base* image, which the seed author asks
+    names the image ID that was audited. Pinning the *base* image, which Turner-Trauring asks
     for, is another matter.
     """
     tag = tag_of(reference)
@@ -401,8 +401,10 @@ def os_end_of_life(facts: Facts, ctx: Context) -> Iterator[Found]:
     found = release(facts)
     if found is None:
         os_ = facts.get("os") or {}
-        raise Skip(f"no known release to look up (os id {os_.get('id')!r}, "
-                   f"version {os_.get('version_id')!r})")  # fmt: skip
+        if not os_.get("id"):
+            raise Skip("the image names no OS release (no /etc/os-release)")
+        said = f"{os_['id']} {os_.get('version_id') or '(no version)'}"
+        raise Skip(f"no end-of-life dates known for {said}")
     distro, version = found
     table = END_OF_LIFE[distro]
     name = f"{NAMES[distro]} {version}"

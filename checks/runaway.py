@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from checks.access import size
+from checks.access import probe_missing, size
 from checks.model import Context, Facts, Found, Location, Skip
 from checks.registry import check
 
@@ -16,7 +16,7 @@ def _watched(facts: Facts) -> dict[str, Any]:
     status = probe.get("status") or "missing"
     if status not in ("ran", "exited-early"):
         why = probe.get("reason") or probe.get("message") or "it did not run"
-        raise Skip(f"needs the lifecycle probe, which is {status}: {why}")
+        raise Skip(probe_missing("the lifecycle probe", status, why))
     return probe
 
 
@@ -80,7 +80,7 @@ def fills_its_disk(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/
     - https://docs.docker.com/engine/storage/drivers/#container-and-layers
     - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage
-    - Practice: none of the seed author's; Kubernetes' ephemeral-storage eviction of a node under
+    - Practice: none of Turner-Trauring's; Kubernetes' ephemeral-storage eviction of a node under
       disk pressure
     """
     life = _watched(facts)
@@ -142,7 +142,7 @@ def floods_its_log(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/engine/logging/drivers/json-file/
     - https://12factor.net/logs
     - https://kubernetes.io/docs/concepts/cluster-administration/logging/#log-rotation
-    - Practice: none of the seed author's; Docker's json-file log driver and Kubernetes' log
+    - Practice: none of Turner-Trauring's; Docker's json-file log driver and Kubernetes' log
       rotation
     """
     life = _watched(facts)

@@ -327,7 +327,7 @@ def build_facts(
     shown = redacted_config(config, results["secrets"])
     data = dataclasses.replace(real, config=shown)
     python = modules["python"].analyse(data)
-    inventory = None
+    outcomes: dict[str, Any] = {"python": python}
     for name, module in modules.items():
         if name == "secrets":
             continue
@@ -335,10 +335,14 @@ def build_facts(
             outcome = python
         elif name == "bytecode":
             outcome = module.analyse(data, python=python)  # shares the interpreter scan
+        elif name == "inventory":
+            # Reuses what the OS, package, user and Python analysers found (listed before it).
+            outcome = module.analyse(data, osinfo=outcomes["osinfo"],
+                                     ospackages=outcomes["ospackages"], python=python,
+                                     users=outcomes["users"])  # fmt: skip
         else:
             outcome = module.analyse(data)
-        if name == "inventory":
-            inventory = outcome  # matched below, once the probe's sys.path is known
+        outcomes[name] = outcome
         results[name] = asdict(outcome)
     visible = fs.visible_bytes
     wasted = fs.wasted_bytes
@@ -346,7 +350,8 @@ def build_facts(
     target = plan(loaded.image_id, raw.get("architecture"), fs, results["python"], config.env,
                   app_roots=roots)  # fmt: skip
     found = runtime(target) if runtime else skipped("probes were not requested")
-    vulnerabilities = vulnerability_facts(inventory, found, advisories)
+    # Matched once the probe's sys.path is known: it decides what the command can import.
+    vulnerabilities = vulnerability_facts(outcomes.get("inventory"), found, advisories)
     return Facts(
         schema_version=SCHEMA_VERSION,
         image=ImageFacts(
