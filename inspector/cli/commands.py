@@ -177,9 +177,9 @@ def advisory_options(db: str | None, no_vulns: bool) -> AdvisoryOptions | None:
     """Where vulnerabilities are matched: --db, $INSPECTOR_DB, else the scan store's file."""
     if no_vulns:
         return None
+    from inspector.datastore import default_path
     from inspector.facts.vulns import AdvisoryOptions
     from inspector.scan.command import store_url
-    from inspector.scan.store import default_path
 
     return AdvisoryOptions(store_url(db) or str(default_path()))
 

@@ -20,6 +20,7 @@ from inspector.advisories.model import (
     VulnerabilityMatch,
 )
 from inspector.analysers.inventory import Component, Inventory
+from inspector.datastore import is_postgres, shown
 from inspector.facts.model import NOT_MATCHED
 from inspector.probes.model import RuntimeFacts
 
@@ -64,19 +65,9 @@ class AdvisoryOptions:
     )
 
 
-def shown(url: str) -> str:
-    """The store's location as messages show it: never a password."""
-    head, at, tail = url.rpartition("@")
-    if at and "://" in head:
-        scheme, _, credentials = head.partition("://")
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}@{tail}" if user else f"{scheme}://{tail}"
-    return url
-
-
 def _sqlite_path(url: str) -> Path | None:
     """The file a SQLite store lives in; None for a server (PostgreSQL)."""
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_postgres(url):
         return None
     return Path(url.removeprefix("sqlite://"))
 
