@@ -424,3 +424,15 @@ def test_the_facts_summary_says_how_many_and_against_what():
     assert "updated 2026-12-06" in text
     none = facts_with(status="no-database")["vulnerabilities"]
     assert _vulnerabilities(none) == "vulnerabilities: no advisory database"
+
+
+def test_the_facts_json_lays_matches_out_as_asdict_would():
+    """The fast layout of thousands of matches is exactly what dataclasses.asdict gives."""
+    from dataclasses import asdict
+
+    from inspector.facts.model import vulnerabilities_json
+
+    found = (match_for(component("requests", "2.25.0"), "importable"),)
+    section = VulnerabilityFacts("matched", None, state("PyPI"), ("PyPI",), (), (VENV,), "static",
+                                 found)  # fmt: skip
+    assert json.dumps(vulnerabilities_json(section)) == json.dumps(asdict(section))
