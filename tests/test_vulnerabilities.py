@@ -436,3 +436,16 @@ def test_the_facts_json_lays_matches_out_as_asdict_would():
     section = VulnerabilityFacts("matched", None, state("PyPI"), ("PyPI",), (), (VENV,), "static",
                                  found)  # fmt: skip
     assert json.dumps(vulnerabilities_json(section)) == json.dumps(asdict(section))
+
+
+def test_a_stored_vulnerability_finding_keeps_its_fingerprint():
+    """The scan stores findings and reads them back for unchanged images: the vulnerability
+    survives the round trip, so the fingerprint (new and fixed) does too."""
+    from inspector.scan.outcome import results_doc, results_from
+
+    finding = finding_of()
+    stored = json.loads(json.dumps(results_doc([CheckResult(CHECKS["SEC031"], "failed",
+                                                            (finding,))])))  # fmt: skip
+    (back,) = results_from(stored, CHECKS)[0].findings
+    assert back == finding
+    assert fingerprint("app:1", back) == fingerprint("app:1", finding)
