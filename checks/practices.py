@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from checks.access import at_layer, config, env, static_probe, step
@@ -40,10 +41,6 @@ def _python(facts: Facts) -> dict[str, Any]:
 
 def _entry(facts: Facts) -> dict[str, Any]:
     return _python(facts).get("entrypoint_interpreter") or {}
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _steps(facts: Facts) -> list[tuple[int | None, str]]:
@@ -231,7 +228,8 @@ def _app_dists(facts: Facts, environment: str | None) -> list[dict[str, Any]]:
     return [
         p
         for p in _python(facts).get("packages") or []
-        if p.get("environment") == environment and normalize(p.get("name") or "") not in TOOLING
+        if p.get("environment") == environment
+        and canonicalize_name(p.get("name") or "") not in TOOLING
     ]
 
 
@@ -486,14 +484,16 @@ def _wheel_sources(facts: Facts, layer: int | None) -> list[dict[str, Any]]:
     step's layer installed, at least half of each file's (the wheels' origin is not recorded)."""
     if layer is None:
         return []
-    installed = {normalize(p.get("name") or "") for p in _python(facts).get("packages") or []
-                 if p.get("layer") == layer}  # fmt: skip
+    packages = _python(facts).get("packages") or []
+    installed = {
+        canonicalize_name(p.get("name") or "") for p in packages if p.get("layer") == layer
+    }
     found = []
     for f in _python(facts).get("lock_files") or []:
         if f.get("kind") != "requirements":
             continue
         names = {p.split("==")[0].rstrip("@") for p in f.get("pins") or []}
-        names |= {normalize(n) for n in f.get("unpinned") or []}
+        names |= {canonicalize_name(n) for n in f.get("unpinned") or []}
         names -= TOOLING
         if names and len(names & installed) * 2 >= len(names):
             found.append(f)
@@ -538,7 +538,7 @@ def _unpinned_specs(specs: list[str]) -> list[str]:
         if any(c in spec for c in "$/`") or spec.startswith(".") or archive:
             continue  # a path, URL, archive or variable: decided by what it points at
         match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)", spec)
-        if match is None or normalize(match.group(1)) in TOOLING:
+        if match is None or canonicalize_name(match.group(1)) in TOOLING:
             continue
         rest = match.group(3).split(";")[0].strip()
         if re.fullmatch(r"===?\s*[^\s,*]+", rest) or rest.startswith("@"):
@@ -577,7 +577,7 @@ _TOOLS_WITH_DEPENDENCIES = TOOLING - {"pip", "setuptools", "wheel", "uv", "distr
 
 def _tool(spec: str) -> bool:
     match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec)
-    return match is not None and normalize(match.group(0)) in _TOOLS_WITH_DEPENDENCIES
+    return match is not None and canonicalize_name(match.group(0)) in _TOOLS_WITH_DEPENDENCIES
 
 
 _LOCK_STEP = re.compile(
@@ -740,7 +740,7 @@ def _not_in_lock(facts: Facts, lock_layers: dict[int, list[dict[str, Any]]],
             if f.get("pins") and not f.get("unpinned") and f.get("path") not in skip
         ]
         names = {p.split("==")[0].rstrip("@") for f in files for p in f.get("pins") or []}
-        held = {normalize(d.get("name") or "") for d in dists}
+        held = {canonicalize_name(d.get("name") or "") for d in dists}
         if files and len(held & names) * 2 >= len(held):
             groups.append((dists, files, None))
     for installed, files, layer in groups:
@@ -751,7 +751,7 @@ def _not_in_lock(facts: Facts, lock_layers: dict[int, list[dict[str, Any]]],
                 pins.setdefault(name.rstrip("@"), []).append(version)
         missing, other = [], []
         for d in installed:
-            name = normalize(d.get("name") or "")
+            name = canonicalize_name(d.get("name") or "")
             if name not in pins:
                 missing.append(d)
             elif "" not in pins[name] and not any(

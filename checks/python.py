@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from checks.access import app_process, at_layer, config, env, lifecycle, size, static_probe
@@ -138,7 +139,7 @@ def faulthandler_disabled(facts: Facts, ctx: Context) -> Iterator[Found]:
     "stdout-buffered",
     "Python's stdout is block-buffered: logs can sit in a buffer and be lost",
     severity="low",
-    category="operability",
+    category="python",
     needs=("config", "python"),
     wants=("runtime.static",),
     fix="`ENV PYTHONUNBUFFERED=1`",
@@ -614,10 +615,6 @@ _DEV_TOOLS = frozenset(
 _DEBUGGERS = frozenset({"debugpy", "pydevd"})
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 @check(
     "PY005",
     "dev-tools-shipped",
@@ -664,11 +661,11 @@ def dev_tools_shipped(facts: Facts, ctx: Context) -> Iterator[Found]:
         location = package.get("location") or ""
         if "/_vendor" in location or "/_vendored" in location:
             continue
-        if _normalise(package.get("name") or "") in _DEV_TOOLS:
+        if canonicalize_name(package.get("name") or "") in _DEV_TOOLS:
             where = package.get("environment") or location
             found.setdefault(where, []).append(package)
     for where, packages in sorted(found.items()):
-        names = sorted(_normalise(p.get("name") or "") for p in packages)
+        names = sorted(canonicalize_name(p.get("name") or "") for p in packages)
         listed = ", ".join(f"{p.get('name')} {p.get('version') or ''}".strip() for p in packages)
         debugger = any(n in _DEBUGGERS for n in names)
         yield Found(

@@ -15,6 +15,8 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from checks.access import config, env, lifecycle, size, static_probe
 from checks.model import Context, Facts, Found, Location, Skip, shorten
 from checks.operability import commands, gunicorn_args, option_value, shown, words
@@ -702,10 +704,6 @@ ZONE_USERS = frozenset({"django", "pandas", "pendulum", "arrow", "apscheduler", 
 NO_ZONE = frozenset({"", "UTC", "UTC0", "Etc/UTC", "GMT", "Etc/GMT", ":UTC", "Z"})
 
 
-def normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 @check(
     "PY019",
     "timezone-data-missing",
@@ -780,8 +778,8 @@ def timezone_data_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
         yield Found(f"ENV TZ={tz} but the image has no timezone data: the C library falls back "
                     "to UTC and zoneinfo raises", Location(config="Env.TZ"))  # fmt: skip
         return
-    installed = {normalized(str(p.get("name") or "")) for p in (facts.get("python") or {}).get(
-        "packages") or []}  # fmt: skip
+    packages = (facts.get("python") or {}).get("packages") or []
+    installed = {canonicalize_name(str(p.get("name") or "")) for p in packages}
     users = sorted(installed & ZONE_USERS)
     if users:
         verb = "looks" if len(users) == 1 else "look"

@@ -9,7 +9,15 @@ from __future__ import annotations
 import pytest
 
 from inspector.advisories.match import component_key, lookup_ecosystem, match
-from inspector.advisories.model import DELETED, IMPORTABLE, INSTALLED, NOT_IMPORTABLE
+from inspector.advisories.model import (
+    DELETED,
+    IMPORTABLE,
+    INSTALLED,
+    NOT_IMPORTABLE,
+    Advisory,
+    Affected,
+    Range,
+)
 from inspector.analysers.inventory import Component
 from tests.advisory_memory import MemoryLookup
 
@@ -272,6 +280,20 @@ def test_git_ranges_are_ignored_and_versions_list_counts() -> None:
     lookup = MemoryLookup([record])
     assert len(match([(python("demo", "1.1"), IMPORTABLE)], lookup)) == 1
     assert match([(python("demo", "1.2"), IMPORTABLE)], lookup) == ()
+
+
+def test_unknown_range_type_is_ignored() -> None:
+    """A range of a type the schema does not define is not evaluated."""
+    record = {
+        "id": "GHSA-unkn-ownr-ange",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "demo"},
+                "ranges": [{"type": "CALVER", "events": [{"introduced": "0"}]}],
+            }
+        ],
+    }
+    assert match([(python("demo", "1.0"), IMPORTABLE)], MemoryLookup([record])) == ()
 
 
 def test_semver_ranges_compared_as_ecosystem_versions() -> None:
@@ -822,3 +844,27 @@ def test_ties_ordered_by_reachability() -> None:
     other = match([(comp, IMPORTABLE), (comp, NOT_IMPORTABLE)], lookup)
     assert one == other
     assert [m.reachability for m in one] == [IMPORTABLE, NOT_IMPORTABLE]
+
+
+def test_hostile_cve_alias_never_raises() -> None:
+    """A CVE alias with a 5,000-digit number is ordered after real CVEs, never raised on."""
+    ghsa = {
+        "id": "GHSA-host-ilec-veee",
+        "aliases": ["CVE-2024-1"],
+        "affected": [pypi_affected("demo", [{"introduced": "0"}])],
+    }
+    # Built by hand: the store's parser refuses ids this long, matching must not depend on it.
+    pysec = Advisory(
+        id="PYSEC-2024-77",
+        modified="2026-01-01T00:00:00Z",
+        published=None,
+        withdrawn=None,
+        aliases=("CVE-2024-" + "9" * 5000, "GHSA-host-ilec-veee"),
+        summary=None,
+        severity=(),
+        rating=None,
+        url=None,
+        affected=(Affected("PyPI", "demo", (Range("ECOSYSTEM", (("introduced", "0"),)),), ()),),
+    )
+    found = match([(python("demo", "1.0"), IMPORTABLE)], MemoryLookup([pysec, ghsa]))
+    assert [m.id for m in found] == ["CVE-2024-1"]

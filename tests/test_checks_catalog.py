@@ -133,3 +133,16 @@ def test_docs_list_each_check_under_the_practices_it_names():
     others = section.split("Checks that carry none of these practices", 1)[1]
     listed = set(re.findall(r"\[([A-Z]+\d{3})\]\(#", others))
     assert listed == {c for c in CHECKS if not named_practices(c)}
+
+
+def test_an_id_prefix_names_its_category():
+    """A check's id prefix says its category (SEC security, PY python, COR correctness, OPS
+    operability, SIZE size, META metadata), so an id tells a reader where to look."""
+    prefixes = {"SEC": "security", "PY": "python", "COR": "correctness", "OPS": "operability",
+                "SIZE": "size", "META": "metadata"}  # fmt: skip
+    wrong = [
+        f"{c.id} is {c.category}"
+        for c in catalog().values()
+        if prefixes[re.match(r"[A-Z]+", c.id).group(0)] != c.category  # type: ignore[union-attr]
+    ]
+    assert not wrong, wrong

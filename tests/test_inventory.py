@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
@@ -457,6 +457,10 @@ def test_flags_parse() -> None:
     assert inventory._flags(["-X", "dev", "-sB", "-m", "app"]) == ({"s", "B"}, ["-m", "app"])
     assert inventory._flags(["-Im", "app", "x"]) == ({"I"}, ["-m", "app", "x"])
     assert inventory._flags(["-Wignore", "main.py"]) == (set(), ["main.py"])
+    assert inventory._flags(["--check-hash-based-pycs", "never", "-s", "main.py"]) == (
+        {"s"},
+        ["main.py"],
+    )
 
 
 def test_pep770_sbom_lists_bundled_not_itself() -> None:
@@ -623,3 +627,56 @@ def test_import_path_follows_pth_directories() -> None:
     )
     inv = inventory.analyse(image(DEBIAN_PYTHON, VENV, pth, config=CMD))
     assert inv.import_path[-3:] == ("/" + venv_site, "/app/src", f"/{venv_site}/vendored")
+
+
+def test_hostile_image_gives_bounded_facts_and_no_traceback(tmp_path, capsys) -> None:
+    """`facts` and `audit` on an image built to blow the inventory up: exit 0, no traceback,
+    at most MAX_COMPONENTS components."""
+    from inspector.cli.commands import main
+    from tests.layertools import image_archive
+
+    libs = [(f"{SITE}/evil.libs/lib{i}-0123abcd.so.{i}", b"") for i in range(20_500)]
+    weird = {"bomFormat": "CycloneDX", "components": [
+        {"purl": "pkg:pypi/" + "a" * 100_000 + "@1"}, {"purl": "pkg:%%%/x@1"},
+        {"purl": "pkg:pypi/b@" + "9" * 5000}, {"components": {"nested": "dict"}}]}  # fmt: skip
+    members = [
+        *DEBIAN_PYTHON,
+        (f"{SITE}/loop", "->loop"),
+        (f"{SITE}/pip/_vendor/vendor.txt", b"x==1\n" * 500_000),
+        (f"{SITE}/pip/_vendor/bom.cdx.json", json.dumps(weird).encode()),
+        (f"{SITE}/x-1.dist-info/sboms/a.spdx.json", b'{"spdxVersion": "SPDX-2.3", "packages": 7}'),
+        *libs,
+    ]
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(image_archive([layer(*members)], config={"Cmd": ["/usr/bin/python3"]}))
+    ref = f"docker-archive:{archive}"
+    assert main(["facts", ref, "--no-probe", "--no-cache", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    components = json.loads(out)["inventory"]["components"]
+    assert len(components) <= inventory.MAX_COMPONENTS
+    assert main(["audit", ref, "--no-probe", "--no-cache", "--no-config"]) in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_inventory_from_json_round_trips() -> None:
+    """The facts JSON of an inventory reads back as the same Inventory; other shapes as None."""
+    inv = inventory.analyse(layout())
+    doc = json.loads(json.dumps(asdict(inv)))
+    assert inventory.inventory_from_json(doc) == inv
+    assert inventory.inventory_from_json(None) is None
+    assert inventory.inventory_from_json({"components": [{"name": "x"}]}) is None
+    assert inventory.inventory_from_json({"components": ["junk"]}) is None
+
+
+def test_debian_packaged_python_is_matched_through_dpkg() -> None:
+    """With a dpkg database, Python code in Debian's dist-packages and python-wheels has
+    ecosystem "" (its dpkg package carries the advisories); pip's dirs stay PyPI."""
+    inv = inventory.analyse(layout())
+    ecosystems = {(c.kind, c.name): c.ecosystem for c in inv.components}
+    assert ecosystems[("egg-info", "six")] == ""
+    assert ecosystems[("wheel", "pip")] == ""
+    assert ecosystems[("dist-info", "jinja2")] == "PyPI"
+    assert ecosystems[("dist-info", "urllib3")] == "PyPI"  # /usr/local: pip's, deleted
+    no_dpkg = inventory.analyse(image(DEBIAN_PYTHON))
+    assert {c.ecosystem for c in no_dpkg.components} == {"PyPI"}

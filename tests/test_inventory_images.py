@@ -91,6 +91,8 @@ def test_app_layers_hold_exactly_the_expected_components(facts) -> None:
     for name, version in BUNDLED.items():
         expected[("bundled-library", name, SITE)] = (version, 3, False, model.IMPORTABLE)
     assert found == expected
+    assert {c.ecosystem for c in components(facts) if c.layer > 0 and c.kind != "bundled-library"
+            } == {"PyPI"}  # fmt: skip
 
 
 def test_base_layer_components(facts) -> None:
@@ -104,6 +106,8 @@ def test_base_layer_components(facts) -> None:
         ("egg-info", model.NOT_IMPORTABLE), ("vendored", model.NOT_IMPORTABLE),
         ("wheel", model.NOT_IMPORTABLE),
     }  # fmt: skip
+    python = {(c.kind, c.ecosystem) for c in base if c.kind != "dpkg"}
+    assert {ecosystem for _, ecosystem in python} == {""}, "Debian's own: matched via dpkg"
     wheels = {(c.name, c.path) for c in base if c.kind == "wheel"}
     assert {name for name, _ in wheels} == {"pip", "setuptools"}
     assert all(p.startswith("/usr/share/python-wheels/") for _, p in wheels)

@@ -40,7 +40,6 @@ is a union-find over ids, linear in the ids of the records that affect the versi
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,8 +62,8 @@ _INTRODUCED, _FIXED, _LAST_AFFECTED = 0, 1, 2
 _EVENT_KINDS = {"introduced": _INTRODUCED, "fixed": _FIXED, "last_affected": _LAST_AFFECTED}
 # Bounds are wrapped so that "0" sorts before every version and "*" after: (0,) < (1, key) < (2,).
 _BEFORE_ALL = (0,)
+_ORDERED_RANGES = frozenset(("ECOSYSTEM", "SEMVER"))
 _AFTER_ALL = (2,)
-_CVE = re.compile(r"CVE-(\d+)-(\d+)")
 _SEVERITY_RANK = {name: i for i, name in enumerate(VULN_SEVERITIES)}
 
 
@@ -140,10 +139,10 @@ def match(
             for component, reachability, key, installed in keyed
             for vulnerability in matcher.vulnerabilities(key, installed)
         ]
+        matches.sort(key=_order)
     finally:
         if collecting:
             gc.enable()
-    matches.sort(key=_order)
     return tuple(matches)
 
 
@@ -207,10 +206,15 @@ def _order(m: VulnerabilityMatch) -> tuple:
     )
 
 
+@lru_cache(maxsize=65536)
 def _id_order(vuln_id: str) -> tuple:
     """CVEs by year and number (CVE-2024-999 before CVE-2024-1000), before every other id."""
-    m = _CVE.fullmatch(vuln_id)
-    return (0, int(m.group(1)), int(m.group(2)), vuln_id) if m else (1, 0, 0, vuln_id)
+    if vuln_id.startswith("CVE-"):
+        year, _, number = vuln_id[4:].partition("-")
+        # ASCII digits only, and few enough for int() (a hostile id may have thousands)
+        if all(p.isascii() and p.isdigit() and len(p) <= 18 for p in (year, number)):
+            return (0, int(year), int(number), vuln_id)
+    return (1, 0, 0, vuln_id)
 
 
 class _Matcher:
@@ -281,9 +285,10 @@ class _Record:
         ecosystem, name = key
         self.advisory = advisory
         self.ids = frozenset((advisory.id, *advisory.aliases))
-        self.cves = sorted(
-            (i for i in self.ids if i.startswith("CVE-") and i != advisory.id), key=_id_order
-        )
+        own = advisory.id
+        self.cves = [i for i in self.ids if i.startswith("CVE-") and i != own]
+        if len(self.cves) > 1:
+            self.cves.sort(key=_id_order)
         self._severity: severities.Severity | None = None
         self.entries: list[tuple[frozenset[str], list[_PreparedRange]]] = []
         for affected in advisory.affected:
@@ -295,8 +300,8 @@ class _Record:
                 continue
             ranges = []
             for source in affected.ranges:
-                if source.type == "GIT":
-                    continue
+                if source.type not in _ORDERED_RANGES:
+                    continue  # GIT needs the repository's history; other types are unknown
                 prepared = shared.get((ecosystem, source))
                 if prepared is None:
                     prepared = shared[(ecosystem, source)] = _PreparedRange(source, ecosystem)

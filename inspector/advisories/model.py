@@ -99,7 +99,9 @@ class VulnerabilityMatch:
     aliases: tuple[str, ...]  # every other id those records give (CVE, GHSA, PYSEC, ...), sorted
     summary: str | None
     severity: str  # one of VULN_SEVERITIES
-    severity_source: str | None  # what decided it: "CVSS_V3", "CVSS_V4", "rating", ...
+    # what decided it: "CVSS_V4", "CVSS_V3", "CVSS_V2", or "rating: " and the record's word
+    # ("rating: MODERATE", "rating: unimportant"); None when unknown
+    severity_source: str | None
     score: float | None  # the CVSS base score, when a vector decided
     vector: str | None
     url: str | None

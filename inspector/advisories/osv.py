@@ -17,10 +17,11 @@ Ecosystems are written as the records write them ("PyPI", "Debian:12", "Ubuntu:2
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from inspector.advisories.model import Advisory, Affected, PackageKey, Range
 
@@ -165,13 +166,10 @@ def match_ecosystem(ecosystem: str) -> str:
     return ecosystem
 
 
-_PEP503 = re.compile(r"[-_.]+")
-
-
 def normalise_name(ecosystem: str, name: str) -> str:
     """PyPI names as PEP 503 normalises them; every other ecosystem's names as written."""
     if export_of(ecosystem) == "PyPI":
-        return _PEP503.sub("-", name).lower()
+        return canonicalize_name(name)
     return name
 
 

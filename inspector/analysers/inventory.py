@@ -24,6 +24,13 @@ Decisions, each a one-liner a reader may want to argue with:
 - An SBOM's components keep the SBOM's own name for them; a PyPI purl's name is PEP 503 normalised.
 - Versions replaced in place (the same path rewritten by a later layer) are not listed: only
   evidence whose path no longer exists in the container counts as deleted.
+- RPM databases are only located (ospackages never reads them): RPM-based images list no OS
+  components yet.
+- Python code Debian's packages install (`/usr/lib/python3/dist-packages`,
+  `/usr/lib/pythonX.Y/dist-packages`, the wheels in `/usr/share/python-wheels`) is listed with
+  ecosystem "": it is matched through its dpkg package, whose advisories know Debian's backported
+  fixes, where a PyPI advisory would flag a patched `1.26.12-1+deb12u1` by its upstream version.
+  pip never installs there (it writes `/usr/local/lib/pythonX.Y/dist-packages`).
 """
 
 from __future__ import annotations
@@ -33,10 +40,11 @@ import posixpath
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from packageurl import PackageURL
+from packaging.utils import canonicalize_name
 
 from inspector.analysers import osinfo as osinfo_analyser
 from inspector.analysers import ospackages as ospackages_analyser
@@ -84,8 +92,11 @@ _VENDOR_LINE = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*
 _WHEEL_NAME = re.compile(r"(?P<name>[^-]+)-(?P<version>[^-]+)(?:-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl")
 # auditwheel: `libssl-0331cd6b.so.3`, `libgfortran-040039e1.so.5.0.0`; plain `libfoo.so.1` too.
 _SONAME = re.compile(r"(?P<name>.+?)(?:-[0-9a-f]{8})?\.so(?:\.(?P<version>[0-9][0-9A-Za-z.]*))?")
+# Where only Debian's packages put Python code (pip writes /usr/local/lib/pythonX.Y/dist-packages).
+_DEBIAN_PYTHON = re.compile(
+    r"/usr/lib/python3(?:\.\d+)?/dist-packages/|" + re.escape(_DEBIAN_WHEELS) + "/"
+)
 _MINOR = re.compile(r"(\d+)\.(\d+)")
-_NORMALIZE = re.compile(r"[-_.]+")
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,22 @@ class Inventory:
     # site-packages, PYTHONPATH, the working directory for `python -m`); the probe's sys.path,
     # when it ran, replaces this at matching time.
     import_path: tuple[str, ...]
+
+
+def inventory_from_json(section: Mapping[str, Any] | None) -> Inventory | None:
+    """The `inventory` facts section read back (from a stored audit, say); None when absent or
+    not of this shape, so an old or hand-made facts file is never an error."""
+    if not isinstance(section, Mapping):
+        return None
+    try:
+        components = tuple(Component(**c) for c in section.get("components") or ())
+        return Inventory(
+            os_ecosystem=section.get("os_ecosystem"),
+            components=components,
+            import_path=tuple(section.get("import_path") or ()),
+        )
+    except TypeError:
+        return None
 
 
 # --- capture --------------------------------------------------------------------------------
@@ -156,6 +183,8 @@ def analyse(
     components = list(_os_components(data, osinfo, ospackages, ecosystem))
     components += _visible_distributions(data, python)
     components += _scanned(data, python)
+    if DPKG in ospackages.managers:
+        components = [_os_owned(c) for c in components]
     unique = {(c.kind, c.path, c.name, c.version): c for c in components}
     ordered = sorted(unique.values(), key=lambda c: (c.ecosystem, c.name, c.version, c.path))
     return Inventory(
@@ -207,7 +236,7 @@ def os_purl(
     manager: str,
     os_id: str | None,
     version_id: str | None,
-    package: Any,
+    package: ospackages_analyser.OsPackage,
     distro_release: str | None = None,
 ) -> str:
     """pkg:deb/debian/NAME@VERSION?arch=amd64&distro=debian-12, pkg:apk/alpine/NAME@VERSION?..."""
@@ -318,13 +347,10 @@ def _status_d_files(data: ImageData) -> dict[tuple[str, str | None], tuple[str, 
 # --- Python distributions -------------------------------------------------------------------
 
 
-def normalize(name: str) -> str:
-    """A Python project name as PEP 503 compares it."""
-    return _NORMALIZE.sub("-", name).lower()
-
-
 def pypi_purl(name: str, version: str) -> str:
-    return PackageURL(type="pypi", name=normalize(name), version=version or None).to_string()
+    return PackageURL(
+        type="pypi", name=canonicalize_name(name), version=version or None
+    ).to_string()
 
 
 def _python_component(
@@ -339,7 +365,7 @@ def _python_component(
 ) -> Component:
     return Component(
         PYPI,
-        normalize(name),
+        canonicalize_name(name),
         version or "",
         None,
         None,
@@ -350,6 +376,13 @@ def _python_component(
         environment,
         pypi_purl(name, version or ""),
     )
+
+
+def _os_owned(component: Component) -> Component:
+    """A Python component Debian's packages installed is matched through its dpkg package."""
+    if component.ecosystem == PYPI and _DEBIAN_PYTHON.match(component.path):
+        return replace(component, ecosystem="")
+    return component
 
 
 def _visible_distributions(
@@ -461,7 +494,9 @@ def _components_of(
         itself = (
             ""
             if name == "bom.cdx.json"
-            else normalize(python_analyser.metadata_name(None, posixpath.dirname(parent))[0])
+            else canonicalize_name(
+                python_analyser.metadata_name(None, posixpath.dirname(parent))[0]
+            )
         )
         components = [
             _sbom_component(purl, path, layer, environment, deleted=deleted)
@@ -542,7 +577,7 @@ def _sbom_component(
 ) -> Component:
     parsed = PackageURL.from_string(purl)
     if parsed.type == "pypi":
-        name = normalize(parsed.name)
+        name = canonicalize_name(parsed.name)
         return Component(
             PYPI,
             name,
@@ -740,6 +775,12 @@ def _flags(args: Sequence[str]) -> tuple[set[str], list[str]]:
     index = 0
     while index < len(args):
         arg = args[index]
+        if arg == "--check-hash-based-pycs":  # the one long option before the script with a value
+            index += 2
+            continue
+        if arg.startswith("--check-hash-based-pycs="):
+            index += 1
+            continue
         if arg in ("-m", "-c") or not arg.startswith("-") or arg.startswith("--") or arg == "-":
             return flags, list(args[index:])
         index += 1

@@ -15,6 +15,8 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from packaging.utils import canonicalize_name
+
 from inspector.analysers.imagedata import ImageData
 from inspector.layers.model import FILE, HARDLINK
 
@@ -81,10 +83,6 @@ class LockFile:
     hashed: int  # requirement lines with `--hash` (requirements files)
     includes: tuple[str, ...]  # requirements files: `-r FILE` / `-c FILE` lines, verbatim
     truncated: bool  # larger than the capture cap: the lists may be incomplete
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 # --- venv console scripts -------------------------------------------------------------------
@@ -346,7 +344,7 @@ def _requirements(path: str, layer: int, text: str, truncated: bool) -> LockFile
             continue  # a URL, path or archive: decided by what it points at
         count += 1
         hashed += "--hash" in line
-        name, spec = normalize(match.group("name")), match.group("spec").strip()
+        name, spec = canonicalize_name(match.group("name")), match.group("spec").strip()
         pinned = re.fullmatch(r"===?\s*([^\s,*]+)", spec)
         if pinned:
             pins.append(f"{name}=={pinned.group(1)}")
@@ -385,7 +383,7 @@ def _toml_lock(path: str, kind: str, layer: int, text: str, truncated: bool) -> 
 
     def close() -> None:
         if current and current.get("name") and current.get("version"):
-            pins.append(f"{normalize(current['name'])}=={current['version']}")
+            pins.append(f"{canonicalize_name(current['name'])}=={current['version']}")
 
     count = 0
     for raw in text.splitlines():
@@ -417,5 +415,5 @@ def _pipfile_lock(path: str, layer: int, text: str, truncated: bool) -> LockFile
         for name, info in (packages or {}).items() if isinstance(packages, dict) else ():
             version = info.get("version") if isinstance(info, dict) else None
             if isinstance(version, str) and version.startswith("=="):
-                pins.append(f"{normalize(name)}=={version[2:]}")
+                pins.append(f"{canonicalize_name(name)}=={version[2:]}")
     return LockFile(path, "Pipfile.lock", layer, len(pins), tuple(pins), (), 0, (), truncated)

@@ -12,6 +12,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from packaging.utils import canonicalize_name
+
 from inspector.analysers import codepaths, pydeps, startup
 from inspector.analysers.imagedata import ImageData
 from inspector.analysers.numbers import digits_key
@@ -623,25 +625,21 @@ def _packages(
     for pth in scan.editable_pths:
         match = _EDITABLE_PTH.fullmatch(posixpath.basename(pth))
         if match:
-            editable_names.add((posixpath.dirname(pth), _normalize(match.group("name"))))
+            editable_names.add((posixpath.dirname(pth), canonicalize_name(match.group("name"))))
 
     environments = _Environments(interpreters, venvs)
     result = []
     for path, fmt, location, layer, linked in found:
         name, version = _distribution_name(data, path, fmt)
         installer = None
-        editable = linked or (location, _normalize(name)) in editable_names
+        editable = linked or (location, canonicalize_name(name)) in editable_names
         if fmt == "dist-info":
             installer = (data.text(f"{path}/INSTALLER") or "").strip() or None
             editable = editable or _editable_direct_url(data.text(f"{path}/direct_url.json"))
         environment, kind = environments.owner(location)
         result.append(Distribution(name, version, location, path, fmt, installer, editable,
                                    environment, kind, layer))  # fmt: skip
-    return tuple(sorted(result, key=lambda d: (d.location, _normalize(d.name), d.metadata)))
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return tuple(sorted(result, key=lambda d: (d.location, canonicalize_name(d.name), d.metadata)))
 
 
 def _distribution_name(data: ImageData, path: str, fmt: str) -> tuple[str, str | None]:

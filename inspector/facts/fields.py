@@ -1222,8 +1222,10 @@ FIELDS.update(
         ),
         "inventory.components[]": "The components, sorted by ecosystem, name, version and path.",
         "inventory.components[].ecosystem": (
-            'The OSV ecosystem it is matched in ("PyPI", "Debian:12", ...); "" when it cannot be '
-            "matched (an unknown OS release, a library bundled in a wheel)."
+            'The OSV ecosystem it is matched in ("PyPI", "Debian:12", ...); "" when it is not '
+            "matched itself: an unknown OS release, a library bundled in a wheel, or Python code "
+            "Debian's packages installed (matched through its dpkg package, which knows "
+            "Debian's backported fixes)."
         ),
         "inventory.components[].name": (
             "PyPI: the name normalised as PEP 503 does; OS: the binary package's name; a bundled "
