@@ -36,6 +36,8 @@ class AdvisoryDatabase:
             age = "" if self.age_days is None else f", {_days(self.age_days)}"
             held = f"; matched {', '.join(self.ecosystems)}" if self.ecosystems else ""
             return f"advisory database: updated {day}{age} ({self.location}){held}"
+        if self.status == "disabled":
+            return "vulnerabilities: not matched (--no-vulns)"
         return f"advisory database: {self.note or self.status}"
 
 

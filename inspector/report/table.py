@@ -131,7 +131,8 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
     fits = len(title) + 2 + len(summary) <= width
     lines = [f"{title_text}: {summary}" if fits else f"{title_text}:\n  {summary}"]
     if report.advisories is not None and report.advisories.status in ("matched", "disabled"):
-        lines.append(_fit(_clean(report.advisories.line()), width))
+        lines.append(textwrap.fill(_clean(report.advisories.line()), width, subsequent_indent="  ",
+                                   break_long_words=False, break_on_hyphens=False))  # fmt: skip
     findings, vulnerabilities = shown_findings(report)
     if findings and width >= _COLUMNS_FROM:
         lines.append(_columns(findings, width, colour))
