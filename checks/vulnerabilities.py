@@ -123,10 +123,10 @@ def vulnerable_os_package(facts: Facts, ctx: Context) -> Iterator[Found]:
 
     ## Why it matters
     A built image freezes the OS packages of the day its base was pulled and its package layer
-    cached; every fix published since is missing until it is rebuilt. The seed author calls
-    "avoid apt-get upgrade" the worst so-called best practice for Docker: install the security
-    updates in the build (https://pythonspeed.com/articles/security-updates-in-docker/), and
-    scan the system packages as well as the Python ones
+    cached; every fix published since is missing until it is rebuilt. In "The worst so-called
+    best practice for Docker" (https://pythonspeed.com/articles/security-updates-in-docker/),
+    Turner-Trauring shows why "avoid apt-get upgrade" is wrong: install the security updates in
+    the build, and scan the system packages as well as the Python ones
     (https://pythonspeed.com/articles/docker-python-security-scan/).
 
     ## Example
@@ -238,11 +238,11 @@ def vulnerable_python_package(facts: Facts, ctx: Context) -> Iterator[Found]:
     never a silent "0 vulnerabilities".
 
     ## Why it matters
-    A vulnerable dependency the app imports is the vulnerability that reaches production; the
-    seed author asks for scanning the Python dependencies as well as the code and the system
+    A vulnerable dependency the app imports is the vulnerability that reaches production;
+    Turner-Trauring asks for scanning the Python dependencies as well as the code and the system
     packages (https://pythonspeed.com/articles/docker-python-security-scan/), and for applying
-    security updates rather than freezing what a cached build installed
-    (https://pythonspeed.com/articles/security-updates-in-docker/). Scanners that flag every
+    security updates rather than freezing what a cached build installed ("The worst so-called
+    best practice for Docker", https://pythonspeed.com/articles/security-updates-in-docker/). Scanners that flag every
     `.dist-info` wherever it sits bury that one under packages nothing imports; this check
     tells them apart.
 
