@@ -88,6 +88,10 @@ def store(inventory, tmp_path_factory) -> str:
         debian("DEBIAN-CVE-2023-45853", "12", "zlib", None, upstream=["CVE-2023-45853"],
                urgency="unimportant", summary="MiniZip integer overflow in zipOpenNewFile"),
         debian("DEBIAN-CVE-2019-1543", "12", "openssl", "0.9.8-1", upstream=["CVE-2019-1543"]),
+        # Debian's own setuptools is matched as the Debian package it is (its backports known).
+        debian("DEBIAN-CVE-2024-6345", "12", "setuptools",
+               f"{source_version(inventory, 'setuptools')}+1", upstream=["CVE-2024-6345"],
+               urgency="high", summary="setuptools: code injection via its download functions"),
     ])  # fmt: skip
     path = root / "advisories.sqlite"
     with AdvisoryStore(str(path)) as opened:
@@ -116,29 +120,29 @@ def seen(report: ImageReport) -> set[tuple[str, str, str, str, str, str]]:
 
 def test_vu_layout_gives_exactly_the_expected_findings(store, inventory):
     """Each vulnerable package once per place, at the severity its reachability deserves: the
-    venv's requests, urllib3 and jinja2 (importable) at the advisory's, everything the command
-    cannot import (the system PyJWT and setuptools, Debian's setuptools wheel, the system pip's
-    vendored requests and setuptools) and the deleted mistune as info; openssl's two binary
-    packages one finding, zlib's unfixed CVE said as such."""
+    venv's requests, urllib3 and jinja2 (importable) at the advisory's, the pip-installed PyJWT
+    the command cannot import and the deleted mistune as info; Debian's own Python packages as
+    the Debian packages they are (setuptools' three binary packages one finding), openssl's two
+    binary packages one finding, zlib's unfixed CVE said as such."""
     openssl = source_version(inventory, "openssl")
     zlib = source_version(inventory, "zlib")
+    setuptools = source_version(inventory, "setuptools")
     report = audited(store)
     assert seen(report) == {
         ("SEC031", "CVE-2023-32681", "requests", "2.25.1", "medium", "importable"),
         ("SEC031", "CVE-2021-33503", "urllib3", "1.26.4", "high", "importable"),
         ("SEC031", "CVE-2024-22195", "jinja2", "3.1.2", "medium", "importable"),
-        ("SEC031", "CVE-2023-32681", "requests", "2.28.2", "info", "not-importable"),
         ("SEC031", "CVE-2022-29217", "pyjwt", "2.3.0", "info", "not-importable"),
-        ("SEC031", "CVE-2024-6345", "setuptools", "66.1.1", "info", "not-importable"),
-        ("SEC031", "CVE-2024-6345", "setuptools", "44.0.0", "info", "not-importable"),
+        ("SEC030", "CVE-2024-6345", "setuptools", setuptools, "high", "installed"),
         ("SEC031", "CVE-2022-34749", "mistune", "0.8.4", "info", "deleted"),
         ("SEC030", "CVE-2025-9230", "openssl", openssl, "high", "installed"),
         ("SEC030", "CVE-2023-45853", "zlib", zlib, "low", "installed"),
     }
     by = {(f.vulnerability.id, f.location.path): f for f in report.findings}  # type: ignore[union-attr]
-    # Debian's own setuptools sits twice out of reach: its egg-info and ensurepip's wheel.
-    setuptools = [f for f in report.findings if f.vulnerability.package == "setuptools"]  # type: ignore[union-attr]
-    assert len(setuptools) == 3
+    (debian_setuptools,) = [f for f in report.findings if f.vulnerability.package == "setuptools"]  # type: ignore[union-attr]
+    assert "python3-pkg-resources, python3-setuptools, python3-setuptools-whl" in (
+        debian_setuptools.message
+    )
     requests = by[("CVE-2023-32681", f"{VENV}/requests-2.25.1.dist-info")]
     assert "GHSA-j8r2-6x86-q33q" in requests.message
     assert "PYSEC-2023-74" in requests.message
