@@ -242,9 +242,9 @@ def vulnerable_python_package(facts: Facts, ctx: Context) -> Iterator[Found]:
     Turner-Trauring asks for scanning the Python dependencies as well as the code and the system
     packages (https://pythonspeed.com/articles/docker-python-security-scan/), and for applying
     security updates rather than freezing what a cached build installed ("The worst so-called
-    best practice for Docker", https://pythonspeed.com/articles/security-updates-in-docker/). Scanners that flag every
-    `.dist-info` wherever it sits bury that one under packages nothing imports; this check
-    tells them apart.
+    best practice for Docker", https://pythonspeed.com/articles/security-updates-in-docker/).
+    Scanners that flag every `.dist-info` wherever it sits bury that one under packages nothing
+    imports; this check tells them apart.
 
     ## Example
     ```text
