@@ -1,0 +1,293 @@
+"""An unchanged image matched again when the advisory database changed, without reading it.
+
+Each audit keeps its image's inventory (`inventory_record`: the components, the import path
+their reachability was judged by, and the few other facts the vulnerability checks read) and
+the advisory database's state its vulnerabilities were matched against (`mark`: when each
+ecosystem export the image needs was imported). When a later run finds the image `unchanged`
+but one of those exports imported again since, `Rematcher` matches the stored inventory against
+the current advisories, builds the facts section `vulnerabilities` again, and runs only the
+checks that read it: every other check's stored result stays. No layer is read, no blob fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Protocol
+
+from checks.engine import run_checks
+from checks.model import Check, Context
+from inspector.advisories.model import (
+    VULN_SEVERITIES,
+    Advisory,
+    AdvisoryLookup,
+    DatabaseState,
+    PackageKey,
+    VulnerabilityFacts,
+    VulnerabilityMatch,
+)
+from inspector.analysers.inventory import Component
+from inspector.scan.outcome import results_doc
+from inspector.scan.store import Audit
+
+VULNERABILITIES = "vulnerabilities"  # the facts section matching builds
+INVENTORY = "inventory"  # the facts section it is built from
+RECORD_VERSION = 1  # of what `inventory_record` returns; an older record is matched as it is
+CACHED_PACKAGES = 50_000  # advisories of this many packages kept for a run, then started afresh
+
+# What matching is: the components with their reachability, the lookup -> the matches.
+Matcher = Callable[[Sequence[tuple[Component, str]], AdvisoryLookup], Sequence[VulnerabilityMatch]]
+Reachability = Callable[[Component, Sequence[str]], str]
+
+
+class AdvisoryDatabase(AdvisoryLookup, Protocol):
+    """The advisory store as the scan uses it: the lookup, and the state of the exports."""
+
+    def state(self, ecosystems: Iterable[str]) -> DatabaseState: ...
+
+
+def vulnerability_checks(checks: Iterable[Check]) -> list[Check]:
+    """The checks whose results follow the advisories: those reading `vulnerabilities`."""
+    return [c for c in checks if VULNERABILITIES in (*c.needs, *c.wants)]
+
+
+def export_of(ecosystem: str) -> str:
+    """The export an ecosystem's advisories come in: "Debian:12" -> "Debian", "PyPI" -> "PyPI"."""
+    return ecosystem.split(":", 1)[0]
+
+
+def inventory_record(facts: Mapping[str, Any], checks: Iterable[Check]) -> dict[str, Any] | None:
+    """What an audit keeps to match its image again later, from its facts JSON; None when the
+    facts hold no inventory (then the image is matched again only by auditing it)."""
+    inventory = facts.get(INVENTORY)
+    if not isinstance(inventory, dict):
+        return None
+    section = facts.get(VULNERABILITIES) or {}
+    # Besides `vulnerabilities`, the facts these checks read (the history step that installed a
+    # package, say): kept as they are, since the image they describe does not change.
+    sections = (s for c in vulnerability_checks(checks) for s in (*c.needs, *c.wants))
+    wanted = {s.split(".", 1)[0] for s in sections}
+    wanted -= {VULNERABILITIES, INVENTORY}
+    judged_by = section.get("import_path_source")
+    return {
+        "version": RECORD_VERSION,
+        INVENTORY: inventory,
+        "import_path": section.get("import_path") if judged_by else inventory.get("import_path"),
+        "import_path_source": judged_by or "static",
+        "facts": {name: facts[name] for name in sorted(wanted) if name in facts},
+    }
+
+
+def mark(ecosystems: Sequence[str], database: Mapping[str, Any] | None,
+         status: str = "matched") -> dict[str, Any]:  # fmt: skip
+    """The database's state as an audit records it: for each export the image's ecosystems
+    need, when it was imported (None: not in the database). `database` is a `DatabaseState`
+    as JSON. A status other than matched / no-database (the store failed) never equals a
+    current mark, so such an image is matched again as soon as the database answers."""
+    imported = {e.get("name"): e.get("imported") for e in (database or {}).get("ecosystems") or []}
+    exports = sorted({export_of(e) for e in ecosystems if e})
+    return {
+        "status": status,
+        "updated": (database or {}).get("updated"),
+        "ecosystems": list(ecosystems),
+        "imported": {name: imported.get(name) for name in exports},
+    }
+
+
+def mark_of_facts(facts: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The mark of a freshly audited image, from its `vulnerabilities` section (None: it has
+    none, or matching was turned off)."""
+    section = facts.get(VULNERABILITIES)
+    if not isinstance(section, dict) or section.get("status") == "disabled":
+        return None
+    return mark(section.get("ecosystems") or [], section.get("database"),
+                section.get("status") or "matched")  # fmt: skip
+
+
+class CachedLookup:
+    """The store's lookup, remembered for a run: images of one registry share most packages
+    (one Debian base, the same few dozen Python distributions), so each is asked for once."""
+
+    def __init__(self, database: AdvisoryLookup) -> None:
+        self.database = database
+        self.known: dict[PackageKey, tuple[Advisory, ...]] = {}
+        self.asked = 0  # packages the store was asked about
+
+    def advisories(self, keys: Iterable[PackageKey]) -> Mapping[PackageKey, tuple[Advisory, ...]]:
+        wanted = list(dict.fromkeys(keys))
+        missing = [k for k in wanted if k not in self.known]
+        if missing:
+            if len(self.known) + len(missing) > CACHED_PACKAGES:
+                self.known.clear()
+            found = self.database.advisories(missing)
+            self.asked += len(missing)
+            for key in missing:
+                self.known[key] = tuple(found.get(key, ()))
+        return {k: self.known[k] for k in wanted if self.known.get(k)}
+
+
+class Rematcher:
+    """Matches unchanged images again for one run, against the database as it is now."""
+
+    def __init__(self, database: AdvisoryDatabase, checks: Iterable[Check], context: Context,
+                 matcher: Matcher | None = None,
+                 reachability: Reachability | None = None) -> None:  # fmt: skip
+        self.database = database
+        self.lookup = CachedLookup(database)
+        self.checks = vulnerability_checks(checks)
+        self.context = context
+        self._matcher = matcher
+        self._reachability = reachability
+        self._states: dict[tuple[str, ...], DatabaseState] = {}
+        self.rematched = 0
+
+    def state(self, ecosystems: Sequence[str]) -> DatabaseState:
+        """The database's state for these ecosystems, asked once per run and set of them."""
+        key = tuple(sorted(set(ecosystems)))
+        if key not in self._states:
+            self._states[key] = self.database.state(key)
+        return self._states[key]
+
+    def current(self, ecosystems: Sequence[str]) -> dict[str, Any]:
+        state = self.state(ecosystems)
+        doc = asdict(state)
+        matched = any(export_of(e) in {s.name for s in state.ecosystems} for e in ecosystems)
+        return mark(ecosystems, doc, "matched" if matched or not ecosystems else "no-database")
+
+    def stale(self, audit: Audit) -> bool:
+        """Whether the database changed since `audit` was matched (never, for an audit that
+        matched nothing: it has no inventory to match)."""
+        if audit.matched is None:
+            return False
+        now = self.current(audit.matched.get("ecosystems") or [])
+        if audit.matched.get("status") not in ("matched", "no-database"):
+            return now["status"] == "matched"
+        return now["imported"] != audit.matched.get("imported")
+
+    def rematch(self, audit: Audit, record: Mapping[str, Any]) -> Audit:
+        """`audit` with its vulnerability checks run again on the stored inventory matched
+        against the current advisories, and the mark of the database they were matched
+        against; every other check's result as stored."""
+        ecosystems = (audit.matched or {}).get("ecosystems") or []
+        state = self.state(ecosystems)
+        section = vulnerability_section(record, state, self.lookup, self._match,
+                                        self._reach)  # fmt: skip
+        facts = {**(record.get("facts") or {}), INVENTORY: record.get(INVENTORY),
+                 VULNERABILITIES: section}  # fmt: skip
+        fresh = {r["check"]: r for r in results_doc(run_checks(facts, self.checks, self.context))}
+        results = [fresh.pop(r["check"], r) for r in audit.results]
+        results += fresh.values()  # a vulnerability check the stored audit did not run
+        self.rematched += 1
+        matched = mark(section["ecosystems"], section["database"], section["status"])
+        return Audit(audit.digest, audit.platform, audit.image_id, audit.created, audit.layers,
+                     results, matched)  # fmt: skip
+
+    def _match(self, components: Sequence[tuple[Component, str]],
+               lookup: AdvisoryLookup) -> Sequence[VulnerabilityMatch]:  # fmt: skip
+        if self._matcher is None:
+            from inspector.advisories.match import match
+
+            self._matcher = match
+        return self._matcher(components, lookup)
+
+    def _reach(self, component: Component, import_path: Sequence[str]) -> str:
+        if self._reachability is None:
+            from inspector.analysers.inventory import reachability
+
+            self._reachability = reachability
+        return self._reachability(component, import_path)
+
+
+def vulnerability_section(record: Mapping[str, Any], state: DatabaseState,
+                          lookup: AdvisoryLookup, matcher: Matcher,
+                          reachability: Reachability) -> dict[str, Any]:  # fmt: skip
+    """The facts section `vulnerabilities` (as JSON) of a stored inventory matched now."""
+    inventory = record.get(INVENTORY) or {}
+    fields = set(Component.__dataclass_fields__)
+    components = [Component(**{k: v for k, v in c.items() if k in fields})
+                  for c in inventory.get("components") or []]  # fmt: skip
+    import_path = tuple(record.get("import_path") or inventory.get("import_path") or ())
+    ecosystems = tuple(sorted({c.ecosystem for c in components if c.ecosystem}))
+    held = {s.name for s in state.ecosystems if s.advisories}
+    missing = tuple(e for e in ecosystems if export_of(e) not in held)
+    if ecosystems and len(missing) == len(ecosystems):
+        facts = VulnerabilityFacts(
+            "no-database", _no_database(state), state, ecosystems, missing, import_path,
+            record.get("import_path_source"), (),
+        )  # fmt: skip
+    else:
+        pairs = [(c, reachability(c, import_path)) for c in components if c.ecosystem]
+        found = sorted(matcher(pairs, lookup), key=_order)
+        facts = VulnerabilityFacts("matched", None, state, ecosystems, missing, import_path,
+                                   record.get("import_path_source"), tuple(found))  # fmt: skip
+    return _json(asdict(facts))
+
+
+def _no_database(state: DatabaseState) -> str:
+    return (f"the advisory database {state.location} holds no advisories for this image's "
+            "ecosystems: run `inspector db update`")  # fmt: skip
+
+
+def _order(found: VulnerabilityMatch) -> tuple[int, str, str]:
+    rank = VULN_SEVERITIES.index(found.severity) if found.severity in VULN_SEVERITIES else 0
+    return (-rank, found.package, found.id)
+
+
+def _json(value: Any) -> Any:
+    """Tuples as lists, exactly as the facts' JSON has them."""
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    return value
+
+
+def age_days(updated: str | None, now: datetime) -> float | None:
+    """How old the database is at `now`, in days (None: it has no date)."""
+    if not updated:
+        return None
+    try:
+        when = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (now - when).total_seconds() / 86400
+
+
+def run_database(database: AdvisoryDatabase | None, now: datetime,
+                 max_age_days: float) -> dict[str, Any]:  # fmt: skip
+    """What a run records of the advisory database it used: its date and exports, and the one
+    notice its report gives when the database is missing, stale or failing."""
+    if database is None:
+        return {"status": "disabled", "location": None, "updated": None, "ecosystems": [],
+                "notice": None}  # fmt: skip
+    try:
+        state = database.state(())
+    except Exception as exc:  # the store failed: the run goes on, and says so once
+        return {"status": "error", "location": None, "updated": None, "ecosystems": [],
+                "notice": f"the advisory database cannot be read ({_first_line(exc)}): "
+                "vulnerabilities were not matched"}  # fmt: skip
+    doc = _json(asdict(state))
+    held = [e for e in state.ecosystems if e.advisories]
+    if not held:
+        doc.update(status="missing", notice=(
+            f"no advisory database in {state.location}: vulnerabilities were not matched; "
+            "`inspector db update` downloads one (or imports it with --from)"))  # fmt: skip
+        return doc
+    # The oldest export decides: an image matched against it may miss what came since.
+    updated = min(e.imported for e in held)
+    doc["updated"] = updated
+    age = age_days(updated, now)
+    if age is not None and age > max_age_days:
+        doc.update(status="stale", notice=(
+            f"the advisory database is {age:.0f} days old (imported {updated[:10]}; "
+            f"--max-db-age is {max_age_days:g} days): vulnerabilities published since are "
+            "missing; run `inspector db update`"))  # fmt: skip
+    else:
+        doc.update(status="current", notice=None)
+    return doc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
