@@ -85,8 +85,8 @@ def matcher(components: Sequence[tuple[Component, str]], lookup) -> list[Vulnera
 def _vulnerable(facts, context):
     for match in facts["vulnerabilities"]["matches"]:
         step = facts["history"][match["layer"]]["created_by"]
-        yield Found(f"{match['package']} {match['installed']} has {match['id']}",
-                    Location(layer=match["layer"], created_by=step, path=match["path"]))  # fmt: skip
+        where = Location(layer=match["layer"], created_by=step, path=match["path"])
+        yield Found(f"{match['package']} {match['installed']} has {match['id']}", where)
 
 
 VULN = Check("VUL001", "known-vulnerability", "t", "high", "security", ("vulnerabilities",),
@@ -126,8 +126,13 @@ def test_an_inventory_is_stored_once_per_image_compressed_when_large(store):
     plain JSON; saving again replaces it."""
     record = inventory_record(_facts(None), [VULN, OTHER])
     assert set(record["facts"]) == {"history"}  # what the vulnerability checks read, no more
-    big = {**record, "inventory": {**record["inventory"],
-                                   "components": [PYPI | {"name": f"p{n}"} for n in range(300)]}}
+    big = {
+        **record,
+        "inventory": {
+            **record["inventory"],
+            "components": [PYPI | {"name": f"p{n}"} for n in range(300)],
+        },
+    }
     store.save_inventory("sha256:a", "", big, "now")
     store.save_inventory("sha256:b", "", {"version": 1}, "now")
     assert store.inventory("sha256:a", "") == big
@@ -197,9 +202,11 @@ def test_rematching_runs_only_the_vulnerability_checks_when_the_database_changed
 
 def test_a_withdrawn_advisory_passes_again_and_lookups_are_shared_across_images():
     """An advisory withdrawn in a new import leaves the check passing; two images holding the
-    same packages ask the store about each package once per run."""
-    database = Database({("PyPI", "requests"): (_advisory("GHSA-old"),)},
-                        {"Debian": "2026-12-01T00:00:00Z", "PyPI": "2026-12-01T00:00:00Z"})
+    same packages ask the store about each package, and match each component, once per run."""
+    database = Database(
+        {("PyPI", "requests"): (_advisory("GHSA-old"),)},
+        {"Debian": "2026-12-01T00:00:00Z", "PyPI": "2026-12-01T00:00:00Z"},
+    )
     facts = _facts(database.state(()))
     record = inventory_record(facts, [VULN])
     failed = {"check": "VUL001", "status": "failed", "reason": None, "findings": [{}]}
@@ -207,10 +214,17 @@ def test_a_withdrawn_advisory_passes_again_and_lookups_are_shared_across_images(
               for n in range(2)]  # fmt: skip
     database.held[("PyPI", "requests")] = (_advisory("GHSA-old", "2026-12-06T00:00:00Z"),)
     database.imported["PyPI"] = "2026-12-07T00:00:00Z"
-    rematcher = Rematcher(database, [VULN], Context(now=NOW), matcher, lambda c, p: "x")
+    calls = []
+
+    def counted(components, lookup):
+        calls.append(len(components))
+        return matcher(components, lookup)
+
+    rematcher = Rematcher(database, [VULN], Context(now=NOW), counted, lambda c, p: "x")
     for audit in audits:
         assert rematcher.stale(audit)
         assert rematcher.rematch(audit, record).results[0]["status"] == "passed"
+    assert calls == [2]  # the second image's components were matched with the first's
     assert len(database.asked) == 1
     assert sorted(database.asked[0]) == [("Debian:12", "zlib"), ("PyPI", "requests")]
 
@@ -225,19 +239,23 @@ def test_an_audit_matched_against_no_database_is_matched_once_one_is_imported():
     filled = Database({}, {"PyPI": "2026-12-07T00:00:00Z"})
     assert Rematcher(filled, [VULN], Context(now=NOW), matcher).stale(audit)
     assert not Rematcher(filled, [VULN], Context(now=NOW), matcher).stale(
-        replace(audit, matched=None))
+        replace(audit, matched=None)
+    )
 
 
 def test_the_run_records_the_database_and_says_once_when_it_is_stale_or_missing():
     """Current within --max-db-age; 10 days old with 7: stale, with a notice naming the fix; an
     empty database: missing; none at all: disabled."""
     fresh = run_database(Database({}, {"PyPI": "2026-12-06T00:00:00Z"}), NOW, 7)
-    assert fresh["status"] == "current" and fresh["notice"] is None
+    assert fresh["status"] == "current"
+    assert fresh["notice"] is None
     assert fresh["updated"] == "2026-12-06T00:00:00Z"
     old = run_database(Database({}, {"PyPI": "2026-11-27T00:00:00Z",
                                      "Debian": "2026-12-06T00:00:00Z"}), NOW, 7)  # fmt: skip
     assert old["status"] == "stale"
-    assert "10 days old" in old["notice"] and "inspector db update" in old["notice"]
+    assert "10 days old" in old["notice"]
+    assert "inspector db update" in old["notice"]
     missing = run_database(Database({}, {}), NOW, 7)
-    assert missing["status"] == "missing" and "inspector db update" in missing["notice"]
+    assert missing["status"] == "missing"
+    assert "inspector db update" in missing["notice"]
     assert run_database(None, NOW, 7)["status"] == "disabled"

@@ -35,6 +35,7 @@ VULNERABILITIES = "vulnerabilities"  # the facts section matching builds
 INVENTORY = "inventory"  # the facts section it is built from
 RECORD_VERSION = 1  # of what `inventory_record` returns; an older record is matched as it is
 CACHED_PACKAGES = 50_000  # advisories of this many packages kept for a run, then started afresh
+CACHED_COMPONENTS = 100_000  # matches of this many components kept for a run, then afresh
 
 # What matching is: the components with their reachability, the lookup -> the matches.
 Matcher = Callable[[Sequence[tuple[Component, str]], AdvisoryLookup], Sequence[VulnerabilityMatch]]
@@ -140,6 +141,9 @@ class Rematcher:
         self._matcher = matcher
         self._reachability = reachability
         self._states: dict[tuple[str, ...], DatabaseState] = {}
+        # What each (component, reachability) matched this run: images of a registry share
+        # most components, so each is matched once whatever the number of images holding it.
+        self._matched: dict[tuple[Component, str], tuple[VulnerabilityMatch, ...]] = {}
         self.rematched = 0
 
     def state(self, ecosystems: Sequence[str]) -> DatabaseState:
@@ -171,8 +175,7 @@ class Rematcher:
         against; every other check's result as stored."""
         ecosystems = (audit.matched or {}).get("ecosystems") or []
         state = self.state(ecosystems)
-        section = vulnerability_section(record, state, self.lookup, self._match,
-                                        self._reach)  # fmt: skip
+        section = vulnerability_section(record, state, self._matches, self._reach)
         facts = {**(record.get("facts") or {}), INVENTORY: record.get(INVENTORY),
                  VULNERABILITIES: section}  # fmt: skip
         fresh = {r["check"]: r for r in results_doc(run_checks(facts, self.checks, self.context))}
@@ -183,13 +186,27 @@ class Rematcher:
         return Audit(audit.digest, audit.platform, audit.image_id, audit.created, audit.layers,
                      results, matched)  # fmt: skip
 
-    def _match(self, components: Sequence[tuple[Component, str]],
-               lookup: AdvisoryLookup) -> Sequence[VulnerabilityMatch]:  # fmt: skip
-        if self._matcher is None:
-            from inspector.advisories.match import match
+    def _matches(self, pairs: Sequence[tuple[Component, str]]) -> list[VulnerabilityMatch]:
+        """Matching `pairs`, each component matched once per run (one call for those never
+        seen, whose matches are then told apart by the component they name)."""
+        missing = [p for p in dict.fromkeys(pairs) if p not in self._matched]
+        if missing:
+            if self._matcher is None:
+                from inspector.advisories.match import match
 
-            self._matcher = match
-        return self._matcher(components, lookup)
+                self._matcher = match
+            if len(self._matched) + len(missing) > CACHED_COMPONENTS:
+                self._matched.clear()
+            by_component: dict[tuple[Any, ...], list[VulnerabilityMatch]] = {}
+            for found in self._matcher(missing, self.lookup):
+                key = (found.ecosystem, found.package, found.path, found.layer, found.kind,
+                       found.environment, found.reachability)  # fmt: skip
+                by_component.setdefault(key, []).append(found)
+            for component, reach in missing:
+                key = (component.ecosystem, component.name, component.path, component.layer,
+                       component.kind, component.environment, reach)  # fmt: skip
+                self._matched[(component, reach)] = tuple(by_component.get(key, ()))
+        return [m for pair in pairs for m in self._matched[pair]]
 
     def _reach(self, component: Component, import_path: Sequence[str]) -> str:
         if self._reachability is None:
@@ -199,9 +216,12 @@ class Rematcher:
         return self._reachability(component, import_path)
 
 
-def vulnerability_section(record: Mapping[str, Any], state: DatabaseState,
-                          lookup: AdvisoryLookup, matcher: Matcher,
-                          reachability: Reachability) -> dict[str, Any]:  # fmt: skip
+def vulnerability_section(
+    record: Mapping[str, Any],
+    state: DatabaseState,
+    matches: Callable[[Sequence[tuple[Component, str]]], Sequence[VulnerabilityMatch]],
+    reachability: Reachability,
+) -> dict[str, Any]:
     """The facts section `vulnerabilities` (as JSON) of a stored inventory matched now."""
     inventory = record.get(INVENTORY) or {}
     fields = set(Component.__dataclass_fields__)
@@ -218,7 +238,7 @@ def vulnerability_section(record: Mapping[str, Any], state: DatabaseState,
         )  # fmt: skip
     else:
         pairs = [(c, reachability(c, import_path)) for c in components if c.ecosystem]
-        found = sorted(matcher(pairs, lookup), key=_order)
+        found = sorted(matches(pairs), key=_order)
         facts = VulnerabilityFacts("matched", None, state, ecosystems, missing, import_path,
                                    record.get("import_path_source"), tuple(found))  # fmt: skip
     return _json(asdict(facts))
