@@ -15,7 +15,8 @@ help:
 	@echo "make lint      ruff, and import-linter's layer contracts (pyproject.toml)"
 	@echo "make package   build the wheel and sdist, install the wheel in a fresh venv and audit with it"
 	@echo "make bench     speed and memory vs docker save and dive on a 1.6 GB image; probe overheads;"
-	@echo "              the image read from a loopback registry vs skopeo and syft"
+	@echo "              the image read from a loopback registry vs skopeo and syft; a 1,000-image"
+	@echo "              scan store matched again after an advisory update"
 	@echo "make fuzz      the hostile-input suite's long run: thousands of generated archives and configs"
 
 # -qq: errors only. A machine's own pip configuration (find-links or indexes that do not exist)
@@ -81,7 +82,8 @@ bench: venv engine fixtures
 	$(BIN)/python scripts/bench.py; read=$$?; $(BIN)/python scripts/bench_probes.py; \
 	  probes=$$?; $(BIN)/python scripts/bench_registry.py; registry=$$?; \
 	  $(BIN)/python scripts/bench_scan.py; scan=$$?; \
-	  exit $$((read | probes | registry | scan))
+	  $(BIN)/python scripts/bench_rematch.py; rematch=$$?; \
+	  exit $$((read | probes | registry | scan | rematch))
 
 # The hostile-input suite (tests/test_fuzz_hostile.py) with the "fuzz" profile: thousands of
 # generated inputs instead of the few hundred `make test` runs; failures found are kept in

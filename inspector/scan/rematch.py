@@ -29,7 +29,7 @@ from inspector.advisories.model import (
 )
 from inspector.analysers.inventory import Component
 from inspector.scan.outcome import results_doc
-from inspector.scan.store import Audit
+from inspector.scan.store import Audit, Store
 
 VULNERABILITIES = "vulnerabilities"  # the facts section matching builds
 INVENTORY = "inventory"  # the facts section it is built from
@@ -185,6 +185,23 @@ class Rematcher:
         matched = mark(section["ecosystems"], section["database"], section["status"])
         return Audit(audit.digest, audit.platform, audit.image_id, audit.created, audit.layers,
                      results, matched)  # fmt: skip
+
+    def refresh(self, store: Store, audit: Audit, catalog: str) -> tuple[Audit, bool, str | None]:
+        """An unchanged image's audit, matched again when the database changed since it was
+        matched, and kept so in `store`: (the audit, whether it was matched again, a note for
+        the report when that failed: then the stored results stand)."""
+        try:
+            if not self.stale(audit):
+                return audit, False, None
+            record = store.inventory(audit.digest, audit.platform)
+            if record is None:
+                return audit, False, None  # audited before inventories were kept
+            fresh = self.rematch(audit, record)
+            store.rematched(fresh, catalog)
+        except Exception as exc:  # a store that failed, a damaged record: say so, go on
+            return audit, False, ("its vulnerabilities could not be matched against the "
+                                  f"updated advisory database: {_first_line(exc)}")  # fmt: skip
+        return fresh, True, None
 
     def _matches(self, pairs: Sequence[tuple[Component, str]]) -> list[VulnerabilityMatch]:
         """Matching `pairs`, each component matched once per run (one call for those never

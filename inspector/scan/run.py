@@ -368,23 +368,10 @@ class Scan:
         }
 
     def _unchanged(self, audit: Audit) -> tuple[Audit, bool, str | None]:
-        """An unchanged image's audit, matched again when the advisory database changed since
-        it was matched: (the audit, whether it was matched again, a note when that failed)."""
+        """An unchanged image's audit, matched again if the advisory database changed since."""
         if self.rematcher is None:
             return audit, False, None
-        try:
-            if not self.rematcher.stale(audit):
-                return audit, False, None
-            record = self.store.inventory(audit.digest, audit.platform)
-            if record is None:
-                return audit, False, None  # audited before inventories were kept
-            fresh = self.rematcher.rematch(audit, record)
-            self.store.rematched(fresh, self.catalog)
-        except Exception as exc:  # the stored results still stand; the report says why
-            why = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return audit, False, ("its vulnerabilities could not be matched against the "
-                                  f"updated advisory database: {why}")  # fmt: skip
-        return fresh, True, None
+        return self.rematcher.refresh(self.store, audit, self.catalog)
 
     def run(self) -> Outcome:
         options = self.options
