@@ -196,7 +196,7 @@ def test_rematching_runs_only_the_vulnerability_checks_when_the_database_changed
     (finding,) = vuln["findings"]
     assert finding["message"] == "requests 2.32.3 has GHSA-new"
     assert finding["location"]["created_by"] == "RUN pip install requests"
-    assert again.matched["imported"]["PyPI"] == "2026-12-07T00:00:00Z"
+    assert again.matched["imported"]["PyPI"].startswith("2026-12-07T00:00:00Z")
     assert not rematcher.stale(again)
 
 

@@ -83,10 +83,13 @@ def inventory_record(facts: Mapping[str, Any], checks: Iterable[Check]) -> dict[
 def mark(ecosystems: Sequence[str], database: Mapping[str, Any] | None,
          status: str = "matched") -> dict[str, Any]:  # fmt: skip
     """The database's state as an audit records it: for each export the image's ecosystems
-    need, when it was imported (None: not in the database). `database` is a `DatabaseState`
-    as JSON. A status other than matched / no-database (the store failed) never equals a
-    current mark, so such an image is matched again as soon as the database answers."""
-    imported = {e.get("name"): e.get("imported") for e in (database or {}).get("ecosystems") or []}
+    need, when it was imported, its size and newest record (None: not in the database).
+    `database` is a `DatabaseState` as JSON. A status other than matched / no-database (the
+    store failed) never equals a current mark, so such an image is matched again as soon as the
+    database answers."""
+    # When it was imported, and what it holds: two imports within one clock tick still differ.
+    imported = {e.get("name"): f"{e.get('imported')} {e.get('advisories')} {e.get('newest')}"
+                for e in (database or {}).get("ecosystems") or []}  # fmt: skip
     exports = sorted({export_of(e) for e in ecosystems if e})
     return {
         "status": status,
