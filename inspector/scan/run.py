@@ -395,14 +395,16 @@ class Scan:
         total = len(items)
         tally = {AUDITED: 0, UNCHANGED: 0, ERROR: 0}
         layers = {"read": 0, "cached": 0}
+        again = 0  # unchanged images matched again against an updated advisory database
         received_before = HOSTS.received
         seq = 0
 
         def record(item: Candidate, status: str, audit: Audit | None, error: str | None,
                    layers_read: int, inventory: dict[str, Any] | None = None,
                    rematched: bool = False, note: str | None = None) -> None:  # fmt: skip
-            nonlocal seq
+            nonlocal seq, again
             seq += 1
+            again += rematched
             if audit is not None and status == AUDITED:
                 self.store.save_audit(audit, self.catalog, _now())
                 if inventory is not None:
@@ -415,8 +417,9 @@ class Scan:
                 layers["cached"] += len(audit.layers) - layers_read
             finished = sum(tally.values())
             fetched = (HOSTS.received - received_before) / 1e6
+            matched = f", {again} matched again" if again else ""
             self.progress(f"{finished}/{total} images ({tally[AUDITED]} audited, "
-                          f"{tally[UNCHANGED]} unchanged, {tally[ERROR]} errors); layers "
+                          f"{tally[UNCHANGED]} unchanged{matched}, {tally[ERROR]} errors); layers "
                           f"{layers['read']} read, {layers['cached']} cached; "
                           f"{fetched:,.1f} MB fetched" + _left(deadline))  # fmt: skip
 
