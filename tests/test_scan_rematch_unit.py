@@ -29,6 +29,7 @@ from inspector.scan.rematch import (
     run_database,
 )
 from inspector.scan.store import Audit, Store
+from tests.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 DEBIAN = {"ecosystem": "Debian:12", "name": "zlib1g", "version": "1:1.2.13.dfsg-1",
@@ -114,9 +115,14 @@ def _facts(database: DatabaseState | None) -> dict:
     }  # fmt: skip
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = Store(str(tmp_path / "scans.sqlite"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(tmp_path, request):
+    """A fresh scan store: a SQLite file, then a PostgreSQL database (skipped without one)."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = str(tmp_path / "scans.sqlite")
+    opened = Store(url)
     yield opened
     opened.close()
 
@@ -139,8 +145,9 @@ def test_an_inventory_is_stored_once_per_image_compressed_when_large(store):
     assert store.inventory("sha256:b", "") == {"version": 1}
     rows = dict(store.execute("SELECT digest, encoding FROM inspector_inventories"))
     assert rows == {"sha256:a": "json+zlib", "sha256:b": "json"}
-    size = store.execute("SELECT length(data) FROM inspector_inventories WHERE digest = ?",
+    data = store.execute("SELECT data FROM inspector_inventories WHERE digest = ?",
                          ("sha256:a",))[0][0]  # fmt: skip
+    size = len(bytes(data))
     assert size < len(str(big)) / 10
     store.save_inventory("sha256:b", "", {"version": 2}, "later")
     assert store.inventory("sha256:b", "") == {"version": 2}
