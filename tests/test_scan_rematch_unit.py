@@ -266,26 +266,3 @@ def test_the_run_records_the_database_and_says_once_when_it_is_stale_or_missing(
     assert missing["status"] == "missing"
     assert "inspector db update" in missing["notice"]
     assert run_database(None, NOW, 7)["status"] == "disabled"
-
-
-def test_two_vulnerabilities_of_one_package_have_two_fingerprints():
-    """Advisory ids are names, not volatile numbers: CVE-2024-1 and CVE-2024-2 of one package
-    are two findings (so one can be fixed while the other stays), while the installed version
-    still is masked (a rebuild at another vulnerable version is the same finding)."""
-    from checks.model import Finding
-    from inspector.report.fingerprint import fingerprint
-
-    def finding(message: str) -> Finding:
-        where = Location(layer=2, path=PYPI["path"], created_by="RUN pip install requests")
-        return Finding("VUL001", "high", message, where, "upgrade")
-
-    one = fingerprint("registry:h/t/app", finding("requests 2.32.3 has CVE-2024-47081"))
-    other = fingerprint("registry:h/t/app", finding("requests 2.32.3 has CVE-2024-47082"))
-    rebuilt = fingerprint("registry:h/t/app", finding("requests 2.32.2 has CVE-2024-47081"))
-    debian = [
-        fingerprint("registry:h/t/app", finding(f"zlib has {id_}"))
-        for id_ in ("DEBIAN-CVE-2023-1", "DEBIAN-CVE-2023-2", "DSA-5678-1", "DSA-5679-1")
-    ]
-    assert one != other
-    assert one == rebuilt
-    assert len(set(debian)) == 4

@@ -10,12 +10,6 @@ from checks.model import Finding
 # Sizes (with their unit: 990 KiB becomes 1.0 MiB as a cache grows), numbers and long hex runs
 # change between builds (sizes, counts, digests): not an identity.
 _VOLATILE = re.compile(r"\d+(?:\.\d+)?\s*(?:[KMGT]i?B|bytes|B)\b|[0-9a-f]{12,}|\d+", re.IGNORECASE)
-# But an advisory's id (CVE-2024-47081, GHSA-9hjg-9r4m-mvj7, PYSEC-2024-12, DSA-5678-1,
-# DEBIAN-CVE-2024-1234) is a name, not a count: masked, two vulnerabilities of one package would
-# be one finding, and a withdrawn one would never read as fixed while the other remains.
-_ADVISORY_ID = re.compile(
-    r"\b(?:[A-Z]+-)?(?:CVE|GHSA|PYSEC|DSA|DLA|USN|OSV|ALSA|RHSA|MAL)-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*"
-)
 
 
 def fingerprint(reference: str, finding: Finding) -> str:
@@ -32,20 +26,10 @@ def fingerprint(reference: str, finding: Finding) -> str:
         # more file or layer in the list is the same finding.
         finding.identity if finding.identity is not None else finding.message,
     )
-    text = "\x00".join(_masked(part) for part in parts)
+    text = "\x00".join(_VOLATILE.sub("#", part) for part in parts)
     # A file name that is not UTF-8 arrives surrogateescaped (\udcff): surrogatepass hashes it as
     # is, where a strict encode would crash the report. Text without surrogates hashes as before.
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _masked(text: str) -> str:
-    """`text` with what changes between builds masked, advisory ids kept whole."""
-    out, last = [], 0
-    for found in _ADVISORY_ID.finditer(text):
-        out += [_VOLATILE.sub("#", text[last : found.start()]), found.group()]
-        last = found.end()
-    out.append(_VOLATILE.sub("#", text[last:]))
-    return "".join(out)
 
 
 def repository(reference: str) -> str:
