@@ -62,10 +62,15 @@ class Database:
         return {k: self.held[k] for k in keys if k in self.held}
 
     def state(self, ecosystems: Iterable[str]) -> DatabaseState:
+        needed = {e.split(":", 1)[0] for e in ecosystems}
+        held = sorted(self.imported.items())
         states = tuple(EcosystemState(name, 1, when, "test", None)
-                       for name, when in sorted(self.imported.items()))  # fmt: skip
-        updated = min(self.imported.values()) if self.imported else None
+                       for name, when in held if name in needed)  # fmt: skip
+        updated = min((s.imported for s in states), default=None)
         return DatabaseState("memory", updated, states)
+
+    def status(self) -> DatabaseState:
+        return self.state(self.imported)
 
 
 def matcher(components: Sequence[tuple[Component, str]], lookup) -> list[VulnerabilityMatch]:
@@ -183,7 +188,7 @@ def test_rematching_runs_only_the_vulnerability_checks_when_the_database_changed
     the new state, after which the image is not stale any more."""
     old = {"Debian": "2026-12-01T00:00:00Z", "PyPI": "2026-12-01T00:00:00Z"}
     database = Database({}, dict(old))
-    facts = _facts(database.state(()))
+    facts = _facts(database.state(["Debian:12", "PyPI"]))
     stored_other = {"check": "SEC001", "status": "failed", "reason": None, "findings": ["kept"]}
     audit = Audit("sha256:a", "", None, None, (), [
         {"check": "VUL001", "status": "passed", "reason": None, "findings": []}, stored_other,
@@ -214,7 +219,7 @@ def test_a_withdrawn_advisory_passes_again_and_lookups_are_shared_across_images(
         {("PyPI", "requests"): (_advisory("GHSA-old"),)},
         {"Debian": "2026-12-01T00:00:00Z", "PyPI": "2026-12-01T00:00:00Z"},
     )
-    facts = _facts(database.state(()))
+    facts = _facts(database.state(["Debian:12", "PyPI"]))
     record = inventory_record(facts, [VULN])
     failed = {"check": "VUL001", "status": "failed", "reason": None, "findings": [{}]}
     audits = [Audit(f"sha256:{n}", "", None, None, (), [failed], mark_of_facts(facts))
@@ -239,7 +244,7 @@ def test_a_withdrawn_advisory_passes_again_and_lookups_are_shared_across_images(
 def test_an_audit_matched_against_no_database_is_matched_once_one_is_imported():
     """`no-database` then, advisories now: stale; no database now either: not stale."""
     empty = Database({}, {})
-    facts = _facts(empty.state(()))
+    facts = _facts(empty.state(["Debian:12", "PyPI"]))
     facts["vulnerabilities"]["status"] = "no-database"
     audit = Audit("sha256:a", "", None, None, (), [], mark_of_facts(facts))
     assert not Rematcher(empty, [VULN], Context(now=NOW), matcher).stale(audit)

@@ -47,6 +47,8 @@ class AdvisoryDatabase(AdvisoryLookup, Protocol):
 
     def state(self, ecosystems: Iterable[str]) -> DatabaseState: ...
 
+    def status(self) -> DatabaseState: ...  # every export imported
+
 
 def vulnerability_checks(checks: Iterable[Check]) -> list[Check]:
     """The checks whose results follow the advisories: those reading `vulnerabilities`."""
@@ -302,7 +304,7 @@ def run_database(database: AdvisoryDatabase | None, now: datetime,
         return {"status": "disabled", "location": None, "updated": None, "ecosystems": [],
                 "notice": None}  # fmt: skip
     try:
-        state = database.state(())
+        state = database.status()
     except Exception as exc:  # the store failed: the run goes on, and says so once
         return {"status": "error", "location": None, "updated": None, "ecosystems": [],
                 "notice": f"the advisory database cannot be read ({_first_line(exc)}): "
