@@ -5,6 +5,7 @@ with the real one in tests/test_scan_rematch.py)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -271,3 +272,64 @@ def test_the_run_records_the_database_and_says_once_when_it_is_stale_or_missing(
     assert missing["status"] == "missing"
     assert "inspector db update" in missing["notice"]
     assert run_database(None, NOW, 7)["status"] == "disabled"
+
+
+def _image_row(n: int, vulns: int, rematched: bool):
+    from inspector.scan.store import ImageRow
+
+    findings = [{"fingerprint": f"fp{n}-{i}", "check": "VUL001", "severity": "high",
+                 "message": f"requests has CVE-2026-{i}", "where": "layer 3", "fix": "upgrade"}
+                for i in range(vulns)]  # fmt: skip
+    report = {"layers": [], "findings": findings, "new": [f["fingerprint"] for f in findings],
+              "fixed": [], "counts": {"high": vulns},
+              "vulnerabilities": {"status": "matched", "database": "2026-11-27T00:00:00Z",
+                                  "rematched": rematched,
+                                  "counts": {"info": 0, "low": 0, "medium": 0, "high": vulns,
+                                             "critical": 0}}}  # fmt: skip
+    status = "unchanged" if rematched else "audited"
+    return ImageRow(f"h/t/app{n}", f"sha256:{n:064x}", "", ("1",), status, None, 0, n, 0, report)
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_a_stale_database_is_said_once_and_counts_are_per_image(tmp_path, fmt):
+    """A run against a 10-day-old database: the notice appears once whatever the number of
+    images; vulnerability counts per repository (table, Markdown) and per image (JSON), the
+    database's date in the headline, and how many images were matched again."""
+    from inspector.scan.render import load, render
+
+    store = Store(str(tmp_path / "scans.sqlite"))
+    database = run_database(Database({}, {"PyPI": "2026-11-27T00:00:00Z"}), NOW, 7)
+    store.begin("r1", NOW.isoformat(), "registry:h", "k", 1, 0, database)
+    for n in range(3):
+        store.save_image("r1", _image_row(n, vulns=n, rematched=n == 2))
+    store.finish("r1", 0, NOW.isoformat(), partial=False, discovered=3, left_over=0, errors=[])
+    text = render(fmt, load(store, "r1"))
+    store.close()
+    assert text.count("10 days old") == 1
+    if fmt == "json":
+        doc = json.loads(text)
+        assert doc["database"]["status"] == "stale"
+        assert doc["database"]["updated"] == "2026-11-27T00:00:00Z"
+        assert [i["vulnerabilities"]["counts"]["high"] for i in doc["images"]] == [0, 1, 2]
+        assert doc["summary"]["vulnerabilities"] == 3
+        assert doc["summary"]["rematched"] == 1
+    else:
+        assert "3 vulnerabilities, advisories of 2026-11-27" in text
+        assert "(1 matched again)" in text
+        assert "vulns" in text
+
+
+def test_a_run_without_a_database_says_so_once(tmp_path):
+    """No advisory imported: one notice naming `inspector db update`, never a silent 0."""
+    from inspector.scan.render import load, render
+
+    store = Store(str(tmp_path / "scans.sqlite"))
+    store.begin("r1", NOW.isoformat(), "registry:h", "k", 1, 0,
+                run_database(Database({}, {}), NOW, 7))  # fmt: skip
+    for n in range(3):
+        store.save_image("r1", _image_row(n, vulns=0, rematched=False))
+    store.finish("r1", 0, NOW.isoformat(), partial=False, discovered=3, left_over=0, errors=[])
+    table = render("table", load(store, "r1"))
+    store.close()
+    assert table.count("notice: no advisory database") == 1
+    assert "inspector db update" in table
