@@ -395,16 +395,16 @@ class Scan:
         total = len(items)
         tally = {AUDITED: 0, UNCHANGED: 0, ERROR: 0}
         layers = {"read": 0, "cached": 0}
-        again = 0  # unchanged images matched again against an updated advisory database
+        matched_again = 0  # unchanged images matched again against an updated database
         received_before = HOSTS.received
         seq = 0
 
         def record(item: Candidate, status: str, audit: Audit | None, error: str | None,
                    layers_read: int, inventory: dict[str, Any] | None = None,
                    rematched: bool = False, note: str | None = None) -> None:  # fmt: skip
-            nonlocal seq, again
+            nonlocal seq, matched_again
             seq += 1
-            again += rematched
+            matched_again += rematched
             if audit is not None and status == AUDITED:
                 self.store.save_audit(audit, self.catalog, _now())
                 if inventory is not None:
@@ -417,7 +417,7 @@ class Scan:
                 layers["cached"] += len(audit.layers) - layers_read
             finished = sum(tally.values())
             fetched = (HOSTS.received - received_before) / 1e6
-            matched = f", {again} matched again" if again else ""
+            matched = f", {matched_again} matched again" if matched_again else ""
             self.progress(f"{finished}/{total} images ({tally[AUDITED]} audited, "
                           f"{tally[UNCHANGED]} unchanged{matched}, {tally[ERROR]} errors); layers "
                           f"{layers['read']} read, {layers['cached']} cached; "
@@ -436,8 +436,9 @@ class Scan:
                     if item.key in stored:
                         audit = self.store.audit(item.digest, item.platform, self.catalog)
                         if audit is not None:  # else pruned since the plan: audit it again
-                            audit, again, note = self._unchanged(audit)
-                            record(item, UNCHANGED, audit, None, 0, rematched=again, note=note)
+                            audit, rematched, note = self._unchanged(audit)
+                            record(item, UNCHANGED, audit, None, 0, rematched=rematched,
+                                   note=note)  # fmt: skip
                             continue
                     running[pool.submit(self._audit, item)] = item
                 if not running:
