@@ -67,3 +67,11 @@ def step(facts: Facts, layer: int | None) -> str | None:
 def at_layer(facts: Facts, layer: int | None, path: str | None = None) -> Location:
     """A location in a layer, with the history step that made it."""
     return Location(layer=layer, created_by=step(facts, layer), path=path)
+
+
+def probe_missing(which: str, status: str, why: str) -> str:
+    """Why a check was skipped, short enough for one line: the cause of a probe that was not
+    asked for is enough; one that failed also says so."""
+    if status == "skipped":
+        return f"needs {which}: {why}"
+    return f"needs {which}, which {'is' if ' or ' not in which else 'are'} {status}: {why}"

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from checks.access import argv, config, lifecycle
+from checks.access import argv, config, lifecycle, probe_missing
 from checks.model import Context, Facts, Found, Location, Skip
 from checks.registry import check
 
@@ -464,7 +464,7 @@ def app_fails_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
     if static.get("status") != "ran" and life.get("status") not in ("ran", "exited-early"):
         why = life.get("reason") or static.get("reason") or "they did not run"
         status = life.get("status") or static.get("status") or "missing"
-        raise Skip(f"needs the static or lifecycle probe, which are {status}: {why}")
+        raise Skip(probe_missing("the static or lifecycle probe", status, why))
     imports = static.get("imports") or {}
     cause = _exit_cause(life)
     entry = _entrypoint(facts)

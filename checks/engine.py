@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from checks.access import probe_missing
 from checks.model import Check, CheckResult, Context, Facts, Skip
 
 
@@ -38,7 +39,7 @@ def unavailable(check: Check, facts: Facts) -> str | None:
         if probe.get("status") != "ran":
             status = probe.get("status") or "missing"
             why = probe.get("reason") or probe.get("message") or "it did not run"
-            return f"needs the {name} probe, which is {status}: {why}"
+            return probe_missing(f"the {name} probe", status, why)
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from checks.access import probe_missing
 from checks.model import Context, Facts, Found, Location, Skip
 from checks.registry import check
 
@@ -58,7 +59,7 @@ def probe_tampering(facts: Facts, ctx: Context) -> Iterator[Found]:
     status = static.get("status") or "missing"
     if status not in ("ran", "failed"):
         why = static.get("reason") or "it did not run"
-        raise Skip(f"needs the static probe, which is {status}: {why}")
+        raise Skip(probe_missing("the static probe", status, why))
     where = Location(runtime="static probe: report", config="User")
     for sign in static.get("tampering") or ():
         yield Found(f"the static probe's output shows tampering: {sign}", where)

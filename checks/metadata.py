@@ -106,8 +106,8 @@ def oci_labels_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Instead
     ```dockerfile
     ARG GIT_SHA VERSION
-    LABEL org.opencontainers.image.source="https://github.com/acme/app" \
-          org.opencontainers.image.revision="${GIT_SHA}" \
+    LABEL org.opencontainers.image.source="https://github.com/acme/app" \\
+          org.opencontainers.image.revision="${GIT_SHA}" \\
           org.opencontainers.image.version="${VERSION}"
     ```
     or let CI set them (`docker/metadata-action`, `docker build --label ...`).
@@ -401,8 +401,10 @@ def os_end_of_life(facts: Facts, ctx: Context) -> Iterator[Found]:
     found = release(facts)
     if found is None:
         os_ = facts.get("os") or {}
-        raise Skip(f"no known release to look up (os id {os_.get('id')!r}, "
-                   f"version {os_.get('version_id')!r})")  # fmt: skip
+        if not os_.get("id"):
+            raise Skip("the image names no OS release (no /etc/os-release)")
+        said = f"{os_['id']} {os_.get('version_id') or '(no version)'}"
+        raise Skip(f"no end-of-life dates known for {said}")
     distro, version = found
     table = END_OF_LIFE[distro]
     name = f"{NAMES[distro]} {version}"

@@ -451,7 +451,7 @@ def healthcheck_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
 
     ## Instead
     ```dockerfile
-    HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
+    HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \\
       CMD ["python", "-m", "app.healthcheck"]
     ```
     where `app/healthcheck.py` opens `http://127.0.0.1:8000/healthz` with `urllib.request` and

@@ -160,7 +160,7 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Instead
     ```dockerfile
     FROM python:3.12-slim
-    RUN apt-get update && apt-get -y upgrade && \
+    RUN apt-get update && apt-get -y upgrade && \\
         apt-get install -y --no-install-recommends libpq5 && rm -rf /var/lib/apt/lists/*
     ```
     and rebuild weekly with `docker build --pull --no-cache`, then redeploy.
@@ -819,7 +819,7 @@ def healthcheck_cannot_run(facts: Facts, ctx: Context) -> Iterator[Found]:
 
     ## Instead
     ```dockerfile
-    HEALTHCHECK --start-period=10s CMD ["python", "-c", \
+    HEALTHCHECK --start-period=10s CMD ["python", "-c", \\
       "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
     ```
 
@@ -963,7 +963,7 @@ def healthcheck_checks_nothing(facts: Facts, ctx: Context) -> Iterator[Found]:
 
     ## Instead
     ```dockerfile
-    HEALTHCHECK --start-period=10s CMD ["python", "-c", \
+    HEALTHCHECK --start-period=10s CMD ["python", "-c", \\
       "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
     ```
     For a worker with no port: check its broker (`celery -A proj inspect ping -d celery@$HOSTNAME`)

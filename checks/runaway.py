@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from checks.access import size
+from checks.access import probe_missing, size
 from checks.model import Context, Facts, Found, Location, Skip
 from checks.registry import check
 
@@ -16,7 +16,7 @@ def _watched(facts: Facts) -> dict[str, Any]:
     status = probe.get("status") or "missing"
     if status not in ("ran", "exited-early"):
         why = probe.get("reason") or probe.get("message") or "it did not run"
-        raise Skip(f"needs the lifecycle probe, which is {status}: {why}")
+        raise Skip(probe_missing("the lifecycle probe", status, why))
     return probe
 
 

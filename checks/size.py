@@ -129,8 +129,8 @@ def os_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
 
     ## Instead
     ```dockerfile
-    RUN apt-get update \
-     && apt-get install -y --no-install-recommends libpq5 \
+    RUN apt-get update \\
+     && apt-get install -y --no-install-recommends libpq5 \\
      && apt-get clean && rm -rf /var/lib/apt/lists/*
     # Alpine:  RUN apk add --no-cache libpq
     ```
@@ -329,7 +329,7 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Instead
     ```dockerfile
     FROM python:3.12-slim AS build
-    RUN apt-get update && apt-get install -y build-essential \
+    RUN apt-get update && apt-get install -y build-essential \\
      && pip wheel --wheel-dir /wheels -r requirements.txt
     FROM python:3.12-slim
     COPY --from=build /wheels /wheels
@@ -436,8 +436,8 @@ def os_upgrade_in_build(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Instead
     ```dockerfile
     FROM python:3.12-slim
-    RUN apt-get update && apt-get -y upgrade \
-     && apt-get install -y --no-install-recommends libpq5 \
+    RUN apt-get update && apt-get -y upgrade \\
+     && apt-get install -y --no-install-recommends libpq5 \\
      && rm -rf /var/lib/apt/lists/*
     ```
 

@@ -86,9 +86,19 @@ def audit(
     checks: Sequence[Check],
     options: AuditOptions,
     progress: Callable[[str], None] = lambda message: None,
+    *,
+    jobs: int = WORKERS,
+    finished: Callable[[ImageReport], None] = lambda report: None,
 ) -> list[ImageReport]:
-    """One report per reference, in the order given."""
-    if len(references) == 1:
-        return [audit_one(references[0], checks, options, progress)]
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda ref: audit_one(ref, checks, options, progress), references))
+    """One report per reference, in the order given; `jobs` images at a time (each image's
+    probes keep their own limits), `finished` told of each as it ends."""
+
+    def one(reference: str) -> ImageReport:
+        report = audit_one(reference, checks, options, progress)
+        finished(report)
+        return report
+
+    if len(references) == 1 or jobs <= 1:
+        return [one(reference) for reference in references]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, references))

@@ -41,6 +41,8 @@ from tests.conftest import REPO, fixture_image
 GOLDEN = REPO / "tests" / "golden" / "report"
 EXTENSIONS = {"table": "txt", "json": "json", "sarif": "sarif", "junit": "xml", "markdown": "md"}
 TABLE_WIDTH = 120  # what a terminal would decide, pinned
+# The table is also kept at a narrow terminal's width and a wide one's: "table@80" is CASE-80.txt.
+TABLE_WIDTHS = (80, 200)
 # After every fixture build (so META002 never fires), before Python 3.11's and Debian 12's ends.
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 NAIVE = fixture_image("naive")
@@ -129,6 +131,9 @@ def produce(name: str, workdir: Path) -> dict[str, str]:
             from inspector.report import table as render_table
 
             text = render_table.render(stable, width=TABLE_WIDTH)
+            for width in TABLE_WIDTHS:
+                wide = render_table.render(stable, width=width)
+                out[f"table@{width}"] = normalise_output(wide, volatile)
         else:
             text = render(fmt, stable)
         out[fmt] = normalise_output(text, volatile)
@@ -136,6 +141,8 @@ def produce(name: str, workdir: Path) -> dict[str, str]:
 
 
 def golden_path(name: str, fmt: str) -> Path:
+    if fmt.startswith("table@"):
+        return GOLDEN / f"{name}-{fmt.removeprefix('table@')}.txt"
     return GOLDEN / f"{name}.{EXTENSIONS[fmt]}"
 
 

@@ -175,10 +175,11 @@ def test_control_characters_in_image_data_are_shown_not_obeyed():
     assert "\x1b" not in STYLED.sub("", text)
 
 
-def test_error_report_has_a_coloured_title_and_a_plain_error():
-    """An image that could not be audited: its title is bold, the error line is not styled."""
+def test_error_report_keeps_the_image_place_and_leaves_the_error_to_stderr():
+    """An image that could not be audited: its bold title says so; the error text itself is
+    printed once, on stderr, so the table does not repeat it."""
     text = render([MISSING], 120, colour=True)
-    assert text == "\x1b[1mnope:latest\x1b[0m\n  error: no such image: nope:latest\n"
+    assert text == "\x1b[1mnope:latest\x1b[0m: not audited (the error is on stderr)\n"
 
 
 def test_accepted_findings_and_notices_are_reported():
@@ -303,3 +304,43 @@ def test_force_color_colours_a_pipe(image):
     )
     assert done.returncode == 1
     assert f"{EXPECTED_CODES['high']}high\x1b[0m".encode() in done.stdout
+
+
+def test_several_images_end_with_one_summary():
+    """A multi-image table ends with how many images, findings by severity, which failed the
+    gate and which could not be audited; one image has no summary."""
+    text = render([AUDITED, MISSING], 120, fail_on="high")
+    summary = text.split("\n\n")[-1].splitlines()
+    assert summary == [
+        "2 images: 1 audited, 1 not audited (errors on stderr)",
+        "findings: 1 critical, 1 high, 1 medium, 1 low, 1 info",
+        "failed the gate (high or above): registry.example/app:1.0",
+        "not audited: nope:latest",
+    ]
+    assert "images:" not in render([AUDITED], 120)
+
+
+def test_a_long_path_is_cut_in_its_middle_to_fit_its_column():
+    """A path longer than its column keeps its start and end around an ellipsis, so no line is
+    wider than the terminal, in the column layout (120) and the stacked one (80)."""
+    path = "/srv/" + "very-long-directory-name/" * 8 + "settings.py"
+    report = ImageReport(
+        "app:1",
+        "sha256:0123456789abcdef",
+        None,
+        (CheckResult(_check("SEC006", "high"), "failed",
+                     (_finding("SEC006", "high", f"a key in {path}", path=path),)),),
+    )  # fmt: skip
+    for width in (80, 120, 200):
+        text = render([report], width)
+        assert max(len(line) for line in text.splitlines()) <= width, text
+        assert "/srv/very-long" in text
+        assert "settings.py" in text
+        assert "…" in text
+
+
+def test_skipped_checks_are_one_short_line_per_reason():
+    """Each reason checks were skipped is its own line with its count, never a Python None."""
+    text = render([AUDITED], 80)
+    assert "  skipped 1: the lifecycle probe did not run" in text.splitlines()
+    assert "None" not in text

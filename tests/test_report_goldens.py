@@ -18,6 +18,7 @@ from tests.conftest import REPO
 from tests.reportcases import (
     CASES,
     GOLDEN,
+    TABLE_WIDTHS,
     golden_path,
     normalise,
     normalise_output,
@@ -64,7 +65,8 @@ def test_report_matches_its_golden(produced, name: str, fmt: str):
 
 def test_every_golden_file_belongs_to_a_case():
     """No golden file is left over from a case or format that no longer exists."""
-    expected = {golden_path(name, fmt).name for name in CASES for fmt in FORMATS}
+    formats = [*FORMATS, *(f"table@{width}" for width in TABLE_WIDTHS)]
+    expected = {golden_path(name, fmt).name for name in CASES for fmt in formats}
     assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(expected)
 
 
@@ -107,3 +109,16 @@ def test_normalise_output_replaces_only_ids_and_the_version():
         f'"version": "{{version}}", "text": "mdurl {__version__}, buffers in 8 KB blocks, '
         'http://127.0.0.1:8000/healthz", ({image-id})'
     )
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("width", TABLE_WIDTHS)
+@pytest.mark.parametrize("name", list(CASES))
+def test_table_fits_the_terminal(produced, name: str, width: int):
+    """At 80 and 200 columns the table is its golden, and no line of findings is wider than the
+    terminal (an image's reference alone may be)."""
+    text = produced(name)[f"table@{width}"]
+    assert text == golden_path(name, f"table@{width}").read_text(), f"run {REGENERATE}"
+    titles = {line for line in text.splitlines() if line.startswith("inspector-fixture/")}
+    too_wide = [line for line in text.splitlines() if len(line) > width and line not in titles]
+    assert not too_wide, too_wide

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from checks.model import SEVERITIES, Check, Context
+from checks.model import CATEGORIES, SEVERITIES, Check, Context
 from inspector import __version__
 from inspector.audit import AuditOptions
 from inspector.errors import InspectorError
@@ -208,14 +209,34 @@ def _scan(
     return _Scan(list(refs), checks, options, policy)
 
 
-def _run(scan: _Scan) -> list[ImageReport]:
+def _run(scan: _Scan, jobs: int | None = None) -> list[ImageReport]:
+    from inspector.audit import WORKERS
     from inspector.audit import audit as run_audit
 
     try:
-        return run_audit(scan.refs, scan.checks, scan.options, progress_printer())
+        finished = finished_printer(len(scan.refs))
+        return run_audit(scan.refs, scan.checks, scan.options, progress_printer(),
+                         jobs=jobs or WORKERS, finished=finished)  # fmt: skip
     finally:
         if sys.stderr.isatty():
             click.echo("\r\033[K", err=True, nl=False)
+
+
+def finished_printer(total: int) -> Callable[[ImageReport], None]:
+    """Without a terminal, several images get one line each on stderr as they finish, so a CI
+    log is not silent for minutes; a terminal has the progress line, one image needs neither."""
+    if sys.stderr.isatty() or total < 2:
+        return lambda report: None
+    done = iter(range(1, total + 1))
+    lock = threading.Lock()
+
+    def say(report: ImageReport) -> None:
+        with lock:
+            what = "not audited" if report.error else (report.counts() or "no findings")
+            click.echo(visible(f"inspector: [{next(done)}/{total}] {report.reference}: {what}"),
+                       err=True)  # fmt: skip
+
+    return say
 
 
 @cli.command()
@@ -245,6 +266,13 @@ def _run(scan: _Scan) -> list[ImageReport]:
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 despite findings (still 2 on errors).")
 @click.option(
+    "--jobs",
+    type=click.IntRange(1, 16),
+    default=2,
+    show_default=True,
+    help="Images audited at once; each image's probes keep their own limits.",
+)
+@click.option(
     "--baseline",
     "baseline_path",
     type=click.Path(dir_okay=False),
@@ -260,6 +288,7 @@ def _run(scan: _Scan) -> list[ImageReport]:
 )
 def audit(
     fmt: str,
+    jobs: int,
     outputs: tuple[str, ...],
     fail_on: str | None,
     exit_zero: bool,
@@ -283,7 +312,7 @@ def audit(
     if baseline_file:
         gate = replace(scan.options.gate, baseline=read_baseline(Path(baseline_file)))
         scan = replace(scan, options=replace(scan.options, gate=gate))
-    reports = _run(scan)
+    reports = _run(scan, jobs)
     from inspector.report import table as render_table
 
     # Colour only for the table on stdout, when the reader's terminal (or FORCE_COLOR) wants it.
@@ -299,9 +328,16 @@ def audit(
             raise InspectorError(f"cannot write the {name} report to {path}: {exc}") from exc
     for report in reports:
         if report.error:
-            click.echo(visible(f"inspector: error: {report.reference}: {report.error}"), err=True)
+            click.echo(visible(error_line(report.reference, report.error)), err=True)
     code = exit_code(reports, threshold)
     return 0 if exit_zero and code == 1 else code
+
+
+def error_line(reference: str, error: str) -> str:
+    """One image's error as stderr shows it: the reference once, however the error begins."""
+    if not reference.strip() or error.startswith(f"{reference}: "):
+        return f"inspector: error: {error}"
+    return f"inspector: error: {reference}: {error}"
 
 
 def _dockerfile(path: str) -> Dockerfile:
@@ -333,7 +369,7 @@ def baseline(output: str, **scan_args: Any) -> int:
     reports = _run(_scan(**scan_args))
     failed = [r for r in reports if r.error]
     for report in failed:
-        click.echo(visible(f"inspector: error: {report.reference}: {report.error}"), err=True)
+        click.echo(visible(error_line(report.reference, report.error or "")), err=True)
     if failed:
         click.echo(f"inspector: no baseline written: {len(failed)} image(s) not audited", err=True)
         return EXIT_ERROR
@@ -636,29 +672,66 @@ def runs_show(run_id: str, fmt: str, outputs: tuple[str, ...], fail_on: str | No
 
 
 @cli.command(name="checks")
-def list_checks() -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people; json (id, name, severity, category, problem, sections) for tools.",
+)
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    type=click.Choice(list(CATEGORIES)),
+    help="Only checks of this category (repeatable).",
+)
+def list_checks(fmt: str, categories: tuple[str, ...]) -> None:
     """List the check catalog: id, name, severity, category and the problem it finds."""
     from tabulate import tabulate
 
-    from checks.docs import listing
+    from checks import catalog
 
-    rows = listing()
+    chosen = [c for c in catalog().values() if not categories or c.category in categories]
+    if fmt == "json":
+        rows = [
+            {"id": c.id, "name": c.name, "severity": c.severity, "category": c.category,
+             "problem": c.title, "sections": list(c.needs)}
+            for c in chosen
+        ]  # fmt: skip
+        click.echo(json.dumps(rows, indent=2))
+        return
+    rows = [(c.id, c.name, c.severity, c.category, c.title) for c in chosen]
     click.echo(tabulate(rows, headers=["id", "name", "severity", "category", "problem"]))
 
 
 @cli.command()
 @click.argument("check_id", metavar="ID")
-def explain(check_id: str) -> None:
+def explain(check_id: str) -> int:
     """Print one check's documentation: what, why, an example, the fix, references."""
+    import difflib
+
     from checks import catalog
     from checks.docs import explain as page
 
-    found = {c.id.lower(): c for c in catalog().values()}
-    found.update({c.name: c for c in catalog().values()})
+    checks = catalog().values()
+    found = {c.id.lower(): c for c in checks}
+    found.update({c.name: c for c in checks})
     check = found.get(check_id.lower())
     if check is None:
-        raise click.UsageError(f"no check {check_id!r}; `inspector checks` lists them")
+        names = [c.id for c in checks] + [c.name for c in checks]
+        # `py1`, `PY01`: the id with its number written short.
+        short = re.fullmatch(r"([a-z]+)0*(\d{1,3})", check_id.lower())
+        padded = f"{short.group(1).upper()}{int(short.group(2)):03d}" if short else ""
+        close = [padded] if padded.lower() in found else []
+        close = close or difflib.get_close_matches(check_id.upper(), [c.id for c in checks], n=1)
+        close = close or difflib.get_close_matches(check_id.lower(), names, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]}?" if close else "`inspector checks` lists them"
+        click.echo(visible(f"inspector: error: no check {check_id!r}; {hint}"), err=True)
+        return EXIT_ERROR
     click.echo(page(check), nl=False)
+    return 0
 
 
 @cli.command()

@@ -25,5 +25,5 @@ def render(name: str, reports: Sequence[ImageReport], fail_on: str = "high",
     if name == "junit":
         return module.render(reports, fail_on=fail_on)  # type: ignore[no-any-return]
     if name == "table":
-        return module.render(reports, colour=colour)  # type: ignore[no-any-return]
+        return module.render(reports, colour=colour, fail_on=fail_on)  # type: ignore[no-any-return]
     return module.render(reports)  # type: ignore[no-any-return]

@@ -17,11 +17,18 @@ from typing import Any
 import click
 from tabulate import tabulate
 
+from checks.model import SEVERITIES, Finding, severity_rank
 from inspector.report.model import ImageReport
 from inspector.safetext import visible
 
-# Columns that wrap: what, where, fix. id and severity never wrap.
-_MIN_WIDTH = 100
+# Columns that wrap: what, where, fix. id and severity never wrap. At 120 columns and more,
+# one row per finding; below, each finding stacks its what, where and fix (readable at 80).
+_COLUMNS_FROM = 120
+_MIN_WIDTH = 60
+_MAX_WIDTH = 240
+_PIPE_WIDTH = 100
+_GAP = 2  # tabulate's "simple" format puts two spaces between columns
+_NARROWEST = 12  # no column is cut narrower than this, whatever the terminal
 # A word longer than this (a 200 KB ENV value, a command) is clipped in the table: tabulate pads
 # every line of a column to its longest, so one huge word times many lines was gigabytes. The
 # JSON, SARIF and Markdown reports keep it whole.
@@ -55,10 +62,42 @@ def use_colour(stream_isatty: bool, environ: Mapping[str, str]) -> bool:
 
 
 def render(
-    reports: Sequence[ImageReport], width: int | None = None, *, colour: bool = False
+    reports: Sequence[ImageReport],
+    width: int | None = None,
+    *,
+    colour: bool = False,
+    fail_on: str = "high",
 ) -> str:
-    width = width or max(_MIN_WIDTH, shutil.get_terminal_size((140, 24)).columns)
-    return "\n\n".join(_image(report, width, colour) for report in reports) + "\n"
+    width = width or terminal_width()
+    parts = [_image(report, width, colour) for report in reports]
+    if len(reports) > 1:
+        parts.append(_summary(reports, fail_on, width))
+    return "\n\n".join(parts) + "\n"
+
+
+def _summary(reports: Sequence[ImageReport], fail_on: str, width: int) -> str:
+    """Several images end with one summary: how many, their findings by severity, and which
+    failed the gate or could not be audited."""
+    broken = [r for r in reports if r.error]
+    audited = len(reports) - len(broken)
+    lines = [f"{len(reports)} images: {audited} audited"
+             + (f", {len(broken)} not audited (errors on stderr)" if broken else "")]  # fmt: skip
+    by = Counter(f.severity for r in reports for f in r.findings)
+    counts = ", ".join(f"{by[s]} {s}" for s in reversed(SEVERITIES) if by[s])
+    lines.append(f"findings: {counts or 'none'}")
+    threshold = severity_rank(fail_on)
+    failed = [r for r in reports if any(severity_rank(f.severity) >= threshold for f in r.findings)]
+    names = ", ".join(_clean(r.reference) for r in failed) or "none"
+    lines.append(_fit(f"failed the gate ({fail_on} or above): {names}", width))
+    if broken:
+        lines.append(_fit(f"not audited: {', '.join(_clean(r.reference) for r in broken)}", width))
+    return "\n".join(lines)
+
+
+def terminal_width() -> int:
+    """The reader's width: COLUMNS, else the terminal's; a pipe or a CI log gets 100."""
+    columns = shutil.get_terminal_size((_PIPE_WIDTH, 24)).columns
+    return max(_MIN_WIDTH, min(columns, _MAX_WIDTH))
 
 
 def _clean(text: str) -> str:
@@ -80,58 +119,118 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
         title += f"  ({_clean(report.image_id[:19])})"
     title_text = _style(title, TITLE_STYLE, colour)
     if report.error:
-        return f"{title_text}\n  error: {_clean(report.error)}"
+        # The error itself is printed once, on stderr, where a terminal and a CI log both show
+        # it; the table only keeps the image's place.
+        return f"{title_text}: not audited (the error is on stderr)"
     findings = report.findings
     summary = report.counts()
-    lines = [f"{title_text}: {summary or 'no findings'}"]
-    if findings:
-        rest = width - 8 - 10 - 12  # id, severity, borders
-        what, where, fix = max(30, rest * 4 // 10), max(20, rest * 3 // 10), max(20, rest * 3 // 10)
-        rows = [
-            (
-                _clean(f.check),
-                _style(_clean(f.severity), SEVERITY_STYLES.get(f.severity), colour),
-                _wrap(_clean(f.message), what),
-                _wrap(_clean(f.location.describe()), where),
-                _wrap(_clean(f.fix), fix),
-            )
-            for f in findings
-        ]
-        # tabulate measures cells without their ANSI codes, so coloured columns stay aligned.
-        lines.append(
-            tabulate(
-                rows,
-                headers=["id", "severity", "what", "where", "fix"],
-                tablefmt="simple",
-            )
+    summary = summary or "no findings"
+    fits = len(title) + 2 + len(summary) <= width
+    lines = [f"{title_text}: {summary}" if fits else f"{title_text}:\n  {summary}"]
+    if findings and width >= _COLUMNS_FROM:
+        lines.append(_columns(findings, width, colour))
+    elif findings:
+        lines.append(_stacked(findings, width, colour))
+    lines.extend(_tail(report, width))
+    return "\n".join(lines)
+
+
+def _columns(findings: Sequence[Finding], width: int, colour: bool) -> str:
+    """One row per finding, every column wrapped inside its share of the width."""
+    # tabulate pads each header by two (its MIN_PADDING): the narrow columns are at least that.
+    id_width = max(len("id") + 2, *(len(_clean(f.check)) for f in findings))
+    severity_width = max(len("severity") + 2, *(len(f.severity) for f in findings))
+    rest = width - id_width - severity_width - 4 * _GAP
+    what = rest * 4 // 10
+    where = rest * 3 // 10
+    fix = rest - what - where
+    rows = [
+        (
+            _clean(f.check),
+            _style(_clean(f.severity), SEVERITY_STYLES.get(f.severity), colour),
+            _wrap(_clean(f.message), what),
+            _wrap(_clean(f.location.describe()), where),
+            _wrap(_clean(f.fix), fix),
         )
+        for f in findings
+    ]
+    # tabulate measures cells without their ANSI codes, so coloured columns stay aligned.
+    return tabulate(rows, headers=["id", "severity", "what", "where", "fix"], tablefmt="simple")
+
+
+def _stacked(findings: Sequence[Finding], width: int, colour: bool) -> str:
+    """A narrow terminal: severity and id, then what, where and fix as indented lines."""
+    severity_width = max(len(f.severity) for f in findings)
+    id_width = max(len(_clean(f.check)) for f in findings)
+    indent = " " * (severity_width + id_width + 2 * _GAP)
+    text_width = width - len(indent)
+    label = " " * _GAP
+    blocks = []
+    for f in findings:
+        severity = _style(f.severity.ljust(severity_width), SEVERITY_STYLES.get(f.severity), colour)
+        head = f"{severity}{' ' * _GAP}{_clean(f.check).ljust(id_width)}{' ' * _GAP}"
+        what = _wrap(_clean(f.message), text_width).splitlines()
+        block = [head + what[0], *(indent + line for line in what[1:])]
+        for name, text in (("where", f.location.describe()), ("fix", f.fix)):
+            wrapped = _wrap(_clean(text), text_width - len("where") - _GAP).splitlines()
+            block.append(f"{indent}{name.ljust(5)}{label}{wrapped[0]}")
+            block.extend(f"{indent}{' ' * 5}{label}{line}" for line in wrapped[1:])
+        blocks.append("\n".join(block))
+    return "\n".join(blocks)
+
+
+def _tail(report: ImageReport, width: int) -> list[str]:
+    """How many checks passed, then one short line per reason checks were skipped, what the
+    policy accepted, its notices and checks that failed to run."""
     skipped = [r for r in report.results if r.status == "skipped"]
     errors = [r for r in report.results if r.status == "error"]
     passed = sum(1 for r in report.results if r.status == "passed")
     tail = f"{passed} check{'' if passed == 1 else 's'} passed"
     if skipped:
-        reasons = Counter(_clean(r.reason or "") for r in skipped)
-        tail += (
-            f", {len(skipped)} skipped ("
-            + "; ".join(f"{n}: {reason}" for reason, n in reasons.most_common(3))
-            + ")"
-        )
+        tail += f", {len(skipped)} skipped"
+    lines = [tail]
     if report.suppressed:
-        tail += f"; {report.accepted()}"
-    lines.append(tail)
-    lines.extend(f"note: {_clean(notice)}" for notice in report.notices)
+        lines.append(report.accepted())
+    reasons = Counter(_clean(r.reason or "no reason given") for r in skipped)
+    for reason, count in reasons.most_common():
+        lines.append(_fit(f"  skipped {count}: {reason}", width))
+    lines.extend(
+        textwrap.fill(_cut_words(f"note: {_clean(notice)}", width - 6), width,
+                      subsequent_indent=" " * 6, break_long_words=False, break_on_hyphens=False)
+        for notice in report.notices
+    )  # fmt: skip
     for result in errors:
         lines.append(f"check {result.check.id} failed to run: {_clean(result.reason or '')}")
-    return "\n".join(lines)
+    return lines
 
 
 def _wrap(text: str, width: int) -> str:
-    """Wrap at spaces only: a path, a label or a command a reader copies must stay whole, even
-    when it overflows the column (tabulate's own wrapping splits words and hyphens)."""
+    """Wrap at spaces only, and cut a word longer than the column in its middle with an
+    ellipsis, so a column never grows past its width (tabulate's own wrapping splits words and
+    hyphens); the JSON, SARIF and Markdown reports keep every word whole."""
+    width = max(width, _NARROWEST)
     return "\n".join(
-        textwrap.fill(_clip(line), width, break_long_words=False, break_on_hyphens=False)
+        textwrap.fill(_cut_words(_clip(line), width), width, break_long_words=False,
+                      break_on_hyphens=False)
         for line in text.splitlines() or [""]
-    )
+    )  # fmt: skip
+
+
+def _cut_words(line: str, width: int) -> str:
+    return " ".join(_middle(word, width) for word in line.split(" "))
+
+
+def _middle(word: str, width: int) -> str:
+    """`word` in at most `width` characters: its start and end kept, the middle an ellipsis,
+    since both ends of a path or a command are what a reader recognises."""
+    if len(word) <= width:
+        return word
+    head = (width - 1) // 2
+    return f"{word[:head]}…{word[len(word) - (width - 1 - head) :]}"
+
+
+def _fit(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _clip(line: str) -> str:

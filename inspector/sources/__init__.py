@@ -12,7 +12,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from inspector.errors import InspectorError
 from inspector.sources.archive import Known, Loaded, ReadLayer, read_archive, read_oci_dir
+from inspector.sources.names import FORMS, check_daemon_reference
 
 PULL_POLICIES = ("never", "missing", "always")
 ARCHIVE_KINDS = ("docker-archive", "oci-archive", "oci")
@@ -26,9 +28,15 @@ class Reference:
 
 
 def parse_reference(text: str) -> Reference:
+    """The source and target `text` names; a reference that cannot be valid is an error here,
+    before any engine, file or registry is asked."""
     for kind in (*ARCHIVE_KINDS, REGISTRY_KIND):
         if text.startswith(kind + ":"):
-            return Reference(kind, text[len(kind) + 1 :])
+            target = text[len(kind) + 1 :]
+            if not target.strip():
+                raise InspectorError(f"nothing after {kind}:; give {FORMS}")
+            return Reference(kind, target)
+    check_daemon_reference(text)
     return Reference("daemon", text)
 
 

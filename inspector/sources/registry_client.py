@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -111,6 +112,17 @@ def _root_cause(exc: BaseException) -> BaseException:
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     return exc
+
+
+def unreachable_for_good(cause: BaseException) -> bool:
+    """A failure no retry can mend: the connection was refused, or the host name does not
+    resolve (EAI_NONAME, EAI_NODATA); a resolver that cannot answer now (EAI_AGAIN) may later."""
+    if isinstance(cause, ConnectionRefusedError):
+        return True
+    if isinstance(cause, socket.gaierror):
+        permanent = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+        return cause.errno in permanent
+    return False
 
 
 def registry_said(response: requests.Response) -> str:
@@ -229,17 +241,14 @@ class Client:
                 ) from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 cause = _root_cause(exc)
-                if isinstance(cause, ConnectionRefusedError) or last:
+                final = unreachable_for_good(cause)
+                if final or last:
                     why = (
                         "connection refused"
                         if isinstance(cause, ConnectionRefusedError)
                         else _first_line(cause)
                     )
-                    tries = (
-                        ""
-                        if isinstance(cause, ConnectionRefusedError)
-                        else f" after {RETRIES} retries"
-                    )
+                    tries = "" if final else f" after {RETRIES} retries"
                     raise self.fail(
                         f"cannot reach the registry at {self.base} ({why}){tries}"
                     ) from exc
