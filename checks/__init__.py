@@ -1,4 +1,4 @@
-"""The check catalog: pure functions of an image's facts (see ../shared/design.md).
+"""The check catalog: pure functions of an image's facts (see docs/architecture.md).
 
 Importing this package registers every check; `catalog()` returns them by id.
 """

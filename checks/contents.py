@@ -13,7 +13,7 @@ from checks.access import step as layer_step
 from checks.model import Context, Facts, Found, Location, command, layer_name, shorten
 from checks.registry import check
 
-# A `chown -R` that duplicates more than this is worth a rebuild (catalog SZ-05).
+# A `chown -R` that duplicates more than this is worth a rebuild.
 CHOWN_MEDIUM_BYTES = 10 * MiB
 _SUDO_IN_STEP = re.compile(r"(?<![\w./-])sudo(?![\w.-])")
 _DEV_PACKAGE = re.compile(r"[a-z0-9][a-z0-9.+-]*-dev|build-essential|(?:gcc|g\+\+|cpp|clang)-\d+")
@@ -155,8 +155,8 @@ def passwordless_sudo(facts: Facts, ctx: Context) -> Iterator[Found]:
     `app ALL=(ALL) NOPASSWD: ALL` makes a non-root USER meaningless: whoever gets code
     execution in the app runs `sudo` and is root, with every capability the container has.
     hadolint DL3004 and Docker's best practices say not to use sudo in images
-    (https://docs.docker.com/build/building/best-practices/#user); the catalog's SEC-10 names
-    NOPASSWD for the runtime user as the case that matters.
+    (https://docs.docker.com/build/building/best-practices/#user). NOPASSWD for the runtime
+    user is the case that matters: it needs no password an attacker would have to find.
 
     ## Example
     ```dockerfile
@@ -249,7 +249,7 @@ def ssh_server_or_keys(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/hadolint/hadolint/wiki/DL3001
     - https://docs.docker.com/build/building/best-practices/#decouple-applications
     - https://sysdig.com/blog/dockerfile-best-practices/
-    - Practice: none of the seed author's; hadolint's DL3001 and Docker's advice to decouple
+    - Practice: none of Turner-Trauring's; hadolint's DL3001 and Docker's advice to decouple
       applications
     """
     ssh = _section(facts, "ssh")
@@ -372,8 +372,8 @@ def build_context_leak(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/build/concepts/context/#dockerignore-files
     - https://docs.docker.com/build/building/best-practices/#exclude-with-dockerignore
     - https://github.com/goodwithtech/dockle#dkl-li-0003
-    - Practice: #42 `.dockerignore`: don't ship `.git`, local venvs, junk: his article on smaller
-      images, https://pythonspeed.com/articles/smaller-python-docker-images/
+    - Practice: #42 `.dockerignore`: don't ship `.git`, local venvs, junk: Turner-Trauring's article
+      on smaller images, https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     build_files: list[dict[str, Any]] = []
     # Visible files SEC006 reports a secret in: a dotenv's secret is that finding, not this one.
@@ -579,7 +579,7 @@ def leftover_artifacts(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#run---mounttypebind
     - https://pythonspeed.com/articles/smaller-python-docker-images/
     - Practice: #41 Layers are append-only: deleting in a later layer doesn't shrink the image:
-      his article on smaller images,
+      Turner-Trauring's article on smaller images,
       https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     groups: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
@@ -687,7 +687,7 @@ def chown_duplication(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#copy---chown---chmod
     - https://pythonspeed.com/articles/smaller-python-docker-images/
     - Practice: #41 Layers are append-only: deleting in a later layer doesn't shrink the image:
-      his article on smaller images,
+      Turner-Trauring's article on smaller images,
       https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     by_step: dict[int | None, list[dict[str, Any]]] = defaultdict(list)

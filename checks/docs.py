@@ -7,9 +7,9 @@ import re
 from checks import catalog
 from checks.model import CATEGORIES, Check
 
-# The seed author's (Itamar Turner-Trauring's) practices that a built image can decide, numbered as
-# in ../shared/reference/practices-coverage.md §2. A check names the ones it carries in a
-# "Practice: #N" line of its References; docs/checks.md prefers that line's wording and falls
+# Itamar Turner-Trauring's practices that a built image can decide, numbered once here (the
+# numbers are the anchors of docs/checks.md's practice table). A check names the ones it carries
+# in a "Practice: #N" line of its References; docs/checks.md prefers that line's wording and falls
 # back to these one-liners for the practices no check carries yet.
 PRACTICES = {
     1: "Don't run as root",
@@ -106,7 +106,7 @@ def practice_lines(check: Check) -> list[str]:
 
 
 def practices(check: Check) -> tuple[int, ...]:
-    """The numbers of the seed author's practices a check carries, in the order it names them."""
+    """The numbers of Turner-Trauring's practices a check carries, in the order it names them."""
     found = (re.match(r"Practice: #(\d+) ", line) for line in practice_lines(check))
     return tuple(int(m.group(1)) for m in found if m)
 
@@ -159,11 +159,15 @@ def render() -> str:
                          f"{carried} | {c.title} |")  # fmt: skip
     lines += [
         "",
-        "## The seed author's practices",
+        "## Itamar Turner-Trauring's practices",
         "",
-        "Itamar Turner-Trauring's practices for production-ready Python images that a built image "
-        "can decide, and the checks that carry each (a check's References name its practices and "
-        "his article).",
+        "Itamar Turner-Trauring writes the guidance on packaging Python for production in Docker "
+        'that this catalog follows: "Production-ready Docker packaging for Python" '
+        "(https://pythonspeed.com/docker/), its articles on pythonspeed.com, and his EuroPython "
+        '2020 talk "Best practices for production-ready Docker packaging". Wherever a check\'s '
+        "documentation says Turner-Trauring, it means him. Below: his practices that a built "
+        "image can decide, and the checks that carry each (a check's References name its "
+        "practices and the article each comes from).",
         "",
         "| # | practice | checks |",
         "| --- | --- | --- |",
@@ -172,7 +176,7 @@ def render() -> str:
         carried = ", ".join(_link(i) for i in ids) or "not covered"
         lines.append(f'| <a id="practice-{number}"></a>#{number} | {text} | {carried} |')
     others = [_link(c.id) for c in checks if not practices(c)]
-    lines += ["", "Checks that carry none of his practices (their References say what backs them "
+    lines += ["", "Checks that carry none of these practices (their References say what backs them "
               "instead): " + ", ".join(others) + "."]  # fmt: skip
     lines += ["", "## dockle's checkpoints", "",
               "Each of dockle's checkpoints that applies to a built image, and the checks here "

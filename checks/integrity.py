@@ -52,7 +52,7 @@ def probe_tampering(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://docs.python.org/3/library/site.html
     - https://attack.mitre.org/techniques/T1546/018/
-    - Practice: none of the seed author's; it guards the audit's own static probe; startup hooks are
+    - Practice: none of Turner-Trauring's; it guards the audit's own static probe; startup hooks are
       MITRE ATT&CK T1546.018
     """
     static = (facts.get("runtime") or {}).get("static") or {}

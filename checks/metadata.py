@@ -117,7 +117,7 @@ def oci_labels_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.github.com/en/packages/learn-github-packages/connecting-a-repository-to-a-package
     - https://github.com/docker/metadata-action
     - Practice: #37 Traceable images: version and commit labels, set by the build automation
-      (the seed author's production checklist, https://pythonspeed.com/docker/)
+      (Turner-Trauring's production checklist, https://pythonspeed.com/docker/)
     """
     labels = config(facts).get("labels") or {}
     missing = [key for key in OCI_REQUIRED if not str(labels.get(key) or "").strip()]
@@ -274,7 +274,7 @@ def reference_notice(reference: str, image_id: str | None) -> str | None:
     findings, never a finding (it was the check META003): CI audits `myapp:latest` before
     tagging on purpose. dockle reports the same as DKL-DI-0006. `latest` moves with every push,
     so what was audited and what a deployment of that name runs tomorrow can differ; the notice
-    names the image ID that was audited. Pinning the *base* image, which the seed author asks
+    names the image ID that was audited. Pinning the *base* image, which Turner-Trauring asks
     for, is another matter.
     """
     tag = tag_of(reference)

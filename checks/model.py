@@ -127,7 +127,7 @@ class Found:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Limits some checks compare against; issue 6 makes them configurable."""
+    """Limits some checks compare against; the policy's [thresholds] table sets them."""
 
     image_age_days: int = 90
     wasted_bytes: int = 20 * 1024 * 1024

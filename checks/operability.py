@@ -124,7 +124,7 @@ def shell_as_pid1(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#entrypoint
     - https://github.com/hadolint/hadolint/wiki/DL3025
     - https://hynek.me/articles/docker-signals/
-    - Practice: #27 Signals must reach the app (exec form, `exec` in scripts) (the seed author's
+    - Practice: #27 Signals must reach the app (exec form, `exec` in scripts) (Turner-Trauring's
       production checklist, https://pythonspeed.com/docker/)
     """
     life = lifecycle(facts)
@@ -213,7 +213,7 @@ def ignores_stop_signal(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/cli/docker/container/stop/
     - https://docs.docker.com/reference/dockerfile/#stopsignal
     - https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
-    - Practice: #27 Signals must reach the app (exec form, `exec` in scripts) (the seed author's
+    - Practice: #27 Signals must reach the app (exec form, `exec` in scripts) (Turner-Trauring's
       production checklist, https://pythonspeed.com/docker/)
     """
     life = lifecycle(facts) or {}
@@ -345,7 +345,7 @@ def no_init_for_children(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://github.com/krallin/tini
     - https://docs.docker.com/reference/cli/docker/container/run/#init
     - https://blog.phusion.nl/2015/01/20/docker-and-the-pid-1-zombie-reaping-problem/
-    - Practice: #28 An init (tini or `--init`) reaps zombies and forwards signals (the seed author's
+    - Practice: #28 An init (tini or `--init`) reaps zombies and forwards signals (Turner-Trauring's
       production checklist, https://pythonspeed.com/docker/)
     """
     life = lifecycle(facts) or {}
@@ -461,7 +461,7 @@ def healthcheck_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#healthcheck
     - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#cis-di-0006
     - https://github.com/hadolint/hadolint/wiki/DL3057
-    - Practice: #33 Health check present, and one that works (the seed author's production
+    - Practice: #33 Health check present, and one that works (Turner-Trauring's production
       checklist, https://pythonspeed.com/docker/)
     """
     cfg = config(facts)
@@ -913,7 +913,7 @@ def sensitive_volume(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#volume
     - https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#dkl-di-0002
     - https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html
-    - Practice: none of the seed author's; dockle's DKL-DI-0002 and OWASP's Docker security cheat
+    - Practice: none of Turner-Trauring's; dockle's DKL-DI-0002 and OWASP's Docker security cheat
       sheet
     """
     for volume in config(facts).get("volumes") or []:

@@ -1,4 +1,4 @@
-"""The seed author's practices that a built image decides from its files and history: OS security
+"""Turner-Trauring's practices that a built image decides from its files and history: OS security
 updates applied, the command running in the environment that holds the dependencies, locked
 dependencies, a HEALTHCHECK that can run, and a distribution with long support.
 
@@ -146,7 +146,7 @@ def os_packages_not_updated(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Why it matters
     Base images lag behind their distribution's security fixes, and Docker's build cache keeps
     reusing the layer that ran `apt-get upgrade` months ago: a freshly built image can ship
-    packages with long-fixed vulnerabilities. The seed author calls "don't run apt-get upgrade"
+    packages with long-fixed vulnerabilities. Turner-Trauring calls "don't run apt-get upgrade"
     the worst so-called best practice for Docker
     (https://pythonspeed.com/articles/security-updates-in-docker/), and asks for rebuilds without
     the cache (https://pythonspeed.com/articles/docker-cache-insecure-images/).
@@ -627,7 +627,7 @@ def dependencies_not_locked(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## Why it matters
     Unpinned dependencies make every build a new, untested set of versions: a release of any
     transitive dependency can break the image or the app without a line of code changing, and
-    a rebuild for a security fix cannot reproduce what was running. The seed author asks for
+    a rebuild for a security fix cannot reproduce what was running. Turner-Trauring asks for
     every dependency, transitive ones included, to be pinned in a lock file, ideally with hashes
     (https://pythonspeed.com/articles/pipenv-docker/;
     https://pythonspeed.com/articles/pip-compile-in-docker/).
@@ -808,7 +808,7 @@ def healthcheck_cannot_run(facts: Facts, ctx: Context) -> Iterator[Found]:
     for ever, Swarm replaces it in a loop, and Compose services that wait on `service_healthy`
     never start. `curl` and `wget` are not in `python:*-slim` or distroless images, and
     distroless has no `/bin/sh` (https://docs.docker.com/reference/dockerfile/#healthcheck).
-    The seed author's production checklist asks for a health check that works
+    Turner-Trauring's production checklist asks for a health check that works
     (https://pythonspeed.com/docker/).
 
     ## Example
@@ -827,7 +827,7 @@ def healthcheck_cannot_run(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#healthcheck
     - https://docs.docker.com/compose/how-tos/startup-order/
     - https://github.com/GoogleContainerTools/distroless#debug-images
-    - Practice: #33 Health check present, and one that works (the seed author's production
+    - Practice: #33 Health check present, and one that works (Turner-Trauring's production
       checklist, https://pythonspeed.com/docker/)
     """
     health = _python(facts).get("healthcheck")
@@ -953,7 +953,7 @@ def healthcheck_checks_nothing(facts: Facts, ctx: Context) -> Iterator[Found]:
     `healthy` for ever: Compose starts the services that wait on `service_healthy` against a
     dead server and Swarm never replaces it. It is worse than no health check, which at least
     does not claim health. A health check must ask the running process
-    (https://docs.docker.com/reference/dockerfile/#healthcheck); the seed author's checklist
+    (https://docs.docker.com/reference/dockerfile/#healthcheck); Turner-Trauring's checklist
     asks for one that works (https://pythonspeed.com/docker/).
 
     ## Example
@@ -973,7 +973,7 @@ def healthcheck_checks_nothing(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/reference/dockerfile/#healthcheck
     - https://docs.docker.com/compose/how-tos/startup-order/
     - https://pythonspeed.com/docker/
-    - Practice: #33 Health check present, and one that works (the seed author's production
+    - Practice: #33 Health check present, and one that works (Turner-Trauring's production
       checklist, https://pythonspeed.com/docker/)
     """
     health = config(facts).get("healthcheck") or {}

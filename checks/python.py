@@ -105,8 +105,9 @@ def faulthandler_disabled(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.python.org/3/library/faulthandler.html
     - https://docs.python.org/3/using/cmdline.html#envvar-PYTHONFAULTHANDLER
     - https://pythonspeed.com/articles/python-c-extension-crashes/
-    - Practice: #25 `PYTHONFAULTHANDLER`, tracebacks on crashes in C code: his EuroPython 2020 talk
-      "Best practices for production-ready Docker packaging", https://av.tib.eu/media/49984
+    - Practice: #25 `PYTHONFAULTHANDLER`, tracebacks on crashes in C code: Turner-Trauring's
+      EuroPython 2020 talk "Best practices for production-ready Docker packaging",
+      https://av.tib.eu/media/49984
     """
     _require_python(facts)
     options = _python_options(facts)
@@ -170,7 +171,7 @@ def stdout_buffered(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://docs.python.org/3/using/cmdline.html#envvar-PYTHONUNBUFFERED
     - https://docs.python.org/3/library/sys.html#sys.stdout
-    - Practice: #26 Unbuffered stdout (`PYTHONUNBUFFERED`) (the seed author's production checklist,
+    - Practice: #26 Unbuffered stdout (`PYTHONUNBUFFERED`) (Turner-Trauring's production checklist,
       https://pythonspeed.com/docker/)
     """
     _require_python(facts)
@@ -396,8 +397,9 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://peps.python.org/pep-0552/
     - https://docs.astral.sh/uv/guides/integration/docker/#compiling-bytecode
     - https://github.com/docker-library/python/blob/master/Dockerfile-linux.template
-    - Practice: #34 Pre-compile `.pyc` for a faster start (and read-only roots): his EuroPython 2020
-      talk "Best practices for production-ready Docker packaging", https://av.tib.eu/media/49984
+    - Practice: #34 Pre-compile `.pyc` for a faster start (and read-only roots): Turner-Trauring's
+      EuroPython 2020 talk "Best practices for production-ready Docker packaging",
+      https://av.tib.eu/media/49984
     """
     _require_python(facts)
     bytecode = _python(facts).get("bytecode") or {}
@@ -498,7 +500,7 @@ def dependency_conflicts(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://pip.pypa.io/en/stable/cli/pip_check/
     - https://docs.python.org/3/library/importlib.metadata.html
-    - Practice: none of the seed author's; pip's `pip check`: installed distributions must satisfy
+    - Practice: none of Turner-Trauring's; pip's `pip check`: installed distributions must satisfy
       each other's requirements
     """
     probe = static_probe(facts) or {}
@@ -549,7 +551,7 @@ def editable_install(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://peps.python.org/pep-0660/
     - https://peps.python.org/pep-0610/
     - https://pip.pypa.io/en/stable/topics/local-project-installs/
-    - Practice: none of the seed author's; PEP 660 and PEP 610: an editable install runs a source
+    - Practice: none of Turner-Trauring's; PEP 660 and PEP 610: an editable install runs a source
       tree, not an installed copy
     """
     for package in _python(facts).get("packages") or []:
@@ -654,7 +656,7 @@ def dev_tools_shipped(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://docs.docker.com/build/building/best-practices/
     - https://docs.astral.sh/uv/concepts/projects/dependencies/#development-dependencies
-    - Practice: none of the seed author's; Docker's build best practices ("Don't install unnecessary
+    - Practice: none of Turner-Trauring's; Docker's build best practices ("Don't install unnecessary
       packages"), CIS 4.3
     """
     found: dict[str, list[dict[str, Any]]] = {}
@@ -867,7 +869,7 @@ def pip_into_distro_python(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://peps.python.org/pep-0668/
     - https://hynek.me/articles/docker-virtualenv/
     - https://packaging.python.org/en/latest/specifications/externally-managed-environments/
-    - Practice: none of the seed author's; PEP 668: a distribution's Python is externally managed
+    - Practice: none of Turner-Trauring's; PEP 668: a distribution's Python is externally managed
     """
     distro = _distro_interpreters(facts)
     if not distro:

@@ -80,7 +80,7 @@ def fills_its_disk(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/
     - https://docs.docker.com/engine/storage/drivers/#container-and-layers
     - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage
-    - Practice: none of the seed author's; Kubernetes' ephemeral-storage eviction of a node under
+    - Practice: none of Turner-Trauring's; Kubernetes' ephemeral-storage eviction of a node under
       disk pressure
     """
     life = _watched(facts)
@@ -142,7 +142,7 @@ def floods_its_log(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.docker.com/engine/logging/drivers/json-file/
     - https://12factor.net/logs
     - https://kubernetes.io/docs/concepts/cluster-administration/logging/#log-rotation
-    - Practice: none of the seed author's; Docker's json-file log driver and Kubernetes' log
+    - Practice: none of Turner-Trauring's; Docker's json-file log driver and Kubernetes' log
       rotation
     """
     life = _watched(facts)

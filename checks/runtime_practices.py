@@ -1,4 +1,4 @@
-"""How the service behaves once started, against the seed author's practices: logs to files,
+"""How the service behaves once started, against Turner-Trauring's practices: logs to files,
 writes into the image, migrations at start, gunicorn sized for the host, timezone data, and
 shared objects built for another CPU.
 
@@ -351,7 +351,7 @@ def writes_into_image(facts: Facts, ctx: Context) -> Iterator[Found]:
     execution cannot replace the app's code or drop tools. An app that writes next to its code,
     into its home dir or under `/var` fails to start there, and everywhere else its writes land
     on the overlay filesystem: slower than a tmpfs, lost when the container is replaced, and
-    invisible to backups. The seed author lists "no runtime writes into the image" among his
+    invisible to backups. Turner-Trauring lists "no runtime writes into the image" among his
     production practices (credited in https://kence.org/2021/05/09/pythonspeed-docker-best-practices/;
     https://pythonspeed.com/docker/).
 
@@ -373,8 +373,9 @@ def writes_into_image(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/docker/
     - https://docs.docker.com/reference/cli/docker/container/run/#read-only
     - https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
-    - Practice: #36 No runtime writes into the image; works on a read-only root (his production
-      checklist, as summarised in https://kence.org/2021/05/09/pythonspeed-docker-best-practices/)
+    - Practice: #36 No runtime writes into the image; works on a read-only root (Turner-Trauring's
+      production checklist, as summarised in
+      https://kence.org/2021/05/09/pythonspeed-docker-best-practices/)
     """
     life = lifecycle(facts) or {}
     volumes = [
@@ -647,8 +648,8 @@ def gunicorn_graceful_timeout(facts: Facts, ctx: Context) -> Iterator[Found]:
     first: requests in flight are cut off and nothing is cleaned up, which is exactly what the
     graceful timeout was set to avoid. Docker waits 10 s by default
     (https://docs.docker.com/reference/cli/docker/container/stop/), Kubernetes 30 s
-    (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination). The
-    seed author's production checklist includes gunicorn timeouts that fit the stop grace
+    (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination).
+    Turner-Trauring's production checklist includes gunicorn timeouts that fit the stop grace
     (https://pythonspeed.com/articles/gunicorn-in-docker/).
 
     ## Example
@@ -668,7 +669,8 @@ def gunicorn_graceful_timeout(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
     - https://pythonspeed.com/articles/gunicorn-in-docker/
     - Practice: #31 gunicorn timeouts and graceful timeout that fit the orchestrator's stop grace
-      (his gunicorn configuration for Docker, https://pythonspeed.com/articles/gunicorn-in-docker/)
+      (Turner-Trauring's gunicorn configuration for Docker,
+      https://pythonspeed.com/articles/gunicorn-in-docker/)
     """
     for run in gunicorn_runs(facts)[:1]:
         text = run.option("--graceful-timeout")
@@ -730,7 +732,7 @@ def timezone_data_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     Slim and distroless images often ship without `/usr/share/zoneinfo` (Debian trixie no
     longer installs tzdata by default). Then `zoneinfo.ZoneInfo("Europe/Paris")` raises
     `ZoneInfoNotFoundError`, and worse, the C library silently treats an unknown `TZ` as UTC,
-    so timestamps are off by hours with no error. The seed author lists timezone data among the
+    so timestamps are off by hours with no error. Turner-Trauring lists timezone data among the
     things a production image must not forget (https://pythonspeed.com/docker/); Python's docs
     point to the `tzdata` package for systems without zone data
     (https://docs.python.org/3/library/zoneinfo.html#data-sources).
@@ -752,7 +754,7 @@ def timezone_data_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://docs.python.org/3/library/zoneinfo.html#data-sources
     - https://tzdata.readthedocs.io/
     - https://pythonspeed.com/docker/
-    - Practice: #35 Timezone data available / `TZ` valid (his production checklist,
+    - Practice: #35 Timezone data available / `TZ` valid (Turner-Trauring's production checklist,
       https://pythonspeed.com/docker/)
     """
     probe = static_probe(facts) or {}

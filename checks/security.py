@@ -143,7 +143,7 @@ def user_not_numeric(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/
     - https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
     - https://docs.docker.com/reference/dockerfile/#user
-    - Practice: none of the seed author's; Kubernetes' Pod Security Standards, which verify
+    - Practice: none of Turner-Trauring's; Kubernetes' Pod Security Standards, which verify
       `runAsNonRoot` only for a numeric USER
     """
     user = facts.get("user") or {}
@@ -212,7 +212,7 @@ def user_without_passwd_entry(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://docs.docker.com/reference/dockerfile/#user
     - https://docs.openshift.com/container-platform/4.14/openshift_images/create-images.html
-    - Practice: none of the seed author's; Docker's USER reference and OpenShift's image
+    - Practice: none of Turner-Trauring's; Docker's USER reference and OpenShift's image
       guidelines
     """
     user = facts.get("user") or {}
@@ -924,7 +924,7 @@ def world_writable_paths(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://sysdig.com/blog/dockerfile-best-practices/
     - https://cheatsheetseries.owasp.org/cheatsheets/Docker_Security_Cheat_Sheet.html
-    - Practice: none of the seed author's; OWASP's and Sysdig's advice on tamper-proof images
+    - Practice: none of Turner-Trauring's; OWASP's and Sysdig's advice on tamper-proof images
     """
     code = _code_roots(facts)
     listed = facts.get("world_writable") or []
@@ -1040,7 +1040,7 @@ def code_writable_by_app(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://sysdig.com/blog/dockerfile-best-practices/
     - https://docs.docker.com/reference/dockerfile/#copy---chown---chmod
-    - Practice: none of the seed author's; Sysdig's Dockerfile best practices (executables owned by
+    - Practice: none of Turner-Trauring's; Sysdig's Dockerfile best practices (executables owned by
       root and not writable)
     """
     uid, gid, groups, source = _identity(facts)
@@ -1193,7 +1193,7 @@ def empty_password(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://github.com/goodwithtech/dockle#dkl-li-0001
     - https://man7.org/linux/man-pages/man5/shadow.5.html
-    - Practice: none of the seed author's; dockle's DKL-LI-0001 and shadow(5)
+    - Practice: none of Turner-Trauring's; dockle's DKL-LI-0001 and shadow(5)
     """
     for account in (facts.get("user") or {}).get("users") or []:
         if account.get("password") == "empty":
@@ -1248,7 +1248,7 @@ def duplicate_accounts(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## References
     - https://github.com/goodwithtech/dockle#dkl-li-0002
     - https://man7.org/linux/man-pages/man5/passwd.5.html
-    - Practice: none of the seed author's; dockle's DKL-LI-0002 and passwd(5)
+    - Practice: none of Turner-Trauring's; dockle's DKL-LI-0002 and passwd(5)
     """
     user = facts.get("user") or {}
     users, groups = user.get("users") or [], user.get("groups") or []

@@ -193,8 +193,8 @@ def python_package_cache(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/docker-cache-pip-downloads/
     - https://github.com/hadolint/hadolint/wiki/DL3042
     - https://docs.astral.sh/uv/guides/integration/docker/#caching
-    - Practice: #39 Disable the pip cache (`--no-cache-dir`): his EuroPython 2020 talk "Best
-      practices for production-ready Docker packaging", https://av.tib.eu/media/49984
+    - Practice: #39 Disable the pip cache (`--no-cache-dir`): Turner-Trauring's EuroPython 2020 talk
+      "Best practices for production-ready Docker packaging", https://av.tib.eu/media/49984
     """
     yield from cache_findings(facts, ctx, PYTHON_CACHES, medium_over=MiB)
 
@@ -340,7 +340,8 @@ def wasted_bytes(facts: Facts, ctx: Context) -> Iterator[Found]:
     - https://pythonspeed.com/articles/smaller-python-docker-images/
     - https://docs.docker.com/build/building/multi-stage/
     - Practice: #41 Layers are append-only: deleting in a later layer doesn't shrink the image:
-      his article on smaller images, https://pythonspeed.com/articles/smaller-python-docker-images/
+      Turner-Trauring's article on smaller images,
+      https://pythonspeed.com/articles/smaller-python-docker-images/
     """
     fs = facts.get("fs") or {}
     limits = ctx.thresholds
@@ -412,7 +413,7 @@ def os_upgrade_in_build(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## What it checks
     The history steps for `apt-get`/`apt`/`aptitude` `dist-upgrade` or `full-upgrade`: a
     note to review (info), never a gate failure. A plain `upgrade` is not reported at all: it is
-    what the seed author recommends.
+    what Turner-Trauring recommends.
 
     ## Why it matters
     Installing OS security updates in the build is right: base images such as `python:*-slim`

@@ -1,4 +1,6 @@
-"""Regenerate the README's usage block from the CLI (`make docs`); tests fail when it is stale."""
+"""Regenerate docs/cli.md's usage block from the CLI, and the README's sample output from the
+reviewed golden of the `naive` fixture at 80 columns (`make docs`); tests fail when either is
+stale."""
 
 from __future__ import annotations
 
@@ -8,17 +10,31 @@ from pathlib import Path
 
 from inspector.cli.usage import usage_text
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+CLI_DOC = REPO / "docs" / "cli.md"
+SAMPLE = REPO / "tests" / "golden" / "report" / "naive-80.txt"
 BLOCK = re.compile(r"(<!-- usage:start -->\n```text\n).*?(```\n<!-- usage:end -->)", re.S)
+SAMPLE_BLOCK = re.compile(r"(<!-- sample:start -->\n).*?(<!-- sample:end -->)", re.S)
 
 
-def render(readme: str) -> str:
-    if not BLOCK.search(readme):
-        raise SystemExit("README.md has no <!-- usage:start --> ... <!-- usage:end --> block")
-    return BLOCK.sub(lambda m: m.group(1) + usage_text() + m.group(2), readme)
+def render(doc: str) -> str:
+    """docs/cli.md with the usage block as --help prints it today."""
+    if not BLOCK.search(doc):
+        raise SystemExit("docs/cli.md has no <!-- usage:start --> ... <!-- usage:end --> block")
+    return BLOCK.sub(lambda m: m.group(1) + usage_text() + m.group(2), doc)
+
+
+def render_readme(readme: str) -> str:
+    """The README with the sample output the golden holds."""
+    if not SAMPLE_BLOCK.search(readme):
+        raise SystemExit("README.md has no <!-- sample:start --> ... <!-- sample:end --> block")
+    command = "$ inspector audit --no-probe inspector-fixture/naive:test\n"
+    sample = "```text\n" + command + SAMPLE.read_text() + "```\n"
+    return SAMPLE_BLOCK.sub(lambda m: m.group(1) + sample + m.group(2), readme)
 
 
 if __name__ == "__main__":
-    text = README.read_text()
-    README.write_text(render(text))
+    CLI_DOC.write_text(render(CLI_DOC.read_text()))
+    README.write_text(render_readme(README.read_text()))
     sys.exit(0)

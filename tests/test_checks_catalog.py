@@ -83,7 +83,7 @@ def test_every_dockle_checkpoint_has_an_equivalent():
 # The two forms of a check's Practice bullet: his practice by number with its source (a quoted
 # article title or a link), or none of his, with what backs the check instead.
 PRACTICE = re.compile(r"Practice: #(?P<number>\d+) (?P<text>\S.*)")
-NO_PRACTICE = re.compile(r"Practice: none of the seed author's; \S.*")
+NO_PRACTICE = re.compile(r"Practice: none of Turner-Trauring's; \S.*")
 
 
 def named_practices(check_id: str) -> set[int]:
@@ -97,7 +97,7 @@ def test_check_names_the_seed_authors_practices_it_carries(check_id):
     lines = practice_lines(CHECKS[check_id])
     assert lines, f"{check_id}: add a '- Practice: ...' bullet to its References"
     if any(NO_PRACTICE.fullmatch(line) for line in lines):
-        assert len(lines) == 1, f"{check_id}: 'none of the seed author's' and practices both"
+        assert len(lines) == 1, f"{check_id}: 'none of Turner-Trauring's' and practices both"
         return
     numbers = []
     for line in lines:
@@ -114,7 +114,7 @@ def test_check_names_the_seed_authors_practices_it_carries(check_id):
 def test_docs_list_each_check_under_the_practices_it_names():
     """docs/checks.md lists each check under exactly its practices, in its row and per practice."""
     text = render()
-    section = text.split("\n## The seed author's practices\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n## Itamar Turner-Trauring's practices\n", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for match in re.finditer(r'^\| <a id="practice-(\d+)"></a>#\d+ \|(.*)\|$', section, re.M):
         last_cell = match.group(2).rsplit("|", 1)[-1]
@@ -130,6 +130,6 @@ def test_docs_list_each_check_under_the_practices_it_names():
         shown = {int(n) for n in re.findall(r"\[#(\d+)\]\(#practice-\d+\)", row.group(0))}
         assert shown == named_practices(check_id), check_id
     assert rows == expected
-    others = section.split("Checks that carry none of his practices", 1)[1]
+    others = section.split("Checks that carry none of these practices", 1)[1]
     listed = set(re.findall(r"\[([A-Z]+\d{3})\]\(#", others))
     assert listed == {c for c in CHECKS if not named_practices(c)}

@@ -145,10 +145,31 @@ def test_truncated_archive_is_exit_2(tmp_path, capsys, own_cache):
     assert "truncated" in capsys.readouterr().err
 
 
-def test_readme_usage_block_matches_the_cli():
-    """The README's usage block is exactly what --help prints today (run `make docs` to refresh)."""
+def test_cli_doc_usage_block_matches_the_cli():
+    """docs/cli.md's usage block is exactly what --help prints today (`make docs` refreshes it)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import gen_readme
+
+    doc = (REPO / "docs" / "cli.md").read_text()
+    assert gen_readme.render(doc) == doc, "docs/cli.md's usage block is stale: run `make docs`"
+
+
+def test_readme_sample_is_the_reviewed_golden():
+    """The README's sample output is the naive fixture's reviewed 80-column golden."""
     sys.path.insert(0, str(REPO / "scripts"))
     import gen_readme
 
     readme = (REPO / "README.md").read_text()
-    assert gen_readme.render(readme) == readme, "README usage block is stale: run `make docs`"
+    assert gen_readme.render_readme(readme) == readme, "README's sample is stale: run `make docs`"
+    assert "no USER is set" in readme
+
+
+def test_fixture_table_matches_the_dockerfiles():
+    """fixtures/README.md lists every fixture with its Dockerfile's opening comment."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import gen_fixtures_doc
+
+    doc = (REPO / "fixtures" / "README.md").read_text()
+    assert gen_fixtures_doc.render(doc) == doc, "fixtures/README.md is stale: run `make docs`"
+    names = {p.parent.name for p in (REPO / "fixtures").glob("*/Dockerfile")}
+    assert all(f"| `{name}` |" in doc for name in names)

@@ -1,4 +1,4 @@
-"""The seed author's practices, part A: the facts they need (package database writes, venv console
+"""Turner-Trauring's practices, part A: the facts they need (package database writes, venv console
 scripts, the HEALTHCHECK's programs, lock files) on built layers, and the checks on real images."""
 
 from __future__ import annotations

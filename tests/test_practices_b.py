@@ -1,6 +1,6 @@
 """How the service starts and behaves (issue 16, part B): the start-up facts read from layers built
 here, and OPS021-OPS025 and PY019 on the real facts of the runtime-habits fixture, which does what
-the seed author warns against, and of gunicorn-plain, which does not."""
+Turner-Trauring warns against, and of gunicorn-plain, which does not."""
 
 from __future__ import annotations
 

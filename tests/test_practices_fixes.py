@@ -1,4 +1,4 @@
-"""Issue 16: checks that contradicted the seed author or cried wolf, on real layouts.
+"""Issue 16: checks that contradicted Turner-Trauring or cried wolf, on real layouts.
 
 Layer-level cases go through the real analysers on built layer tars; the rest drive the checks
 with facts shaped as the analysers write them (checks are pure functions of facts).
@@ -100,7 +100,7 @@ def test_sec009_ignores_device_nodes_listed_by_older_facts():
     "/bin/sh -c apt update && apt upgrade -y",
 ])  # fmt: skip
 def test_plain_apt_upgrade_is_not_reported(step):
-    """`apt-get upgrade`, which the seed author recommends, passes SIZE004."""
+    """`apt-get upgrade`, which Turner-Trauring recommends, passes SIZE004."""
     assert findings("SIZE004", {"history": [{"created_by": step, "layer": 1}]}) == []
 
 

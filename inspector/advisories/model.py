@@ -26,14 +26,16 @@ class Range:
     """One OSV `affected[].ranges[]` entry: events in the record's order."""
 
     type: str  # "ECOSYSTEM" | "SEMVER" | "GIT"
-    events: tuple[tuple[str, str], ...]  # ("introduced", "0"), ("fixed", "1.2"), ("last_affected", ...), ("limit", ...)
+    # ("introduced", "0"), ("fixed", "1.2"), ("last_affected", ...), ("limit", ...)
+    events: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
 class Affected:
     """One OSV `affected[]` entry for the package looked up."""
 
-    ecosystem: str  # as the record writes it: "PyPI", "Debian:12", "Ubuntu:24.04:LTS", "Alpine:v3.20"
+    # as the record writes it: "PyPI", "Debian:12", "Ubuntu:24.04:LTS", "Alpine:v3.20"
+    ecosystem: str
     name: str  # PyPI names normalised as PEP 503 does; OS names are source packages / origins
     ranges: tuple[Range, ...]
     versions: tuple[str, ...]  # versions the record lists as affected, verbatim
@@ -44,7 +46,8 @@ class Affected:
 
 @dataclass(frozen=True)
 class Advisory:
-    id: str  # the OSV id: GHSA-..., PYSEC-..., DSA-..., DLA-..., DEBIAN-CVE-..., USN-..., ALPINE-CVE-...
+    # the OSV id: GHSA-..., PYSEC-..., DSA-..., DLA-..., DEBIAN-CVE-..., USN-..., ALPINE-CVE-...
+    id: str
     modified: str  # RFC 3339, as the record says
     published: str | None
     withdrawn: str | None  # RFC 3339; a withdrawn advisory never matches
@@ -68,7 +71,9 @@ class AdvisoryLookup(Protocol):
     "Ubuntu:Pro:24.04:LTS"). One call per audit, so a store can answer with one query.
     """
 
-    def advisories(self, keys: Iterable[PackageKey]) -> Mapping[PackageKey, tuple[Advisory, ...]]: ...
+    def advisories(
+        self, keys: Iterable[PackageKey]
+    ) -> Mapping[PackageKey, tuple[Advisory, ...]]: ...
 
 
 @dataclass(frozen=True)

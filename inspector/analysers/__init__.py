@@ -20,6 +20,7 @@ ANALYSERS = (
     "bytecode",
     "caches",
     "files",
+    "inventory",
 )
 
 

@@ -1,4 +1,4 @@
-"""How much Python source ships with its .pyc, per area (catalog PY-03, SZ-10).
+"""How much Python source ships with its .pyc, per area.
 
 A source counts as compiled when `__pycache__/<stem>.<cache_tag>[.opt-N].pyc` is visible next to
 it, for the cache tag of the interpreter that would import it. Missing pycs are compiled again on

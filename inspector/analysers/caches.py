@@ -1,4 +1,4 @@
-"""Package-manager caches left in the image, visible or deleted (catalog SZ-01, SZ-02, H5).
+"""Package-manager caches left in the image, visible or deleted.
 
 A cache removed by a later layer is gone from the container but still shipped in the layer that
 wrote it, so every version in the path history is counted, not just the merged view.

@@ -1,5 +1,5 @@
 """Python in the image: interpreters, virtualenvs, installed distributions, and which interpreter
-the default command really runs (catalog H1; facts for PY-04, PY-05, PY-06, PY-07, PY-09).
+the default command really runs.
 
 Everything is read from the merged filesystem and the few small files `wants` captured; symlinks
 are followed inside the image root only (`FileSystem.resolve`), never on the host.
@@ -652,6 +652,11 @@ def _distribution_name(data: ImageData, path: str, fmt: str) -> tuple[str, str |
     else:
         entry = data.fs.get(path)
         raw = data.content(path if entry and entry.kind == FILE else f"{path}/PKG-INFO")
+    return metadata_name(raw, path)
+
+
+def metadata_name(raw: bytes | None, path: str) -> tuple[str, str | None]:
+    """Name and version from a METADATA / PKG-INFO head, else from the metadata dir's name."""
     headers = _headers(raw.decode("utf-8", "replace")) if raw else {}
     name, version = headers.get("name"), headers.get("version")
     if not name:

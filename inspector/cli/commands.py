@@ -671,6 +671,92 @@ def runs_show(run_id: str, fmt: str, outputs: tuple[str, ...], fail_on: str | No
         store.close()
 
 
+_advisory_db_option = click.option(
+    "--db", metavar="URL",
+    help="The database: a SQLite path, or postgresql://USER@HOST/DB  [default: $INSPECTOR_DB, "
+    "else scans.sqlite in the user's data directory, shared with scans]",
+)  # fmt: skip
+
+
+@cli.group(name="db", short_help="The offline advisory database: `db update`, `db status`.")
+def advisory_db() -> None:
+    """The offline advisory database: known vulnerabilities in PyPI, Debian, Ubuntu and Alpine
+    packages, from OSV's exports.
+
+    `db update` downloads them (or imports them from disk with --from); `db status` says what
+    the database holds and how old it is. Audits match against it without the network.
+    """
+
+
+@advisory_db.command(
+    name="update", short_help="Download OSV's advisories, or import them --from disk."
+)
+@_advisory_db_option
+@click.option("--url", "base_url", metavar="BASE",
+              help="Where the exports are: BASE/ECOSYSTEM/all.zip, as OSV publishes them  "
+              "[default: OSV's public export]")  # fmt: skip
+@click.option("--ecosystem", "ecosystems", multiple=True, metavar="NAME",
+              help="An ecosystem to update, as OSV names its export: PyPI, Debian, Ubuntu, "
+              "Alpine (repeatable)  [default: those four; with --from: every one found]",
+              )  # fmt: skip
+@click.option("--from", "source", metavar="DIR|ZIP",
+              help="Import from disk instead of downloading, where there is no network: a "
+              "directory laid out as OSV's export is (ECOSYSTEM/all.zip), or one such zip.",
+              )  # fmt: skip
+def db_update(db: str | None, base_url: str | None, ecosystems: tuple[str, ...],
+              source: str | None) -> int:  # fmt: skip
+    """Download OSV's advisories (or import them --from disk) into the database.
+
+    Each ecosystem's records replace its previous ones at once; a download that fails or an
+    archive that is damaged leaves them as they were (exit 2). Downloads are conditional (an
+    unchanged export is not downloaded again) and resume where an interrupted one stopped.
+    """
+    from inspector.advisories.fetch import DEFAULT_BASE_URL, DEFAULT_ECOSYSTEMS, import_from
+    from inspector.advisories.fetch import update as download
+    from inspector.advisories.store import AdvisoryStore
+    from inspector.scan.command import store_url
+
+    if source and base_url:
+        raise click.UsageError("give --from or --url, not both")
+    store = AdvisoryStore(store_url(db))
+    try:
+        progress = progress_printer()
+
+        def report(done: Any) -> None:
+            click.echo(visible(done.describe()))
+
+        if source:
+            import_from(store, source, ecosystems, progress, report=report)
+        else:
+            base = base_url or DEFAULT_BASE_URL
+            download(store, base, ecosystems or DEFAULT_ECOSYSTEMS, progress, report=report)
+    finally:
+        store.close()
+    return 0
+
+
+@advisory_db.command(name="status", short_help="What the database holds and how old it is.")
+@_advisory_db_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="The report on stdout.")  # fmt: skip
+def db_status(db: str | None, fmt: str) -> int:
+    """What the database holds, per ecosystem: advisories, when imported, how old, from where."""
+    from datetime import UTC, datetime
+
+    from inspector.advisories import status
+    from inspector.advisories.store import AdvisoryStore
+    from inspector.scan.command import store_url
+
+    store = AdvisoryStore(store_url(db))
+    try:
+        state = store.status()
+    finally:
+        store.close()
+    render = status.as_json if fmt == "json" else status.table
+    click.echo(render(state, datetime.now(UTC)), nl=False)
+    return 0
+
+
 @cli.command(name="checks")
 @click.option(
     "--format",

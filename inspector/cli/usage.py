@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 from click.testing import CliRunner
 
 from inspector.cli.commands import cli
@@ -17,7 +18,13 @@ def _help(*args: str) -> str:
 
 
 def usage_text() -> str:
-    """`inspector --help` followed by `inspector COMMAND --help` for every command."""
+    """`inspector --help` followed by `inspector COMMAND --help` for every command, and
+    `inspector GROUP SUBCOMMAND --help` for the subcommands of a group (`db update`)."""
     parts = [f"$ inspector --help\n{_help()}"]
-    parts += [f"$ inspector {name} --help\n{_help(name)}" for name in sorted(cli.commands)]
+    for name in sorted(cli.commands):
+        parts.append(f"$ inspector {name} --help\n{_help(name)}")
+        command = cli.commands[name]
+        if isinstance(command, click.Group):
+            for sub in sorted(command.commands):
+                parts.append(f"$ inspector {name} {sub} --help\n{_help(name, sub)}")
     return "\n".join(parts)

@@ -322,6 +322,7 @@ def build_facts(
     shown = redacted_config(config, results["secrets"])
     data = dataclasses.replace(real, config=shown)
     python = modules["python"].analyse(data)
+    outcomes: dict[str, Any] = {"python": python}
     for name, module in modules.items():
         if name == "secrets":
             continue
@@ -329,8 +330,14 @@ def build_facts(
             outcome = python
         elif name == "bytecode":
             outcome = module.analyse(data, python=python)  # shares the interpreter scan
+        elif name == "inventory":
+            # Reuses what the OS, package, user and Python analysers found (listed before it).
+            outcome = module.analyse(data, osinfo=outcomes["osinfo"],
+                                     ospackages=outcomes["ospackages"], python=python,
+                                     users=outcomes["users"])  # fmt: skip
         else:
             outcome = module.analyse(data)
+        outcomes[name] = outcome
         results[name] = asdict(outcome)
     visible = fs.visible_bytes
     wasted = fs.wasted_bytes

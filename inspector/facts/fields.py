@@ -1098,3 +1098,70 @@ _NOTABLE_FIELDS = {
 }
 for _list in _NOTABLE_LISTS:
     FIELDS.update({f"{_list}.{name}": text for name, text in _NOTABLE_FIELDS.items()})
+
+# --- inventory ----------------------------------------------------------------------------------
+
+FIELDS.update(
+    {
+        "inventory": (
+            "Every installed component an advisory could name (OS packages, Python distributions "
+            "wherever they sit, vendored packages, shipped SBOMs, wheels, libraries bundled in "
+            "wheels), with where it sits, and the command's import path."
+        ),
+        "inventory.os_ecosystem": (
+            'The OSV ecosystem of the OS release ("Debian:12", "Ubuntu:24.04", "Alpine:v3.20"); '
+            "null when the release is unknown."
+        ),
+        "inventory.components[]": "The components, sorted by ecosystem, name, version and path.",
+        "inventory.components[].ecosystem": (
+            'The OSV ecosystem it is matched in ("PyPI", "Debian:12", ...); "" when it cannot be '
+            "matched (an unknown OS release, a library bundled in a wheel)."
+        ),
+        "inventory.components[].name": (
+            "PyPI: the name normalised as PEP 503 does; OS: the binary package's name; a bundled "
+            'library: its file name without the hash auditwheel adds ("libssl").'
+        ),
+        "inventory.components[].version": (
+            'The version, as its evidence gives it ("" when none does); a bundled library\'s '
+            "is its soname version."
+        ),
+        "inventory.components[].source": (
+            "OS packages: the source package (dpkg `Source:`, apk origin); null otherwise."
+        ),
+        "inventory.components[].source_version": (
+            "OS packages: the source package's version; null otherwise."
+        ),
+        "inventory.components[].kind": (
+            'What the evidence is: "dpkg", "apk", "dist-info", "egg-info", "vendored" (pip\'s '
+            'vendor.txt, a dist-info in a `_vendor` dir), "sbom" (an SBOM the image ships), '
+            '"wheel" (an ensurepip or Debian bundled .whl) or "bundled-library" (a .so in a '
+            "wheel's `*.libs`)."
+        ),
+        "inventory.components[].path": (
+            "The evidence: the metadata dir, the package database, vendor.txt, the SBOM, the wheel "
+            "or the shared library."
+        ),
+        "inventory.components[].layer": (
+            "Index of the layer that wrote the evidence (for OS packages: the first layer whose "
+            "database lists the package at this version)."
+        ),
+        "inventory.components[].deleted": (
+            "A later layer deleted the evidence: not in the container, but its bytes still ship."
+        ),
+        "inventory.components[].environment": (
+            "The directory that decides whether the command can import it: the site-packages it "
+            "sits in, or the vendoring dir (`pip/_vendor`, `ensurepip/_bundled`); null for OS "
+            "packages."
+        ),
+        "inventory.components[].purl": (
+            "The package URL (pkg:pypi, pkg:deb with arch and distro, pkg:apk, pkg:generic)."
+        ),
+        "inventory.import_path": (
+            "The command's sys.path as the layers alone tell it: the script's dir or the "
+            "working dir for `-m`, PYTHONPATH, the stdlib, the user site, the venv's "
+            "site-packages (and the base interpreter's with include-system-site-packages) or the "
+            "interpreter's own, each followed by the dirs its `.pth` files name; every site dir "
+            "when the command's interpreter is unknown."
+        ),
+    }
+)

@@ -113,4 +113,5 @@ def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:
     out["python"] = python
     out["caches"] = results.get("caches")
     out["files"] = results.get("files")
+    out["inventory"] = results.get("inventory")
     return out

@@ -38,6 +38,7 @@ PLACEMENT: tuple[tuple[str, str, str | None], ...] = (
     ("python.bytecode", "bytecode", None),
     ("caches", "caches", None),
     ("files", "files", None),
+    ("inventory", "inventory", None),
 )
 # Keys `to_json` adds to `config`: the ImageConfig properties of the same name.
 CONFIG_PROPERTIES = ("entrypoint_form", "cmd_form")

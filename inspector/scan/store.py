@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 import zlib
@@ -30,8 +29,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+# default_path and shown are re-exported: callers of the scan store import them from here.
+from inspector.datastore import default_path as default_path
+from inspector.datastore import shown as shown
 from inspector.errors import InspectorError
 
 SCHEMA_VERSION = 2
@@ -74,26 +75,6 @@ COMPRESS_FROM = 512
 
 class StoreError(InspectorError):
     """The scan store cannot be opened or used."""
-
-
-def default_path() -> Path:
-    """The SQLite store: $INSPECTOR_DATA_DIR, else $XDG_DATA_HOME/inspector, else
-    ~/.local/share/inspector."""
-    if os.environ.get("INSPECTOR_DATA_DIR"):
-        return Path(os.environ["INSPECTOR_DATA_DIR"]) / "scans.sqlite"
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "inspector" / "scans.sqlite"
-
-
-def shown(url: str) -> str:
-    """A database URL as messages show it: never with its password."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    user = f"{parts.username}@" if parts.username else ""
-    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
 @dataclass(frozen=True)
