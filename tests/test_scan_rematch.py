@@ -62,7 +62,8 @@ def _export(directory: Path, records: list[dict]) -> Path:
 
 
 def _import(url: str, directory: Path) -> None:
-    from inspector.advisories.store import AdvisoryStore, import_from
+    from inspector.advisories.fetch import import_from
+    from inspector.advisories.store import AdvisoryStore
 
     store = AdvisoryStore(url)
     try:

@@ -102,7 +102,8 @@ OTHER = Check("SEC001", "runs-as-root", "t", "high", "security", ("config",), "U
               lambda facts, context: ())  # fmt: skip
 
 
-def _facts(database: DatabaseState | None) -> dict:
+def _facts(database: DatabaseState | None, matches: Sequence[VulnerabilityMatch] = ()) -> dict:
+    """Facts JSON as an audit collects them, with these matches."""
     from dataclasses import asdict
 
     return {
@@ -116,7 +117,8 @@ def _facts(database: DatabaseState | None) -> dict:
             "database": asdict(database) if database else None,
             "ecosystems": ["Debian:12", "PyPI"], "missing": [],
             "import_path": ["opt/venv/lib/python3.11/site-packages"],
-            "import_path_source": "static", "matches": [],
+            "import_path_source": "static",
+            "matches": json.loads(json.dumps([asdict(m) for m in matches])),
         },
     }  # fmt: skip
 
@@ -220,13 +222,15 @@ def test_a_withdrawn_advisory_passes_again_and_lookups_are_shared_across_images(
         {("PyPI", "requests"): (_advisory("GHSA-old"),)},
         {"Debian": "2026-12-01T00:00:00Z", "PyPI": "2026-12-01T00:00:00Z"},
     )
-    facts = _facts(database.state(["Debian:12", "PyPI"]))
+    found = matcher([(Component(**PYPI), "x")], database)
+    facts = _facts(database.state(["Debian:12", "PyPI"]), found)
     record = inventory_record(facts, [VULN])
     failed = {"check": "VUL001", "status": "failed", "reason": None, "findings": [{}]}
     audits = [Audit(f"sha256:{n}", "", None, None, (), [failed], mark_of_facts(facts))
               for n in range(2)]  # fmt: skip
     database.held[("PyPI", "requests")] = (_advisory("GHSA-old", "2026-12-06T00:00:00Z"),)
     database.imported["PyPI"] = "2026-12-07T00:00:00Z"
+    database.asked.clear()
     calls = []
 
     def counted(components, lookup):
@@ -333,3 +337,30 @@ def test_a_run_without_a_database_says_so_once(tmp_path):
     store.close()
     assert table.count("notice: no advisory database") == 1
     assert "inspector db update" in table
+
+
+def test_an_update_that_changes_none_of_an_image_s_matches_runs_no_check_again():
+    """A new export whose changes concern other packages: the image is matched again, finds
+    exactly what its audit found (the digests of the facts' JSON and of the re-match agree),
+    so its stored results stand untouched and only the database mark moves on."""
+    database = Database(
+        {("PyPI", "requests"): (_advisory("GHSA-old"),)},
+        {"Debian": "2026-12-01T00:00:00Z", "PyPI": "2026-12-01T00:00:00Z"},
+    )
+    found = matcher([(Component(**PYPI), "x")], database)
+    facts = _facts(database.state(["Debian:12", "PyPI"]), found)
+    stored = [{"check": "VUL001", "status": "failed", "reason": None, "findings": ["as stored"]}]
+    audit = Audit("sha256:a", "", None, None, (), stored, mark_of_facts(facts))
+    database.held[("PyPI", "flask")] = (_advisory("GHSA-other"),)
+    database.imported["PyPI"] = "2026-12-07T00:00:00Z"
+
+    def never(facts, context):
+        raise AssertionError("the check ran again")
+
+    quiet = replace(VULN, run=never)
+    rematcher = Rematcher(database, [quiet], Context(now=NOW), matcher, lambda c, p: "x")
+    assert rematcher.stale(audit)
+    again = rematcher.rematch(audit, inventory_record(facts, [quiet]))
+    assert again.results is audit.results
+    assert again.matched["matches"] == audit.matched["matches"]
+    assert not rematcher.stale(again)

@@ -11,8 +11,10 @@ checks that read it: every other check's stored result stays. No layer is read, 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -83,7 +85,7 @@ def inventory_record(facts: Mapping[str, Any], checks: Iterable[Check]) -> dict[
 
 
 def mark(ecosystems: Sequence[str], database: Mapping[str, Any] | None,
-         status: str = "matched") -> dict[str, Any]:  # fmt: skip
+         status: str = "matched", matches: str | None = None) -> dict[str, Any]:  # fmt: skip
     """The database's state as an audit records it: for each export the image's ecosystems
     need, when it was imported, its size and newest record (None: not in the database).
     `database` is a `DatabaseState` as JSON. A status other than matched / no-database (the
@@ -98,7 +100,20 @@ def mark(ecosystems: Sequence[str], database: Mapping[str, Any] | None,
         "updated": (database or {}).get("updated"),
         "ecosystems": list(ecosystems),
         "imported": {name: imported.get(name) for name in exports},
+        "matches": matches,  # `matches_digest` of what was found
     }
+
+
+def match_digest(found: Mapping[str, Any]) -> str:
+    """One match (as the facts' JSON has it) as a short digest of its whole content."""
+    text = json.dumps(found, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def matches_digest(digests: Iterable[str]) -> str:
+    """What an image's matches were, whatever their order: unchanged after a database update,
+    its vulnerability checks would say the same, so they need not run again."""
+    return hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()
 
 
 def mark_of_facts(facts: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -107,8 +122,9 @@ def mark_of_facts(facts: Mapping[str, Any]) -> dict[str, Any] | None:
     section = facts.get(VULNERABILITIES)
     if not isinstance(section, dict) or section.get("status") == "disabled":
         return None
+    found = matches_digest(match_digest(m) for m in section.get("matches") or [])
     return mark(section.get("ecosystems") or [], section.get("database"),
-                section.get("status") or "matched")  # fmt: skip
+                section.get("status") or "matched", found)  # fmt: skip
 
 
 class CachedLookup:
@@ -149,6 +165,13 @@ class Rematcher:
         # What each (component, reachability) matched this run: images of a registry share
         # most components, so each is matched once whatever the number of images holding it.
         self._matched: dict[tuple[Component, str], tuple[VulnerabilityMatch, ...]] = {}
+        # Each of those matches as JSON with its digest, by id() (the matches above keep them
+        # alive): turned into the facts' JSON once, not once per image holding them.
+        self._as_json: dict[int, tuple[dict[str, Any], str]] = {}
+        # Components read back from stored inventories, one object per distinct one: images
+        # share them, and equal objects compare by identity first.
+        self._components: dict[tuple[Any, ...], Component] = {}
+        self._reached: dict[tuple[Component, tuple[str, ...]], str] = {}
         self.rematched = 0
 
     def state(self, ecosystems: Sequence[str]) -> DatabaseState:
@@ -180,14 +203,21 @@ class Rematcher:
         against; every other check's result as stored."""
         ecosystems = (audit.matched or {}).get("ecosystems") or []
         state = self.state(ecosystems)
-        section = vulnerability_section(record, state, self._matches, self._reach)
+        found = vulnerability_section(record, state, self._matches, self._reach, self._component)
+        section, digest = self._json(found)
+        matched = mark(section["ecosystems"], section["database"], section["status"], digest)
+        self.rematched += 1
+        if digest == (audit.matched or {}).get("matches") and section["status"] == (
+            audit.matched or {}
+        ).get("status"):
+            # The same matches as before the update: the checks would say what they said.
+            return Audit(audit.digest, audit.platform, audit.image_id, audit.created,
+                         audit.layers, audit.results, matched)  # fmt: skip
         facts = {**(record.get("facts") or {}), INVENTORY: record.get(INVENTORY),
                  VULNERABILITIES: section}  # fmt: skip
         fresh = {r["check"]: r for r in results_doc(run_checks(facts, self.checks, self.context))}
         results = [fresh.pop(r["check"], r) for r in audit.results]
         results += fresh.values()  # a vulnerability check the stored audit did not run
-        self.rematched += 1
-        matched = mark(section["ecosystems"], section["database"], section["status"])
         return Audit(audit.digest, audit.platform, audit.image_id, audit.created, audit.layers,
                      results, matched)  # fmt: skip
 
@@ -202,7 +232,7 @@ class Rematcher:
             if record is None:
                 return audit, False, None  # audited before inventories were kept
             fresh = self.rematch(audit, record)
-            store.rematched(fresh, catalog)
+            store.rematched(fresh, catalog, results=fresh.results is not audit.results)
         except Exception as exc:  # a store that failed, a damaged record: say so, go on
             return audit, False, ("its vulnerabilities could not be matched against the "
                                   f"updated advisory database: {_first_line(exc)}")  # fmt: skip
@@ -219,6 +249,7 @@ class Rematcher:
                 self._matcher = match
             if len(self._matched) + len(missing) > CACHED_COMPONENTS:
                 self._matched.clear()
+                self._as_json.clear()
             by_component: dict[tuple[Any, ...], list[VulnerabilityMatch]] = {}
             for found in self._matcher(missing, self.lookup):
                 key = (found.ecosystem, found.package, found.path, found.layer, found.kind,
@@ -230,12 +261,50 @@ class Rematcher:
                 self._matched[(component, reach)] = tuple(by_component.get(key, ()))
         return [m for pair in pairs for m in self._matched[pair]]
 
-    def _reach(self, component: Component, import_path: Sequence[str]) -> str:
-        if self._reachability is None:
-            from inspector.analysers.inventory import reachability
+    def _json(self, facts: VulnerabilityFacts) -> tuple[dict[str, Any], str]:
+        """The section as the facts' JSON has it (tuples as lists), and the digest of its
+        matches. Made by hand: asdict's deep copies of a few hundred matches per image would
+        cost more than matching them."""
+        doc = {f.name: _json(getattr(facts, f.name)) for f in fields(facts)
+               if f.name not in ("database", "matches")}  # fmt: skip
+        doc["database"] = _json(asdict(facts.database)) if facts.database else None
+        pairs = [self._match_json(m) for m in facts.matches]
+        doc["matches"] = [found for found, _ in pairs]
+        return doc, matches_digest(digest for _, digest in pairs)
 
-            self._reachability = reachability
-        return self._reachability(component, import_path)
+    def _match_json(self, found: VulnerabilityMatch) -> tuple[dict[str, Any], str]:
+        known = self._as_json.get(id(found))
+        if known is None:
+            doc = {f: _json(getattr(found, f)) for f in _MATCH_FIELDS}
+            known = (doc, match_digest(doc))
+            if len(self._as_json) < CACHED_COMPONENTS * 10:  # only while `found` stays cached
+                self._as_json[id(found)] = known
+        return known
+
+    def _component(self, stored: Mapping[str, Any]) -> Component:
+        key = tuple(stored.get(name) for name in _COMPONENT_FIELDS)
+        known = self._components.get(key)
+        if known is None:
+            if len(self._components) >= CACHED_COMPONENTS:
+                self._components.clear()
+                self._reached.clear()
+            known = self._components[key] = Component(*key)
+        return known
+
+    def _reach(self, component: Component, import_path: Sequence[str]) -> str:
+        key = (component, tuple(import_path))
+        known = self._reached.get(key)
+        if known is None:
+            if self._reachability is None:
+                from inspector.analysers.inventory import reachability
+
+                self._reachability = reachability
+            known = self._reached[key] = self._reachability(component, import_path)
+        return known
+
+
+_MATCH_FIELDS = tuple(f.name for f in fields(VulnerabilityMatch))
+_COMPONENT_FIELDS = tuple(f.name for f in fields(Component))
 
 
 def vulnerability_section(
@@ -243,27 +312,24 @@ def vulnerability_section(
     state: DatabaseState,
     matches: Callable[[Sequence[tuple[Component, str]]], Sequence[VulnerabilityMatch]],
     reachability: Reachability,
-) -> dict[str, Any]:
-    """The facts section `vulnerabilities` (as JSON) of a stored inventory matched now."""
+    component: Callable[[Mapping[str, Any]], Component],
+) -> VulnerabilityFacts:
+    """The facts section `vulnerabilities` of a stored inventory matched now."""
     inventory = record.get(INVENTORY) or {}
-    fields = set(Component.__dataclass_fields__)
-    components = [Component(**{k: v for k, v in c.items() if k in fields})
-                  for c in inventory.get("components") or []]  # fmt: skip
+    components = [component(c) for c in inventory.get("components") or []]
     import_path = tuple(record.get("import_path") or inventory.get("import_path") or ())
     ecosystems = tuple(sorted({c.ecosystem for c in components if c.ecosystem}))
     held = {s.name for s in state.ecosystems if s.advisories}
     missing = tuple(e for e in ecosystems if export_of(e) not in held)
     if ecosystems and len(missing) == len(ecosystems):
-        facts = VulnerabilityFacts(
+        return VulnerabilityFacts(
             "no-database", _no_database(state), state, ecosystems, missing, import_path,
             record.get("import_path_source"), (),
         )  # fmt: skip
-    else:
-        pairs = [(c, reachability(c, import_path)) for c in components if c.ecosystem]
-        found = sorted(matches(pairs), key=_order)
-        facts = VulnerabilityFacts("matched", None, state, ecosystems, missing, import_path,
-                                   record.get("import_path_source"), tuple(found))  # fmt: skip
-    return _json(asdict(facts))
+    pairs = [(c, reachability(c, import_path)) for c in components if c.ecosystem]
+    found = sorted(matches(pairs), key=_order)
+    return VulnerabilityFacts("matched", None, state, ecosystems, missing, import_path,
+                              record.get("import_path_source"), tuple(found))  # fmt: skip
 
 
 def _no_database(state: DatabaseState) -> str:

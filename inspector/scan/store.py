@@ -395,16 +395,24 @@ class Store:
              json.dumps(audit.matched) if audit.matched is not None else None),
         )  # fmt: skip
 
-    def rematched(self, audit: Audit, catalog: str) -> None:
+    def rematched(self, audit: Audit, catalog: str, *, results: bool = True) -> None:
         """Keep an unchanged image's results after its vulnerabilities were matched again, with
-        the database state they were matched against: the next run starts from these."""
+        the database state they were matched against: the next run starts from these. Without
+        `results`, only that state (the matches came out the same)."""
+        matched = json.dumps(audit.matched) if audit.matched is not None else None
+        key = (audit.digest, audit.platform, catalog)
+        if not results:
+            self.execute(
+                "UPDATE inspector_audits SET matched = ?"
+                " WHERE digest = ? AND platform = ? AND catalog = ?",
+                (matched, *key),
+            )
+            return
         self.execute(
             "UPDATE inspector_audits SET results = ?, matched = ?"
             " WHERE digest = ? AND platform = ? AND catalog = ?",
-            (json.dumps(audit.results),
-             json.dumps(audit.matched) if audit.matched is not None else None,
-             audit.digest, audit.platform, catalog),
-        )  # fmt: skip
+            (json.dumps(audit.results), matched, *key),
+        )
 
     # -- inventories --------------------------------------------------------------------------
 
