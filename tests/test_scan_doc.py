@@ -256,7 +256,7 @@ def test_every_documented_command_parses(args, tmp_path, monkeypatch):
         name, params = _parse(args)
     except click.ClickException as exc:
         pytest.fail(f"`inspector {' '.join(args)}`: {exc.format_message()}")
-    assert name in ("scan", "runs", "runs show"), name
+    assert name in ("scan", "runs", "runs show", "db update", "db status"), name
     _check_values(params)
 
 

@@ -586,6 +586,7 @@ def scan(
         if finish:
             return _report_run(store, run_id or "", fmt, outputs, threshold, fail_on_existing,
                                exit_zero)  # fmt: skip
+        from inspector.advisories.store import AdvisoryStore
         from inspector.scan.run import Scan, ScanOptions
 
         options = ScanOptions(
@@ -596,12 +597,15 @@ def scan(
             shards=share.shards, run_id=run_id, insecure=insecure_registries,
             page_size=page_size, use_cache=not no_cache, max_db_age_days=max_db_age_days,
         )  # fmt: skip
+        # The advisory database is the scan store's own (`inspector db update --db` the same).
+        advisories = AdvisoryStore(store.url)
         scanner = Scan(options, scan_setup.checks, scan_setup.options.context,
                        scan_setup.options.gate, store, layer_cache_for(url),
-                       progress_printer())  # fmt: skip
+                       progress_printer(), advisories)  # fmt: skip
         try:
             outcome = scanner.run()
         finally:
+            advisories.close()
             if sys.stderr.isatty():
                 click.echo("\r\033[K", err=True, nl=False)
         if keep_runs:
