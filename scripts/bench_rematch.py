@@ -6,14 +6,18 @@ images are realistic and share most of what they hold: one of three point releas
 fixtures' Debian bookworm base (its 105 real packages, scripts/bench_rematch_debian.txt) and 50
 Python distributions drawn from 150 (each in one of three versions) in a venv. The advisory
 database is imported into the same store with `import_from`, from OSV exports the bench writes:
-about 3.5 advisories per base source package and 1.5 per distribution (fixed below, above and
-not at all), and 20,000 for packages no image holds. Every audit records that database's state.
+about 1.5 advisories per base source package and 1.5 per distribution (fixed below, above and
+not at all), and 20,000 for packages no image holds, so that each image has about 200 known
+vulnerabilities (scanners report one to two hundred for a slim Debian 12 Python image).
 
-A second export is then imported (advisories added and withdrawn), and every image is matched again
-the way `inspector scan` does for an unchanged image (`Rematcher.refresh`). Printed: the seconds
-it took, the layers read (counted at the layer reader and at facts collection: must be 0), and
-the ratio against the physical limit measured in the same run: loading the 1,000 inventories from
-the store (read, decompress, parse) and nothing else. Target: at most 30 s, 0 layers read.
+The images are first matched against that export (as their audits would have been), then a second
+export is imported (advisories added for packages every image holds, others withdrawn), and every
+image is matched again the way `inspector scan` does for an unchanged image (`Rematcher.refresh`):
+the worst case, where every image's findings change. Printed: the seconds it took (and the CPU
+seconds: the machine may be shared), the layers read (counted at the layer reader and at facts
+collection: must be 0), and the ratio against the physical limit measured in the same run:
+loading the 1,000 inventories from the store (read, decompress, parse) and nothing else. Target:
+at most 30 s, 0 layers read.
 Exit status 1 when a target is missed; 2 when the bench could not run.
 """
 
@@ -27,7 +31,6 @@ import tempfile
 import time
 import zipfile
 import zlib
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +146,7 @@ def advisories(rng: random.Random, second: bool) -> dict[str, list[dict[str, Any
     debian, pypi = [], []
     sources = {source: version for _package, _version, source, version in debian_base()}
     for source, source_version in sorted(sources.items()):
-        for n in range(rng.randrange(8)):
+        for n in range(rng.randrange(4)):
             fixed = rng.choice([None, point_release(source_version, 1),
                                 point_release(source_version, 5), "0.1-1"])  # fmt: skip
             debian.append(record(f"DEBIAN-CVE-{source}-{n}", "Debian:12", source, fixed, FIRST))
@@ -215,7 +218,9 @@ def bench(tmp: Path) -> int:
 
     records = inventories(rng)
     ecosystems = ["Debian:12", "PyPI"]
-    matched = mark(ecosystems, asdict(database.state(ecosystems)))
+    # Audited before this database was imported: the first pass below matches them all, as
+    # the night's audits would have, and leaves each with its findings and its matches' digest.
+    matched = mark(ecosystems, None, "no-database")
     stored = [{"check": c.id, "status": "passed", "reason": None, "findings": []} for c in checks]
     stored_json = json.loads(json.dumps(stored))
     for n, doc in enumerate(records):
@@ -229,39 +234,48 @@ def bench(tmp: Path) -> int:
         f"{sum(len(r['inventory']['components']) for r in records) // IMAGES} components each"
     )
 
+    def rematch_all(rematcher: Rematcher) -> tuple[int, int, list[str]]:
+        again = findings = 0
+        notes: list[str] = []
+        ids = {c.id for c in rematcher.checks}
+        for n in range(IMAGES):
+            audit = store.audit(f"sha256:{n:064x}", "", CATALOG_KEY)
+            assert audit is not None
+            fresh, rematched, note = rematcher.refresh(store, audit, CATALOG_KEY)
+            again += rematched
+            notes += [note] if note else []
+            findings += sum(len(r["findings"]) for r in fresh.results if r["check"] in ids)
+        return again, findings, notes
+
+    started = time.perf_counter()
+    rematch_all(Rematcher(database, checks, Context()))
+    print(f"  first matching of every image: {time.perf_counter() - started:.1f} s")
+
     started = time.perf_counter()
     import_from(database, write_exports(tmp / "second", advisories(random.Random(SEED), True)))
     print(f"  second export (added and withdrawn advisories) imported in "
           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
 
     # The physical limit: only loading each stored inventory (read, decompress, parse).
-    started = time.perf_counter()
+    started, limit_cpu = time.perf_counter(), time.process_time()
     for n in range(IMAGES):
         store.inventory(f"sha256:{n:064x}", "")
-    limit = time.perf_counter() - started
+    limit, limit_cpu = time.perf_counter() - started, time.process_time() - limit_cpu
 
     layers = Counter(reader_module, "read_layer")
     collected = Counter(collect_module, "collect")
     layer_calls = Counter(collect_module, "read_layer")
     rematcher = Rematcher(database, checks, Context())
-    started = time.perf_counter()
-    again = findings = 0
-    notes = []
-    for n in range(IMAGES):
-        audit = store.audit(f"sha256:{n:064x}", "", CATALOG_KEY)
-        assert audit is not None
-        fresh, rematched, note = rematcher.refresh(store, audit, CATALOG_KEY)
-        again += rematched
-        notes += [note] if note else []
-        ids = {c.id for c in rematcher.checks}
-        findings += sum(len(r["findings"]) for r in fresh.results if r["check"] in ids)
-    seconds = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    again, findings, notes = rematch_all(rematcher)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     read = layers.calls + collected.calls + layer_calls.calls
-    print(f"  re-matched {again} of {IMAGES} images in {seconds:.1f} s (target <= "
-          f"{TARGET_SECONDS:.0f} s): {findings} vulnerability findings, {read} layers read; "
-          f"{rematcher.lookup.asked} packages looked up")  # fmt: skip
-    print(f"  physical limit (loading the {IMAGES} inventories only): {limit:.2f} s; "
-          f"re-matching took {seconds / limit:.1f}x that")  # fmt: skip
+    print(f"  re-matched {again} of {IMAGES} images in {seconds:.1f} s ({cpu:.1f} s of CPU; "
+          f"target <= {TARGET_SECONDS:.0f} s): {findings} vulnerability findings, {read} "
+          f"layers read; {rematcher.lookup.asked} packages looked up")  # fmt: skip
+    print(f"  physical limit (loading the {IMAGES} inventories only): {limit:.2f} s "
+          f"({limit_cpu:.2f} s of CPU); re-matching took {seconds / limit:.1f}x that "
+          f"({cpu / limit_cpu:.1f}x in CPU)")  # fmt: skip
     store.close()
     if notes:
         print(f"  FAILED: {len(notes)} images could not be matched again: {notes[0]}")
