@@ -22,6 +22,7 @@ MODULES = (
     "contents",
     "runtime_practices",
     "practices",
+    "vulnerabilities",
 )
 
 

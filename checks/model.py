@@ -17,7 +17,8 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 CATEGORIES = ("security", "python", "correctness", "operability", "size", "metadata")
 # Fact sections a check can need; "runtime.static" and "runtime.lifecycle" need probes.
 SECTIONS = ("config", "history", "layers", "fs", "os", "os_packages", "user", "files", "secrets",
-            "python", "caches", "image", "runtime.static", "runtime.lifecycle")  # fmt: skip
+            "python", "caches", "image", "inventory", "vulnerabilities", "runtime.static",
+            "runtime.lifecycle")  # fmt: skip
 DOC_SECTIONS = ("What it checks", "Why it matters", "Example", "Instead", "References")
 
 Facts = dict[str, Any]
@@ -101,6 +102,26 @@ def shorten(text: str, width: int = 60) -> str:
 
 
 @dataclass(frozen=True)
+class Vulnerability:
+    """What a finding about a known vulnerability carries beyond its text: reports show it in
+    their own fields (SARIF makes each id a rule), ignores match its id and aliases, and the
+    fingerprint reads the package and the id, not where a rebuild put the package."""
+
+    id: str  # the CVE when there is one, else the first OSV id
+    aliases: tuple[str, ...]  # every other id the advisories give (GHSA, PYSEC, DSA, ...)
+    summary: str | None
+    url: str | None  # the advisory's page
+    severity: str  # the advisory's: "unknown", "low", "medium", "high", "critical"
+    score: float | None  # the CVSS base score, when a vector decided
+    ecosystem: str  # "PyPI", "Debian:12", ...
+    package: str  # the PyPI name, or the OS source package (the one the advisory names)
+    installed: str
+    fixed: str | None  # None: no fix yet
+    reachability: str  # "importable", "not-importable", "deleted", "installed"
+    environment: str | None = None  # Python: the site-packages dir; None for OS packages
+
+
+@dataclass(frozen=True)
 class Finding:
     check: str  # the check id
     severity: str
@@ -111,6 +132,7 @@ class Finding:
     # What stays the same across rebuilds when the message lists things that vary (the files,
     # layers or steps one cause touches): the fingerprint reads it instead of the message.
     identity: str | None = None
+    vulnerability: Vulnerability | None = None  # set by the known-vulnerability checks
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,7 @@ class Found:
     fix: str | None = None  # None: the check's one-line fix
     rule: str | None = None  # which of the check's rules matched, when it has several
     identity: str | None = None  # see Finding.identity; None: the message is the identity
+    vulnerability: Vulnerability | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +202,8 @@ class Check:
 
     def finding(self, found: Found) -> Finding:
         return Finding(self.id, found.severity or self.severity, found.message, found.location,
-                       found.fix or self.fix, found.rule, found.identity)  # fmt: skip
+                       found.fix or self.fix, found.rule, found.identity,
+                       found.vulnerability)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from checks.engine import run_checks
 from checks.metadata import reference_notice
@@ -17,10 +18,11 @@ from checks.model import Check, Context
 from inspector.errors import InspectorError
 from inspector.policy.gate import Gate, apply
 from inspector.probes import ProbeOptions
-from inspector.report.model import ImageReport
+from inspector.report.model import AdvisoryDatabase, ImageReport
 
 if TYPE_CHECKING:
     from inspector.dockerfile.locate import Dockerfile
+    from inspector.facts.vulns import AdvisoryOptions
 
 WORKERS = 2
 
@@ -35,6 +37,9 @@ class AuditOptions:
     context: Context = field(default_factory=Context)
     gate: Gate = field(default_factory=Gate)  # the policy's severities and ignores, the baseline
     dockerfile: Dockerfile | None = None  # --dockerfile: locate layers at their instruction
+    # The advisory database (--db); None: vulnerabilities are not matched (--no-vulns).
+    advisories: AdvisoryOptions | None = None
+    max_db_age: int = 7  # days (--max-db-age): an older database is a notice in every report
 
 
 def audit_one(
@@ -53,6 +58,7 @@ def audit_one(
             insecure_registries=options.insecure_registries,
             probe=wanted,
             progress=lambda message: progress(f"{reference}: {message}"),
+            advisories=options.advisories,
         )
     except InspectorError as exc:
         return ImageReport(reference, None, None, error=str(exc))
@@ -69,6 +75,9 @@ def audit_one(
         notices += (said,)
     if dockerfile and (warning := dockerfile.mismatch(doc)):
         notices += (warning,)
+    database = advisory_database(doc.get("vulnerabilities"), options.context.now,
+                                 options.max_db_age)  # fmt: skip
+    notices += database_notices(database)
     return ImageReport(
         reference,
         doc["image"]["id"],
@@ -78,7 +87,60 @@ def audit_one(
         notices=notices,
         dockerfile=dockerfile.path if dockerfile else None,
         dockerfile_lines=dockerfile.locate(doc) if dockerfile else {},
+        advisories=database,
     )
+
+
+def advisory_database(section: Any, now: datetime, max_age: int) -> AdvisoryDatabase:
+    """The facts' `vulnerabilities` section as reports state it, dated at the audit's clock."""
+    if not isinstance(section, dict):
+        return AdvisoryDatabase("disabled", note="these facts hold no vulnerabilities section")
+    database = section.get("database") or {}
+    updated = database.get("updated")
+    age = None
+    if updated:
+        try:
+            when = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is not None:
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            now = now if now.tzinfo else now.replace(tzinfo=UTC)
+            age = max(0, (now - when).days)
+    return AdvisoryDatabase(
+        status=section.get("status") or "disabled",
+        location=database.get("location"),
+        updated=updated,
+        age_days=age,
+        max_age_days=max_age,
+        note=section.get("note"),
+        ecosystems=tuple(section.get("ecosystems") or ()),
+        missing=tuple(section.get("missing") or ()),
+    )
+
+
+def database_notices(database: AdvisoryDatabase) -> tuple[str, ...]:
+    """What every report must say about the database: none (one line), an error, its age past
+    --max-db-age, the ecosystems it holds nothing for. Matching turned off says nothing here:
+    the reader asked for it, and the report's database line states it."""
+    if database.status in ("no-database", "error"):
+        return (database.note or f"vulnerabilities were not matched ({database.status})",)
+    if database.status != "matched":
+        return ()
+    out = []
+    if database.stale:
+        out.append(
+            f"the advisory database is {database.age_days} days old (updated "
+            f"{(database.updated or '')[:10]}; --max-db-age is {database.max_age_days}): "
+            "vulnerabilities published since are not reported; `inspector db update` "
+            "refreshes it"
+        )
+    if database.missing:
+        out.append(
+            f"the advisory database holds no advisories for {', '.join(database.missing)}: "
+            "those components were not matched; `inspector db update` fetches them"
+        )
+    return tuple(out)
 
 
 def audit(

@@ -6,8 +6,11 @@ are skipped, unless `--require-docker` is given (CI and `make test` give it): th
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +32,14 @@ settings.register_profile(
 )
 settings.register_profile("fuzz", max_examples=2000, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
+
+# Audits match known vulnerabilities against the default advisory database (the user's data
+# directory): tests get an empty one of their own, so no developer's database changes a verdict.
+# A test that wants a database makes one and names it (--db, AdvisoryOptions).
+_DATA_DIR = tempfile.mkdtemp(prefix="inspector-test-data-")
+atexit.register(shutil.rmtree, _DATA_DIR, ignore_errors=True)
+os.environ["INSPECTOR_DATA_DIR"] = _DATA_DIR
+os.environ.pop("INSPECTOR_DB", None)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

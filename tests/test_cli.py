@@ -85,7 +85,7 @@ def test_facts_json_has_the_documented_paths(capsys, image, own_cache):
     """facts --format json is versioned and has every path docs/facts.md promises."""
     assert main(["facts", fixture_image("good"), "--format", "json"]) == 0
     facts = json.loads(capsys.readouterr().out)
-    assert facts["schema_version"] == 1
+    assert facts["schema_version"] == 2
     assert facts["image"]["id"] == image("good").id
     assert facts["config"]["user"] == "10001:10001"
     assert facts["config"]["env"]["PYTHONFAULTHANDLER"] == "1"

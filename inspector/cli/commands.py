@@ -20,7 +20,7 @@ from checks.model import CATEGORIES, SEVERITIES, Check, Context
 from inspector import __version__
 from inspector.audit import AuditOptions
 from inspector.errors import InspectorError
-from inspector.policy.config import Policy, load
+from inspector.policy.config import DEFAULT_MAX_DB_AGE, Policy, load
 from inspector.policy.gate import Gate
 from inspector.probes import ProbeOptions
 from inspector.report.formats import FORMATS
@@ -29,6 +29,7 @@ from inspector.sources import PULL_POLICIES
 
 if TYPE_CHECKING:
     from inspector.dockerfile.locate import Dockerfile
+    from inspector.facts.vulns import AdvisoryOptions
     from inspector.policy.baseline import Baseline
     from inspector.report.model import ImageReport
 
@@ -77,6 +78,17 @@ _probe_options = _options(
 )  # fmt: skip
 
 
+# Where the advisory database is, and whether to use it: `facts`, `audit`, `baseline`.
+_vuln_options = _options(
+    click.option("--db", metavar="URL", help="The advisory database (`inspector db update` "
+                 "fills it): a SQLite path, or postgresql://USER@HOST/DB  [default: "
+                 "$INSPECTOR_DB, else scans.sqlite in the user's data directory, the scan "
+                 "store's]; an audit never creates it."),
+    click.option("--no-vulns", is_flag=True,
+                 help="Do not match known vulnerabilities (SEC030 and SEC031 are skipped)."),
+)  # fmt: skip
+
+
 @cli.command()
 @click.argument("ref")
 @click.option(
@@ -90,9 +102,11 @@ _probe_options = _options(
 @_read_options
 @click.option("--no-probe", is_flag=True, help="Do not run the image (no runtime facts).")
 @_probe_options
+@_vuln_options
 def facts(
     ref: str, fmt: str, pull: str, no_cache: bool, platform: str | None,
     insecure_registries: tuple[str, ...], no_probe: bool, warmup: float, grace: float,
+    db: str | None, no_vulns: bool,
 ) -> None:  # fmt: skip
     """Print what is known about an image: config, layers, files, OS, Python, caches, secrets,
     and what it does when it runs.
@@ -113,6 +127,7 @@ def facts(
         doc = collect(
             ref, pull=pull, use_cache=not no_cache, probe=options, progress=progress_printer(),
             platform=platform, insecure_registries=insecure_registries,
+            advisories=advisory_options(db, no_vulns),
         ).to_json()  # fmt: skip
     finally:
         if sys.stderr.isatty():
@@ -151,7 +166,22 @@ _scan_options = _options(
     click.option("--no-probe", is_flag=True,
                  help="Do not run the images; runtime checks are skipped."),
     _probe_options,
+    _vuln_options,
+    click.option("--max-db-age", type=click.IntRange(min=0), default=None, metavar="DAYS",
+                 help="Warn in every report when the advisory database is older than this  "
+                 "[default: the policy's max-db-age, else 7]"),
 )  # fmt: skip
+
+
+def advisory_options(db: str | None, no_vulns: bool) -> AdvisoryOptions | None:
+    """Where vulnerabilities are matched: --db, $INSPECTOR_DB, else the scan store's file."""
+    if no_vulns:
+        return None
+    from inspector.datastore import default_path
+    from inspector.facts.vulns import AdvisoryOptions
+    from inspector.scan.command import store_url
+
+    return AdvisoryOptions(store_url(db) or str(default_path()))
 
 
 @dataclass(frozen=True)
@@ -177,6 +207,9 @@ def _scan(
     no_probe: bool,
     warmup: float,
     grace: float,
+    db: str | None = None,
+    no_vulns: bool = True,
+    max_db_age: int | None = None,
     baseline: Baseline | None = None,
     dockerfile: Dockerfile | None = None,
 ) -> _Scan:
@@ -205,6 +238,10 @@ def _scan(
         context=Context(thresholds=policy.thresholds),
         gate=Gate(policy, baseline),
         dockerfile=dockerfile,
+        advisories=advisory_options(db, no_vulns),
+        max_db_age=max_db_age
+        if max_db_age is not None
+        else policy.max_db_age or DEFAULT_MAX_DB_AGE,
     )
     return _Scan(list(refs), checks, options, policy)
 

@@ -24,6 +24,7 @@ from inspector.facts.model import (
     LayerFacts,
     WasteFacts,
 )
+from inspector.facts.vulns import AdvisoryOptions, vulnerability_facts
 from inspector.image.config import ImageConfig, config_from_json
 from inspector.layers.cache import LayerCache, default_dir
 from inspector.layers.model import LayerRead, Scanner
@@ -177,8 +178,10 @@ def collect(
     platform: str | None = None,
     insecure_registries: tuple[str, ...] = (),
     layer_cache: Callable[[str], LayerStore] | None = None,
+    advisories: AdvisoryOptions | None = None,
 ) -> Facts:
-    """The facts of one image; runtime probes run only when `probe` options are given.
+    """The facts of one image; runtime probes run only when `probe` options are given, and
+    known vulnerabilities are matched only when `advisories` says where the database is.
 
     `runtime`, when given, replaces the probes: it gets the plan they would have followed.
     `platform` and `insecure_registries` concern `registry:` references (sources.load).
@@ -237,6 +240,7 @@ def collect(
                     platform=platform,
                     insecure_registries=insecure_registries,
                     layer_cache=layer_cache,
+                    advisories=advisories,
                 )
             layers.append(layer)
         if cache is not None:
@@ -250,7 +254,7 @@ def collect(
     runtime = runtime or runtime_for(
         ref.kind, probe, progress, pull=pull, pull_ref=getattr(loaded, "pull_ref", None)
     )
-    return build_facts(reference, ref.kind, loaded, layers, from_cache, runtime)
+    return build_facts(reference, ref.kind, loaded, layers, from_cache, runtime, advisories)
 
 
 def runtime_for(
@@ -304,6 +308,7 @@ def build_facts(
     layers: list[LayerRead],
     from_cache: list[bool],
     runtime: Callable[[ProbePlan], RuntimeFacts] | None = None,
+    advisories: AdvisoryOptions | None = None,
 ) -> Facts:
     raw = loaded.raw_config
     config = config_from_json(raw.get("config"))
@@ -345,6 +350,8 @@ def build_facts(
     target = plan(loaded.image_id, raw.get("architecture"), fs, results["python"], config.env,
                   app_roots=roots)  # fmt: skip
     found = runtime(target) if runtime else skipped("probes were not requested")
+    # Matched once the probe's sys.path is known: it decides what the command can import.
+    vulnerabilities = vulnerability_facts(outcomes.get("inventory"), found, advisories)
     return Facts(
         schema_version=SCHEMA_VERSION,
         image=ImageFacts(
@@ -387,4 +394,5 @@ def build_facts(
         ),
         analysers=results,
         runtime=found,
+        vulnerabilities=vulnerabilities,
     )

@@ -1099,6 +1099,114 @@ _NOTABLE_FIELDS = {
 for _list in _NOTABLE_LISTS:
     FIELDS.update({f"{_list}.{name}": text for name, text in _NOTABLE_FIELDS.items()})
 
+# --- vulnerabilities: the inventory matched against the advisory database -------------------
+
+_VULNERABILITY_FIELDS = {
+    "vulnerabilities": (
+        "Known vulnerabilities of the inventory's components, matched against the offline "
+        "advisory database (`inspector db update`) after the probes ran, so each Python "
+        "component is judged by the sys.path the command really uses."
+    ),
+    "vulnerabilities.status": (
+        '"matched" (the database answered), "no-database" (none at the given location, or it '
+        'holds no advisories for any ecosystem the image needs), "disabled" (`--no-vulns`, or '
+        'a caller that asked for no matching) or "error" (the store could not be read).'
+    ),
+    "vulnerabilities.note": (
+        'One line for the reader when status is not "matched": where the database was '
+        "looked for and how to get one, or what failed; null when matched."
+    ),
+    "vulnerabilities.database": (
+        "The advisory database matched against; null when there was none or it failed."
+    ),
+    "vulnerabilities.database.location": "The store's path or URL (never a password).",
+    "vulnerabilities.database.updated": (
+        "RFC 3339 UTC: the oldest import of the ecosystems the image needs, i.e. how current "
+        "the matching is; reports state it and warn past `--max-db-age` days."
+    ),
+    "vulnerabilities.database.ecosystems[]": "Each ecosystem export the store holds.",
+    "vulnerabilities.database.ecosystems[].name": (
+        'The export\'s ecosystem: "PyPI", "Debian", "Ubuntu", "Alpine".'
+    ),
+    "vulnerabilities.database.ecosystems[].advisories": "How many records it holds.",
+    "vulnerabilities.database.ecosystems[].imported": ("RFC 3339 UTC: when it was last imported."),
+    "vulnerabilities.database.ecosystems[].source": (
+        "Where it was imported from: the export's URL (no credentials) or the file given."
+    ),
+    "vulnerabilities.database.ecosystems[].newest": (
+        "The newest `modified` time among its records; null when it holds none."
+    ),
+    "vulnerabilities.ecosystems": (
+        'The ecosystems the image\'s components are matched in, e.g. ["Debian:12", "PyPI"].'
+    ),
+    "vulnerabilities.missing": (
+        "Of those, the ones the database holds no advisories for: their components were not "
+        "matched (the checks say so rather than report nothing)."
+    ),
+    "vulnerabilities.import_path": (
+        "The sys.path reachability was judged by: the static probe's when it ran, else the "
+        "one the layers tell (`inventory.import_path`)."
+    ),
+    "vulnerabilities.import_path_source": (
+        '"probe" (the static probe\'s sys.path), "static" (from the layers), or null when '
+        "neither is known."
+    ),
+    "vulnerabilities.matches[]": (
+        "One per component and vulnerability (advisories that alias each other merged), "
+        "worst severity first, then package and id."
+    ),
+    "vulnerabilities.matches[].id": (
+        "What the vulnerability is called: its CVE when it has one, else the first OSV id."
+    ),
+    "vulnerabilities.matches[].advisories": "Every OSV record merged into this match, sorted.",
+    "vulnerabilities.matches[].aliases": (
+        "Every other id those records give (CVE, GHSA, PYSEC, DSA, ...), sorted."
+    ),
+    "vulnerabilities.matches[].summary": "The advisory's one-line summary; null when none.",
+    "vulnerabilities.matches[].severity": (
+        '"unknown", "low", "medium", "high" or "critical": from the CVSS vector, else the '
+        "ecosystem's rating; unknown when neither says."
+    ),
+    "vulnerabilities.matches[].severity_source": (
+        'What decided the severity ("CVSS_V3", "CVSS_V4", "rating"); null when unknown.'
+    ),
+    "vulnerabilities.matches[].score": "The CVSS base score, when a vector decided; else null.",
+    "vulnerabilities.matches[].vector": "The CVSS vector that decided, else null.",
+    "vulnerabilities.matches[].url": "The advisory's page; null when it links none.",
+    "vulnerabilities.matches[].ecosystem": 'The component\'s ecosystem: "Debian:12", "PyPI", ...',
+    "vulnerabilities.matches[].package": (
+        "The component's name (the binary package for OS components, the PEP 503 name for "
+        "Python ones)."
+    ),
+    "vulnerabilities.matches[].source": (
+        "For OS components, the source package (or apk origin) the advisory names; null for "
+        "Python ones."
+    ),
+    "vulnerabilities.matches[].installed": (
+        "The version compared: the source version for OS components."
+    ),
+    "vulnerabilities.matches[].fixed": (
+        "The lowest fixed version above the installed one; null when there is no fix yet."
+    ),
+    "vulnerabilities.matches[].path": (
+        "The component's evidence: its .dist-info, the package database, the wheel, the SBOM."
+    ),
+    "vulnerabilities.matches[].layer": "Index of the layer that wrote `path`.",
+    "vulnerabilities.matches[].kind": (
+        'The component\'s kind: "dpkg", "apk", "dist-info", "egg-info", "vendored", "sbom", '
+        '"wheel" or "bundled-library".'
+    ),
+    "vulnerabilities.matches[].reachability": (
+        '"importable" (on the command\'s sys.path), "not-importable" (on disk, out of its '
+        'reach), "deleted" (a later layer deleted it; its bytes still ship) or "installed" '
+        "(an OS package the package manager lists)."
+    ),
+    "vulnerabilities.matches[].environment": (
+        "For Python components, the site-packages (or vendoring package) directory it sits "
+        "in; null for OS packages."
+    ),
+}
+FIELDS.update(_VULNERABILITY_FIELDS)
 # --- inventory ----------------------------------------------------------------------------------
 
 FIELDS.update(

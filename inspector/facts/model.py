@@ -5,13 +5,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from inspector.advisories.model import VulnerabilityFacts, VulnerabilityMatch
 from inspector.image.config import ImageConfig
 from inspector.probes.model import RuntimeFacts
 
-SCHEMA_VERSION = 1
+# 2: the `vulnerabilities` section (known vulnerabilities of the inventory's components).
+SCHEMA_VERSION = 2
+# What facts collected without matching say (a caller that asked for no vulnerabilities).
+NOT_MATCHED = VulnerabilityFacts(
+    "disabled", "vulnerabilities were not matched: matching is off (--no-vulns)",
+    None, (), (), (), None, (),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,17 +88,33 @@ class Facts:
     fs: FsFacts
     analysers: dict[str, Any]
     runtime: RuntimeFacts
+    vulnerabilities: VulnerabilityFacts = NOT_MATCHED
 
     def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
+        # An old base has thousands of matches: asdict's deep copy of each costs more than the
+        # matching did, and they are flat, so they are laid out directly.
+        doc = asdict(replace(self, vulnerabilities=NOT_MATCHED))
         doc["config"]["entrypoint_form"] = self.config.entrypoint_form
         doc["config"]["cmd_form"] = self.config.cmd_form
         analysers = doc.pop("analysers")
         runtime = doc.pop("runtime")
         doc.update(flatten_analysers(analysers))
         doc["runtime"] = runtime
+        doc.pop("vulnerabilities")
+        doc["vulnerabilities"] = vulnerabilities_json(self.vulnerabilities)  # last: it reads all
         # Exactly what `--format json` prints: lists, not tuples; no surprises for consumers.
         return json.loads(json.dumps(doc, ensure_ascii=False, default=str))
+
+
+def vulnerabilities_json(section: VulnerabilityFacts) -> dict[str, Any]:
+    """The section as asdict lays it out (tuples stay tuples until the JSON round trip)."""
+    out = {f.name: getattr(section, f.name) for f in fields(section)}
+    out["database"] = asdict(section.database) if section.database else None
+    out["matches"] = [{f.name: getattr(m, f.name) for f in _MATCH_FIELDS} for m in section.matches]
+    return out
+
+
+_MATCH_FIELDS = fields(VulnerabilityMatch)
 
 
 def flatten_analysers(results: dict[str, Any]) -> dict[str, Any]:

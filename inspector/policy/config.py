@@ -58,7 +58,15 @@ TOP_KEYS = {
         "none",
         "Accepted findings, each with a reason and optionally an expiry date.",
     ),
+    "max-db-age": (
+        "number of days",
+        "7",
+        "Every report warns when the advisory database the vulnerabilities were matched "
+        "against is older than this (`inspector db update` refreshes it). `--max-db-age` "
+        "replaces it.",
+    ),
 }
+DEFAULT_MAX_DB_AGE = 7
 # key -> (Thresholds field, description); defaults come from checks.model.Thresholds
 THRESHOLD_KEYS = {
     "image-age-days": (
@@ -98,7 +106,19 @@ THRESHOLD_KEYS = {
 }
 # key -> (type, required, description)
 IGNORE_KEYS = {
-    "checks": ("list of check ids, names or categories", True, "What this entry accepts."),
+    "checks": (
+        "list of check ids, names or categories",
+        True,
+        "What this entry accepts (optional with `vulnerabilities`: then any check's findings "
+        "of those vulnerabilities).",
+    ),
+    "vulnerabilities": (
+        "list of vulnerability ids (glob patterns)",
+        False,
+        'Only findings of these known vulnerabilities: "CVE-2024-6345", "GHSA-*"; any alias '
+        "of a finding's vulnerability matches (its CVE, GHSA, PYSEC, DSA, ... ids). With a "
+        'reason, this is a VEX-like "not affected, because ...".',
+    ),
     "reason": ("string", True, "Why it is accepted: shown next to every finding it accepts."),
     "images": (
         "list of glob patterns",
@@ -110,7 +130,8 @@ IGNORE_KEYS = {
         "list of glob patterns",
         False,
         "Only findings of these rules of a check (the report's `rule`, e.g. a secret's kind: "
-        '"jwt", "password-*"); a finding without a rule never matches.',
+        '"jwt", "password-*"; a known vulnerability\'s id, its aliases matching too); a finding '
+        "without a rule never matches.",
     ),
     "paths": (
         "list of glob patterns",
@@ -143,6 +164,8 @@ class Ignore:
     paths: tuple[str, ...] = ()  # glob patterns against the finding's path; empty: any
     rules: tuple[str, ...] = ()  # glob patterns against the finding's rule; empty: any
     expires: date | None = None
+    # Glob patterns against a finding's vulnerability id and its aliases; empty: any finding.
+    vulnerabilities: tuple[str, ...] = ()
     source: str = ""  # "pyproject.toml: ignores[0]", for messages
 
     def expired(self, today: date) -> bool:
@@ -159,6 +182,7 @@ class Policy:
     severity: Mapping[str, str] = field(default_factory=dict)  # check id -> severity
     thresholds: Thresholds = field(default_factory=Thresholds)
     ignores: tuple[Ignore, ...] = ()
+    max_db_age: int | None = None  # days; None: the default (DEFAULT_MAX_DB_AGE)
 
     def override(self, checks: Iterable[Check]) -> list[Check]:
         """The checks with the policy's severities as their own."""
@@ -238,7 +262,16 @@ def _parse(table: Any, where: _Where, base: Path, catalog: Mapping[str, Check]) 
         severity=_severities(table.get("severity", {}), where, catalog),
         thresholds=_thresholds(table.get("thresholds", {}), where),
         ignores=_ignores(table.get("ignores", []), where, names),
+        max_db_age=_days(table.get("max-db-age"), "max-db-age", where),
     )
+
+
+def _days(value: Any, key: str, where: _Where) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise where.error(key, f"{value!r} must be a whole number of days, 0 or more")
+    return value
 
 
 def _names(catalog: Mapping[str, Check]) -> set[str]:
@@ -327,9 +360,11 @@ def _ignore(entry: Any, key: str, where: _Where, names: set[str]) -> Ignore:
         if name not in known:
             raise where.error(f"{key}.{name}",
                               f"unknown key (known: {', '.join(sorted(known))})")  # fmt: skip
-    if "checks" not in entry:
-        raise where.error(f"{key}.checks", "required: the check ids this ignore accepts")
-    checks = _strings(entry["checks"], f"{key}.checks", where)
+    vulnerabilities = _strings(entry.get("vulnerabilities", []), f"{key}.vulnerabilities", where)
+    if "checks" not in entry and not vulnerabilities:
+        raise where.error(f"{key}.checks", "required: the check ids this ignore accepts "
+                          "(or `vulnerabilities`: the vulnerability ids)")  # fmt: skip
+    checks = _strings(entry.get("checks", []), f"{key}.checks", where)
     unknown = [name for name in checks if name.lower() not in names]
     if unknown:
         names_text = ", ".join(map(repr, unknown))
@@ -345,6 +380,7 @@ def _ignore(entry: Any, key: str, where: _Where, names: set[str]) -> Ignore:
         rules=_strings(entry.get("rules", []), f"{key}.rules", where),
         expires=_date(entry.get("expires"), f"{key}.expires", where),
         source=f"{where.file}: {where.prefix}{key}",
+        vulnerabilities=vulnerabilities,
     )
 
 

@@ -91,18 +91,37 @@ def _suppression(gate: Gate, reference: str, check: Check, finding: Finding,
 
 def _matches(ignore: Ignore, reference: str, check: Check, finding: Finding) -> bool:
     names = {n.lower() for n in ignore.checks}
-    if not names & {check.id.lower(), check.name, check.category}:
+    if names and not names & {check.id.lower(), check.name, check.category}:
         return False
     if not any(fnmatchcase(reference, pattern) for pattern in ignore.images):
         return False
-    if ignore.rules and not (
-        finding.rule is not None and any(fnmatchcase(finding.rule, r) for r in ignore.rules)
-    ):
+    if ignore.rules and not any(fnmatchcase(name, r) for name in _rules(finding)
+                                for r in ignore.rules):  # fmt: skip
+        return False
+    if ignore.vulnerabilities and not _vulnerability(ignore.vulnerabilities, finding):
         return False
     if ignore.paths:
         path = finding.location.path
         return path is not None and any(fnmatchcase(path, p) for p in ignore.paths)
     return True
+
+
+def _rules(finding: Finding) -> list[str]:
+    """The finding's rule, and the aliases of a vulnerability's id (its rule)."""
+    names = [finding.rule] if finding.rule is not None else []
+    if finding.vulnerability is not None:
+        names += finding.vulnerability.aliases
+    return names
+
+
+def _vulnerability(patterns: Sequence[str], finding: Finding) -> bool:
+    """Whether a pattern names the finding's vulnerability by its id or any alias (ids are
+    upper case by convention, but a policy written `cve-2024-6345` means the same)."""
+    vuln = finding.vulnerability
+    if vuln is None:
+        return False
+    names = [vuln.id.upper(), *(a.upper() for a in vuln.aliases)]
+    return any(fnmatchcase(name, p.upper()) for name in names for p in patterns)
 
 
 def _stale(baseline: Baseline, reference: str, matched: set[str], ran: set[str]) -> list[str]:

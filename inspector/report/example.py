@@ -15,8 +15,15 @@ from dataclasses import replace
 from datetime import date
 
 from checks import catalog
-from checks.model import CheckResult, Finding, Location, Suppressed, Suppression
-from inspector.report.model import ImageReport
+from checks.model import (
+    CheckResult,
+    Finding,
+    Location,
+    Suppressed,
+    Suppression,
+    Vulnerability,
+)
+from inspector.report.model import AdvisoryDatabase, ImageReport
 
 _PIP_STEP = "RUN pip install -r requirements.txt"
 _NO_BUILD_TIME = "the image records no believable build time (none, or a fixed epoch)"
@@ -40,6 +47,41 @@ def example() -> ImageReport:
         "SIZE002",
         "pip's cache: 14.2 MiB in 212 file(s) written by layer 4",
         Location(layer=3, created_by=_PIP_STEP, path="/root/.cache/pip"),
+    )
+    requests = Vulnerability(
+        "CVE-2024-35195",
+        ("GHSA-9wx4-h78v-vm56",),
+        "Requests `Session` object does not verify requests after making first request with "
+        "verify=False",
+        "https://github.com/advisories/GHSA-9wx4-h78v-vm56",
+        "medium",
+        5.6,
+        "PyPI",
+        "requests",
+        "2.31.0",
+        "2.32.0",
+        "importable",
+        "/opt/venv/lib/python3.12/site-packages",
+    )
+    vulnerable = replace(
+        _finding(
+            "SEC031",
+            "requests 2.31.0 has CVE-2024-35195 (also GHSA-9wx4-h78v-vm56), medium, CVSS 5.6: "
+            "Requests `Session` object does not verify requests after making first request "
+            "with verify=False; fixed in 2.32.0; importable by the command (from "
+            "/opt/venv/lib/python3.12/site-packages)",
+            Location(
+                layer=3,
+                created_by=_PIP_STEP,
+                path="/opt/venv/lib/python3.12/site-packages/requests-2.31.0.dist-info",
+            ),
+        ),
+        severity="medium",
+        fix="Pin `requests==2.32.0` (or later) in the requirements the image installs from "
+        "(requirements.txt, the lock file), and rebuild.",
+        rule="CVE-2024-35195",
+        identity="requests CVE-2024-35195",
+        vulnerability=requests,
     )
     results = (  # sorted by check id, as the engine runs them
         CheckResult(checks["META002"], "skipped", reason=_NO_BUILD_TIME),
@@ -66,6 +108,7 @@ def example() -> ImageReport:
                 Location(config="User", runtime="lifecycle probe"),
             ),
         ),
+        _failed("SEC031", vulnerable),
         CheckResult(
             checks["SIZE002"],
             "passed",
@@ -91,6 +134,15 @@ def example() -> ImageReport:
             "the ignore in .inspector.toml: ignores[1] expired on 2026-01-31: SEC001 counts "
             "again (migrating to a numeric USER)",
         ),
+        advisories=AdvisoryDatabase(
+            "matched",
+            "/home/ci/.local/share/inspector/scans.sqlite",
+            "2026-12-06T03:00:12Z",
+            1,
+            7,
+            None,
+            ("Debian:12", "PyPI"),
+        ),
     )
 
 
@@ -103,6 +155,24 @@ def everything() -> list[ImageReport]:
     extra = (
         CheckResult(catalog()["META004"], "error", reason="KeyError: 'os'"),
         CheckResult(catalog()["OPS001"], "failed", (odd,), suppressed=(accepted,)),
+    )
+    glibc = Vulnerability(
+        "CVE-2025-4802", ("DEBIAN-CVE-2025-4802",), "static setuid binary dlopen may use "
+        "LD_LIBRARY_PATH", None, "unknown", None, "Debian:12", "glibc", "2.36-9+deb12u10",
+        None, "installed",
+    )  # fmt: skip
+    unfixed = replace(
+        _finding("SEC030", "glibc 2.36-9+deb12u10 (binary packages libc-bin, libc6) has "
+                 "CVE-2025-4802 (also DEBIAN-CVE-2025-4802), severity not rated (counted as "
+                 "medium): static setuid binary dlopen may use LD_LIBRARY_PATH; no fix yet in "
+                 "Debian:12", Location(layer=0, path="/var/lib/dpkg/status")),
+        severity="medium", rule="CVE-2025-4802", identity="glibc CVE-2025-4802",
+        vulnerability=glibc,
+    )  # fmt: skip
+    not_affected = Suppression("ignore", "not affected: no setuid binary in the image",
+                               ".inspector.toml: ignores[2]", date(2027, 1, 31))  # fmt: skip
+    extra += (
+        CheckResult(catalog()["SEC030"], "passed", suppressed=(Suppressed(unfixed, not_affected),)),
     )
     full = example()
     return [

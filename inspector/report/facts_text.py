@@ -130,7 +130,28 @@ def render(doc: dict[str, Any]) -> str:
             )
         )
     parts.append(_runtime(doc.get("runtime") or {}))
-    return "\n\n".join(parts)
+    parts.append(_vulnerabilities(doc.get("vulnerabilities")))
+    return "\n\n".join(p for p in parts if p)
+
+
+def _vulnerabilities(section: dict[str, Any] | None) -> str:
+    """How many known vulnerabilities, how reachable, against which database (or why none)."""
+    if not isinstance(section, dict):
+        return ""
+    if section.get("status") != "matched":
+        return f"vulnerabilities: {section.get('note') or section.get('status')}"
+    database = section.get("database") or {}
+    matches = section.get("matches") or []
+    by: dict[str, int] = {}
+    for match in matches:
+        by[match.get("reachability") or "?"] = by.get(match.get("reachability") or "?", 0) + 1
+    how = ", ".join(f"{n} {reach}" for reach, n in sorted(by.items()))
+    day = (database.get("updated") or "?")[:10]
+    text = (f"vulnerabilities: {len(matches)} known ({how or 'none'}), against the advisory "
+            f"database updated {day} ({database.get('location')})")  # fmt: skip
+    if section.get("missing"):
+        text += f"; not matched (no advisories): {', '.join(section['missing'])}"
+    return text
 
 
 def _runtime(runtime: dict[str, Any]) -> str:

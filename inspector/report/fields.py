@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from checks.model import CATEGORIES, SEVERITIES
 
 STATUSES = ("passed", "failed", "skipped", "error")
+ADVISORY_STATUSES = ("matched", "no-database", "disabled", "error")
+REACHABILITY = ("importable", "not-importable", "deleted", "installed")
+VULN_SEVERITIES = ("unknown", "low", "medium", "high", "critical")
 SUPPRESSED_BY = ("ignore", "baseline")
 
 
@@ -106,6 +109,44 @@ FIELDS: dict[str, Field] = {
         "findings count again), baseline entries no longer found, a --dockerfile that does not "
         "match the image's history; empty when there is nothing.",
     ),
+    # --- the advisory database ------------------------------------------------------------------
+    "images[].advisories": Field(
+        "object or null",
+        "The advisory database the image's known vulnerabilities were matched against; null when "
+        "the image could not be audited.",
+    ),
+    "images[].advisories.status": Field(
+        "string",
+        '"matched" (the database answered), "no-database" (none at the location, or it holds '
+        'nothing the image needs: see `note`), "disabled" (`--no-vulns`) or "error" (the store '
+        "could not be read: see `note`).",
+        ADVISORY_STATUSES,
+    ),
+    "images[].advisories.location": Field(
+        "string or null", "The store's path or URL (never a password); null when none was read."
+    ),
+    "images[].advisories.updated": Field(
+        "string or null",
+        "RFC 3339 UTC: when the ecosystems the image needs were last imported (the oldest of "
+        "them); null when none was read.",
+    ),
+    "images[].advisories.age_days": Field(
+        "integer or null", "How many days old `updated` was when the audit ran."
+    ),
+    "images[].advisories.max_age_days": Field(
+        "integer or null",
+        "`--max-db-age` (or the policy's `max-db-age`): an older database is a notice.",
+    ),
+    "images[].advisories.note": Field(
+        "string or null", "Why vulnerabilities were not matched; null when they were."
+    ),
+    "images[].advisories.ecosystems": Field(
+        "array of strings", 'The ecosystems the image needs matched, e.g. ["Debian:12", "PyPI"].'
+    ),
+    "images[].advisories.missing": Field(
+        "array of strings",
+        "Of those, the ones the database holds no advisories for (a notice says so).",
+    ),
     # --- results ------------------------------------------------------------------------------
     "images[].results[]": Field(
         "array",
@@ -189,7 +230,51 @@ _FINDING_FIELDS: dict[str, Field] = {
         "string or null",
         "Which of the check's rules matched, for checks that have several (a secret's kind, "
         'e.g. "github-token" or "aws-secret-access-key"); `[[ignores]]` can accept findings by '
-        "it (`rules`); null otherwise.",
+        "it (`rules`); null otherwise. For a known vulnerability, its id.",
+    ),
+    "vulnerability": Field(
+        "object or null",
+        "For a known vulnerability (SEC030, SEC031), what it is, in fields; null otherwise.",
+    ),
+    "vulnerability.id": Field(
+        "string", "The vulnerability's id: its CVE when it has one, else the first OSV id."
+    ),
+    "vulnerability.aliases": Field(
+        "array of strings",
+        "Its other ids (GHSA, PYSEC, DSA, ... and the OSV records); `[[ignores]]` "
+        "`vulnerabilities` match any of them.",
+    ),
+    "vulnerability.summary": Field("string or null", "The advisory's one-line summary."),
+    "vulnerability.url": Field("string or null", "The advisory's page."),
+    "vulnerability.severity": Field(
+        "string",
+        f"The advisory's severity before reachability: {_quoted(VULN_SEVERITIES)} (unknown is "
+        "reported as medium).",
+        VULN_SEVERITIES,
+    ),
+    "vulnerability.score": Field(
+        "number or null", "The CVSS base score, when a vector decided the severity."
+    ),
+    "vulnerability.ecosystem": Field("string", 'Matched in: "Debian:12", "PyPI", ...'),
+    "vulnerability.package": Field(
+        "string", "The PyPI distribution, or the OS source package the advisory names."
+    ),
+    "vulnerability.installed": Field(
+        "string", "The installed version (the source version for OS packages)."
+    ),
+    "vulnerability.fixed": Field(
+        "string or null", "The lowest version that fixes it; null when there is no fix yet."
+    ),
+    "vulnerability.reachability": Field(
+        "string",
+        '"importable" (the command\'s interpreter can import it), "not-importable" (on disk '
+        'out of its reach: info), "deleted" (deleted by a later layer, still shipped: info) or '
+        '"installed" (an installed OS package).',
+        REACHABILITY,
+    ),
+    "vulnerability.environment": Field(
+        "string or null",
+        "For Python, the site-packages (or vendoring package) directory it sits in.",
     ),
 }
 

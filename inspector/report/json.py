@@ -17,6 +17,7 @@ from inspector import __version__
 from inspector.report.model import ImageReport
 from inspector.safetext import json_text
 
+# Fields added within a version (`advisories`, `vulnerability`) do not bump it.
 SCHEMA_VERSION = 1
 
 
@@ -41,6 +42,7 @@ def _image(report: ImageReport) -> dict[str, Any]:
         "counts": counts,
         "suppressed": len(report.suppressed),
         "notices": list(report.notices),
+        "advisories": _plain(report.advisories) if report.advisories else None,
         "results": [
             {
                 "check": r.check.id,
@@ -72,7 +74,13 @@ def _finding(report: ImageReport, finding: Finding) -> dict[str, Any]:
         "where": finding.location.describe(),
         "fix": finding.fix,
         "rule": finding.rule,
+        "vulnerability": _plain(finding.vulnerability) if finding.vulnerability else None,
     }
+
+
+def _plain(value: Any) -> Any:
+    """A dataclass as the JSON it becomes: tuples as lists, as a reader of the file sees them."""
+    return json.loads(json.dumps(asdict(value)))
 
 
 def _suppressed(report: ImageReport, item: Suppressed) -> dict[str, Any]:

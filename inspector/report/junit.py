@@ -36,7 +36,13 @@ def render(reports: Sequence[ImageReport], fail_on: str = "high") -> str:
 def _suite(report: ImageReport, threshold: int) -> ET.Element:
     suite = ET.Element("testsuite", name=_clean(report.reference))
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("image.id", report.image_id), ("image.digest", report.digest)):
+    database = report.advisories
+    for name, value in (
+        ("image.id", report.image_id),
+        ("image.digest", report.digest),
+        ("advisories.status", database.status if database else None),
+        ("advisories.updated", database.updated if database else None),
+    ):
         if value:
             ET.SubElement(properties, "property", name=name, value=_clean(value))
     if report.error:
@@ -49,8 +55,11 @@ def _suite(report: ImageReport, threshold: int) -> ET.Element:
     else:
         cases = [_case(result, threshold) for result in report.results]
         suite.extend(cases)
-        if report.notices:  # expired ignores, stale baseline entries: the reader should know
-            _text(ET.SubElement(suite, "system-out"), "\n".join(report.notices))
+        # The database's date, expired ignores, stale baseline entries: the reader should know.
+        said = ([database.line()] if database and database.status in ("matched", "disabled")
+                else []) + list(report.notices)  # fmt: skip
+        if said:
+            _text(ET.SubElement(suite, "system-out"), "\n".join(said))
     suite.attrib.update(
         tests=str(len(cases)),
         failures=str(sum(1 for c in cases if c.find("failure") is not None)),

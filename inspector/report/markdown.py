@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from inspector.report.model import ImageReport
+from inspector.report.table import shown_findings
 from inspector.safetext import visible
 
 _CODE_SPAN = re.compile(r"(`+[^`]*?`+)")
@@ -26,12 +27,17 @@ def _image(report: ImageReport) -> str:
     if report.error:
         lines.append(f"**Could not be audited:** {_cell(report.error)}")
         return "\n".join(lines)
-    findings = report.findings
     summary = report.counts()
     head = f"**Findings:** {summary}" if summary else "**No findings.**"
     if report.suppressed:
         head += f" · {report.accepted()}"
     lines.append(head)
+    if report.advisories is not None and report.advisories.status in ("matched", "disabled"):
+        lines += ["", _cell(report.advisories.line())]
+    # The worst known vulnerabilities join the table; every one of them is in the fold below.
+    findings, vulnerabilities = shown_findings(report)
+    if vulnerabilities:
+        lines += ["", _cell(vulnerabilities)]
     if findings:
         lines += ["", _row(_HEADERS), _row(["---"] * len(_HEADERS))]
         lines += [
@@ -49,9 +55,32 @@ def _image(report: ImageReport) -> str:
             f"- ⚠️ check `{r.check.id}` failed to run: {_cell(r.reason or '')}" for r in errors
         ]
     lines += ["", *_details(report)]
+    if vulnerabilities:
+        lines += ["", *_vulnerabilities(report)]
     if report.suppressed:
         lines += ["", *_suppressed(report)]
     return "\n".join(lines)
+
+
+def _vulnerabilities(report: ImageReport) -> list[str]:
+    """Every known vulnerability that counts, folded: the table above shows only the worst."""
+    found = [f for f in report.findings if f.vulnerability is not None]
+    headers = ("id", "severity", "vulnerability", "package", "installed", "fixed", "reach", "where")
+    lines = [
+        "<details>",
+        f"<summary>{len(found)} known vulnerabilit{'y' if len(found) == 1 else 'ies'}</summary>",
+        "",
+        _row(headers),
+        _row(["---"] * len(headers)),
+    ]
+    for f in found:
+        vuln = f.vulnerability
+        assert vuln is not None
+        name = f"[{vuln.id}]({vuln.url})" if vuln.url else vuln.id
+        lines.append(_row([f"`{f.check}`", f.severity, name, vuln.package, vuln.installed,
+                           vuln.fixed or "no fix yet", vuln.reachability,
+                           f.location.describe()]))  # fmt: skip
+    return [*lines, "", "</details>"]
 
 
 def _suppressed(report: ImageReport) -> list[str]:

@@ -11,6 +11,41 @@ from checks.model import SEVERITIES, CheckResult, Finding, Suppressed, severity_
 
 
 @dataclass(frozen=True)
+class AdvisoryDatabase:
+    """The advisory database an image's vulnerabilities were matched against, as every report
+    states it (the facts' `vulnerabilities` section, dated at the audit's clock)."""
+
+    status: str  # "matched" | "no-database" | "disabled" | "error"
+    location: str | None = None
+    updated: str | None = None  # RFC 3339 UTC: the oldest import of the ecosystems needed
+    age_days: int | None = None  # how old `updated` was when the audit ran
+    max_age_days: int | None = None  # --max-db-age: older is a notice
+    note: str | None = None  # why it was not matched
+    ecosystems: tuple[str, ...] = ()  # what the image needed matched
+    missing: tuple[str, ...] = ()  # of those, what the database holds nothing for
+
+    @property
+    def stale(self) -> bool:
+        return (self.age_days is not None and self.max_age_days is not None
+                and self.age_days > self.max_age_days)  # fmt: skip
+
+    def line(self) -> str:
+        """One line for the reader: the database's date and age, or why there was none."""
+        if self.status == "matched":
+            day = (self.updated or "")[:10] or "an unknown date"
+            age = "" if self.age_days is None else f", {_days(self.age_days)}"
+            held = f"; matched {', '.join(self.ecosystems)}" if self.ecosystems else ""
+            return f"advisory database: updated {day}{age} ({self.location}){held}"
+        return f"advisory database: {self.note or self.status}"
+
+
+def _days(days: int) -> str:
+    if days == 0:
+        return "today"
+    return "1 day old" if days == 1 else f"{days} days old"
+
+
+@dataclass(frozen=True)
 class ImageReport:
     reference: str
     image_id: str | None
@@ -21,6 +56,9 @@ class ImageReport:
     dockerfile: str | None = None  # the Dockerfile's path as given with --dockerfile
     dockerfile_lines: Mapping[int, int] = field(default_factory=dict)  # layer -> line
     notices: tuple[str, ...] = ()  # what the policy wants the reader to know (expired ignores)
+    # The advisory database the vulnerabilities were matched against; None: not reported (an
+    # image that could not be audited, or a report made before matching existed).
+    advisories: AdvisoryDatabase | None = None
 
     @property
     def findings(self) -> list[Finding]:

@@ -8,6 +8,13 @@ finding in a layer is located at the instruction that made that layer (a file th
 has, so code scanning shows it in place) and the image location becomes a related location.
 Images that could not be audited, and checks that crashed, are tool execution notifications: the
 invocation then did not succeed.
+
+A known vulnerability (SEC030, SEC031) is a rule of its own, id the vulnerability's (CVE-...),
+after the checks' rules: code scanning lists, groups and dismisses alerts by rule, shows a
+rule's `helpUri` (the advisory) and `help` on the alert page, and ranks a security alert by its
+rule's `security-severity` (the CVSS score), so one rule for all of them would rank every
+vulnerability alike and link none. Each such rule names its check through a `subset`
+relationship (SARIF 2.1.0, 3.53), and each result carries the check's id in its properties.
 """
 
 from __future__ import annotations
@@ -15,12 +22,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
 from checks.docs import explain
-from checks.model import Check, Finding, Suppressed, layer_name, layer_number
+from checks.model import Check, Finding, Suppressed, layer_name, layer_number, severity_rank
 from inspector import __version__
 from inspector.report.fingerprint import fingerprint
 from inspector.report.model import ImageReport
@@ -48,6 +56,11 @@ def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
     rules = _ran(reports)
     index = {check.id: i for i, check in enumerate(rules)}
     notifications = [n for r in reports for n in _notifications(r, index)]
+    # Each known vulnerability is a rule of its own after the checks' (its link as helpUri, its
+    # CVSS score as GitHub's security-severity), so code scanning lists and dismisses it by id.
+    vulnerabilities = _vulnerabilities(reports, index)
+    for offset, vuln_id in enumerate(vulnerabilities):
+        index[vuln_id] = len(rules) + offset
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -55,7 +68,8 @@ def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
                 "version": __version__,
                 "semanticVersion": __version__,
                 "informationUri": INFORMATION_URI,
-                "rules": [_rule(check) for check in rules],
+                "rules": [_rule(check) for check in rules]
+                + [_vulnerability_rule(findings, index) for findings in vulnerabilities.values()],
             }
         },
         "invocations": [
@@ -82,6 +96,64 @@ def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
         "properties": {"images": [_image(r) for r in reports]},
     }
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _vulnerabilities(
+    reports: Sequence[ImageReport], checks: dict[str, int]
+) -> dict[str, list[Finding]]:
+    """Every finding of each known vulnerability (counted or accepted), by id, in id order."""
+    found: dict[str, list[Finding]] = {}
+    for report in reports:
+        every = [*report.findings, *(item.finding for item in report.suppressed)]
+        for finding in every:
+            if finding.vulnerability is not None and finding.check in checks:
+                found.setdefault(finding.vulnerability.id, []).append(finding)
+    return dict(sorted(found.items()))
+
+
+# Reachabilities at which a vulnerability counts at the advisory's severity.
+_LIVE = ("importable", "installed")
+
+
+def _vulnerability_rule(findings: list[Finding], index: dict[str, int]) -> dict[str, Any]:
+    vuln = findings[0].vulnerability
+    assert vuln is not None
+    live = [f for f in findings if f.vulnerability and f.vulnerability.reachability in _LIVE]
+    worst = max((f.severity for f in findings), key=severity_rank)
+    # GitHub ranks an alert by its rule's score: the CVSS score where the vulnerability is
+    # reachable; one found only out of the command's reach ranks as what it is there, info.
+    score = (f"{vuln.score:.1f}" if vuln.score is not None
+             else SECURITY_SEVERITY[worst]) if live else SECURITY_SEVERITY["info"]  # fmt: skip
+    checks = sorted({f.check for f in findings})
+    packages = sorted({f.vulnerability.package for f in findings if f.vulnerability})
+    title = (vuln.summary or f"a known vulnerability of {', '.join(packages)}").rstrip(".")
+    aliases = f" Also known as {', '.join(vuln.aliases)}." if vuln.aliases else ""
+    text = f"{vuln.id}: {title}.{aliases} Affects {', '.join(packages)}."
+    link = f" [{vuln.url}]({vuln.url})" if vuln.url else ""
+    found_by = ", ".join(f"{c} ({DOCS_URI}{c.lower()})" for c in checks)
+    markdown = (f"**{vuln.id}**: {title}{link}\n\n{aliases.strip()}\n\nFound by {found_by}: "
+                "each result says the installed and the fixed version, where the package sits "
+                "and whether the image's command can reach it.")  # fmt: skip
+    return {
+        "id": vuln.id,
+        "name": "KnownVulnerability",
+        "shortDescription": {"text": f"{vuln.id}: {title}"[:1000]},
+        "fullDescription": {"text": text},
+        "help": {"text": text + f" Found by {found_by}.", "markdown": markdown},
+        "helpUri": vuln.url or DOCS_URI + checks[0].lower(),
+        "defaultConfiguration": {"level": LEVELS[worst]},
+        # The vulnerability's results are a subset of its check's.
+        "relationships": [
+            {"target": {"id": c, "index": index[c]}, "kinds": ["subset"]} for c in checks
+        ],
+        "properties": {
+            "tags": ["container-image", "security", "vulnerability"],
+            "security-severity": score,
+            "severity": vuln.severity,
+            "aliases": list(vuln.aliases),
+            "packages": packages,
+        },
+    }
 
 
 def _ran(reports: Sequence[ImageReport]) -> list[Check]:
@@ -114,9 +186,10 @@ def _rule(check: Check) -> dict[str, Any]:
 
 def _result(report: ImageReport, finding: Finding, index: dict[str, int]) -> dict[str, Any]:
     where = finding.location.describe()
+    rule = finding.vulnerability.id if finding.vulnerability else finding.check
     result: dict[str, Any] = {
-        "ruleId": finding.check,
-        "ruleIndex": index[finding.check],
+        "ruleId": rule,
+        "ruleIndex": index[rule],
         "level": LEVELS[finding.severity],
         "message": {"text": f"{finding.message} ({report.reference}: {where}). Fix: {finding.fix}"},
         "locations": [_location(report, finding)],
@@ -126,6 +199,7 @@ def _result(report: ImageReport, finding: Finding, index: dict[str, int]) -> dic
             "severity": finding.severity,
             "image": report.reference,
             **({"rule": finding.rule} if finding.rule else {}),
+            **_vulnerability(finding),
         },
     }
     layer = finding.location.layer
@@ -135,6 +209,27 @@ def _result(report: ImageReport, finding: Finding, index: dict[str, int]) -> dic
         result["locations"] = [_instruction(report.dockerfile, line, layer, image)]
         result["relatedLocations"] = [image]
     return result
+
+
+def _vulnerability(finding: Finding) -> dict[str, Any]:
+    """A known vulnerability's result properties: its check, and what it is in fields."""
+    vuln = finding.vulnerability
+    if vuln is None:
+        return {}
+    return {
+        "check": finding.check,
+        "vulnerability": {
+            "package": vuln.package,
+            "ecosystem": vuln.ecosystem,
+            "installed": vuln.installed,
+            "fixed": vuln.fixed,
+            "reachability": vuln.reachability,
+            "severity": vuln.severity,
+            "score": vuln.score,
+            "aliases": list(vuln.aliases),
+            "environment": vuln.environment,
+        },
+    }
 
 
 def _instruction(dockerfile: str, line: int, layer: int, image: dict[str, Any]) -> dict[str, Any]:
@@ -259,4 +354,6 @@ def _image(report: ImageReport) -> dict[str, Any]:
         "id": report.image_id,
         "digest": report.digest,
         "error": report.error,
+        # Every report states the advisory database's date (`advisories.updated`).
+        "advisories": asdict(report.advisories) if report.advisories else None,
     }

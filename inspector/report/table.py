@@ -34,6 +34,10 @@ _NARROWEST = 12  # no column is cut narrower than this, whatever the terminal
 # JSON, SARIF and Markdown reports keep it whole.
 _MAX_WORD = 1000
 
+# Known vulnerabilities shown as rows: the worst few. An old base image has hundreds, and a
+# table that long hides every other finding; the counts say how many more the other formats list.
+VULNERABILITY_ROWS = 5
+
 # click.style arguments per severity: red for what fails a default gate, yellow for what would
 # fail a stricter one, and quiet for the rest.
 SEVERITY_STYLES: Mapping[str, Mapping[str, Any]] = {
@@ -122,17 +126,44 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
         # The error itself is printed once, on stderr, where a terminal and a CI log both show
         # it; the table only keeps the image's place.
         return f"{title_text}: not audited (the error is on stderr)"
-    findings = report.findings
     summary = report.counts()
     summary = summary or "no findings"
     fits = len(title) + 2 + len(summary) <= width
     lines = [f"{title_text}: {summary}" if fits else f"{title_text}:\n  {summary}"]
+    if report.advisories is not None and report.advisories.status in ("matched", "disabled"):
+        lines.append(_fit(_clean(report.advisories.line()), width))
+    findings, vulnerabilities = shown_findings(report)
     if findings and width >= _COLUMNS_FROM:
         lines.append(_columns(findings, width, colour))
     elif findings:
         lines.append(_stacked(findings, width, colour))
+    if vulnerabilities:
+        lines.append(textwrap.fill(vulnerabilities, width, subsequent_indent="  ",
+                                   break_long_words=False, break_on_hyphens=False))  # fmt: skip
     lines.extend(_tail(report, width))
     return "\n".join(lines)
+
+
+def shown_findings(
+    report: ImageReport, rows: int = VULNERABILITY_ROWS
+) -> tuple[list[Finding], str]:
+    """The findings the table lists (every other finding, and the worst `rows` known
+    vulnerabilities), and a line counting the vulnerabilities by severity ("" for none)."""
+    findings = report.findings  # worst first
+    vulns = [f for f in findings if f.vulnerability is not None]
+    if not vulns:
+        return findings, ""
+    kept = {id(f) for f in vulns[:rows]}
+    listed = [f for f in findings if f.vulnerability is None or id(f) in kept]
+    by = Counter(f.severity for f in vulns)
+    counts = ", ".join(f"{by[s]} {s}" for s in reversed(SEVERITIES) if by[s])
+    packages = len({(f.check, f.vulnerability.package) for f in vulns if f.vulnerability})
+    line = (f"known vulnerabilities: {len(vulns)} ({counts}) in {packages} "
+            f"package{'' if packages == 1 else 's'}")  # fmt: skip
+    if len(vulns) > rows:
+        line += (f"; the {rows} worst are listed above, all {len(vulns)} in --format json, "
+                 "sarif, markdown or junit")  # fmt: skip
+    return listed, line
 
 
 def _columns(findings: Sequence[Finding], width: int, colour: bool) -> str:

@@ -15,7 +15,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from checks.model import SEVERITIES, Check, CheckResult, Finding, Location, Thresholds
+from checks.model import (
+    SEVERITIES,
+    Check,
+    CheckResult,
+    Finding,
+    Location,
+    Thresholds,
+    Vulnerability,
+)
 from inspector import __version__
 from inspector.report.fingerprint import fingerprint
 
@@ -59,6 +67,8 @@ def _finding_doc(finding: Finding) -> dict[str, Any]:
         "fix": finding.fix,
         "rule": finding.rule,
         "identity": finding.identity,
+        # Kept whole: the fingerprint of a vulnerability finding reads it.
+        "vulnerability": asdict(finding.vulnerability) if finding.vulnerability else None,
     }
 
 
@@ -79,11 +89,18 @@ def results_from(doc: Sequence[dict[str, Any]], checks: Mapping[str, Check]) -> 
                 f["fix"],
                 f.get("rule"),
                 f.get("identity"),
+                _vulnerability(f.get("vulnerability")),
             )
             for f in item["findings"]
         )
         out.append(CheckResult(check, item["status"], findings, item.get("reason")))
     return out
+
+
+def _vulnerability(stored: dict[str, Any] | None) -> Vulnerability | None:
+    if not stored:
+        return None
+    return Vulnerability(**{**stored, "aliases": tuple(stored.get("aliases") or ())})
 
 
 def finding_entry(reference: str, finding: Finding) -> dict[str, Any]:
