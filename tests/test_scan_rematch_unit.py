@@ -52,6 +52,9 @@ def _advisory(id_: str, withdrawn: str | None = None) -> Advisory:
 class Database:
     """An advisory store in memory: what `AdvisoryStore` answers, with counted calls."""
 
+    # Matching checks the store's SQLite file exists before it opens it: any file stands in.
+    url = __file__
+
     def __init__(self, advisories: dict[PackageKey, tuple[Advisory, ...]],
                  imported: dict[str, str]) -> None:  # fmt: skip
         self.held, self.imported = advisories, imported

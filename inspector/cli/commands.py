@@ -555,11 +555,11 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
 )
 @click.option(
     "--max-db-age",
-    "max_db_age",
-    default="7d",
-    show_default=True,
-    metavar="AGE",
-    help="An advisory database imported longer ago (7d, 36h, 2w) is a notice in the report.",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Say once in the report when the advisory database is older than this  [default: "
+    "the policy's max-db-age, else 7]",
 )
 @_run_report_options
 @_policy_options
@@ -576,7 +576,7 @@ def scan(
     target: str, repos: tuple[str, ...], repos_from: str | None, tags: tuple[str, ...],
     newest: int | None, since: str | None, all_platforms: bool, jobs: int,
     max_time: str | None, shard: str | None, shards: int | None, run_id: str | None,
-    finish: bool, keep_runs: int | None, page_size: int, max_db_age: str, fmt: str,
+    finish: bool, keep_runs: int | None, page_size: int, max_db_age: int | None, fmt: str,
     outputs: tuple[str, ...],
     fail_on: str | None, fail_on_existing: bool, exit_zero: bool, db: str | None,
     select: tuple[str, ...], ignore: tuple[str, ...], config_path: str | None, no_config: bool,
@@ -591,26 +591,20 @@ def scan(
     no new finding at or above --fail-on, 1 at least one, 2 discovery failed or an image could
     not be read (the report still covers every other image).
     """
-    from inspector.scan.command import (
-        layer_cache_for,
-        parse_age,
-        parse_duration,
-        parse_share,
-        store_url,
-    )
+    from inspector.scan.command import layer_cache_for, parse_duration, parse_share, store_url
     from inspector.scan.select import parse_since
     from inspector.scan.store import Store
 
     if finish and not run_id:
         raise click.UsageError("--finish needs --run ID: the run to report")
     share = parse_share(shard, shards)
-    max_db_age_days = parse_age(max_db_age)
     url = store_url(db)
     if share.shards > 1 and not run_id:
         raise click.UsageError("shards of one run must share it: give --run ID")
     files_checked = _outputs(outputs, _SCAN_FORMATS)
     scan_setup = _scan(("-",), select, ignore, config_path, no_config, "never", no_cache,
-                       platform, insecure_registries, True, 0.0, 0.0)  # fmt: skip
+                       platform, insecure_registries, True, 0.0, 0.0,
+                       max_db_age=max_db_age)  # fmt: skip
     baseline_file = baseline_path or scan_setup.policy.baseline
     if baseline_file:
         from inspector.policy.baseline import read as read_baseline
@@ -632,7 +626,8 @@ def scan(
             platform=platform, all_platforms=all_platforms, jobs=jobs,
             max_time=parse_duration(max_time) if max_time else None, shard=share.shard,
             shards=share.shards, run_id=run_id, insecure=insecure_registries,
-            page_size=page_size, use_cache=not no_cache, max_db_age_days=max_db_age_days,
+            page_size=page_size, use_cache=not no_cache,
+            max_db_age_days=scan_setup.options.max_db_age,
         )  # fmt: skip
         # The advisory database is the scan store's own (`inspector db update --db` the same).
         advisories = AdvisoryStore(store.url)

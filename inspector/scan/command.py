@@ -32,21 +32,6 @@ def parse_duration(text: str) -> float:
     return float(total)
 
 
-_AGE = re.compile(r"^(\d+(?:\.\d+)?)([hdw])$")
-_AGE_DAYS = {"h": 1 / 24, "d": 1.0, "w": 7.0}
-
-
-def parse_age(text: str) -> float:
-    """`--max-db-age`: `7d`, `36h`, `2w` (a bare number is days) -> days."""
-    value = text.strip().lower()
-    if value.replace(".", "", 1).isdigit():
-        value += "d"
-    match = _AGE.match(value)
-    if match is None or float(match.group(1)) <= 0:
-        raise UsageError(f"--max-db-age {text[:40]!r}: write an age such as 7d, 36h or 2w")
-    return float(match.group(1)) * _AGE_DAYS[match.group(2)]
-
-
 @dataclass(frozen=True)
 class Share:
     shard: int

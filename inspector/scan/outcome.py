@@ -68,7 +68,7 @@ def _finding_doc(finding: Finding) -> dict[str, Any]:
         "rule": finding.rule,
         "identity": finding.identity,
         # Kept whole: the fingerprint of a vulnerability finding reads it.
-        "vulnerability": asdict(finding.vulnerability) if finding.vulnerability else None,
+        "vulnerability": dict(vars(finding.vulnerability)) if finding.vulnerability else None,
     }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,7 +29,7 @@ from inspector.advisories.model import (
     VulnerabilityFacts,
     VulnerabilityMatch,
 )
-from inspector.analysers.inventory import Component
+from inspector.analysers.inventory import Component, Inventory
 from inspector.scan.outcome import results_doc
 from inspector.scan.store import Audit, Store
 
@@ -46,6 +46,8 @@ Reachability = Callable[[Component, Sequence[str]], str]
 
 class AdvisoryDatabase(AdvisoryLookup, Protocol):
     """The advisory store as the scan uses it: the lookup, and the state of the exports."""
+
+    url: str  # where it is, as `AdvisoryOptions` names it
 
     def state(self, ecosystems: Iterable[str]) -> DatabaseState: ...
 
@@ -157,6 +159,7 @@ class Rematcher:
                  reachability: Reachability | None = None) -> None:  # fmt: skip
         self.database = database
         self.lookup = CachedLookup(database)
+        self._view = _RunView(database.url, self.lookup, self.state)
         self.checks = vulnerability_checks(checks)
         self.context = context
         self._matcher = matcher
@@ -201,9 +204,8 @@ class Rematcher:
         """`audit` with its vulnerability checks run again on the stored inventory matched
         against the current advisories, and the mark of the database they were matched
         against; every other check's result as stored."""
-        ecosystems = (audit.matched or {}).get("ecosystems") or []
-        state = self.state(ecosystems)
-        found = vulnerability_section(record, state, self._matches, self._reach, self._component)
+        found = vulnerability_section(record, self._view, self._matches, self._reach,
+                                      self._component)  # fmt: skip
         section, digest = self._json(found)
         matched = mark(section["ecosystems"], section["database"], section["status"], digest)
         self.rematched += 1
@@ -309,37 +311,55 @@ _COMPONENT_FIELDS = tuple(f.name for f in fields(Component))
 
 def vulnerability_section(
     record: Mapping[str, Any],
-    state: DatabaseState,
+    database: _RunView,
     matches: Callable[[Sequence[tuple[Component, str]]], Sequence[VulnerabilityMatch]],
     reachability: Reachability,
     component: Callable[[Mapping[str, Any]], Component],
 ) -> VulnerabilityFacts:
-    """The facts section `vulnerabilities` of a stored inventory matched now."""
-    inventory = record.get(INVENTORY) or {}
-    components = [component(c) for c in inventory.get("components") or []]
-    import_path = tuple(record.get("import_path") or inventory.get("import_path") or ())
-    ecosystems = tuple(sorted({c.ecosystem for c in components if c.ecosystem}))
-    held = {s.name for s in state.ecosystems if s.advisories}
-    missing = tuple(e for e in ecosystems if export_of(e) not in held)
-    if ecosystems and len(missing) == len(ecosystems):
-        return VulnerabilityFacts(
-            "no-database", _no_database(state), state, ecosystems, missing, import_path,
-            record.get("import_path_source"), (),
-        )  # fmt: skip
-    pairs = [(c, reachability(c, import_path)) for c in components if c.ecosystem]
-    found = sorted(matches(pairs), key=_order)
-    return VulnerabilityFacts("matched", None, state, ecosystems, missing, import_path,
-                              record.get("import_path_source"), tuple(found))  # fmt: skip
+    """The facts section `vulnerabilities` of a stored inventory matched now: made by the very
+    function an audit makes it with, handed the run's database and its remembered matches."""
+    from inspector.facts.vulns import AdvisoryOptions, vulnerability_facts
+    from inspector.probes.model import skipped
+
+    stored = record.get(INVENTORY) or {}
+    # The import path the audit judged reachability by (the probe's, when one ran), as the
+    # inventory's own: no probe runs now.
+    judged_by = tuple(record.get("import_path") or stored.get("import_path") or ())
+    inventory = Inventory(stored.get("os_ecosystem"),
+                          tuple(component(c) for c in stored.get("components") or []),
+                          judged_by)  # fmt: skip
+    options = AdvisoryOptions(
+        url=database.url,
+        open_store=lambda url: database,
+        matcher=lambda pairs, lookup: tuple(sorted(matches(pairs), key=_order)),
+        reachability=reachability,
+    )
+    found = vulnerability_facts(inventory, skipped("matched again from the stored inventory"),
+                                options)  # fmt: skip
+    source = record.get("import_path_source")
+    return replace(found, import_path_source=source) if found.import_path else found
 
 
-def _no_database(state: DatabaseState) -> str:
-    return (f"the advisory database {state.location} holds no advisories for this image's "
-            "ecosystems: run `inspector db update`")  # fmt: skip
+class _RunView:
+    """The database as one run sees it: each package looked up and each state asked once, and
+    no `close` for matching to call (the run closes the store once, at its end)."""
+
+    def __init__(self, url: str, lookup: CachedLookup,
+                 state: Callable[[Sequence[str]], DatabaseState]) -> None:  # fmt: skip
+        self.url, self._lookup, self._state = url, lookup, state
+
+    def advisories(self, keys: Iterable[PackageKey]) -> Mapping[PackageKey, tuple[Advisory, ...]]:
+        return self._lookup.advisories(keys)
+
+    def state(self, ecosystems: Iterable[str]) -> DatabaseState:
+        return self._state(tuple(ecosystems))
 
 
-def _order(found: VulnerabilityMatch) -> tuple[int, str, str]:
+def _order(found: VulnerabilityMatch) -> tuple[Any, ...]:
+    """Worst first, then by package and id, as matching sorts what it finds."""
     rank = VULN_SEVERITIES.index(found.severity) if found.severity in VULN_SEVERITIES else 0
-    return (-rank, found.package, found.id)
+    return (-rank, found.package, found.id, found.ecosystem, found.path, found.layer,
+            found.installed, found.reachability, found.kind, found.environment or "")  # fmt: skip
 
 
 def _json(value: Any) -> Any:

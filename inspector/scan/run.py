@@ -290,7 +290,11 @@ class Scan:
         """Read and check one image: its stored audit, how many layers were read, and its
         inventory record (what matching it again later needs)."""
         from inspector.facts.collect import collect
+        from inspector.facts.vulns import AdvisoryOptions
 
+        # Matched as `audit` matches, against the run's database (each audit opens its own
+        # connection: audits run in threads).
+        advisories = AdvisoryOptions(self.advisories.url) if self.advisories else None
         facts = collect(
             item.reference(self.target.host),
             use_cache=self.options.use_cache,
@@ -298,6 +302,7 @@ class Scan:
             insecure_registries=self.options.insecure,
             layer_cache=self.layer_cache,
             probe=None,
+            advisories=advisories,
         )
         doc = facts.to_json()
         results = run_checks(doc, self.checks, self.context)
