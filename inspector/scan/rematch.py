@@ -284,7 +284,7 @@ class Rematcher:
         return known
 
     def _component(self, stored: Mapping[str, Any]) -> Component:
-        key = tuple(stored.get(name) for name in _COMPONENT_FIELDS)
+        key = tuple(map(stored.get, _COMPONENT_FIELDS))
         known = self._components.get(key)
         if known is None:
             if len(self._components) >= CACHED_COMPONENTS:

@@ -411,7 +411,7 @@ class Store:
         self.execute(
             "UPDATE inspector_audits SET results = ?, matched = ?"
             " WHERE digest = ? AND platform = ? AND catalog = ?",
-            (json.dumps(audit.results), matched, *key),
+            (json.dumps(audit.results, separators=(",", ":")), matched, *key),
         )
 
     # -- inventories --------------------------------------------------------------------------
