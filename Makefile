@@ -16,7 +16,8 @@ help:
 	@echo "make package   build the wheel and sdist, install the wheel in a fresh venv and audit with it"
 	@echo "make bench     speed and memory vs docker save and dive on a 1.6 GB image; probe overheads;"
 	@echo "              the image read from a loopback registry vs skopeo and syft;"
-	@echo "              importing a 100,000-advisory OSV export; what matching adds to an audit"
+	@echo "              importing a 100,000-advisory OSV export; what matching adds to an audit;"
+	@echo "              a 1,000-image scan store matched again after an advisory update"
 	@echo "make fuzz      the hostile-input suite's long run: thousands of generated archives and configs"
 
 # -qq: errors only. A machine's own pip configuration (find-links or indexes that do not exist)
@@ -91,7 +92,8 @@ bench: venv engine fixtures
 	  $(BIN)/python scripts/bench_scan.py; scan=$$?; \
 	  $(BIN)/python scripts/bench_advisories.py; advisories=$$?; \
 	  $(BIN)/python scripts/bench_vulns.py; vulns=$$?; \
-	  exit $$((read | probes | registry | scan | advisories | vulns))
+	  $(BIN)/python scripts/bench_rematch.py; rematch=$$?; \
+	  exit $$((read | probes | registry | scan | advisories | vulns | rematch))
 
 # The hostile-input suite (tests/test_fuzz_hostile.py) with the "fuzz" profile: thousands of
 # generated inputs instead of the few hundred `make test` runs; failures found are kept in

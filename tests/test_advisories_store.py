@@ -12,6 +12,7 @@ import pytest
 
 from inspector.advisories.osv import Record, Skipped, parse
 from inspector.advisories.store import AdvisoryStore, AdvisoryStoreError
+from inspector.scan.store import SCHEMA_VERSION as SCAN_SCHEMA
 from inspector.scan.store import Store
 from tests import osv_records as osv
 from tests.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
@@ -151,7 +152,7 @@ def test_the_scan_store_and_the_advisory_store_share_one_database_in_either_orde
     scans.begin("r1", "2026-12-07T00:00:00+00:00", "registry:h", "k", 1, 0)
     again = AdvisoryStore(url)
     keys = dict(scans.execute("SELECT key, value FROM inspector_meta"))
-    assert keys == {"schema": "1", "advisories_schema": "1"}
+    assert keys == {"schema": str(SCAN_SCHEMA), "advisories_schema": "1"}
     assert len(again.advisories([("PyPI", "django")])[("PyPI", "django")]) == 1
     assert scans.run("r1") is not None
     for opened in (first, scans, again):
@@ -168,7 +169,7 @@ def test_the_scan_store_opened_first_then_the_advisory_store(url):
         else "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
     assert {"inspector_runs", "inspector_adv_records", "inspector_meta"} <= tables
     keys = dict(store.execute("SELECT key, value FROM inspector_meta"))
-    assert keys == {"schema": "1", "advisories_schema": "1"}
+    assert keys == {"schema": str(SCAN_SCHEMA), "advisories_schema": "1"}
     store.close()
 
 

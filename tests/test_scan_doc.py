@@ -86,12 +86,16 @@ def _scan(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def test_real_scan_reports_are_fully_described(registry, capsys):  # noqa: F811
+def test_real_scan_reports_are_fully_described(registry, tmp_path, capsys):  # noqa: F811
     """A first run (every platform, a broken image, a repository that does not exist), a second
-    after a tag moved, and an unfinished sharded run: every path, kind and value in them is
-    described, and every described path occurs in them."""
+    after a tag moved, and an unfinished sharded run, against an advisory database: every path,
+    kind and value in them is described, and every described path occurs in them."""
+    from inspector.scan.store import default_path
+    from tests.test_scan_rematch import RICH_ADVISORY, _export, _import
+
     address, _ = registry
     target = f"registry:{address}"
+    _import(str(default_path()), _export(tmp_path / "osv", [RICH_ADVISORY]))
     first = _scan(capsys, target, "--repo", "t/*", "--repo", "team/*", "--repo", "t/nope",
                   "--all-platforms")  # fmt: skip
     _push(address, "t/app", "latest", V2, created="2026-11-25T00:00:00Z")
@@ -256,7 +260,7 @@ def test_every_documented_command_parses(args, tmp_path, monkeypatch):
         name, params = _parse(args)
     except click.ClickException as exc:
         pytest.fail(f"`inspector {' '.join(args)}`: {exc.format_message()}")
-    assert name in ("scan", "runs", "runs show"), name
+    assert name in ("scan", "runs", "runs show", "db update", "db status"), name
     _check_values(params)
 
 

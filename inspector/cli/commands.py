@@ -624,6 +624,14 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
     show_default=True,
     help="Repositories and tags asked for per catalog page.",
 )
+@click.option(
+    "--max-db-age",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Say once in the report when the advisory database is older than this  [default: "
+    "the policy's max-db-age, else 7]",
+)
 @_run_report_options
 @_policy_options
 @click.option(
@@ -639,7 +647,8 @@ def scan(
     target: str, repos: tuple[str, ...], repos_from: str | None, tags: tuple[str, ...],
     newest: int | None, since: str | None, all_platforms: bool, jobs: int,
     max_time: str | None, shard: str | None, shards: int | None, run_id: str | None,
-    finish: bool, keep_runs: int | None, page_size: int, fmt: str, outputs: tuple[str, ...],
+    finish: bool, keep_runs: int | None, page_size: int, max_db_age: int | None, fmt: str,
+    outputs: tuple[str, ...],
     fail_on: str | None, fail_on_existing: bool, exit_zero: bool, db: str | None,
     select: tuple[str, ...], ignore: tuple[str, ...], config_path: str | None, no_config: bool,
     baseline_path: str | None, platform: str | None, insecure_registries: tuple[str, ...],
@@ -665,7 +674,8 @@ def scan(
         raise click.UsageError("shards of one run must share it: give --run ID")
     files_checked = _outputs(outputs, _SCAN_FORMATS)
     scan_setup = _scan(("-",), select, ignore, config_path, no_config, "never", no_cache,
-                       platform, insecure_registries, True, 0.0, 0.0)  # fmt: skip
+                       platform, insecure_registries, True, 0.0, 0.0,
+                       max_db_age=max_db_age)  # fmt: skip
     baseline_file = baseline_path or scan_setup.policy.baseline
     if baseline_file:
         from inspector.policy.baseline import read as read_baseline
@@ -678,6 +688,7 @@ def scan(
         if finish:
             return _report_run(store, run_id or "", fmt, outputs, threshold, fail_on_existing,
                                exit_zero)  # fmt: skip
+        from inspector.advisories.store import AdvisoryStore
         from inspector.scan.run import Scan, ScanOptions
 
         options = ScanOptions(
@@ -687,13 +698,17 @@ def scan(
             max_time=parse_duration(max_time) if max_time else None, shard=share.shard,
             shards=share.shards, run_id=run_id, insecure=insecure_registries,
             page_size=page_size, use_cache=not no_cache,
+            max_db_age_days=scan_setup.options.max_db_age,
         )  # fmt: skip
+        # The advisory database is the scan store's own (`inspector db update --db` the same).
+        advisories = AdvisoryStore(store.url)
         scanner = Scan(options, scan_setup.checks, scan_setup.options.context,
                        scan_setup.options.gate, store, layer_cache_for(url),
-                       progress_printer())  # fmt: skip
+                       progress_printer(), advisories)  # fmt: skip
         try:
             outcome = scanner.run()
         finally:
+            advisories.close()
             if sys.stderr.isatty():
                 click.echo("\r\033[K", err=True, nl=False)
         if keep_runs:

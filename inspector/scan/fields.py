@@ -14,6 +14,8 @@ from inspector.report.fields import Field
 
 RUN_STATUSES = ("running", "complete", "partial")
 IMAGE_STATUSES = ("audited", "unchanged", "error")
+DATABASE_STATUSES = ("current", "stale", "missing", "error", "disabled", "unknown")
+MATCH_STATUSES = ("matched", "no-database", "error")
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -83,6 +85,11 @@ FIELDS: dict[str, Field] = {
         "Images whose digest was audited before under the same catalog key: not read again, their "
         "stored results carried over.",
     ),
+    "summary.rematched": Field(
+        "integer",
+        "Of the `unchanged` images, those matched again against the advisory database because it "
+        "was updated since they were matched: their stored inventory was matched, no layer read.",
+    ),
     "summary.errors": Field("integer", "Images that could not be read (see `images[].error`)."),
     "summary.left_over": Field(
         "integer",
@@ -101,8 +108,51 @@ FIELDS: dict[str, Field] = {
         "With a shared PostgreSQL cache, at most `unique_layers` for the whole fleet.",
     ),
     "summary.findings": Field("integer", "Findings that count, over every image."),
+    "summary.vulnerabilities": Field(
+        "integer",
+        "Of them, the findings of the vulnerability checks (known vulnerabilities of installed "
+        "packages), over every image.",
+    ),
     "summary.new": Field("integer", "Of them, new since the previous run (`images[].new`)."),
     "summary.fixed": Field("integer", "Findings fixed since the previous run (`images[].fixed`)."),
+    # --- the advisory database ---------------------------------------------------------------
+    "database": Field(
+        "object",
+        "The advisory database the run matched installed packages against: the scan store's "
+        "unless --db names another.",
+    ),
+    "database.status": Field(
+        "string",
+        '"current" (imported within --max-db-age), "stale" (older: `notice` says so), "missing" '
+        '(it holds no advisories: nothing was matched), "error" (it could not be read), '
+        '"disabled" (the run matched nothing) or "unknown" (a run recorded by an older '
+        "inspector).",
+        DATABASE_STATUSES,
+    ),
+    "database.location": Field(
+        "string or null", "The store's path or URL (never with its password); null if unknown."
+    ),
+    "database.updated": Field(
+        "string or null",
+        "When its oldest export was imported, ISO 8601 in UTC: the date of the advisories the "
+        "run matched against; null when it holds none.",
+    ),
+    "database.notice": Field(
+        "string or null",
+        "One line for the reader when the database is missing, stale or unreadable (the table "
+        "and Markdown show it once, under the headline); null otherwise.",
+    ),
+    "database.ecosystems[]": Field(
+        "array", "Each ecosystem export the database holds (PyPI, Debian, Ubuntu, Alpine)."
+    ),
+    "database.ecosystems[].name": Field("string", 'The export\'s ecosystem, e.g. "Debian".'),
+    "database.ecosystems[].advisories": Field("integer", "Advisories stored from it."),
+    "database.ecosystems[].imported": Field(
+        "string", "When it was last imported, ISO 8601 in UTC."
+    ),
+    "database.ecosystems[].newest": Field(
+        "string or null", "The newest `modified` time among its advisories."
+    ),
     # --- discovery errors ---------------------------------------------------------------------
     "discovery_errors[]": Field(
         "array",
@@ -159,6 +209,37 @@ FIELDS: dict[str, Field] = {
     **{
         f"images[].counts.{severity}": Field(
             "integer", f"Number of {severity} findings that count."
+        )
+        for severity in SEVERITIES
+    },
+    "images[].vulnerabilities": Field(
+        "object or null",
+        "The image's known vulnerabilities: null when they were not matched (no advisory "
+        "database, or an audit recorded before inspector matched them).",
+    ),
+    "images[].vulnerabilities.status": Field(
+        "string",
+        '"matched" (against the database), "no-database" (it held nothing for the image\'s '
+        'ecosystems) or "error" (the database could not be read then: the next run matches it '
+        "again).",
+        MATCH_STATUSES,
+    ),
+    "images[].vulnerabilities.database": Field(
+        "string or null",
+        "The date of the advisories they were matched against (`database.updated` then); null "
+        "when there were none.",
+    ),
+    "images[].vulnerabilities.rematched": Field(
+        "boolean",
+        "True for an `unchanged` image matched again by this run because the database was "
+        "updated since: its stored inventory was matched, no layer read.",
+    ),
+    "images[].vulnerabilities.counts": Field(
+        "object", "The vulnerability checks' findings that count, by severity (0 included)."
+    ),
+    **{
+        f"images[].vulnerabilities.counts.{severity}": Field(
+            "integer", f"Number of {severity} vulnerability findings that count."
         )
         for severity in SEVERITIES
     },
@@ -224,8 +305,8 @@ for _path, _text in _SHAPES.items():
 # In the order render.py writes an image's keys, so docs/scan.md reads like a report.
 _ORDER = (
     "registry", "repository", "tags", "digest", "platform", "image_id", "created", "status",
-    "error", "counts", "layers_read", "findings", "new", "fixed", "suppressed", "check_errors",
-    "notices",
+    "error", "counts", "vulnerabilities", "layers_read", "findings", "new", "fixed", "suppressed",
+    "check_errors", "notices",
 )  # fmt: skip
 
 

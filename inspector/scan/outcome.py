@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +63,12 @@ def _finding_doc(finding: Finding) -> dict[str, Any]:
         "check": finding.check,
         "severity": finding.severity,
         "message": finding.message,
-        "location": {k: v for k, v in asdict(finding.location).items() if v is not None},
+        "location": {k: v for k, v in vars(finding.location).items() if v is not None},
         "fix": finding.fix,
         "rule": finding.rule,
         "identity": finding.identity,
         # Kept whole: the fingerprint of a vulnerability finding reads it.
-        "vulnerability": asdict(finding.vulnerability) if finding.vulnerability else None,
+        "vulnerability": dict(vars(finding.vulnerability)) if finding.vulnerability else None,
     }
 
 

@@ -32,7 +32,7 @@ class Tally:
     and the gate: a bounded amount, whatever the run's size."""
 
     summary: dict[str, Any]
-    repositories: dict[str, list[Any]]  # name -> [images, worst, new, fixed, errors]
+    repositories: dict[str, list[Any]]  # name -> [images, worst, vulns, new, fixed, errors]
     new_shown: list[list[str]]  # the worst SHOWN_NEW new findings
     new_total: int
     errors: list[str]  # image and check errors, the first ERRORS_SHOWN
@@ -79,7 +79,8 @@ class RunReport:
         repositories: dict[str, list[Any]] = {}
         shown: list[tuple[int, int, list[str]]] = []  # heap of (rank, order, row): the worst kept
         errors: list[str] = [f"{e['repository']}: {e['error']}" for e in self.discovery_errors]
-        totals = {"layers_read": 0, "findings": 0, "new": 0, "fixed": 0, "errors": len(errors)}
+        totals = {"layers_read": 0, "findings": 0, "new": 0, "fixed": 0, "errors": len(errors),
+                  "vulnerabilities": 0, "rematched": 0}  # fmt: skip
         order = 0
         for image in self.images():
             by_status[image.status] += 1
@@ -91,16 +92,21 @@ class RunReport:
             totals["findings"] += len(findings)
             totals["new"] += len(new)
             totals["fixed"] += len(fixed)
-            row = repositories.setdefault(_bare(image.repository), [0, "-", 0, 0, 0])
+            vulnerabilities = image.report.get("vulnerabilities") or {}
+            vulns = sum((vulnerabilities.get("counts") or {}).values())
+            totals["vulnerabilities"] += vulns
+            totals["rematched"] += 1 if vulnerabilities.get("rematched") else 0
+            row = repositories.setdefault(_bare(image.repository), [0, "-", 0, 0, 0, 0])
             row[0] += 1
             worst = max((f["severity"] for f in findings), key=severity_rank, default="-")
             if worst != "-" and (row[1] == "-" or severity_rank(worst) > severity_rank(row[1])):
                 row[1] = worst
-            row[2] += len(new)
-            row[3] += len(fixed)
+            row[2] += vulns
+            row[3] += len(new)
+            row[4] += len(fixed)
             failed = [image.error] if image.status == "error" else []
             failed += [f"check failed: {e}" for e in image.report.get("check_errors") or []]
-            row[4] += 1 if failed else 0
+            row[5] += 1 if failed else 0
             for why in failed:
                 totals["errors"] += 1
                 if len(errors) < ERRORS_SHOWN:
@@ -119,12 +125,14 @@ class RunReport:
             "images": sum(by_status.values()),
             "audited": by_status["audited"],
             "unchanged": by_status["unchanged"],
+            "rematched": totals["rematched"],
             "errors": by_status["error"],
             "left_over": sum(s.left_over for s in self.shards),
             "discovery_errors": len(self.discovery_errors),
             "unique_layers": len(layers),
             "layers_read": totals["layers_read"],
             "findings": totals["findings"],
+            "vulnerabilities": totals["vulnerabilities"],
             "new": totals["new"],
             "fixed": totals["fixed"],
         }
@@ -207,7 +215,24 @@ def document(report: RunReport) -> dict[str, Any]:
             "shards_done": len([s for s in report.shards if s.status != "running"]),
         },
         "summary": report.summary(),
+        "database": database(report.run),
         "discovery_errors": report.discovery_errors,
+    }
+
+
+def database(run: RunRow) -> dict[str, Any]:
+    """The advisory database the run matched against, as the report shows it."""
+    recorded = run.advisories or {}
+    status = recorded.get("status") or "unknown"  # a run recorded before databases were kept
+    return {
+        "status": status,
+        "location": recorded.get("location"),
+        "updated": recorded.get("updated"),
+        "notice": recorded.get("notice"),
+        "ecosystems": [
+            {key: e.get(key) for key in ("name", "advisories", "imported", "newest")}
+            for e in recorded.get("ecosystems") or []
+        ],
     }
 
 
@@ -224,6 +249,7 @@ def _image(report: RunReport, image: ImageRow) -> dict[str, Any]:
         "status": image.status,
         "error": image.error,
         "counts": image.report.get("counts") or {s: 0 for s in SEVERITIES},
+        "vulnerabilities": image.report.get("vulnerabilities"),
         "layers_read": image.layers_read,
         "findings": image.report.get("findings") or [],
         "new": report.new(image),
@@ -241,15 +267,25 @@ def _headline(report: RunReport) -> str:
         f"incomplete: {len([x for x in report.shards if x.status != 'running'])} of "
         f"{run.shards} shards finished"
     )  # fmt: skip
+    again = f" ({s['rematched']} matched again)" if s["rematched"] else ""
     text = (
         f"run {run.id} of {run.scope} ({state}): {s['images']} images in {s['repositories']} "
-        f"repositories, {s['audited']} audited, {s['unchanged']} unchanged, {s['errors']} "
-        f"errors; {s['layers_read']} layers read of {s['unique_layers']} unique; "
+        f"repositories, {s['audited']} audited, {s['unchanged']} unchanged{again}, "
+        f"{s['errors']} errors; {s['layers_read']} layers read of {s['unique_layers']} unique; "
         f"{s['new']} new findings, {s['fixed']} fixed"
     )
     if s["left_over"]:
         text += f"; {s['left_over']} images left for the next run (--max-time)"
+    db = database(run)
+    if db["updated"]:
+        text += f"; {s['vulnerabilities']} vulnerabilities, advisories of {db['updated'][:10]}"
     return text
+
+
+def _notice(report: RunReport) -> str | None:
+    """The run's one word about its advisory database: missing, stale or unreadable."""
+    notice = database(report.run)["notice"]
+    return f"notice: {notice}" if notice else None
 
 
 def _name(image: ImageRow) -> str:
@@ -269,11 +305,12 @@ def _short(text: str, width: int) -> str:
 
 def _table(report: RunReport) -> str:
     tally = report.tally()
-    parts = [_headline(report), ""]
+    notice = _notice(report)
+    parts = [_headline(report), *([notice] if notice else []), ""]
     repos = [[name, *row] for name, row in tally.repositories.items()]
     if repos:
-        parts.append(tabulate(repos, headers=["repository", "images", "worst", "new", "fixed",
-                                              "errors"]))  # fmt: skip
+        parts.append(tabulate(repos, headers=["repository", "images", "worst", "vulns", "new",
+                                              "fixed", "errors"]))  # fmt: skip
     if tally.new_total:
         parts += ["", f"New findings ({tally.new_total}):"]
         parts.append(tabulate(tally.new_shown, headers=["image", "severity", "check", "what",
@@ -295,8 +332,12 @@ def _cell(text: str) -> str:
 def _markdown(report: RunReport) -> str:
     tally = report.tally()
     lines = [f"**inspector scan** · {_cell(_headline(report))}", ""]
+    notice = _notice(report)
+    if notice:
+        lines += [f"> **{_cell(notice)}**", ""]
     if tally.repositories:
-        lines += ["| repository | images | worst | new | fixed | errors |", "|---" * 6 + "|"]
+        lines += ["| repository | images | worst | vulns | new | fixed | errors |",
+                  "|---" * 7 + "|"]  # fmt: skip
         lines += ["| " + " | ".join(_cell(str(c)) for c in [name, *row]) + " |"
                   for name, row in tally.repositories.items()]  # fmt: skip
     if tally.new_total:

@@ -2,9 +2,11 @@
 
 The cost follows what changed, not the registry's size: a tag is resolved to its digest with one
 HEAD; an image whose digest was audited under the same catalog key is `unchanged` (its stored
-results carried over, no layer read); a layer is read once per cache (once per fleet when the
-cache is the shared PostgreSQL one), whatever number of images holds it. Images never seen go
-first, so a scan stopped by --max-time is continued by the next one.
+results carried over, no layer read; when the advisory database changed since, its stored
+inventory is matched again and its vulnerability checks run again, still reading no layer); a
+layer is read once per cache (once per fleet when the cache is the shared PostgreSQL one),
+whatever number of images holds it. Images never seen go first, so a scan stopped by --max-time
+is continued by the next one.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ from inspector.scan.outcome import (
     results_doc,
     results_from,
 )
+from inspector.scan.rematch import (
+    AdvisoryDatabase,
+    Rematcher,
+    inventory_record,
+    mark_of_facts,
+    run_database,
+    vulnerability_checks,
+)
 from inspector.scan.store import Audit, ImageRow, Store
 from inspector.sources import registry
 from inspector.sources.registry_client import HOSTS, Client
@@ -68,6 +78,7 @@ class ScanOptions:
     insecure: tuple[str, ...] = ()
     page_size: int = 100
     use_cache: bool = True
+    max_db_age_days: float = 7.0  # an older advisory database is a notice in the report
 
 
 @dataclass
@@ -126,9 +137,14 @@ class Scan:
         store: Store,
         layer_cache: Callable[[str], LayerStore] | None = None,
         progress: Callable[[str], None] = lambda message: None,
+        advisories: AdvisoryDatabase | None = None,
     ) -> None:
         self.options, self.checks, self.context, self.gate = options, checks, context, gate
         self.store, self.layer_cache, self.progress = store, layer_cache, progress
+        # None: no advisory database is used (nothing matched, nothing matched again).
+        self.advisories = advisories
+        self.rematcher = Rematcher(advisories, checks, context) if advisories else None
+        self.vulnerability_checks = {c.id for c in vulnerability_checks(checks)}
         self.target = discover.parse_target(options.target)
         self.catalog = catalog_key(checks, context.thresholds)
         self.by_id = {c.id: c for c in checks}
@@ -272,10 +288,15 @@ class Scan:
             ]
         return self._previous_seen[name]
 
-    def _audit(self, item: Candidate) -> tuple[Audit, int]:
-        """Read and check one image: its stored audit and how many layers were read."""
+    def _audit(self, item: Candidate) -> tuple[Audit, int, dict[str, Any] | None]:
+        """Read and check one image: its stored audit, how many layers were read, and its
+        inventory record (what matching it again later needs)."""
         from inspector.facts.collect import collect
+        from inspector.facts.vulns import AdvisoryOptions
 
+        # Matched as `audit` matches, against the run's database (each audit opens its own
+        # connection: audits run in threads).
+        advisories = AdvisoryOptions(self.advisories.url) if self.advisories else None
         facts = collect(
             item.reference(self.target.host),
             use_cache=self.options.use_cache,
@@ -283,6 +304,7 @@ class Scan:
             insecure_registries=self.options.insecure,
             layer_cache=self.layer_cache,
             probe=None,
+            advisories=advisories,
         )
         doc = facts.to_json()
         results = run_checks(doc, self.checks, self.context)
@@ -294,11 +316,14 @@ class Scan:
             doc["image"].get("created"),
             tuple(layer["digest"] for layer in layers),
             results_doc(results),
+            mark_of_facts(doc),
         )
-        return audit, sum(1 for layer in layers if not layer.get("from_cache"))
+        read = sum(1 for layer in layers if not layer.get("from_cache"))
+        return audit, read, inventory_record(doc, self.checks)
 
     def _row(self, run_id: str, item: Candidate, seq: int, status: str, audit: Audit | None,
-             error: str | None, layers_read: int) -> ImageRow:  # fmt: skip
+             error: str | None, layers_read: int, rematched: bool = False,
+             note: str | None = None) -> ImageRow:  # fmt: skip
         name = f"{self.target.host}/{item.repository}"
         # As `audit registry:...` names it: fingerprints, ignores and baselines match both.
         reference = f"registry:{name}"
@@ -315,6 +340,8 @@ class Scan:
                 findings.extend(finding_entry(reference, f) for f in result.findings)
                 suppressed += len(result.suppressed)
             notices = applied.notices
+        if note:
+            notices = (*notices, note)
         findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
         previous = self._previous(name, run_id)
         new, fixed = delta(findings, item.tags, previous) if audit else ([], [])
@@ -329,9 +356,29 @@ class Scan:
             "suppressed": suppressed,
             "notices": list(notices),
             "check_errors": check_errors,
+            "vulnerabilities": self._vulnerabilities(audit, findings, rematched),
         }
         return ImageRow(name, item.digest, item.platform, tuple(sorted(item.tags)),
                         status, error, self.options.shard, seq, layers_read, report)  # fmt: skip
+
+    def _vulnerabilities(self, audit: Audit | None, findings: Sequence[dict[str, Any]],
+                         rematched: bool) -> dict[str, Any] | None:  # fmt: skip
+        """The image's vulnerability findings that count, by severity, and the database date
+        they were matched against; None when its vulnerabilities were not matched."""
+        if audit is None or audit.matched is None:
+            return None
+        return {
+            "status": audit.matched.get("status"),
+            "database": audit.matched.get("updated"),
+            "rematched": rematched,
+            "counts": counts(f for f in findings if f["check"] in self.vulnerability_checks),
+        }
+
+    def _unchanged(self, audit: Audit) -> tuple[Audit, bool, str | None]:
+        """An unchanged image's audit, matched again if the advisory database changed since."""
+        if self.rematcher is None:
+            return audit, False, None
+        return self.rematcher.refresh(self.store, audit, self.catalog)
 
     def run(self) -> Outcome:
         options = self.options
@@ -343,8 +390,9 @@ class Scan:
         proposed = fingerprint_key.machine_key() or secrets.token_bytes(32)
         secret_rules.use_fingerprint_key(self.store.fingerprint_key(proposed))
         # Microseconds: runs started in the same second still sort in the order they began.
+        database = run_database(self.advisories, started, options.max_db_age_days)
         self.store.begin(run_id, started.isoformat(timespec="microseconds"), scope, self.catalog,
-                         options.shards, options.shard)  # fmt: skip
+                         options.shards, options.shard, database)  # fmt: skip
         items = self.discover()
         stored = self.store.audited([c.key for c in items], self.catalog)
         items = self._select_by_time(items, stored)
@@ -357,32 +405,38 @@ class Scan:
         total = len(items)
         tally = {AUDITED: 0, UNCHANGED: 0, ERROR: 0}
         layers = {"read": 0, "cached": 0}
+        matched_again = 0  # unchanged images matched again against an updated database
         received_before = HOSTS.received
         seq = 0
 
         def record(item: Candidate, status: str, audit: Audit | None, error: str | None,
-                   layers_read: int) -> None:  # fmt: skip
-            nonlocal seq
+                   layers_read: int, inventory: dict[str, Any] | None = None,
+                   rematched: bool = False, note: str | None = None) -> None:  # fmt: skip
+            nonlocal seq, matched_again
             seq += 1
+            matched_again += rematched
             if audit is not None and status == AUDITED:
                 self.store.save_audit(audit, self.catalog, _now())
+                if inventory is not None:
+                    self.store.save_inventory(audit.digest, audit.platform, inventory, _now())
             self.store.save_image(run_id, self._row(run_id, item, seq, status, audit, error,
-                                                    layers_read))  # fmt: skip
+                                                    layers_read, rematched, note))  # fmt: skip
             tally[status] += 1
             if status == AUDITED and audit is not None:
                 layers["read"] += layers_read
                 layers["cached"] += len(audit.layers) - layers_read
             finished = sum(tally.values())
             fetched = (HOSTS.received - received_before) / 1e6
+            matched = f", {matched_again} matched again" if matched_again else ""
             self.progress(f"{finished}/{total} images ({tally[AUDITED]} audited, "
-                          f"{tally[UNCHANGED]} unchanged, {tally[ERROR]} errors); layers "
+                          f"{tally[UNCHANGED]} unchanged{matched}, {tally[ERROR]} errors); layers "
                           f"{layers['read']} read, {layers['cached']} cached; "
                           f"{fetched:,.1f} MB fetched" + _left(deadline))  # fmt: skip
 
         left = 0
         queue = items[::-1]  # popped from the end: cheap, and in the order sorted above
         with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-            running: dict[Future[tuple[Audit, int]], Candidate] = {}
+            running: dict[Future[tuple[Audit, int, dict[str, Any] | None]], Candidate] = {}
             while queue or running:
                 while queue and len(running) < max(1, options.jobs):
                     if deadline is not None and time.monotonic() >= deadline:
@@ -392,7 +446,9 @@ class Scan:
                     if item.key in stored:
                         audit = self.store.audit(item.digest, item.platform, self.catalog)
                         if audit is not None:  # else pruned since the plan: audit it again
-                            record(item, UNCHANGED, audit, None, 0)
+                            audit, rematched, note = self._unchanged(audit)
+                            record(item, UNCHANGED, audit, None, 0, rematched=rematched,
+                                   note=note)  # fmt: skip
                             continue
                     running[pool.submit(self._audit, item)] = item
                 if not running:
@@ -401,14 +457,14 @@ class Scan:
                 for future in finished:
                     item = running.pop(future)
                     try:
-                        audit, read = future.result()
+                        audit, read, inventory = future.result()
                     except InspectorError as exc:
                         record(item, ERROR, None, str(exc), 0)
                     except Exception as exc:  # a bug, on one image: the others still count
                         why = f"internal error (a bug; please report it): {type(exc).__name__}"
                         record(item, ERROR, None, f"{why}: {exc}", 0)
                     else:
-                        record(item, AUDITED, audit, None, read)
+                        record(item, AUDITED, audit, None, read, inventory)
         self.store.finish(run_id, options.shard, _now(), partial=left > 0,
                           discovered=total + len(done), left_over=left,
                           errors=self.discovery_errors)  # fmt: skip

@@ -11,6 +11,10 @@ database stays readable.
 - `inspector_runs` / `inspector_shards`: a run and each shard's share of it.
 - `inspector_images`: what a run saw of each image (tags, status, findings with fingerprints,
   new and fixed), enough to render the run's report again later.
+- `inspector_inventories`: each audited image's inventory (its components and the import path
+  their reachability was judged by), once per digest and platform, so that a changed advisory
+  database is matched again without reading a layer; `inspector_audits.matched` records the
+  database state an audit's vulnerabilities were matched against.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +35,7 @@ from inspector.datastore import default_path as default_path
 from inspector.datastore import shown as shown
 from inspector.errors import InspectorError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Each migration takes the schema from the version before it to its own; never edit one that
 # shipped, append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -53,7 +58,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " PRIMARY KEY (run_id, repository, digest, platform))",
         "CREATE INDEX inspector_images_by_repository ON inspector_images (repository, run_id)",
     ),
+    (
+        # BLOB is BYTEA on PostgreSQL (`_migrate` says so): the inventory, zlib'd when large.
+        "CREATE TABLE inspector_inventories (digest TEXT NOT NULL, platform TEXT NOT NULL,"
+        " stored TEXT NOT NULL, encoding TEXT NOT NULL, data BLOB NOT NULL,"
+        " PRIMARY KEY (digest, platform))",
+        # The advisory database's state the audit's vulnerabilities were matched against (JSON).
+        "ALTER TABLE inspector_audits ADD COLUMN matched TEXT",
+        # And the state a run used, for its report's date and its stale-database notice.
+        "ALTER TABLE inspector_runs ADD COLUMN advisories TEXT",
+    ),
 )
+# Inventories at least this long (JSON bytes) are stored zlib-compressed; shorter ones as text.
+COMPRESS_FROM = 512
 
 
 class StoreError(InspectorError):
@@ -70,6 +87,9 @@ class Audit:
     created: str | None
     layers: tuple[str, ...]  # diff_ids
     results: list[dict[str, Any]]  # check results before the policy (see scan.results)
+    # The advisory database's state its vulnerabilities were matched against
+    # (inspector.scan.rematch.mark); None when nothing was matched.
+    matched: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,9 @@ class RunRow:
     shards_done: int = 0
     images: int = 0
     errors: int = 0
+    # The advisory database the run matched against (inspector.scan.rematch.run_database);
+    # None for runs recorded before it was kept.
+    advisories: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +221,8 @@ class Store:
                 )
             for statements in MIGRATIONS[version:]:
                 for statement in statements:
+                    if self.postgres:
+                        statement = statement.replace(" BLOB ", " BYTEA ")
                     self.execute(statement)
             if version < SCHEMA_VERSION:
                 self.execute(
@@ -231,14 +256,16 @@ class Store:
     # -- runs and shards ------------------------------------------------------------------
 
     def begin(self, run_id: str, started: str, scope: str, catalog: str, shards: int,
-              shard: int) -> None:  # fmt: skip
-        """Record the run (the first shard to arrive creates it) and this shard's start."""
+              shard: int, advisories: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Record the run (the first shard to arrive creates it, with the advisory database's
+        state it uses) and this shard's start."""
         with self.transaction():
             self.execute(
-                "INSERT INTO inspector_runs (id, started, scope, catalog, shards, status)"
-                " VALUES (?, ?, ?, ?, ?, 'running') ON CONFLICT (id) DO NOTHING",
-                (run_id, started, scope, catalog, shards),
-            )
+                "INSERT INTO inspector_runs (id, started, scope, catalog, shards, status,"
+                " advisories) VALUES (?, ?, ?, ?, ?, 'running', ?) ON CONFLICT (id) DO NOTHING",
+                (run_id, started, scope, catalog, shards,
+                 json.dumps(advisories) if advisories is not None else None),
+            )  # fmt: skip
             row = self.execute(
                 "SELECT scope, catalog, shards FROM inspector_runs WHERE id = ?", (run_id,)
             )[0]
@@ -311,11 +338,11 @@ class Store:
             "   AND s.status <> 'running'),"
             " (SELECT count(*) FROM inspector_images i WHERE i.run_id = r.id),"
             " (SELECT count(*) FROM inspector_images i WHERE i.run_id = r.id"
-            "   AND i.status = 'error')"
+            "   AND i.status = 'error'), r.advisories"
             " FROM inspector_runs r ORDER BY r.started DESC, r.id DESC"
             + (f" LIMIT {int(limit)}" if limit is not None else "")
         )
-        return [RunRow(*row) for row in rows]
+        return [RunRow(*row[:10], json.loads(row[10]) if row[10] else None) for row in rows]
 
     def prune(self, keep: int, spare: str | None = None) -> int:
         """Delete all but the `keep` newest runs (never `spare`, the run just made), and audits
@@ -329,11 +356,12 @@ class Store:
                 for table, column in tables:
                     self.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
             if old:
-                self.execute(
-                    "DELETE FROM inspector_audits WHERE NOT EXISTS (SELECT 1 FROM"
-                    " inspector_images i WHERE i.digest = inspector_audits.digest"
-                    " AND i.platform = inspector_audits.platform)"
-                )
+                for table in ("inspector_audits", "inspector_inventories"):
+                    self.execute(
+                        f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM"
+                        f" inspector_images i WHERE i.digest = {table}.digest"
+                        f" AND i.platform = {table}.platform)"
+                    )
         return len(old)
 
     # -- audits -----------------------------------------------------------------------------
@@ -362,26 +390,68 @@ class Store:
 
     def audit(self, digest: str, platform: str, catalog: str) -> Audit | None:
         rows = self.execute(
-            "SELECT image_id, created, layers, results FROM inspector_audits"
+            "SELECT image_id, created, layers, results, matched FROM inspector_audits"
             " WHERE digest = ? AND platform = ? AND catalog = ?",
             (digest, platform, catalog),
         )
         if not rows:
             return None
-        image_id, created, layers, results = rows[0]
+        image_id, created, layers, results, matched = rows[0]
         return Audit(digest, platform, image_id, created, tuple(json.loads(layers)),
-                     json.loads(results))  # fmt: skip
+                     json.loads(results), json.loads(matched) if matched else None)  # fmt: skip
 
     def save_audit(self, audit: Audit, catalog: str, audited: str) -> None:
         self.execute(
             "INSERT INTO inspector_audits (digest, platform, catalog, audited, image_id,"
-            " created, layers, results) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " created, layers, results, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (digest, platform, catalog) DO UPDATE SET audited = excluded.audited,"
             " image_id = excluded.image_id, created = excluded.created,"
-            " layers = excluded.layers, results = excluded.results",
+            " layers = excluded.layers, results = excluded.results,"
+            " matched = excluded.matched",
             (audit.digest, audit.platform, catalog, audited, audit.image_id, audit.created,
-             json.dumps(list(audit.layers)), json.dumps(audit.results)),
+             json.dumps(list(audit.layers)), json.dumps(audit.results),
+             json.dumps(audit.matched) if audit.matched is not None else None),
         )  # fmt: skip
+
+    def rematched(self, audit: Audit, catalog: str, *, results: bool = True) -> None:
+        """Keep an unchanged image's results after its vulnerabilities were matched again, with
+        the database state they were matched against: the next run starts from these. Without
+        `results`, only that state (the matches came out the same)."""
+        matched = json.dumps(audit.matched) if audit.matched is not None else None
+        key = (audit.digest, audit.platform, catalog)
+        if not results:
+            self.execute(
+                "UPDATE inspector_audits SET matched = ?"
+                " WHERE digest = ? AND platform = ? AND catalog = ?",
+                (matched, *key),
+            )
+            return
+        self.execute(
+            "UPDATE inspector_audits SET results = ?, matched = ?"
+            " WHERE digest = ? AND platform = ? AND catalog = ?",
+            (json.dumps(audit.results, separators=(",", ":")), matched, *key),
+        )
+
+    # -- inventories --------------------------------------------------------------------------
+
+    def save_inventory(self, digest: str, platform: str, record: dict[str, Any],
+                       stored: str) -> None:  # fmt: skip
+        """An audited image's inventory record (inspector.scan.rematch.inventory_record), once
+        per digest and platform: the newest audit's replaces an older one."""
+        encoding, data = encode_inventory(record)
+        self.execute(
+            "INSERT INTO inspector_inventories (digest, platform, stored, encoding, data)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest, platform) DO UPDATE SET"
+            " stored = excluded.stored, encoding = excluded.encoding, data = excluded.data",
+            (digest, platform, stored, encoding, data),
+        )
+
+    def inventory(self, digest: str, platform: str) -> dict[str, Any] | None:
+        rows = self.execute(
+            "SELECT encoding, data FROM inspector_inventories WHERE digest = ? AND platform = ?",
+            (digest, platform),
+        )
+        return decode_inventory(rows[0][0], bytes(rows[0][1])) if rows else None
 
     # -- images of runs ---------------------------------------------------------------------
 
@@ -447,6 +517,26 @@ class Store:
 
 
 _PAGE = 500  # image rows read at a time
+
+
+def encode_inventory(record: dict[str, Any]) -> tuple[str, bytes]:
+    """(encoding, bytes): compact JSON, zlib'd when it is long enough to gain from it."""
+    text = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(text) >= COMPRESS_FROM:
+        return "json+zlib", zlib.compress(text, 6)
+    return "json", text
+
+
+def decode_inventory(encoding: str, data: bytes) -> dict[str, Any]:
+    if encoding == "json+zlib":
+        data = zlib.decompress(data)
+    elif encoding != "json":
+        raise StoreError(f"an inventory stored as {encoding!r}, which this inspector cannot read: "
+                         "upgrade inspector")  # fmt: skip
+    value = json.loads(data)
+    if not isinstance(value, dict):
+        raise StoreError("a stored inventory is damaged (not a JSON object)")
+    return value
 
 
 def _first_line(exc: BaseException) -> str:
