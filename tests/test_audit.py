@@ -168,7 +168,8 @@ def test_json_report_on_stdout_and_in_a_file_agree(capsys, tmp_path):
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(path.read_text())
     image = printed["images"][0]
-    assert printed["schema_version"] == 2
+    # Fields were added (advisories, vulnerability), none removed or renamed: still schema 1.
+    assert printed["schema_version"] == 1
     assert image["id"].startswith("sha256:")
     statuses = {r["check"]: r["status"] for r in image["results"]}
     assert statuses["SIZE002"] == "failed"

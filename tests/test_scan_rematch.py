@@ -141,22 +141,20 @@ def test_an_unchanged_image_gains_then_loses_a_vulnerability_without_a_blob_fetc
     (image,) = second["images"]
     assert image["status"] == "unchanged"
     assert image["vulnerabilities"]["rematched"] is True
-    # The venv's requests, which the command imports, at the advisory's severity; pip's
-    # vendored copy in the system site-packages, which it cannot import, as info.
+    # The venv's requests, which the command imports, at the advisory's severity. pip's
+    # vendored copy in the system dist-packages belongs to Debian's python3-pip, which is
+    # judged through its Debian package (Debian backports fixes), not as PyPI's requests.
     new = {f["severity"]: f for f in _about_requests(image["new"])}
-    assert sorted(new) == ["info", "medium"]
+    assert sorted(new) == ["medium"]
     assert (
         "/opt/venv/lib/python3.11/site-packages/requests-2.32.3.dist-info" in new["medium"]["where"]
     )
     assert "requests==2.32.4" in new["medium"]["fix"]
-    assert "pip/_vendor" in new["info"]["where"]
     assert second["summary"]["rematched"] == 1
     assert second["summary"]["layers_read"] == 0
-    assert (
-        second["summary"]["vulnerabilities"]
-        == image["vulnerabilities"]["counts"]["medium"] + image["vulnerabilities"]["counts"]["info"]
-        >= 2
-    )
+    counts = image["vulnerabilities"]["counts"]
+    assert second["summary"]["vulnerabilities"] == sum(counts.values())
+    assert counts["medium"] >= 1
     assert code == 1  # a new medium finding, gated at medium
     assert len(blob_gets(workdir, "t/good")) == blobs
 
