@@ -25,6 +25,10 @@ from inspector.errors import InspectorError
 LABEL = "inspector.probe"
 OWNER_LABEL = "inspector.probe.owner"
 IMAGE_LABEL = "inspector.probe.image"
+# INSPECTOR_RUN_ID, when set, labels every probe container of this process and its children with
+# it: a CI job or a test session on a shared engine counts and waits for its own probes only.
+RUN_LABEL = "inspector.probe.run"
+RUN_ENV = "INSPECTOR_RUN_ID"
 # Limits for images we do not trust: enough for a Python web app to start, not to hurt the host.
 MEMORY = "512m"
 PIDS = 256
@@ -59,6 +63,8 @@ def create(client: docker.DockerClient, image_id: str, role: str, **options: Any
     if not image_id.startswith("sha256:"):
         raise ValueError("probes run images by ID, never by tag (the SDK pulls missing tags)")
     labels = {LABEL: role, OWNER_LABEL: owner(), IMAGE_LABEL: image_id}
+    if run_id := os.environ.get(RUN_ENV):
+        labels[RUN_LABEL] = run_id
     try:
         return client.containers.create(
             image_id,
