@@ -46,8 +46,9 @@ lint: venv
 package: venv engine fixtures
 	@PYTHON=$(PYTHON) BIN=$(BIN) bash scripts/check-package.sh
 
+# -n auto: the engine-free tests are CPU-bound, one pytest-xdist worker per core.
 unit: venv
-	$(BIN)/pytest -m "not docker"
+	$(BIN)/pytest -m "not docker" -n auto
 
 test: lint fixtures package
 	bash scripts/debian-tool.sh docker-registry docker-registry \

@@ -137,7 +137,8 @@ def test_a_storm_of_signals_during_a_probe_leaves_nothing_behind(docker_client):
     """Fifty SIGINT and SIGTERM, 10 ms apart, from the moment a probe runs: inspector exits
     130 or 143 without a traceback, and no probe container remains."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "inspector", "facts", fixture_image("good"), "--warmup", "60"],
+        [sys.executable, "-m", "inspector", "facts", fixture_image("su-start-script"),
+         "--warmup", "60"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
