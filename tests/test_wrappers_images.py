@@ -5,21 +5,20 @@ code the runtime user can rewrite is found where the command says it lives."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from checks import catalog
 from checks.engine import run_checks
-from checks.model import Context, Finding
+from checks.model import Finding
+from tests.probed import suite_context
 from tests.test_audit import golden
 
 pytestmark = pytest.mark.docker
 
 FIXTURES = ("wr-django-scripts", "wr-home-chown", "wr-uv-run", "wr-fastapi-dev",
             "wr-gunicorn-noattr")  # fmt: skip
-NOW = Context(now=datetime(2026, 12, 7, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +29,7 @@ def audited(fixture_probes) -> dict[str, tuple[dict[str, Any], dict[str, list[Fi
     out = {}
     for name in FIXTURES:
         facts = fixture_probes.facts(name)
-        results = run_checks(facts, list(catalog().values()), NOW)
+        results = run_checks(facts, list(catalog().values()), suite_context())
         out[name] = facts, {r.check.id: list(r.findings) for r in results if r.status == "failed"}
     return out
 
