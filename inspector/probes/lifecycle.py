@@ -224,14 +224,19 @@ def _over(meter: WriteMeter, limit: int) -> bool:
     return meter.too_many_entries or (meter.bytes or 0) > limit
 
 
+def _log_rotated(container: Any) -> bool:
+    """The engine rotated the container's log: it printed past the probe's log limit."""
+    log_path = container.attrs.get("LogPath") or ""
+    return bool(log_path) and os.path.exists(f"{log_path}.1")
+
+
 def _usage(container: Any, meter: WriteMeter, limits: ProbeLimits, over_written: bool) -> dict:
     """What the container took of its write and log limits."""
     hit = []
     if over_written:
         hit.append("write")
     log_path = container.attrs.get("LogPath") or ""
-    log_rotated = bool(log_path) and os.path.exists(f"{log_path}.1")
-    if log_rotated:
+    if _log_rotated(container):
         hit.append("log")
     return {
         "written_bytes": meter.bytes,
@@ -283,8 +288,9 @@ def _warm_up(
     container: Any, warmup: float, meter: WriteMeter, write_limit: int, proc_root: str
 ) -> tuple[dict[str, Any], float | None]:
     """Wait until the app's start-up has settled (`ready.py`), at most `warmup` seconds;
-    return early if the container stops or writes too much. Also returns when, after the
-    start, the start-up settled (None: it did not, and the warm-up ran out)."""
+    return early if the container stops, writes too much or floods its log past the limit (it
+    is not going to settle, and what it does is plain). Also returns when, after the start, the
+    start-up settled (None: it did not)."""
     started = time.monotonic()
     deadline = started + warmup
     settling = Settling()
@@ -293,7 +299,7 @@ def _warm_up(
         state = container.attrs["State"]
         meter.measure()
         now = time.monotonic()
-        if state["Status"] != "running" or _over(meter, write_limit):
+        if state["Status"] != "running" or _over(meter, write_limit) or _log_rotated(container):
             return dict(state), None
         current = snapshot(proc_root, state.get("Pid") or 0, container.id)
         if settling.settled(now, current):
