@@ -931,11 +931,13 @@ def explain(check_id: str) -> int:
 @click.option(
     "--all", "everything", is_flag=True, help="Also remove probes of runs still in progress."
 )
-def cleanup(everything: bool) -> None:
+def cleanup(everything: bool) -> int:
     """Remove probe containers left behind by a run that was killed.
 
-    Probe containers carry the label `inspector.probe`; those whose inspector process is still
-    running on this host are kept unless --all is given.
+    Probe containers carry the label `inspector.probe`; those whose run may still be in progress
+    are kept unless --all is given: a run of this host whose process is alive, or a run of another
+    host (a CI job or machine sharing the engine) whose time bound has not passed. Exits 2 when
+    a container that was due could not be removed, naming it and the engine's reason.
     """
     from inspector.probes.containers import cleanup as remove_leftovers
     from inspector.sources.daemon import connect
@@ -946,12 +948,24 @@ def cleanup(everything: bool) -> None:
     finally:
         client.close()
     for leftover in found:
-        verb = "removed" if leftover.removed else "kept"
-        click.echo(
-            f"{verb} {leftover.name} ({leftover.role} probe of {leftover.image}): {leftover.why}"
-        )
+        what = f"{leftover.name} ({leftover.role} probe of {leftover.image})"
+        if leftover.error is not None:
+            click.echo(said(f"not removed {what}: {leftover.why}; the engine said: "
+                            f"{leftover.error}"), err=True)  # fmt: skip
+        else:
+            verb = "removed" if leftover.removed else "kept"
+            click.echo(said(f"{verb} {what}: {leftover.why}"))
     if not found:
         click.echo("no probe containers found")
+    failed = sum(1 for leftover in found if leftover.error is not None)
+    if failed:
+        click.echo(
+            f"inspector: {failed} probe container(s) could not be removed; "
+            "fix what the engine said and run `inspector cleanup` again",
+            err=True,
+        )
+        return EXIT_ERROR
+    return 0
 
 
 def said(line: str) -> str:
