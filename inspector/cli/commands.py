@@ -61,8 +61,9 @@ _registry_options = _options(
                  help="Which platform of a multi-platform registry image to read  "
                  "[default: this machine's, else linux/amd64]"),
     click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST",
-                 help="Speak plain HTTP to this registry (repeatable); loopback hosts always "
-                 "are, every other host gets HTTPS with certificate checks."),
+                 help="Allow plain HTTP to this registry when it speaks no TLS (repeatable); "
+                 "loopback hosts always may. HTTPS with certificate checks is tried first, "
+                 "and is the only way to every other host."),
 )  # fmt: skip
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
 _read_options = _options(
