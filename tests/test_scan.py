@@ -175,8 +175,9 @@ def test_a_second_run_audits_nothing_and_reads_no_layer(registry, capsys):
 
 
 def test_a_moved_tag_reports_what_is_new_and_what_it_fixed(registry, capsys):
-    """latest moves from the V1 image (a .env) to a V2 image (a pip cache): the pip cache is
-    new, the .env is fixed, and findings both images share are neither."""
+    """latest moves from the V1 image (a .env) to a V2 image: the .env is fixed, findings both
+    images share are neither new nor fixed, and the move is said with both digests while the
+    tag that stayed says so."""
     address, _ = registry
     _, first = _scan(address, "--repo", "t/app", capsys=capsys)
     old = _images(first)["t/app:1,latest"]
@@ -186,18 +187,54 @@ def test_a_moved_tag_reports_what_is_new_and_what_it_fixed(registry, capsys):
     moved = images["t/app:latest"]
     assert moved["status"] == "audited"
     assert images["t/app:1"]["status"] == "unchanged"
+    assert moved["tag_changes"] == [{"tag": "latest", "change": "moved", "from": old["digest"]}]
+    assert images["t/app:1"]["tag_changes"] == [
+        {"tag": "1", "change": "same", "from": old["digest"]}
+    ]
     fixed = {f["check"] for f in moved["fixed"]}
-    new = {f["check"] for f in moved["new"]}
     old_checks = {f["check"] for f in old["findings"]}
     now_checks = {f["check"] for f in moved["findings"]}
     assert fixed
     assert fixed <= old_checks - now_checks
-    # t/app:0 was the V2 image already in the first run: its findings are not new now.
-    assert not new
+    assert not moved["new"]  # V2 has nothing V1 did not have
     assert second["summary"]["fixed"] == len(moved["fixed"])
+    assert second["summary"]["moved"] == 1
     assert code == 0  # nothing new, whatever --fail-on says
     assert main(["runs", "show", second["run"]["id"], "--format", "json",
                  "--fail-on-existing", "--fail-on", "low"]) == 1  # fmt: skip
+    capsys.readouterr()
+    assert main(["runs", "show", second["run"]["id"]]) == 0
+    table = capsys.readouterr().out
+    assert "Tags moved (1):" in table
+    assert "1 tags moved" in table
+    row = next(line for line in table.splitlines() if line.startswith("t/app:latest"))
+    assert old["digest"][:19] in row
+    assert moved["digest"][:19] in row
+
+
+def test_a_tag_moved_to_a_worse_image_is_a_regression_even_if_another_tag_had_it(registry, capsys):
+    """latest moves from a good image to one running as root, which tag 0.9 of the same
+    repository already was: judged per tag, root is new for latest and the gate fails; judged
+    per repository (as before) it read `new 0, fixed 1`."""
+    address, _ = registry
+    as_root = _config([BASE, V2], created="2026-10-01T00:00:00Z")
+    as_root["config"]["User"] = ""
+    push_image(address, "t/moved", "0.9", [BASE, V2], as_root)
+    _push(address, "t/moved", "latest", V2, created="2026-11-01T00:00:00Z")
+    code, first = _scan(address, "--repo", "t/moved", capsys=capsys)
+    good = _images(first)["t/moved:latest"]
+    rebuilt = {**as_root, "created": "2026-11-20T00:00:00Z"}
+    push_image(address, "t/moved", "latest", [BASE, V2], rebuilt)
+    code, second = _scan(address, "--repo", "t/moved", "--fail-on", "high", capsys=capsys)
+    latest = _images(second)["t/moved:latest"]
+    assert latest["tag_changes"] == [{"tag": "latest", "change": "moved", "from": good["digest"]}]
+    brought = {f["check"] for f in latest["new"]}
+    assert "SEC001" in brought  # runs as root: 0.9 had it, latest did not
+    assert "SEC001" not in {f["check"] for f in good["findings"]}
+    assert any(f["severity"] == "high" for f in latest["new"])
+    assert second["summary"]["new"] == len(latest["new"])
+    assert code == 1
+    assert not _images(second)["t/moved:0.9"]["new"]  # 0.9 did not move
 
 
 def test_all_platforms_audits_each_index_entry(registry, capsys):

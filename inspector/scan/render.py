@@ -37,9 +37,12 @@ class Tally:
     new_total: int
     errors: list[str]  # image and check errors, the first ERRORS_SHOWN
     errors_total: int
+    moved: list[list[str]]  # tags that moved: [image:tag, from, to, new, fixed], the first shown
+    moved_total: int
 
 
 ERRORS_SHOWN = 200
+MOVED_SHOWN = 200
 
 
 class RunReport:
@@ -82,6 +85,8 @@ class RunReport:
         totals = {"layers_read": 0, "findings": 0, "new": 0, "fixed": 0, "errors": len(errors),
                   "vulnerabilities": 0, "rematched": 0}  # fmt: skip
         order = 0
+        moved: list[list[str]] = []
+        moved_total = 0
         for image in self.images():
             by_status[image.status] += 1
             layers.update(image.report.get("layers") or [])
@@ -111,6 +116,15 @@ class RunReport:
                 totals["errors"] += 1
                 if len(errors) < ERRORS_SHOWN:
                     errors.append(f"{_name(image)}: {why}")
+            for change in image.report.get("tag_changes") or []:
+                if change.get("change") != "moved":
+                    continue
+                moved_total += 1
+                if len(moved) < MOVED_SHOWN:
+                    moved.append([
+                        f"{_bare(image.repository)}:{change['tag']}",
+                        _short_digest(change.get("from")), _short_digest(image.digest),
+                        str(len(new)), str(len(fixed))])  # fmt: skip
             for f in new:
                 order += 1
                 item = (severity_rank(f["severity"]), -order, [
@@ -135,10 +149,11 @@ class RunReport:
             "vulnerabilities": totals["vulnerabilities"],
             "new": totals["new"],
             "fixed": totals["fixed"],
+            "moved": moved_total,
         }
         rows = [item[2] for item in sorted(shown, key=lambda x: (-x[0], -x[1]))]
         return Tally(summary, dict(sorted(repositories.items())), rows, totals["new"], errors,
-                     totals["errors"])  # fmt: skip
+                     totals["errors"], moved, moved_total)  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         return self.tally().summary
@@ -251,6 +266,7 @@ def _image(report: RunReport, image: ImageRow) -> dict[str, Any]:
         "counts": image.report.get("counts") or {s: 0 for s in SEVERITIES},
         "vulnerabilities": image.report.get("vulnerabilities"),
         "layers_read": image.layers_read,
+        "tag_changes": image.report.get("tag_changes") or [],
         "findings": image.report.get("findings") or [],
         "new": report.new(image),
         "fixed": image.report.get("fixed") or [],
@@ -274,6 +290,8 @@ def _headline(report: RunReport) -> str:
         f"{s['errors']} errors; {s['layers_read']} layers read of {s['unique_layers']} unique; "
         f"{s['new']} new findings, {s['fixed']} fixed"
     )
+    if s["moved"]:
+        text += f"; {s['moved']} tags moved"
     if s["left_over"]:
         text += f"; {s['left_over']} images left for the next run (--max-time)"
     db = database(run)
@@ -294,6 +312,11 @@ def _name(image: ImageRow) -> str:
     return f"{_bare(image.repository)}:{tags}{platform}"
 
 
+def _short_digest(digest: str | None) -> str:
+    """`sha256:` and the first 12 hex digits: enough to tell two digests apart at a glance."""
+    return (digest or "-")[:19]
+
+
 def _bare(repository: str) -> str:
     """REPO of HOST/REPO: the run's scope names the registry."""
     return repository.partition("/")[2] or repository
@@ -311,6 +334,11 @@ def _table(report: RunReport) -> str:
     if repos:
         parts.append(tabulate(repos, headers=["repository", "images", "worst", "vulns", "new",
                                               "fixed", "errors"]))  # fmt: skip
+    if tally.moved_total:
+        parts += ["", f"Tags moved ({tally.moved_total}):"]
+        parts.append(tabulate(tally.moved, headers=["tag", "from", "to", "new", "fixed"]))
+        if tally.moved_total > len(tally.moved):
+            parts.append(f"… and {tally.moved_total - len(tally.moved)} more (--format json)")
     if tally.new_total:
         parts += ["", f"New findings ({tally.new_total}):"]
         parts.append(tabulate(tally.new_shown, headers=["image", "severity", "check", "what",
@@ -340,6 +368,12 @@ def _markdown(report: RunReport) -> str:
                   "|---" * 7 + "|"]  # fmt: skip
         lines += ["| " + " | ".join(_cell(str(c)) for c in [name, *row]) + " |"
                   for name, row in tally.repositories.items()]  # fmt: skip
+    if tally.moved_total:
+        lines += ["", f"**Tags moved ({tally.moved_total})**", ""]
+        lines += [f"- `{_cell(r[0])}`: `{r[1]}` → `{r[2]}` ({r[3]} new, {r[4]} fixed)"
+                  for r in tally.moved]  # fmt: skip
+        if tally.moved_total > len(tally.moved):
+            lines.append(f"- … and {tally.moved_total - len(tally.moved)} more")
     if tally.new_total:
         lines += ["", f"**New findings ({tally.new_total})**", ""]
         lines += [f"- **{r[1]}** `{r[2]}` {_cell(r[0])}: {_cell(r[3])} ({_cell(r[4])})"

@@ -32,6 +32,7 @@ from inspector.policy.gate import Gate, apply
 from inspector.scan import discover
 from inspector.scan import select as choose
 from inspector.scan.outcome import (
+    Seen,
     catalog_key,
     counts,
     delta,
@@ -150,7 +151,7 @@ class Scan:
         self.by_id = {c.id: c for c in checks}
         self.discovery_errors: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self._previous_seen: dict[str, list[tuple[Sequence[str], list[Any]]]] = {}
+        self._previous_seen: dict[str, list[Seen]] = {}
 
     # -- discovery ------------------------------------------------------------------------
 
@@ -276,14 +277,14 @@ class Scan:
 
     # -- auditing --------------------------------------------------------------------------
 
-    def _previous(self, name: str, run_id: str) -> list[tuple[Sequence[str], list[Any]]]:
-        """(tags, findings) per image of the previous run that saw repository `name`; the last
-        few repositories are kept, as images come mostly grouped by repository."""
+    def _previous(self, name: str, run_id: str) -> list[Seen]:
+        """Each image of the previous run that saw repository `name`; the last few repositories
+        are kept, as images come mostly grouped by repository."""
         if name not in self._previous_seen:
             if len(self._previous_seen) >= PREVIOUS_KEPT:
                 self._previous_seen.pop(next(iter(self._previous_seen)))
             self._previous_seen[name] = [
-                (row.tags, row.report.get("findings") or [])
+                Seen(row.digest, row.platform, row.tags, row.report.get("findings") or [])
                 for row in self.store.previous(name, run_id)
             ]
         return self._previous_seen[name]
@@ -344,7 +345,8 @@ class Scan:
             notices = (*notices, note)
         findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
         previous = self._previous(name, run_id)
-        new, fixed = delta(findings, item.tags, previous) if audit else ([], [])
+        moved = delta(findings, item.digest, item.platform, item.tags, previous) if audit else None
+        new, fixed = (moved.new, moved.fixed) if moved else ([], [])
         report = {
             "image_id": audit.image_id if audit else None,
             "created": audit.created if audit else None,
@@ -353,6 +355,7 @@ class Scan:
             "findings": findings,
             "new": [f["fingerprint"] for f in new],
             "fixed": fixed,
+            "tag_changes": moved.tags if moved else [],
             "suppressed": suppressed,
             "notices": list(notices),
             "check_errors": check_errors,
