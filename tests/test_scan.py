@@ -296,6 +296,43 @@ def test_runs_lists_and_prunes(registry, capsys):
     assert listed.count("registry:") == 2
 
 
+def test_runs_show_takes_latest_and_a_position(registry, capsys):
+    """`runs show latest` and `runs show N` (N as numbered by `inspector runs`, 1 the newest)
+    report the run they name; a position past the last run is one clear error."""
+    address, _ = registry
+    _, older = _scan(address, "--repo", "t/api", capsys=capsys)
+    _, newer = _scan(address, "--repo", "t/api", capsys=capsys)
+    assert main(["runs"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.splitlines()[0].split()[0] == "#"
+    for given, expected in (("latest", newer), ("1", newer), ("2", older)):
+        assert main(["runs", "show", given, "--format", "json", "--exit-zero"]) == 0
+        assert json.loads(capsys.readouterr().out)["run"]["id"] == expected["run"]["id"]
+    assert main(["runs", "show", "9"]) == 2
+    err = capsys.readouterr().err
+    assert "no run at position 9" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_selection_that_matches_nothing_is_an_error_and_the_run_is_failed(registry, capsys):
+    """A typo'd prefix or --repo glob exits 2 naming what matched nothing, and the run is
+    recorded as failed with that reason, never left running."""
+    address, _ = registry
+    assert main(["scan", f"registry:{address}/tema", "--no-config"]) == 2
+    err = capsys.readouterr().err
+    assert "the prefix 'tema' matches no repository" in err
+    assert main(["scan", f"registry:{address}", "--no-config", "--repo", "tema/*"]) == 2
+    assert "--repo 'tema/*' matches no repository" in capsys.readouterr().err
+    assert main(["runs"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert len(rows) == 2
+    assert all(" failed " in row and " running " not in row for row in rows)
+    assert main(["runs", "show", "latest", "--format", "json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["run"]["status"] == "failed"
+    assert "matches no repository" in doc["discovery_errors"][0]["error"]
+
+
 def test_table_and_markdown_reports(registry, capsys):
     """The table has one line per repository and lists new findings; Markdown the same, for a
     chat message; both name the broken image's error."""

@@ -765,7 +765,7 @@ def runs(ctx: click.Context, db: str | None, limit: int) -> None:
 def runs_show(run_id: str, fmt: str, outputs: tuple[str, ...], fail_on: str | None,
               fail_on_existing: bool, exit_zero: bool, db: str | None) -> int:  # fmt: skip
     """Report one run, with the exit status a scan would have given (2 while shards are
-    missing)."""
+    missing). ID is a run's ID, `latest`, or its number in `inspector runs` (1 is the newest)."""
     from checks import catalog
     from inspector.scan.command import store_url
     from inspector.scan.store import Store

@@ -12,7 +12,7 @@ from __future__ import annotations
 from checks.model import SEVERITIES
 from inspector.report.fields import Field
 
-RUN_STATUSES = ("running", "complete", "partial")
+RUN_STATUSES = ("running", "complete", "partial", "failed")
 IMAGE_STATUSES = ("audited", "unchanged", "error")
 DATABASE_STATUSES = ("current", "stale", "missing", "error", "disabled", "unknown")
 MATCH_STATUSES = ("matched", "no-database", "error")
@@ -61,8 +61,9 @@ FIELDS: dict[str, Field] = {
     "run.status": Field(
         "string",
         '"running" (a shard has not finished: the report is incomplete and the exit status 2), '
-        '"complete" (every shard scanned its whole share) or "partial" (a shard stopped at '
-        "--max-time: `summary.left_over` images wait for the next run).",
+        '"complete" (every shard scanned its whole share), "partial" (a shard stopped at '
+        '--max-time: `summary.left_over` images wait for the next run) or "failed" (a shard '
+        "could not discover what to scan: `discovery_errors` says why; the exit status is 2).",
         RUN_STATUSES,
     ),
     "run.shards": Field("integer", "How many shards the run was split into (1 without --shard)."),

@@ -387,9 +387,10 @@ def _markdown(report: RunReport) -> str:
 
 
 def runs_table(runs: Sequence[RunRow]) -> str:
-    rows = [[r.id, r.started, r.finished or "-", r.status, f"{r.shards_done}/{r.shards}",
-             r.images, r.errors, r.scope] for r in runs]  # fmt: skip
+    # The number is what `runs show N` takes (1 is the newest).
+    rows = [[n, r.id, r.started, r.finished or "-", r.status, f"{r.shards_done}/{r.shards}",
+             r.images, r.errors, r.scope] for n, r in enumerate(runs, 1)]  # fmt: skip
     if not rows:
         return "no runs recorded"
-    return visible(tabulate(rows, headers=["run", "started", "finished", "status", "shards",
-                                           "images", "errors", "scope"]))  # fmt: skip
+    return visible(tabulate(rows, headers=["#", "run", "started", "finished", "status",
+                                           "shards", "images", "errors", "scope"]))  # fmt: skip

@@ -180,6 +180,16 @@ class Scan:
         prefix = target.prefix
         if prefix:
             names = [n for n in names if n == prefix or n.startswith(prefix.rstrip("/") + "/")]
+        if not names and (globs or prefix):
+            # A typo'd prefix or glob must not pass for a registry with nothing to report.
+            asked = " and ".join(
+                [*([f"the prefix {prefix!r}"] if prefix else []),
+                 *([f"--repo {', '.join(repr(g) for g in globs)}"] if globs else [])]
+            )  # fmt: skip
+            raise ScanError(
+                f"{asked} matches no repository of {target.host}; check the spelling "
+                "(`inspector scan registry:HOST` with no selection lists what there is)"
+            )
         return sorted(dict.fromkeys(names))
 
     def _candidates_of(self, repository: str) -> list[Candidate]:
@@ -396,7 +406,14 @@ class Scan:
         database = run_database(self.advisories, started, options.max_db_age_days)
         self.store.begin(run_id, started.isoformat(timespec="microseconds"), scope, self.catalog,
                          options.shards, options.shard, database)  # fmt: skip
-        items = self.discover()
+        try:
+            items = self.discover()
+        except InspectorError as exc:
+            # Recorded as failed with its reason: never left `running` in `inspector runs`.
+            self._discovery_error(scope, str(exc))
+            self.store.finish(run_id, options.shard, _now(), partial=False, discovered=0,
+                              left_over=0, errors=self.discovery_errors, failed=True)  # fmt: skip
+            raise
         stored = self.store.audited([c.key for c in items], self.catalog)
         items = self._select_by_time(items, stored)
         host = self.target.host
