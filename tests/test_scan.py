@@ -333,6 +333,23 @@ def test_a_selection_that_matches_nothing_is_an_error_and_the_run_is_failed(regi
     assert "matches no repository" in doc["discovery_errors"][0]["error"]
 
 
+def test_every_report_says_which_checks_a_scan_cannot_judge(registry, capsys):
+    """A scan runs no probe: the JSON lists the checks that need one and the table and Markdown
+    say so in a line, so a clean scan never reads as a clean start-up."""
+    from checks import catalog
+
+    address, _ = registry
+    _, doc = _scan(address, "--repo", "t/api", capsys=capsys)
+    needing = {c.id for c in catalog().values() if any(s.startswith("runtime.") for s in c.needs)}
+    assert needing
+    assert set(doc["not_judged"]) == needing
+    for fmt in ("table", "markdown"):
+        assert main(["runs", "show", "latest", "--format", fmt, "--exit-zero"]) == 0
+        out = capsys.readouterr().out
+        line = next(row for row in out.splitlines() if "not judged:" in row)
+        assert all(check in line for check in needing)
+
+
 def test_table_and_markdown_reports(registry, capsys):
     """The table has one line per repository and lists new findings; Markdown the same, for a
     chat message; both name the broken image's error."""

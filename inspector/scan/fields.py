@@ -122,6 +122,12 @@ FIELDS: dict[str, Field] = {
         "Tags that name another digest than in the previous run that saw their repository "
         "(`images[].tag_changes` with change `moved`).",
     ),
+    "not_judged": Field(
+        "array of strings",
+        "Ids of the checks a scan cannot judge, sorted: they need the image running in a probe "
+        "container (start-up, PID 1, signals, the effective user), and a scan runs none. "
+        "`inspector audit` on a Docker engine judges them.",
+    ),
     # --- the advisory database ---------------------------------------------------------------
     "database": Field(
         "object",

@@ -230,6 +230,7 @@ def document(report: RunReport) -> dict[str, Any]:
             "shards_done": len([s for s in report.shards if s.status != "running"]),
         },
         "summary": report.summary(),
+        "not_judged": not_judged(),
         "database": database(report.run),
         "discovery_errors": report.discovery_errors,
     }
@@ -300,6 +301,27 @@ def _headline(report: RunReport) -> str:
     return text
 
 
+def not_judged() -> list[str]:
+    """The checks a scan cannot judge: they need the image running in a probe container, and a
+    scan reads registries without an engine. Said in every report, so a clean scan is never
+    read as a clean start-up."""
+    from checks import catalog
+
+    return sorted(c.id for c in catalog().values() if _needs_runtime(c))
+
+
+def _needs_runtime(check: Any) -> bool:
+    return any(section.startswith("runtime.") for section in check.needs)
+
+
+def _not_judged_line() -> str:
+    ids = not_judged()
+    return (
+        f"not judged: {len(ids)} checks need the image running in a probe container, which a "
+        f"scan does not do ({', '.join(ids)}); `inspector audit` on an engine judges them"
+    )
+
+
 def _notice(report: RunReport) -> str | None:
     """The run's one word about its advisory database: missing, stale or unreadable."""
     notice = database(report.run)["notice"]
@@ -329,7 +351,7 @@ def _short(text: str, width: int) -> str:
 def _table(report: RunReport) -> str:
     tally = report.tally()
     notice = _notice(report)
-    parts = [_headline(report), *([notice] if notice else []), ""]
+    parts = [_headline(report), *([notice] if notice else []), _not_judged_line(), ""]
     repos = [[name, *row] for name, row in tally.repositories.items()]
     if repos:
         parts.append(tabulate(repos, headers=["repository", "images", "worst", "vulns", "new",
@@ -363,6 +385,7 @@ def _markdown(report: RunReport) -> str:
     notice = _notice(report)
     if notice:
         lines += [f"> **{_cell(notice)}**", ""]
+    lines += [f"_{_cell(_not_judged_line())}_", ""]
     if tally.repositories:
         lines += ["| repository | images | worst | vulns | new | fixed | errors |",
                   "|---" * 7 + "|"]  # fmt: skip
