@@ -202,7 +202,9 @@ def test_a_moved_tag_reports_what_is_new_and_what_it_fixed(registry, capsys):
     assert code == 0  # nothing new, whatever --fail-on says
     assert main(["runs", "show", second["run"]["id"], "--format", "json",
                  "--fail-on-existing", "--fail-on", "low"]) == 1  # fmt: skip
-    capsys.readouterr()
+    why = capsys.readouterr().err.splitlines()
+    assert why[0] == "inspector: findings at or above low fail the gate:"
+    assert any(line.startswith("  t/app:latest: ") for line in why[1:])
     assert main(["runs", "show", second["run"]["id"]]) == 0
     table = capsys.readouterr().out
     assert "Tags moved (1):" in table

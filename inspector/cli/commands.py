@@ -538,6 +538,13 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
                    "shards finished", err=True)  # fmt: skip
         return EXIT_ERROR
     code = exit_code(report, fail_on, existing)
+    if code == 1:
+        from inspector.scan.render import failing
+
+        which = "findings" if existing else "new findings"
+        click.echo(f"inspector: {which} at or above {fail_on} fail the gate:", err=True)
+        for line in failing(report, fail_on, existing):
+            click.echo(said(f"  {line}"), err=True)
     return 0 if exit_zero and code == 1 else code
 
 

@@ -33,7 +33,8 @@ class Tally:
 
     summary: dict[str, Any]
     repositories: dict[str, list[Any]]  # name -> [images, worst, vulns, new, fixed, errors]
-    new_shown: list[list[str]]  # the worst SHOWN_NEW new findings
+    new_shown: list[list[str]]  # the worst SHOWN_NEW new findings: image, severity, check,
+    # what, where, fix
     new_total: int
     errors: list[str]  # image and check errors, the first ERRORS_SHOWN
     errors_total: int
@@ -129,7 +130,7 @@ class RunReport:
                 order += 1
                 item = (severity_rank(f["severity"]), -order, [
                     _name(image), f["severity"], f["check"], _short(f["message"], 70),
-                    _short(f["where"], 50)])  # fmt: skip
+                    _short(f["where"], 50), _short(f.get("fix") or "", 60)])  # fmt: skip
                 if len(shown) < SHOWN_NEW:
                     heapq.heappush(shown, item)
                 else:
@@ -177,6 +178,27 @@ def exit_code(report: RunReport, fail_on: str, existing: bool = False) -> int:
         if any(severity_rank(f["severity"]) >= threshold for f in found):
             return 1
     return 0
+
+
+def failing(report: RunReport, fail_on: str, existing: bool, limit: int = 20) -> list[str]:
+    """The findings that make the gate fail, worst first, as lines for stderr: what a person
+    reads to see why a nightly job went red (the first `limit`, then how many more)."""
+    threshold = severity_rank(fail_on)
+    found: list[tuple[int, str]] = []
+    total = 0
+    for image in report.images():
+        pool = (image.report.get("findings") or []) if existing else report.new(image)
+        for f in pool:
+            if severity_rank(f["severity"]) >= threshold:
+                total += 1
+                line = (f"{_name(image)}: {f['severity']} {f['check']} "
+                        f"{_short(f['message'], 90)} ({_short(f['where'], 50)})")  # fmt: skip
+                found.append((-severity_rank(f["severity"]), line))
+                found = sorted(found)[:limit]
+    lines = [line for _, line in found]
+    if total > len(lines):
+        lines.append(f"… and {total - len(lines)} more (--format json lists them all)")
+    return lines
 
 
 def write(fmt: str, report: RunReport, out: Callable[[str], Any]) -> None:
@@ -345,7 +367,15 @@ def _bare(repository: str) -> str:
 
 
 def _short(text: str, width: int) -> str:
-    return shorten(text, width)
+    """At most `width` characters, cut between words where one ends in the second half."""
+    out = shorten(text, width)
+    if not out.endswith("…"):
+        return out
+    body = out[:-1]
+    space = body.rfind(" ")
+    if space >= width // 2:
+        body = body[:space]
+    return body.rstrip(" ,;:(") + "…"
 
 
 def _table(report: RunReport) -> str:
@@ -364,7 +394,7 @@ def _table(report: RunReport) -> str:
     if tally.new_total:
         parts += ["", f"New findings ({tally.new_total}):"]
         parts.append(tabulate(tally.new_shown, headers=["image", "severity", "check", "what",
-                                                        "where"]))  # fmt: skip
+                                                        "where", "fix"]))  # fmt: skip
         if tally.new_total > len(tally.new_shown):
             more = tally.new_total - len(tally.new_shown)
             parts.append(f"… and {more} more, less severe (--format json lists them all)")
@@ -400,6 +430,7 @@ def _markdown(report: RunReport) -> str:
     if tally.new_total:
         lines += ["", f"**New findings ({tally.new_total})**", ""]
         lines += [f"- **{r[1]}** `{r[2]}` {_cell(r[0])}: {_cell(r[3])} ({_cell(r[4])})"
+                  + (f"; fix: {_cell(r[5])}" if r[5] else "")
                   for r in tally.new_shown]  # fmt: skip
         if tally.new_total > len(tally.new_shown):
             lines.append(f"- … and {tally.new_total - len(tally.new_shown)} more")
