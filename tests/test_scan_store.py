@@ -122,6 +122,6 @@ def test_report_cells_are_cut_between_words():
     assert cut.endswith("…")
     assert len(cut) <= 40
     assert text.startswith(cut[:-1])
-    assert text[len(cut) - 1] == " "  # the next character was a space: a whole word ended
+    assert not text[len(cut) - 1].isalnum()  # a whole word ended where the cut is
     secret = "DB_URL=postgres://app:<12 chars, fingerprint 1a2b3c4d>@db.example/prod in /app/.env"
     assert "<12 chars," not in _short(secret, 40) or "1a2b3c4d>" in _short(secret, 40)
