@@ -352,6 +352,27 @@ def test_every_report_says_which_checks_a_scan_cannot_judge(registry, capsys):
         assert all(check in line for check in needing)
 
 
+def test_open_findings_say_since_when_and_the_report_lists_the_oldest(registry, capsys):
+    """A finding still open in a later run keeps the start of the first run that saw it; one
+    that appears later is dated by its own run; the table lists what is open now, worst and
+    oldest first, with its date."""
+    address, _ = registry
+    _, first = _scan(address, "--repo", "t/app", capsys=capsys)
+    _push(address, "t/app", "latest", V2, created="2026-11-25T00:00:00Z")
+    _, second = _scan(address, "--repo", "t/app", capsys=capsys)
+    started = first["run"]["started"]
+    kept = _images(second)["t/app:1"]["findings"]
+    assert kept
+    assert {f["first_seen"] for f in kept} == {started}
+    assert second["summary"]["open"]["high"] == sum(
+        1 for i in second["images"] for f in i["findings"] if f["severity"] == "high"
+    )
+    assert main(["runs", "show", "latest", "--exit-zero"]) == 0
+    table = capsys.readouterr().out
+    assert "Open now (" in table
+    assert started[:10] in table.split("Open now (", 1)[1]
+
+
 def test_table_and_markdown_reports(registry, capsys):
     """The table has one line per repository and lists new findings; Markdown the same, for a
     chat message; both name the broken image's error."""

@@ -117,6 +117,15 @@ FIELDS: dict[str, Field] = {
     ),
     "summary.new": Field("integer", "Of them, new since the previous run (`images[].new`)."),
     "summary.fixed": Field("integer", "Findings fixed since the previous run (`images[].fixed`)."),
+    "summary.open": Field(
+        "object",
+        "Findings open now over every image, by severity, every severity present (0 "
+        "included): the same as `summary.findings`, split.",
+    ),
+    **{
+        f"summary.open.{severity}": Field("integer", f"Number of open {severity} findings.")
+        for severity in SEVERITIES
+    },
     "summary.moved": Field(
         "integer",
         "Tags that name another digest than in the previous run that saw their repository "
@@ -315,6 +324,11 @@ _FINDING_FIELDS: dict[str, Field] = {
         "whole image.",
     ),
     "fix": Field("string", "The one-line fix."),
+    "first_seen": Field(
+        "string",
+        "When the repository was first seen with this finding open, ISO 8601: the start of the "
+        "earliest run of an unbroken series of runs that saw it on any image of the repository.",
+    ),
 }
 
 _SHAPES = {

@@ -129,6 +129,23 @@ class Seen:
     platform: str
     tags: tuple[str, ...]
     findings: Sequence[dict[str, Any]]
+    seen_at: str | None = None  # when that run started
+
+
+def open_since(
+    findings: Sequence[dict[str, Any]], previous: Sequence[Seen], now: str
+) -> dict[str, str]:
+    """When each finding was first seen open in the repository, by fingerprint: carried over
+    from the previous run while any image of the repository still has it (that run's start for
+    runs recorded before this was kept), else `now`. A finding that went away and came back
+    starts again."""
+    before: dict[str, str] = {}
+    for seen in previous:
+        for f in seen.findings:
+            since = f.get("first_seen") or seen.seen_at
+            if since and (f["fingerprint"] not in before or since < before[f["fingerprint"]]):
+                before[f["fingerprint"]] = since
+    return {f["fingerprint"]: before.get(f["fingerprint"], now) for f in findings}
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,13 @@ class Tally:
     errors_total: int
     moved: list[list[str]]  # tags that moved: [image:tag, from, to, new, fixed], the first shown
     moved_total: int
+    oldest: list[list[str]]  # the worst open findings, longest open first: image, severity,
+    # check, what, open since
 
 
 ERRORS_SHOWN = 200
 MOVED_SHOWN = 200
+OPEN_SHOWN = 20
 
 
 class RunReport:
@@ -88,6 +91,9 @@ class RunReport:
         order = 0
         moved: list[list[str]] = []
         moved_total = 0
+        # heap of ((rank, -age order), order, row): the worst and longest open kept
+        oldest: list[tuple[tuple[int, str], int, list[str]]] = []
+        open_by = {s: 0 for s in SEVERITIES}
         for image in self.images():
             by_status[image.status] += 1
             layers.update(image.report.get("layers") or [])
@@ -126,6 +132,19 @@ class RunReport:
                         f"{_bare(image.repository)}:{change['tag']}",
                         _short_digest(change.get("from")), _short_digest(image.digest),
                         str(len(new)), str(len(fixed))])  # fmt: skip
+            for f in findings:
+                open_by[f["severity"]] = open_by.get(f["severity"], 0) + 1
+                order += 1
+                since = str(f.get("first_seen") or "")
+                # Older first: the key sorts worst severity, then earliest first_seen, highest.
+                key = (severity_rank(f["severity"]), _invert(since))
+                entry = (key, -order, [
+                    _name(image), f["severity"], f["check"], _short(f["message"], 70),
+                    since[:10] or "-"])  # fmt: skip
+                if len(oldest) < OPEN_SHOWN:
+                    heapq.heappush(oldest, entry)
+                else:
+                    heapq.heappushpop(oldest, entry)
             for f in new:
                 order += 1
                 item = (severity_rank(f["severity"]), -order, [
@@ -151,10 +170,12 @@ class RunReport:
             "new": totals["new"],
             "fixed": totals["fixed"],
             "moved": moved_total,
+            "open": open_by,
         }
         rows = [item[2] for item in sorted(shown, key=lambda x: (-x[0], -x[1]))]
+        longest = [e[2] for e in sorted(oldest, key=lambda x: (x[0], x[1]), reverse=True)]
         return Tally(summary, dict(sorted(repositories.items())), rows, totals["new"], errors,
-                     totals["errors"], moved, moved_total)  # fmt: skip
+                     totals["errors"], moved, moved_total, longest)  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         return self.tally().summary
@@ -356,6 +377,17 @@ def _name(image: ImageRow) -> str:
     return f"{_bare(image.repository)}:{tags}{platform}"
 
 
+def _invert(text: str) -> str:
+    """A string that sorts in the reverse order of `text` (ISO times: older sorts higher)."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in text) if text else ""
+
+
+def _open_line(tally: Tally) -> str:
+    counts = tally.summary["open"]
+    shown = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts.get(s))
+    return f"Open now ({tally.summary['findings']}: {shown or 'none'}), worst and oldest first:"
+
+
 def _short_digest(digest: str | None) -> str:
     """`sha256:` and the first 12 hex digits: enough to tell two digests apart at a glance."""
     return (digest or "-")[:19]
@@ -391,6 +423,10 @@ def _table(report: RunReport) -> str:
         parts.append(tabulate(tally.moved, headers=["tag", "from", "to", "new", "fixed"]))
         if tally.moved_total > len(tally.moved):
             parts.append(f"… and {tally.moved_total - len(tally.moved)} more (--format json)")
+    if tally.oldest:
+        parts += ["", _open_line(tally)]
+        parts.append(tabulate(tally.oldest, headers=["image", "severity", "check", "what",
+                                                     "open since"]))  # fmt: skip
     if tally.new_total:
         parts += ["", f"New findings ({tally.new_total}):"]
         parts.append(tabulate(tally.new_shown, headers=["image", "severity", "check", "what",
@@ -427,6 +463,10 @@ def _markdown(report: RunReport) -> str:
                   for r in tally.moved]  # fmt: skip
         if tally.moved_total > len(tally.moved):
             lines.append(f"- … and {tally.moved_total - len(tally.moved)} more")
+    if tally.oldest:
+        lines += ["", f"**{_cell(_open_line(tally))}**", ""]
+        lines += [f"- **{r[1]}** `{r[2]}` {_cell(r[0])}: {_cell(r[3])} (open since {r[4]})"
+                  for r in tally.oldest]  # fmt: skip
     if tally.new_total:
         lines += ["", f"**New findings ({tally.new_total})**", ""]
         lines += [f"- **{r[1]}** `{r[2]}` {_cell(r[0])}: {_cell(r[3])} ({_cell(r[4])})"

@@ -37,6 +37,7 @@ from inspector.scan.outcome import (
     counts,
     delta,
     finding_entry,
+    open_since,
     results_doc,
     results_from,
 )
@@ -152,6 +153,7 @@ class Scan:
         self.discovery_errors: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._previous_seen: dict[str, list[Seen]] = {}
+        self.run_started = ""  # set when the run begins
 
     # -- discovery ------------------------------------------------------------------------
 
@@ -293,9 +295,10 @@ class Scan:
         if name not in self._previous_seen:
             if len(self._previous_seen) >= PREVIOUS_KEPT:
                 self._previous_seen.pop(next(iter(self._previous_seen)))
+            started, rows = self.store.previous_run(name, run_id)
             self._previous_seen[name] = [
-                Seen(row.digest, row.platform, row.tags, row.report.get("findings") or [])
-                for row in self.store.previous(name, run_id)
+                Seen(row.digest, row.platform, row.tags, row.report.get("findings") or [], started)
+                for row in rows
             ]
         return self._previous_seen[name]
 
@@ -355,6 +358,9 @@ class Scan:
             notices = (*notices, note)
         findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
         previous = self._previous(name, run_id)
+        since = open_since(findings, previous, self.run_started)
+        for f in findings:
+            f["first_seen"] = since[f["fingerprint"]]
         moved = delta(findings, item.digest, item.platform, item.tags, previous) if audit else None
         new, fixed = (moved.new, moved.fixed) if moved else ([], [])
         report = {
@@ -406,6 +412,9 @@ class Scan:
         database = run_database(self.advisories, started, options.max_db_age_days)
         self.store.begin(run_id, started.isoformat(timespec="microseconds"), scope, self.catalog,
                          options.shards, options.shard, database)  # fmt: skip
+        recorded = self.store.run(run_id)
+        # The run's own start (its first shard's), so every shard dates what it opens alike.
+        self.run_started = recorded.started if recorded else started.isoformat()
         try:
             items = self.discover()
         except InspectorError as exc:

@@ -508,16 +508,22 @@ class Store:
 
     def previous(self, repository: str, run_id: str) -> list[ImageRow]:
         """What the latest other run that read images of `repository` saw of it."""
+        return self.previous_run(repository, run_id)[1]
+
+    def previous_run(self, repository: str, run_id: str) -> tuple[str | None, list[ImageRow]]:
+        """When the latest other run that read images of `repository` started, and what it saw
+        of it; (None, []) when no run did."""
         rows = self.execute(
-            "SELECT i.run_id FROM inspector_images i JOIN inspector_runs r ON r.id = i.run_id"
+            "SELECT i.run_id, r.started FROM inspector_images i"
+            " JOIN inspector_runs r ON r.id = i.run_id"
             " WHERE i.repository = ? AND i.run_id <> ? AND i.status <> 'error'"
             " AND r.started <= (SELECT started FROM inspector_runs WHERE id = ?)"
             " ORDER BY r.started DESC, r.id DESC LIMIT 1",
             (repository, run_id, run_id),
         )
         if not rows:
-            return []
-        return [r for r in self.images(rows[0][0], repository) if r.status != "error"]
+            return None, []
+        return rows[0][1], [r for r in self.images(rows[0][0], repository) if r.status != "error"]
 
 
 _PAGE = 500  # image rows read at a time
