@@ -132,19 +132,25 @@ class Seen:
     seen_at: str | None = None  # when that run started
 
 
-def open_since(
-    findings: Sequence[dict[str, Any]], previous: Sequence[Seen], now: str
-) -> dict[str, str]:
-    """When each finding was first seen open in the repository, by fingerprint: carried over
-    from the previous run while any image of the repository still has it (that run's start for
-    runs recorded before this was kept), else `now`. A finding that went away and came back
-    starts again."""
+def first_seen(previous: Sequence[Seen]) -> dict[str, str]:
+    """When each finding of the previous run was first seen open in the repository, by
+    fingerprint (that run's start for runs recorded before this was kept): computed once per
+    repository, not per image."""
     before: dict[str, str] = {}
     for seen in previous:
         for f in seen.findings:
             since = f.get("first_seen") or seen.seen_at
             if since and (f["fingerprint"] not in before or since < before[f["fingerprint"]]):
                 before[f["fingerprint"]] = since
+    return before
+
+
+def open_since(
+    findings: Sequence[dict[str, Any]], before: Mapping[str, str], now: str
+) -> dict[str, str]:
+    """Carried over from the previous run while any image of the repository still has the
+    finding (`before`, from `first_seen`), else `now`: a finding that went away and came back
+    starts again."""
     return {f["fingerprint"]: before.get(f["fingerprint"], now) for f in findings}
 
 

@@ -37,6 +37,7 @@ from inspector.scan.outcome import (
     counts,
     delta,
     finding_entry,
+    first_seen,
     open_since,
     results_doc,
     results_from,
@@ -153,6 +154,7 @@ class Scan:
         self.discovery_errors: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._previous_seen: dict[str, list[Seen]] = {}
+        self._first_seen: dict[str, dict[str, str]] = {}
         self.run_started = ""  # set when the run begins
 
     # -- discovery ------------------------------------------------------------------------
@@ -294,12 +296,16 @@ class Scan:
         are kept, as images come mostly grouped by repository."""
         if name not in self._previous_seen:
             if len(self._previous_seen) >= PREVIOUS_KEPT:
-                self._previous_seen.pop(next(iter(self._previous_seen)))
+                oldest = next(iter(self._previous_seen))
+                self._previous_seen.pop(oldest)
+                self._first_seen.pop(oldest, None)
             started, rows = self.store.previous_run(name, run_id)
-            self._previous_seen[name] = [
+            seen = [
                 Seen(row.digest, row.platform, row.tags, row.report.get("findings") or [], started)
                 for row in rows
             ]
+            self._previous_seen[name] = seen
+            self._first_seen[name] = first_seen(seen)
         return self._previous_seen[name]
 
     def _audit(self, item: Candidate) -> tuple[Audit, int, dict[str, Any] | None]:
@@ -358,7 +364,7 @@ class Scan:
             notices = (*notices, note)
         findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
         previous = self._previous(name, run_id)
-        since = open_since(findings, previous, self.run_started)
+        since = open_since(findings, self._first_seen.get(name, {}), self.run_started)
         for f in findings:
             f["first_seen"] = since[f["fingerprint"]]
         moved = delta(findings, item.digest, item.platform, item.tags, previous) if audit else None
