@@ -373,6 +373,55 @@ def test_open_findings_say_since_when_and_the_report_lists_the_oldest(registry, 
     assert started[:10] in table.split("Open now (", 1)[1]
 
 
+def test_openmetrics_parse_with_prometheus_and_agree_with_the_json(registry, capsys, tmp_path):
+    """`--format openmetrics` and `-o openmetrics=FILE` are valid OpenMetrics (Prometheus' own
+    parser reads them) and say what the JSON says: findings by repository and severity, images
+    by status, errors, tags moved, layers read, the run's duration."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    address, _ = registry
+    _, doc = _scan(address, "--repo", "t/*", capsys=capsys)
+    metrics_file = tmp_path / "inspector.prom"
+    assert (
+        main(
+            [
+                "runs",
+                "show",
+                "latest",
+                "--format",
+                "openmetrics",
+                "--exit-zero",
+                "-o",
+                f"openmetrics={metrics_file}",
+            ]
+        )
+        == 2
+    )  # 2: t/broken cannot be read
+    text = capsys.readouterr().out
+    assert text.endswith("# EOF\n")
+    assert metrics_file.read_text() == text
+    assert not list(tmp_path.glob(".inspector-*"))  # the temporary file was renamed
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in families.values()
+        for s in family.samples
+    }
+    for image in doc["images"]:
+        for severity, count in image["counts"].items():
+            assert count <= samples[
+                ("inspector_scan_findings",
+                 (("repository", image["repository"]), ("severity", severity)))
+            ]  # fmt: skip
+    total = sum(v for (name, _), v in samples.items() if name == "inspector_scan_findings")
+    assert total == doc["summary"]["findings"]
+    assert samples[("inspector_scan_images", (("status", "error"),))] == doc["summary"]["errors"]
+    assert samples[("inspector_scan_errors", ())] >= 1
+    assert samples[("inspector_scan_layers_read", ())] == doc["summary"]["layers_read"]
+    assert samples[("inspector_scan_duration_seconds", ())] >= 0
+    assert families["inspector_scan_duration_seconds"].unit == "seconds"
+
+
 def test_table_and_markdown_reports(registry, capsys):
     """The table has one line per repository and lists new findings; Markdown the same, for a
     chat message; both name the broken image's error."""

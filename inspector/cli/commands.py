@@ -499,7 +499,7 @@ def _outputs(outputs: tuple[str, ...], formats: Sequence[str]) -> list[tuple[str
     return files
 
 
-_SCAN_FORMATS = ("table", "json", "markdown")
+_SCAN_FORMATS = ("table", "json", "markdown", "openmetrics")
 # How a scan run is reported and gated: `scan` and `runs show`.
 _run_report_options = _options(
     click.option("--format", "fmt", type=click.Choice(_SCAN_FORMATS), default="table",
@@ -527,6 +527,11 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
     report = finished_report(store, run_id)
     write(fmt, report, lambda text: click.echo(text, nl=False))
     for name, path in files:
+        if name == "openmetrics":
+            from inspector.scan.metrics import write_file
+
+            write_file(report, path)  # replaced whole: a textfile collector never reads half
+            continue
         try:
             with open(path, "w", encoding="utf-8") as out:
                 write(name, report, out.write)
