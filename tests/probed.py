@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.model import Check, Context
-from tests.precision import REALISTIC_GRACE, realistic
+from tests.precision import REALISTIC_GRACE
 
 # The moment every date-dependent check in the suite judges against (checks.model.utc_now is
 # pinned to it for the whole session): fixtures are built at test time, so they are never older
@@ -32,7 +32,10 @@ CLOCK = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 # (inspector/probes/ready.py), so a generous bound costs only the apps that never settle and
 # makes a loaded machine's verdict the same as an idle one's.
 SUITE_WARMUP = 20.0
-SUITE_GRACE = 3.0
+# Docker's own grace: a shutdown that takes 2 s on an idle machine (gunicorn's graceful stop of
+# its workers) takes over 3 s while six probes share two loaded cores, and a kill then would be
+# the machine's verdict, not the fixture's. An ignored signal still ends in a kill, 10 s later.
+SUITE_GRACE = REALISTIC_GRACE
 WORKERS = 6
 
 
@@ -40,18 +43,17 @@ def suite_probe(name: str) -> Any:
     """The probe options every shared collection of fixture NAME uses."""
     from inspector.probes import ProbeOptions
 
-    grace = REALISTIC_GRACE if realistic(name) else SUITE_GRACE
-    return ProbeOptions(warmup=SUITE_WARMUP, grace=grace)
+    return ProbeOptions(warmup=SUITE_WARMUP, grace=SUITE_GRACE)
 
 
 def suite_context(**thresholds: Any) -> Context:
-    """The checks' context at the suite's clock. A stop counts as slow only past the longest
-    grace period the suite gives: how long a shutdown takes while six probes share two loaded
+    """The checks' context at the suite's clock. A stop counts as slow only past the suite's
+    grace period: how long a shutdown takes while six probes share two loaded
     cores is the machine's, not the fixture's (a stop signal ignored is still a kill, proven by
     the signal masks; slow stops are proven on facts in tests/check_examples/OPS002.json)."""
     from checks.model import Thresholds
 
-    chosen = {"stop_seconds": REALISTIC_GRACE, **thresholds}
+    chosen = {"stop_seconds": SUITE_GRACE, **thresholds}
     return Context(now=CLOCK, thresholds=Thresholds(**chosen))
 
 
