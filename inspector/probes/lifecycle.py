@@ -303,6 +303,7 @@ def _warm_up(
             return dict(state), None
         current = snapshot(proc_root, state.get("Pid") or 0, container.id)
         if settling.settled(now, current):
+            meter.measure_now()  # the engine's figure is asked for once a second at most
             return dict(state), round(now - started, 3)
         if now >= deadline:
             return dict(state), None

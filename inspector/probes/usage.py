@@ -37,6 +37,12 @@ class WriteMeter:
         now = time.monotonic()
         if now < self._next:
             return self.bytes
+        return self.measure_now()
+
+    def measure_now(self) -> int | None:
+        """Bytes written so far, measured now whatever the interval (the app just settled: what
+        it wrote while starting must be judged before the warm-up ends)."""
+        now = time.monotonic()
         self._next = now + self._interval
         if self._dirs is not None:
             total, entries = 0, 0
