@@ -73,7 +73,8 @@ _read_options = _options(
 )  # fmt: skip
 _probe_options = _options(
     click.option("--warmup", type=click.FloatRange(0, 600), default=3.0, show_default=True,
-                 help="Seconds the lifecycle probe lets the image run before looking at it."),
+                 help="Seconds the lifecycle probe waits at most for the app's start-up to "
+                      "settle before looking at it."),
     click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
                  help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
 )  # fmt: skip

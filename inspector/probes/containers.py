@@ -29,6 +29,10 @@ LABEL = "inspector.probe"
 OWNER_LABEL = "inspector.probe.owner"
 IMAGE_LABEL = "inspector.probe.image"
 EXPIRES_LABEL = "inspector.probe.expires"
+# INSPECTOR_RUN_ID, when set, labels every probe container of this process and its children with
+# it: a CI job or a test session on a shared engine counts and waits for its own probes only.
+RUN_LABEL = "inspector.probe.run"
+RUN_ENV = "INSPECTOR_RUN_ID"
 # Limits for images we do not trust: enough for a Python web app to start, not to hurt the host.
 MEMORY = "512m"
 PIDS = 256
@@ -101,6 +105,8 @@ def create(
         IMAGE_LABEL: image_id,
         EXPIRES_LABEL: str(int(time.time() + max(lifetime, LIFETIME))),
     }
+    if run_id := os.environ.get(RUN_ENV):
+        labels[RUN_LABEL] = run_id
     try:
         return client.containers.create(
             image_id,
