@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from checks import secret_files
-from checks.access import app_process, at_layer, config, lifecycle, static_probe, step
+from checks.access import app_process, at_layer, config, static_probe, step, unconfirmed
 from checks.model import (
     Context,
     Facts,
@@ -82,9 +82,7 @@ def runs_as_root(facts: Facts, ctx: Context) -> Iterator[Found]:
     if uid == 0:
         raw = config(facts).get("user") or ""
         said = f"USER {raw!r} resolves to" if raw else "no USER is set: the image runs as"
-        life = lifecycle(facts)
-        how = "" if life else " (the lifecycle probe did not run to confirm it)"
-        yield Found(f"{said} UID 0{how}", Location(config="User"))
+        yield Found(f"{said} UID 0{unconfirmed(facts)}", Location(config="User"))
 
 
 # --- who the app runs as ------------------------------------------------------------------------
