@@ -245,12 +245,18 @@ def test_config_user_resolves_as_docker_does(spec, uid, gid, name, home, in_pass
 
 
 def test_accounts_are_listed_and_a_missing_passwd_file_is_handled():
-    """passwd/group entries are parsed (comments and NIS lines skipped); no passwd still works."""
-    facts = users.analyse(build(users, (("etc/passwd", PASSWD), ("etc/group", GROUP))))
-    assert [u.name for u in facts.users] == ["root", "daemon", "app", "toor"]
-    assert facts.users[2] == users.PasswdEntry("app", 10001, 10001, "App", "/home/app", "/bin/sh")
-    assert next(g for g in facts.groups if g.name == "staff").members == ("app", "daemon")
+    """passwd/group entries are parsed (comments and NIS lines skipped) and counted; the ones
+    checks judge are kept (uid 0 aliases, USER's entry and groups); no passwd still works."""
+    files = (("etc/passwd", PASSWD), ("etc/group", GROUP))
+    facts = users.analyse(build(users, files))
+    assert [u.name for u in facts.users] == ["root", "toor"]
+    assert (facts.users_count, facts.groups_count, facts.uid0_complete) == (4, 4, True)
     assert facts.group_name == "root"
+    app = users.analyse(build(users, files, config={"User": "app"}))
+    assert [u.name for u in app.users] == ["root", "app", "toor"]
+    assert app.users[1] == users.PasswdEntry("app", 10001, 10001, "App", "/home/app", "/bin/sh")
+    assert next(g for g in app.groups if g.name == "staff").members == ("app", "daemon")
+    assert [g.name for g in app.groups] == ["root", "app", "staff", "docker"]
 
     bare = build(users, (("app", b"x"),), config={"User": ""})
     root = users.analyse(bare)
