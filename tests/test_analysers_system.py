@@ -542,14 +542,16 @@ def test_git_directory_is_reported_once_even_when_deleted():
     assert found[0].hint.startswith("git metadata")
 
 
-def test_test_fixture_keys_are_flagged_not_dropped():
-    """Keys under site-packages tests and /usr/share/doc are reported as likely fixtures."""
+def test_test_fixture_keys_are_reported_and_never_test_material_by_path():
+    """A key is a credential file by name: under a tests dir or /usr/share/doc it is still
+    reported, never marked test material for its path (the doc's owner, the OS, is what makes
+    that one third-party material; a key no installed package claims is the image's own)."""
     test_key = "usr/local/lib/python3.12/site-packages/tornado/test/test.key"
     doc_key = "usr/share/doc/openssl/demo.pem"
     found = secrets.analyse(build(secrets, ((test_key, RSA_KEY), (doc_key, RSA_KEY)))).secrets
-    assert {(s.path, s.likely_test_fixture) for s in found} == {
-        ("/" + test_key, True),
-        ("/" + doc_key, True),
+    assert {(s.path, s.likely_test_fixture, s.owner_kind) for s in found} == {
+        ("/" + test_key, False, "app"),
+        ("/" + doc_key, False, "os"),
     }
 
 

@@ -422,9 +422,11 @@ FIELDS: dict[str, str] = {
         "holds (e.g. a key type and size)."
     ),
     "secrets[].likely_test_fixture": (
-        "True for probable test or documentation material: files under tests/, fixtures/ and "
-        "similar dirs or /usr/share/doc, `test_*` files and documentation files of installed "
-        "packages (content findings), and published example keys."
+        "True for probable test or documentation material: a published example value, or a file "
+        "under tests/, fixtures/ and similar dirs, a `test_*.py` module or a README where "
+        "packages install, when an installed package (its RECORD, the OS, npm) owns it or it "
+        "is the image's own test suite (holding test_*.py or conftest.py) the command does not "
+        "run from. Never a credential file by name (a key, .aws/credentials, a dotenv...)."
     ),
     "secrets[].removal": (
         '"deleted" or "replaced": how layer `removed_in` removed this file version; null when it '
