@@ -290,6 +290,10 @@ _REAL_CREDENTIALS = frozenset({
     "putty-private-key", "aws-secret-access-key", "github-fine-grained-token", "slack-webhook",
     "google-service-account", "azure-storage-key", "npm-token", "docker-auths",
     "kubernetes-dockerconfigjson", "huggingface-token", "openai-key", "database-url",
+    "private-key-json", "private-key-unterminated", "azure-devops-pat", "azure-ai-services-key",
+    "azure-sas-token", "azure-entra-client-secret", "azure-container-registry-key",
+    "azure-app-configuration", "grafana-api-key", "grafana-service-account-token",
+    "alibaba-access-key-id", "private-packagist-token", "openai-client-secret", "maven-password",
 })  # fmt: skip
 _LIKELY_CREDENTIALS = frozenset({
     "secret-variable", "pkcs12", "terraform-state", "jwt", "password-assignment",

@@ -11,6 +11,7 @@ import pytest
 from inspector.analysers import secret_rules
 from inspector.analysers.secret_rules import RULES, _Prefilter, scan, scanned
 from tests.planted import generate
+from tests.test_secret_rule_families import NEW_MUST_FIND, NEW_MUST_NOT
 
 # rule -> (a file that must be found, a look-alike that must not be)
 PEM_HEADERS = "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n"
@@ -46,10 +47,11 @@ MUST_FIND = {rule: (path, text) for path, (text, found) in generate.FILES.items(
 
 
 def test_every_rule_has_a_must_find_and_a_must_not_find_example():
-    """No rule goes untested: the fixture plants each one, and each has a look-alike here."""
+    """No rule goes untested: the fixture (or, for the newer families, their own test module)
+    plants each one, and each has a look-alike."""
     ids = {rule.id for rule in RULES}
-    assert set(MUST_FIND) | {"slack-webhook"} == ids
-    assert set(MUST_NOT) == ids
+    assert set(MUST_FIND) | {"slack-webhook"} | set(NEW_MUST_FIND) == ids
+    assert set(MUST_NOT) | set(NEW_MUST_NOT) == ids
 
 
 @pytest.mark.parametrize("rule", sorted(MUST_FIND))
@@ -113,6 +115,7 @@ def test_the_fallback_prefilter_agrees_with_hyperscan():
     slow = _Prefilter()
     slow.database = None
     texts = [text for text, _ in generate.FILES.values()] + list(generate.LOOKALIKES.values())
+    texts += [text for _, text in [*NEW_MUST_FIND.values(), *NEW_MUST_NOT.values()]]
     for text in [*texts, "nothing to see", "PASSWORD TOKEN aws AKIA"]:
         assert fast.rules(text.encode()) == slow.rules(text.encode())
 
