@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -1001,27 +1002,36 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so probe containers are removed on the way out."""
 
 
-_stopping = threading.Event()
+# Every SIGINT and SIGTERM received, in order. A signal handler runs between two bytecodes of
+# the main thread, even inside another handler or inside a lock's critical section (an Event's
+# set() holds a lock a nested handler would wait for forever), so the handler only appends to a
+# list (one atomic step), writes with os.write (no buffered stream's lock) and raises.
+_signals: list[int] = []
+_STILL_CLEANING = b"inspector: still cleaning up (removing probe containers)\n"
+
+
+def _stopping() -> bool:
+    return bool(_signals)
 
 
 def _interrupted(signum: int, frame: object) -> None:
     # The first SIGINT or SIGTERM stops the run; the ones after it (a second Ctrl-C, `timeout`
     # or a CI runner signalling the whole process group) must not stop the cleanup it starts,
     # removing probe containers on the way out, nor turn the exit status into a signal death.
-    _stopping.set()
-    signal.signal(signal.SIGINT, _cleaning_up)
-    signal.signal(signal.SIGTERM, _cleaning_up)
+    _signals.append(signum)
+    if len(_signals) > 1:
+        # A later one, or one nested in the first handler before it raised: the first decides.
+        with contextlib.suppress(OSError):
+            os.write(2, _STILL_CLEANING)
+        return
     if signum == signal.SIGTERM:
         raise Terminated()
     raise KeyboardInterrupt()
 
 
-def _cleaning_up(signum: int, frame: object) -> None:
-    click.echo("inspector: still cleaning up (removing probe containers)", err=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    _signals.clear()
     previous = {s: signal.signal(s, _interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return _main(argv)
@@ -1033,7 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         # Once stopping, the handlers stay: a late signal must not kill the exit itself.
-        if not _stopping.is_set():
+        if not _stopping():
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 

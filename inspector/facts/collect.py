@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, BinaryIO
 
-from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules
+from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules, users
 from inspector.analysers.imagedata import ImageData
 from inspector.facts import fingerprint_key
 from inspector.facts.model import (
@@ -46,6 +46,7 @@ _READER_MODULES = (
     "inspector.layers.stream",
     "inspector.layers.tar",
     "inspector.layers.reader",
+    "inspector.layers.tail",
 )
 
 
@@ -205,7 +206,7 @@ def collect(
             nonlocal read_count
             read_count += 1
             progress(f"reading layer {read_count}")
-            return read_layer(stream, capture, SCANNER)
+            return read_layer(stream, capture, SCANNER, users.tail_pattern)
 
         def keep(layer: LayerRead) -> None:
             assert cache is not None
