@@ -1,0 +1,235 @@
+"""A layer read where the engine stores it, unpacked: no `docker save`, no tar stream, no hash.
+
+Docker's overlay2 driver keeps each layer as a directory of files (its "diff" directory) and,
+beside it in the layer database, the layer's tar-split: the tar headers and padding of the layer
+as it was pulled, loaded or committed, without the file data. `docker save` replays exactly
+that record, taking each file's data from the diff directory, which is how its output hashes to
+the layer's diff_id. Replaying the same record here gives the same members in the same order
+(names, modes, owners, times, link targets, hard links, PAX xattrs such as file capabilities)
+as reading the export would; only the data analysers ask for is read, straight from the file.
+
+A layer with no tar-split (stores that keep none) is read by walking its directory
+(`dirwalk.py`), mapping overlayfs' whiteouts and opaque directories back to what a tar says.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import os
+import posixpath
+import stat
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from inspector.layers.limits import layer_size
+from inspector.layers.model import Capture, LayerError, LayerRead, Scanner
+from inspector.layers.reader import read_members
+
+# A tar-split line holds one header segment (a few hundred bytes, base64) or one file's name; a
+# PAX header longer than the reader accepts (1 MiB) cannot be in a layer we can read anyway.
+MAX_RECORD_LINE = 4 << 20
+# tar-split's entry types (github.com/vbatts/tar-split, archive/tar/storage).
+_FILE, _SEGMENT = 1, 2
+
+
+class StoredLayerError(LayerError):
+    """A stored layer that cannot be replayed here (missing, changed, or not what it claims):
+    the caller falls back to the engine's export."""
+
+
+@dataclass(frozen=True)
+class StoredLayer:
+    """Where one layer of a local image sits in the engine's storage."""
+
+    diff_id: str  # from the engine's layer database (it hashed the layer when storing it)
+    diff_dir: Path  # the unpacked layer: overlayfs' upper directory when it was made
+    tar_split: Path | None  # the layer's tar headers as recorded (gzip JSON lines), if kept
+
+
+# INSPECTOR_ENGINE_STORAGE=export makes a local image always exported (to compare the two paths,
+# or to step around a storage this module misreads).
+STORAGE_VAR = "INSPECTOR_ENGINE_STORAGE"
+
+
+def local_storage_allowed() -> bool:
+    """Whether a local image's layers may be read from the engine's storage."""
+    return os.environ.get(STORAGE_VAR, "").strip().lower() not in ("export", "0", "no", "off")
+
+
+# How a source hands a stored layer to be read (collect gives it the capture rule and scanner).
+ReadStored = Callable[[StoredLayer], LayerRead]
+
+
+def read_stored_layer(
+    layer: StoredLayer, capture: Capture | None = None, scanner: Scanner | None = None
+) -> LayerRead:
+    """The `LayerRead` that `read_layer` makes of this layer's tar, made from the storage."""
+    if layer.tar_split is None:
+        from inspector.layers.dirwalk import walk_layer
+
+        return walk_layer(layer, capture, scanner)
+    replay = Replay(layer.diff_dir, _records(layer.tar_split))
+    try:
+        read = read_members(replay, capture, scanner)  # type: ignore[arg-type]
+        replay.skip_rest()
+    finally:
+        replay.close()
+    return LayerRead(layer.diff_id, replay.count, *read)
+
+
+def _records(path: Path) -> Iterator[tuple[int, bytes | str, int]]:
+    """(type, segment bytes or file name, file size) for each tar-split line."""
+    try:
+        with gzip.open(path, "rb") as lines:
+            while line := lines.readline(MAX_RECORD_LINE):
+                if not line.endswith(b"\n") and len(line) >= MAX_RECORD_LINE:
+                    raise StoredLayerError(f"{path}: a tar-split record is over 4 MiB")
+                yield _record(line, path)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise StoredLayerError(f"cannot read {path}: {exc}") from exc
+
+
+def _record(line: bytes, path: Path) -> tuple[int, bytes | str, int]:
+    try:
+        record = json.loads(line)
+        kind = record["type"]
+        if kind == _SEGMENT:
+            return kind, base64.b64decode(record.get("payload") or ""), 0
+        if kind == _FILE:
+            name = record.get("name")
+            if name is None:  # a name that is not UTF-8 is kept as raw bytes
+                name = os.fsdecode(base64.b64decode(record.get("name_raw") or ""))
+            size = record.get("size") or 0
+            if not isinstance(name, str) or not isinstance(size, int) or size < 0:
+                raise ValueError("bad file record")
+            return kind, name, size
+        raise ValueError(f"unknown record type {kind!r}")
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise StoredLayerError(f"{path}: corrupt tar-split record ({exc})") from exc
+
+
+class Replay:
+    """The layer's tar as a stream `read_members` can read: header bytes from the recorded
+    segments, file data from the diff directory, opened only when some of it is read."""
+
+    def __init__(self, root: Path, records: Iterator[tuple[int, bytes | str, int]]) -> None:
+        self.root = os.fspath(root)
+        self.records = records
+        self.segment = memoryview(b"")
+        self.name = ""  # the file whose data comes next, and how much of it is left
+        self.left = 0
+        self.offset = 0  # where in that file the next read starts
+        self.fd: int | None = None
+        self.count = 0  # bytes of the tar so far: the layer's size as the export would have it
+        self.limit = layer_size()
+        self.safe_dirs: set[str] = {self.root}
+
+    def _next(self) -> bool:
+        """Move to the next record; False at the end of the layer."""
+        self._close_file()
+        for kind, value, size in self.records:
+            if kind == _SEGMENT:
+                assert isinstance(value, bytes)
+                self.segment = memoryview(value)
+                self._count(len(value))
+                if value:
+                    return True
+            elif size:
+                assert isinstance(value, str)
+                self.name, self.left, self.offset = value, size, 0
+                self._count(size)
+                return True
+        return False
+
+    def _count(self, n: int) -> None:
+        self.count += n
+        if self.count > self.limit.value:
+            raise self.limit.exceeded("a layer")
+
+    def read(self, n: int = -1) -> bytes:
+        out: list[bytes] = []
+        while n:
+            if self.segment:
+                take = len(self.segment) if n < 0 else min(n, len(self.segment))
+                out.append(bytes(self.segment[:take]))
+                self.segment = self.segment[take:]
+            elif self.left:
+                take = self.left if n < 0 else min(n, self.left)
+                data = os.pread(self._file(), take, self.offset)
+                if len(data) < take:
+                    raise StoredLayerError(f"{self.name!r} is shorter on disk than in the layer")
+                out.append(data)
+                self.left -= take
+                self.offset += take
+            elif not self._next():
+                break
+            else:
+                continue
+            if n > 0:
+                n -= take
+        return b"".join(out)
+
+    def skip(self, n: int) -> int:
+        skipped = 0
+        while skipped < n:
+            if self.segment:
+                take = min(n - skipped, len(self.segment))
+                self.segment = self.segment[take:]
+            elif self.left:
+                take = min(n - skipped, self.left)
+                self.left -= take
+                self.offset += take
+            elif not self._next():
+                break
+            else:
+                continue
+            skipped += take
+        return skipped
+
+    def skip_rest(self) -> None:
+        """Count the rest of the layer (the end-of-archive blocks) without reading files."""
+        while self.segment or self.left or self._next():
+            self.segment, self.left = memoryview(b""), 0
+
+    def _file(self) -> int:
+        if self.fd is None:
+            self.fd = self._open(self.name)
+        return self.fd
+
+    def _open(self, name: str) -> int:
+        """The file `name` in the diff directory, reached without following any symlink."""
+        relative = posixpath.normpath("/" + name).lstrip("/")
+        parent = posixpath.join(self.root, posixpath.dirname(relative))
+        if parent not in self.safe_dirs:
+            # A parent that is a symlink would lead out of the layer: the storage is not what
+            # the layer says, and the export is the one to ask.
+            if os.path.realpath(parent) != parent:
+                raise StoredLayerError(f"{name!r} lies under a symlink in the layer directory")
+            self.safe_dirs.add(parent)
+        path = posixpath.join(self.root, relative)
+        try:
+            # O_NONBLOCK: a fifo put where the layer has a file must not block the open.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            raise StoredLayerError(f"cannot open {name!r} in the layer: {exc.strerror}") from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != self.left + self.offset:
+            os.close(fd)
+            raise StoredLayerError(f"{name!r} on disk is not the file the layer recorded")
+        return fd
+
+    def _close_file(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def close(self) -> None:
+        self._close_file()
+        close = getattr(self.records, "close", None)
+        if close is not None:
+            close()
