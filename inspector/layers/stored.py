@@ -208,7 +208,11 @@ class Replay:
         if parent not in self.safe_dirs:
             # A parent that is a symlink would lead out of the layer: the storage is not what
             # the layer says, and the export is the one to ask.
-            if os.path.realpath(parent) != parent:
+            try:
+                real = os.path.realpath(parent, strict=True)
+            except OSError as exc:  # a loop, or a parent gone
+                real = f"({exc.strerror})"
+            if real != parent:
                 raise StoredLayerError(f"{name!r} lies under a symlink in the layer directory")
             self.safe_dirs.add(parent)
         path = posixpath.join(self.root, relative)
