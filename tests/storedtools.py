@@ -23,8 +23,8 @@ def tar_split_records(tar: bytes) -> list[dict]:
     done = 0
     with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
         for member in archive:
-            records.append({"type": 2, "payload": base64.b64encode(tar[done : member.offset_data]).decode(),
-                            "position": position})  # fmt: skip
+            head = base64.b64encode(tar[done : member.offset_data]).decode()
+            records.append({"type": 2, "payload": head, "position": position})
             size = member.size if member.isreg() else 0
             records.append({"type": 1, "name": member.name, "size": size, "position": position + 1})
             position += 2
