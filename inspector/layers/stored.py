@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
 import os
 import posixpath
+import re
 import stat
 import zlib
 from collections.abc import Callable, Iterator
@@ -82,46 +82,106 @@ def read_stored_layer(
     return LayerRead(layer.diff_id, replay.count, *read)
 
 
-def _records(path: Path) -> Iterator[tuple[int, bytes | str, int]]:
-    """(type, segment bytes or file name, file size) for each tar-split line."""
+def _records(path: Path) -> Iterator[tuple[int, bytes, int]]:
+    """(type, segment bytes or the file record's line, file size) for each tar-split line; a
+    file's name is decoded only when its data is read (most never are)."""
     try:
-        with gzip.open(path, "rb") as lines:
-            while line := lines.readline(MAX_RECORD_LINE):
-                if not line.endswith(b"\n") and len(line) >= MAX_RECORD_LINE:
-                    raise StoredLayerError(f"{path}: a tar-split record is over 4 MiB")
-                yield _record(line, path)
+        for line in _lines(path):
+            yield _record(line, path)
     except (OSError, EOFError, zlib.error) as exc:
         raise StoredLayerError(f"cannot read {path}: {exc}") from exc
 
 
-def _record(line: bytes, path: Path) -> tuple[int, bytes | str, int]:
+def _lines(path: Path, chunk: int = 1 << 16, most: int = 1 << 20) -> Iterator[bytes]:
+    """The lines of a gzip file, inflated at most `most` bytes at a time (GzipFile.readline is
+    slow, and a record of zeros inflates a thousandfold)."""
+    inflate = zlib.decompressobj(wbits=31)
+    tail = pending = b""
+    ended = False
+    with open(path, "rb") as file:
+        while True:
+            if not pending and not ended:
+                pending = file.read(chunk)
+                ended = not pending
+            if ended and not pending:
+                data = inflate.flush()
+            else:
+                data = inflate.decompress(pending, most)
+                pending = inflate.unconsumed_tail
+            if inflate.eof and inflate.unused_data:  # a second gzip member follows
+                pending = inflate.unused_data + pending
+                inflate = zlib.decompressobj(wbits=31)
+            lines = (tail + data).split(b"\n")
+            tail = lines.pop()
+            if len(tail) > MAX_RECORD_LINE:
+                raise StoredLayerError(f"{path}: a tar-split record is over 4 MiB")
+            yield from lines
+            if ended and not pending:
+                break
+    if not inflate.eof:
+        raise StoredLayerError(f"{path}: the tar-split is truncated")
+    if tail.strip():
+        yield tail
+
+
+_SEGMENT_HEAD = b'{"type":2,"payload":"'
+_FILE_HEAD = b'{"type":1,'
+_SIZE = re.compile(rb',"size":([0-9]{1,20}),')
+
+
+def _record(line: bytes, path: Path) -> tuple[int, bytes, int]:
+    # tar-split writes its records in one shape (Go's encoding of storage.Entry); those are
+    # sliced, anything else is parsed as JSON.
+    if line.startswith(_SEGMENT_HEAD) and line.endswith(b"}"):
+        end = line.find(b'"', len(_SEGMENT_HEAD))
+        if end > 0:
+            try:
+                return _SEGMENT, base64.b64decode(line[len(_SEGMENT_HEAD) : end]), 0
+            except binascii.Error as exc:
+                raise StoredLayerError(f"{path}: corrupt tar-split record ({exc})") from exc
+    if line.startswith(_FILE_HEAD):
+        # Inside a JSON string every quote is escaped, so `,"size":N,` can only be the key.
+        size = _SIZE.search(line)
+        return _FILE, line, int(size.group(1)) if size else 0
     try:
         record = json.loads(line)
         kind = record["type"]
         if kind == _SEGMENT:
             return kind, base64.b64decode(record.get("payload") or ""), 0
         if kind == _FILE:
-            name = record.get("name")
-            if name is None:  # a name that is not UTF-8 is kept as raw bytes
-                name = os.fsdecode(base64.b64decode(record.get("name_raw") or ""))
             size = record.get("size") or 0
-            if not isinstance(name, str) or not isinstance(size, int) or size < 0:
-                raise ValueError("bad file record")
-            return kind, name, size
+            if not isinstance(size, int) or size < 0:
+                raise ValueError("bad file size")
+            return kind, line, size
         raise ValueError(f"unknown record type {kind!r}")
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise StoredLayerError(f"{path}: corrupt tar-split record ({exc})") from exc
+
+
+def _file_name(line: bytes) -> str:
+    """The member name a file record holds (a name that is not UTF-8 is kept as raw bytes)."""
+    try:
+        record = json.loads(line)
+        name = record.get("name")
+        if name is None:
+            name = os.fsdecode(base64.b64decode(record.get("name_raw") or ""))
+    except (ValueError, TypeError, AttributeError, binascii.Error) as exc:
+        raise StoredLayerError(f"corrupt tar-split file record ({exc})") from exc
+    if not isinstance(name, str):
+        raise StoredLayerError("corrupt tar-split file record (a name that is not text)")
+    return name
 
 
 class Replay:
     """The layer's tar as a stream `read_members` can read: header bytes from the recorded
     segments, file data from the diff directory, opened only when some of it is read."""
 
-    def __init__(self, root: Path, records: Iterator[tuple[int, bytes | str, int]]) -> None:
+    def __init__(self, root: Path, records: Iterator[tuple[int, bytes, int]]) -> None:
         self.root = os.fspath(root)
         self.records = records
         self.segment = memoryview(b"")
-        self.name = ""  # the file whose data comes next, and how much of it is left
+        self.line = b""  # the record of the file whose data comes next, and how much is left
+        self.name = ""
         self.left = 0
         self.offset = 0  # where in that file the next read starts
         self.fd: int | None = None
@@ -134,14 +194,12 @@ class Replay:
         self._close_file()
         for kind, value, size in self.records:
             if kind == _SEGMENT:
-                assert isinstance(value, bytes)
                 self.segment = memoryview(value)
                 self._count(len(value))
                 if value:
                     return True
             elif size:
-                assert isinstance(value, str)
-                self.name, self.left, self.offset = value, size, 0
+                self.line, self.name, self.left, self.offset = value, "", size, 0
                 self._count(size)
                 return True
         return False
@@ -198,6 +256,7 @@ class Replay:
 
     def _file(self) -> int:
         if self.fd is None:
+            self.name = _file_name(self.line)
             self.fd = self._open(self.name)
         return self.fd
 

@@ -1,0 +1,148 @@
+"""Reading local images from the engine's overlay2 storage gives the facts the export gives, for
+every fixture image, and falls back to the export (saying why) when it cannot be used.
+
+Reads are shared: every distinct layer of all fixtures is read once from storage and once from a
+single `docker save` of all of them, then each fixture's no-probe facts are built from each set
+and compared field by field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import docker.utils
+import pytest
+from docker.constants import DEFAULT_UNIX_SOCKET
+
+from inspector.facts.collect import SCANNER, build_facts, capture_rule, collect
+from inspector.layers.model import LayerRead
+from inspector.layers.reader import read_layer
+from inspector.layers.stored import read_stored_layer
+from inspector.probes.model import skipped
+from inspector.sources.archive import ArchiveError, Known, Loaded, read_image_stream
+from inspector.sources.engine_storage import NotHere, read_from_storage
+from inspector.image.config import validate
+from tests.conftest import FIXTURES, fixture_image
+
+pytestmark = pytest.mark.docker
+
+NAMES = sorted(d.name for d in FIXTURES.iterdir() if (d / "Dockerfile").is_file())
+# Facts fields allowed to differ between the two paths: none. The storage path replays each
+# layer's recorded tar headers (tar-split), so even the tar-only metadata (mtimes, the hard
+# link form, the tar's byte size) is the export's.
+MAY_DIFFER: frozenset[str] = frozenset()
+
+
+def _base_url() -> str:
+    return docker.utils.kwargs_from_env().get("base_url") or DEFAULT_UNIX_SOCKET
+
+
+@pytest.fixture(scope="module")
+def both_ways(docker_client) -> dict[str, Any]:
+    """Every fixture's config and distinct layers, read from storage and from one export."""
+    capture, _ = capture_rule()
+    images = {name: docker_client.images.get(fixture_image(name)) for name in NAMES}
+    stored: dict[str, LayerRead] = {}
+    configs: dict[str, bytes] = {}
+    for name, image in images.items():
+        config, layers = read_from_storage(
+            _base_url(), docker_client.info, image.id, image.attrs["RootFS"]["Layers"],
+            lambda layer: read_stored_layer(layer, capture, SCANNER),
+            Known(contains=stored.__contains__),
+        )  # fmt: skip
+        stored.update(layers)
+        configs[name] = config
+    exported: dict[str, LayerRead] = {}
+
+    def record(stream: Any) -> LayerRead:
+        read = read_layer(stream, capture, SCANNER)
+        exported[read.diff_id] = read
+        return read
+
+    # One `docker save` of every fixture writes each distinct layer once.
+    api = docker_client.api
+    ids = sorted({image.id for image in images.values()})
+    response = api._get(api._url("/images/get"), params={"names": ids}, stream=True)
+    api._raise_for_status(response)
+    response.raw.decode_content = False
+    with pytest.raises(ArchiveError, match="images"):  # it holds them all: expected
+        read_image_stream(response.raw, record, Known(), trust_sizes=False)
+    response.close()
+    return {"images": images, "configs": configs, "stored": stored, "exported": exported}
+
+
+def _facts(name: str, image: Any, config: bytes, layers: dict[str, LayerRead]) -> dict:
+    raw = validate(json.loads(config))
+    diff_ids = raw["rootfs"]["diff_ids"]
+    loaded = Loaded(image.id, None, tuple(image.tags), raw, config, {})
+    reads = [layers[d] for d in diff_ids]
+    no_probe = lambda plan: skipped("no probes in this test")  # noqa: E731
+    facts = build_facts(fixture_image(name), "daemon", loaded, reads, [False] * len(reads),
+                        no_probe)  # fmt: skip
+    return facts.to_json()
+
+
+def _differences(a: Any, b: Any, path: str = "") -> Iterator[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            where = f"{path}.{key}" if path else key
+            if where not in MAY_DIFFER:
+                yield from _differences(a.get(key), b.get(key), where)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _differences(x, y, f"{path}[{index}]")
+    elif a != b:
+        yield f"{path}: storage {str(a)[:120]!r} != export {str(b)[:120]!r}"
+
+
+def test_every_layer_of_every_fixture_reads_the_same_both_ways(both_ways):
+    """Each distinct layer's LayerRead (entries, captures, hits, size, diff_id) is the export's."""
+    stored, exported = both_ways["stored"], both_ways["exported"]
+    assert set(stored) == set(exported)
+    different = [d for d in stored if stored[d] != exported[d]]
+    assert not different
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_facts_from_storage_equal_facts_from_the_export(both_ways, name):
+    """The no-probe facts of each fixture are the same field by field whichever way it is read."""
+    image, config = both_ways["images"][name], both_ways["configs"][name]
+    from_storage = _facts(name, image, config, both_ways["stored"])
+    from_export = _facts(name, image, config, both_ways["exported"])
+    assert list(_differences(from_storage, from_export)) == []
+
+
+def test_collect_reads_storage_and_says_so(caplog):
+    """`facts` of a local image reads its layers from storage (logged for --verbose)."""
+    caplog.set_level("INFO", logger="inspector")
+    collect(fixture_image("fp-storage-oddities"), use_cache=False)
+    assert "read from the engine's overlay2 storage" in caplog.text
+
+
+def test_the_export_is_used_when_asked_and_says_why(caplog, monkeypatch):
+    """INSPECTOR_ENGINE_STORAGE=export exports the image, and --verbose's log says why."""
+    caplog.set_level("INFO", logger="inspector")
+    monkeypatch.setenv("INSPECTOR_ENGINE_STORAGE", "export")
+    collect(fixture_image("fp-storage-oddities"), use_cache=False)
+    assert "exported by the engine" in caplog.text
+    assert "INSPECTOR_ENGINE_STORAGE" in caplog.text
+
+
+def test_a_layer_missing_from_storage_falls_back_to_the_export(docker_client, monkeypatch, caplog):
+    """A layer directory the engine no longer has (as during a removal) is not an error: the
+    export is read instead, and the reason logged."""
+    from inspector.sources import engine_storage
+
+    real = engine_storage.stored_image
+
+    def gone(root, image_id, diff_ids):  # type: ignore[no-untyped-def]
+        raise NotHere("layer 2's directory /var/lib/docker/overlay2/x/diff is missing")
+
+    monkeypatch.setattr(engine_storage, "stored_image", gone)
+    caplog.set_level("INFO", logger="inspector")
+    facts = collect(fixture_image("fp-storage-oddities"), use_cache=False)
+    assert "is missing" in caplog.text
+    assert facts.layers
+    monkeypatch.setattr(engine_storage, "stored_image", real)
