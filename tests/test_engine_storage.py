@@ -17,13 +17,13 @@ import pytest
 from docker.constants import DEFAULT_UNIX_SOCKET
 
 from inspector.facts.collect import SCANNER, build_facts, capture_rule, collect
+from inspector.image.config import validate
 from inspector.layers.model import LayerRead
 from inspector.layers.reader import read_layer
 from inspector.layers.stored import read_stored_layer
 from inspector.probes.model import skipped
 from inspector.sources.archive import ArchiveError, Known, Loaded, read_image_stream
 from inspector.sources.engine_storage import NotHere, read_from_storage
-from inspector.image.config import validate
 from tests.conftest import FIXTURES, fixture_image
 
 pytestmark = pytest.mark.docker
