@@ -34,7 +34,7 @@ from inspector.layers.reader import read_members
 # PAX header longer than the reader accepts (1 MiB) cannot be in a layer we can read anyway.
 MAX_RECORD_LINE = 4 << 20
 # tar-split's entry types (github.com/vbatts/tar-split, archive/tar/storage).
-_FILE, _SEGMENT = 1, 2
+FILE_RECORD, SEGMENT_RECORD = _FILE, _SEGMENT = 1, 2
 
 
 class StoredLayerError(LayerError):
@@ -176,9 +176,15 @@ class Replay:
     """The layer's tar as a stream `read_members` can read: header bytes from the recorded
     segments, file data from the diff directory, opened only when some of it is read."""
 
-    def __init__(self, root: Path, records: Iterator[tuple[int, bytes, int]]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        records: Iterator[tuple[int, bytes, int]],
+        name_of: Callable[[bytes], str] = _file_name,
+    ) -> None:
         self.root = os.fspath(root)
         self.records = records
+        self.name_of = name_of  # a file record's member name
         self.segment = memoryview(b"")
         self.line = b""  # the record of the file whose data comes next, and how much is left
         self.name = ""
@@ -256,7 +262,7 @@ class Replay:
 
     def _file(self) -> int:
         if self.fd is None:
-            self.name = _file_name(self.line)
+            self.name = self.name_of(self.line)
             self.fd = self._open(self.name)
         return self.fd
 
