@@ -114,6 +114,64 @@ def test_facts_from_storage_equal_facts_from_the_export(both_ways, name):
     assert list(_differences(from_storage, from_export)) == []
 
 
+# Base images that reached the engine as tars made elsewhere (`docker import`, a pull): their
+# members' order and which name of a hard-linked inode comes first are the tar's, which a walk
+# of the directory cannot know; the tar's own root entry and padding are not on disk either.
+BASES = ("inspector-fixture/base:bookworm", "python:3.12-slim")
+
+
+def _base_layers(docker_client) -> set[str]:
+    import docker.errors
+
+    layers: set[str] = set()
+    for name in BASES:
+        try:
+            layers.update(docker_client.images.get(name).attrs["RootFS"]["Layers"])
+        except docker.errors.ImageNotFound:
+            continue
+    return layers
+
+
+def _as_set(read: LayerRead) -> set[tuple]:
+    """A layer's members with order, the root entry and hard-link roles left out."""
+    targets = {e.link: e.path for e in read.entries if e.kind == "hardlink"}
+    out = set()
+    for e in read.entries:
+        if e.path == "/":
+            continue
+        kind, size, link = e.kind, e.size, e.link
+        if kind == "hardlink" or e.path in targets:
+            kind, size, link = "linked", 0, None  # one of several names of one inode
+        out.add((e.path, kind, size, e.mode, e.uid, e.gid, e.mtime, link, e.capability))
+    return out
+
+
+def test_walking_each_layer_directory_reads_as_the_recorded_tar(both_ways, docker_client):
+    """With no tar-split, the directory walk gives each Docker-built layer's LayerRead exactly;
+    on an imported base layer only member order, hard-link roles, the root entry and the tar's
+    size (and so which name of a hard-linked file is captured) may differ."""
+    from inspector.layers.dirwalk import walk_layer
+    from inspector.sources.engine_storage import engine_storage, stored_image
+
+    capture, _ = capture_rule()
+    root = engine_storage(_base_url(), docker_client.info())
+    bases = _base_layers(docker_client)
+    seen: set[str] = set()
+    for image in both_ways["images"].values():
+        stored = stored_image(root, image.id, image.attrs["RootFS"]["Layers"])
+        for layer in stored.layers:
+            if layer.diff_id in seen:
+                continue
+            seen.add(layer.diff_id)
+            walked = walk_layer(layer, capture, SCANNER)
+            recorded = both_ways["stored"][layer.diff_id]
+            if layer.diff_id not in bases:
+                assert walked == recorded, layer.diff_dir
+            else:
+                assert _as_set(walked) == _as_set(recorded)
+                assert set(walked.hits) == set(recorded.hits)
+
+
 def test_collect_reads_storage_and_says_so(caplog):
     """`facts` of a local image reads its layers from storage (logged for --verbose)."""
     caplog.set_level("INFO", logger="inspector")
