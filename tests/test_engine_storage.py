@@ -23,7 +23,7 @@ from inspector.layers.reader import read_layer
 from inspector.layers.stored import read_stored_layer
 from inspector.probes.model import skipped
 from inspector.sources.archive import ArchiveError, Known, Loaded, read_image_stream
-from inspector.sources.engine_storage import NotHere, read_from_storage
+from inspector.sources.engine_storage import read_from_storage
 from tests.conftest import FIXTURES, fixture_image
 
 pytestmark = pytest.mark.docker
@@ -186,21 +186,3 @@ def test_the_export_is_used_when_asked_and_says_why(caplog, monkeypatch):
     collect(fixture_image("fp-storage-oddities"), use_cache=False)
     assert "exported by the engine" in caplog.text
     assert "INSPECTOR_ENGINE_STORAGE" in caplog.text
-
-
-def test_a_layer_missing_from_storage_falls_back_to_the_export(docker_client, monkeypatch, caplog):
-    """A layer directory the engine no longer has (as during a removal) is not an error: the
-    export is read instead, and the reason logged."""
-    from inspector.sources import engine_storage
-
-    real = engine_storage.stored_image
-
-    def gone(root, image_id, diff_ids):  # type: ignore[no-untyped-def]
-        raise NotHere("layer 2's directory /var/lib/docker/overlay2/x/diff is missing")
-
-    monkeypatch.setattr(engine_storage, "stored_image", gone)
-    caplog.set_level("INFO", logger="inspector")
-    facts = collect(fixture_image("fp-storage-oddities"), use_cache=False)
-    assert "is missing" in caplog.text
-    assert facts.layers
-    monkeypatch.setattr(engine_storage, "stored_image", real)

@@ -157,3 +157,88 @@ def test_an_unreadable_data_root_says_so(tmp_path):
     info = {"Driver": "overlay2", "DockerRootDir": str(tmp_path / "nowhere")}
     with pytest.raises(NotHere, match="not readable"):
         engine_storage("unix:///run/docker.sock", info)
+
+
+def data_root(tmp_path, layers: list[bytes]):  # type: ignore[no-untyped-def]
+    """A Docker data-root laid out as overlay2 keeps it: an image config under its ID, a layer
+    database entry per chain ID (diff, cache-id, tar-split) and each layer's diff directory."""
+    import hashlib
+
+    root = tmp_path / "docker"
+    diff_ids = ["sha256:" + hashlib.sha256(raw).hexdigest() for raw in layers]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()  # fmt: skip
+    image_id = "sha256:" + hashlib.sha256(config).hexdigest()
+    content = root / "image" / "overlay2" / "imagedb" / "content" / "sha256"
+    content.mkdir(parents=True)
+    (content / image_id[7:]).write_bytes(config)
+    for position, (raw, chain_id) in enumerate(zip(layers, chain_ids(diff_ids), strict=True)):
+        entry = root / "image" / "overlay2" / "layerdb" / "sha256" / chain_id[7:]
+        entry.mkdir(parents=True)
+        cache_id = f"cache{position}"
+        (tmp_path / cache_id).mkdir()
+        stored = stored_layer(tmp_path / cache_id, raw)
+        (root / "overlay2" / cache_id).mkdir(parents=True)
+        stored.diff_dir.rename(root / "overlay2" / cache_id / "diff")
+        assert stored.tar_split is not None
+        stored.tar_split.rename(entry / "tar-split.json.gz")
+        (entry / "diff").write_text(diff_ids[position])
+        (entry / "cache-id").write_text(cache_id)
+    return root, image_id, diff_ids, config
+
+
+INFO_OVERLAY2 = {"Driver": "overlay2"}
+
+
+def read_root(root, image_id, diff_ids, known=None):  # type: ignore[no-untyped-def]
+    from inspector.sources.archive import Known
+    from inspector.sources.engine_storage import read_from_storage
+
+    capture, _ = capture_rule()
+    info = {**INFO_OVERLAY2, "DockerRootDir": str(root)}
+    return read_from_storage("unix:///run/docker.sock", lambda: info, image_id, diff_ids,
+                             lambda layer: read_stored_layer(layer, capture, SCANNER),
+                             known or Known())  # fmt: skip
+
+
+def test_a_data_root_is_found_by_content_address_and_read(tmp_path):
+    """The config under the image ID and each layer under its chain ID are read, each layer's
+    LayerRead equal to its tar's; a layer the cache knows is not read."""
+    from inspector.sources.archive import Known
+
+    first, second = layer(*MEMBERS[:4]), layer(*MEMBERS[4:])
+    root, image_id, diff_ids, config = data_root(tmp_path, [first, second])
+    got_config, layers = read_root(root, image_id, diff_ids)
+    capture, _ = capture_rule()
+    assert got_config == config
+    assert layers[diff_ids[1]] == read_layer(io.BytesIO(second), capture, SCANNER)
+    _, fewer = read_root(root, image_id, diff_ids, Known(contains=lambda d: d == diff_ids[0]))
+    assert list(fewer) == [diff_ids[1]]
+
+
+def test_a_data_root_that_does_not_match_the_image_says_why(tmp_path):
+    """A config that is not the image's, a layer entry naming another diff_id, a missing layer
+    directory and an unreadable file each give NotHere with the reason (the export is used)."""
+    import shutil
+
+    root, image_id, diff_ids, config = data_root(
+        tmp_path, [layer(*MEMBERS[:4]), layer(*MEMBERS[4:])]
+    )
+    content = root / "image" / "overlay2" / "imagedb" / "content" / "sha256" / image_id[7:]
+    content.write_bytes(config + b" ")
+    with pytest.raises(NotHere, match="not this image's"):
+        read_root(root, image_id, diff_ids)
+    content.write_bytes(config)
+    chain = chain_ids(diff_ids)[1][7:]
+    entry = root / "image" / "overlay2" / "layerdb" / "sha256" / chain
+    (entry / "diff").write_text(diff_ids[0])
+    with pytest.raises(NotHere, match="layer 2's database entry"):
+        read_root(root, image_id, diff_ids)
+    (entry / "diff").write_text(diff_ids[1])
+    passwd = root / "overlay2" / "cache0" / "diff" / "etc" / "passwd"
+    passwd.unlink()
+    with pytest.raises(NotHere, match="layer 1 could not be read"):
+        read_root(root, image_id, diff_ids)
+    shutil.rmtree(root / "overlay2" / "cache1")
+    with pytest.raises(NotHere, match="layer 2's directory"):
+        read_root(root, image_id, diff_ids)
