@@ -35,6 +35,7 @@ MEMBERS = (
     ("usr/bin/ping", b"\x7fELF...", {"mode": 0o4755,
                                      "pax": {"SCHILY.xattr.security.capability": "\x01\x00"}}),
     ("x" * 150 + "/long-name", b"a long name needs a PAX header"),
+    ("entrypoint.sh", b"#!/bin/sh\nexec python3 -m app\n", {"mode": 0o755}),
 )  # fmt: skip
 
 

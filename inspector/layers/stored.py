@@ -269,7 +269,8 @@ class Replay:
     def _open(self, name: str) -> int:
         """The file `name` in the diff directory, reached without following any symlink."""
         relative = posixpath.normpath("/" + name).lstrip("/")
-        parent = posixpath.join(self.root, posixpath.dirname(relative))
+        folder = posixpath.dirname(relative)
+        parent = posixpath.join(self.root, folder) if folder else self.root
         if parent not in self.safe_dirs:
             # A parent that is a symlink would lead out of the layer: the storage is not what
             # the layer says, and the export is the one to ask.
