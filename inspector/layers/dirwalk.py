@@ -9,9 +9,10 @@ opaque directories (the `trusted.overlay.opaque` or `user.overlay.opaque` xattr)
 record a tar carries. The members are written as tar headers and read by `read_members`, so the
 capture, the content scan and every limit are the tar reader's own.
 
-What the walk cannot know is how the layer's tar was laid out when it arrived: member order,
-which name of a hard-linked inode came first, and PAX header bytes (so the tar's byte size is
-an estimate). Docker's own commits are laid out as here; imported tars may differ.
+What the walk cannot know is what only the tar held: a whiteout's time (the engine makes the
+device when it unpacks the layer) and, for a tar made elsewhere (`docker import`, a pull), its
+member order, which name of a hard-linked inode came first, a root entry and its padding (so
+its byte size). Docker's own commits are laid out as here, headers and size included.
 """
 
 from __future__ import annotations
@@ -172,9 +173,16 @@ def _header(
     """A ustar header, behind a PAX header when a name, link, number or xattr needs one."""
     _, uid, gid, mtime = common
     records = dict(xattrs or {})
-    if len(name) > 100:
+    prefix = b""
+    if not name.isascii():  # ustar fields are ASCII: Go writes such a name as a PAX record
         records[b"path"] = name
-    if len(link) > 100:
+    elif len(name) > 100:
+        split = _ustar_split(name)
+        if split is None:
+            records[b"path"] = name
+        else:
+            prefix, name = split
+    if len(link) > 100 or not link.isascii():
         records[b"linkpath"] = link
     for key, value, width in ((b"uid", uid, 8), (b"gid", gid, 8), (b"size", size, 12)):
         if value >= 8 ** (width - 1):
@@ -184,7 +192,21 @@ def _header(
         body = b"".join(_pax_record(key, value) for key, value in records.items())
         pax = _ustar(b"PaxHeaders/" + name[-80:], _PAX, len(body), (0o644, 0, 0, mtime))
         pax += body + bytes(-len(body) % _BLOCK)
-    return pax + _ustar(name, kind, size, common, link, os.major(rdev), os.minor(rdev))
+    return pax + _ustar(name, kind, size, common, link, os.major(rdev), os.minor(rdev), prefix)
+
+
+def _ustar_split(name: bytes) -> tuple[bytes, bytes] | None:
+    """A long ASCII name split into ustar's prefix (155) and name (100) fields at a slash, as
+    Go's tar writer does before it turns to a PAX record."""
+    if not name.isascii():
+        return None
+    end = min(len(name), 156)
+    if end == len(name) and name.endswith(b"/"):
+        end -= 1
+    cut = name.rfind(b"/", 0, end)
+    if cut <= 0 or len(name) - cut - 1 > 100 or len(name) - cut - 1 == 0 or cut > 155:
+        return None
+    return name[:cut], name[cut + 1 :]
 
 
 def _pax_record(key: bytes, value: bytes) -> bytes:
@@ -203,6 +225,7 @@ def _ustar(
     link: bytes = b"",
     major: int = 0,
     minor: int = 0,
+    prefix: bytes = b"",
 ) -> bytes:
     mode, uid, gid, mtime = common
 
@@ -224,5 +247,6 @@ def _ustar(
     header[257:265] = b"ustar\x0000"
     header[329:337] = octal(major, 8)
     header[337:345] = octal(minor, 8)
+    header[345 : 345 + len(prefix)] = prefix
     header[148:156] = b"%06o\0 " % sum(header)
     return bytes(header)
