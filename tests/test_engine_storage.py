@@ -202,3 +202,22 @@ def test_the_export_is_used_when_asked_and_says_why(caplog, monkeypatch):
     collect(fixture_image("fp-storage-oddities"), use_cache=False)
     assert "exported by the engine" in caplog.text
     assert "INSPECTOR_ENGINE_STORAGE" in caplog.text
+
+
+def test_verbose_says_where_the_layers_came_from(capsys, monkeypatch):
+    """`facts --verbose` says on stderr that the layers were read from storage, or why they were
+    exported; without --verbose it says nothing of it."""
+    from inspector.cli.commands import main
+
+    ref = fixture_image("fp-storage-oddities")
+    args = ["facts", "--no-probe", "--no-cache", "--no-vulns", "--format", "json", ref]
+    assert main([*args, "--verbose"]) == 0
+    assert (
+        "inspector: layers: 4 of 4 read from the engine's overlay2 storage"
+        in capsys.readouterr().err
+    )
+    monkeypatch.setenv("INSPECTOR_ENGINE_STORAGE", "export")
+    assert main(["facts", "-v", *args[1:]]) == 0
+    assert "exported by the engine (docker save)" in capsys.readouterr().err
+    assert main(args) == 0
+    assert "layers:" not in capsys.readouterr().err
