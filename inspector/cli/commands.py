@@ -66,8 +66,31 @@ _registry_options = _options(
                  "loopback hosts always may. HTTPS with certificate checks is tried first, "
                  "and is the only way to every other host."),
 )  # fmt: skip
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """--verbose: say on stderr how each image was read (e.g. why a local image's layers were
+    exported rather than read from the engine's storage)."""
+    import logging
+
+    class Say(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            # Through click at each line, so the stderr of this run gets it (tests run many).
+            click.echo(said(f"inspector: {record.getMessage()}"), err=True)
+
+    logger = logging.getLogger("inspector")
+    for old in [h for h in logger.handlers if type(h).__name__ == "Say"]:
+        logger.removeHandler(old)
+    if value:
+        logger.addHandler(Say())
+        logger.setLevel(logging.INFO)
+
+
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
 _read_options = _options(
+    click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_verbose,
+                 help="Say on stderr how each image is read (where its layers come from, "
+                 "and why)."),
     click.option("--pull", type=click.Choice(PULL_POLICIES), default="never", show_default=True,
                  help="When to pull REF through the daemon (with your Docker credentials)."),
     _registry_options,
