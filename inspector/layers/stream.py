@@ -63,6 +63,23 @@ class Hasher:
             self.thread.join()
 
 
+class Digest:
+    """sha256 updated by the thread that inflates (hashlib releases the GIL too): no thread and
+    no queue of its own."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self.digest.update(data)
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
+
+    def close(self) -> None:
+        pass
+
+
 class Ahead:
     """A decoder run on its own thread, up to AHEAD chunks ahead of the parser.
 
@@ -72,8 +89,8 @@ class Ahead:
     the stream where it happened, as if it had decoded there itself.
     """
 
-    def __init__(self, decoder: Decoder) -> None:
-        self.decoder = decoder
+    def __init__(self, decoder: Decoder, digest: Digest | None = None) -> None:
+        self.decoder, self.digest = decoder, digest
         self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=AHEAD)
         self.stop = threading.Event()
         self.ended = False
@@ -84,6 +101,8 @@ class Ahead:
         try:
             while not self.stop.is_set():
                 data = self.decoder.next()
+                if data and self.digest is not None:
+                    self.digest.update(data)
                 self.queue.put(data)
                 if data is None:
                     return
@@ -121,7 +140,7 @@ class LayerStream:
     Compression is told by the first bytes (gzip, zstd or none) and at most CHUNK bytes are
     inflated at a time, whatever the compressed chunk holds; once `limit` bytes have passed,
     reading stops with its error. A compressed layer (`hashed`: one `read_layer` reads and
-    closes) is inflated on a thread of its own, ahead of the reader (`Ahead`).
+    closes) is inflated and hashed on a thread of its own, ahead of the reader (`Ahead`).
     """
 
     def __init__(
@@ -138,12 +157,15 @@ class LayerStream:
         self._buf = b""
         self._pos = 0
         self._ahead: Ahead | None = None
-        self.hash = Hasher() if hashed else None
+        self.hash: Hasher | Digest | None = None
         try:
             decoder = decoder_for(self._read_raw(CHUNK), self._read_raw)
             # An archive's outer stream is never closed by its reader: it decodes inline.
             if hashed and not isinstance(decoder, Plain):
-                self._ahead = Ahead(decoder)
+                self.hash = Digest()
+                self._ahead = Ahead(decoder, self.hash)
+            elif hashed:
+                self.hash = Hasher()
             self._decoder: Decoder = self._ahead or decoder
             self._fill()  # a corrupt first chunk fails here, before any member is asked for
         except BaseException:
@@ -173,7 +195,7 @@ class LayerStream:
         data = self._decoder.next()
         if data is None:
             return False
-        if self.hash is not None:
+        if self.hash is not None and self._ahead is None:  # else hashed as it was inflated
             self.hash.update(data)
         self.count += len(data)
         if self.limit is not None and self.count > self.limit.value:
