@@ -36,13 +36,16 @@ def _error(text: str) -> str:
 def test_the_fixture_file_reads_every_test_type():
     """The file the engine tests use reads whole: metadata, both file kinds and commands."""
     file = load(EXPECTATIONS / "good.yaml", "good.yaml")
-    assert file.metadata is not None and file.metadata.user == "10001:10001"
+    assert file.metadata is not None
+    assert file.metadata.user == "10001:10001"
     assert file.metadata.entrypoint == ("/usr/bin/tini", "--")
-    assert len(file.file_existence) == 6 and len(file.file_content) == 3
+    assert len(file.file_existence) == 6
+    assert len(file.file_content) == 3
     assert len(file.commands) == 6
     assert file.commands[2].setup == (("sh", "-c", "echo ready > /tmp/cst-setup"),)
     assert file.file_existence[3].should_exist is False
-    assert file.file_existence[0].uid == 0 and file.file_existence[1].uid is None
+    assert file.file_existence[0].uid == 0
+    assert file.file_existence[1].uid is None
 
 
 HEAD = "schemaVersion: 2.0.0\n"
@@ -111,10 +114,12 @@ def test_the_policy_names_expectation_files_relative_to_itself(tmp_path, capsys,
 def test_go_regular_expressions_read_as_go_reads_them():
     """POSIX classes, `\\z` and a `$` that ends the text only (Go's RE2 semantics)."""
     assert translate("[[:digit:]]+") == "[0-9]+"
-    assert search("^[[:alpha:]]+$", "abc") and not search("^[[:alpha:]]+$", "ab1")
+    assert search("^[[:alpha:]]+$", "abc")
+    assert not search("^[[:alpha:]]+$", "ab1")
     assert not search("done$", "done\n")  # Go: `$` is the end of the text
     assert search("(?m)done$", "done\nmore")
-    assert search("a\\z", "a") and not search("a\\z", "a\n")
+    assert search("a\\z", "a")
+    assert not search("a\\z", "a\n")
     assert search("[]a]", "]")
 
 
@@ -223,7 +228,8 @@ def test_metadata_and_file_tests_are_decided_from_an_archive(tmp_path, capsys):
         "runs",
     ])  # fmt: skip
     token = by_test["metadataTest.envVars[API_TOKEN]"]["message"]
-    assert "ghp_" not in token and "redacted" in token
+    assert "ghp_" not in token
+    assert "redacted" in token
     assert "matches 'password', which is excluded" in by_test["debug off"]["message"]
     assert by_test["debug off"]["location"]["path"] == "/srv/settings.toml"
     assert "symlink to /var/lib/app/real.dat" in by_test["through a link"]["message"]
@@ -237,11 +243,21 @@ def test_metadata_and_file_tests_are_decided_from_an_archive(tmp_path, capsys):
 def test_the_check_adds_what_the_probes_know():
     """A failed USER expectation quotes the app's effective UID; a command failing on an import
     quotes the static probe's own import failure."""
-    failed_user = {"file": "cst.yaml", "kind": "metadata", "name": "metadataTest.user",
-                   "status": "failed", "failures": ["USER is '(none: root)', expected '10001'"]}
-    failed_import = {"file": "cst.yaml", "kind": "command", "name": "imports", "status": "failed",
-                     "failures": ["exited with 1, expected 0"],
-                     "stderr_tail": ["ModuleNotFoundError: No module named 'rich'"]}
+    failed_user = {
+        "file": "cst.yaml",
+        "kind": "metadata",
+        "name": "metadataTest.user",
+        "status": "failed",
+        "failures": ["USER is '(none: root)', expected '10001'"],
+    }
+    failed_import = {
+        "file": "cst.yaml",
+        "kind": "command",
+        "name": "imports",
+        "status": "failed",
+        "failures": ["exited with 1, expected 0"],
+        "stderr_tail": ["ModuleNotFoundError: No module named 'rich'"],
+    }
     facts = {
         "expectations": {"files": ["cst.yaml"], "results": [failed_user, failed_import]},
         "runtime": {
@@ -262,4 +278,5 @@ def test_the_check_adds_what_the_probes_know():
 def test_without_expectation_files_the_check_is_skipped():
     """No file given: COR030 says so (skipped), it never passes unread."""
     result = run_check(catalog()["COR030"], {"expectations": None}, Context())
-    assert result.status == "skipped" and "--expect" in (result.reason or "")
+    assert result.status == "skipped"
+    assert "--expect" in (result.reason or "")
