@@ -280,3 +280,22 @@ def test_without_expectation_files_the_check_is_skipped():
     result = run_check(catalog()["COR030"], {"expectations": None}, Context())
     assert result.status == "skipped"
     assert "--expect" in (result.reason or "")
+
+
+def test_docs_expectations_md_is_generated_from_the_parser():
+    """docs/expectations.md equals what `make docs` writes from the parser's key tables."""
+    from inspector.expect.docs import render
+
+    page = (Path(__file__).parent.parent / "docs" / "expectations.md").read_text()
+    assert page == render(), "run `make docs` (scripts/gen_expect_doc.py)"
+
+
+def test_every_key_the_parser_accepts_is_in_the_docs():
+    """Each key of each section is a row of the page, supported or not, so nothing is hidden."""
+    from inspector.expect import format as fmt
+    from inspector.expect.docs import render
+
+    page = render()
+    for keys in fmt.SECTIONS.values():
+        for key in keys:
+            assert f"| `{key.name}`" in page, key.name
