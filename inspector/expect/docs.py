@@ -68,10 +68,15 @@ image's command, and where the missing module is installed off `sys.path`.
   root `chown`, a download) fails here; the image should not need them at run time either.
 - One container per file instead of one per test (see above); setup commands run in it
   instead of being committed to a new image.
-- Regular expressions are Go's (RE2) as CST reads them: `$` ends the text (unless `(?m)`),
+- Regular expressions are Go's (RE2) as CST reads them: `^` starts and `$` ends the whole
+  output or file (unless `(?m)`), so `^/srv/app$` does not match the line `echo` prints
+  (`/srv/app\\n`): write `(?m)^/srv/app$`;
   `\\z` and POSIX classes (`[[:digit:]]`) work; the rest is Python's `re`, which agrees on
   everything RE2 accepts except `\\Q...\\E` and `(?U)` (refused as invalid, exit 2).
 - A test name must be unique within its section: it names the finding.
+- `scan` judges the policy's files too, without probes (a scan never runs images): its command
+  tests are reported as not run. An image whose digest a scan already audited is `unchanged`
+  and not judged again, even when the files changed since.
 
 ## Keys, one table per section
 

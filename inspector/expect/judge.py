@@ -212,7 +212,7 @@ _ROOT = Entry("/", DIR, 0, 0o755, 0, 0, 0)
 def lookup(fs: FileSystem, path: str) -> tuple[str, Entry | None]:
     """The path with symlinks in its directories followed (the last part is not, as `docker
     cp` reads it), and its entry."""
-    path = posixpath.normpath("/" + path)
+    path = posixpath.normpath("/" + path.lstrip("/"))
     if path == "/":
         return path, fs.get("/") or _ROOT
     parent = fs.resolve(posixpath.dirname(path))

@@ -6,6 +6,7 @@ check COR030 turns each failed or undecided one into a finding.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 # --- one file, as parse.py reads it ----------------------------------------------------------
@@ -82,7 +83,8 @@ class ExpectationFile:
     run_env: tuple[tuple[str, str], ...] = ()  # containerRunOptions.envVars, read at parse time
 
     def content_paths(self) -> tuple[str, ...]:
-        return tuple(test.path for test in self.file_content)
+        """The content tests' paths as the layer pass names files: absolute, normalised."""
+        return tuple(posixpath.normpath("/" + t.path.lstrip("/")) for t in self.file_content)
 
 
 # --- the facts section ------------------------------------------------------------------------

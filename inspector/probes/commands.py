@@ -53,7 +53,10 @@ class Session:
         return str(self.container.id)[:12]
 
     def run(self, argv: Sequence[str], env: Mapping[str, str] | None = None, user: str = "",
-            timeout: float = COMMAND_TIMEOUT, limit: int = OUTPUT_LIMIT) -> Ran:  # fmt: skip
+            timeout: float | None = None, limit: int | None = None) -> Ran:  # fmt: skip
+        """Run one command; `timeout` and `limit` default to the module's limits, read now."""
+        timeout = COMMAND_TIMEOUT if timeout is None else timeout
+        limit = OUTPUT_LIMIT if limit is None else limit
         started = time.monotonic()
         if self.broken:
             return Ran(None, b"", b"", 0.0, self.broken)
@@ -82,8 +85,8 @@ class Session:
                         if len(chunk) and len(kept) >= limit:
                             flooded.append(name)
                             return
-            except (requests.exceptions.RequestException, OSError, ValueError):
-                return  # the container was killed under it
+            except Exception:  # the container was killed under it; the caller says why
+                return
 
         reader = threading.Thread(target=pump, name="expect-output", daemon=True)
         reader.start()
