@@ -299,3 +299,19 @@ def test_every_key_the_parser_accepts_is_in_the_docs():
     for keys in fmt.SECTIONS.values():
         for key in keys:
             assert f"| `{key.name}`" in page, key.name
+
+
+def test_audit_baseline_and_scan_take_the_policys_files_and_expect_adds_to_them(tmp_path):
+    """The policy's `expect` (named as written) and `--expect` both reach the audit options
+    that `audit`, `baseline` and `scan` share."""
+    from inspector.cli.commands import _scan
+
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "cst.yaml").write_text(HEAD + "metadataTest:\n  user: app\n")
+    (tmp_path / "more.yaml").write_text(HEAD + "metadataTest:\n  workdir: /srv\n")
+    (tmp_path / ".inspector.toml").write_text('expect = ["ci/cst.yaml"]\n')
+    setup = _scan(("img",), (), (), str(tmp_path / ".inspector.toml"), False, "never", False,
+                  None, (), True, 0.0, 0.0, expect=(str(tmp_path / "more.yaml"),))  # fmt: skip
+    names = [file.name for file in setup.options.expect]
+    assert names == ["ci/cst.yaml", str(tmp_path / "more.yaml")]
+    assert setup.options.expect[0].metadata.user == "app"

@@ -717,7 +717,7 @@ def scan(
             max_time=parse_duration(max_time) if max_time else None, shard=share.shard,
             shards=share.shards, run_id=run_id, insecure=insecure_registries,
             page_size=page_size, use_cache=not no_cache,
-            max_db_age_days=scan_setup.options.max_db_age,
+            max_db_age_days=scan_setup.options.max_db_age, expect=scan_setup.options.expect,
         )  # fmt: skip
         # The advisory database is the scan store's own (`inspector db update --db` the same).
         advisories = AdvisoryStore(store.url)
