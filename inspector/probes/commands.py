@@ -20,6 +20,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+from docker.utils.socket import STDERR, frames_iter
 
 from inspector.probes import containers
 from inspector.probes.limits import ProbeLimits
@@ -67,7 +68,9 @@ class Session:
                 environment=[f"{k}={v}" for k, v in (env or {}).items()] or None,
                 user=user or "",
             )["Id"]  # fmt: skip
-            stream = api.exec_start(exec_id, stream=True, demux=True)
+            # The raw socket, so it is closed here, whatever happens (a stream would leave it
+            # to the garbage collector).
+            sock = api.exec_start(exec_id, socket=True)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             return Ran(None, b"", b"", time.monotonic() - started,
                        f"the engine could not run it: {_explain(exc)}")  # fmt: skip
@@ -76,15 +79,12 @@ class Session:
 
         def pump() -> None:
             try:
-                for chunk_out, chunk_err in stream:
-                    for name, chunk, kept in (("stdout", chunk_out, out),
-                                              ("stderr", chunk_err, err)):  # fmt: skip
-                        if not chunk:
-                            continue
-                        kept.extend(chunk[: max(0, limit - len(kept))])
-                        if len(chunk) and len(kept) >= limit:
-                            flooded.append(name)
-                            return
+                for stream_id, chunk in frames_iter(sock, tty=False):
+                    name, kept = ("stderr", err) if stream_id == STDERR else ("stdout", out)
+                    kept.extend(chunk[: max(0, limit - len(kept))])
+                    if len(kept) >= limit:
+                        flooded.append(name)
+                        return
             except Exception:  # the container was killed under it; the caller says why
                 return
 
@@ -99,6 +99,8 @@ class Session:
         if stopped:
             self._restart()
             reader.join(STOP_WAIT)
+        _close(sock)
+        if stopped:
             return Ran(None, bytes(out), bytes(err), time.monotonic() - started, stopped)
         try:
             code = api.exec_inspect(exec_id).get("ExitCode")
@@ -118,6 +120,15 @@ class Session:
             self.starts += 1
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             self.broken = f"the probe container could not be started again: {_explain(exc)}"
+
+
+def _close(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()
+    raw = getattr(sock, "_sock", None)  # a SocketIO wraps the socket that holds the descriptor
+    if raw is not None:
+        with contextlib.suppress(OSError):
+            raw.close()
 
 
 def _explain(exc: Exception) -> str:
