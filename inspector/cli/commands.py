@@ -484,6 +484,7 @@ def _dockerfile(path: str) -> Dockerfile:
     show_default=True,
     help="Where to write the baseline.",
 )
+@_expect_option
 def baseline(output: str, **scan_args: Any) -> int:
     """Record the findings images have now, so that `audit --baseline FILE` fails only on new ones.
 
