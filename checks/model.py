@@ -17,8 +17,8 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 CATEGORIES = ("security", "python", "correctness", "operability", "size", "metadata")
 # Fact sections a check can need; "runtime.static" and "runtime.lifecycle" need probes.
 SECTIONS = ("config", "history", "layers", "fs", "os", "os_packages", "user", "files", "secrets",
-            "python", "caches", "image", "inventory", "vulnerabilities", "runtime.static",
-            "runtime.lifecycle")  # fmt: skip
+            "python", "caches", "image", "inventory", "vulnerabilities", "expectations",
+            "runtime.static", "runtime.lifecycle")  # fmt: skip
 DOC_SECTIONS = ("What it checks", "Why it matters", "Example", "Instead", "References")
 
 Facts = dict[str, Any]
@@ -37,9 +37,11 @@ class Location:
     created_by: str | None = None  # the history step that made `layer`
     path: str | None = None
     runtime: str | None = None  # "static probe", "lifecycle probe: pid 1", ...
+    # An expectation file and its test: "ci/cst.yaml: test 'python runs'".
+    expectation: str | None = None
 
     def describe(self) -> str:
-        parts = []
+        parts = [self.expectation] if self.expectation else []
         if self.config:
             parts.append(f"config {self.config}")
         if self.path:

@@ -24,6 +24,7 @@ from inspector.report.model import AdvisoryDatabase, ImageReport
 
 if TYPE_CHECKING:
     from inspector.dockerfile.locate import Dockerfile
+    from inspector.expect.model import ExpectationFile
     from inspector.facts.vulns import AdvisoryOptions
 
 WORKERS = 2
@@ -42,6 +43,8 @@ class AuditOptions:
     # The advisory database (--db); None: vulnerabilities are not matched (--no-vulns).
     advisories: AdvisoryOptions | None = None
     max_db_age: int = 7  # days (--max-db-age): an older database is a notice in every report
+    # The team's own expectations (--expect, the policy's `expect`), judged into the facts.
+    expect: tuple[ExpectationFile, ...] = ()
 
 
 def audit_one(
@@ -61,6 +64,7 @@ def audit_one(
             probe=wanted,
             progress=lambda message: progress(f"{reference}: {message}"),
             advisories=options.advisories,
+            expect=options.expect,
         )
     except InspectorError as exc:
         # The reference and the error are what the user typed, or the engine said back: a

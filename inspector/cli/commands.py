@@ -238,6 +238,7 @@ def _scan(
     max_db_age: int | None = None,
     baseline: Baseline | None = None,
     dockerfile: Dockerfile | None = None,
+    expect: tuple[str, ...] = (),
 ) -> _Scan:
     from checks import catalog
     from checks.engine import SelectionError
@@ -268,8 +269,25 @@ def _scan(
         max_db_age=max_db_age
         if max_db_age is not None
         else policy.max_db_age or DEFAULT_MAX_DB_AGE,
+        expect=_expectations(policy, expect),
     )
     return _Scan(list(refs), checks, options, policy)
+
+
+# --- expectation files (container-structure-test YAML): the policy's `expect`, then --expect ---
+_expect_option = click.option(
+    "--expect", "expect", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+    help="Also judge the images against this container-structure-test file (schemaVersion "
+    "2.0.0; repeatable; adds to the policy's expect): each failed test is a COR030 finding. "
+    "docs/expectations.md says what is read of the format.")  # fmt: skip
+
+
+def _expectations(policy: Policy, given: tuple[str, ...]) -> tuple[Any, ...]:
+    """Every expectation file parsed before any image is read: a broken one stops here (2)."""
+    from inspector.expect.parse import load as load_expectations
+
+    named = [*policy.expect, *((path, path) for path in given)]
+    return tuple(load_expectations(Path(path), name) for path, name in dict(named).items())
 
 
 def _run(scan: _Scan, jobs: int | None = None) -> list[ImageReport]:
@@ -352,6 +370,7 @@ def finished_printer(total: int) -> Callable[[ImageReport], None]:
     help="The Dockerfile the images were built from: findings in a layer point at the "
     "instruction that made it (SARIF).",
 )
+@_expect_option
 def audit(
     fmt: str,
     jobs: int,
@@ -490,6 +509,7 @@ def _dockerfile(path: str) -> Dockerfile:
     show_default=True,
     help="Where to write the baseline.",
 )
+@_expect_option
 def baseline(output: str, **scan_args: Any) -> int:
     """Record the findings images have now, so that `audit --baseline FILE` fails only on new ones.
 
@@ -736,7 +756,7 @@ def scan(
             max_time=parse_duration(max_time) if max_time else None, shard=share.shard,
             shards=share.shards, run_id=run_id, insecure=insecure_registries,
             page_size=page_size, use_cache=not no_cache,
-            max_db_age_days=scan_setup.options.max_db_age,
+            max_db_age_days=scan_setup.options.max_db_age, expect=scan_setup.options.expect,
         )  # fmt: skip
         # The advisory database is the scan store's own (`inspector db update --db` the same).
         advisories = AdvisoryStore(store.url)

@@ -15,6 +15,8 @@ from typing import Any, BinaryIO
 
 from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules, users
 from inspector.analysers.imagedata import ImageData
+from inspector.expect import collect as expect_hook
+from inspector.expect.model import ExpectationFile
 from inspector.facts import fingerprint_key
 from inspector.facts.model import (
     SCHEMA_VERSION,
@@ -53,10 +55,15 @@ _READER_MODULES = (
 )
 
 
-def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
-    """One capture function for the single pass, and a fingerprint of the rules behind it."""
+def capture_rule(
+    expect: Sequence[ExpectationFile] = (),
+) -> tuple[Callable[[str, int], int | None], str]:
+    """One capture function for the single pass, and a fingerprint of the rules behind it
+    (the files expectation content tests name are captured too, and change the fingerprint)."""
     modules = analyser_modules()
     wants = [m.wants for m in modules]
+    if expect:
+        wants.append(expect_hook.capture(expect))
 
     def capture(path: str, size: int) -> int | None:
         best = None
@@ -71,6 +78,7 @@ def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
     source += inspect.getsource(secret_rules) + inspect.getsource(ownership)
     # Cached hits carry fingerprints made with one key: another key reads its own rows.
     source += secret_rules.key_id()
+    source += "".join(f"\0{path}" for path in expect_hook.content_paths(expect))
     return capture, hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
@@ -186,6 +194,7 @@ def collect(
     insecure_registries: tuple[str, ...] = (),
     layer_cache: Callable[[str], LayerStore] | None = None,
     advisories: AdvisoryOptions | None = None,
+    expect: Sequence[ExpectationFile] = (),
 ) -> Facts:
     """The facts of one image; runtime probes run only when `probe` options are given, and
     known vulnerabilities are matched only when `advisories` says where the database is.
@@ -193,11 +202,12 @@ def collect(
     `runtime`, when given, replaces the probes: it gets the plan they would have followed.
     `platform` and `insecure_registries` concern `registry:` references (sources.load).
     `layer_cache` opens the layer cache for a capture fingerprint (a scan's shared PostgreSQL
-    one); by default, the SQLite file in the user's cache directory.
+    one); by default, the SQLite file in the user's cache directory. `expect` are the
+    expectation files judged into the `expectations` section.
     """
     ref = parse_reference(reference)
     fingerprint_key.ensure()
-    capture, fingerprint = capture_rule()
+    capture, fingerprint = capture_rule(expect)
     cache: LayerStore | None = None
     if use_cache:
         cache = (layer_cache or _local_cache)(fingerprint)
@@ -256,6 +266,7 @@ def collect(
                     insecure_registries=insecure_registries,
                     layer_cache=layer_cache,
                     advisories=advisories,
+                    expect=expect,
                 )
             layers.append(layer)
         if cache is not None:
@@ -269,7 +280,12 @@ def collect(
     runtime = runtime or runtime_for(
         ref.kind, probe, progress, pull=pull, pull_ref=getattr(loaded, "pull_ref", None)
     )
-    return build_facts(reference, ref.kind, loaded, layers, from_cache, runtime, advisories)
+    pull_ref = getattr(loaded, "pull_ref", None)
+    expecting = expect_hook.ExpectRun(
+        tuple(expect), expect_hook.commands_blocked(ref.kind, probe is not None, pull, pull_ref),
+        probe.limits if probe else None) if expect else None  # fmt: skip
+    return build_facts(reference, ref.kind, loaded, layers, from_cache, runtime, advisories,
+                       expecting)  # fmt: skip
 
 
 def runtime_for(
@@ -324,6 +340,7 @@ def build_facts(
     from_cache: list[bool],
     runtime: Callable[[ProbePlan], RuntimeFacts] | None = None,
     advisories: AdvisoryOptions | None = None,
+    expect: expect_hook.ExpectRun | None = None,
 ) -> Facts:
     raw = loaded.raw_config
     config = config_from_json(raw.get("config"))
@@ -367,6 +384,9 @@ def build_facts(
     found = runtime(target) if runtime else skipped("probes were not requested")
     # Matched once the probe's sys.path is known: it decides what the command can import.
     vulnerabilities = vulnerability_facts(outcomes.get("inventory"), found, advisories)
+    # Judged on the real config (values compared as they are), quoting the redacted one.
+    expectations = expect.evaluate(real, shown, target.interpreter, found,
+                                   loaded.image_id) if expect else None  # fmt: skip
     return Facts(
         schema_version=SCHEMA_VERSION,
         image=ImageFacts(
@@ -410,4 +430,5 @@ def build_facts(
         analysers=results,
         runtime=found,
         vulnerabilities=vulnerabilities,
+        expectations=expectations,
     )

@@ -58,6 +58,13 @@ TOP_KEYS = {
         "none",
         "Accepted findings, each with a reason and optionally an expiry date.",
     ),
+    "expect": (
+        "list of paths",
+        "none",
+        "Expectation files (container-structure-test YAML, schemaVersion 2.0.0; "
+        "docs/expectations.md), relative to this file: `audit`, `baseline` and `scan` judge "
+        "every image against them (check COR030). `--expect` adds to them.",
+    ),
     "max-db-age": (
         "number of days",
         "7",
@@ -183,6 +190,8 @@ class Policy:
     thresholds: Thresholds = field(default_factory=Thresholds)
     ignores: tuple[Ignore, ...] = ()
     max_db_age: int | None = None  # days; None: the default (DEFAULT_MAX_DB_AGE)
+    # Expectation files: (the path to read, resolved against the file; the name as written).
+    expect: tuple[tuple[str, str], ...] = ()
 
     def override(self, checks: Iterable[Check]) -> list[Check]:
         """The checks with the policy's severities as their own."""
@@ -263,6 +272,9 @@ def _parse(table: Any, where: _Where, base: Path, catalog: Mapping[str, Check]) 
         thresholds=_thresholds(table.get("thresholds", {}), where),
         ignores=_ignores(table.get("ignores", []), where, names),
         max_db_age=_days(table.get("max-db-age"), "max-db-age", where),
+        expect=tuple(
+            (str(base / p), p) for p in _strings(table.get("expect", []), "expect", where)
+        ),
     )
 
 

@@ -209,6 +209,11 @@ _FINDING_FIELDS: dict[str, Field] = {
     "location.runtime": Field(
         "string", 'What a runtime probe saw it in, e.g. "lifecycle probe: pid 1".'
     ),
+    "location.expectation": Field(
+        "string",
+        "The expectation file (as --expect or the policy's `expect` named it) and the test, "
+        "e.g. \"ci/cst.yaml: test 'python runs'\".",
+    ),
     "location.dockerfile": Field(
         "object",
         "With --dockerfile, when the finding is in a layer: the instruction that made the layer.",

@@ -82,6 +82,8 @@ class ScanOptions:
     page_size: int = 100
     use_cache: bool = True
     max_db_age_days: float = 7.0  # an older advisory database is a notice in the report
+    # The policy's expectation files (inspector.expect.model.ExpectationFile), judged per image.
+    expect: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -325,6 +327,7 @@ class Scan:
             layer_cache=self.layer_cache,
             probe=None,
             advisories=advisories,
+            expect=self.options.expect,
         )
         doc = facts.to_json()
         results = run_checks(doc, self.checks, self.context)
