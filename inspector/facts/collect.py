@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules
 from inspector.analysers.imagedata import ImageData
+from inspector.facts import cache as static_cache
 from inspector.facts import fingerprint_key
 from inspector.facts.model import (
     SCHEMA_VERSION,
@@ -223,9 +224,12 @@ def collect(
             insecure_registries=insecure_registries,
         )
         diff_ids = (loaded.raw_config.get("rootfs") or {}).get("diff_ids") or []
+        # Warm: this image's static facts are stored, so its layers need not even be decoded.
+        facts_key = static_cache.fingerprint(fingerprint) if cache is not None else None
+        warm = static_cache.lookup(cache, loaded.image_id, facts_key)
         layers: list[LayerRead] = []
         from_cache: list[bool] = []
-        for diff_id in diff_ids:
+        for diff_id in diff_ids if warm is None else ():
             layer = loaded.layers.get(diff_id)
             if layer is None and cache is not None:
                 layer = cache.get(diff_id)
@@ -258,7 +262,14 @@ def collect(
     runtime = runtime or runtime_for(
         ref.kind, probe, progress, pull=pull, pull_ref=getattr(loaded, "pull_ref", None)
     )
-    return build_facts(reference, ref.kind, loaded, layers, from_cache, runtime, advisories)
+    if warm is not None:
+        return warm.complete(reference, ref.kind, loaded, runtime, advisories)
+    seen = static_cache.PlanSeen(runtime)
+    facts = build_facts(reference, ref.kind, loaded, layers, from_cache, seen, advisories)
+    if use_cache:
+        static_cache.remember(lambda: (layer_cache or _local_cache)(fingerprint),
+                              loaded.image_id, facts_key, facts, seen.plan)  # fmt: skip
+    return facts
 
 
 def runtime_for(
