@@ -18,6 +18,7 @@ from inspector.facts.collect import collect
 from inspector.layers.cache import LayerCache
 from tests.facts_counts import count_steps
 from tests.layertools import image_archive, layer
+from tests.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 from tests.test_cache import Clock
 
 OS_RELEASE = b'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
@@ -246,3 +247,52 @@ def test_revive_refuses_values_of_another_shape():
                        ("interpreter", 7), ("app_roots", "not a list")]:  # fmt: skip
         with pytest.raises((TypeError, ValueError, KeyError)):
             static_cache.revive(ProbePlan, {**doc, field: bad})
+
+
+def test_postgres_keeps_stored_facts_bounded_and_adds_the_table_to_an_older_database(
+    postgres_url,  # noqa: F811 - the imported fixture
+    monkeypatch,
+):
+    """The PostgreSQL cache stores, serves, drops and caps facts rows as SQLite does, and a
+    database made before the table exists gains it when opened."""
+    import psycopg
+
+    from inspector.layers.cache_postgres import PostgresLayerCache
+
+    PostgresLayerCache(postgres_url, "rules-1").close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE inspector_facts")
+    monkeypatch.setenv("INSPECTOR_CACHE_MAX_SIZE", "100KiB")
+    clock = Clock()
+    cache = PostgresLayerCache(postgres_url, "rules-1", clock=clock)
+    try:
+        for i in range(2):
+            clock.now += 100
+            cache.put_facts(f"sha256:{i}", "k", bytes(4000))
+        clock.now += 100
+        assert cache.get_facts("sha256:0", "k") == bytes(4000)
+        assert cache.get_facts("sha256:0", "other") is None
+        clock.now += 100
+        cache.put_facts("sha256:2", "k", bytes(3000))
+        assert cache.get_facts("sha256:1", "k") is None  # the least recently used went
+        cache.drop_facts("sha256:2", "k")
+        assert cache.get_facts("sha256:2", "k") is None
+        assert cache.get_facts("sha256:0", "k") == bytes(4000)
+    finally:
+        cache.close()
+
+
+def test_a_scan_cache_in_postgres_serves_stored_facts(tmp_path, postgres_url, monkeypatch):  # noqa: F811
+    """Facts read through a PostgreSQL layer cache (a scan's) are stored there and served."""
+    from inspector.layers.cache_postgres import PostgresLayerCache
+
+    def opened(fingerprint: str) -> PostgresLayerCache:
+        return PostgresLayerCache(postgres_url, fingerprint)
+
+    ref = archive(tmp_path, "oci")
+    cold = collect(ref, layer_cache=opened).to_json()
+    counts = count_steps(monkeypatch)
+    warm = collect(ref, layer_cache=opened).to_json()
+    assert counts["analyse"] == 0
+    assert counts["read"] == 0
+    assert without_from_cache(warm) == without_from_cache(cold)
