@@ -20,6 +20,7 @@ facts are rebuilt: never an error.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -146,25 +147,15 @@ def lookup(store: Any, image_id: str, key: str | None) -> Stored | None:
 
 
 def remember(
-    open_store: Callable[[], Any], image_id: str, key: str | None, facts: Facts,
-    plan: ProbePlan | None,
-) -> None:  # fmt: skip
+    store: Any, image_id: str, key: str | None, facts: Facts, plan: ProbePlan | None
+) -> None:
     """Store the static facts of a cold read. Failing to store costs the next read its speed,
     not this one its result, so a store that refuses is left alone."""
-    if key is None or plan is None:
+    put = getattr(store, "put_facts", None)
+    if key is None or plan is None or put is None:
         return
-    data = encode(facts, plan, image_id, key)
-    store = None
-    try:
-        store = open_store()
-        put = getattr(store, "put_facts", None)
-        if put is not None:
-            put(image_id, key, data)
-    except Exception:  # a full disk or a lost server: this read's facts are still right
-        return
-    finally:
-        if store is not None:
-            store.close()
+    with contextlib.suppress(Exception):  # a full disk, a lost server: these facts are right
+        put(image_id, key, encode(facts, plan, image_id, key))
 
 
 def encode(facts: Facts, plan: ProbePlan, image_id: str, key: str) -> bytes:
@@ -250,7 +241,7 @@ def revive(kind: Any, value: Any) -> Any:
 def _items(kind: Any, values: list[Any]) -> Iterable[Any]:
     # A plan lists every path of the image: strings are checked, not revived one by one.
     if kind is str:
-        if not all(type(v) is str for v in values):
+        if not set(map(type, values)) <= {str}:
             raise TypeError("not a list of strings")
         return values
     return (revive(kind, v) for v in values)

@@ -199,6 +199,7 @@ def collect(
     if use_cache:
         cache = (layer_cache or _local_cache)(fingerprint)
     kept: set[str] = set()
+    storing: LayerStore | None = None
     try:
         read_count = 0
 
@@ -256,6 +257,8 @@ def collect(
                 if layer.diff_id not in kept:
                     cache.put(layer)
             cache.put_config(loaded.image_id, loaded.config_bytes)
+            if warm is None:  # still open to store this cold read's static facts, then closed
+                storing, cache = cache, None
     finally:
         if cache is not None:
             cache.close()
@@ -265,10 +268,12 @@ def collect(
     if warm is not None:
         return warm.complete(reference, ref.kind, loaded, runtime, advisories)
     seen = static_cache.PlanSeen(runtime)
-    facts = build_facts(reference, ref.kind, loaded, layers, from_cache, seen, advisories)
-    if use_cache:
-        static_cache.remember(lambda: (layer_cache or _local_cache)(fingerprint),
-                              loaded.image_id, facts_key, facts, seen.plan)  # fmt: skip
+    try:
+        facts = build_facts(reference, ref.kind, loaded, layers, from_cache, seen, advisories)
+        static_cache.remember(storing, loaded.image_id, facts_key, facts, seen.plan)
+    finally:
+        if storing is not None:
+            storing.close()
     return facts
 
 
