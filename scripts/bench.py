@@ -101,7 +101,8 @@ def warm_reads(image: str, cold_facts: float) -> list[tuple[str, str, str, bool]
         started = time.monotonic()
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if done.returncode not in (0, 1):  # audit exits 1 when it has findings
-            raise SystemExit(f"bench: {' '.join(cmd)} exited {done.returncode}")
+            said = (done.stderr.strip().splitlines() or [""])[-1]
+            raise SystemExit(f"bench: {' '.join(cmd)} exited {done.returncode}: {said}")
         return time.monotonic() - started, done.stdout
 
     facts_cmd = [str(BIN / "inspector"), "facts", image, "--no-probe", "--format", "json"]
