@@ -53,6 +53,8 @@ test: lint fixtures package
 	bash scripts/debian-tool.sh docker-registry docker-registry \
 	  "registry tests will be skipped (or fail with --require-docker)"
 	bash scripts/postgres-tool.sh "PostgreSQL tests will be skipped (or fail with --require-docker)"
+	bash scripts/debian-tool.sh chromium chromium \
+	  "the scan's HTML report test will be skipped (or fail with --require-docker)"
 	$(BIN)/pytest --require-docker
 
 demo: fixtures

@@ -62,8 +62,9 @@ _registry_options = _options(
                  help="Which platform of a multi-platform registry image to read  "
                  "[default: this machine's, else linux/amd64]"),
     click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST",
-                 help="Speak plain HTTP to this registry (repeatable); loopback hosts always "
-                 "are, every other host gets HTTPS with certificate checks."),
+                 help="Allow plain HTTP to this registry when it speaks no TLS (repeatable); "
+                 "loopback hosts always may. HTTPS with certificate checks is tried first, "
+                 "and is the only way to every other host."),
 )  # fmt: skip
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
 _read_options = _options(
@@ -499,7 +500,7 @@ def _outputs(outputs: tuple[str, ...], formats: Sequence[str]) -> list[tuple[str
     return files
 
 
-_SCAN_FORMATS = ("table", "json", "markdown")
+_SCAN_FORMATS = ("table", "json", "markdown", "html", "openmetrics")
 # How a scan run is reported and gated: `scan` and `runs show`.
 _run_report_options = _options(
     click.option("--format", "fmt", type=click.Choice(_SCAN_FORMATS), default="table",
@@ -527,6 +528,11 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
     report = finished_report(store, run_id)
     write(fmt, report, lambda text: click.echo(text, nl=False))
     for name, path in files:
+        if name == "openmetrics":
+            from inspector.scan.metrics import write_file
+
+            write_file(report, path)  # replaced whole: a textfile collector never reads half
+            continue
         try:
             with open(path, "w", encoding="utf-8") as out:
                 write(name, report, out.write)
@@ -538,6 +544,13 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
                    "shards finished", err=True)  # fmt: skip
         return EXIT_ERROR
     code = exit_code(report, fail_on, existing)
+    if code == 1:
+        from inspector.scan.render import failing
+
+        which = "findings" if existing else "new findings"
+        click.echo(f"inspector: {which} at or above {fail_on} fail the gate:", err=True)
+        for line in failing(report, fail_on, existing):
+            click.echo(said(f"  {line}"), err=True)
     return 0 if exit_zero and code == 1 else code
 
 
@@ -765,7 +778,7 @@ def runs(ctx: click.Context, db: str | None, limit: int) -> None:
 def runs_show(run_id: str, fmt: str, outputs: tuple[str, ...], fail_on: str | None,
               fail_on_existing: bool, exit_zero: bool, db: str | None) -> int:  # fmt: skip
     """Report one run, with the exit status a scan would have given (2 while shards are
-    missing)."""
+    missing). ID is a run's ID, `latest`, or its number in `inspector runs` (1 is the newest)."""
     from checks import catalog
     from inspector.scan.command import store_url
     from inspector.scan.store import Store
@@ -932,11 +945,13 @@ def explain(check_id: str) -> int:
 @click.option(
     "--all", "everything", is_flag=True, help="Also remove probes of runs still in progress."
 )
-def cleanup(everything: bool) -> None:
+def cleanup(everything: bool) -> int:
     """Remove probe containers left behind by a run that was killed.
 
-    Probe containers carry the label `inspector.probe`; those whose inspector process is still
-    running on this host are kept unless --all is given.
+    Probe containers carry the label `inspector.probe`; those whose run may still be in progress
+    are kept unless --all is given: a run of this host whose process is alive, or a run of another
+    host (a CI job or machine sharing the engine) whose time bound has not passed. Exits 2 when
+    a container that was due could not be removed, naming it and the engine's reason.
     """
     from inspector.probes.containers import cleanup as remove_leftovers
     from inspector.sources.daemon import connect
@@ -947,12 +962,24 @@ def cleanup(everything: bool) -> None:
     finally:
         client.close()
     for leftover in found:
-        verb = "removed" if leftover.removed else "kept"
-        click.echo(
-            f"{verb} {leftover.name} ({leftover.role} probe of {leftover.image}): {leftover.why}"
-        )
+        what = f"{leftover.name} ({leftover.role} probe of {leftover.image})"
+        if leftover.error is not None:
+            click.echo(said(f"not removed {what}: {leftover.why}; the engine said: "
+                            f"{leftover.error}"), err=True)  # fmt: skip
+        else:
+            verb = "removed" if leftover.removed else "kept"
+            click.echo(said(f"{verb} {what}: {leftover.why}"))
     if not found:
         click.echo("no probe containers found")
+    failed = sum(1 for leftover in found if leftover.error is not None)
+    if failed:
+        click.echo(
+            f"inspector: {failed} probe container(s) could not be removed; "
+            "fix what the engine said and run `inspector cleanup` again",
+            err=True,
+        )
+        return EXIT_ERROR
+    return 0
 
 
 def said(line: str) -> str:
