@@ -94,3 +94,29 @@ def test_no_cache_reads_the_image_again(docker_client, cache_dir, monkeypatch):
     assert counts["read"] > 0
     assert counts["analyse"] > 0
     assert fresh == cold
+
+
+def test_other_code_or_a_damaged_row_reads_the_image_again(docker_client, cache_dir, monkeypatch):
+    """A stored row made by other code (another fingerprint) is not served, and a damaged one is
+    dropped: both audits analyse afresh and report what the first audit did, no traceback."""
+    import sqlite3
+
+    from inspector.facts import cache as static_cache
+
+    options = AuditOptions(probe=None)
+    cold = audited(options)
+    counts = count_steps(monkeypatch)
+    with monkeypatch.context() as patched:
+        patched.setattr(static_cache, "code_digest", lambda: "other code")
+        assert audited(options) == cold
+    assert counts["analyse"] > 0
+    db = sqlite3.connect(cache_dir / "layers.sqlite")
+    db.execute("UPDATE facts SET data = ?", (b"\x78\x9c damaged",))
+    db.commit()
+    db.close()
+    counts.clear()
+    assert audited(options) == cold
+    assert counts["analyse"] > 0
+    counts.clear()
+    assert audited(options) == cold
+    assert counts["analyse"] == 0  # rebuilt and stored again
