@@ -296,3 +296,14 @@ def test_a_scan_cache_in_postgres_serves_stored_facts(tmp_path, postgres_url, mo
     assert counts["analyse"] == 0
     assert counts["read"] == 0
     assert without_from_cache(warm) == without_from_cache(cold)
+
+
+def test_every_facts_section_is_stored_or_computed_on_each_read():
+    """A new Facts section must be either stored (static) or computed on every read, warm ones
+    included; one neither would silently take its default on a warm read."""
+    from dataclasses import fields
+
+    from inspector.facts.model import Facts
+
+    named = static_cache.STATIC_FIELDS + static_cache.RECOMPUTED
+    assert sorted(f.name for f in fields(Facts)) == sorted(named)

@@ -9,11 +9,12 @@ and tags are the current read's (one image has many names).
 
 A row is keyed by the image ID (the digest of the config, which names every layer by its
 digest, so the same ID is the same content) and by a fingerprint of what makes static facts from
-that content: the source of the readers, analysers, image model, sources and facts model, the
-capture rule's own fingerprint (which holds the secret fingerprint key's id) and the facts
-schema. Anything else that changes the facts changes one of those; `--dockerfile` is applied
-to the facts afterwards and is not part of them. Rows live in the layer cache's database
-(`inspector.layers.cache` and `cache_postgres`), bounded there; `--no-cache` bypasses both.
+that content: the source of the readers, analysers, image model, sources, facts package and
+probe planner, the capture rule's own fingerprint (which holds the secret fingerprint key's id)
+and the facts schema. Anything else that changes the facts changes one of those; `--dockerfile`
+is applied to the facts afterwards and is not part of them. Rows live in the layer cache's
+database (`inspector.layers.cache` and `cache_postgres`), bounded there; `--no-cache` bypasses
+both.
 A row that cannot be read back, or is of another shape or another image, is dropped and the
 facts are rebuilt: never an error.
 """
@@ -40,11 +41,14 @@ from inspector.probes.plan import ProbePlan
 # Bumped when the stored row's layout changes (the code fingerprint would change too; this
 # says so on purpose).
 FORMAT = 1
-# The Facts fields a row holds; `runtime` and `vulnerabilities` are never stored.
+# The Facts fields a row holds, and those every read computes afresh: together, all of them
+# (a test holds a new section to choosing one).
 STATIC_FIELDS = ("image", "config", "history", "layers", "fs", "analysers")
+RECOMPUTED = ("schema_version", "runtime", "vulnerabilities")
 # Whose source decides static facts: whole packages, then single modules (under inspector/).
-_PACKAGES = ("analysers", "layers", "image", "sources")
-_MODULES = ("facts/model.py", "facts/collect.py", "facts/cache.py", "probes/plan.py")
+# The whole facts package: a section computed in a module of its own changes its facts too.
+_PACKAGES = ("analysers", "layers", "image", "sources", "facts")
+_MODULES = ("probes/plan.py",)
 
 
 class FactsStore(Protocol):
