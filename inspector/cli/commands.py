@@ -57,7 +57,8 @@ def _options(*options):  # type: ignore[no-untyped-def]
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
 # How images are read from a registry or the cache: `facts`, `audit`, `baseline`, `scan`.
 _registry_options = _options(
-    click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache."),
+    click.option("--no-cache", is_flag=True,
+                 help="Read every layer and rebuild the facts, ignoring the cache of both."),
     click.option("--platform", metavar="OS/ARCH[/VARIANT]",
                  help="Which platform of a multi-platform registry image to read  "
                  "[default: this machine's, else linux/amd64]"),

@@ -17,6 +17,7 @@ from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_r
 from inspector.analysers.imagedata import ImageData
 from inspector.expect import collect as expect_hook
 from inspector.expect.model import ExpectationFile
+from inspector.facts import cache as static_cache
 from inspector.facts import fingerprint_key
 from inspector.facts.model import (
     SCHEMA_VERSION,
@@ -212,6 +213,7 @@ def collect(
     if use_cache:
         cache = (layer_cache or _local_cache)(fingerprint)
     kept: set[str] = set()
+    storing: LayerStore | None = None
     try:
         read_count = 0
 
@@ -244,9 +246,12 @@ def collect(
             read_stored=read_stored,
         )
         diff_ids = (loaded.raw_config.get("rootfs") or {}).get("diff_ids") or []
+        # Warm: this image's static facts are stored, so its layers need not even be decoded.
+        facts_key = static_cache.fingerprint(fingerprint) if cache is not None else None
+        warm = None if expect else static_cache.lookup(cache, loaded.image_id, facts_key)
         layers: list[LayerRead] = []
         from_cache: list[bool] = []
-        for diff_id in diff_ids:
+        for diff_id in diff_ids if warm is None else ():
             layer = loaded.layers.get(diff_id)
             if layer is None and cache is not None:
                 layer = cache.get(diff_id)
@@ -274,18 +279,32 @@ def collect(
                 if layer.diff_id not in kept:
                     cache.put(layer)
             cache.put_config(loaded.image_id, loaded.config_bytes)
+            if warm is None:  # still open to store this cold read's static facts, then closed
+                storing, cache = cache, None
     finally:
         if cache is not None:
             cache.close()
     runtime = runtime or runtime_for(
         ref.kind, probe, progress, pull=pull, pull_ref=getattr(loaded, "pull_ref", None)
     )
+    if warm is not None:
+        return warm.complete(reference, ref.kind, loaded, runtime, advisories)
     pull_ref = getattr(loaded, "pull_ref", None)
     expecting = expect_hook.ExpectRun(
         tuple(expect), expect_hook.commands_blocked(ref.kind, probe is not None, pull, pull_ref),
         probe.limits if probe else None) if expect else None  # fmt: skip
-    return build_facts(reference, ref.kind, loaded, layers, from_cache, runtime, advisories,
-                       expecting)  # fmt: skip
+    seen = static_cache.PlanSeen(runtime)
+    try:
+        facts = build_facts(reference, ref.kind, loaded, layers, from_cache, seen, advisories,
+                            expecting)  # fmt: skip
+        if expecting is None:
+            # Expectations judge the merged filesystem itself: audits with them are never
+            # served from, nor stored as, the static facts alone.
+            static_cache.remember(storing, loaded.image_id, facts_key, facts, seen.plan)
+    finally:
+        if storing is not None:
+            storing.close()
+    return facts
 
 
 def runtime_for(
