@@ -25,7 +25,7 @@ from checks.model import (
     Vulnerability,
 )
 from inspector import __version__
-from inspector.report.fingerprint import fingerprint
+from inspector.report.fingerprint import fingerprint, legacy_fingerprint
 
 # The code whose change can change an audit's result.
 _SOURCES = ("checks", "inspector/analysers", "inspector/facts", "inspector/layers")
@@ -69,6 +69,7 @@ def _finding_doc(finding: Finding) -> dict[str, Any]:
         "identity": finding.identity,
         # Kept whole: the fingerprint of a vulnerability finding reads it.
         "vulnerability": dict(vars(finding.vulnerability)) if finding.vulnerability else None,
+        "subject": finding.subject,
     }
 
 
@@ -90,6 +91,7 @@ def results_from(doc: Sequence[dict[str, Any]], checks: Mapping[str, Check]) -> 
                 f.get("rule"),
                 f.get("identity"),
                 _vulnerability(f.get("vulnerability")),
+                f.get("subject"),
             )
             for f in item["findings"]
         )
@@ -115,6 +117,11 @@ def finding_entry(reference: str, finding: Finding) -> dict[str, Any]:
     }
 
 
+def first_forms(reference: str, findings: Iterable[Finding]) -> dict[str, str]:
+    """Each finding's fingerprint to its first form, for `delta`."""
+    return {fingerprint(reference, f): legacy_fingerprint(reference, f) for f in findings}
+
+
 def counts(findings: Iterable[dict[str, Any]]) -> dict[str, int]:
     by = Counter(f["severity"] for f in findings)
     return {s: by[s] for s in SEVERITIES}
@@ -124,6 +131,7 @@ def delta(
     findings: Sequence[dict[str, Any]],
     tags: Sequence[str],
     previous: Sequence[tuple[Sequence[str], Sequence[dict[str, Any]]]],
+    first_form: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(new, fixed) for one image, by fingerprint.
 
@@ -131,10 +139,15 @@ def delta(
     its findings). New: not found anywhere in the repository then, so a retag or a rebuild with
     the same problems is not new. Fixed: found then on an image one of these tags pointed to,
     and not found on this image now: what moving the tag fixed.
+
+    `first_form` maps a finding's fingerprint to its first form (`legacy_fingerprint`): a store
+    written before the subject form holds those, and the first run after an upgrade matches
+    them instead of calling everything new and fixed.
     """
+    aliases = first_form or {}
     before = {f["fingerprint"] for _, found in previous for f in found}
-    new = [f for f in findings if f["fingerprint"] not in before]
-    now = {f["fingerprint"] for f in findings}
+    new = [f for f in findings if not {f["fingerprint"], aliases.get(f["fingerprint"])} & before]
+    now = {f["fingerprint"] for f in findings} | set(aliases.values())
     fixed: dict[str, dict[str, Any]] = {}
     wanted = set(tags)
     for old_tags, found in previous:

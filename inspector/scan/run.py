@@ -36,6 +36,7 @@ from inspector.scan.outcome import (
     counts,
     delta,
     finding_entry,
+    first_forms,
     results_doc,
     results_from,
 )
@@ -331,6 +332,7 @@ class Scan:
         suppressed = 0
         notices: tuple[str, ...] = ()
         check_errors: list[str] = []
+        first_form: dict[str, str] = {}
         if audit is not None:
             results = results_from(audit.results, self.by_id)
             applied = apply(self.gate, reference, results)
@@ -338,13 +340,14 @@ class Scan:
                 if result.status == "error":
                     check_errors.append(f"{result.check.id}: {result.reason}")
                 findings.extend(finding_entry(reference, f) for f in result.findings)
+                first_form.update(first_forms(reference, result.findings))
                 suppressed += len(result.suppressed)
             notices = applied.notices
         if note:
             notices = (*notices, note)
         findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
         previous = self._previous(name, run_id)
-        new, fixed = delta(findings, item.tags, previous) if audit else ([], [])
+        new, fixed = delta(findings, item.tags, previous, first_form) if audit else ([], [])
         report = {
             "image_id": audit.image_id if audit else None,
             "created": audit.created if audit else None,
