@@ -31,7 +31,7 @@ from checks.docs import explain
 from checks.model import Check, Finding, Suppressed, layer_name, layer_number, severity_rank
 from inspector import __version__
 from inspector.report.fingerprint import fingerprint
-from inspector.report.model import ImageReport
+from inspector.report.model import ImageReport, audited, gate_fails, verdict
 from inspector.safetext import json_text
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -48,11 +48,11 @@ _URI_SAFE = "/:@!$&'()*+,;=-._~"
 _LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 
-def render(reports: Sequence[ImageReport]) -> str:
-    return json_text(json.dumps(document(reports), indent=2, ensure_ascii=False)) + "\n"
+def render(reports: Sequence[ImageReport], fail_on: str = "high") -> str:
+    return json_text(json.dumps(document(reports, fail_on), indent=2, ensure_ascii=False)) + "\n"
 
 
-def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
+def document(reports: Sequence[ImageReport], fail_on: str = "high") -> dict[str, Any]:
     rules = _ran(reports)
     index = {check.id: i for i, check in enumerate(rules)}
     notifications = [n for r in reports for n in _notifications(r, index)]
@@ -93,7 +93,7 @@ def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
                 if item.finding.check in index
             ),
         ],
-        "properties": {"images": [_image(r) for r in reports]},
+        "properties": {"failOn": fail_on, "images": [_image(r, fail_on) for r in reports]},
     }
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
 
@@ -348,12 +348,14 @@ def _notifications(report: ImageReport, index: dict[str, int]) -> list[dict[str,
     ]
 
 
-def _image(report: ImageReport) -> dict[str, Any]:
+def _image(report: ImageReport, fail_on: str) -> dict[str, Any]:
     return {
         "reference": report.reference,
         "id": report.image_id,
         "digest": report.digest,
         "error": report.error,
+        "verdict": verdict(report, fail_on),
+        "passed": not gate_fails(report, fail_on) if audited(report) else None,
         # Every report states the advisory database's date (`advisories.updated`).
         "advisories": asdict(report.advisories) if report.advisories else None,
     }
