@@ -59,15 +59,15 @@ def create(client: docker.DockerClient, image_id: str, role: str, **options: Any
     if not image_id.startswith("sha256:"):
         raise ValueError("probes run images by ID, never by tag (the SDK pulls missing tags)")
     labels = {LABEL: role, OWNER_LABEL: owner(), IMAGE_LABEL: image_id}
+    # The image's own env only, nothing of ours, unless the user gives the probes settings
+    # (--probe-env, --probe-memory: `Given.container_options`).
+    options = {"mem_limit": MEMORY, "memswap_limit": MEMORY, "environment": None, **options}
     try:
         return client.containers.create(
             image_id,
             network_mode="none",
-            mem_limit=MEMORY,
-            memswap_limit=MEMORY,
             pids_limit=PIDS,
             labels=labels,
-            environment=None,  # the image's own env only: nothing of ours leaks in
             **options,
         )
     except docker.errors.APIError as exc:

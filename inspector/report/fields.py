@@ -67,7 +67,7 @@ FIELDS: dict[str, Field] = {
     ),
     "images[].verdict": Field(
         "string",
-        'The gate\'s decision on this image in one line, as every format states it: "gate '
+        "The gate's decision on this image in one line, as every format states it: \"gate "
         'passed", "gate failed: 2 high (COR004, SEC001)", "gate failed: inconclusive start '
         '(...)" when the policy fails an inconclusive start, or "no verdict: ..." when the image '
         "or a check could not be audited (exit 2).",
