@@ -78,7 +78,7 @@ def audit_one(
     dockerfile = options.dockerfile
     notices = applied.notices
     # How the image was named is the audit's business, not a finding about the image.
-    if said := reference_notice(reference, doc["image"]["id"]):
+    if said := reference_notice(reference, doc["image"]["id"], doc["image"].get("digest")):
         notices += (said,)
     if dockerfile and (warning := dockerfile.mismatch(doc)):
         notices += (warning,)
@@ -95,6 +95,7 @@ def audit_one(
         notices=notices,
         dockerfile=dockerfile.path if dockerfile else None,
         dockerfile_lines=dockerfile.locate(doc) if dockerfile else {},
+        dockerfile_config=dockerfile.config_lines(doc) if dockerfile else {},
         image=doc["image"],
         inventory=judged_inventory(doc),
         vulnerabilities=doc.get("vulnerabilities"),

@@ -234,7 +234,9 @@ _FINDING_FIELDS: dict[str, Field] = {
     ),
     "location.dockerfile": Field(
         "object",
-        "With --dockerfile, when the finding is in a layer: the instruction that made the layer.",
+        "With --dockerfile, when the finding is in a layer: the instruction that made the layer; "
+        "when it is about a config field (USER, CMD, ENV...): the instruction that set it, or "
+        "the final FROM when the base image did.",
     ),
     "location.dockerfile.path": Field(
         "string",

@@ -14,6 +14,7 @@ from typing import Any
 
 from checks.model import SEVERITIES, Finding, Suppressed, layer_number
 from inspector import __version__
+from inspector.dockerfile.config_lines import line_of
 from inspector.report.model import ImageReport, audited, gate_fails, verdict
 from inspector.safetext import json_text
 
@@ -69,6 +70,8 @@ def _finding(report: ImageReport, finding: Finding) -> dict[str, Any]:
     if finding.location.layer is not None:  # numbered as `where` says it, 1 for the base layer
         location["layer"] = layer_number(finding.location.layer)
     line = report.dockerfile_lines.get(finding.location.layer)  # type: ignore[arg-type]
+    if line is None and finding.location.config:
+        line = (line_of(report.dockerfile_config, finding.location.config) or (None, ""))[0]
     if report.dockerfile and line is not None:
         location["dockerfile"] = {"path": report.dockerfile, "line": line}
     return {

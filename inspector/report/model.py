@@ -57,6 +57,8 @@ class ImageReport:
     runtime: dict[str, Any] | None = None  # the probes' statuses, for the reader
     dockerfile: str | None = None  # the Dockerfile's path as given with --dockerfile
     dockerfile_lines: Mapping[int, int] = field(default_factory=dict)  # layer -> line
+    # config field ("User", "Env.PATH", "FROM" for the final stage) -> (line, its keyword)
+    dockerfile_config: Mapping[str, tuple[int, str]] = field(default_factory=dict)
     notices: tuple[str, ...] = ()  # what the policy wants the reader to know (expired ignores)
     # What the SBOM formats describe, as the facts' JSON (None when not collected): the `image`
     # section; the `inventory` with each component's `reachability` and the `import_path` (and

@@ -30,6 +30,7 @@ from urllib.parse import quote
 from checks.docs import explain
 from checks.model import Check, Finding, Suppressed, layer_name, layer_number, severity_rank
 from inspector import __version__
+from inspector.dockerfile.config_lines import FROM_BASE, line_of
 from inspector.report.fingerprint import fingerprint
 from inspector.report.model import ImageReport, audited, gate_fails, verdict
 from inspector.safetext import json_text
@@ -204,11 +205,37 @@ def _result(report: ImageReport, finding: Finding, index: dict[str, int]) -> dic
     }
     layer = finding.location.layer
     line = report.dockerfile_lines.get(layer) if layer is not None else None
+    field = finding.location.config
+    setting = line_of(report.dockerfile_config, field) if field and line is None else None
     if report.dockerfile and line is not None:
         image = {"id": 1, **result["locations"][0]}
         result["locations"] = [_instruction(report.dockerfile, line, layer, image)]
         result["relatedLocations"] = [image]
+    elif report.dockerfile and field and setting is not None:
+        # A config finding (USER, CMD, ENV...) is placed where the Dockerfile sets the field,
+        # or at the final FROM when the base image set it, so code scanning shows it in place.
+        image = {"id": 1, **result["locations"][0]}
+        result["locations"] = [_setting(report.dockerfile, field, *setting, image)]
+        result["relatedLocations"] = [image]
     return result
+
+
+def _setting(dockerfile: str, field: str, line: int, keyword: str,
+             image: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The Dockerfile line that set the finding's config field, named like the image location."""
+    said = f"this {keyword} sets {field}"
+    if keyword == FROM_BASE:
+        said = f"no instruction of this stage sets {field}: it comes from the base image"
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": dockerfile_uri(dockerfile)},
+            "region": {"startLine": line},
+        },
+        "message": {"text": f"{said} ({image['message']['text']})"},
+    }
+    if "logicalLocations" in image:
+        location["logicalLocations"] = image["logicalLocations"]
+    return location
 
 
 def _vulnerability(finding: Finding) -> dict[str, Any]:
