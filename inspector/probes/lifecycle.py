@@ -253,7 +253,8 @@ def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float,
     if cause.kind == "needs-config":
         what = f" ({cause.subject})" if cause.subject else ""
         how = (
-            f"give it {cause.subject} as a deployment does (`--probe-env {cause.subject}=...`)"
+            f"give it {cause.subject} as a deployment does (`docker run -e {cause.subject}=...`; "
+            f"to the probes, `--probe-env {cause.subject}=...`)"
             if cause.subject and cause.subject.isidentifier()
             else "give it the settings a deployment gives it (`--probe-env`, `--probe-env-file`)"
         )
