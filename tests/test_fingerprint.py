@@ -16,7 +16,7 @@ from inspector.policy.baseline import read, write
 from inspector.policy.gate import Gate, apply
 from inspector.report.fingerprint import fingerprint, legacy_fingerprint
 from inspector.report.model import ImageReport
-from inspector.scan.outcome import delta, finding_entry, first_forms
+from inspector.scan.outcome import Seen, delta, finding_entry, first_forms, open_since
 from tests.test_checks_catalog import CHECKS, context, examples
 
 REF = "registry.example/team/app:1.5"
@@ -155,7 +155,13 @@ def test_a_scan_after_the_upgrade_finds_nothing_new_or_fixed():
     found = _unprobed()
     old = [{**finding_entry(REF, f), "fingerprint": legacy_fingerprint(REF, f)} for f in found]
     now = [finding_entry(REF, f) for f in found]
-    assert delta(now, ["1.5"], [(["1.5"], old)], first_forms(REF, found)) == ([], [])
+    seen = [Seen("sha256:" + "a" * 64, "linux/amd64", ("1.5",), old)]
+    moved = delta(now, seen[0].digest, "linux/amd64", ["1.5"], seen, first_forms(REF, found))
+    assert (moved.new, moved.fixed) == ([], [])
     # Without the first forms, the upgrade would read as everything new and fixed.
-    new, fixed = delta(now, ["1.5"], [(["1.5"], old)])
-    assert len(new) == len(fixed) == 2
+    blind = delta(now, seen[0].digest, "linux/amd64", ["1.5"], seen)
+    assert len(blind.new) == len(blind.fixed) == 2
+    # How long a finding has been open carries over too.
+    before = {f["fingerprint"]: "2026-11-01T00:00:00Z" for f in old}
+    since = open_since(now, before, "2026-12-07T00:00:00Z", first_forms(REF, found))
+    assert set(since.values()) == {"2026-11-01T00:00:00Z"}
