@@ -20,10 +20,10 @@ import click
 from checks.model import CATEGORIES, SEVERITIES, Check, Context
 from inspector import __version__
 from inspector.audit import AuditOptions
+from inspector.cli.probe_settings import probe_options, probe_setting_options
 from inspector.errors import InspectorError
 from inspector.policy.config import DEFAULT_MAX_DB_AGE, Policy, load
 from inspector.policy.gate import Gate
-from inspector.probes import ProbeOptions
 from inspector.report.formats import FORMATS, SBOM_EXTENSIONS, SBOM_FORMATS
 from inspector.safetext import json_text, visible
 from inspector.sources import PULL_POLICIES
@@ -102,6 +102,7 @@ _probe_options = _options(
                       "settle before looking at it."),
     click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
                  help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
+    probe_setting_options,
 )  # fmt: skip
 
 
@@ -147,9 +148,8 @@ def facts(
     start it, then stopped as Docker does.
     """
     from inspector.facts.collect import collect
-    from inspector.probes import ProbeOptions
 
-    options = None if no_probe else ProbeOptions(warmup=warmup, grace=grace)
+    options = None if no_probe else probe_options(warmup, grace)
     try:
         doc = collect(
             ref, pull=pull, use_cache=not no_cache, probe=options, progress=progress_printer(),
@@ -262,7 +262,7 @@ def _scan(
         use_cache=not no_cache,
         platform=platform,
         insecure_registries=insecure_registries,
-        probe=None if no_probe else ProbeOptions(warmup=warmup, grace=grace),
+        probe=None if no_probe else probe_options(warmup, grace),
         context=Context(thresholds=policy.thresholds),
         gate=Gate(policy, baseline),
         dockerfile=dockerfile,
