@@ -39,7 +39,7 @@ def pair(tmp_path, monkeypatch):
     monkeypatch.setenv("INSPECTOR_CACHE_DIR", str(tmp_path / "cache"))
     old = image_archive([BASE, _app("1.16.0", "3.0.13-1~deb12u1")], "oci",
                         config={"Env": ["PATH=/opt/venv/bin:/usr/bin"]})  # fmt: skip
-    extra = layer(("srv/data.bin", b"z" * 50_000))
+    extra = layer(("srv/data.bin", b"z" * (2 << 20)))
     new = image_archive([BASE, _app("1.17.0", "3.0.15-1~deb12u1"), extra], "oci",
                         config={"User": "", "Env": ["PATH=/opt/venv/bin:/usr/bin",
                                                     f"PAYMENTS_API_KEY={PLANTED}"]})  # fmt: skip
@@ -100,6 +100,10 @@ def test_a_real_diff_is_fully_documented_and_says_what_moved(pair, capsys):
     assert secret == [{"name": "PAYMENTS_API_KEY", "change": "added", "old": None, "new": None,
                        "hidden": True}]  # fmt: skip
     assert PLANTED not in out
+    assert doc["size"]["biggest_known"] is True
+    assert doc["size"]["biggest_added"] == [
+        {"path": "/srv/data.bin", "old_bytes": None, "new_bytes": 2 << 20}
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown", "json"])

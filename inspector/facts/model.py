@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from inspector.advisories.model import VulnerabilityFacts, VulnerabilityMatch
+from inspector.facts.sizes import PathSizes
 from inspector.image.config import ImageConfig
 from inspector.probes.model import RuntimeFacts
 
@@ -76,6 +77,8 @@ class FsFacts:
     efficiency: float  # visible / (visible + wasted): 1.0 means no byte is shipped in vain
     waste: tuple[WasteFacts, ...]  # largest groups first
     unsafe_names: tuple[str, ...]
+    # The paths holding the most visible bytes (inspector/facts/sizes.py): what `diff` compares.
+    sizes: PathSizes | None = None
 
 
 @dataclass(frozen=True)
