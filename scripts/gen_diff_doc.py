@@ -62,10 +62,12 @@ What it compares:
   what it listens on, how it started and stopped, and how long stopping took (a move under a
   second is noise and left out). A `registry:` image is probed only with `--pull missing`.
 
-**Each shared layer is read once.** OLD is read first and NEW second, never at once, so NEW takes
-every layer it shares with OLD from the layer cache OLD has just filled (with `--no-cache`, from
-a cache in memory that lives for this diff only). `old.layers_read` and `new.layers_read` in the
-JSON say how many layers were read from each image.
+**Each shared layer is read once.** The two images are read one after the other, never at
+once, so the second takes every layer it shares with the first from the layer cache the first
+has just filled (with `--no-cache`, from a cache in memory that lives for this diff only). A
+`registry:` image is read second: a registry names each layer's diff_id before it is
+downloaded, so a layer the other image has is neither fetched nor read again. `old.layers_read`
+and `new.layers_read` in the JSON say how many layers were read from each image.
 
 ## The gate and the exit status
 

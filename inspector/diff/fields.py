@@ -42,7 +42,8 @@ def _side(name: str, what: str) -> dict[str, Field]:
         f"{p}.layers_read": Field(
             "integer",
             "How many of them were read from the image itself; the others came from the layer "
-            "cache (for NEW: the layers OLD shares with it, read a moment before).",
+            "cache (the layers the other image shares with it, read a moment before, or "
+            "cached by an earlier run).",
         ),
         f"{p}.bytes": Field("integer", "Uncompressed bytes of all its layers."),
         f"{p}.visible_bytes": Field("integer", "Bytes of the files a container sees."),

@@ -1,7 +1,12 @@
 """The driver: collect each image's facts with the one collector, run the selected checks under
-the policy, and compute the diff. OLD is read first and NEW second, never at once, so every
-layer the two share is read once: NEW takes it from the layer cache OLD just filled (or, with
---no-cache, from a cache in memory that lives for this diff only)."""
+the policy, and compute the diff.
+
+The two images are read one after the other, never at once, so every layer they share is read
+once: the second takes it from the layer cache the first just filled (with --no-cache, from a
+cache in memory that lives for this diff only). A `registry:` image is read second: a registry
+names each layer's diff_id before it is downloaded, so a shared layer is neither fetched nor
+read, where an engine's export (or a `docker save` archive) names its layers only once they are
+hashed, and re-reads small ones whatever the cache holds."""
 
 from __future__ import annotations
 
@@ -103,6 +108,21 @@ def diff(
     """Collect OLD, then NEW (sharing layers through the cache), and compare them."""
     memory = None if options.use_cache else MemoryLayers()
     opener = (lambda fingerprint: memory) if memory is not None else None
-    before = audited(old, checks, options, progress, opener)
-    after = audited(new, checks, options, progress, opener)
+    if skips_by_diff_id(old) and not skips_by_diff_id(new):
+        after = audited(new, checks, options, progress, opener)
+        before = audited(old, checks, options, progress, opener)
+    else:
+        before = audited(old, checks, options, progress, opener)
+        after = audited(new, checks, options, progress, opener)
     return compute(before, after, fail_on)
+
+
+def skips_by_diff_id(reference: str) -> bool:
+    """Whether the source learns each layer's diff_id before reading it (a registry's config
+    lists them), so a layer the cache holds is never read: such an image is best read second."""
+    from inspector.sources import parse_reference
+
+    try:
+        return parse_reference(reference).kind == "registry"
+    except InspectorError:
+        return False  # the collector says what is wrong with it, in its turn
