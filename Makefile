@@ -46,14 +46,21 @@ lint: venv
 package: venv engine fixtures
 	@PYTHON=$(PYTHON) BIN=$(BIN) bash scripts/check-package.sh
 
+# pytest-xdist, one worker per core: the engine-free tests are CPU-bound, and the engine tests
+# mostly wait on probes (each fixture is probed once for all workers: tests/probed.py). loadfile
+# keeps a file's module fixtures in one worker. PYTEST_PARALLEL= runs everything in one process.
+PYTEST_PARALLEL ?= -n auto --dist loadfile
+
 unit: venv
-	$(BIN)/pytest -m "not docker"
+	$(BIN)/pytest -m "not docker" $(PYTEST_PARALLEL)
 
 test: lint fixtures package
 	bash scripts/debian-tool.sh docker-registry docker-registry \
 	  "registry tests will be skipped (or fail with --require-docker)"
 	bash scripts/postgres-tool.sh "PostgreSQL tests will be skipped (or fail with --require-docker)"
-	$(BIN)/pytest --require-docker
+	bash scripts/debian-tool.sh chromium chromium \
+	  "the scan's HTML report test will be skipped (or fail with --require-docker)"
+	$(BIN)/pytest --require-docker $(PYTEST_PARALLEL) --durations=25
 
 demo: fixtures
 	@echo "demo: inspector audit inspector-fixture/naive:test" >&2

@@ -165,9 +165,15 @@ class Thresholds:
     size_floor: int = 1024 * 1024
 
 
+def utc_now() -> datetime:
+    """The moment date-dependent checks judge against when no `Context(now=...)` is given (the
+    one place the catalog reads the clock, so a test suite can pin it)."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Context:
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    now: datetime = field(default_factory=lambda: utc_now())
     thresholds: Thresholds = field(default_factory=Thresholds)
 
 

@@ -8,7 +8,7 @@ import posixpath
 import shlex
 from collections.abc import Iterator
 
-from checks.access import app_process, argv, config, env, lifecycle
+from checks.access import app_process, argv, config, env, lifecycle, unconfirmed
 from checks.model import Context, Facts, Found, Location
 from checks.registry import check
 
@@ -136,7 +136,7 @@ def shell_as_pid1(facts: Facts, ctx: Context) -> Iterator[Found]:
         field, shell = form
         yield Found(
             f"{field} is shell form ({shown(shell)}): a shell runs the app and does not forward "
-            "SIGTERM to it (the lifecycle probe did not run to confirm it)",
+            f"SIGTERM to it{unconfirmed(facts)}",
             Location(config=field),
         )
 

@@ -69,7 +69,14 @@ def audit_one(
 
         shown = redact_reference(reference)
         return ImageReport(shown, None, None, error=redact_text(str(exc)) or str(exc))
-    doc = facts.to_json()
+    return report_of(reference, facts.to_json(), checks, options)
+
+
+def report_of(
+    reference: str, doc: Mapping[str, Any], checks: Sequence[Check], options: AuditOptions
+) -> ImageReport:
+    """One image's report from its facts JSON: the checks, the policy, the notices (the part of
+    an audit after collection, so facts collected once can be judged under other options)."""
     applied = apply(options.gate, reference, run_checks(doc, checks, options.context))
     runtime = {
         name: {"status": section.get("status"), "reason": section.get("reason")}

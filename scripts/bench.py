@@ -1,10 +1,13 @@
 """`make bench`: inspector's speed and memory against physical limits and peers, in one run.
 
 On the bench image (over 1 GB of real Python packages) it measures, each in a fresh process:
-- `docker save IMAGE > /dev/null`: the floor for any tool that must read every layer;
-- cold `inspector facts` (empty layer cache): target at most 1.2x docker save;
-- warm `inspector facts` (cache filled): target at most 10% of cold;
-- peak memory (max RSS) of the cold run: target under 300 MB;
+- `docker save IMAGE > /dev/null`: the floor for any tool that must read every layer, and dive
+  (`dive --ci`), the peer that reads the same export;
+- cold `inspector facts` (empty layer cache), layers read from the engine's overlay2 storage:
+  target at most 0.25x docker save and 0.25x dive, peak memory (max RSS) at most 300 MB;
+- the same through the export (INSPECTOR_ENGINE_STORAGE=export, the path any other engine
+  takes): target at most 1.2x docker save;
+- warm `inspector facts` (cache filled): target at most 10% of the cold export read;
 - the content scan for credentials: a cold read with it against one without it (target: at most
   15% more), the bytes it scanned, and nothing scanned on a warm read;
 - dive on the same image, where dive is installed (informational), and wasted bytes as dive and
@@ -29,14 +32,21 @@ BENCH_IMAGE = "inspector-fixture/bench-big:test"
 WASTE_IMAGES = ["inspector-fixture/cache-deleted:test", "inspector-fixture/good:test"]
 
 
+# CPU seconds (user + system) of the last child `measure` ran: on a shared machine the wall time
+# of a CPU-bound run says as much about the neighbours as about us.
+last_cpu = 0.0
+
+
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Wall seconds, peak RSS in bytes and stdout of one child process."""
+    global last_cpu
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:
         child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         elapsed = time.monotonic() - started
         child.returncode = os.waitstatus_to_exitcode(status)
+        last_cpu = usage.ru_utime + usage.ru_stime
         out.seek(0)
         text = out.read().decode(errors="replace")
     if child.returncode:
@@ -64,8 +74,10 @@ def dive(image: str) -> tuple[float, int | None]:
     return elapsed, int(match.group(1)) if match else None
 
 
-def inspector_facts(image: str, cache: Path) -> tuple[float, int, str]:
+def inspector_facts(image: str, cache: Path, *, export: bool = False) -> tuple[float, int, str]:
     env = {**os.environ, "INSPECTOR_CACHE_DIR": str(cache)}
+    if export:
+        env["INSPECTOR_ENGINE_STORAGE"] = "export"
     # The read is what docker save is the floor of; probes are measured by bench_probes.py.
     cmd = [str(BIN / "inspector"), "facts", image, "--format", "json", "--no-probe"]
     return measure(cmd, env)
@@ -89,14 +101,22 @@ def main() -> int:
 
     print(f"bench image: {BENCH_IMAGE}")
     with tempfile.TemporaryDirectory(prefix="inspector-bench-") as tmp:
-        # Alternate the runs and keep the best of each, so the page cache favours neither.
-        saves, colds = [], []
+        # Alternate the runs and keep the best of each, so the page cache favours none of them
+        # (every run finds the image's files in it: docker save reads them all first).
+        saves, colds, exports, dives, cpus = [], [], [], [], {}
         for attempt in range(2):
             saves.append(docker_save_seconds(BENCH_IMAGE))
             cache = Path(tmp) / f"cache-{attempt}"
             colds.append(inspector_facts(BENCH_IMAGE, cache))
+            cpus[colds[-1][0]] = last_cpu
+            exports.append(inspector_facts(BENCH_IMAGE, Path(tmp) / f"export-{attempt}",
+                                           export=True))  # fmt: skip
+            cpus[exports[-1][0]] = last_cpu
+            dives.append(dive(BENCH_IMAGE)[0])
         save = min(saves)
         cold, cold_rss, out = min(colds)
+        export, export_rss, _ = min(exports)
+        dive_seconds = min(dives)
         warm, _, warm_out = inspector_facts(BENCH_IMAGE, cache)
         facts = json.loads(out)
         unscanned = min(inspector_facts_unscanned(BENCH_IMAGE, Path(tmp) / f"plain-{i}")[0]
@@ -105,28 +125,41 @@ def main() -> int:
         rescanned = sum(layer["scanned_bytes"] for layer in json.loads(warm_out)["layers"]
                         if not layer["from_cache"])  # fmt: skip
         scan_share = (cold - unscanned) / unscanned
-        dive_seconds, _ = dive(BENCH_IMAGE)
+        has_dive = dive_seconds == dive_seconds  # nan without dive
         print(f"  image: {facts['fs']['visible_bytes'] / 1e9:.2f} GB in "
               f"{facts['fs']['visible_files']} files, {len(facts['layers'])} layers, "
               f"{len(facts['python']['packages'])} Python distributions")  # fmt: skip
-        results = [
-            ("docker save > /dev/null", f"{save:.2f} s", "floor", True),
-            ("inspector facts, cold", f"{cold:.2f} s", f"{cold / save:.2f}x docker save (<= 1.2x)",
-             cold / save <= 1.2),
-            ("inspector facts, warm", f"{warm:.2f} s", f"{warm / cold:.1%} of cold (<= 10%)",
-             warm / cold <= 0.10),
-            ("peak memory, cold", f"{cold_rss / 1e6:.0f} MB", "(< 300 MB)", cold_rss < 300e6),
-            ("cold without the content scan", f"{unscanned:.2f} s",
+        # (what, figure, against what, met: True/False for a target, None when informational)
+        results: list[tuple[str, str, str, bool | None]] = [
+            ("docker save > /dev/null", f"{save:.2f} s", "the floor of an export", None),
+            ("dive --ci", f"{dive_seconds:.2f} s", f"{dive_seconds / save:.2f}x docker save",
+             None),
+            ("local cold vs docker save", f"{cold:.2f} s",
+             f"{cold / save:.2f}x docker save (<= 0.25x); {cpus[cold]:.2f} s of CPU",
+             cold / save <= 0.25),
+            ("local cold vs dive", f"{cold:.2f} s",
+             f"{cold / dive_seconds:.2f}x dive (<= 0.25x)" if has_dive else "dive not installed",
+             cold / dive_seconds <= 0.25 if has_dive else False),
+            ("local cold, peak memory", f"{cold_rss / 1e6:.0f} MB", "(<= 300 MB)",
+             cold_rss <= 300e6),
+            ("export cold (other engines)", f"{export:.2f} s",
+             f"{export / save:.2f}x docker save (<= 1.2x); {cpus[export]:.2f} s of CPU",
+             export / save <= 1.2),
+            ("export cold, peak memory", f"{export_rss / 1e6:.0f} MB", "(<= 300 MB)",
+             export_rss <= 300e6),
+            ("inspector facts, warm", f"{warm:.2f} s",
+             f"{warm / export:.1%} of the export cold (<= 10%)", warm / export <= 0.10),
+            ("local cold without the content scan", f"{unscanned:.2f} s",
              f"scan adds {cold - unscanned:+.2f} s = {scan_share:+.1%} (<= 15%)",
              scan_share <= 0.15),
             ("bytes the content scan read", f"{scanned / 1e6:.0f} MB",
              f"{sum(len(layer.get('digest', '')) > 0 for layer in facts['layers'])} layers; "
              f"warm: {rescanned} B", rescanned == 0),
-            ("dive --ci", f"{dive_seconds:.2f} s", f"{dive_seconds / save:.2f}x docker save", True),
         ]  # fmt: skip
         width = max(len(r[0]) for r in results)
         for label, value, ratio, ok in results:
-            print(f"  {label:<{width}}  {value:>9}  {ratio:<32} {'' if ok else 'MISSED'}")
+            verdict = "" if ok is None else ("PASS" if ok else "MISS")
+            print(f"  {verdict:<4}  {label:<{width}}  {value:>9}  {ratio}")
         print("wasted bytes, inspector vs dive:")
         for image in WASTE_IMAGES:
             _, _, out = inspector_facts(image, cache)
@@ -142,7 +175,7 @@ def main() -> int:
                 note = ("dive also counts the visible copy of each path found in two layers; "
                         "inspector counts only bytes that ship but are hidden")  # fmt: skip
             print(f"  {image:<40} inspector {ours:>10}  dive {theirs!s:>10}  {note}")
-    return 0 if all(ok for *_, ok in results) else 1
+    return 0 if all(ok is not False for *_, ok in results) else 1
 
 
 if __name__ == "__main__":

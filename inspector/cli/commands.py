@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -61,18 +62,43 @@ _registry_options = _options(
                  help="Which platform of a multi-platform registry image to read  "
                  "[default: this machine's, else linux/amd64]"),
     click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST",
-                 help="Speak plain HTTP to this registry (repeatable); loopback hosts always "
-                 "are, every other host gets HTTPS with certificate checks."),
+                 help="Allow plain HTTP to this registry when it speaks no TLS (repeatable); "
+                 "loopback hosts always may. HTTPS with certificate checks is tried first, "
+                 "and is the only way to every other host."),
 )  # fmt: skip
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """--verbose: say on stderr how each image was read (e.g. why a local image's layers were
+    exported rather than read from the engine's storage)."""
+    import logging
+
+    class Say(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            # Through click at each line, so the stderr of this run gets it (tests run many).
+            click.echo(said(f"inspector: {record.getMessage()}"), err=True)
+
+    logger = logging.getLogger("inspector")
+    for old in [h for h in logger.handlers if type(h).__name__ == "Say"]:
+        logger.removeHandler(old)
+    if value:
+        logger.addHandler(Say())
+        logger.setLevel(logging.INFO)
+
+
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
 _read_options = _options(
+    click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_verbose,
+                 help="Say on stderr how each image is read (where its layers come from, "
+                 "and why)."),
     click.option("--pull", type=click.Choice(PULL_POLICIES), default="never", show_default=True,
                  help="When to pull REF through the daemon (with your Docker credentials)."),
     _registry_options,
 )  # fmt: skip
 _probe_options = _options(
     click.option("--warmup", type=click.FloatRange(0, 600), default=3.0, show_default=True,
-                 help="Seconds the lifecycle probe lets the image run before looking at it."),
+                 help="Seconds the lifecycle probe waits at most for the app's start-up to "
+                      "settle before looking at it."),
     click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
                  help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
 )  # fmt: skip
@@ -498,7 +524,7 @@ def _outputs(outputs: tuple[str, ...], formats: Sequence[str]) -> list[tuple[str
     return files
 
 
-_SCAN_FORMATS = ("table", "json", "markdown")
+_SCAN_FORMATS = ("table", "json", "markdown", "html", "openmetrics")
 # How a scan run is reported and gated: `scan` and `runs show`.
 _run_report_options = _options(
     click.option("--format", "fmt", type=click.Choice(_SCAN_FORMATS), default="table",
@@ -526,6 +552,11 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
     report = finished_report(store, run_id)
     write(fmt, report, lambda text: click.echo(text, nl=False))
     for name, path in files:
+        if name == "openmetrics":
+            from inspector.scan.metrics import write_file
+
+            write_file(report, path)  # replaced whole: a textfile collector never reads half
+            continue
         try:
             with open(path, "w", encoding="utf-8") as out:
                 write(name, report, out.write)
@@ -537,6 +568,13 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
                    "shards finished", err=True)  # fmt: skip
         return EXIT_ERROR
     code = exit_code(report, fail_on, existing)
+    if code == 1:
+        from inspector.scan.render import failing
+
+        which = "findings" if existing else "new findings"
+        click.echo(f"inspector: {which} at or above {fail_on} fail the gate:", err=True)
+        for line in failing(report, fail_on, existing):
+            click.echo(said(f"  {line}"), err=True)
     return 0 if exit_zero and code == 1 else code
 
 
@@ -764,7 +802,7 @@ def runs(ctx: click.Context, db: str | None, limit: int) -> None:
 def runs_show(run_id: str, fmt: str, outputs: tuple[str, ...], fail_on: str | None,
               fail_on_existing: bool, exit_zero: bool, db: str | None) -> int:  # fmt: skip
     """Report one run, with the exit status a scan would have given (2 while shards are
-    missing)."""
+    missing). ID is a run's ID, `latest`, or its number in `inspector runs` (1 is the newest)."""
     from checks import catalog
     from inspector.scan.command import store_url
     from inspector.scan.store import Store
@@ -931,11 +969,13 @@ def explain(check_id: str) -> int:
 @click.option(
     "--all", "everything", is_flag=True, help="Also remove probes of runs still in progress."
 )
-def cleanup(everything: bool) -> None:
+def cleanup(everything: bool) -> int:
     """Remove probe containers left behind by a run that was killed.
 
-    Probe containers carry the label `inspector.probe`; those whose inspector process is still
-    running on this host are kept unless --all is given.
+    Probe containers carry the label `inspector.probe`; those whose run may still be in progress
+    are kept unless --all is given: a run of this host whose process is alive, or a run of another
+    host (a CI job or machine sharing the engine) whose time bound has not passed. Exits 2 when
+    a container that was due could not be removed, naming it and the engine's reason.
     """
     from inspector.probes.containers import cleanup as remove_leftovers
     from inspector.sources.daemon import connect
@@ -946,12 +986,24 @@ def cleanup(everything: bool) -> None:
     finally:
         client.close()
     for leftover in found:
-        verb = "removed" if leftover.removed else "kept"
-        click.echo(
-            f"{verb} {leftover.name} ({leftover.role} probe of {leftover.image}): {leftover.why}"
-        )
+        what = f"{leftover.name} ({leftover.role} probe of {leftover.image})"
+        if leftover.error is not None:
+            click.echo(said(f"not removed {what}: {leftover.why}; the engine said: "
+                            f"{leftover.error}"), err=True)  # fmt: skip
+        else:
+            verb = "removed" if leftover.removed else "kept"
+            click.echo(said(f"{verb} {what}: {leftover.why}"))
     if not found:
         click.echo("no probe containers found")
+    failed = sum(1 for leftover in found if leftover.error is not None)
+    if failed:
+        click.echo(
+            f"inspector: {failed} probe container(s) could not be removed; "
+            "fix what the engine said and run `inspector cleanup` again",
+            err=True,
+        )
+        return EXIT_ERROR
+    return 0
 
 
 # --- `inspector diff OLD NEW` (inspector/diff/, docs/diff.md) -----------------------------------
@@ -1059,27 +1111,36 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so probe containers are removed on the way out."""
 
 
-_stopping = threading.Event()
+# Every SIGINT and SIGTERM received, in order. A signal handler runs between two bytecodes of
+# the main thread, even inside another handler or inside a lock's critical section (an Event's
+# set() holds a lock a nested handler would wait for forever), so the handler only appends to a
+# list (one atomic step), writes with os.write (no buffered stream's lock) and raises.
+_signals: list[int] = []
+_STILL_CLEANING = b"inspector: still cleaning up (removing probe containers)\n"
+
+
+def _stopping() -> bool:
+    return bool(_signals)
 
 
 def _interrupted(signum: int, frame: object) -> None:
     # The first SIGINT or SIGTERM stops the run; the ones after it (a second Ctrl-C, `timeout`
     # or a CI runner signalling the whole process group) must not stop the cleanup it starts,
     # removing probe containers on the way out, nor turn the exit status into a signal death.
-    _stopping.set()
-    signal.signal(signal.SIGINT, _cleaning_up)
-    signal.signal(signal.SIGTERM, _cleaning_up)
+    _signals.append(signum)
+    if len(_signals) > 1:
+        # A later one, or one nested in the first handler before it raised: the first decides.
+        with contextlib.suppress(OSError):
+            os.write(2, _STILL_CLEANING)
+        return
     if signum == signal.SIGTERM:
         raise Terminated()
     raise KeyboardInterrupt()
 
 
-def _cleaning_up(signum: int, frame: object) -> None:
-    click.echo("inspector: still cleaning up (removing probe containers)", err=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    _signals.clear()
     previous = {s: signal.signal(s, _interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return _main(argv)
@@ -1091,7 +1152,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         # Once stopping, the handlers stay: a late signal must not kill the exit itself.
-        if not _stopping.is_set():
+        if not _stopping():
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, BinaryIO
 
-from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules
+from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules, users
 from inspector.analysers.imagedata import ImageData
 from inspector.facts import fingerprint_key
 from inspector.facts.model import (
@@ -33,6 +33,7 @@ from inspector.layers.model import LayerRead, Scanner
 from inspector.layers.overlay import FileSystem, merge
 from inspector.layers.reader import read_layer
 from inspector.layers.store import LayerStore
+from inspector.layers.stored import StoredLayer, read_stored_layer
 from inspector.probes import ProbeOptions
 from inspector.probes.model import RuntimeFacts, not_applicable, skipped
 from inspector.probes.plan import ProbePlan, plan
@@ -47,6 +48,9 @@ _READER_MODULES = (
     "inspector.layers.stream",
     "inspector.layers.tar",
     "inspector.layers.reader",
+    "inspector.layers.tail",
+    "inspector.layers.stored",
+    "inspector.layers.dirwalk",
 )
 
 
@@ -206,7 +210,13 @@ def collect(
             nonlocal read_count
             read_count += 1
             progress(f"reading layer {read_count}")
-            return read_layer(stream, capture, SCANNER)
+            return read_layer(stream, capture, SCANNER, users.tail_pattern)
+
+        def read_stored(layer: StoredLayer) -> LayerRead:
+            nonlocal read_count
+            read_count += 1
+            progress(f"reading layer {read_count} from the engine's storage")
+            return read_stored_layer(layer, capture, SCANNER, users.tail_pattern)
 
         def keep(layer: LayerRead) -> None:
             assert cache is not None
@@ -222,6 +232,7 @@ def collect(
             cached_config=cache.get_config if cache else (lambda image_id: None),
             platform=platform,
             insecure_registries=insecure_registries,
+            read_stored=read_stored,
         )
         diff_ids = (loaded.raw_config.get("rootfs") or {}).get("diff_ids") or []
         layers: list[LayerRead] = []

@@ -301,7 +301,11 @@ FIELDS: dict[str, str] = {
     ),
     "user.passwd_present": "True when the image has an /etc/passwd.",
     "user.group_present": "True when the image has an /etc/group.",
-    "user.users[]": "Every parseable /etc/passwd entry, in file order.",
+    "user.users[]": (
+        "The /etc/passwd entries checks judge, in file order, not every line: every uid 0 entry, "
+        "USER's entry, accounts with an empty password and duplicated uids or names (each "
+        "reason at most 100 entries); `users_count` counts them all."
+    ),
     "user.users[].name": "The account name.",
     "user.users[].uid": "The account's uid.",
     "user.users[].gid": "The account's primary gid.",
@@ -313,15 +317,32 @@ FIELDS: dict[str, str] = {
         '"locked" (`!` or `*`), or "unknown" when /etc/shadow has no line for it; the hash '
         "itself is never shown."
     ),
-    "user.groups[]": "Every parseable /etc/group entry, in file order.",
+    "user.groups[]": (
+        "The /etc/group entries checks judge, in file order: USER's group and the groups naming "
+        "it as a member, gid 0 and duplicated gids or names (each reason at most 100); "
+        "`groups_count` counts them all."
+    ),
     "user.groups[].name": "The group name.",
     "user.groups[].gid": "The group's gid.",
     "user.groups[].members": "The user names listed as members.",
     "user.truncated": (
         "The account files (/etc/passwd, /etc/group) larger than what inspector reads (8 MiB), "
-        "read only to their last whole line: a lookup that found nothing in that part is "
-        'undetermined (`error` and the resolved ids null, not "no such user"), and '
-        "`users`/`groups` miss the rest."
+        "read only to their last whole line; the rest is streamed for its uid (gid) 0 lines "
+        "only. A lookup that found nothing is undetermined (`undetermined` says why; `error` "
+        'and the resolved ids null, not "no such user").'
+    ),
+    "user.users_count": (
+        "How many entries /etc/passwd holds: the parseable ones in the part read, plus every "
+        "line past the read limit."
+    ),
+    "user.groups_count": "How many entries /etc/group holds, counted as `users_count`.",
+    "user.uid0_complete": (
+        "True when every uid 0 entry of /etc/passwd is in `users`, even past the read limit, so "
+        "a user not among them is known not to be root."
+    ),
+    "user.undetermined": (
+        "Why USER's lookup cannot be answered from what was read (a name past the read limit of "
+        "an over-large account file); null when it was answered."
     ),
     # --- world_writable, capabilities -----------------------------------------------------
     "world_writable[]": (
@@ -412,9 +433,11 @@ FIELDS: dict[str, str] = {
         "holds (e.g. a key type and size)."
     ),
     "secrets[].likely_test_fixture": (
-        "True for probable test or documentation material: files under tests/, fixtures/ and "
-        "similar dirs or /usr/share/doc, `test_*` files and documentation files of installed "
-        "packages (content findings), and published example keys."
+        "True for probable test or documentation material: a published example value, or a file "
+        "under tests/, fixtures/ and similar dirs, a `test_*.py` module or a README where "
+        "packages install, when an installed package (its RECORD, the OS, npm) owns it or it "
+        "is the image's own test suite (holding test_*.py or conftest.py) the command does not "
+        "run from. Never a credential file by name (a key, .aws/credentials, a dotenv...)."
     ),
     "secrets[].removal": (
         '"deleted" or "replaced": how layer `removed_in` removed this file version; null when it '

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from fnmatch import fnmatchcase
 
-from checks.model import Check, CheckResult, Finding, Suppressed, Suppression
+from checks.model import Check, CheckResult, Finding, Suppressed, Suppression, utc_now
 from inspector.policy.baseline import Baseline
 from inspector.policy.config import Ignore, Policy
 from inspector.report.fingerprint import fingerprint, repository
@@ -26,7 +26,8 @@ class Gate:
 
     policy: Policy = field(default_factory=Policy)
     baseline: Baseline | None = None
-    today: date = field(default_factory=date.today)
+    # The local date, read through the catalog's one clock (a test suite pins it there).
+    today: date = field(default_factory=lambda: utc_now().astimezone().date())
 
     def expired(self) -> list[Ignore]:
         return [i for i in self.policy.ignores if i.expired(self.today)]

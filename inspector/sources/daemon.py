@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import queue
 import socket
@@ -33,6 +34,9 @@ from inspector.sources.archive import (
     ReadLayer,
     read_image_stream,
 )
+from inspector.sources.engine_storage import NotHere, ReadStored, read_from_storage
+
+log = logging.getLogger(__name__)
 
 _ENGINE_HINT = (
     "start Docker (or run `make engine` as root on Debian/Ubuntu), "
@@ -132,6 +136,30 @@ def _pull(client: docker.DockerClient, ref: str) -> None:
         client.images.pull(repository, tag=tag or "latest")
     except docker.errors.APIError as exc:
         raise InspectorError(f"the registry refused {ref!r}: {_first_line(exc)}") from exc
+
+
+def _from_storage(
+    client: docker.DockerClient,
+    image_id: str,
+    diff_ids: list[str],
+    read_stored: ReadStored,
+    known: Known,
+) -> tuple[bytes, dict[str, Any]] | None:
+    """The config and unknown layers read from the engine's storage, or None (and the reason,
+    for --verbose) when the export must be used."""
+    base_url = docker.utils.kwargs_from_env().get("base_url") or DEFAULT_UNIX_SOCKET
+    try:
+        stored = read_from_storage(base_url, client.info, image_id, diff_ids, read_stored, known)
+    except NotHere as why:
+        log.info("layers: exported by the engine (docker save), not read from its storage: %s",
+                 why)  # fmt: skip
+        return None
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        log.info("layers: exported by the engine: `docker info` failed (%s)", _first_line(exc))
+        return None
+    log.info("layers: %d of %d read from the engine's overlay2 storage (%d cached)",
+             len(stored[1]), len(diff_ids), len(diff_ids) - len(stored[1]))  # fmt: skip
+    return stored
 
 
 def _read_export(
@@ -347,7 +375,11 @@ def load(
     *,
     pull: str = "never",
     cached_config: Callable[[str], bytes | None] = lambda image_id: None,
+    read_stored: ReadStored | None = None,
 ) -> Loaded:
+    """The image `ref` names, its layers read from the engine's storage with `read_stored`
+    when given and possible (engine_storage.py), else from its export; cached layers are not
+    read again."""
     client = connect()
     try:
         image = get_image(client, ref, pull)
@@ -366,6 +398,12 @@ def load(
                 config_bytes,
                 {},
             )
+        if read_stored is not None:
+            stored = _from_storage(client, image_id, diff_ids, read_stored, known)
+            if stored is not None:
+                config_bytes, layers = stored
+                return Loaded(image_id, digest, tuple(image.tags),
+                              validate(json.loads(config_bytes)), config_bytes, layers)  # fmt: skip
         try:
             try:
                 loaded = _read_export(client, image_id, read_layer, known, trust_sizes=True)
