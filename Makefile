@@ -58,6 +58,8 @@ test: lint fixtures package
 	bash scripts/debian-tool.sh docker-registry docker-registry \
 	  "registry tests will be skipped (or fail with --require-docker)"
 	bash scripts/postgres-tool.sh "PostgreSQL tests will be skipped (or fail with --require-docker)"
+	bash scripts/debian-tool.sh chromium chromium \
+	  "the scan's HTML report test will be skipped (or fail with --require-docker)"
 	$(BIN)/pytest --require-docker $(PYTEST_PARALLEL) --durations=25
 
 demo: fixtures
@@ -78,8 +80,10 @@ docs: venv
 	$(BIN)/python scripts/gen_facts_doc.py
 	$(BIN)/python scripts/gen_report_doc.py
 	$(BIN)/python scripts/gen_scan_doc.py
+	$(BIN)/python scripts/gen_diff_doc.py
 	$(BIN)/python scripts/gen_checks_doc.py
 	$(BIN)/python scripts/gen_config_doc.py
+	$(BIN)/python scripts/gen_expect_doc.py
 
 # Speed and memory against docker save and dive on an image of over 1 GB, and the same image read
 # from a loopback registry against skopeo and syft, and importing a 100,000-advisory OSV export

@@ -422,6 +422,74 @@ def test_openmetrics_parse_with_prometheus_and_agree_with_the_json(registry, cap
     assert families["inspector_scan_duration_seconds"].unit == "seconds"
 
 
+# Chromium's own background services (updates, time, accounts) are pointed at a closed port
+# on loopback and every host name fails to resolve: nothing leaves the machine, whatever it tries.
+_CHROMIUM = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-pings",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-domain-reliability", "--disable-breakpad",
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
+    "--enable-logging=stderr", "--v=0",
+)  # fmt: skip
+
+
+def _chromium(request: pytest.FixtureRequest) -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        message = "chromium is not installed (`make test` installs it as root on Debian)"
+        if request.config.getoption("--require-docker"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+def test_the_html_report_loads_in_chromium_with_no_error_and_draws_its_charts(
+    registry, capsys, tmp_path, request
+):
+    """`--format html` is one self-contained page: headless Chromium loads it with no console
+    message (its Content-Security-Policy would report any request leaving the file), every link
+    stays inside the page, each finding links to its check's section, and a screenshot shows
+    the trend charts drawn."""
+    from PIL import Image
+
+    from inspector.scan.html import COLOURS
+
+    browser = _chromium(request)
+    address, _ = registry
+    _scan(address, "--repo", "t/app", "--repo", "team/*", capsys=capsys)
+    _push(address, "t/app", "latest", V2, created="2026-11-25T00:00:00Z")
+    _scan(address, "--repo", "t/app", "--repo", "team/*", capsys=capsys)
+    page = tmp_path / "report.html"
+    assert main(["runs", "show", "latest", "--format", "html", "--exit-zero",
+                 "-o", f"html={page}"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert page.read_text() == text
+    assert "Tags moved (1)" in text
+    links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
+    assert links
+    assert all(link.startswith("#check-") for link in links)
+    for link in set(links):
+        assert f'id="{link[1:]}"' in text  # every finding's link lands on its check
+    assert "url(" not in text
+    assert "<script" not in text
+    shot = tmp_path / "shot.png"
+    ran = subprocess.run(
+        [browser, *_CHROMIUM, f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1200,1400", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    console = [line for line in ran.stderr.splitlines() if "CONSOLE" in line]
+    assert console == []
+    with Image.open(shot) as picture:
+        pixels = list(picture.convert("RGB").tobytes())
+    pixels = list(zip(pixels[0::3], pixels[1::3], pixels[2::3], strict=True))
+    images_bar = (0x54, 0x6E, 0x7A)
+    high = tuple(int(COLOURS["high"][i : i + 2], 16) for i in (1, 3, 5))
+    assert sum(1 for p in pixels if p == images_bar) > 500  # bars of the images chart
+    assert sum(1 for p in pixels if p == high) > 100  # high findings in the severity chart
+
+
 def test_table_and_markdown_reports(registry, capsys):
     """The table has one line per repository and lists new findings; Markdown the same, for a
     chat message; both name the broken image's error."""
