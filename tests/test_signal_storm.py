@@ -46,8 +46,10 @@ def _own_probes(client, pid: int) -> list[containers.Listed]:
 
 def _one_run(client, rng: random.Random) -> tuple[int | None, str, list[containers.Listed]]:
     child = subprocess.Popen(
-        [sys.executable, "-m", "inspector", "audit", fixture_image("good"), "--warmup", "30",
-         "--no-cache"],
+        # su-start-script never settles: the lifecycle probe waits out its whole 30 s warm-up
+        # (good settles in a second, and its run could end before the burst).
+        [sys.executable, "-m", "inspector", "audit", fixture_image("su-start-script"),
+         "--warmup", "30", "--no-cache"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
