@@ -19,7 +19,7 @@ from inspector.layers.reader import read_layer
 from inspector.sources import Reference, load
 from inspector.sources.archive import Known
 from inspector.sources.registry import host_platform, parse
-from inspector.sources.registry_client import RegistryError, scheme_for
+from inspector.sources.registry_client import RegistryError, may_speak_plain, scheme_for
 from tests.layertools import image_archive, layer
 from tests.registry import (
     basic_auth_config,
@@ -270,14 +270,25 @@ def test_references_parse_with_a_required_host_and_default_tag():
             parse(bad)
 
 
-def test_plain_http_only_for_loopback_or_named_hosts():
-    """Loopback hosts and those named insecure get HTTP; every other host gets HTTPS."""
-    assert scheme_for("127.0.0.1:5000") == "http"
-    assert scheme_for("localhost") == "http"
-    assert scheme_for("[::1]:5000") == "http"
-    assert scheme_for("registry.example.com") == "https"
-    assert scheme_for("registry.example.com:5000", ["registry.example.com"]) == "http"
-    assert scheme_for("10.0.0.5:5000", ["10.0.0.5:5000"]) == "http"
+def test_plain_http_allowed_only_for_loopback_or_named_hosts():
+    """HTTPS comes first for every host; plain HTTP is allowed for loopback hosts and those
+    named insecure, and used once such a host was found speaking no TLS."""
+    from inspector.sources import registry_client
+
+    assert scheme_for("127.0.0.1:5000") == "https"
+    for host in ("127.0.0.1:5000", "localhost", "[::1]:5000"):
+        assert may_speak_plain(host)
+    assert not may_speak_plain("registry.example.com")
+    assert may_speak_plain("registry.example.com:5000", ["registry.example.com"])
+    assert may_speak_plain("10.0.0.5:5000", ["10.0.0.5:5000"])
+    registry_client._PLAIN_HOSTS.add("127.0.0.1:5999")
+    registry_client._PLAIN_HOSTS.add("registry.example.com")
+    try:
+        assert scheme_for("127.0.0.1:5999") == "http"
+        assert scheme_for("registry.example.com") == "https"  # never plain unless allowed
+    finally:
+        registry_client._PLAIN_HOSTS.discard("127.0.0.1:5999")
+        registry_client._PLAIN_HOSTS.discard("registry.example.com")
 
 
 class _NoImages:
@@ -533,12 +544,10 @@ def push_tls(session, address: str, config: bytes, layers: list[bytes]) -> None:
 def test_tls_is_verified_and_requests_ca_bundle_honoured(
     tls_registry, no_daemon, monkeypatch, capsys
 ):
-    """A certificate no CA vouches for is exit 2 "TLS failure"; with REQUESTS_CA_BUNDLE naming
-    it, the same registry is read."""
+    """On 127.0.0.1, HTTPS is tried first as Docker does: a certificate no CA vouches for is
+    exit 2 "TLS failure" (never a silent fall back to plain HTTP); with REQUESTS_CA_BUNDLE naming
+    it, the same registry is read over TLS."""
     address, certificate = tls_registry
-    # The client speaks plain HTTP to loopback hosts; this registry is on loopback only, so the
-    # client is made to treat it as the remote host it stands for, whose scheme is HTTPS.
-    monkeypatch.setattr("inspector.sources.registry_client.is_loopback", lambda host: False)
     ref = f"registry:{address}/t/app:1"
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)

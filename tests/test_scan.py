@@ -175,8 +175,9 @@ def test_a_second_run_audits_nothing_and_reads_no_layer(registry, capsys):
 
 
 def test_a_moved_tag_reports_what_is_new_and_what_it_fixed(registry, capsys):
-    """latest moves from the V1 image (a .env) to a V2 image (a pip cache): the pip cache is
-    new, the .env is fixed, and findings both images share are neither."""
+    """latest moves from the V1 image (a .env) to a V2 image: the .env is fixed, findings both
+    images share are neither new nor fixed, and the move is said with both digests while the
+    tag that stayed says so."""
     address, _ = registry
     _, first = _scan(address, "--repo", "t/app", capsys=capsys)
     old = _images(first)["t/app:1,latest"]
@@ -186,18 +187,56 @@ def test_a_moved_tag_reports_what_is_new_and_what_it_fixed(registry, capsys):
     moved = images["t/app:latest"]
     assert moved["status"] == "audited"
     assert images["t/app:1"]["status"] == "unchanged"
+    assert moved["tag_changes"] == [{"tag": "latest", "change": "moved", "from": old["digest"]}]
+    assert images["t/app:1"]["tag_changes"] == [
+        {"tag": "1", "change": "same", "from": old["digest"]}
+    ]
     fixed = {f["check"] for f in moved["fixed"]}
-    new = {f["check"] for f in moved["new"]}
     old_checks = {f["check"] for f in old["findings"]}
     now_checks = {f["check"] for f in moved["findings"]}
     assert fixed
     assert fixed <= old_checks - now_checks
-    # t/app:0 was the V2 image already in the first run: its findings are not new now.
-    assert not new
+    assert not moved["new"]  # V2 has nothing V1 did not have
     assert second["summary"]["fixed"] == len(moved["fixed"])
+    assert second["summary"]["moved"] == 1
     assert code == 0  # nothing new, whatever --fail-on says
     assert main(["runs", "show", second["run"]["id"], "--format", "json",
                  "--fail-on-existing", "--fail-on", "low"]) == 1  # fmt: skip
+    why = capsys.readouterr().err.splitlines()
+    assert why[0] == "inspector: findings at or above low fail the gate:"
+    assert any(line.startswith("  t/app:latest: ") for line in why[1:])
+    assert main(["runs", "show", second["run"]["id"]]) == 0
+    table = capsys.readouterr().out
+    assert "Tags moved (1):" in table
+    assert "1 tags moved" in table
+    row = next(line for line in table.splitlines() if line.startswith("t/app:latest"))
+    assert old["digest"][:19] in row
+    assert moved["digest"][:19] in row
+
+
+def test_a_tag_moved_to_a_worse_image_is_a_regression_even_if_another_tag_had_it(registry, capsys):
+    """latest moves from a good image to one running as root, which tag 0.9 of the same
+    repository already was: judged per tag, root is new for latest and the gate fails; judged
+    per repository (as before) it read `new 0, fixed 1`."""
+    address, _ = registry
+    as_root = _config([BASE, V2], created="2026-10-01T00:00:00Z")
+    as_root["config"]["User"] = ""
+    push_image(address, "t/moved", "0.9", [BASE, V2], as_root)
+    _push(address, "t/moved", "latest", V2, created="2026-11-01T00:00:00Z")
+    code, first = _scan(address, "--repo", "t/moved", capsys=capsys)
+    good = _images(first)["t/moved:latest"]
+    rebuilt = {**as_root, "created": "2026-11-20T00:00:00Z"}
+    push_image(address, "t/moved", "latest", [BASE, V2], rebuilt)
+    code, second = _scan(address, "--repo", "t/moved", "--fail-on", "high", capsys=capsys)
+    latest = _images(second)["t/moved:latest"]
+    assert latest["tag_changes"] == [{"tag": "latest", "change": "moved", "from": good["digest"]}]
+    brought = {f["check"] for f in latest["new"]}
+    assert "SEC001" in brought  # runs as root: 0.9 had it, latest did not
+    assert "SEC001" not in {f["check"] for f in good["findings"]}
+    assert any(f["severity"] == "high" for f in latest["new"])
+    assert second["summary"]["new"] == len(latest["new"])
+    assert code == 1
+    assert not _images(second)["t/moved:0.9"]["new"]  # 0.9 did not move
 
 
 def test_all_platforms_audits_each_index_entry(registry, capsys):
@@ -257,6 +296,198 @@ def test_runs_lists_and_prunes(registry, capsys):
     assert main(["runs"]) == 0
     listed = capsys.readouterr().out
     assert listed.count("registry:") == 2
+
+
+def test_runs_show_takes_latest_and_a_position(registry, capsys):
+    """`runs show latest` and `runs show N` (N as numbered by `inspector runs`, 1 the newest)
+    report the run they name; a position past the last run is one clear error."""
+    address, _ = registry
+    _, older = _scan(address, "--repo", "t/api", capsys=capsys)
+    _, newer = _scan(address, "--repo", "t/api", capsys=capsys)
+    assert main(["runs"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.splitlines()[0].split()[0] == "#"
+    for given, expected in (("latest", newer), ("1", newer), ("2", older)):
+        assert main(["runs", "show", given, "--format", "json", "--exit-zero"]) == 0
+        assert json.loads(capsys.readouterr().out)["run"]["id"] == expected["run"]["id"]
+    assert main(["runs", "show", "9"]) == 2
+    err = capsys.readouterr().err
+    assert "no run at position 9" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_selection_that_matches_nothing_is_an_error_and_the_run_is_failed(registry, capsys):
+    """A typo'd prefix or --repo glob exits 2 naming what matched nothing, and the run is
+    recorded as failed with that reason, never left running."""
+    address, _ = registry
+    assert main(["scan", f"registry:{address}/tema", "--no-config"]) == 2
+    err = capsys.readouterr().err
+    assert "the prefix 'tema' matches no repository" in err
+    assert main(["scan", f"registry:{address}", "--no-config", "--repo", "tema/*"]) == 2
+    assert "--repo 'tema/*' matches no repository" in capsys.readouterr().err
+    assert main(["runs"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert len(rows) == 2
+    assert all(" failed " in row and " running " not in row for row in rows)
+    assert main(["runs", "show", "latest", "--format", "json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["run"]["status"] == "failed"
+    assert "matches no repository" in doc["discovery_errors"][0]["error"]
+
+
+def test_every_report_says_which_checks_a_scan_cannot_judge(registry, capsys):
+    """A scan runs no probe: the JSON lists the checks that need one and the table and Markdown
+    say so in a line, so a clean scan never reads as a clean start-up."""
+    from checks import catalog
+
+    address, _ = registry
+    _, doc = _scan(address, "--repo", "t/api", capsys=capsys)
+    needing = {c.id for c in catalog().values() if any(s.startswith("runtime.") for s in c.needs)}
+    assert needing
+    assert set(doc["not_judged"]) == needing
+    for fmt in ("table", "markdown"):
+        assert main(["runs", "show", "latest", "--format", fmt, "--exit-zero"]) == 0
+        out = capsys.readouterr().out
+        line = next(row for row in out.splitlines() if "not judged:" in row)
+        assert all(check in line for check in needing)
+
+
+def test_open_findings_say_since_when_and_the_report_lists_the_oldest(registry, capsys):
+    """A finding still open in a later run keeps the start of the first run that saw it; one
+    that appears later is dated by its own run; the table lists what is open now, worst and
+    oldest first, with its date."""
+    address, _ = registry
+    _, first = _scan(address, "--repo", "t/app", capsys=capsys)
+    _push(address, "t/app", "latest", V2, created="2026-11-25T00:00:00Z")
+    _, second = _scan(address, "--repo", "t/app", capsys=capsys)
+    started = first["run"]["started"]
+    kept = _images(second)["t/app:1"]["findings"]
+    assert kept
+    assert {f["first_seen"] for f in kept} == {started}
+    assert second["summary"]["open"]["high"] == sum(
+        1 for i in second["images"] for f in i["findings"] if f["severity"] == "high"
+    )
+    assert main(["runs", "show", "latest", "--exit-zero"]) == 0
+    table = capsys.readouterr().out
+    assert "Open now (" in table
+    assert started[:10] in table.split("Open now (", 1)[1]
+
+
+def test_openmetrics_parse_with_prometheus_and_agree_with_the_json(registry, capsys, tmp_path):
+    """`--format openmetrics` and `-o openmetrics=FILE` are valid OpenMetrics (Prometheus' own
+    parser reads them) and say what the JSON says: findings by repository and severity, images
+    by status, errors, tags moved, layers read, the run's duration."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    address, _ = registry
+    _, doc = _scan(address, "--repo", "t/*", capsys=capsys)
+    metrics_file = tmp_path / "inspector.prom"
+    assert (
+        main(
+            [
+                "runs",
+                "show",
+                "latest",
+                "--format",
+                "openmetrics",
+                "--exit-zero",
+                "-o",
+                f"openmetrics={metrics_file}",
+            ]
+        )
+        == 2
+    )  # 2: t/broken cannot be read
+    text = capsys.readouterr().out
+    assert text.endswith("# EOF\n")
+    assert metrics_file.read_text() == text
+    assert not list(tmp_path.glob(".inspector-*"))  # the temporary file was renamed
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in families.values()
+        for s in family.samples
+    }
+    for image in doc["images"]:
+        for severity, count in image["counts"].items():
+            assert count <= samples[
+                ("inspector_scan_findings",
+                 (("repository", image["repository"]), ("severity", severity)))
+            ]  # fmt: skip
+    total = sum(v for (name, _), v in samples.items() if name == "inspector_scan_findings")
+    assert total == doc["summary"]["findings"]
+    assert samples[("inspector_scan_images", (("status", "error"),))] == doc["summary"]["errors"]
+    assert samples[("inspector_scan_errors", ())] >= 1
+    assert samples[("inspector_scan_layers_read", ())] == doc["summary"]["layers_read"]
+    assert samples[("inspector_scan_duration_seconds", ())] >= 0
+    assert families["inspector_scan_duration_seconds"].unit == "seconds"
+
+
+# Chromium's own background services (updates, time, accounts) are pointed at a closed port
+# on loopback and every host name fails to resolve: nothing leaves the machine, whatever it tries.
+_CHROMIUM = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-pings",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-domain-reliability", "--disable-breakpad",
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
+    "--enable-logging=stderr", "--v=0",
+)  # fmt: skip
+
+
+def _chromium(request: pytest.FixtureRequest) -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        message = "chromium is not installed (`make test` installs it as root on Debian)"
+        if request.config.getoption("--require-docker"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+def test_the_html_report_loads_in_chromium_with_no_error_and_draws_its_charts(
+    registry, capsys, tmp_path, request
+):
+    """`--format html` is one self-contained page: headless Chromium loads it with no console
+    message (its Content-Security-Policy would report any request leaving the file), every link
+    stays inside the page, each finding links to its check's section, and a screenshot shows
+    the trend charts drawn."""
+    from PIL import Image
+
+    from inspector.scan.html import COLOURS
+
+    browser = _chromium(request)
+    address, _ = registry
+    _scan(address, "--repo", "t/app", "--repo", "team/*", capsys=capsys)
+    _push(address, "t/app", "latest", V2, created="2026-11-25T00:00:00Z")
+    _scan(address, "--repo", "t/app", "--repo", "team/*", capsys=capsys)
+    page = tmp_path / "report.html"
+    assert main(["runs", "show", "latest", "--format", "html", "--exit-zero",
+                 "-o", f"html={page}"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert page.read_text() == text
+    assert "Tags moved (1)" in text
+    links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
+    assert links
+    assert all(link.startswith("#check-") for link in links)
+    for link in set(links):
+        assert f'id="{link[1:]}"' in text  # every finding's link lands on its check
+    assert "url(" not in text
+    assert "<script" not in text
+    shot = tmp_path / "shot.png"
+    ran = subprocess.run(
+        [browser, *_CHROMIUM, f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1200,1400", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    console = [line for line in ran.stderr.splitlines() if "CONSOLE" in line]
+    assert console == []
+    with Image.open(shot) as picture:
+        pixels = list(picture.convert("RGB").tobytes())
+    pixels = list(zip(pixels[0::3], pixels[1::3], pixels[2::3], strict=True))
+    images_bar = (0x54, 0x6E, 0x7A)
+    high = tuple(int(COLOURS["high"][i : i + 2], 16) for i in (1, 3, 5))
+    assert sum(1 for p in pixels if p == images_bar) > 500  # bars of the images chart
+    assert sum(1 for p in pixels if p == high) > 100  # high findings in the severity chart
 
 
 def test_table_and_markdown_reports(registry, capsys):

@@ -110,3 +110,18 @@ def test_pruning_never_deletes_the_run_just_made(store):
         store.begin(run, "2026-11-26T00:00:00+00:00", "registry:h", "k", 1, 0)
     store.prune(1, spare="r-a")
     assert [r.id for r in store.runs()] == ["r-a"]
+
+
+def test_report_cells_are_cut_between_words():
+    """The scan's table cuts a long message at a word boundary, never mid-word, and keeps a
+    redaction placeholder whole."""
+    from inspector.scan.render import _short
+
+    text = "the command's python3 cannot run: python3 is not found on PATH anywhere at all"
+    cut = _short(text, 40)
+    assert cut.endswith("…")
+    assert len(cut) <= 40
+    assert text.startswith(cut[:-1])
+    assert not text[len(cut) - 1].isalnum()  # a whole word ended where the cut is
+    secret = "DB_URL=postgres://app:<12 chars, fingerprint 1a2b3c4d>@db.example/prod in /app/.env"
+    assert "<12 chars," not in _short(secret, 40) or "1a2b3c4d>" in _short(secret, 40)

@@ -20,10 +20,10 @@ import click
 from checks.model import CATEGORIES, SEVERITIES, Check, Context
 from inspector import __version__
 from inspector.audit import AuditOptions
+from inspector.cli.probe_settings import probe_options, probe_setting_options
 from inspector.errors import InspectorError
 from inspector.policy.config import DEFAULT_MAX_DB_AGE, Policy, load
 from inspector.policy.gate import Gate
-from inspector.probes import ProbeOptions
 from inspector.report.formats import FORMATS, SBOM_EXTENSIONS, SBOM_FORMATS
 from inspector.safetext import json_text, visible
 from inspector.sources import PULL_POLICIES
@@ -57,25 +57,52 @@ def _options(*options):  # type: ignore[no-untyped-def]
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
 # How images are read from a registry or the cache: `facts`, `audit`, `baseline`, `scan`.
 _registry_options = _options(
-    click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache."),
+    click.option("--no-cache", is_flag=True,
+                 help="Read every layer and rebuild the facts, ignoring the cache of both."),
     click.option("--platform", metavar="OS/ARCH[/VARIANT]",
                  help="Which platform of a multi-platform registry image to read  "
                  "[default: this machine's, else linux/amd64]"),
     click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST",
-                 help="Speak plain HTTP to this registry (repeatable); loopback hosts always "
-                 "are, every other host gets HTTPS with certificate checks."),
+                 help="Allow plain HTTP to this registry when it speaks no TLS (repeatable); "
+                 "loopback hosts always may. HTTPS with certificate checks is tried first, "
+                 "and is the only way to every other host."),
 )  # fmt: skip
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """--verbose: say on stderr how each image was read (e.g. why a local image's layers were
+    exported rather than read from the engine's storage)."""
+    import logging
+
+    class Say(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            # Through click at each line, so the stderr of this run gets it (tests run many).
+            click.echo(said(f"inspector: {record.getMessage()}"), err=True)
+
+    logger = logging.getLogger("inspector")
+    for old in [h for h in logger.handlers if type(h).__name__ == "Say"]:
+        logger.removeHandler(old)
+    if value:
+        logger.addHandler(Say())
+        logger.setLevel(logging.INFO)
+
+
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
 _read_options = _options(
+    click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_verbose,
+                 help="Say on stderr how each image is read (where its layers come from, "
+                 "and why)."),
     click.option("--pull", type=click.Choice(PULL_POLICIES), default="never", show_default=True,
                  help="When to pull REF through the daemon (with your Docker credentials)."),
     _registry_options,
 )  # fmt: skip
 _probe_options = _options(
     click.option("--warmup", type=click.FloatRange(0, 600), default=3.0, show_default=True,
-                 help="Seconds the lifecycle probe lets the image run before looking at it."),
+                 help="Seconds the lifecycle probe waits at most for the app's start-up to "
+                      "settle before looking at it."),
     click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
                  help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
+    probe_setting_options,
 )  # fmt: skip
 
 
@@ -121,9 +148,8 @@ def facts(
     start it, then stopped as Docker does.
     """
     from inspector.facts.collect import collect
-    from inspector.probes import ProbeOptions
 
-    options = None if no_probe else ProbeOptions(warmup=warmup, grace=grace)
+    options = None if no_probe else probe_options(warmup, grace)
     try:
         doc = collect(
             ref, pull=pull, use_cache=not no_cache, probe=options, progress=progress_printer(),
@@ -213,6 +239,7 @@ def _scan(
     max_db_age: int | None = None,
     baseline: Baseline | None = None,
     dockerfile: Dockerfile | None = None,
+    expect: tuple[str, ...] = (),
 ) -> _Scan:
     from checks import catalog
     from checks.engine import SelectionError
@@ -235,7 +262,7 @@ def _scan(
         use_cache=not no_cache,
         platform=platform,
         insecure_registries=insecure_registries,
-        probe=None if no_probe else ProbeOptions(warmup=warmup, grace=grace),
+        probe=None if no_probe else probe_options(warmup, grace),
         context=Context(thresholds=policy.thresholds),
         gate=Gate(policy, baseline),
         dockerfile=dockerfile,
@@ -243,8 +270,25 @@ def _scan(
         max_db_age=max_db_age
         if max_db_age is not None
         else policy.max_db_age or DEFAULT_MAX_DB_AGE,
+        expect=_expectations(policy, expect),
     )
     return _Scan(list(refs), checks, options, policy)
+
+
+# --- expectation files (container-structure-test YAML): the policy's `expect`, then --expect ---
+_expect_option = click.option(
+    "--expect", "expect", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+    help="Also judge the images against this container-structure-test file (schemaVersion "
+    "2.0.0; repeatable; adds to the policy's expect): each failed test is a COR030 finding. "
+    "docs/expectations.md says what is read of the format.")  # fmt: skip
+
+
+def _expectations(policy: Policy, given: tuple[str, ...]) -> tuple[Any, ...]:
+    """Every expectation file parsed before any image is read: a broken one stops here (2)."""
+    from inspector.expect.parse import load as load_expectations
+
+    named = [*policy.expect, *((path, path) for path in given)]
+    return tuple(load_expectations(Path(path), name) for path, name in dict(named).items())
 
 
 def _run(scan: _Scan, jobs: int | None = None) -> list[ImageReport]:
@@ -327,6 +371,7 @@ def finished_printer(total: int) -> Callable[[ImageReport], None]:
     help="The Dockerfile the images were built from: findings in a layer point at the "
     "instruction that made it (SARIF).",
 )
+@_expect_option
 def audit(
     fmt: str,
     jobs: int,
@@ -465,6 +510,7 @@ def _dockerfile(path: str) -> Dockerfile:
     show_default=True,
     help="Where to write the baseline.",
 )
+@_expect_option
 def baseline(output: str, **scan_args: Any) -> int:
     """Record the findings images have now, so that `audit --baseline FILE` fails only on new ones.
 
@@ -499,7 +545,7 @@ def _outputs(outputs: tuple[str, ...], formats: Sequence[str]) -> list[tuple[str
     return files
 
 
-_SCAN_FORMATS = ("table", "json", "markdown")
+_SCAN_FORMATS = ("table", "json", "markdown", "html", "openmetrics")
 # How a scan run is reported and gated: `scan` and `runs show`.
 _run_report_options = _options(
     click.option("--format", "fmt", type=click.Choice(_SCAN_FORMATS), default="table",
@@ -527,6 +573,11 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
     report = finished_report(store, run_id)
     write(fmt, report, lambda text: click.echo(text, nl=False))
     for name, path in files:
+        if name == "openmetrics":
+            from inspector.scan.metrics import write_file
+
+            write_file(report, path)  # replaced whole: a textfile collector never reads half
+            continue
         try:
             with open(path, "w", encoding="utf-8") as out:
                 write(name, report, out.write)
@@ -538,6 +589,13 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
                    "shards finished", err=True)  # fmt: skip
         return EXIT_ERROR
     code = exit_code(report, fail_on, existing)
+    if code == 1:
+        from inspector.scan.render import failing
+
+        which = "findings" if existing else "new findings"
+        click.echo(f"inspector: {which} at or above {fail_on} fail the gate:", err=True)
+        for line in failing(report, fail_on, existing):
+            click.echo(said(f"  {line}"), err=True)
     return 0 if exit_zero and code == 1 else code
 
 
@@ -699,7 +757,7 @@ def scan(
             max_time=parse_duration(max_time) if max_time else None, shard=share.shard,
             shards=share.shards, run_id=run_id, insecure=insecure_registries,
             page_size=page_size, use_cache=not no_cache,
-            max_db_age_days=scan_setup.options.max_db_age,
+            max_db_age_days=scan_setup.options.max_db_age, expect=scan_setup.options.expect,
         )  # fmt: skip
         # The advisory database is the scan store's own (`inspector db update --db` the same).
         advisories = AdvisoryStore(store.url)
@@ -765,7 +823,7 @@ def runs(ctx: click.Context, db: str | None, limit: int) -> None:
 def runs_show(run_id: str, fmt: str, outputs: tuple[str, ...], fail_on: str | None,
               fail_on_existing: bool, exit_zero: bool, db: str | None) -> int:  # fmt: skip
     """Report one run, with the exit status a scan would have given (2 while shards are
-    missing)."""
+    missing). ID is a run's ID, `latest`, or its number in `inspector runs` (1 is the newest)."""
     from checks import catalog
     from inspector.scan.command import store_url
     from inspector.scan.store import Store
@@ -932,11 +990,13 @@ def explain(check_id: str) -> int:
 @click.option(
     "--all", "everything", is_flag=True, help="Also remove probes of runs still in progress."
 )
-def cleanup(everything: bool) -> None:
+def cleanup(everything: bool) -> int:
     """Remove probe containers left behind by a run that was killed.
 
-    Probe containers carry the label `inspector.probe`; those whose inspector process is still
-    running on this host are kept unless --all is given.
+    Probe containers carry the label `inspector.probe`; those whose run may still be in progress
+    are kept unless --all is given: a run of this host whose process is alive, or a run of another
+    host (a CI job or machine sharing the engine) whose time bound has not passed. Exits 2 when
+    a container that was due could not be removed, naming it and the engine's reason.
     """
     from inspector.probes.containers import cleanup as remove_leftovers
     from inspector.sources.daemon import connect
@@ -947,12 +1007,110 @@ def cleanup(everything: bool) -> None:
     finally:
         client.close()
     for leftover in found:
-        verb = "removed" if leftover.removed else "kept"
-        click.echo(
-            f"{verb} {leftover.name} ({leftover.role} probe of {leftover.image}): {leftover.why}"
-        )
+        what = f"{leftover.name} ({leftover.role} probe of {leftover.image})"
+        if leftover.error is not None:
+            click.echo(said(f"not removed {what}: {leftover.why}; the engine said: "
+                            f"{leftover.error}"), err=True)  # fmt: skip
+        else:
+            verb = "removed" if leftover.removed else "kept"
+            click.echo(said(f"{verb} {what}: {leftover.why}"))
     if not found:
         click.echo("no probe containers found")
+    failed = sum(1 for leftover in found if leftover.error is not None)
+    if failed:
+        click.echo(
+            f"inspector: {failed} probe container(s) could not be removed; "
+            "fix what the engine said and run `inspector cleanup` again",
+            err=True,
+        )
+        return EXIT_ERROR
+    return 0
+
+
+# --- `inspector diff OLD NEW` (inspector/diff/, docs/diff.md) -----------------------------------
+_DIFF_FORMATS = ("table", "json", "markdown")
+
+
+def _new_severity(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--fail-on new:SEVERITY` -> SEVERITY; anything else is a usage error (exit 2)."""
+    if value is None:
+        return None
+    kind, _, severity = value.partition(":")
+    if kind != "new" or severity not in SEVERITIES:
+        raise click.BadParameter(f"{value!r}: expected new:SEVERITY, SEVERITY one of "
+                                 f"{', '.join(SEVERITIES)}")  # fmt: skip
+    return severity
+
+
+@cli.command(name="diff")
+@click.argument("old_ref", metavar="OLD")
+@click.argument("new_ref", metavar="NEW")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_DIFF_FORMATS),
+    default="table",
+    show_default=True,
+    help="The diff on stdout: a terminal table, versioned JSON "
+    "(docs/diff.md), or Markdown for a release note or a merge request.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT=FILE",
+    help="Also write the diff in FORMAT to FILE (repeatable).",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    metavar="new:SEVERITY",
+    callback=_new_severity,
+    help="Exit 1 when NEW has a finding at SEVERITY or above that OLD did not have.",
+)
+@_policy_options
+@_read_options
+@click.option(
+    "--no-probe",
+    is_flag=True,
+    help="Do not run the images; runtime checks and facts are not compared.",
+)
+@_probe_options
+@_vuln_options
+def diff_images(old_ref: str, new_ref: str, fmt: str, outputs: tuple[str, ...],
+                fail_on: str | None, **scan_args: Any) -> int:  # fmt: skip
+    """What changed from OLD to NEW: identity, config, size per layer, OS packages and Python
+    distributions, known vulnerabilities, findings new, fixed and still present, and the
+    runtime facts that moved.
+
+    OLD and NEW take the same forms as REF for `facts` (registry:HOST/REPO:TAG for the release
+    out there, a local tag for the build about to replace it). Layers the two share are read
+    once. Exit status: 0, or 1 when --fail-on new:SEVERITY finds a new finding at or above it;
+    2 when either image cannot be read.
+    """
+    from inspector.diff import json as diff_json
+    from inspector.diff import markdown as diff_markdown
+    from inspector.diff import table as diff_table
+    from inspector.diff.run import diff as compute_diff
+
+    renderers = {"table": diff_table.render, "json": diff_json.render,
+                 "markdown": diff_markdown.render}  # fmt: skip
+    files = _outputs(outputs, _DIFF_FORMATS)
+    scan = _scan((old_ref, new_ref), **scan_args)
+    try:
+        result = compute_diff(old_ref, new_ref, scan.checks, scan.options, fail_on=fail_on,
+                              progress=progress_printer())  # fmt: skip
+    finally:
+        if sys.stderr.isatty():
+            click.echo("\r\033[K", err=True, nl=False)
+    click.echo(renderers[fmt](result), nl=False)
+    for name, path in files:
+        try:
+            Path(path).write_text(renderers[name](result), encoding="utf-8")
+        except OSError as exc:
+            raise InspectorError(f"cannot write the {name} diff to {path}: {exc}") from exc
+    return 1 if result.gate.failed else 0
 
 
 def said(line: str) -> str:

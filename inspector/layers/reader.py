@@ -60,79 +60,87 @@ def read_layer(
     for a captured file longer than its capture, the lines to keep from the rest (layers/tail.py).
     """
     reader = LayerStream(raw, limit=layer_size(), subject="a layer")
-    entry_limit = max_entries()
     try:
-        entries: list[Entry] = []
-        contents: dict[str, bytes] = {}
-        unsafe: list[str] = []
-        hits: list[ContentHit] = []
-        scanned = captured = path_bytes = 0
-        for member in headers(reader):
-            path, escaped = normalize(member.name)
-            if escaped:
-                unsafe.append(member.name)
-            entry = _entry(member, path)
-            entries.append(entry)
-            path_bytes += len(entry.path) + len(entry.link or "")
-            if len(entries) > entry_limit:
-                raise too_many_entries(entry_limit)
-            if path_bytes > MAX_PATH_BYTES:
-                raise too_many_path_bytes()
-            data_left = member.stored
-            if entry.kind == FILE and data_left:
-                keep = capture(path, member.size) if capture is not None else None
-                if keep is not None:
-                    keep = min(keep, MAX_CAPTURE_FILE)
-                    # A path seen again replaces its earlier capture, which no longer counts.
-                    captured += min(keep, member.stored) - len(contents.get(path, b""))
-                    if captured > MAX_CAPTURE_LAYER:
-                        raise capture_exceeded("one layer", MAX_CAPTURE_LAYER)
-                scan = scanner if scanner is not None and scanner.wants(path, member.size) else None
-                # What analysers capture, plus the head that tells a scanner text from binary;
-                # the rest of a text file up to the scanner's cap only once it is known as text.
-                first = max(keep or 0, scan.probe if scan else 0)
-                if first:
-                    data = _read(reader, min(first, data_left), member.name)
-                    data_left -= len(data)
-                    text = scan is not None and scan.text(data)
-                    if scan is not None and text and data_left and len(data) < scan.cap:
-                        more = _read(reader, min(scan.cap - len(data), data_left), member.name)
-                        data_left -= len(more)
-                        data += more
-                    if keep is not None:
-                        contents[path] = data[:keep]
-                        contents.pop(path + TAIL_SUFFIX, None)
-                        contents.pop(path + LINES_SUFFIX, None)
-                    if scan is not None and text:
-                        sample = data[: scan.cap]
-                        scanned += len(sample)
-                        hits.extend(scan.scan(path, sample))
-                pattern = tail(path) if tail is not None and keep and member.size > keep else None
-                if pattern is not None:
-                    # The rest starts with the end of the line the capture cut.
-                    head = data[:keep]
-                    start = data[head.rfind(b"\n") + 1 :]
-                    picked, lines = pick(functools.partial(_read, reader, name=member.name),
-                                         data_left, start, pattern)  # fmt: skip
-                    data_left = 0
-                    contents[path + TAIL_SUFFIX], contents[path + LINES_SUFFIX] = picked, lines
-                    captured += len(picked)
-            padded = data_left + (-member.stored % BLOCK_SIZE)
-            if reader.skip(padded) < padded:
-                raise LayerError(f"layer tar is truncated inside {member.name!r}")
+        read = read_members(reader, capture, scanner, tail)
         reader.drain()
         assert reader.hash is not None
     finally:
         reader.close()  # no hashing thread outlives a failed read
-    return LayerRead(
-        diff_id=f"sha256:{reader.hash.hexdigest()}",
-        size=reader.count,
-        entries=tuple(entries),
-        contents=contents,
-        unsafe_names=tuple(unsafe),
-        hits=tuple(hits),
-        scanned_bytes=scanned,
-    )
+    return LayerRead(f"sha256:{reader.hash.hexdigest()}", reader.count, *read)
+
+
+Members = tuple[tuple[Entry, ...], dict[str, bytes], tuple[str, ...], tuple[ContentHit, ...], int]
+
+
+def read_members(
+    reader: LayerStream,
+    capture: Capture | None,
+    scanner: Scanner | None,
+    tail: TailPicker | None = None,
+) -> Members:
+    """Every member of the tar `reader` holds, and what `capture` and `scanner` want of their
+    data: the single pass behind `read_layer`, shared with the engine-storage fast path (whose
+    `reader` replays a stored layer, reading file data from disk only where asked)."""
+    entry_limit = max_entries()
+    entries: list[Entry] = []
+    contents: dict[str, bytes] = {}
+    unsafe: list[str] = []
+    hits: list[ContentHit] = []
+    scanned = captured = path_bytes = 0
+    for member in headers(reader):
+        path, escaped = normalize(member.name)
+        if escaped:
+            unsafe.append(member.name)
+        entry = _entry(member, path)
+        entries.append(entry)
+        path_bytes += len(entry.path) + len(entry.link or "")
+        if len(entries) > entry_limit:
+            raise too_many_entries(entry_limit)
+        if path_bytes > MAX_PATH_BYTES:
+            raise too_many_path_bytes()
+        data_left = member.stored
+        if entry.kind == FILE and data_left:
+            keep = capture(path, member.size) if capture is not None else None
+            if keep is not None:
+                keep = min(keep, MAX_CAPTURE_FILE)
+                # A path seen again replaces its earlier capture, which no longer counts.
+                captured += min(keep, member.stored) - len(contents.get(path, b""))
+                if captured > MAX_CAPTURE_LAYER:
+                    raise capture_exceeded("one layer", MAX_CAPTURE_LAYER)
+            scan = scanner if scanner is not None and scanner.wants(path, member.size) else None
+            # What analysers capture, plus the head that tells a scanner text from binary;
+            # the rest of a text file up to the scanner's cap only once it is known as text.
+            first = max(keep or 0, scan.probe if scan else 0)
+            if first:
+                data = _read(reader, min(first, data_left), member.name)
+                data_left -= len(data)
+                text = scan is not None and scan.text(data)
+                if scan is not None and text and data_left and len(data) < scan.cap:
+                    more = _read(reader, min(scan.cap - len(data), data_left), member.name)
+                    data_left -= len(more)
+                    data += more
+                if keep is not None:
+                    contents[path] = data[:keep]
+                    contents.pop(path + TAIL_SUFFIX, None)
+                    contents.pop(path + LINES_SUFFIX, None)
+                if scan is not None and text:
+                    sample = data[: scan.cap]
+                    scanned += len(sample)
+                    hits.extend(scan.scan(path, sample))
+            pattern = tail(path) if tail is not None and keep and member.size > keep else None
+            if pattern is not None:
+                # The rest starts with the end of the line the capture cut.
+                head = data[:keep]
+                start = data[head.rfind(b"\n") + 1 :]
+                picked, lines = pick(functools.partial(_read, reader, name=member.name),
+                                     data_left, start, pattern)  # fmt: skip
+                data_left = 0
+                contents[path + TAIL_SUFFIX], contents[path + LINES_SUFFIX] = picked, lines
+                captured += len(picked)
+        padded = data_left + (-member.stored % BLOCK_SIZE)
+        if reader.skip(padded) < padded:
+            raise LayerError(f"layer tar is truncated inside {member.name!r}")
+    return tuple(entries), contents, tuple(unsafe), tuple(hits), scanned
 
 
 def _read(reader: LayerStream, n: int, name: str) -> bytes:

@@ -79,8 +79,26 @@ def layer_cache_for(url: str | None) -> Callable[[str], LayerStore] | None:
     return lambda fingerprint: PostgresLayerCache(url, fingerprint)
 
 
+def resolve_run(store: Store, given: str) -> str:
+    """A run's ID from what `runs show` was given: the ID itself, `latest`, or its position in
+    `inspector runs` (1 is the newest). An ID that exists always wins over a position."""
+    text = given.strip()
+    if store.run(text) is not None:
+        return text
+    position = 1 if text.lower() == "latest" else int(text) if text.isdigit() else None
+    if position is not None and 1 <= position <= 100_000:
+        newest = store.runs(position)
+        if len(newest) >= position:
+            return newest[position - 1].id
+        raise InspectorError(
+            f"there are {len(newest)} recorded runs, no run at position {position}; "
+            "`inspector runs` lists them"
+        )
+    raise InspectorError(f"no run {given!r} in the store; `inspector runs` lists them")
+
+
 def finished_report(store: Store, run_id: str) -> RunReport:
-    report = load(store, run_id)
+    report = load(store, resolve_run(store, run_id))
     if report is None:
         raise InspectorError(f"no run {run_id!r} in the store; `inspector runs` lists them")
     return report

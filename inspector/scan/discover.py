@@ -151,8 +151,9 @@ def _listing(
 ) -> list[str]:
     """The strings under `key` in every page of the paginated listing at /v2/`path`."""
     size = max(1, min(page_size, MAX_PAGE_SIZE))
-    origin = urlsplit(client.base)
-    url: str | None = f"{client.base}/v2/{path}?n={size}"
+    # Relative to /v2/: the client settles the scheme (HTTPS, or plain HTTP for a loopback host
+    # that speaks no TLS) on its first request, so the origin is read after each one.
+    url: str | None = f"{path}?n={size}"
     seen_urls: set[str] = set()
     seen_lasts: set[str] = set()
     names: list[str] = []
@@ -161,9 +162,10 @@ def _listing(
         pages += 1
         if pages > MAX_PAGES:
             raise client.fail(f"the registry's {key} listing runs past {MAX_PAGES:,} pages")
-        seen_urls.add(url)
-        response = client.request("GET", url.removeprefix(f"{client.base}/v2/"), stream=True,
-                                  tolerated=(400, 404, 405, 501))  # fmt: skip
+        response = client.request("GET", url, stream=True, tolerated=(400, 404, 405, 501))
+        origin = urlsplit(client.base)
+        current = f"{client.base}/v2/{url}"
+        seen_urls.add(current)
         with response:
             if response.status_code >= 400:
                 said = registry_said(response)
@@ -178,7 +180,9 @@ def _listing(
         names.extend(name for name in page if isinstance(name, str))
         if len(names) > cap:
             raise client.fail(f"the registry lists more than {cap:,} {key}")
-        url = _next(client, origin, url, following, seen_urls, seen_lasts) if following else None
+        url = (
+            _next(client, origin, current, following, seen_urls, seen_lasts) if following else None
+        )
     return names
 
 
@@ -211,8 +215,8 @@ def _next(
     seen_urls: set[str],
     seen_lasts: set[str],
 ) -> str:
-    """The absolute URL of the next page, refused unless on the registry's own scheme and
-    host (a catalog must not send the client, and its credentials, anywhere else)."""
+    """The next page's path under /v2/, refused unless on the registry's own scheme and host
+    (a catalog must not send the client, and its credentials, anywhere else)."""
     url = urljoin(current, link)
     target = urlsplit(url)
     if _origin(target) != _origin(origin):
@@ -228,7 +232,7 @@ def _next(
         )
     if last is not None:
         seen_lasts.add(last)
-    return url
+    return target.path[len("/v2/") :] + (f"?{target.query}" if target.query else "")
 
 
 def _origin(url: SplitResult) -> tuple[str, str, int | None]:

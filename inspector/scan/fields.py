@@ -12,10 +12,11 @@ from __future__ import annotations
 from checks.model import SEVERITIES
 from inspector.report.fields import Field
 
-RUN_STATUSES = ("running", "complete", "partial")
+RUN_STATUSES = ("running", "complete", "partial", "failed")
 IMAGE_STATUSES = ("audited", "unchanged", "error")
 DATABASE_STATUSES = ("current", "stale", "missing", "error", "disabled", "unknown")
 MATCH_STATUSES = ("matched", "no-database", "error")
+TAG_CHANGES = ("added", "moved", "same")
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -60,8 +61,9 @@ FIELDS: dict[str, Field] = {
     "run.status": Field(
         "string",
         '"running" (a shard has not finished: the report is incomplete and the exit status 2), '
-        '"complete" (every shard scanned its whole share) or "partial" (a shard stopped at '
-        "--max-time: `summary.left_over` images wait for the next run).",
+        '"complete" (every shard scanned its whole share), "partial" (a shard stopped at '
+        '--max-time: `summary.left_over` images wait for the next run) or "failed" (a shard '
+        "could not discover what to scan: `discovery_errors` says why; the exit status is 2).",
         RUN_STATUSES,
     ),
     "run.shards": Field("integer", "How many shards the run was split into (1 without --shard)."),
@@ -115,6 +117,26 @@ FIELDS: dict[str, Field] = {
     ),
     "summary.new": Field("integer", "Of them, new since the previous run (`images[].new`)."),
     "summary.fixed": Field("integer", "Findings fixed since the previous run (`images[].fixed`)."),
+    "summary.open": Field(
+        "object",
+        "Findings open now over every image, by severity, every severity present (0 "
+        "included): the same as `summary.findings`, split.",
+    ),
+    **{
+        f"summary.open.{severity}": Field("integer", f"Number of open {severity} findings.")
+        for severity in SEVERITIES
+    },
+    "summary.moved": Field(
+        "integer",
+        "Tags that name another digest than in the previous run that saw their repository "
+        "(`images[].tag_changes` with change `moved`).",
+    ),
+    "not_judged": Field(
+        "array of strings",
+        "Ids of the checks a scan cannot judge, sorted: they need the image running in a probe "
+        "container (start-up, PID 1, signals, the effective user), and a scan runs none. "
+        "`inspector audit` on a Docker engine judges them.",
+    ),
     # --- the advisory database ---------------------------------------------------------------
     "database": Field(
         "object",
@@ -246,6 +268,24 @@ FIELDS: dict[str, Field] = {
     "images[].layers_read": Field(
         "integer", "Layers this image's audit read itself (0 when unchanged or all cached)."
     ),
+    "images[].tag_changes[]": Field(
+        "array",
+        "What happened to each of this image's tags since the previous run that saw the "
+        "repository, one entry per tag, sorted; separate from `status`, which says what "
+        "happened to the digest (a digest carried over unchanged may still be where a tag "
+        "moved to). Empty for an image that could not be read.",
+    ),
+    "images[].tag_changes[].tag": Field("string", "The tag."),
+    "images[].tag_changes[].change": Field(
+        "string",
+        '"added" (the previous run did not see this tag), "moved" (it named another digest '
+        'then: `from`) or "same" (it named this digest then too).',
+        TAG_CHANGES,
+    ),
+    "images[].tag_changes[].from": Field(
+        "string or null",
+        "The digest the tag named in the previous run; null for an added tag.",
+    ),
     "images[].suppressed": Field(
         "integer", "Findings the policy's `[[ignores]]` accepted: not listed, never counted."
     ),
@@ -266,9 +306,9 @@ FIELDS: dict[str, Field] = {
 _FINDING_FIELDS: dict[str, Field] = {
     "fingerprint": Field(
         "string",
-        "The finding's identity across rebuilds and retags (64 hex digits): the check, the "
-        "repository, where, and the message with numbers and digests masked; new and fixed "
-        "compare these.",
+        "The finding's identity across rebuilds, retags and probe modes (64 hex digits): the "
+        "check, the repository and the finding's subject (config field, path, rule, named "
+        "subject), never its message; new and fixed compare these.",
     ),
     "check": Field("string", 'The id of the check that found it, e.g. "SEC001".'),
     "severity": Field(
@@ -284,18 +324,25 @@ _FINDING_FIELDS: dict[str, Field] = {
         "whole image.",
     ),
     "fix": Field("string", "The one-line fix."),
+    "first_seen": Field(
+        "string",
+        "When the repository was first seen with this finding open, ISO 8601: the start of the "
+        "earliest run of an unbroken series of runs that saw it on any image of the repository.",
+    ),
 }
 
 _SHAPES = {
     "images[].findings[]": "Every finding that counts, worst severity first.",
     "images[].new[]": (
-        "The findings not seen in the repository by the previous run that saw it (any image, "
-        "any tag): what this image brought. All of them on a repository's first run."
+        "Findings judged per tag: not on the digest each of this image's tags named in the "
+        "previous run, so a tag moved to a worse image shows what it brought even when other "
+        "tags of the repository had those findings already. A tag seen for the first time is "
+        "compared with the same digest under another tag, else with every image of the "
+        "repository then. All of them on a repository's first run."
     ),
     "images[].fixed[]": (
-        "Findings the previous run saw on an image one of this image's tags named, that this "
-        "image no longer has: what moving the tag fixed. Always empty for an `unchanged` image "
-        "whose tags did not move."
+        "Findings on the digest one of this image's tags named in the previous run that this "
+        "image no longer has: what moving the tag fixed. Empty when no tag moved."
     ),
 }
 for _path, _text in _SHAPES.items():
@@ -305,8 +352,8 @@ for _path, _text in _SHAPES.items():
 # In the order render.py writes an image's keys, so docs/scan.md reads like a report.
 _ORDER = (
     "registry", "repository", "tags", "digest", "platform", "image_id", "created", "status",
-    "error", "counts", "vulnerabilities", "layers_read", "findings", "new", "fixed", "suppressed",
-    "check_errors", "notices",
+    "error", "counts", "vulnerabilities", "layers_read", "tag_changes", "findings", "new", "fixed",
+    "suppressed", "check_errors", "notices",
 )  # fmt: skip
 
 

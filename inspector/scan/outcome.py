@@ -1,5 +1,5 @@
 """What a scan keeps of an image: its check results as stored, its findings with fingerprints,
-and what is new and fixed since the previous run that saw its repository.
+and what is new and fixed, per tag, since the previous run that saw its repository.
 
 Check results are stored before the policy's ignores and baseline (those are applied on every
 run, so a changed ignore takes effect without re-reading anything); what can change a result
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from checks.model import (
     Vulnerability,
 )
 from inspector import __version__
-from inspector.report.fingerprint import fingerprint
+from inspector.report.fingerprint import fingerprint, legacy_fingerprint
 
 # The code whose change can change an audit's result.
 _SOURCES = ("checks", "inspector/analysers", "inspector/facts", "inspector/layers")
@@ -69,6 +70,7 @@ def _finding_doc(finding: Finding) -> dict[str, Any]:
         "identity": finding.identity,
         # Kept whole: the fingerprint of a vulnerability finding reads it.
         "vulnerability": dict(vars(finding.vulnerability)) if finding.vulnerability else None,
+        "subject": finding.subject,
     }
 
 
@@ -90,6 +92,7 @@ def results_from(doc: Sequence[dict[str, Any]], checks: Mapping[str, Check]) -> 
                 f.get("rule"),
                 f.get("identity"),
                 _vulnerability(f.get("vulnerability")),
+                f.get("subject"),
             )
             for f in item["findings"]
         )
@@ -115,31 +118,114 @@ def finding_entry(reference: str, finding: Finding) -> dict[str, Any]:
     }
 
 
+def first_forms(reference: str, findings: Iterable[Finding]) -> dict[str, str]:
+    """Each finding's fingerprint to its first form, for `delta`."""
+    return {fingerprint(reference, f): legacy_fingerprint(reference, f) for f in findings}
+
+
 def counts(findings: Iterable[dict[str, Any]]) -> dict[str, int]:
     by = Counter(f["severity"] for f in findings)
     return {s: by[s] for s in SEVERITIES}
 
 
+@dataclass(frozen=True)
+class Seen:
+    """An image as the previous run that saw its repository recorded it."""
+
+    digest: str
+    platform: str
+    tags: tuple[str, ...]
+    findings: Sequence[dict[str, Any]]
+    seen_at: str | None = None  # when that run started
+
+
+def first_seen(previous: Sequence[Seen]) -> dict[str, str]:
+    """When each finding of the previous run was first seen open in the repository, by
+    fingerprint (that run's start for runs recorded before this was kept): computed once per
+    repository, not per image."""
+    before: dict[str, str] = {}
+    for seen in previous:
+        for f in seen.findings:
+            since = f.get("first_seen") or seen.seen_at
+            if since and (f["fingerprint"] not in before or since < before[f["fingerprint"]]):
+                before[f["fingerprint"]] = since
+    return before
+
+
+def open_since(
+    findings: Sequence[dict[str, Any]],
+    before: Mapping[str, str],
+    now: str,
+    first_form: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Carried over from the previous run while any image of the repository still has the
+    finding (`before`, from `first_seen`; under its first form for a store written before the
+    subject form), else `now`: a finding that went away and came back starts again."""
+    aliases = first_form or {}
+    return {
+        f["fingerprint"]: before.get(f["fingerprint"])
+        or before.get(aliases.get(f["fingerprint"], ""), now)
+        for f in findings
+    }
+
+
+@dataclass(frozen=True)
+class Delta:
+    new: list[dict[str, Any]]
+    fixed: list[dict[str, Any]]
+    # Per tag of the image now: {"tag", "change": added | moved | same, "from": digest | None}.
+    tags: list[dict[str, Any]]
+
+
 def delta(
     findings: Sequence[dict[str, Any]],
+    digest: str,
+    platform: str,
     tags: Sequence[str],
-    previous: Sequence[tuple[Sequence[str], Sequence[dict[str, Any]]]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(new, fixed) for one image, by fingerprint.
+    previous: Sequence[Seen],
+    first_form: Mapping[str, str] | None = None,
+) -> Delta:
+    """New and fixed for one image, judged per tag, by fingerprint.
 
-    `previous` is what the previous run that saw the repository found, per image: (its tags,
-    its findings). New: not found anywhere in the repository then, so a retag or a rebuild with
-    the same problems is not new. Fixed: found then on an image one of these tags pointed to,
-    and not found on this image now: what moving the tag fixed.
+    A tag the previous run saw is compared with the digest it named then: the findings that
+    appeared between the two digests are new, those that disappeared are fixed, so a tag moved
+    from a good image to a bad one reads as the regression it is, whatever other tags of the
+    repository already had. Only a tag seen for the first time has no digest to compare with:
+    its image is compared with the same digest if the repository had it under another tag,
+    else with the whole repository (a new release tag with the known problems is not new);
+    nothing is fixed by a tag that did not exist.
+
+    `first_form` maps a finding's fingerprint to its first form (`legacy_fingerprint`): a store
+    written before the subject form holds those, and the first run after an upgrade matches
+    them instead of calling everything new and fixed.
     """
-    before = {f["fingerprint"] for _, found in previous for f in found}
-    new = [f for f in findings if f["fingerprint"] not in before]
-    now = {f["fingerprint"] for f in findings}
+    aliases = first_form or {}
+    same_platform = [seen for seen in previous if seen.platform == platform]
+    named: dict[str, Seen] = {}
+    for seen in same_platform:
+        for tag in seen.tags:
+            named.setdefault(tag, seen)
+    changes = []
+    compared: dict[str, Seen] = {}
+    for tag in sorted(tags):
+        before = named.get(tag)
+        if before is None:
+            changes.append({"tag": tag, "change": "added", "from": None})
+            continue
+        compared[before.digest] = before
+        change = "same" if before.digest == digest else "moved"
+        changes.append({"tag": tag, "change": change, "from": before.digest})
+    if compared:
+        against = list(compared.values())
+    else:
+        against = [seen for seen in same_platform if seen.digest == digest] or same_platform
+    before_prints = {f["fingerprint"] for seen in against for f in seen.findings}
+    new = [f for f in findings
+           if not {f["fingerprint"], aliases.get(f["fingerprint"])} & before_prints]  # fmt: skip
+    now = {f["fingerprint"] for f in findings} | set(aliases.values())
     fixed: dict[str, dict[str, Any]] = {}
-    wanted = set(tags)
-    for old_tags, found in previous:
-        if wanted & set(old_tags):
-            for f in found:
-                if f["fingerprint"] not in now:
-                    fixed.setdefault(f["fingerprint"], f)
-    return new, list(fixed.values())
+    for seen in compared.values():
+        for f in seen.findings:
+            if f["fingerprint"] not in now:
+                fixed.setdefault(f["fingerprint"], f)
+    return Delta(new, list(fixed.values()), changes)

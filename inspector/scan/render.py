@@ -22,7 +22,7 @@ from inspector.safetext import json_text, visible
 from inspector.scan.store import ImageRow, RunRow, ShardRow, Store
 
 SCHEMA_VERSION = 1
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown", "html", "openmetrics")
 SHOWN_NEW = 50  # new findings listed in the table and Markdown; JSON has them all
 
 
@@ -33,13 +33,20 @@ class Tally:
 
     summary: dict[str, Any]
     repositories: dict[str, list[Any]]  # name -> [images, worst, vulns, new, fixed, errors]
-    new_shown: list[list[str]]  # the worst SHOWN_NEW new findings
+    new_shown: list[list[str]]  # the worst SHOWN_NEW new findings: image, severity, check,
+    # what, where, fix
     new_total: int
     errors: list[str]  # image and check errors, the first ERRORS_SHOWN
     errors_total: int
+    moved: list[list[str]]  # tags that moved: [image:tag, from, to, new, fixed], the first shown
+    moved_total: int
+    oldest: list[list[str]]  # the worst open findings, longest open first: image, severity,
+    # check, what, open since
 
 
 ERRORS_SHOWN = 200
+MOVED_SHOWN = 200
+OPEN_SHOWN = 20
 
 
 class RunReport:
@@ -82,6 +89,11 @@ class RunReport:
         totals = {"layers_read": 0, "findings": 0, "new": 0, "fixed": 0, "errors": len(errors),
                   "vulnerabilities": 0, "rematched": 0}  # fmt: skip
         order = 0
+        moved: list[list[str]] = []
+        moved_total = 0
+        # heap of ((rank, -age order), order, row): the worst and longest open kept
+        oldest: list[tuple[tuple[int, str], int, list[str]]] = []
+        open_by = {s: 0 for s in SEVERITIES}
         for image in self.images():
             by_status[image.status] += 1
             layers.update(image.report.get("layers") or [])
@@ -111,11 +123,33 @@ class RunReport:
                 totals["errors"] += 1
                 if len(errors) < ERRORS_SHOWN:
                     errors.append(f"{_name(image)}: {why}")
+            for change in image.report.get("tag_changes") or []:
+                if change.get("change") != "moved":
+                    continue
+                moved_total += 1
+                if len(moved) < MOVED_SHOWN:
+                    moved.append([
+                        f"{_bare(image.repository)}:{change['tag']}",
+                        _short_digest(change.get("from")), _short_digest(image.digest),
+                        str(len(new)), str(len(fixed))])  # fmt: skip
+            for f in findings:
+                open_by[f["severity"]] = open_by.get(f["severity"], 0) + 1
+                order += 1
+                since = str(f.get("first_seen") or "")
+                # Older first: the key sorts worst severity, then earliest first_seen, highest.
+                key = (severity_rank(f["severity"]), _invert(since))
+                entry = (key, -order, [
+                    _name(image), f["severity"], f["check"], _short(f["message"], 70),
+                    since[:10] or "-"])  # fmt: skip
+                if len(oldest) < OPEN_SHOWN:
+                    heapq.heappush(oldest, entry)
+                else:
+                    heapq.heappushpop(oldest, entry)
             for f in new:
                 order += 1
                 item = (severity_rank(f["severity"]), -order, [
                     _name(image), f["severity"], f["check"], _short(f["message"], 70),
-                    _short(f["where"], 50)])  # fmt: skip
+                    _short(f["where"], 50), _short(f.get("fix") or "", 60)])  # fmt: skip
                 if len(shown) < SHOWN_NEW:
                     heapq.heappush(shown, item)
                 else:
@@ -135,10 +169,13 @@ class RunReport:
             "vulnerabilities": totals["vulnerabilities"],
             "new": totals["new"],
             "fixed": totals["fixed"],
+            "moved": moved_total,
+            "open": open_by,
         }
         rows = [item[2] for item in sorted(shown, key=lambda x: (-x[0], -x[1]))]
+        longest = [e[2] for e in sorted(oldest, key=lambda x: (x[0], x[1]), reverse=True)]
         return Tally(summary, dict(sorted(repositories.items())), rows, totals["new"], errors,
-                     totals["errors"])  # fmt: skip
+                     totals["errors"], moved, moved_total, longest)  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         return self.tally().summary
@@ -164,10 +201,39 @@ def exit_code(report: RunReport, fail_on: str, existing: bool = False) -> int:
     return 0
 
 
+def failing(report: RunReport, fail_on: str, existing: bool, limit: int = 20) -> list[str]:
+    """The findings that make the gate fail, worst first, as lines for stderr: what a person
+    reads to see why a nightly job went red (the first `limit`, then how many more)."""
+    threshold = severity_rank(fail_on)
+    found: list[tuple[int, str]] = []
+    total = 0
+    for image in report.images():
+        pool = (image.report.get("findings") or []) if existing else report.new(image)
+        for f in pool:
+            if severity_rank(f["severity"]) >= threshold:
+                total += 1
+                line = (f"{_name(image)}: {f['severity']} {f['check']} "
+                        f"{_short(f['message'], 90)} ({_short(f['where'], 50)})")  # fmt: skip
+                found.append((-severity_rank(f["severity"]), line))
+                found = sorted(found)[:limit]
+    lines = [line for _, line in found]
+    if total > len(lines):
+        lines.append(f"… and {total - len(lines)} more (--format json lists them all)")
+    return lines
+
+
 def write(fmt: str, report: RunReport, out: Callable[[str], Any]) -> None:
     """The report in `fmt`, handed to `out` a piece at a time."""
     if fmt == "json":
         _write_json(report, out)
+    elif fmt == "html":
+        from inspector.scan.html import render as page
+
+        out(page(report))
+    elif fmt == "openmetrics":
+        from inspector.scan.metrics import render as metrics
+
+        out(metrics(report))
     elif fmt == "markdown":
         out(visible(_markdown(report)) + "\n")
     else:
@@ -215,6 +281,7 @@ def document(report: RunReport) -> dict[str, Any]:
             "shards_done": len([s for s in report.shards if s.status != "running"]),
         },
         "summary": report.summary(),
+        "not_judged": not_judged(),
         "database": database(report.run),
         "discovery_errors": report.discovery_errors,
     }
@@ -251,6 +318,7 @@ def _image(report: RunReport, image: ImageRow) -> dict[str, Any]:
         "counts": image.report.get("counts") or {s: 0 for s in SEVERITIES},
         "vulnerabilities": image.report.get("vulnerabilities"),
         "layers_read": image.layers_read,
+        "tag_changes": image.report.get("tag_changes") or [],
         "findings": image.report.get("findings") or [],
         "new": report.new(image),
         "fixed": image.report.get("fixed") or [],
@@ -274,12 +342,35 @@ def _headline(report: RunReport) -> str:
         f"{s['errors']} errors; {s['layers_read']} layers read of {s['unique_layers']} unique; "
         f"{s['new']} new findings, {s['fixed']} fixed"
     )
+    if s["moved"]:
+        text += f"; {s['moved']} tags moved"
     if s["left_over"]:
         text += f"; {s['left_over']} images left for the next run (--max-time)"
     db = database(run)
     if db["updated"]:
         text += f"; {s['vulnerabilities']} vulnerabilities, advisories of {db['updated'][:10]}"
     return text
+
+
+def not_judged() -> list[str]:
+    """The checks a scan cannot judge: they need the image running in a probe container, and a
+    scan reads registries without an engine. Said in every report, so a clean scan is never
+    read as a clean start-up."""
+    from checks import catalog
+
+    return sorted(c.id for c in catalog().values() if _needs_runtime(c))
+
+
+def _needs_runtime(check: Any) -> bool:
+    return any(section.startswith("runtime.") for section in check.needs)
+
+
+def _not_judged_line() -> str:
+    ids = not_judged()
+    return (
+        f"not judged: {len(ids)} checks need the image running in a probe container, which a "
+        f"scan does not do ({', '.join(ids)}); `inspector audit` on an engine judges them"
+    )
 
 
 def _notice(report: RunReport) -> str | None:
@@ -294,27 +385,60 @@ def _name(image: ImageRow) -> str:
     return f"{_bare(image.repository)}:{tags}{platform}"
 
 
+def _invert(text: str) -> str:
+    """A string that sorts in the reverse order of `text` (ISO times: older sorts higher)."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in text) if text else ""
+
+
+def _open_line(tally: Tally) -> str:
+    counts = tally.summary["open"]
+    shown = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts.get(s))
+    return f"Open now ({tally.summary['findings']}: {shown or 'none'}), worst and oldest first:"
+
+
+def _short_digest(digest: str | None) -> str:
+    """`sha256:` and the first 12 hex digits: enough to tell two digests apart at a glance."""
+    return (digest or "-")[:19]
+
+
 def _bare(repository: str) -> str:
     """REPO of HOST/REPO: the run's scope names the registry."""
     return repository.partition("/")[2] or repository
 
 
 def _short(text: str, width: int) -> str:
-    return shorten(text, width)
+    """At most `width` characters, cut between words where one ends in the second half."""
+    out = shorten(text, width)
+    if not out.endswith("…"):
+        return out
+    body = out[:-1]
+    space = body.rfind(" ")
+    if space >= width // 2:
+        body = body[:space]
+    return body.rstrip(" ,;:(") + "…"
 
 
 def _table(report: RunReport) -> str:
     tally = report.tally()
     notice = _notice(report)
-    parts = [_headline(report), *([notice] if notice else []), ""]
+    parts = [_headline(report), *([notice] if notice else []), _not_judged_line(), ""]
     repos = [[name, *row] for name, row in tally.repositories.items()]
     if repos:
         parts.append(tabulate(repos, headers=["repository", "images", "worst", "vulns", "new",
                                               "fixed", "errors"]))  # fmt: skip
+    if tally.moved_total:
+        parts += ["", f"Tags moved ({tally.moved_total}):"]
+        parts.append(tabulate(tally.moved, headers=["tag", "from", "to", "new", "fixed"]))
+        if tally.moved_total > len(tally.moved):
+            parts.append(f"… and {tally.moved_total - len(tally.moved)} more (--format json)")
+    if tally.oldest:
+        parts += ["", _open_line(tally)]
+        parts.append(tabulate(tally.oldest, headers=["image", "severity", "check", "what",
+                                                     "open since"]))  # fmt: skip
     if tally.new_total:
         parts += ["", f"New findings ({tally.new_total}):"]
         parts.append(tabulate(tally.new_shown, headers=["image", "severity", "check", "what",
-                                                        "where"]))  # fmt: skip
+                                                        "where", "fix"]))  # fmt: skip
         if tally.new_total > len(tally.new_shown):
             more = tally.new_total - len(tally.new_shown)
             parts.append(f"… and {more} more, less severe (--format json lists them all)")
@@ -335,14 +459,26 @@ def _markdown(report: RunReport) -> str:
     notice = _notice(report)
     if notice:
         lines += [f"> **{_cell(notice)}**", ""]
+    lines += [f"_{_cell(_not_judged_line())}_", ""]
     if tally.repositories:
         lines += ["| repository | images | worst | vulns | new | fixed | errors |",
                   "|---" * 7 + "|"]  # fmt: skip
         lines += ["| " + " | ".join(_cell(str(c)) for c in [name, *row]) + " |"
                   for name, row in tally.repositories.items()]  # fmt: skip
+    if tally.moved_total:
+        lines += ["", f"**Tags moved ({tally.moved_total})**", ""]
+        lines += [f"- `{_cell(r[0])}`: `{r[1]}` → `{r[2]}` ({r[3]} new, {r[4]} fixed)"
+                  for r in tally.moved]  # fmt: skip
+        if tally.moved_total > len(tally.moved):
+            lines.append(f"- … and {tally.moved_total - len(tally.moved)} more")
+    if tally.oldest:
+        lines += ["", f"**{_cell(_open_line(tally))}**", ""]
+        lines += [f"- **{r[1]}** `{r[2]}` {_cell(r[0])}: {_cell(r[3])} (open since {r[4]})"
+                  for r in tally.oldest]  # fmt: skip
     if tally.new_total:
         lines += ["", f"**New findings ({tally.new_total})**", ""]
         lines += [f"- **{r[1]}** `{r[2]}` {_cell(r[0])}: {_cell(r[3])} ({_cell(r[4])})"
+                  + (f"; fix: {_cell(r[5])}" if r[5] else "")
                   for r in tally.new_shown]  # fmt: skip
         if tally.new_total > len(tally.new_shown):
             lines.append(f"- … and {tally.new_total - len(tally.new_shown)} more")
@@ -353,9 +489,10 @@ def _markdown(report: RunReport) -> str:
 
 
 def runs_table(runs: Sequence[RunRow]) -> str:
-    rows = [[r.id, r.started, r.finished or "-", r.status, f"{r.shards_done}/{r.shards}",
-             r.images, r.errors, r.scope] for r in runs]  # fmt: skip
+    # The number is what `runs show N` takes (1 is the newest).
+    rows = [[n, r.id, r.started, r.finished or "-", r.status, f"{r.shards_done}/{r.shards}",
+             r.images, r.errors, r.scope] for n, r in enumerate(runs, 1)]  # fmt: skip
     if not rows:
         return "no runs recorded"
-    return visible(tabulate(rows, headers=["run", "started", "finished", "status", "shards",
-                                           "images", "errors", "scope"]))  # fmt: skip
+    return visible(tabulate(rows, headers=["#", "run", "started", "finished", "status",
+                                           "shards", "images", "errors", "scope"]))  # fmt: skip

@@ -32,10 +32,14 @@ from inspector.policy.gate import Gate, apply
 from inspector.scan import discover
 from inspector.scan import select as choose
 from inspector.scan.outcome import (
+    Seen,
     catalog_key,
     counts,
     delta,
     finding_entry,
+    first_forms,
+    first_seen,
+    open_since,
     results_doc,
     results_from,
 )
@@ -79,6 +83,8 @@ class ScanOptions:
     page_size: int = 100
     use_cache: bool = True
     max_db_age_days: float = 7.0  # an older advisory database is a notice in the report
+    # The policy's expectation files (inspector.expect.model.ExpectationFile), judged per image.
+    expect: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -150,7 +156,9 @@ class Scan:
         self.by_id = {c.id: c for c in checks}
         self.discovery_errors: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self._previous_seen: dict[str, list[tuple[Sequence[str], list[Any]]]] = {}
+        self._previous_seen: dict[str, list[Seen]] = {}
+        self._first_seen: dict[str, dict[str, str]] = {}
+        self.run_started = ""  # set when the run begins
 
     # -- discovery ------------------------------------------------------------------------
 
@@ -179,6 +187,16 @@ class Scan:
         prefix = target.prefix
         if prefix:
             names = [n for n in names if n == prefix or n.startswith(prefix.rstrip("/") + "/")]
+        if not names and (globs or prefix):
+            # A typo'd prefix or glob must not pass for a registry with nothing to report.
+            asked = " and ".join(
+                [*([f"the prefix {prefix!r}"] if prefix else []),
+                 *([f"--repo {', '.join(repr(g) for g in globs)}"] if globs else [])]
+            )  # fmt: skip
+            raise ScanError(
+                f"{asked} matches no repository of {target.host}; check the spelling "
+                "(`inspector scan registry:HOST` with no selection lists what there is)"
+            )
         return sorted(dict.fromkeys(names))
 
     def _candidates_of(self, repository: str) -> list[Candidate]:
@@ -276,16 +294,21 @@ class Scan:
 
     # -- auditing --------------------------------------------------------------------------
 
-    def _previous(self, name: str, run_id: str) -> list[tuple[Sequence[str], list[Any]]]:
-        """(tags, findings) per image of the previous run that saw repository `name`; the last
-        few repositories are kept, as images come mostly grouped by repository."""
+    def _previous(self, name: str, run_id: str) -> list[Seen]:
+        """Each image of the previous run that saw repository `name`; the last few repositories
+        are kept, as images come mostly grouped by repository."""
         if name not in self._previous_seen:
             if len(self._previous_seen) >= PREVIOUS_KEPT:
-                self._previous_seen.pop(next(iter(self._previous_seen)))
-            self._previous_seen[name] = [
-                (row.tags, row.report.get("findings") or [])
-                for row in self.store.previous(name, run_id)
+                oldest = next(iter(self._previous_seen))
+                self._previous_seen.pop(oldest)
+                self._first_seen.pop(oldest, None)
+            started, rows = self.store.previous_run(name, run_id)
+            seen = [
+                Seen(row.digest, row.platform, row.tags, row.report.get("findings") or [], started)
+                for row in rows
             ]
+            self._previous_seen[name] = seen
+            self._first_seen[name] = first_seen(seen)
         return self._previous_seen[name]
 
     def _audit(self, item: Candidate) -> tuple[Audit, int, dict[str, Any] | None]:
@@ -305,6 +328,7 @@ class Scan:
             layer_cache=self.layer_cache,
             probe=None,
             advisories=advisories,
+            expect=self.options.expect,
         )
         doc = facts.to_json()
         results = run_checks(doc, self.checks, self.context)
@@ -331,6 +355,7 @@ class Scan:
         suppressed = 0
         notices: tuple[str, ...] = ()
         check_errors: list[str] = []
+        first_form: dict[str, str] = {}
         if audit is not None:
             results = results_from(audit.results, self.by_id)
             applied = apply(self.gate, reference, results)
@@ -338,13 +363,19 @@ class Scan:
                 if result.status == "error":
                     check_errors.append(f"{result.check.id}: {result.reason}")
                 findings.extend(finding_entry(reference, f) for f in result.findings)
+                first_form.update(first_forms(reference, result.findings))
                 suppressed += len(result.suppressed)
             notices = applied.notices
         if note:
             notices = (*notices, note)
         findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
         previous = self._previous(name, run_id)
-        new, fixed = delta(findings, item.tags, previous) if audit else ([], [])
+        since = open_since(findings, self._first_seen.get(name, {}), self.run_started, first_form)
+        for f in findings:
+            f["first_seen"] = since[f["fingerprint"]]
+        moved = (delta(findings, item.digest, item.platform, item.tags, previous, first_form)
+                 if audit else None)  # fmt: skip
+        new, fixed = (moved.new, moved.fixed) if moved else ([], [])
         report = {
             "image_id": audit.image_id if audit else None,
             "created": audit.created if audit else None,
@@ -353,6 +384,7 @@ class Scan:
             "findings": findings,
             "new": [f["fingerprint"] for f in new],
             "fixed": fixed,
+            "tag_changes": moved.tags if moved else [],
             "suppressed": suppressed,
             "notices": list(notices),
             "check_errors": check_errors,
@@ -393,7 +425,17 @@ class Scan:
         database = run_database(self.advisories, started, options.max_db_age_days)
         self.store.begin(run_id, started.isoformat(timespec="microseconds"), scope, self.catalog,
                          options.shards, options.shard, database)  # fmt: skip
-        items = self.discover()
+        recorded = self.store.run(run_id)
+        # The run's own start (its first shard's), so every shard dates what it opens alike.
+        self.run_started = recorded.started if recorded else started.isoformat()
+        try:
+            items = self.discover()
+        except InspectorError as exc:
+            # Recorded as failed with its reason: never left `running` in `inspector runs`.
+            self._discovery_error(scope, str(exc))
+            self.store.finish(run_id, options.shard, _now(), partial=False, discovered=0,
+                              left_over=0, errors=self.discovery_errors, failed=True)  # fmt: skip
+            raise
         stored = self.store.audited([c.key for c in items], self.catalog)
         items = self._select_by_time(items, stored)
         host = self.target.host

@@ -293,7 +293,8 @@ class Store:
             )
 
     def finish(self, run_id: str, shard: int, finished: str, *, partial: bool, discovered: int,
-               left_over: int, errors: list[dict[str, str]]) -> None:  # fmt: skip
+               left_over: int, errors: list[dict[str, str]],
+               failed: bool = False) -> None:  # fmt: skip
         with self.transaction():
             if self.postgres:
                 # Shards finishing together must not each miss the others' commits: the last
@@ -304,14 +305,17 @@ class Store:
             self.execute(
                 "UPDATE inspector_shards SET finished = ?, status = ?, discovered = ?,"
                 " left_over = ?, errors = ? WHERE run_id = ? AND shard = ?",
-                (finished, "partial" if partial else "complete", discovered, left_over,
-                 json.dumps(errors), run_id, shard),
+                (finished, "failed" if failed else "partial" if partial else "complete",
+                 discovered, left_over, json.dumps(errors), run_id, shard),
             )  # fmt: skip
             shards = self.shards(run_id)
             total = self.execute("SELECT shards FROM inspector_runs WHERE id = ?", (run_id,))[0][0]
             finished_all = [s for s in shards if s.status != "running"]
             if len(finished_all) == total:
-                status = "partial" if any(s.status == "partial" for s in shards) else "complete"
+                statuses = {s.status for s in shards}
+                status = next(
+                    (s for s in ("failed", "partial") if s in statuses), "complete"
+                )  # a shard that could not discover makes the whole run failed
                 last = max(s.finished or finished for s in shards)
                 self.execute(
                     "UPDATE inspector_runs SET status = ?, finished = ? WHERE id = ?",
@@ -504,16 +508,22 @@ class Store:
 
     def previous(self, repository: str, run_id: str) -> list[ImageRow]:
         """What the latest other run that read images of `repository` saw of it."""
+        return self.previous_run(repository, run_id)[1]
+
+    def previous_run(self, repository: str, run_id: str) -> tuple[str | None, list[ImageRow]]:
+        """When the latest other run that read images of `repository` started, and what it saw
+        of it; (None, []) when no run did."""
         rows = self.execute(
-            "SELECT i.run_id FROM inspector_images i JOIN inspector_runs r ON r.id = i.run_id"
+            "SELECT i.run_id, r.started FROM inspector_images i"
+            " JOIN inspector_runs r ON r.id = i.run_id"
             " WHERE i.repository = ? AND i.run_id <> ? AND i.status <> 'error'"
             " AND r.started <= (SELECT started FROM inspector_runs WHERE id = ?)"
             " ORDER BY r.started DESC, r.id DESC LIMIT 1",
             (repository, run_id, run_id),
         )
         if not rows:
-            return []
-        return [r for r in self.images(rows[0][0], repository) if r.status != "error"]
+            return None, []
+        return rows[0][1], [r for r in self.images(rows[0][0], repository) if r.status != "error"]
 
 
 _PAGE = 500  # image rows read at a time

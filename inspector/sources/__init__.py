@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspector.errors import InspectorError
+from inspector.layers.stored import ReadStored
 from inspector.sources.archive import Known, Loaded, ReadLayer, read_archive, read_oci_dir
 from inspector.sources.names import FORMS, check_daemon_reference
 
@@ -49,11 +50,13 @@ def load(
     cached_config: Callable[[str], bytes | None] = lambda image_id: None,
     platform: str | None = None,
     insecure_registries: Collection[str] = (),
+    read_stored: ReadStored | None = None,
 ) -> Loaded:
     """Read the image `ref` names; layers `known` to the cache are not parsed again.
 
     `platform` (os/arch[/variant]) and `insecure_registries` (hosts spoken to in plain HTTP)
-    concern `registry:` references only.
+    concern `registry:` references only; `read_stored` reads a local image's layer from the
+    engine's storage (daemon references only; without it the engine exports the image).
     """
     if ref.kind in ("docker-archive", "oci-archive"):
         return read_archive(Path(ref.target), read_layer, known)
@@ -67,4 +70,5 @@ def load(
         )
     from inspector.sources import daemon
 
-    return daemon.load(ref.target, read_layer, known, pull=pull, cached_config=cached_config)
+    return daemon.load(ref.target, read_layer, known, pull=pull, cached_config=cached_config,
+                       read_stored=read_stored)  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import queue
 import socket
@@ -33,6 +34,9 @@ from inspector.sources.archive import (
     ReadLayer,
     read_image_stream,
 )
+from inspector.sources.engine_storage import NotHere, ReadStored, read_from_storage
+
+log = logging.getLogger(__name__)
 
 _ENGINE_HINT = (
     "start Docker (or run `make engine` as root on Debian/Ubuntu), "
@@ -132,6 +136,30 @@ def _pull(client: docker.DockerClient, ref: str) -> None:
         client.images.pull(repository, tag=tag or "latest")
     except docker.errors.APIError as exc:
         raise InspectorError(f"the registry refused {ref!r}: {_first_line(exc)}") from exc
+
+
+def _from_storage(
+    client: docker.DockerClient,
+    image_id: str,
+    diff_ids: list[str],
+    read_stored: ReadStored,
+    known: Known,
+) -> tuple[bytes, dict[str, Any]] | None:
+    """The config and unknown layers read from the engine's storage, or None (and the reason,
+    for --verbose) when the export must be used."""
+    base_url = docker.utils.kwargs_from_env().get("base_url") or DEFAULT_UNIX_SOCKET
+    try:
+        stored = read_from_storage(base_url, client.info, image_id, diff_ids, read_stored, known)
+    except NotHere as why:
+        log.info("layers: exported by the engine (docker save), not read from its storage: %s",
+                 why)  # fmt: skip
+        return None
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        log.info("layers: exported by the engine: `docker info` failed (%s)", _first_line(exc))
+        return None
+    log.info("layers: %d of %d read from the engine's overlay2 storage (%d cached)",
+             len(stored[1]), len(diff_ids), len(diff_ids) - len(stored[1]))  # fmt: skip
+    return stored
 
 
 def _read_export(
@@ -340,6 +368,17 @@ class _Dechunker:
             self.trailers = not self.left
 
 
+def repo_digest(digests: list[str], ref: str) -> str | None:
+    """The repository digest to deploy `ref` by: the one of its own repository when the engine
+    knows several (an image pushed to two registries), else the first; None when it knows none
+    (never pushed or pulled)."""
+    name = ref.split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    repository = head + slash + last.split(":", 1)[0]
+    own = [d for d in digests if d.split("@", 1)[0] in (repository, f"docker.io/{repository}")]
+    return next(iter(own or digests), None)
+
+
 def load(
     ref: str,
     read_layer: ReadLayer,
@@ -347,14 +386,18 @@ def load(
     *,
     pull: str = "never",
     cached_config: Callable[[str], bytes | None] = lambda image_id: None,
+    read_stored: ReadStored | None = None,
 ) -> Loaded:
+    """The image `ref` names, its layers read from the engine's storage with `read_stored`
+    when given and possible (engine_storage.py), else from its export; cached layers are not
+    read again."""
     client = connect()
     try:
         image = get_image(client, ref, pull)
         attrs: dict[str, Any] = image.attrs
         image_id: str = image.id
         diff_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
-        digest = next(iter(attrs.get("RepoDigests") or []), None)
+        digest = repo_digest(attrs.get("RepoDigests") or [], ref)
         config_bytes = cached_config(image_id)
         if config_bytes is not None and all(d in known for d in diff_ids):
             # Everything is known already: no `docker save` at all.
@@ -366,6 +409,12 @@ def load(
                 config_bytes,
                 {},
             )
+        if read_stored is not None:
+            stored = _from_storage(client, image_id, diff_ids, read_stored, known)
+            if stored is not None:
+                config_bytes, layers = stored
+                return Loaded(image_id, digest, tuple(image.tags),
+                              validate(json.loads(config_bytes)), config_bytes, layers)  # fmt: skip
         try:
             try:
                 loaded = _read_export(client, image_id, read_layer, known, trust_sizes=True)

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -48,7 +49,7 @@ class Denied(RegistryError):
     """The registry (or its token server) refused these credentials, or having none."""
 
 
-def _slots_per_host() -> int:
+def slots_per_host() -> int:
     raw = os.environ.get("INSPECTOR_REGISTRY_REQUESTS", "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else REQUESTS_PER_HOST
 
@@ -66,7 +67,7 @@ class _Hosts:
     def slot(self, host: str) -> threading.BoundedSemaphore:
         with self._lock:
             if host not in self._slots:
-                self._slots[host] = threading.BoundedSemaphore(_slots_per_host())
+                self._slots[host] = threading.BoundedSemaphore(slots_per_host())
             return self._slots[host]
 
     def count(self, size: int) -> None:
@@ -96,11 +97,35 @@ def hostname(host: str) -> str:
 
 
 def scheme_for(host: str, insecure: Collection[str] = ()) -> str:
-    """`http` for loopback hosts and those the user named (`--insecure-registry HOST`, with or
-    without its port), `https` with certificate verification for every other host."""
-    if is_loopback(host) or host in insecure or hostname(host) in insecure:
+    """`https` first for every host, as Docker does; `http` for a loopback host or one the user
+    named (`--insecure-registry HOST`, with or without its port) that this process already
+    found speaking plain HTTP."""
+    if may_speak_plain(host, insecure) and host in _PLAIN_HOSTS:
         return "http"
     return "https"
+
+
+def may_speak_plain(host: str, insecure: Collection[str] = ()) -> bool:
+    """Whether HOST[:PORT] may be spoken to in plain HTTP when it does not speak TLS: loopback
+    hosts and those the user named. Every other host is HTTPS with verification, always."""
+    return is_loopback(host) or host in insecure or hostname(host) in insecure
+
+
+# Hosts found to answer a TLS handshake with plain HTTP, asked once per process.
+_PLAIN_HOSTS: set[str] = set()
+
+
+def _speaks_plain_http(exc: requests.exceptions.SSLError) -> bool:
+    """A handshake answered with something that is not TLS (an HTTP server's 400), as opposed
+    to a TLS server whose certificate is not trusted: that one stays a failure."""
+    cause = _root_cause(exc)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return False
+    text = str(cause).lower()
+    return any(
+        sign in text
+        for sign in ("wrong version number", "record layer failure", "unexpected eof", "packet")
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -155,6 +180,7 @@ class Client:
         credentials: Callable[[str], Credentials | None] = find_credentials,
     ) -> None:
         self.host, self.repository, self.what = host, repository, what
+        self._plain_allowed = may_speak_plain(host, insecure)
         self.base = f"{scheme_for(host, insecure)}://{host}"
         self.session = requests.Session()
         # A few connections per host: the registry is shared with everyone else's pulls.
@@ -231,11 +257,21 @@ class Client:
     def _send(
         self, method: str, url: str, headers: dict[str, str], stream: bool
     ) -> requests.Response:
-        for attempt in range(RETRIES + 1):
+        attempt = -1
+        while attempt < RETRIES:
+            attempt += 1
             last = attempt == RETRIES
             try:
                 response = self._in_slot(method, url, headers, stream)
             except requests.exceptions.SSLError as exc:
+                if self._plain_allowed and url.startswith("https://") and _speaks_plain_http(exc):
+                    # Docker's order: HTTPS first, plain HTTP only for loopback and the hosts
+                    # the user named insecure, once the host shows it speaks no TLS.
+                    _PLAIN_HOSTS.add(self.host)
+                    self.base = f"http://{self.host}"
+                    url = "http://" + url[len("https://") :]
+                    attempt -= 1  # the same request again, in the scheme the host speaks
+                    continue
                 raise self.fail(
                     f"TLS failure talking to {self.host}: {_first_line(_root_cause(exc))}"
                 ) from exc
