@@ -76,16 +76,17 @@ def _one_run(client, rng: random.Random, *reference: str,
 @pytest.mark.docker
 def test_a_storm_of_group_sigints_at_random_moments_never_hangs_or_leaks(docker_client):
     """Twelve audits, each hit by a burst of 1-4 group SIGINTs at a random moment: every one
-    ends within the bound with exit 130 (a 30 s warm-up keeps every run going past its burst),
-    no traceback, and none of its probe containers remain."""
+    ends within the bound with exit 130 (or its verdict when it ended first, never a signal
+    death), no traceback, and none of its probe containers remain."""
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
     for run in range(RUNS):
         code, err, left = _one_run(docker_client, rng)
         where = f"run {run} (seed {seed})"
         assert code is not None, f"{where}: still running after {BOUND_SECONDS}s (a hang)"
-        # 1 (the image's findings) when the whole read ended before the burst landed.
-        assert code in (130, 1), f"{where}: exit {code}: {err}"
+        # 0 (good's verdict) when the audit ended before the burst landed (the warm-up ends
+        # once the app is ready); never a death by signal.
+        assert code in (130, 0), f"{where}: exit {code}: {err}"
         assert "Traceback" not in err, f"{where}: {err}"
         assert not left, f"{where}: left {[c.name for c in left]}"
 
