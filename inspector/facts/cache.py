@@ -44,7 +44,8 @@ FORMAT = 1
 # The Facts fields a row holds, and those every read computes afresh: together, all of them
 # (a test holds a new section to choosing one).
 STATIC_FIELDS = ("image", "config", "history", "layers", "fs", "analysers")
-RECOMPUTED = ("schema_version", "runtime", "vulnerabilities")
+# Expectations are never served warm: an audit with expectation files reads the image cold.
+RECOMPUTED = ("schema_version", "runtime", "vulnerabilities", "expectations")
 # Whose source decides static facts: whole packages, then single modules (under inspector/).
 # The whole facts package: a section computed in a module of its own changes its facts too.
 _PACKAGES = ("analysers", "layers", "image", "sources", "facts")
@@ -119,6 +120,7 @@ class Stored:
             **{**self.facts, "image": image},
             runtime=found,
             vulnerabilities=vulnerability_facts(inventory, found, advisories),
+            expectations=None,
         )
 
 
