@@ -1201,7 +1201,16 @@ def _main(argv: list[str] | None) -> int:
 
 def run() -> None:
     code = main()
-    # The exit status is decided: a signal arriving now (during interpreter shutdown, which
-    # restores the default handlers) would only turn it into a signal death. Hold them off.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    # The exit status is decided: a signal arriving now would only turn it into a signal death.
+    # Ignored, not only blocked: a mask covers this thread alone, and the interpreter's shutdown
+    # puts back the default action (death) for every handler but SIG_IGN.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    if _stopping():
+        # Interrupted: the cleanup is done and 130/143 chosen, but the interpreter's shutdown
+        # still died of a storm's SIGINT now and then (exit -2, measured under group signal
+        # bursts); nothing of ours is left to finalise, so leave without it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
