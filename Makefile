@@ -46,14 +46,21 @@ lint: venv
 package: venv engine fixtures
 	@PYTHON=$(PYTHON) BIN=$(BIN) bash scripts/check-package.sh
 
+# pytest-xdist, one worker per core: the engine-free tests are CPU-bound, and the engine tests
+# mostly wait on probes (each fixture is probed once for all workers: tests/probed.py). loadfile
+# keeps a file's module fixtures in one worker. PYTEST_PARALLEL= runs everything in one process.
+PYTEST_PARALLEL ?= -n auto --dist loadfile
+
 unit: venv
-	$(BIN)/pytest -m "not docker"
+	$(BIN)/pytest -m "not docker" $(PYTEST_PARALLEL)
 
 test: lint fixtures package
 	bash scripts/debian-tool.sh docker-registry docker-registry \
 	  "registry tests will be skipped (or fail with --require-docker)"
 	bash scripts/postgres-tool.sh "PostgreSQL tests will be skipped (or fail with --require-docker)"
-	$(BIN)/pytest --require-docker
+	bash scripts/debian-tool.sh chromium chromium \
+	  "the scan's HTML report test will be skipped (or fail with --require-docker)"
+	$(BIN)/pytest --require-docker $(PYTEST_PARALLEL) --durations=25
 
 demo: fixtures
 	@echo "demo: inspector audit inspector-fixture/naive:test" >&2
@@ -73,8 +80,10 @@ docs: venv
 	$(BIN)/python scripts/gen_facts_doc.py
 	$(BIN)/python scripts/gen_report_doc.py
 	$(BIN)/python scripts/gen_scan_doc.py
+	$(BIN)/python scripts/gen_diff_doc.py
 	$(BIN)/python scripts/gen_checks_doc.py
 	$(BIN)/python scripts/gen_config_doc.py
+	$(BIN)/python scripts/gen_expect_doc.py
 
 # Speed and memory against docker save and dive on an image of over 1 GB, and the same image read
 # from a loopback registry against skopeo and syft, and importing a 100,000-advisory OSV export

@@ -47,6 +47,26 @@ def lifecycle(facts: Facts) -> dict[str, Any] | None:
     return probe if probe.get("status") == "ran" else None
 
 
+def unconfirmed(facts: Facts) -> str:
+    """Why the lifecycle probe could not confirm a finding read from the config, from what really
+    happened to it, as a parenthesis to append; "" when it ran."""
+    probe = (facts.get("runtime") or {}).get("lifecycle") or {}
+    status = probe.get("status")
+    if status == "ran":
+        return ""
+    if status == "exited-early":
+        cause = probe.get("exit_cause") or {}
+        if probe.get("oom_killed") or cause.get("kind") == "out-of-memory":
+            return (" (the lifecycle probe ran it, but it was killed for memory before it could "
+                    "be watched, so nothing confirmed it)")  # fmt: skip
+        return " (the lifecycle probe ran it, but it exited before it could be watched)"
+    if status == "could-not-start":
+        return " (the lifecycle probe could not start the container to confirm it)"
+    if status == "failed":
+        return " (the lifecycle probe failed before it could confirm it)"
+    return " (the lifecycle probe did not run to confirm it)"
+
+
 def app_process(facts: Facts) -> dict[str, Any] | None:
     """The application process the lifecycle probe saw, else None."""
     life = lifecycle(facts)

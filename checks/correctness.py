@@ -33,6 +33,12 @@ _BROKEN_NOTES = re.compile(
 _PYTHON_NAME = re.compile(r"python(?:\d+(?:\.\d+)?)?")
 
 
+def _started(facts: Facts) -> bool:
+    """Whether the lifecycle probe started the container (so its USER resolved)."""
+    probe = (facts.get("runtime") or {}).get("lifecycle") or {}
+    return probe.get("status") in ("ran", "exited-early")
+
+
 def _start_failure(facts: Facts) -> str | None:
     """Docker's message when the lifecycle probe could not start the container."""
     probe = (facts.get("runtime") or {}).get("lifecycle") or {}
@@ -57,7 +63,10 @@ def user_does_not_exist(facts: Facts, ctx: Context) -> Iterator[Found]:
     ## What it checks
     Whether Docker can resolve the config `User` against the image's own `/etc/passwd` and
     `/etc/group`: a name (user or group) that is not there makes every `docker run` fail
-    before the command starts. The lifecycle probe's start error confirms it when it ran.
+    before the command starts. The lifecycle probe's start error confirms it when it ran. A
+    lookup that cannot be answered (a name past the part of an over-large `/etc/passwd` or
+    `/etc/group` that was read) is a finding that says so, unless the probe started the
+    container.
 
     ## Why it matters
     The image cannot run at all: `docker run` fails with "unable to find user NAME: no matching
@@ -90,6 +99,15 @@ def user_does_not_exist(facts: Facts, ctx: Context) -> Iterator[Found]:
     error = user.get("error")
     started = _start_failure(facts)
     confirmed = started if started and any(e in started for e in _USER_ERRORS) else None
+    undetermined = user.get("undetermined")
+    if undetermined and not error and not confirmed and not _started(facts):
+        raw = config(facts).get("user") or user.get("config_user") or ""
+        yield Found(
+            f"USER {raw!r} cannot be looked up, so whether the container starts is "
+            f"undetermined: {undetermined}",
+            Location(config="User", path="/etc/passwd"),
+        )
+        return
     if not error and not confirmed:
         return
     raw = config(facts).get("user") or user.get("config_user") or ""

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from checks import secret_files
-from checks.access import app_process, at_layer, config, lifecycle, static_probe, step
+from checks.access import app_process, at_layer, config, static_probe, step, unconfirmed
 from checks.model import (
     Context,
     Facts,
@@ -40,7 +40,10 @@ def runs_as_root(facts: Facts, ctx: Context) -> Iterator[Found]:
     The UID the application process really runs with. When the lifecycle probe ran, that is the
     app process it saw (an entrypoint may start as root and drop to a user with gosu or setpriv,
     which is fine). Otherwise it is the config `User` resolved through the image's own
-    `/etc/passwd`: empty, `0`, `0:0`, `root`, `root:root`, or any name whose UID is 0.
+    `/etc/passwd`: empty, `0`, `0:0`, `root`, `root:root`, or any name whose UID is 0. When the
+    lookup cannot be answered (a named user past the part of an over-large `/etc/passwd` that
+    was read) and the name may be one of its UID 0 entries, the finding says it is
+    undetermined: an unanswered lookup is never a pass.
 
     ## Why it matters
     A compromise of the app is then a compromise of root in the container, which makes escapes,
@@ -82,9 +85,24 @@ def runs_as_root(facts: Facts, ctx: Context) -> Iterator[Found]:
     if uid == 0:
         raw = config(facts).get("user") or ""
         said = f"USER {raw!r} resolves to" if raw else "no USER is set: the image runs as"
-        life = lifecycle(facts)
-        how = "" if life else " (the lifecycle probe did not run to confirm it)"
-        yield Found(f"{said} UID 0{how}", Location(config="User"))
+        yield Found(f"{said} UID 0{unconfirmed(facts)}", Location(config="User"))
+    elif uid is None and user.get("undetermined") and _may_be_root(user):
+        raw = config(facts).get("user") or user.get("config_user") or ""
+        yield Found(
+            f"USER {raw!r} may resolve to UID 0, undetermined: {user['undetermined']}"
+            f"{unconfirmed(facts)}",
+            Location(config="User", path="/etc/passwd"),
+        )
+
+
+def _may_be_root(user: dict[str, Any]) -> bool:
+    """Whether an unanswered USER lookup could still be UID 0."""
+    part = user.get("user_part") or ""
+    if part and part.lstrip("+-").isdigit():  # a uid, whatever passwd holds (no int() of it)
+        return part.lstrip("+-").lstrip("0") == ""
+    if not user.get("uid0_complete"):
+        return True
+    return part in {u.get("name") for u in user.get("users") or [] if u.get("uid") == 0}
 
 
 # --- who the app runs as ------------------------------------------------------------------------
@@ -272,6 +290,10 @@ _REAL_CREDENTIALS = frozenset({
     "putty-private-key", "aws-secret-access-key", "github-fine-grained-token", "slack-webhook",
     "google-service-account", "azure-storage-key", "npm-token", "docker-auths",
     "kubernetes-dockerconfigjson", "huggingface-token", "openai-key", "database-url",
+    "private-key-json", "private-key-unterminated", "azure-devops-pat", "azure-ai-services-key",
+    "azure-sas-token", "azure-entra-client-secret", "azure-container-registry-key",
+    "azure-app-configuration", "grafana-api-key", "grafana-service-account-token",
+    "alibaba-access-key-id", "private-packagist-token", "openai-client-secret", "maven-password",
 })  # fmt: skip
 _LIKELY_CREDENTIALS = frozenset({
     "secret-variable", "pkcs12", "terraform-state", "jwt", "password-assignment",
@@ -482,6 +504,8 @@ def secret_in_build_history(facts: Facts, ctx: Context) -> Iterator[Found]:
             # created_by here is the analyser's redacted copy: never the value.
             Location(layer=first.get("layer"), created_by=first.get("created_by")),
             severity=max((_secret_severity(s) for s in found), key=severity_rank),
+            # The variable, not the step: a rebuild that rewrites the step keeps the finding.
+            subject=f"{kind} {name}" if name else None,
         )
 
 
@@ -1205,6 +1229,7 @@ def empty_password(facts: Facts, ctx: Context) -> Iterator[Found]:
                 + (": any user can `su` to root" if root else ""),
                 Location(path="/etc/shadow"),
                 severity="critical" if root else None,
+                subject=f"account {account.get('name')}",
             )
 
 
@@ -1256,12 +1281,14 @@ def duplicate_accounts(facts: Facts, ctx: Context) -> Iterator[Found]:
     users, groups = user.get("users") or [], user.get("groups") or []
     for uid, names in _duplicates(users, "uid").items():
         yield Found(f"UID {uid} is shared by accounts {', '.join(names)}",
-                    Location(path="/etc/passwd"),
-                    severity="high" if uid == 0 else None)  # fmt: skip
+                    Location(path="/etc/passwd"), severity="high" if uid == 0 else None,
+                    subject=f"UID {uid}")  # fmt: skip
     for name, _ in _duplicates(users, "name").items():
-        yield Found(f"account name {name} appears more than once", Location(path="/etc/passwd"))
+        yield Found(f"account name {name} appears more than once", Location(path="/etc/passwd"),
+                    subject=f"account {name}")  # fmt: skip
     for gid, names in _duplicates(groups, "gid").items():
         yield Found(f"GID {gid} is shared by groups {', '.join(names)}",
-                    Location(path="/etc/group"))  # fmt: skip
+                    Location(path="/etc/group"), subject=f"GID {gid}")  # fmt: skip
     for name, _ in _duplicates(groups, "name").items():
-        yield Found(f"group name {name} appears more than once", Location(path="/etc/group"))
+        yield Found(f"group name {name} appears more than once", Location(path="/etc/group"),
+                    subject=f"group {name}")  # fmt: skip

@@ -44,13 +44,29 @@ os.environ.pop("INSPECTOR_DB", None)
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 TEST_LABEL = "inspector.test"
-# Containers carry this session's id, so concurrent sessions never remove each other's.
+# Containers carry this session's id, so concurrent sessions never remove each other's; probe
+# containers carry it too (inspector.probe.run, from INSPECTOR_RUN_ID, inherited by every CLI
+# this session starts), so a test counts and waits for this run's own probes only.
 SESSION = uuid.uuid4().hex
+os.environ["INSPECTOR_RUN_ID"] = SESSION
+
+
+def own_probes(client: object) -> list[object]:
+    """The probe containers this test session (and the CLIs it started) has on the engine now."""
+    from inspector.probes.containers import RUN_LABEL, listed
+
+    return listed(client, f"{RUN_LABEL}={SESSION}")
 
 
 def fixture_image(name: str) -> str:
     """The tag `make fixtures` gives the image built from fixtures/NAME/Dockerfile."""
     return f"inspector-fixture/{name}:test"
+
+
+def session_tag(name: str) -> str:
+    """A tag for an image a test builds, this session's own: concurrent runs on one engine never
+    build over, audit or remove each other's images."""
+    return f"inspector-test/{name}:{SESSION[:16]}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -97,15 +113,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(problem)
 
 
-def _owner() -> str:
-    from inspector.probes.containers import owner
-
-    return owner()
-
-
-_OWNER = _owner()
-
-
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[object]:
     """A Docker SDK client; after the session no container a test started may remain."""
@@ -113,21 +120,42 @@ def docker_client() -> Iterator[object]:
 
     client = docker.from_env(timeout=120)
     yield client
-    from inspector.probes.containers import LABEL, OWNER_LABEL, listed, owner_alive, remove_listed
+    from inspector.probes.containers import listed, remove_listed
 
     # The list endpoint only: a container removed while we look is not an error.
     leftovers = listed(client, f"{TEST_LABEL}={SESSION}")
-    # Probe containers are inspector's own: none may outlive the run that made it, this session
-    # or a CLI process it started (dead by now). Probes of another live process on the same
-    # engine (a second test run) are theirs, not a leak of ours.
-    leftovers += [
-        c for c in listed(client, LABEL)
-        if not owner_alive(c.labels.get(OWNER_LABEL, "")) or c.labels.get(OWNER_LABEL) == _OWNER
-    ]  # fmt: skip
+    # Probe containers this session or a CLI it started made (their run label): none may outlive
+    # the run. Probes of other runs on the same engine, live or killed earlier, are not ours.
+    leftovers += own_probes(client)
     for container in leftovers:
         remove_listed(client, container)
     assert not leftovers, f"tests left containers behind: {[c.name for c in leftovers]}"
     client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pinned_clock() -> Iterator[None]:
+    """Every date-dependent check judges at the suite's clock (tests/probed.py CLOCK), never at
+    today's date: a golden that passes in December passes in May."""
+    import checks.model
+    from tests.probed import pinned_now
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks.model, "utc_now", pinned_now)
+        yield
+
+
+@pytest.fixture(scope="session")
+def fixture_probes(docker_client, tmp_path_factory) -> Iterator[object]:
+    """One probed collection per fixture per session (tests/probed.py): `.facts(name)`,
+    `.report(name, checks=None, context=None)`, and `.start(names)` to prefetch concurrently."""
+    from tests.probed import Probed
+
+    # pytest-xdist workers share their base temp's parent: one collection for all of them.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = Probed(tmp_path_factory.getbasetemp().parent / "probed" if worker else None)
+    yield shared
+    shared.close()
 
 
 @pytest.fixture(scope="session")
@@ -190,3 +218,15 @@ def started(docker_client) -> Iterator[Callable[..., object]]:
     yield _start
     for container in containers:
         container.remove(force=True)
+
+
+@pytest.fixture(autouse=True)
+def _fingerprint_key_restored() -> Iterator[None]:
+    """Each test leaves the process's secret fingerprint key as it found it: a test that runs the
+    CLI (which takes the machine's key from its own cache dir) must not change the key other
+    tests' hints were computed with at collection, whatever order pytest-xdist runs them in."""
+    from inspector.analysers import secret_rules
+
+    saved = (secret_rules._Key.value, secret_rules._Key.given)
+    yield
+    secret_rules._Key.value, secret_rules._Key.given = saved

@@ -245,12 +245,18 @@ def test_config_user_resolves_as_docker_does(spec, uid, gid, name, home, in_pass
 
 
 def test_accounts_are_listed_and_a_missing_passwd_file_is_handled():
-    """passwd/group entries are parsed (comments and NIS lines skipped); no passwd still works."""
-    facts = users.analyse(build(users, (("etc/passwd", PASSWD), ("etc/group", GROUP))))
-    assert [u.name for u in facts.users] == ["root", "daemon", "app", "toor"]
-    assert facts.users[2] == users.PasswdEntry("app", 10001, 10001, "App", "/home/app", "/bin/sh")
-    assert next(g for g in facts.groups if g.name == "staff").members == ("app", "daemon")
+    """passwd/group entries are parsed (comments and NIS lines skipped) and counted; the ones
+    checks judge are kept (uid 0 aliases, USER's entry and groups); no passwd still works."""
+    files = (("etc/passwd", PASSWD), ("etc/group", GROUP))
+    facts = users.analyse(build(users, files))
+    assert [u.name for u in facts.users] == ["root", "toor"]
+    assert (facts.users_count, facts.groups_count, facts.uid0_complete) == (4, 4, True)
     assert facts.group_name == "root"
+    app = users.analyse(build(users, files, config={"User": "app"}))
+    assert [u.name for u in app.users] == ["root", "app", "toor"]
+    assert app.users[1] == users.PasswdEntry("app", 10001, 10001, "App", "/home/app", "/bin/sh")
+    assert next(g for g in app.groups if g.name == "staff").members == ("app", "daemon")
+    assert [g.name for g in app.groups] == ["root", "app", "staff", "docker"]
 
     bare = build(users, (("app", b"x"),), config={"User": ""})
     root = users.analyse(bare)
@@ -474,6 +480,9 @@ CERT = b"-----BEGIN CERTIFICATE-----\nMIIDdz==\n-----END CERTIFICATE-----\n"
          "url-credentials",
          f"https://<user: 14 chars>:<password: {secrets.redact('ghs_abcdefgh')}>@github.com"),
     ],
+    # The hints hold fingerprints keyed per process: ids without them, so every pytest-xdist
+    # worker collects the same test names.
+    ids=lambda v: "fingerprinted" if isinstance(v, str) and "fingerprint" in v else None,
 )  # fmt: skip
 def test_secret_files_by_kind(path, content, kind, hint):
     """Each secret-bearing file kind is found with a redacted hint, its layer and step."""
@@ -536,14 +545,16 @@ def test_git_directory_is_reported_once_even_when_deleted():
     assert found[0].hint.startswith("git metadata")
 
 
-def test_test_fixture_keys_are_flagged_not_dropped():
-    """Keys under site-packages tests and /usr/share/doc are reported as likely fixtures."""
+def test_test_fixture_keys_are_reported_and_never_test_material_by_path():
+    """A key is a credential file by name: under a tests dir or /usr/share/doc it is still
+    reported, never marked test material for its path (the doc's owner, the OS, is what makes
+    that one third-party material; a key no installed package claims is the image's own)."""
     test_key = "usr/local/lib/python3.12/site-packages/tornado/test/test.key"
     doc_key = "usr/share/doc/openssl/demo.pem"
     found = secrets.analyse(build(secrets, ((test_key, RSA_KEY), (doc_key, RSA_KEY)))).secrets
-    assert {(s.path, s.likely_test_fixture) for s in found} == {
-        ("/" + test_key, True),
-        ("/" + doc_key, True),
+    assert {(s.path, s.likely_test_fixture, s.owner_kind) for s in found} == {
+        ("/" + test_key, False, "app"),
+        ("/" + doc_key, False, "os"),
     }
 
 

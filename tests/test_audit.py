@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from checks import catalog
 from checks.model import severity_rank
-from inspector.audit import AuditOptions, audit_one
 from inspector.cli.commands import main
-from inspector.probes import ProbeOptions
 from inspector.report.model import ImageReport
 from tests.conftest import FIXTURES, fixture_image
-from tests.precision import REALISTIC_GRACE, REALISTIC_WARMUP, realistic
+from tests.test_clock import DATE_DEPENDENT
 
 pytestmark = pytest.mark.docker
 
@@ -36,18 +34,11 @@ def golden(name: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def reports(docker_client) -> dict[str, ImageReport]:
-    """Every fixture audited once with every check, probes included (concurrently: they wait)."""
-    options = AuditOptions(probe=ProbeOptions(warmup=2, grace=3))
-    slow = AuditOptions(probe=ProbeOptions(warmup=REALISTIC_WARMUP, grace=REALISTIC_GRACE))
-    checks = list(catalog().values())
-
-    def one(name: str) -> ImageReport:
-        chosen = slow if realistic(name) else options
-        return audit_one(fixture_image(name), checks, chosen, lambda message: None)
-
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        return dict(zip(AUDITED, pool.map(one, AUDITED), strict=True))
+def reports(fixture_probes) -> dict[str, ImageReport]:
+    """Every fixture audited with every check, probes included, from the session's shared
+    collections (tests/probed.py: probed once, concurrently, judged at the suite's clock)."""
+    fixture_probes.start(AUDITED)
+    return {name: fixture_probes.report(name) for name in AUDITED}
 
 
 def test_every_fixture_has_a_golden_list():
@@ -66,6 +57,26 @@ def test_audit_finds_exactly_the_golden_checks(reports, name):
     failed = {r.check.id for r in report.results if r.status == "failed"}
     assert failed == set(golden(name)), f"unexpected {failed - set(golden(name))}, " \
         f"missing {set(golden(name)) - failed}"  # fmt: skip
+
+
+@pytest.mark.parametrize("name", AUDITED)
+def test_no_golden_depends_on_todays_date(fixture_probes, name):
+    """The same facts judged at the suite's clock and four years before and after: every check
+    that does not read the clock gives the same verdict, so the goldens hold on any date; the
+    ones that do (DATE_DEPENDENT: ages, ends of life) judge at the suite's pinned clock."""
+    from datetime import timedelta
+
+    from tests.probed import CLOCK, suite_context
+
+    verdicts = []
+    for moment in (CLOCK - timedelta(days=4 * 365), CLOCK, CLOCK + timedelta(days=4 * 365)):
+        context = replace(suite_context(), now=moment)
+        report = fixture_probes.report(name, context=context)
+        verdicts.append({r.check.id: r.status for r in report.results
+                         if r.check.id not in DATE_DEPENDENT})  # fmt: skip
+    assert verdicts[0] == verdicts[1] == verdicts[2]
+    failed = {check_id for check_id, status in verdicts[1].items() if status == "failed"}
+    assert failed == set(golden(name)) - DATE_DEPENDENT
 
 
 def test_good_fixture_has_no_finding_of_medium_or_above(reports):
@@ -88,12 +99,23 @@ def test_every_check_is_reached_by_a_fixture_or_says_why_not():
     assert not reached & set(unreached), "a reached check is still listed as unreached"
 
 
+# Checks whose finding is about the image as a whole, with no narrower place: its age (META002)
+# and the wasted bytes of all its layers together (SIZE003's roll-up; its groups name layers).
+WHOLE_IMAGE = frozenset({"META002", "SIZE003"})
+
+
 def test_findings_say_where_and_how_to_fix(reports):
-    """Every finding on every fixture has a location other than the bare image and a fix."""
-    for report in reports.values():
+    """Every finding on every fixture has a message, a fix, and a location other than the bare
+    image (a config field, a layer or history step, a path, or the probe that saw it), except
+    the checks about the image as a whole."""
+    bare = set()
+    for name, report in reports.items():
         for finding in report.findings:
-            assert finding.fix
-            assert finding.message
+            assert finding.fix.strip(), (name, finding)
+            assert finding.message.strip(), (name, finding)
+            if finding.location.describe() == "image":
+                bare.add(finding.check)
+    assert bare <= WHOLE_IMAGE, sorted(bare - WHOLE_IMAGE)
 
 
 # --- the command -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from checks.docs import DOCKLE, DOCKLE_NOTICES, PRACTICES, practice_lines, rende
 from checks.engine import run_check
 from checks.model import DOC_SECTIONS, Context
 from tests.conftest import REPO
+from tests.facts_schema import problems
 
 EXAMPLES = Path(__file__).parent / "check_examples"
 CHECKS = catalog()
@@ -61,6 +62,37 @@ def test_check_triggers_on_its_bad_examples_and_not_on_its_good_ones(check_id):
     for i, example in enumerate(found["good"]):
         result = run_check(check, example, context(example))
         assert result.status == "passed", (i, result)
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECKS))
+def test_every_example_is_facts_the_collector_can_produce(check_id):
+    """Each 'bad' and 'good' example fits the facts schema (inspector/facts/schema.py): every key
+    is a facts path, every value of its type, so no check is proven on impossible facts."""
+    found = examples(check_id)
+    wrong = [
+        f"{kind}[{i}] {problem}"
+        for kind in ("bad", "good")
+        for i, example in enumerate(found.get(kind) or ())
+        for problem in problems(example)
+    ]
+    assert not wrong, wrong
+
+
+def test_the_schema_check_refuses_a_wrong_type_and_an_unknown_key():
+    """The validator the examples pass is not vacuous: a boolean stdlib, a null list, a key no
+    analyser writes and an object where the model has a list are each refused by name."""
+    example = {
+        "python": {"interpreters": [{"path": "/usr/bin/python3", "stdlib": True}]},
+        "config": {"exposed_ports": None, "no_such_key": 1},
+        "history": {"created_by": "RUN x"},
+        "_now": "2026-11-23",
+    }
+    assert sorted(problems(example)) == [
+        "config.exposed_ports: None is not array of strings",
+        "config.no_such_key: no such field in the facts",
+        "history: {'created_by': 'RUN x'} is not array of objects",
+        "python.interpreters[].stdlib: True is not string or null",
+    ]
 
 
 def test_every_example_file_belongs_to_a_check():

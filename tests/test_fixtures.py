@@ -97,10 +97,10 @@ def test_good_runs_tini_as_pid1_passes_its_healthcheck_and_stops_cleanly(image, 
     assert pid1[0] == b"/usr/bin/tini"
     health = image("good").attrs["Config"]["Healthcheck"]["Test"][1:]
     assert container.exec_run(health).exit_code == 0
-    began = time.monotonic()
     container.stop(timeout=10)
+    # Status 0 is the app's own clean exit through its SIGTERM handler (tini passes it on); a
+    # signal it ignored would end, after the grace period, in SIGKILL: status 137.
     assert container.wait(timeout=15)["StatusCode"] == 0
-    assert time.monotonic() - began < 5  # well under the 10 s grace period: SIGTERM was handled
 
 
 # --- naive ------------------------------------------------------------------------------------

@@ -10,9 +10,6 @@ import pytest
 
 from inspector.advisories import model
 from inspector.analysers.inventory import Component, reachability
-from inspector.facts.collect import collect
-from inspector.probes import ProbeOptions
-from tests.conftest import fixture_image
 
 pytestmark = pytest.mark.docker
 
@@ -59,9 +56,10 @@ BUNDLED = {
 
 
 @pytest.fixture(scope="module")
-def facts(docker_client) -> dict[str, Any]:
-    """The facts JSON of vu-layout, probes included, as `inspector facts --format json` prints."""
-    return collect(fixture_image("vu-layout"), probe=ProbeOptions(warmup=2, grace=3)).to_json()
+def facts(fixture_probes) -> dict[str, Any]:
+    """The facts JSON of vu-layout, probes included, as `inspector facts --format json` prints
+    (the session's shared collection)."""
+    return fixture_probes.facts("vu-layout")
 
 
 def components(facts: dict[str, Any]) -> list[Component]:

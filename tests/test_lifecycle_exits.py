@@ -1,6 +1,7 @@
-"""The lifecycle probe's exit verdict on real fixture images, probed with its default warm-up and
-grace period: a crash after the stop signal is reported as a crash and the ignored SIGTERM still
-is; an entrypoint's unset variable is a missing setting, not a broken image."""
+"""The lifecycle probe's exit verdict on real fixture images (the session's shared collections,
+probed once the app's start-up settled): a crash after the stop signal is reported as a crash
+and the ignored SIGTERM still is; an entrypoint's unset variable is a missing setting, not a
+broken image."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ import pytest
 from checks import catalog
 from checks.engine import run_check
 from checks.model import Context
-from inspector.facts.collect import collect
-from inspector.probes import ProbeOptions, containers
-from tests.conftest import FIXTURES, fixture_image
+from inspector.probes import containers
+from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.docker
 
@@ -26,12 +26,11 @@ RAISED_IN = f"/srv/worker.py:{_PRICE_LINE}"
 
 
 @pytest.fixture(scope="module")
-def probed(docker_client) -> dict[str, dict[str, Any]]:
-    """The facts of both fixtures, probed one after the other with the probe's defaults."""
-    return {
-        name: collect(fixture_image(name), probe=ProbeOptions()).to_json()
-        for name in ("lc-crash-after-term", "lc-unbound-var")
-    }
+def probed(fixture_probes) -> dict[str, dict[str, Any]]:
+    """The facts of both fixtures (the session's shared collections)."""
+    names = ("lc-crash-after-term", "lc-unbound-var")
+    fixture_probes.start(names)
+    return {name: fixture_probes.facts(name) for name in names}
 
 
 def test_a_crash_after_the_stop_signal_is_recorded_as_the_apps_own_exit(probed, docker_client):
@@ -42,7 +41,9 @@ def test_a_crash_after_the_stop_signal_is_recorded_as_the_apps_own_exit(probed, 
     assert (life["stopped_by"], life["exit_code"], life["exit_signal"]) == ("crash", 1, None)
     assert life["exit_cause"]["line"] == CRASH_LINE
     assert life["exit_cause"]["raised_in"] == RAISED_IN
-    assert life["stop_sent_seconds"] >= life["warmup_seconds"]
+    # The stop came once its start-up had settled (it blocks SIGTERM first thing), not earlier.
+    assert life["settled_seconds"] is not None
+    assert life["stop_sent_seconds"] >= life["settled_seconds"]
     (pid1,) = [p for p in life["processes"] if p["pid"] == 1]
     assert pid1["stop_signal_handling"] == "blocked"
     mine = f"{containers.OWNER_LABEL}={containers.owner()}"
@@ -77,12 +78,10 @@ def test_an_unbound_variable_in_the_entrypoint_is_a_missing_setting(probed):
     assert run_check(CHECKS["COR004"], facts, Context()).status == "passed"
 
 
-def test_a_python_pid1_without_a_handler_is_read_as_default_and_ops002_says_so(docker_client):
+def test_a_python_pid1_without_a_handler_is_read_as_default_and_ops002_says_so(fixture_probes):
     """sigterm-ignorer: /proc shows PID 1 with no SIGTERM handler ("default"), and OPS002's kill
     finding says that is why the signal did nothing, with the fix for it."""
-    facts = collect(
-        fixture_image("sigterm-ignorer"), probe=ProbeOptions(warmup=2, grace=3)
-    ).to_json()
+    facts = fixture_probes.facts("sigterm-ignorer")
     life = facts["runtime"]["lifecycle"]
     (pid1,) = [p for p in life["processes"] if p["pid"] == 1]
     assert pid1["stop_signal_handling"] == "default"

@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from checks import catalog
 from checks.model import Finding
-from inspector.audit import AuditOptions, audit_one
-from inspector.probes import ProbeOptions
 from inspector.report.model import ImageReport
-from tests.conftest import fixture_image
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def audited(docker_client) -> dict[str, ImageReport]:
-    """dd-one-cause and runtime-habits, each audited once with every check."""
-    options = AuditOptions(probe=ProbeOptions(warmup=2, grace=3))
-    checks = list(catalog().values())
+def audited(fixture_probes) -> dict[str, ImageReport]:
+    """dd-one-cause and runtime-habits, each audited with every check (the shared collection)."""
     out = {}
     for name in ("dd-one-cause", "runtime-habits"):
-        docker_client.images.get(fixture_image(name))  # a missing fixture fails here, by name
-        out[name] = audit_one(fixture_image(name), checks, options, lambda message: None)
+        out[name] = fixture_probes.report(name)
         assert out[name].error is None
     return out
 

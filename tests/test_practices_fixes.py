@@ -28,6 +28,7 @@ from inspector.analysers.imagedata import ImageData
 from inspector.image.config import config_from_json
 from inspector.layers.overlay import merge
 from inspector.layers.reader import read_layer
+from tests.conftest import session_tag
 from tests.layertools import layer
 
 CHECKS = catalog()
@@ -289,11 +290,17 @@ def test_openshift_arbitrary_uid_pattern_is_info():
 
 
 def test_latest_reference_is_a_notice_not_a_check():
-    """`app`/`app:latest` give the notice with the audited ID; a version tag or digest none."""
+    """`app`/`app:latest` give the notice with what to deploy: the manifest or repository
+    digest when there is one, else the audited image ID; a version tag or digest none."""
     said = reference_notice("registry.example/acme/app", "sha256:abc")
     assert said is not None
     assert "no tag" in said
-    assert "sha256:abc" in said
+    assert "image ID sha256:abc, which no registry serves" in said
+    pinned = "registry.example/acme/app@sha256:" + "d" * 64
+    said = reference_notice("registry:registry.example/acme/app:latest", "sha256:abc", pinned)
+    assert said is not None
+    assert f"what was audited is {pinned}; deploy that digest" in said
+    assert "sha256:abc" not in said
     assert reference_notice("acme/app:latest", None) is not None
     assert reference_notice("acme/app:1.4.2", None) is None
     assert reference_notice("acme/app@sha256:" + "a" * 64, None) is None
@@ -304,13 +311,14 @@ def test_latest_reference_is_a_notice_not_a_check():
 
 # A base made of the good fixture plus 25 MiB written and deleted in two of its own steps, ending
 # with its CMD, as python:slim or a CUDA base ends; then an app built FROM it.
+BASE_TAG, APP_TAG = session_tag("i16-base"), session_tag("i16-app")
 BASE_DOCKERFILE = """FROM inspector-fixture/good:test
 USER 0
 RUN head -c 26214400 /dev/zero > /blob
 RUN rm /blob
 CMD ["bash"]
 """
-APP_DOCKERFILE = """FROM inspector-test/i16-base:test
+APP_DOCKERFILE = f"""FROM {BASE_TAG}
 RUN echo built > /srv/built.txt
 USER 10001:10001
 CMD ["python", "-m", "app"]
@@ -324,15 +332,14 @@ def multi_layer_base_app(docker_client, tmp_path_factory) -> Any:
 
     built = []
     try:
-        for tag, text in (("inspector-test/i16-base:test", BASE_DOCKERFILE),
-                          ("inspector-test/i16-app:test", APP_DOCKERFILE)):  # fmt: skip
+        for tag, text in ((BASE_TAG, BASE_DOCKERFILE), (APP_TAG, APP_DOCKERFILE)):
             docker_client.images.build(fileobj=io.BytesIO(text.encode()), tag=tag, rm=True,
                                        network_mode="none", pull=False)  # fmt: skip
             built.append(tag)
         cache = tmp_path_factory.mktemp("layer-cache")
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("INSPECTOR_CACHE_DIR", str(cache))
-            yield collect("inspector-test/i16-app:test").to_json()
+            yield collect(APP_TAG).to_json()
     finally:
         for tag in reversed(built):
             docker_client.images.remove(tag, force=True)

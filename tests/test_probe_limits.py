@@ -16,7 +16,7 @@ import pytest
 from inspector.cli.commands import main
 from inspector.facts.collect import collect
 from inspector.layers.limits import parse_size
-from inspector.probes import ProbeOptions, containers, lifecycle, usage
+from inspector.probes import ProbeOptions, lifecycle, usage
 from inspector.probes.exits import LINE_LIMIT
 from inspector.probes.limits import ProbeLimits, from_environment
 from tests.conftest import fixture_image
@@ -59,7 +59,7 @@ def test_a_log_flood_keeps_only_the_newest_log_within_the_limit(docker_client, m
 
     monkeypatch.setattr(lifecycle, "_usage", measured)
     limit = 256 * 1024
-    life = lifecycle.run(docker_client, plan_for("log-flood"), warmup=1.5, grace=1,
+    life = lifecycle.run(docker_client, plan_for("log-flood"), warmup=60, grace=1,
                          limits=ProbeLimits(log_bytes=limit))  # fmt: skip
     assert "log" in life.limits_hit
     assert life.log_known
@@ -85,7 +85,7 @@ def test_a_disk_filler_is_stopped_at_the_write_limit(docker_client, monkeypatch,
     if where == "engine":
         monkeypatch.setattr(usage, "_local_dirs", lambda attrs: None)
     limits = ProbeLimits(write_bytes=64 * MiB)
-    life = lifecycle.run(docker_client, plan_for("disk-fill"), warmup=10, grace=1, limits=limits)
+    life = lifecycle.run(docker_client, plan_for("disk-fill"), warmup=60, grace=1, limits=limits)
     assert life.limits_hit == ("write",)
     assert life.stopped_by == "limit"
     assert life.written_bytes is not None
@@ -98,7 +98,7 @@ def test_a_disk_filler_is_stopped_at_the_write_limit(docker_client, monkeypatch,
 @pytest.mark.docker
 def test_the_write_limit_does_not_touch_an_app_that_writes_little(docker_client):
     """good writes a few files at start: measured, under the limit, stopped by its signal."""
-    life = lifecycle.run(docker_client, plan_for("good"), warmup=1, grace=2)
+    life = lifecycle.run(docker_client, plan_for("good"), warmup=30, grace=2)
     assert life.limits_hit == ()
     assert life.stopped_by == "signal"
     assert life.written_bytes is not None
@@ -110,13 +110,14 @@ def test_the_write_limit_does_not_touch_an_app_that_writes_little(docker_client)
 def test_an_app_killed_for_memory_is_out_of_memory_not_a_missing_setting(docker_client):
     """oom-at-start: oom_killed, exit cause out-of-memory (inconclusive), no container left."""
     runtime = collect(fixture_image("oom-at-start"),
-                      probe=ProbeOptions(warmup=3, grace=1)).to_json()["runtime"]  # fmt: skip
+                      probe=ProbeOptions(warmup=60, grace=1)).to_json()["runtime"]  # fmt: skip
     life = runtime["lifecycle"]
     assert life["status"] == "exited-early"
     assert life["oom_killed"] is True
     assert life["exit_cause"]["kind"] == "out-of-memory"
     assert life["exit_cause"]["verdict"] == "inconclusive"
-    assert f"{containers.MEMORY} memory limit" in life["reason"]
+    assert "512 MiB memory limit" in life["reason"]
+    assert "--probe-memory" in life["reason"]
     assert not probe_containers(docker_client)
 
 
@@ -124,7 +125,7 @@ def test_an_app_killed_for_memory_is_out_of_memory_not_a_missing_setting(docker_
 def test_lines_of_200000_characters_are_judged_and_kept_short(docker_client):
     """long-lines: the exception is found in its 200k-character line; every kept line is cut."""
     runtime = collect(fixture_image("long-lines"),
-                      probe=ProbeOptions(warmup=3, grace=1)).to_json()["runtime"]  # fmt: skip
+                      probe=ProbeOptions(warmup=60, grace=1)).to_json()["runtime"]  # fmt: skip
     life = runtime["lifecycle"]
     assert life["exit_cause"]["kind"] == "python-exception"
     assert life["exit_cause"]["exception"] == "RuntimeError"
@@ -137,7 +138,8 @@ def test_a_storm_of_signals_during_a_probe_leaves_nothing_behind(docker_client):
     """Fifty SIGINT and SIGTERM, 10 ms apart, from the moment a probe runs: inspector exits
     130 or 143 without a traceback, and no probe container remains."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "inspector", "facts", fixture_image("good"), "--warmup", "60"],
+        [sys.executable, "-m", "inspector", "facts", fixture_image("su-start-script"),
+         "--warmup", "60"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

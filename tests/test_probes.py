@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -20,7 +19,8 @@ from inspector.probes.lifecycle import docker_diff
 from inspector.probes.model import skipped
 from inspector.probes.plan import ProbePlan
 from inspector.probes.upperdir import changes_from_upper
-from tests.conftest import fixture_image
+from tests.conftest import fixture_image, own_probes
+from tests.test_fixtures import wait_for_log
 
 pytestmark = pytest.mark.docker
 
@@ -32,19 +32,16 @@ PROBED = (
 
 
 @pytest.fixture(scope="module")
-def runtime(docker_client) -> dict[str, dict[str, Any]]:
-    """The runtime facts of every probed fixture, probed concurrently (each probe waits a lot)."""
-    options = ProbeOptions(warmup=WARMUP, grace=GRACE)
-
-    def probe(name: str) -> dict[str, Any]:
-        return collect(fixture_image(name), probe=options).to_json()["runtime"]
-
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        return dict(zip(PROBED, pool.map(probe, PROBED), strict=True))
+def runtime(fixture_probes) -> dict[str, dict[str, Any]]:
+    """The runtime facts of every probed fixture (the session's shared collections, probed
+    concurrently: each probe waits a lot)."""
+    fixture_probes.start(PROBED)
+    return {name: fixture_probes.facts(name)["runtime"] for name in PROBED}
 
 
 def probe_containers(docker_client) -> list[containers.Listed]:
-    return containers.listed(docker_client)
+    """This session's probe containers (and those of the CLIs it started): never another run's."""
+    return own_probes(docker_client)
 
 
 # --- the static probe --------------------------------------------------------------------------
@@ -360,7 +357,7 @@ def _wait_for_probe(docker_client, role: str, pid: int, seconds: float = 60) -> 
 @pytest.mark.parametrize(("how", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_run_removes_its_probe_container(docker_client, how, code):
     """Ctrl-C or SIGTERM mid-probe: inspector exits 130/143 and no probe container remains."""
-    child = _inspector("facts", fixture_image("good"), "--warmup", "60")
+    child = _inspector("facts", fixture_image("su-start-script"), "--warmup", "60")
     try:
         _wait_for_probe(docker_client, "lifecycle", child.pid)
         child.send_signal(how)
@@ -382,7 +379,8 @@ def test_a_second_signal_during_cleanup_leaves_no_probe_behind(docker_client, fi
     """Two signals in a row (a double Ctrl-C, a process group signalled twice): the second one
     cannot stop the cleanup the first started; no container remains and no traceback shows."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "inspector", "facts", fixture_image("good"), "--warmup", "60"],
+        [sys.executable, "-m", "inspector", "facts", fixture_image("su-start-script"),
+         "--warmup", "60"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -403,7 +401,7 @@ def test_a_second_signal_during_cleanup_leaves_no_probe_behind(docker_client, fi
 
 def test_cleanup_keeps_live_runs_and_removes_those_of_killed_runs(docker_client, capsys):
     """`inspector cleanup` keeps a running probe, then removes it once its run was SIGKILLed."""
-    child = _inspector("facts", fixture_image("good"), "--warmup", "60")
+    child = _inspector("facts", fixture_image("su-start-script"), "--warmup", "60")
     try:
         _wait_for_probe(docker_client, "lifecycle", child.pid)
         assert main(["cleanup"]) == 0
@@ -425,7 +423,9 @@ def test_upper_dir_changes_equal_docker_diff(docker_client, started):
     """The overlay upper dir gives exactly what `docker diff` says: added, changed, deleted."""
     target = plan_for("naive")
     container = started(target.image_id)
-    time.sleep(1.5)  # the app writes its .pyc on start
+    # It writes its .pyc while it imports, before it listens: after this line both views are
+    # of a finished start, whatever the machine's load.
+    wait_for_log(container, "listening on")
     command = (
         "rm /etc/issue && mkdir -p /var/new/deep && touch /var/new/deep/x /app/requirements.txt"
     )

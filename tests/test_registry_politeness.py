@@ -41,11 +41,39 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
         time.sleep(0.01)
 
 
+class CountedSlot:
+    """The host's real slot, counting the clients blocked waiting for it: the event that says
+    every client beyond the limit is held by it, not still on its way to the server."""
+
+    def __init__(self, slot: threading.BoundedSemaphore) -> None:
+        self._slot = slot
+        self._lock = threading.Lock()
+        self.waiting = 0
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        if self._slot.acquire(blocking=False):
+            return True
+        if not blocking:
+            return False
+        with self._lock:
+            self.waiting += 1
+        try:
+            return self._slot.acquire(timeout=timeout)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    def release(self) -> None:
+        self._slot.release()
+
+
 def test_clients_share_the_per_host_limit(monkeypatch):
     """Six clients asking at once never have more than INSPECTOR_REGISTRY_REQUESTS (2) requests
     inside the server; the others wait their turn and all succeed."""
     monkeypatch.setenv("INSPECTOR_REGISTRY_REQUESTS", "2")
     with serving(Gate()) as gate:
+        slot = CountedSlot(HOSTS.slot(gate.address))
+        monkeypatch.setitem(HOSTS._slots, gate.address, slot)
         asked = threading.Semaphore(0)
         statuses: list[int] = []
 
@@ -63,8 +91,9 @@ def test_clients_share_the_per_host_limit(monkeypatch):
             thread.start()
         for _ in threads:
             asked.acquire()
-        _wait_for(lambda: gate.inside == 2)
-        time.sleep(0.3)  # room for an unbounded client to get in: it must not
+        # Two inside the server and the four others blocked on the host's slot: none of them
+        # can still be on its way in, so the count below is final, not a guess after a sleep.
+        _wait_for(lambda: gate.inside == 2 and slot.waiting == 4)
         assert gate.seen == 2
         gate.opened.set()
         for thread in threads:

@@ -13,7 +13,6 @@ import pytest
 from checks import catalog
 from checks.model import Finding, layer_number
 from inspector.audit import AuditOptions, audit_one
-from inspector.facts.collect import collect
 from inspector.probes import ProbeOptions
 from inspector.report.model import ImageReport
 from tests.conftest import fixture_image
@@ -22,16 +21,21 @@ pytestmark = pytest.mark.docker
 
 CHECKS = catalog()
 NO_PROBE = AuditOptions(probe=None)
-PROBED = AuditOptions(probe=ProbeOptions(warmup=2, grace=3))
+PROBED = AuditOptions(probe=ProbeOptions())  # stands for the shared probed collection
 
 
 @pytest.fixture(scope="module")
-def audit(docker_client, image) -> Callable[..., ImageReport]:
-    """Audit a fixture with only the named checks (without probes unless asked)."""
+def audit(docker_client, image, fixture_probes) -> Callable[..., ImageReport]:
+    """Audit a fixture with only the named checks (without probes unless asked: then from the
+    session's shared probed collection)."""
 
     def run(name: str, *ids: str, options: AuditOptions = NO_PROBE) -> ImageReport:
         image(name)  # a missing fixture fails with how to build it
-        report = audit_one(fixture_image(name), [CHECKS[i] for i in ids], options, lambda m: None)
+        chosen = [CHECKS[i] for i in ids]
+        if options is PROBED:
+            report = fixture_probes.report(name, chosen)
+        else:
+            report = audit_one(fixture_image(name), chosen, options, lambda m: None)
         assert report.error is None
         return report
 
@@ -88,13 +92,13 @@ def test_healthcheck_that_imports_the_app_checks_nothing(audit):
     assert "python3 -c import svc" in finding.message
 
 
-def test_uncompilable_and_unimported_sources_are_not_uncompiled(audit):
+def test_uncompilable_and_unimported_sources_are_not_uncompiled(audit, fixture_probes):
     """The 3.12-syntax file (on the base's 3.11) and a script the service never imports do not
     make PY002 fail; the probe says which file cannot compile and what the start loads."""
     report = audit("ru-py312-syntax", "PY002", options=PROBED)
     (result,) = report.results
     assert result.status == "passed", result.findings
-    facts = collect(fixture_image("ru-py312-syntax"), probe=PROBED.probe).to_json()
+    facts = fixture_probes.facts("ru-py312-syntax")
     static = facts["runtime"]["static"]
     assert [u["path"] for u in static["app_sources"]["uncompilable"]] == [
         "/srv/svc/py312_intrinsics.py"

@@ -373,6 +373,123 @@ def test_open_findings_say_since_when_and_the_report_lists_the_oldest(registry, 
     assert started[:10] in table.split("Open now (", 1)[1]
 
 
+def test_openmetrics_parse_with_prometheus_and_agree_with_the_json(registry, capsys, tmp_path):
+    """`--format openmetrics` and `-o openmetrics=FILE` are valid OpenMetrics (Prometheus' own
+    parser reads them) and say what the JSON says: findings by repository and severity, images
+    by status, errors, tags moved, layers read, the run's duration."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    address, _ = registry
+    _, doc = _scan(address, "--repo", "t/*", capsys=capsys)
+    metrics_file = tmp_path / "inspector.prom"
+    assert (
+        main(
+            [
+                "runs",
+                "show",
+                "latest",
+                "--format",
+                "openmetrics",
+                "--exit-zero",
+                "-o",
+                f"openmetrics={metrics_file}",
+            ]
+        )
+        == 2
+    )  # 2: t/broken cannot be read
+    text = capsys.readouterr().out
+    assert text.endswith("# EOF\n")
+    assert metrics_file.read_text() == text
+    assert not list(tmp_path.glob(".inspector-*"))  # the temporary file was renamed
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in families.values()
+        for s in family.samples
+    }
+    for image in doc["images"]:
+        for severity, count in image["counts"].items():
+            assert count <= samples[
+                ("inspector_scan_findings",
+                 (("repository", image["repository"]), ("severity", severity)))
+            ]  # fmt: skip
+    total = sum(v for (name, _), v in samples.items() if name == "inspector_scan_findings")
+    assert total == doc["summary"]["findings"]
+    assert samples[("inspector_scan_images", (("status", "error"),))] == doc["summary"]["errors"]
+    assert samples[("inspector_scan_errors", ())] >= 1
+    assert samples[("inspector_scan_layers_read", ())] == doc["summary"]["layers_read"]
+    assert samples[("inspector_scan_duration_seconds", ())] >= 0
+    assert families["inspector_scan_duration_seconds"].unit == "seconds"
+
+
+# Chromium's own background services (updates, time, accounts) are pointed at a closed port
+# on loopback and every host name fails to resolve: nothing leaves the machine, whatever it tries.
+_CHROMIUM = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-pings",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-domain-reliability", "--disable-breakpad",
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
+    "--enable-logging=stderr", "--v=0",
+)  # fmt: skip
+
+
+def _chromium(request: pytest.FixtureRequest) -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        message = "chromium is not installed (`make test` installs it as root on Debian)"
+        if request.config.getoption("--require-docker"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+def test_the_html_report_loads_in_chromium_with_no_error_and_draws_its_charts(
+    registry, capsys, tmp_path, request
+):
+    """`--format html` is one self-contained page: headless Chromium loads it with no console
+    message (its Content-Security-Policy would report any request leaving the file), every link
+    stays inside the page, each finding links to its check's section, and a screenshot shows
+    the trend charts drawn."""
+    from PIL import Image
+
+    from inspector.scan.html import COLOURS
+
+    browser = _chromium(request)
+    address, _ = registry
+    _scan(address, "--repo", "t/app", "--repo", "team/*", capsys=capsys)
+    _push(address, "t/app", "latest", V2, created="2026-11-25T00:00:00Z")
+    _scan(address, "--repo", "t/app", "--repo", "team/*", capsys=capsys)
+    page = tmp_path / "report.html"
+    assert main(["runs", "show", "latest", "--format", "html", "--exit-zero",
+                 "-o", f"html={page}"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert page.read_text() == text
+    assert "Tags moved (1)" in text
+    links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
+    assert links
+    assert all(link.startswith("#check-") for link in links)
+    for link in set(links):
+        assert f'id="{link[1:]}"' in text  # every finding's link lands on its check
+    assert "url(" not in text
+    assert "<script" not in text
+    shot = tmp_path / "shot.png"
+    ran = subprocess.run(
+        [browser, *_CHROMIUM, f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1200,1400", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    console = [line for line in ran.stderr.splitlines() if "CONSOLE" in line]
+    assert console == []
+    with Image.open(shot) as picture:
+        pixels = list(picture.convert("RGB").tobytes())
+    pixels = list(zip(pixels[0::3], pixels[1::3], pixels[2::3], strict=True))
+    images_bar = (0x54, 0x6E, 0x7A)
+    high = tuple(int(COLOURS["high"][i : i + 2], 16) for i in (1, 3, 5))
+    assert sum(1 for p in pixels if p == images_bar) > 500  # bars of the images chart
+    assert sum(1 for p in pixels if p == high) > 100  # high findings in the severity chart
+
+
 def test_table_and_markdown_reports(registry, capsys):
     """The table has one line per repository and lists new findings; Markdown the same, for a
     chat message; both name the broken image's error."""

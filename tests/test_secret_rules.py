@@ -11,6 +11,7 @@ import pytest
 from inspector.analysers import secret_rules
 from inspector.analysers.secret_rules import RULES, _Prefilter, scan, scanned
 from tests.planted import generate
+from tests.test_secret_rule_families import NEW_MUST_FIND, NEW_MUST_NOT
 
 # rule -> (a file that must be found, a look-alike that must not be)
 PEM_HEADERS = "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n"
@@ -46,10 +47,11 @@ MUST_FIND = {rule: (path, text) for path, (text, found) in generate.FILES.items(
 
 
 def test_every_rule_has_a_must_find_and_a_must_not_find_example():
-    """No rule goes untested: the fixture plants each one, and each has a look-alike here."""
+    """No rule goes untested: the fixture (or, for the newer families, their own test module)
+    plants each one, and each has a look-alike."""
     ids = {rule.id for rule in RULES}
-    assert set(MUST_FIND) | {"slack-webhook"} == ids
-    assert set(MUST_NOT) == ids
+    assert set(MUST_FIND) | {"slack-webhook"} | set(NEW_MUST_FIND) == ids
+    assert set(MUST_NOT) | set(NEW_MUST_NOT) == ids
 
 
 @pytest.mark.parametrize("rule", sorted(MUST_FIND))
@@ -81,11 +83,12 @@ def test_fixture_look_alikes_are_not_found():
         assert scan(path, text.encode()) == (), path
 
 
-def test_third_party_tests_and_docs_are_marked_as_test_material():
-    """A token in a package's tests or README is found but marked, so it is reported at info."""
+def test_third_party_tests_and_docs_are_found_and_judged_by_the_analyser():
+    """A token in a package's tests or README is found; whether it is test material needs its
+    owner and the command, so the layer's scan leaves that to the secrets analyser."""
     for path, (text, rule) in generate.TEST_MATERIAL.items():
         hits = scan(path, text.encode())
-        assert [(h.rule, h.example) for h in hits] == [(rule, True)]
+        assert [(h.rule, h.example) for h in hits] == [(rule, False)]
 
 
 def test_generic_password_rules_skip_third_party_code():
@@ -106,14 +109,40 @@ def test_a_hit_holds_no_part_of_the_value():
                         assert part not in shown
 
 
-def test_the_fallback_prefilter_agrees_with_hyperscan():
-    """Without Hyperscan, one bytes.find per keyword selects exactly the same rules."""
-    fast = _Prefilter()
+PREFILTER_TEXTS = [
+    *(text for text, _ in generate.FILES.values()),
+    *generate.LOOKALIKES.values(),
+    *(text for _, text in [*NEW_MUST_FIND.values(), *NEW_MUST_NOT.values()]),
+    "nothing to see",
+    "PASSWORD TOKEN aws AKIA",
+]
+
+
+def _rules_named_in(data: bytes) -> set[int]:
+    """The rules one of whose keywords occurs in DATA, any case: what a prefilter must select."""
+    lower = data.lower()
+    return {i for i, rule in enumerate(RULES) if any(k.lower() in lower for k in rule.keywords)}
+
+
+def test_the_fallback_prefilter_selects_exactly_the_rules_whose_keywords_occur():
+    """Without Hyperscan, one bytes.find per keyword selects exactly the rules a keyword of which
+    occurs in the text (any case), checked against a plain reading of the rule table."""
     slow = _Prefilter()
     slow.database = None
-    texts = [text for text, _ in generate.FILES.values()] + list(generate.LOOKALIKES.values())
-    for text in [*texts, "nothing to see", "PASSWORD TOKEN aws AKIA"]:
-        assert fast.rules(text.encode()) == slow.rules(text.encode())
+    selected = [slow.rules(text.encode()) for text in PREFILTER_TEXTS]
+    assert selected == [_rules_named_in(text.encode()) for text in PREFILTER_TEXTS]
+    assert selected[-2] == set()  # "nothing to see"
+    assert len(selected[-1]) > 1  # keywords of several rules, in the wrong case
+
+
+def test_hyperscan_selects_the_same_rules_as_the_fallback():
+    """Where Hyperscan is installed (Linux x86-64) it is used, and it selects exactly the rules
+    the fallback and the rule table do: the fast path is never a different answer."""
+    pytest.importorskip("hyperscan")
+    fast = _Prefilter()
+    assert fast.database is not None, "hyperscan imports but the prefilter does not use it"
+    for text in PREFILTER_TEXTS:
+        assert fast.rules(text.encode()) == _rules_named_in(text.encode())
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 
 from inspector.cli.commands import main
-from inspector.facts.collect import collect
-from inspector.probes import ProbeOptions
 from tests.conftest import fixture_image
 
 pytestmark = pytest.mark.docker
@@ -86,19 +84,17 @@ def test_an_app_waiting_for_its_settings_stays_inconclusive_and_passes(audits):
     [("good", "python -m app", "app"), ("gunicorn-plain", "gunicorn wsgi:app", "wsgi"),
      ("needs-config", "python /srv/needs_config.py", "os")],
 )  # fmt: skip
-def test_the_import_smoke_test_passes_on_images_that_start(docker_client, name, command,
+def test_the_import_smoke_test_passes_on_images_that_start(fixture_probes, name, command,
                                                            imported):  # fmt: skip
     """The static probe imports what good images import first, and says it passed."""
-    runtime = collect(fixture_image(name), probe=ProbeOptions(warmup=1, grace=2)).to_json()
-    imports = runtime["runtime"]["static"]["imports"]
+    imports = fixture_probes.facts(name)["runtime"]["static"]["imports"]
     assert (imports["command"], imports["status"], imports["verdict"]) == (command, "ok", "passed")
     assert imported in imports["imported"]
 
 
-def test_the_import_smoke_test_sees_a_broken_image_without_the_lifecycle_probe(docker_client):
+def test_the_import_smoke_test_sees_a_broken_image_without_the_lifecycle_probe(fixture_probes):
     """broken-venv-path: the static probe alone finds the missing module and where it lives."""
-    facts = collect(fixture_image("broken-venv-path"), probe=ProbeOptions(warmup=1, grace=2))
-    imports = facts.to_json()["runtime"]["static"]["imports"]
+    imports = fixture_probes.facts("broken-venv-path")["runtime"]["static"]["imports"]
     assert (imports["verdict"], imports["exception"], imports["module"]) == (
         "broken", "ModuleNotFoundError", "rich")  # fmt: skip
     assert imports["found_elsewhere"] == ["/opt/venv/lib/python3.11/site-packages"]

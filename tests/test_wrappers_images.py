@@ -5,39 +5,31 @@ code the runtime user can rewrite is found where the command says it lives."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from checks import catalog
 from checks.engine import run_checks
-from checks.model import Context, Finding
-from inspector.facts.collect import collect
-from inspector.probes import ProbeOptions
-from tests.conftest import fixture_image
-from tests.precision import REALISTIC_GRACE, REALISTIC_WARMUP, realistic
+from checks.model import Finding
+from tests.probed import suite_context
 from tests.test_audit import golden
 
 pytestmark = pytest.mark.docker
 
 FIXTURES = ("wr-django-scripts", "wr-home-chown", "wr-uv-run", "wr-fastapi-dev",
             "wr-gunicorn-noattr")  # fmt: skip
-NOW = Context(now=datetime(2026, 12, 7, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")
-def audited(docker_client) -> dict[str, tuple[dict[str, Any], dict[str, list[Finding]]]]:
-    """Each fixture's facts (probes included) and the findings of every check, by check id."""
+def audited(fixture_probes) -> dict[str, tuple[dict[str, Any], dict[str, list[Finding]]]]:
+    """Each fixture's facts (probes included, the session's shared collection) and the findings
+    of every check, by check id."""
+    fixture_probes.start(FIXTURES)
     out = {}
     for name in FIXTURES:
-        probe = (
-            ProbeOptions(warmup=REALISTIC_WARMUP, grace=REALISTIC_GRACE)
-            if realistic(name)
-            else ProbeOptions(warmup=2, grace=3)
-        )
-        facts = collect(fixture_image(name), probe=probe).to_json()
-        results = run_checks(facts, list(catalog().values()), NOW)
+        facts = fixture_probes.facts(name)
+        results = run_checks(facts, list(catalog().values()), suite_context())
         out[name] = facts, {r.check.id: list(r.findings) for r in results if r.status == "failed"}
     return out
 

@@ -524,8 +524,69 @@ def _history(data: ImageData) -> Iterator[Secret]:
 # --- files ----------------------------------------------------------------------------------
 
 
-def _test_fixture(path: str) -> bool:
-    return secret_rules.in_test_tree(path)
+class _TestTrees:
+    """Whether a file in a `tests`/`fixtures`-like tree (or a `test_*.py` module, or a README
+    where packages install) is test material, not the image's leak.
+
+    A directory's name alone proves nothing: `/home/test/.aws/credentials` is a user's keys and
+    `/srv/app/fixtures/prod.env` the app's production settings. So it is test material only in
+    an installed package's files (by its RECORD, the OS's or npm's), or in the image's own test
+    suite (a tree holding `test_*.py`/`conftest.py`) that the command does not run from; and a
+    credential file by name (a key, `.aws/credentials`, a dotenv...) never is.
+    """
+
+    def __init__(self, data: ImageData) -> None:
+        self.data = data
+        self.paths: list[str] | None = None  # sorted visible paths, at the first question
+        config = data.config
+        words = [*(config.entrypoint or ()), *(config.cmd or ())]
+        self.command_paths = [w for w in words if w.startswith("/")]
+        self.workdir = config.workdir or ""
+
+    def __call__(self, path: str, owner: dict[str, Any]) -> bool:
+        if owner.get("credential_file") or _file_rule(path) == DOTENV:
+            return False
+        if secret_rules.package_docs(path):
+            return True
+        base = posixpath.basename(path)
+        module = base.endswith(".py") and (base.startswith("test_") or base.endswith("_test.py"))
+        if not module and not secret_rules.in_test_tree(path):
+            return False
+        if owner.get("owner_kind") not in (None, ownership.APP):
+            return True
+        tree = self._tree(path) if not module else posixpath.dirname(path)
+        return (
+            tree is not None
+            and (module or self._suite(tree))
+            and not self._reached(path if module else tree)
+        )
+
+    @staticmethod
+    def _tree(path: str) -> str | None:
+        parts = path.split("/")
+        for i, part in enumerate(parts[:-1]):
+            if part in secret_rules.TEST_DIRS:
+                return "/".join(parts[: i + 1])
+        return None
+
+    def _suite(self, tree: str) -> bool:
+        if self.paths is None:
+            self.paths = sorted(self.data.fs.visible)
+        start = bisect.bisect_left(self.paths, tree + "/")
+        end = bisect.bisect_left(self.paths, tree + "0")  # "0" sorts right after "/"
+        for path in itertools.islice(self.paths, start, min(end, start + 10_000)):
+            base = posixpath.basename(path)
+            if base == "conftest.py" or (base.endswith(".py") and (
+                    base.startswith("test_") or base.endswith("_test.py"))):  # fmt: skip
+                return True
+        return False
+
+    def _reached(self, where: str) -> bool:
+        """The command runs from inside `where` (a test tree) or runs `where` (a test module)."""
+        inside = where.rstrip("/") + "/"
+        places = [self.workdir, *self.command_paths] if not where.endswith(".py") else [
+            *self.command_paths]  # fmt: skip
+        return any((p + "/").startswith(inside) for p in places if p)
 
 
 def _ini_values(text: str, key: str) -> list[str]:
@@ -700,6 +761,7 @@ class _Whose:
     def __init__(self, data: ImageData) -> None:
         self.data = data
         self.owners: ownership.Owners | None = None  # built at the first file secret, if any
+        self.tests = _TestTrees(data)
 
     def __call__(self, path: str) -> dict[str, Any]:
         if self.owners is None:
@@ -723,10 +785,11 @@ def _file_secret(
     # A file found by its name has no one value: its whole text is the fingerprint, so a later
     # layer writing the same file again (`chown -R`) is told apart from one that changed it.
     found = secret_rules.fingerprint(text) if text is not None else None
+    owner = whose(path)
     return Secret(kind, IN_FILE, path, None, version.layer, None, steps(version.layer),
-                  version.removed_in is not None, version.removed_in, hint, _test_fixture(path),
-                  removal=version.removal, fingerprint=found, live_format=live,
-                  **whose(path))  # fmt: skip
+                  version.removed_in is not None, version.removed_in, hint,
+                  whose.tests(path, owner), removal=version.removal, fingerprint=found,
+                  live_format=live, **owner)  # fmt: skip
 
 
 def _git_repo(path: str) -> str | None:
@@ -743,10 +806,12 @@ def _content_secret(
     steps: _Steps, whose: _Whose, path: str, version: Version, hit: ContentHit
 ) -> Secret:
     hint = f"{_TITLES.get(hit.rule, hit.rule)}: {hit.length} chars, fingerprint {hit.fingerprint}"
+    owner = whose(path)
     return Secret(hit.rule, IN_FILE, path, None, version.layer, None, steps(version.layer),
                   version.removed_in is not None, version.removed_in, hint,
-                  hit.example or _test_fixture(path), line=hit.line, fingerprint=hit.fingerprint,
-                  removal=version.removal, live_format=hit.live, **whose(path))  # fmt: skip
+                  hit.example or whose.tests(path, owner), line=hit.line,
+                  fingerprint=hit.fingerprint, removal=version.removal, live_format=hit.live,
+                  **owner)  # fmt: skip
 
 
 def _files(data: ImageData) -> Iterator[Secret]:
@@ -770,8 +835,9 @@ def _files(data: ImageData) -> Iterator[Secret]:
             yield Secret(GIT_DIRECTORY, IN_FILE, repo, None, first.layer, None,
                          steps(first.layer), visible is None,
                          last.removed_in if visible is None else None,
-                         f"git metadata ({entries} paths)", _test_fixture(repo),
-                         **whose(repo))  # fmt: skip
+                         f"git metadata ({entries} paths)",
+                         whose.tests(repo + "/config", owner := whose(repo)),
+                         **owner)  # fmt: skip
         rule = _file_rule(path)
         for version in data.fs.history[path]:
             if version.entry.kind != FILE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,10 +20,10 @@ import click
 from checks.model import CATEGORIES, SEVERITIES, Check, Context
 from inspector import __version__
 from inspector.audit import AuditOptions
+from inspector.cli.probe_settings import probe_options, probe_setting_options
 from inspector.errors import InspectorError
 from inspector.policy.config import DEFAULT_MAX_DB_AGE, Policy, load
 from inspector.policy.gate import Gate
-from inspector.probes import ProbeOptions
 from inspector.report.formats import FORMATS, SBOM_EXTENSIONS, SBOM_FORMATS
 from inspector.safetext import json_text, visible
 from inspector.sources import PULL_POLICIES
@@ -56,7 +57,8 @@ def _options(*options):  # type: ignore[no-untyped-def]
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
 # How images are read from a registry or the cache: `facts`, `audit`, `baseline`, `scan`.
 _registry_options = _options(
-    click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache."),
+    click.option("--no-cache", is_flag=True,
+                 help="Read every layer and rebuild the facts, ignoring the cache of both."),
     click.option("--platform", metavar="OS/ARCH[/VARIANT]",
                  help="Which platform of a multi-platform registry image to read  "
                  "[default: this machine's, else linux/amd64]"),
@@ -96,9 +98,11 @@ _read_options = _options(
 )  # fmt: skip
 _probe_options = _options(
     click.option("--warmup", type=click.FloatRange(0, 600), default=3.0, show_default=True,
-                 help="Seconds the lifecycle probe lets the image run before looking at it."),
+                 help="Seconds the lifecycle probe waits at most for the app's start-up to "
+                      "settle before looking at it."),
     click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
                  help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
+    probe_setting_options,
 )  # fmt: skip
 
 
@@ -144,9 +148,8 @@ def facts(
     start it, then stopped as Docker does.
     """
     from inspector.facts.collect import collect
-    from inspector.probes import ProbeOptions
 
-    options = None if no_probe else ProbeOptions(warmup=warmup, grace=grace)
+    options = None if no_probe else probe_options(warmup, grace)
     try:
         doc = collect(
             ref, pull=pull, use_cache=not no_cache, probe=options, progress=progress_printer(),
@@ -236,6 +239,7 @@ def _scan(
     max_db_age: int | None = None,
     baseline: Baseline | None = None,
     dockerfile: Dockerfile | None = None,
+    expect: tuple[str, ...] = (),
 ) -> _Scan:
     from checks import catalog
     from checks.engine import SelectionError
@@ -258,7 +262,7 @@ def _scan(
         use_cache=not no_cache,
         platform=platform,
         insecure_registries=insecure_registries,
-        probe=None if no_probe else ProbeOptions(warmup=warmup, grace=grace),
+        probe=None if no_probe else probe_options(warmup, grace),
         context=Context(thresholds=policy.thresholds),
         gate=Gate(policy, baseline),
         dockerfile=dockerfile,
@@ -266,8 +270,25 @@ def _scan(
         max_db_age=max_db_age
         if max_db_age is not None
         else policy.max_db_age or DEFAULT_MAX_DB_AGE,
+        expect=_expectations(policy, expect),
     )
     return _Scan(list(refs), checks, options, policy)
+
+
+# --- expectation files (container-structure-test YAML): the policy's `expect`, then --expect ---
+_expect_option = click.option(
+    "--expect", "expect", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+    help="Also judge the images against this container-structure-test file (schemaVersion "
+    "2.0.0; repeatable; adds to the policy's expect): each failed test is a COR030 finding. "
+    "docs/expectations.md says what is read of the format.")  # fmt: skip
+
+
+def _expectations(policy: Policy, given: tuple[str, ...]) -> tuple[Any, ...]:
+    """Every expectation file parsed before any image is read: a broken one stops here (2)."""
+    from inspector.expect.parse import load as load_expectations
+
+    named = [*policy.expect, *((path, path) for path in given)]
+    return tuple(load_expectations(Path(path), name) for path, name in dict(named).items())
 
 
 def _run(scan: _Scan, jobs: int | None = None) -> list[ImageReport]:
@@ -350,6 +371,7 @@ def finished_printer(total: int) -> Callable[[ImageReport], None]:
     help="The Dockerfile the images were built from: findings in a layer point at the "
     "instruction that made it (SARIF).",
 )
+@_expect_option
 def audit(
     fmt: str,
     jobs: int,
@@ -488,6 +510,7 @@ def _dockerfile(path: str) -> Dockerfile:
     show_default=True,
     help="Where to write the baseline.",
 )
+@_expect_option
 def baseline(output: str, **scan_args: Any) -> int:
     """Record the findings images have now, so that `audit --baseline FILE` fails only on new ones.
 
@@ -522,7 +545,7 @@ def _outputs(outputs: tuple[str, ...], formats: Sequence[str]) -> list[tuple[str
     return files
 
 
-_SCAN_FORMATS = ("table", "json", "markdown")
+_SCAN_FORMATS = ("table", "json", "markdown", "html", "openmetrics")
 # How a scan run is reported and gated: `scan` and `runs show`.
 _run_report_options = _options(
     click.option("--format", "fmt", type=click.Choice(_SCAN_FORMATS), default="table",
@@ -550,6 +573,11 @@ def _report_run(store: Any, run_id: str, fmt: str, outputs: tuple[str, ...],
     report = finished_report(store, run_id)
     write(fmt, report, lambda text: click.echo(text, nl=False))
     for name, path in files:
+        if name == "openmetrics":
+            from inspector.scan.metrics import write_file
+
+            write_file(report, path)  # replaced whole: a textfile collector never reads half
+            continue
         try:
             with open(path, "w", encoding="utf-8") as out:
                 write(name, report, out.write)
@@ -729,7 +757,7 @@ def scan(
             max_time=parse_duration(max_time) if max_time else None, shard=share.shard,
             shards=share.shards, run_id=run_id, insecure=insecure_registries,
             page_size=page_size, use_cache=not no_cache,
-            max_db_age_days=scan_setup.options.max_db_age,
+            max_db_age_days=scan_setup.options.max_db_age, expect=scan_setup.options.expect,
         )  # fmt: skip
         # The advisory database is the scan store's own (`inspector db update --db` the same).
         advisories = AdvisoryStore(store.url)
@@ -999,6 +1027,92 @@ def cleanup(everything: bool) -> int:
     return 0
 
 
+# --- `inspector diff OLD NEW` (inspector/diff/, docs/diff.md) -----------------------------------
+_DIFF_FORMATS = ("table", "json", "markdown")
+
+
+def _new_severity(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--fail-on new:SEVERITY` -> SEVERITY; anything else is a usage error (exit 2)."""
+    if value is None:
+        return None
+    kind, _, severity = value.partition(":")
+    if kind != "new" or severity not in SEVERITIES:
+        raise click.BadParameter(f"{value!r}: expected new:SEVERITY, SEVERITY one of "
+                                 f"{', '.join(SEVERITIES)}")  # fmt: skip
+    return severity
+
+
+@cli.command(name="diff")
+@click.argument("old_ref", metavar="OLD")
+@click.argument("new_ref", metavar="NEW")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_DIFF_FORMATS),
+    default="table",
+    show_default=True,
+    help="The diff on stdout: a terminal table, versioned JSON "
+    "(docs/diff.md), or Markdown for a release note or a merge request.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT=FILE",
+    help="Also write the diff in FORMAT to FILE (repeatable).",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    metavar="new:SEVERITY",
+    callback=_new_severity,
+    help="Exit 1 when NEW has a finding at SEVERITY or above that OLD did not have.",
+)
+@_policy_options
+@_read_options
+@click.option(
+    "--no-probe",
+    is_flag=True,
+    help="Do not run the images; runtime checks and facts are not compared.",
+)
+@_probe_options
+@_vuln_options
+def diff_images(old_ref: str, new_ref: str, fmt: str, outputs: tuple[str, ...],
+                fail_on: str | None, **scan_args: Any) -> int:  # fmt: skip
+    """What changed from OLD to NEW: identity, config, size per layer, OS packages and Python
+    distributions, known vulnerabilities, findings new, fixed and still present, and the
+    runtime facts that moved.
+
+    OLD and NEW take the same forms as REF for `facts` (registry:HOST/REPO:TAG for the release
+    out there, a local tag for the build about to replace it). Layers the two share are read
+    once. Exit status: 0, or 1 when --fail-on new:SEVERITY finds a new finding at or above it;
+    2 when either image cannot be read.
+    """
+    from inspector.diff import json as diff_json
+    from inspector.diff import markdown as diff_markdown
+    from inspector.diff import table as diff_table
+    from inspector.diff.run import diff as compute_diff
+
+    renderers = {"table": diff_table.render, "json": diff_json.render,
+                 "markdown": diff_markdown.render}  # fmt: skip
+    files = _outputs(outputs, _DIFF_FORMATS)
+    scan = _scan((old_ref, new_ref), **scan_args)
+    try:
+        result = compute_diff(old_ref, new_ref, scan.checks, scan.options, fail_on=fail_on,
+                              progress=progress_printer())  # fmt: skip
+    finally:
+        if sys.stderr.isatty():
+            click.echo("\r\033[K", err=True, nl=False)
+    click.echo(renderers[fmt](result), nl=False)
+    for name, path in files:
+        try:
+            Path(path).write_text(renderers[name](result), encoding="utf-8")
+        except OSError as exc:
+            raise InspectorError(f"cannot write the {name} diff to {path}: {exc}") from exc
+    return 1 if result.gate.failed else 0
+
+
 def said(line: str) -> str:
     """A progress or error line as printed: credentials masked (an error may quote what the
     user typed, `https://user:password@...`, or what the image holds) and made visible."""
@@ -1018,27 +1132,36 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so probe containers are removed on the way out."""
 
 
-_stopping = threading.Event()
+# Every SIGINT and SIGTERM received, in order. A signal handler runs between two bytecodes of
+# the main thread, even inside another handler or inside a lock's critical section (an Event's
+# set() holds a lock a nested handler would wait for forever), so the handler only appends to a
+# list (one atomic step), writes with os.write (no buffered stream's lock) and raises.
+_signals: list[int] = []
+_STILL_CLEANING = b"inspector: still cleaning up (removing probe containers)\n"
+
+
+def _stopping() -> bool:
+    return bool(_signals)
 
 
 def _interrupted(signum: int, frame: object) -> None:
     # The first SIGINT or SIGTERM stops the run; the ones after it (a second Ctrl-C, `timeout`
     # or a CI runner signalling the whole process group) must not stop the cleanup it starts,
     # removing probe containers on the way out, nor turn the exit status into a signal death.
-    _stopping.set()
-    signal.signal(signal.SIGINT, _cleaning_up)
-    signal.signal(signal.SIGTERM, _cleaning_up)
+    _signals.append(signum)
+    if len(_signals) > 1:
+        # A later one, or one nested in the first handler before it raised: the first decides.
+        with contextlib.suppress(OSError):
+            os.write(2, _STILL_CLEANING)
+        return
     if signum == signal.SIGTERM:
         raise Terminated()
     raise KeyboardInterrupt()
 
 
-def _cleaning_up(signum: int, frame: object) -> None:
-    click.echo("inspector: still cleaning up (removing probe containers)", err=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting (tests call this)."""
+    _signals.clear()
     previous = {s: signal.signal(s, _interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return _main(argv)
@@ -1050,7 +1173,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         # Once stopping, the handlers stay: a late signal must not kill the exit itself.
-        if not _stopping.is_set():
+        if not _stopping():
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 

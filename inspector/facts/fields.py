@@ -173,6 +173,17 @@ FIELDS: dict[str, str] = {
     "fs.waste[].bytes": "Bytes wasted by this group.",
     "fs.waste[].files": "Number of file versions in this group.",
     "fs.waste[].examples": "Up to 5 paths from this group, largest file first.",
+    "fs.sizes": (
+        "Where the visible bytes are: every file and directory (a directory summing everything "
+        "below it) holding at least `threshold` bytes; what `inspector diff` compares."
+    ),
+    "fs.sizes.threshold": (
+        "Every path with at least this many visible bytes is listed (1 MiB, higher when the "
+        "list was cut at its 400 largest): a path not listed holds less."
+    ),
+    "fs.sizes.paths[]": "The paths, largest first, then by path.",
+    "fs.sizes.paths[].path": "The file or directory.",
+    "fs.sizes.paths[].bytes": "Its visible bytes (a directory's: of every file below it).",
     "fs.unsafe_names": (
         "Tar member names that were absolute or contained `..` (at most 100), as written; "
         "inspector keeps them inside the image root, but other tools may not."
@@ -290,7 +301,11 @@ FIELDS: dict[str, str] = {
     ),
     "user.passwd_present": "True when the image has an /etc/passwd.",
     "user.group_present": "True when the image has an /etc/group.",
-    "user.users[]": "Every parseable /etc/passwd entry, in file order.",
+    "user.users[]": (
+        "The /etc/passwd entries checks judge, in file order, not every line: every uid 0 entry, "
+        "USER's entry, accounts with an empty password and duplicated uids or names (each "
+        "reason at most 100 entries); `users_count` counts them all."
+    ),
     "user.users[].name": "The account name.",
     "user.users[].uid": "The account's uid.",
     "user.users[].gid": "The account's primary gid.",
@@ -302,15 +317,32 @@ FIELDS: dict[str, str] = {
         '"locked" (`!` or `*`), or "unknown" when /etc/shadow has no line for it; the hash '
         "itself is never shown."
     ),
-    "user.groups[]": "Every parseable /etc/group entry, in file order.",
+    "user.groups[]": (
+        "The /etc/group entries checks judge, in file order: USER's group and the groups naming "
+        "it as a member, gid 0 and duplicated gids or names (each reason at most 100); "
+        "`groups_count` counts them all."
+    ),
     "user.groups[].name": "The group name.",
     "user.groups[].gid": "The group's gid.",
     "user.groups[].members": "The user names listed as members.",
     "user.truncated": (
         "The account files (/etc/passwd, /etc/group) larger than what inspector reads (8 MiB), "
-        "read only to their last whole line: a lookup that found nothing in that part is "
-        'undetermined (`error` and the resolved ids null, not "no such user"), and '
-        "`users`/`groups` miss the rest."
+        "read only to their last whole line; the rest is streamed for its uid (gid) 0 lines "
+        "only. A lookup that found nothing is undetermined (`undetermined` says why; `error` "
+        'and the resolved ids null, not "no such user").'
+    ),
+    "user.users_count": (
+        "How many entries /etc/passwd holds: the parseable ones in the part read, plus every "
+        "line past the read limit."
+    ),
+    "user.groups_count": "How many entries /etc/group holds, counted as `users_count`.",
+    "user.uid0_complete": (
+        "True when every uid 0 entry of /etc/passwd is in `users`, even past the read limit, so "
+        "a user not among them is known not to be root."
+    ),
+    "user.undetermined": (
+        "Why USER's lookup cannot be answered from what was read (a name past the read limit of "
+        "an over-large account file); null when it was answered."
     ),
     # --- world_writable, capabilities -----------------------------------------------------
     "world_writable[]": (
@@ -401,9 +433,11 @@ FIELDS: dict[str, str] = {
         "holds (e.g. a key type and size)."
     ),
     "secrets[].likely_test_fixture": (
-        "True for probable test or documentation material: files under tests/, fixtures/ and "
-        "similar dirs or /usr/share/doc, `test_*` files and documentation files of installed "
-        "packages (content findings), and published example keys."
+        "True for probable test or documentation material: a published example value, or a file "
+        "under tests/, fixtures/ and similar dirs, a `test_*.py` module or a README where "
+        "packages install, when an installed package (its RECORD, the OS, npm) owns it or it "
+        "is the image's own test suite (holding test_*.py or conftest.py) the command does not "
+        "run from. Never a credential file by name (a key, .aws/credentials, a dotenv...)."
     ),
     "secrets[].removal": (
         '"deleted" or "replaced": how layer `removed_in` removed this file version; null when it '
@@ -1275,5 +1309,72 @@ FIELDS.update(
             "interpreter's own, each followed by the dirs its `.pth` files name; every site dir "
             "when the command's interpreter is unknown."
         ),
+    }
+)
+
+# --- expectations: the team's own container-structure-test files (docs/expectations.md) -------
+
+FIELDS.update(
+    {
+        "expectations": (
+            "Every test of the expectation files (`--expect FILE`, the policy's `expect`) and "
+            "how it ended; null when no file was given. Check COR030 reads it."
+        ),
+        "expectations.files": "The expectation files, named as the user or the policy wrote them.",
+        "expectations.results[]": (
+            "One per test, in each file's order: the metadata test's keys, then the file "
+            "existence, file content and command tests."
+        ),
+        "expectations.results[].file": "The file the test is in.",
+        "expectations.results[].kind": (
+            '"metadata", "file-existence", "file-content" or "command".'
+        ),
+        "expectations.results[].name": (
+            "The test's name; a metadata key is named by its path, with the variable, label, "
+            'port or volume in brackets: "metadataTest.user", "metadataTest.envVars[PORT]".'
+        ),
+        "expectations.results[].status": (
+            '"passed", "failed" or "not-run" (it could not be decided here: `reason` says why).'
+        ),
+        "expectations.results[].failures": (
+            "What did not hold, one sentence each (values of secret-looking variables shown "
+            "redacted)."
+        ),
+        "expectations.results[].reason": "Why the test was not run; null when it was.",
+        "expectations.results[].path": (
+            "For a file test, the path looked at (symlinks followed as the test reads them)."
+        ),
+        "expectations.results[].exit_code": (
+            "For a command test, its command's exit code; null when it did not exit by itself."
+        ),
+        "expectations.results[].stdout_tail": (
+            "For a command test, the last lines of its stdout, credentials masked."
+        ),
+        "expectations.results[].stderr_tail": (
+            "For a command test, the last lines of its stderr, credentials masked."
+        ),
+        "expectations.results[].seconds": (
+            "For a command test, its time, setup and teardown included."
+        ),
+        "expectations.command_containers[]": (
+            "One per file with command tests: the one probe container they all ran in."
+        ),
+        "expectations.command_containers[].file": "The expectation file.",
+        "expectations.command_containers[].status": (
+            '"ran", "not-run" (no engine, --no-probe, nothing in the image can keep it open) '
+            'or "failed" (it could not be created or started).'
+        ),
+        "expectations.command_containers[].reason": "Why it did not run; null when it ran.",
+        "expectations.command_containers[].container": (
+            "Its short container ID: every command test of the file ran in it."
+        ),
+        "expectations.command_containers[].starts": (
+            "How many times it was started: 1, plus one for each command killed on its time or "
+            "output limit (the container is killed with it, then started again)."
+        ),
+        "expectations.command_containers[].keepalive": (
+            "The image's program that kept it open between commands (its Python, or sleep)."
+        ),
+        "expectations.command_containers[].seconds": "How long all its command tests took.",
     }
 )

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from inspector.advisories.model import VulnerabilityFacts, VulnerabilityMatch
+from inspector.expect.model import ExpectationFacts
+from inspector.facts.sizes import PathSizes
 from inspector.image.config import ImageConfig
 from inspector.probes.model import RuntimeFacts
 
@@ -76,6 +78,8 @@ class FsFacts:
     efficiency: float  # visible / (visible + wasted): 1.0 means no byte is shipped in vain
     waste: tuple[WasteFacts, ...]  # largest groups first
     unsafe_names: tuple[str, ...]
+    # The paths holding the most visible bytes (inspector/facts/sizes.py): what `diff` compares.
+    sizes: PathSizes | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class Facts:
     analysers: dict[str, Any]
     runtime: RuntimeFacts
     vulnerabilities: VulnerabilityFacts = NOT_MATCHED
+    # The team's own expectations (--expect, the policy's `expect`); None: no file was given.
+    expectations: ExpectationFacts | None = None
 
     def to_json(self) -> dict[str, Any]:
         # An old base has thousands of matches: asdict's deep copy of each costs more than the
@@ -102,6 +108,7 @@ class Facts:
         doc["runtime"] = runtime
         doc.pop("vulnerabilities")
         doc["vulnerabilities"] = vulnerabilities_json(self.vulnerabilities)  # last: it reads all
+        doc["expectations"] = doc.pop("expectations")  # after it: judged last of all
         # Exactly what `--format json` prints: lists, not tuples; no surprises for consumers.
         return json.loads(json.dumps(doc, ensure_ascii=False, default=str))
 

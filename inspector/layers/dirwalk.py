@@ -32,6 +32,7 @@ from inspector.layers.stored import (
     StoredLayer,
     StoredLayerError,
 )
+from inspector.layers.tail import TailPicker
 
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 CAPABILITY_XATTR = "security.capability"
@@ -40,13 +41,16 @@ _REG, _LINK, _SYMLINK, _CHAR, _BLOCKDEV, _DIR, _FIFO, _PAX = b"0123456x"
 
 
 def walk_layer(
-    layer: StoredLayer, capture: Capture | None = None, scanner: Scanner | None = None
+    layer: StoredLayer,
+    capture: Capture | None = None,
+    scanner: Scanner | None = None,
+    tail: TailPicker | None = None,
 ) -> LayerRead:
     """The `LayerRead` of the layer in `layer.diff_dir`, from its inodes."""
     root = os.fsencode(os.path.realpath(layer.diff_dir))
     replay = Replay(layer.diff_dir, _records(root), name_of=os.fsdecode)
     try:
-        read = read_members(replay, capture, scanner)  # type: ignore[arg-type]
+        read = read_members(replay, capture, scanner, tail)  # type: ignore[arg-type]
         replay.skip_rest()
     finally:
         replay.close()

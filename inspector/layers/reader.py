@@ -6,6 +6,7 @@ uncompressed stream is computed on the way, so it can be checked against the con
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from typing import BinaryIO
 
@@ -35,6 +36,7 @@ from inspector.layers.model import (
     Scanner,
 )
 from inspector.layers.stream import LayerStream
+from inspector.layers.tail import LINES_SUFFIX, TAIL_SUFFIX, TailPicker, pick
 from inspector.layers.tar import BLOCK_SIZE, Member, headers
 
 
@@ -46,16 +48,20 @@ def normalize(name: str) -> tuple[str, bool]:
 
 
 def read_layer(
-    raw: BinaryIO, capture: Capture | None = None, scanner: Scanner | None = None
+    raw: BinaryIO,
+    capture: Capture | None = None,
+    scanner: Scanner | None = None,
+    tail: TailPicker | None = None,
 ) -> LayerRead:
     """Read a layer tar (plain or gzip) from `raw` in one pass.
 
     `capture` keeps the first bytes of the files analysers ask for; `scanner` looks at the first
-    bytes of every file it wants as they stream by. A file both want is read once.
+    bytes of every file it wants as they stream by. A file both want is read once. `tail` picks,
+    for a captured file longer than its capture, the lines to keep from the rest (layers/tail.py).
     """
     reader = LayerStream(raw, limit=layer_size(), subject="a layer")
     try:
-        read = read_members(reader, capture, scanner)
+        read = read_members(reader, capture, scanner, tail)
         reader.drain()
         assert reader.hash is not None
     finally:
@@ -66,7 +72,12 @@ def read_layer(
 Members = tuple[tuple[Entry, ...], dict[str, bytes], tuple[str, ...], tuple[ContentHit, ...], int]
 
 
-def read_members(reader: LayerStream, capture: Capture | None, scanner: Scanner | None) -> Members:
+def read_members(
+    reader: LayerStream,
+    capture: Capture | None,
+    scanner: Scanner | None,
+    tail: TailPicker | None = None,
+) -> Members:
     """Every member of the tar `reader` holds, and what `capture` and `scanner` want of their
     data: the single pass behind `read_layer`, shared with the engine-storage fast path (whose
     `reader` replays a stored layer, reading file data from disk only where asked)."""
@@ -110,10 +121,22 @@ def read_members(reader: LayerStream, capture: Capture | None, scanner: Scanner 
                     data += more
                 if keep is not None:
                     contents[path] = data[:keep]
+                    contents.pop(path + TAIL_SUFFIX, None)
+                    contents.pop(path + LINES_SUFFIX, None)
                 if scan is not None and text:
                     sample = data[: scan.cap]
                     scanned += len(sample)
                     hits.extend(scan.scan(path, sample))
+            pattern = tail(path) if tail is not None and keep and member.size > keep else None
+            if pattern is not None:
+                # The rest starts with the end of the line the capture cut.
+                head = data[:keep]
+                start = data[head.rfind(b"\n") + 1 :]
+                picked, lines = pick(functools.partial(_read, reader, name=member.name),
+                                     data_left, start, pattern)  # fmt: skip
+                data_left = 0
+                contents[path + TAIL_SUFFIX], contents[path + LINES_SUFFIX] = picked, lines
+                captured += len(picked)
         padded = data_left + (-member.stored % BLOCK_SIZE)
         if reader.skip(padded) < padded:
             raise LayerError(f"layer tar is truncated inside {member.name!r}")

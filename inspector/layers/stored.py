@@ -29,6 +29,7 @@ from pathlib import Path
 from inspector.layers.limits import layer_size
 from inspector.layers.model import Capture, LayerError, LayerRead, Scanner
 from inspector.layers.reader import read_members
+from inspector.layers.tail import TailPicker
 
 # A tar-split line holds one header segment (a few hundred bytes, base64) or one file's name; a
 # PAX header longer than the reader accepts (1 MiB) cannot be in a layer we can read anyway.
@@ -66,16 +67,19 @@ ReadStored = Callable[[StoredLayer], LayerRead]
 
 
 def read_stored_layer(
-    layer: StoredLayer, capture: Capture | None = None, scanner: Scanner | None = None
+    layer: StoredLayer,
+    capture: Capture | None = None,
+    scanner: Scanner | None = None,
+    tail: TailPicker | None = None,
 ) -> LayerRead:
     """The `LayerRead` that `read_layer` makes of this layer's tar, made from the storage."""
     if layer.tar_split is None:
         from inspector.layers.dirwalk import walk_layer
 
-        return walk_layer(layer, capture, scanner)
+        return walk_layer(layer, capture, scanner, tail)
     replay = Replay(layer.diff_dir, _records(layer.tar_split))
     try:
-        read = read_members(replay, capture, scanner)  # type: ignore[arg-type]
+        read = read_members(replay, capture, scanner, tail)  # type: ignore[arg-type]
         replay.skip_rest()
     finally:
         replay.close()

@@ -29,6 +29,10 @@ LABEL = "inspector.probe"
 OWNER_LABEL = "inspector.probe.owner"
 IMAGE_LABEL = "inspector.probe.image"
 EXPIRES_LABEL = "inspector.probe.expires"
+# INSPECTOR_RUN_ID, when set, labels every probe container of this process and its children with
+# it: a CI job or a test session on a shared engine counts and waits for its own probes only.
+RUN_LABEL = "inspector.probe.run"
+RUN_ENV = "INSPECTOR_RUN_ID"
 # Limits for images we do not trust: enough for a Python web app to start, not to hurt the host.
 MEMORY = "512m"
 PIDS = 256
@@ -39,6 +43,10 @@ REMOVE_WAITS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 # and stop grace); a container older than this cannot belong to a run still in progress, on
 # whichever machine that run is. Callers with longer bounds (a long --warmup) pass their own.
 LIFETIME = 3600.0
+CPUS = 1  # of the host's cores: a busy loop in the image slows, never starves, the machine
+# The image's own HEALTHCHECK is the image's code run by the engine on a timer, outside any probe's
+# watch (a hostile one can delete files or kill the app mid-probe): never in a probe container.
+NO_HEALTHCHECK = {"Test": ["NONE"]}
 
 
 def owner() -> str:
@@ -101,15 +109,19 @@ def create(
         IMAGE_LABEL: image_id,
         EXPIRES_LABEL: str(int(time.time() + max(lifetime, LIFETIME))),
     }
+    if run_id := os.environ.get(RUN_ENV):
+        labels[RUN_LABEL] = run_id
+    # The image's own env only, nothing of ours, unless the user gives the probes settings
+    # (--probe-env, --probe-memory: `Given.container_options`).
+    options = {"mem_limit": MEMORY, "memswap_limit": MEMORY, "environment": None, **options}
     try:
         return client.containers.create(
             image_id,
             network_mode="none",
-            mem_limit=MEMORY,
-            memswap_limit=MEMORY,
             pids_limit=PIDS,
+            nano_cpus=CPUS * 1_000_000_000,
+            healthcheck=NO_HEALTHCHECK,
             labels=labels,
-            environment=None,  # the image's own env only: nothing of ours leaks in
             **options,
         )
     except docker.errors.APIError as exc:
@@ -125,6 +137,7 @@ def probe_container(client: docker.DockerClient, image_id: str, role: str,
 
     A signal that lands while the engine creates it, or just after, would leave a container
     nobody removes; SIGINT and SIGTERM are held until the removal is guaranteed, then raised.
+    They are held during the removal too, for the same reason.
     """
     held = _hold_signals()
     try:
@@ -136,7 +149,12 @@ def probe_container(client: docker.DockerClient, image_id: str, role: str,
         _release_signals(held)
         yield container
     finally:
-        remove(container)
+        # A first Ctrl-C landing inside the removal's engine call would abandon the container.
+        held = _hold_signals()
+        try:
+            remove(container)
+        finally:
+            _release_signals(held)
 
 
 def _hold_signals() -> set[signal.Signals] | None:

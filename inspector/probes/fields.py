@@ -205,7 +205,17 @@ RUNTIME_FIELDS: dict[str, str] = {
     ),
     "runtime.lifecycle.reason": "Why the probe did not run or what its status means; else null.",
     "runtime.lifecycle.message": "Docker's own error when the container could not start.",
-    "runtime.lifecycle.warmup_seconds": "Seconds the container ran before it was looked at.",
+    "runtime.lifecycle.warmup_seconds": (
+        "The warm-up's bound: seconds the probe waits at most for the app's start-up to settle "
+        "before it looks at it."
+    ),
+    "runtime.lifecycle.settled_seconds": (
+        "Seconds after the start when the app's start-up settled (for half a second its "
+        "processes used no CPU and all slept, none runnable, in disk wait or the `sleep` "
+        "program), so the probe looked then; null when it did not settle within the warm-up "
+        "(or the engine's processes are not on this machine), so the probe looked when the "
+        "warm-up ran out."
+    ),
     "runtime.lifecycle.grace_seconds": (
         "Seconds between the stop signal and SIGKILL (`docker stop -t`, Kubernetes' "
         "terminationGracePeriodSeconds)."

@@ -33,10 +33,12 @@ from inspector.probes.exits import (
     stop_outcome,
     tail_lines,
 )
+from inspector.probes.given import Given, shown_memory
 from inspector.probes.limits import ProbeLimits
 from inspector.probes.model import LifecycleProbe, Process, Socket, Written
 from inspector.probes.plan import ProbePlan
 from inspector.probes.proc import processes_from_proc, sockets_from_proc
+from inspector.probes.ready import Settling, snapshot
 from inspector.probes.upperdir import changes_from_upper
 from inspector.probes.usage import WriteMeter
 
@@ -74,11 +76,14 @@ def run(
     grace: float = GRACE,
     proc_root: str = "/proc",
     limits: ProbeLimits | None = None,
+    given: Given | None = None,
 ) -> LifecycleProbe:
     limits = limits or ProbeLimits()
+    given = given or Given()
     with containers.probe_container(
-        client, plan.image_id, "lifecycle", log_config=limits.log_config()
-    ) as container:
+        client, plan.image_id, "lifecycle", log_config=limits.log_config(),
+        **given.container_options(),
+    ) as container:  # fmt: skip
         try:
             container.start()
             started = time.monotonic()
@@ -91,7 +96,7 @@ def run(
                 grace,
             )
         meter = WriteMeter(container)
-        state = _warm_up(container, warmup, meter, limits.write_bytes)
+        state, settled = _warm_up(container, warmup, meter, limits.write_bytes, proc_root)
         over_written = _over(meter, limits.write_bytes)
         if over_written and state["Status"] == "running":
             # Frozen, so it writes no more while we look; then killed, as a `docker stop` with
@@ -102,7 +107,7 @@ def run(
             cause = classify(tail, state.get("ExitCode"), state.get("OOMKilled"))
             return LifecycleProbe(
                 "exited-early",
-                early_exit_reason(cause, state.get("ExitCode"), warmup),
+                early_exit_reason(cause, state.get("ExitCode"), warmup, given),
                 warmup_seconds=warmup,
                 grace_seconds=grace,
                 exit_code=state.get("ExitCode"),
@@ -122,7 +127,7 @@ def run(
         tail = _log_tail(container)
         exit_code = container.attrs["State"].get("ExitCode")
         stopped_by, cause = stop_outcome(exit_code, signal, stop_seconds, grace, tail)
-        watched = Watched(container, plan, warmup, grace, meter, limits)
+        watched = Watched(container, plan, warmup, grace, meter, limits, settled)
         return watched.ran(seen, listening, stop_seconds, stopped_by,
                            Stopped(sent, tail, cause))  # fmt: skip
 
@@ -171,6 +176,7 @@ class Watched:
     grace: float
     meter: WriteMeter
     limits: ProbeLimits
+    settled: float | None = None
 
     def ran(
         self,
@@ -186,6 +192,7 @@ class Watched:
         return LifecycleProbe(
             "ran",
             warmup_seconds=self.warmup,
+            settled_seconds=self.settled,
             grace_seconds=self.grace,
             processes=procs,
             pid_namespace=namespace,
@@ -221,14 +228,19 @@ def _over(meter: WriteMeter, limit: int) -> bool:
     return meter.too_many_entries or (meter.bytes or 0) > limit
 
 
+def _log_rotated(container: Any) -> bool:
+    """The engine rotated the container's log: it printed past the probe's log limit."""
+    log_path = container.attrs.get("LogPath") or ""
+    return bool(log_path) and os.path.exists(f"{log_path}.1")
+
+
 def _usage(container: Any, meter: WriteMeter, limits: ProbeLimits, over_written: bool) -> dict:
     """What the container took of its write and log limits."""
     hit = []
     if over_written:
         hit.append("write")
     log_path = container.attrs.get("LogPath") or ""
-    log_rotated = bool(log_path) and os.path.exists(f"{log_path}.1")
-    if log_rotated:
+    if _log_rotated(container):
         hit.append("log")
     return {
         "written_bytes": meter.bytes,
@@ -239,7 +251,8 @@ def _usage(container: Any, meter: WriteMeter, limits: ProbeLimits, over_written:
     }
 
 
-def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) -> str:
+def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float,
+                      given: Given | None = None) -> str:  # fmt: skip
     """What an exit during the warm-up means, in words a release manager can act on."""
     during = f"the app exited during the {warmup:g}s warm-up with status {exit_code}"
     said = f": {cause.line}" if cause.line else ""
@@ -247,15 +260,15 @@ def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) ->
         return f"{during}{said}: the image cannot start as built"
     if cause.kind == "needs-config":
         what = f" ({cause.subject})" if cause.subject else ""
-        given = (
-            f"give it {cause.subject} as a deployment does (`docker run -e {cause.subject}=...`)"
+        how = (
+            f"give it {cause.subject} as a deployment does (`docker run -e {cause.subject}=...`; "
+            f"to the probes, `--probe-env {cause.subject}=...`)"
             if cause.subject and cause.subject.isidentifier()
-            else "give it the settings a deployment gives it"
+            else "give it the settings a deployment gives it (`--probe-env`, `--probe-env-file`)"
         )
         return (
             f"{during}, waiting for configuration it was not given{what}{said}: "
-            f"inconclusive, neither a pass nor a fail; {given} and audit it where its settings "
-            "exist"
+            f"inconclusive, neither a pass nor a fail; {how}"
         )
     if cause.kind == "needs-service":
         what = f" ({cause.subject})" if cause.subject else ""
@@ -264,9 +277,11 @@ def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) ->
             f"network){said}: inconclusive, neither a pass nor a fail"
         )
     if cause.kind == "out-of-memory":
+        limit = shown_memory((given or Given()).memory)
         return (
-            f"the app was killed for exceeding the probe's {containers.MEMORY} memory limit "
-            "during the warm-up: inconclusive; it needs more memory than that to start"
+            f"the app was killed for exceeding the probe's {limit} memory limit "
+            "during the warm-up: inconclusive; it needs more memory than that to start (give "
+            "it what a deployment gives it: `--probe-memory 2GiB`)"
         )
     if cause.verdict == "finished":
         return (
@@ -276,17 +291,29 @@ def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) ->
     return f"{during}{said}; its log does not say why"
 
 
-def _warm_up(container: Any, warmup: float, meter: WriteMeter, write_limit: int) -> dict[str, Any]:
-    """Wait out the warm-up, returning early if the container stops or writes too much."""
-    deadline = time.monotonic() + warmup
+def _warm_up(
+    container: Any, warmup: float, meter: WriteMeter, write_limit: int, proc_root: str
+) -> tuple[dict[str, Any], float | None]:
+    """Wait until the app's start-up has settled (`ready.py`), at most `warmup` seconds;
+    return early if the container stops, writes too much or floods its log past the limit (it
+    is not going to settle, and what it does is plain). Also returns when, after the start, the
+    start-up settled (None: it did not)."""
+    started = time.monotonic()
+    deadline = started + warmup
+    settling = Settling()
     while True:
         container.reload()
         state = container.attrs["State"]
         meter.measure()
-        left = deadline - time.monotonic()
-        if state["Status"] != "running" or left <= 0 or _over(meter, write_limit):
-            return dict(state)
-        time.sleep(min(POLL, left))
+        now = time.monotonic()
+        if state["Status"] != "running" or _over(meter, write_limit) or _log_rotated(container):
+            return dict(state), None
+        current = snapshot(proc_root, state.get("Pid") or 0, container.id)
+        if settling.settled(now, current):
+            return dict(state), round(now - started, 3)
+        if now >= deadline:
+            return dict(state), None
+        time.sleep(min(POLL, deadline - now))
 
 
 def _stop(container: Any, grace: float) -> float:

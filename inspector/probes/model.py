@@ -142,6 +142,7 @@ class LifecycleProbe:
     reason: str | None = None
     message: str | None = None  # Docker's error when the container could not start
     warmup_seconds: float | None = None
+    settled_seconds: float | None = None  # when its start-up settled; None: the warm-up ran out
     grace_seconds: float | None = None
     processes: tuple[Process, ...] = ()
     pid_namespace: str | None = None  # "container" | "host": how `processes[].pid` counts

@@ -29,7 +29,7 @@ NET_CAP = 8 * 1024 * 1024
 THREADS_READ = 256
 
 
-def _read(path: Path, cap: int) -> bytes:
+def read_capped(path: Path, cap: int) -> bytes:
     with open(path, "rb") as handle:
         return handle.read(cap)
 
@@ -42,7 +42,7 @@ def processes_from_proc(
     first = _status(root, host_pid)
     if first is None or first.get("NSpid", "").split()[-1:] != ["1"]:
         return None
-    if not _belongs(root, host_pid, container_id):
+    if not belongs(root, host_pid, container_id):
         return None
     found: dict[int, tuple[dict[str, str], tuple[str, ...]]] = {}
     queue = [host_pid]
@@ -54,7 +54,7 @@ def processes_from_proc(
         if status is None:
             continue  # it exited while we looked
         found[pid] = (status, _cmdline(root, pid))
-        queue.extend(_children(root, pid))
+        queue.extend(children(root, pid))
     inner = {pid: _inner_pid(status, pid) for pid, (status, _) in found.items()}
     out = []
     for pid, (status, argv) in found.items():
@@ -108,7 +108,7 @@ def _blocked_everywhere(root: Path, pid: int, status: dict[str, str], bit: int) 
         tasks = []
     for tid in tasks:
         try:
-            text = _read(root / str(pid) / "task" / tid / "status", STATUS_CAP).decode()
+            text = read_capped(root / str(pid) / "task" / tid / "status", STATUS_CAP).decode()
         except (OSError, UnicodeDecodeError):
             continue
         masks += [ln.partition(":")[2] for ln in text.splitlines() if ln.startswith("SigBlk:")]
@@ -118,7 +118,7 @@ def _blocked_everywhere(root: Path, pid: int, status: dict[str, str], bit: int) 
         return False
 
 
-def _belongs(root: Path, pid: int, container_id: str) -> bool:
+def belongs(root: Path, pid: int, container_id: str) -> bool:
     """PID 1 of *this* container, not a recycled PID: its cgroup path names the container."""
     try:
         return container_id in (root / str(pid) / "cgroup").read_text()
@@ -128,7 +128,7 @@ def _belongs(root: Path, pid: int, container_id: str) -> bool:
 
 def _status(root: Path, pid: int) -> dict[str, str] | None:
     try:
-        text = _read(root / str(pid) / "status", STATUS_CAP).decode(errors="replace")
+        text = read_capped(root / str(pid) / "status", STATUS_CAP).decode(errors="replace")
     except OSError:
         return None
     out = {}
@@ -140,13 +140,13 @@ def _status(root: Path, pid: int) -> dict[str, str] | None:
 
 def _cmdline(root: Path, pid: int) -> tuple[str, ...]:
     try:
-        raw = _read(root / str(pid) / "cmdline", CMDLINE_CAP)
+        raw = read_capped(root / str(pid) / "cmdline", CMDLINE_CAP)
     except OSError:
         return ()
     return tuple(part.decode(errors="replace") for part in raw.rstrip(b"\0").split(b"\0") if raw)
 
 
-def _children(root: Path, pid: int) -> list[int]:
+def children(root: Path, pid: int) -> list[int]:
     out: list[int] = []
     try:
         tasks = os.listdir(root / str(pid) / "task")
@@ -181,7 +181,7 @@ def sockets_from_proc(proc_root: str, host_pid: int) -> tuple[Socket, ...] | Non
         ("udp6", _UDP_BOUND),
     ):
         try:
-            text = _read(base / protocol, NET_CAP).decode(errors="replace")
+            text = read_capped(base / protocol, NET_CAP).decode(errors="replace")
             lines = text.splitlines()[1:]
         except OSError:
             continue

@@ -22,7 +22,7 @@ from inspector.safetext import json_text, visible
 from inspector.scan.store import ImageRow, RunRow, ShardRow, Store
 
 SCHEMA_VERSION = 1
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown", "html", "openmetrics")
 SHOWN_NEW = 50  # new findings listed in the table and Markdown; JSON has them all
 
 
@@ -226,6 +226,14 @@ def write(fmt: str, report: RunReport, out: Callable[[str], Any]) -> None:
     """The report in `fmt`, handed to `out` a piece at a time."""
     if fmt == "json":
         _write_json(report, out)
+    elif fmt == "html":
+        from inspector.scan.html import render as page
+
+        out(page(report))
+    elif fmt == "openmetrics":
+        from inspector.scan.metrics import render as metrics
+
+        out(metrics(report))
     elif fmt == "markdown":
         out(visible(_markdown(report)) + "\n")
     else:
