@@ -243,3 +243,17 @@ def test_a_data_root_that_does_not_match_the_image_says_why(tmp_path):
     shutil.rmtree(root / "overlay2" / "cache1")
     with pytest.raises(NotHere, match="layer 2's directory"):
         read_root(root, image_id, diff_ids)
+
+
+def test_a_data_root_reached_through_a_symlink_reads_as_usual(tmp_path):
+    """A diff directory whose path runs through a symlink (a data-root moved to another disk)
+    is read, not refused: only symlinks inside the layer are refused."""
+    import dataclasses
+
+    from_tar, stored, capture = both(tmp_path)
+    os.symlink(tmp_path, tmp_path.parent / (tmp_path.name + "-link"))
+    linked = tmp_path.parent / (tmp_path.name + "-link") / "diff"
+    assert (
+        read_stored_layer(dataclasses.replace(stored, diff_dir=linked), capture, SCANNER)
+        == from_tar
+    )

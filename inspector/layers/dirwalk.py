@@ -47,7 +47,7 @@ def walk_layer(
     tail: TailPicker | None = None,
 ) -> LayerRead:
     """The `LayerRead` of the layer in `layer.diff_dir`, from its inodes."""
-    root = os.fsencode(layer.diff_dir)
+    root = os.fsencode(os.path.realpath(layer.diff_dir))
     replay = Replay(layer.diff_dir, _records(root), name_of=os.fsdecode)
     try:
         read = read_members(replay, capture, scanner, tail)  # type: ignore[arg-type]

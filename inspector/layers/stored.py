@@ -186,7 +186,9 @@ class Replay:
         records: Iterator[tuple[int, bytes, int]],
         name_of: Callable[[bytes], str] = _file_name,
     ) -> None:
-        self.root = os.fspath(root)
+        # Resolved once: a data-root reached through a symlink (/var/lib/docker on another
+        # disk) is not a symlink inside the layer.
+        self.root = os.path.realpath(root)
         self.records = records
         self.name_of = name_of  # a file record's member name
         self.segment = memoryview(b"")
