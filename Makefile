@@ -80,6 +80,7 @@ docs: venv
 	$(BIN)/python scripts/gen_facts_doc.py
 	$(BIN)/python scripts/gen_report_doc.py
 	$(BIN)/python scripts/gen_scan_doc.py
+	$(BIN)/python scripts/gen_diff_doc.py
 	$(BIN)/python scripts/gen_checks_doc.py
 	$(BIN)/python scripts/gen_config_doc.py
 	$(BIN)/python scripts/gen_expect_doc.py

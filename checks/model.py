@@ -135,6 +135,10 @@ class Finding:
     # layers or steps one cause touches): the fingerprint reads it instead of the message.
     identity: str | None = None
     vulnerability: Vulnerability | None = None  # set by the known-vulnerability checks
+    # What the finding is about when its config field or path is not enough to tell it from the
+    # check's other findings in the same place (an account of /etc/shadow, a port, a build
+    # variable): names, never prose. The fingerprint reads it; see inspector/report/fingerprint.
+    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class Found:
     rule: str | None = None  # which of the check's rules matched, when it has several
     identity: str | None = None  # see Finding.identity; None: the message is the identity
     vulnerability: Vulnerability | None = None
+    subject: str | None = None  # see Finding.subject
 
 
 @dataclass(frozen=True)
@@ -211,7 +216,7 @@ class Check:
     def finding(self, found: Found) -> Finding:
         return Finding(self.id, found.severity or self.severity, found.message, found.location,
                        found.fix or self.fix, found.rule, found.identity,
-                       found.vulnerability)  # fmt: skip
+                       found.vulnerability, found.subject)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -89,13 +89,14 @@ def report_of(
     dockerfile = options.dockerfile
     notices = applied.notices
     # How the image was named is the audit's business, not a finding about the image.
-    if said := reference_notice(reference, doc["image"]["id"]):
+    if said := reference_notice(reference, doc["image"]["id"], doc["image"].get("digest")):
         notices += (said,)
     if dockerfile and (warning := dockerfile.mismatch(doc)):
         notices += (warning,)
     database = advisory_database(doc.get("vulnerabilities"), options.context.now,
                                  options.max_db_age)  # fmt: skip
     notices += database_notices(database)
+    undecided = inconclusive_start(doc)
     return ImageReport(
         reference,
         doc["image"]["id"],
@@ -105,11 +106,29 @@ def report_of(
         notices=notices,
         dockerfile=dockerfile.path if dockerfile else None,
         dockerfile_lines=dockerfile.locate(doc) if dockerfile else {},
+        dockerfile_config=dockerfile.config_lines(doc) if dockerfile else {},
         image=doc["image"],
         inventory=judged_inventory(doc),
         vulnerabilities=doc.get("vulnerabilities"),
         advisories=database,
+        inconclusive=undecided,
+        inconclusive_fails=options.gate.policy.inconclusive == "fail",
     )
+
+
+def inconclusive_start(doc: Mapping[str, Any]) -> str | None:
+    """Why the probes could not judge the app's start, when they could not: the lifecycle
+    probe saw it exit waiting for configuration, a service or memory, or the static probe's
+    import test failed the same way. None when they could, or did not run."""
+    runtime = doc.get("runtime") or {}
+    life = runtime.get("lifecycle") or {}
+    if (life.get("exit_cause") or {}).get("verdict") == "inconclusive":
+        return str(life.get("reason") or "the app's start was inconclusive")
+    imports = (runtime.get("static") or {}).get("imports") or {}
+    if imports.get("verdict") == "inconclusive":
+        said = f": {imports['message']}" if imports.get("message") else ""
+        return f"the static probe could not import `{imports.get('command')}`{said}"
+    return None
 
 
 def judged_inventory(doc: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -16,6 +16,9 @@ CLI_DOC = REPO / "docs" / "cli.md"
 SAMPLE = REPO / "tests" / "golden" / "report" / "naive-80.txt"
 BLOCK = re.compile(r"(<!-- usage:start -->\n```text\n).*?(```\n<!-- usage:end -->)", re.S)
 SAMPLE_BLOCK = re.compile(r"(<!-- sample:start -->\n).*?(<!-- sample:end -->)", re.S)
+DIFF_BLOCK = re.compile(r"(<!-- diff-sample:start -->\n).*?(<!-- diff-sample:end -->)", re.S)
+# The diff's sections the README shows; docs/diff.md shows the whole of it.
+DIFF_SECTIONS = ("#### Findings", "#### Config", "#### Packages")
 
 
 def render(doc: str) -> str:
@@ -31,7 +34,22 @@ def render_readme(readme: str) -> str:
         raise SystemExit("README.md has no <!-- sample:start --> ... <!-- sample:end --> block")
     command = "$ inspector audit --no-probe inspector-fixture/naive:test\n"
     sample = "```text\n" + command + SAMPLE.read_text() + "```\n"
-    return SAMPLE_BLOCK.sub(lambda m: m.group(1) + sample + m.group(2), readme)
+    readme = SAMPLE_BLOCK.sub(lambda m: m.group(1) + sample + m.group(2), readme)
+    return render_diff_sample(readme)
+
+
+def render_diff_sample(readme: str) -> str:
+    """The README with the Markdown `inspector diff` writes for the example release (its
+    title, findings, config and packages; docs/diff.md has the rest)."""
+    from inspector.diff import markdown
+    from inspector.diff.example import example
+
+    if not DIFF_BLOCK.search(readme):
+        raise SystemExit("README.md has no <!-- diff-sample:start --> ... <!-- diff-sample:end -->")
+    parts = markdown.render(example()).strip().split("\n\n#### ")
+    kept = [parts[0]] + [f"#### {p}" for p in parts[1:] if f"#### {p}".startswith(DIFF_SECTIONS)]
+    sample = "```markdown\n" + "\n\n".join(kept) + "\n```\n"
+    return DIFF_BLOCK.sub(lambda m: m.group(1) + sample + m.group(2), readme)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ import click
 from checks.model import CATEGORIES, SEVERITIES, Check, Context
 from inspector import __version__
 from inspector.audit import AuditOptions
+from inspector.cli.probe_settings import probe_options, probe_setting_options
 from inspector.errors import InspectorError
 from inspector.policy.config import DEFAULT_MAX_DB_AGE, Policy, load
 from inspector.policy.gate import Gate
-from inspector.probes import ProbeOptions
 from inspector.report.formats import FORMATS, SBOM_EXTENSIONS, SBOM_FORMATS
 from inspector.safetext import json_text, visible
 from inspector.sources import PULL_POLICIES
@@ -102,6 +102,7 @@ _probe_options = _options(
                       "settle before looking at it."),
     click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
                  help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
+    probe_setting_options,
 )  # fmt: skip
 
 
@@ -147,9 +148,8 @@ def facts(
     start it, then stopped as Docker does.
     """
     from inspector.facts.collect import collect
-    from inspector.probes import ProbeOptions
 
-    options = None if no_probe else ProbeOptions(warmup=warmup, grace=grace)
+    options = None if no_probe else probe_options(warmup, grace)
     try:
         doc = collect(
             ref, pull=pull, use_cache=not no_cache, probe=options, progress=progress_printer(),
@@ -262,7 +262,7 @@ def _scan(
         use_cache=not no_cache,
         platform=platform,
         insecure_registries=insecure_registries,
-        probe=None if no_probe else ProbeOptions(warmup=warmup, grace=grace),
+        probe=None if no_probe else probe_options(warmup, grace),
         context=Context(thresholds=policy.thresholds),
         gate=Gate(policy, baseline),
         dockerfile=dockerfile,
@@ -1025,6 +1025,92 @@ def cleanup(everything: bool) -> int:
         )
         return EXIT_ERROR
     return 0
+
+
+# --- `inspector diff OLD NEW` (inspector/diff/, docs/diff.md) -----------------------------------
+_DIFF_FORMATS = ("table", "json", "markdown")
+
+
+def _new_severity(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--fail-on new:SEVERITY` -> SEVERITY; anything else is a usage error (exit 2)."""
+    if value is None:
+        return None
+    kind, _, severity = value.partition(":")
+    if kind != "new" or severity not in SEVERITIES:
+        raise click.BadParameter(f"{value!r}: expected new:SEVERITY, SEVERITY one of "
+                                 f"{', '.join(SEVERITIES)}")  # fmt: skip
+    return severity
+
+
+@cli.command(name="diff")
+@click.argument("old_ref", metavar="OLD")
+@click.argument("new_ref", metavar="NEW")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_DIFF_FORMATS),
+    default="table",
+    show_default=True,
+    help="The diff on stdout: a terminal table, versioned JSON "
+    "(docs/diff.md), or Markdown for a release note or a merge request.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT=FILE",
+    help="Also write the diff in FORMAT to FILE (repeatable).",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    metavar="new:SEVERITY",
+    callback=_new_severity,
+    help="Exit 1 when NEW has a finding at SEVERITY or above that OLD did not have.",
+)
+@_policy_options
+@_read_options
+@click.option(
+    "--no-probe",
+    is_flag=True,
+    help="Do not run the images; runtime checks and facts are not compared.",
+)
+@_probe_options
+@_vuln_options
+def diff_images(old_ref: str, new_ref: str, fmt: str, outputs: tuple[str, ...],
+                fail_on: str | None, **scan_args: Any) -> int:  # fmt: skip
+    """What changed from OLD to NEW: identity, config, size per layer, OS packages and Python
+    distributions, known vulnerabilities, findings new, fixed and still present, and the
+    runtime facts that moved.
+
+    OLD and NEW take the same forms as REF for `facts` (registry:HOST/REPO:TAG for the release
+    out there, a local tag for the build about to replace it). Layers the two share are read
+    once. Exit status: 0, or 1 when --fail-on new:SEVERITY finds a new finding at or above it;
+    2 when either image cannot be read.
+    """
+    from inspector.diff import json as diff_json
+    from inspector.diff import markdown as diff_markdown
+    from inspector.diff import table as diff_table
+    from inspector.diff.run import diff as compute_diff
+
+    renderers = {"table": diff_table.render, "json": diff_json.render,
+                 "markdown": diff_markdown.render}  # fmt: skip
+    files = _outputs(outputs, _DIFF_FORMATS)
+    scan = _scan((old_ref, new_ref), **scan_args)
+    try:
+        result = compute_diff(old_ref, new_ref, scan.checks, scan.options, fail_on=fail_on,
+                              progress=progress_printer())  # fmt: skip
+    finally:
+        if sys.stderr.isatty():
+            click.echo("\r\033[K", err=True, nl=False)
+    click.echo(renderers[fmt](result), nl=False)
+    for name, path in files:
+        try:
+            Path(path).write_text(renderers[name](result), encoding="utf-8")
+        except OSError as exc:
+            raise InspectorError(f"cannot write the {name} diff to {path}: {exc}") from exc
+    return 1 if result.gate.failed else 0
 
 
 def said(line: str) -> str:

@@ -120,6 +120,7 @@ class Stored:
             **{**self.facts, "image": image},
             runtime=found,
             vulnerabilities=vulnerability_facts(inventory, found, advisories),
+            expectations=None,
         )
 
 

@@ -28,6 +28,7 @@ from inspector.facts.model import (
     LayerFacts,
     WasteFacts,
 )
+from inspector.facts.sizes import path_sizes
 from inspector.facts.vulns import AdvisoryOptions, vulnerability_facts
 from inspector.image.config import ImageConfig, config_from_json
 from inspector.layers.cache import LayerCache, default_dir
@@ -445,6 +446,7 @@ def build_facts(
             efficiency=round(visible / (visible + wasted), 4) if visible + wasted else 1.0,
             waste=waste_facts(fs, steps),
             unsafe_names=tuple(n for layer in layers for n in layer.unsafe_names)[:100],
+            sizes=path_sizes(fs),
         ),
         analysers=results,
         runtime=found,

@@ -173,6 +173,17 @@ FIELDS: dict[str, str] = {
     "fs.waste[].bytes": "Bytes wasted by this group.",
     "fs.waste[].files": "Number of file versions in this group.",
     "fs.waste[].examples": "Up to 5 paths from this group, largest file first.",
+    "fs.sizes": (
+        "Where the visible bytes are: every file and directory (a directory summing everything "
+        "below it) holding at least `threshold` bytes; what `inspector diff` compares."
+    ),
+    "fs.sizes.threshold": (
+        "Every path with at least this many visible bytes is listed (1 MiB, higher when the "
+        "list was cut at its 400 largest): a path not listed holds less."
+    ),
+    "fs.sizes.paths[]": "The paths, largest first, then by path.",
+    "fs.sizes.paths[].path": "The file or directory.",
+    "fs.sizes.paths[].bytes": "Its visible bytes (a directory's: of every file below it).",
     "fs.unsafe_names": (
         "Tar member names that were absolute or contained `..` (at most 100), as written; "
         "inspector keeps them inside the image root, but other tools may not."

@@ -10,6 +10,7 @@ from typing import Any
 
 from inspector.advisories.model import VulnerabilityFacts, VulnerabilityMatch
 from inspector.expect.model import ExpectationFacts
+from inspector.facts.sizes import PathSizes
 from inspector.image.config import ImageConfig
 from inspector.probes.model import RuntimeFacts
 
@@ -77,6 +78,8 @@ class FsFacts:
     efficiency: float  # visible / (visible + wasted): 1.0 means no byte is shipped in vain
     waste: tuple[WasteFacts, ...]  # largest groups first
     unsafe_names: tuple[str, ...]
+    # The paths holding the most visible bytes (inspector/facts/sizes.py): what `diff` compares.
+    sizes: PathSizes | None = None
 
 
 @dataclass(frozen=True)
