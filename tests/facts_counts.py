@@ -20,8 +20,9 @@ def _counted(counts: Counter[str], name: str, real: Callable[..., Any]) -> Calla
 
 
 def count_steps(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """A counter of "read" (layer tars parsed), "decoded" (cached layers loaded), "merge",
-    "analyse" (analyser runs, all analysers), "export" (`docker save` streams opened)."""
+    """A counter of "read" (layers parsed, from a tar or from the engine's storage), "decoded"
+    (cached layers loaded), "merge", "analyse" (analyser runs, all analysers), "export"
+    (`docker save` streams opened) and "storage" (images read from the engine's storage)."""
     from inspector.analysers import analyser_modules
     from inspector.facts import collect
     from inspector.layers.cache import LayerCache
@@ -29,9 +30,13 @@ def count_steps(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
     counts: Counter[str] = Counter()
     monkeypatch.setattr(collect, "read_layer", _counted(counts, "read", collect.read_layer))
+    monkeypatch.setattr(collect, "read_stored_layer",
+                        _counted(counts, "read", collect.read_stored_layer))  # fmt: skip
     monkeypatch.setattr(collect, "merge", _counted(counts, "merge", collect.merge))
     monkeypatch.setattr(LayerCache, "get", _counted(counts, "decoded", LayerCache.get))
     monkeypatch.setattr(daemon, "_export", _counted(counts, "export", daemon._export))
+    monkeypatch.setattr(daemon, "_from_storage",
+                        _counted(counts, "storage", daemon._from_storage))  # fmt: skip
     for module in analyser_modules():
         monkeypatch.setattr(module, "analyse", _counted(counts, "analyse", module.analyse))
     return counts

@@ -42,9 +42,9 @@ from inspector.probes.plan import ProbePlan
 # says so on purpose).
 FORMAT = 1
 # The Facts fields a row holds, and those every read computes afresh: together, all of them
-# (a test holds a new section to choosing one).
+# (a test holds a new section to choosing one). `expectations` judge the merged filesystem
+# itself: a read with expectations is neither served from a row nor stored as one.
 STATIC_FIELDS = ("image", "config", "history", "layers", "fs", "analysers")
-# Expectations are never served warm: an audit with expectation files reads the image cold.
 RECOMPUTED = ("schema_version", "runtime", "vulnerabilities", "expectations")
 # Whose source decides static facts: whole packages, then single modules (under inspector/).
 # The whole facts package: a section computed in a module of its own changes its facts too.
