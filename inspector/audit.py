@@ -81,7 +81,9 @@ def report_of(
 ) -> ImageReport:
     """One image's report from its facts JSON: the checks, the policy, the notices (the part of
     an audit after collection, so facts collected once can be judged under other options)."""
-    applied = apply(options.gate, reference, run_checks(doc, checks, options.context))
+    runtime_sections = (doc.get("runtime") or {}).values()
+    probed = all(isinstance(s, dict) and s.get("status") == "ran" for s in runtime_sections)
+    applied = apply(options.gate, reference, run_checks(doc, checks, options.context), probed)
     runtime = {
         name: {"status": section.get("status"), "reason": section.get("reason")}
         for name, section in (doc.get("runtime") or {}).items()

@@ -116,14 +116,19 @@ def _unprobed() -> tuple[Finding, ...]:
 
 def test_a_baseline_written_with_probes_passes_the_gate_without_them(tmp_path):
     """`inspector baseline` with probes, then `audit --no-probe --baseline` of the same image:
-    every finding is accepted, and no entry reads as fixed."""
+    every finding is accepted, and no entry reads as fixed, not even one only a probe finds."""
     path = tmp_path / "baseline.json"
-    write([_report(_probed())], path)
+    only_probed = Finding("OPS004", "medium", "no HEALTHCHECK, yet the probe saw it listen",
+                          Location(config="Healthcheck"), "fix")  # fmt: skip
+    write([_report((*_probed(), only_probed))], path)
     assert json.loads(path.read_text())["schema_version"] == 2
-    results = _report(_unprobed()).results
-    applied = apply(Gate(baseline=read(path)), REF, results)
-    assert [r.status for r in applied.results] == ["passed", "passed"]
+    results = (*_report(_unprobed()).results, CheckResult(CHECKS["OPS004"], "passed"))
+    applied = apply(Gate(baseline=read(path)), REF, results, probed=False)
+    assert [r.status for r in applied.results] == ["passed", "passed", "passed"]
     assert applied.notices == ()
+    # With the probes, a finding they no longer see is fixed, and the notice says so.
+    [notice] = apply(Gate(baseline=read(path)), REF, results).notices
+    assert "no longer found (OPS004)" in notice
 
 
 def test_a_baseline_of_the_first_form_still_accepts_its_findings(tmp_path):

@@ -74,7 +74,8 @@ def test_an_app_waiting_for_its_settings_is_inconclusive_and_the_policy_decides(
     assert code == 1
     verdict = 'gate failed: inconclusive start (the policy\'s inconclusive = "fail")'
     for fmt in FORMATS:
-        assert verdict in outputs[fmt], fmt
+        assert "gate failed: inconclusive start" in outputs[fmt], fmt
+    assert _image(outputs)["verdict"] == verdict
     junit = ET.fromstring(outputs["junit"])
     assert [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None] == [
         "inconclusive start"

@@ -41,7 +41,11 @@ class Applied:
     notices: tuple[str, ...]
 
 
-def apply(gate: Gate, reference: str, results: Sequence[CheckResult]) -> Applied:
+def apply(gate: Gate, reference: str, results: Sequence[CheckResult],
+          probed: bool = True) -> Applied:  # fmt: skip
+    """The policy on one image's results. `probed`: both probes ran to the end; when not, a
+    baseline entry of a check that uses them is not called fixed for going unseen (a baseline
+    written with probes, then `audit --no-probe`: what only a probe finds is not looked for)."""
     notices: list[str] = []
     matched: set[str] = set()
     out = []
@@ -61,7 +65,8 @@ def apply(gate: Gate, reference: str, results: Sequence[CheckResult]) -> Applied
         out.append(replace(result, status=status, findings=tuple(active),
                            suppressed=tuple(suppressed)))  # fmt: skip
     if gate.baseline is not None:
-        ran = {r.check.id for r in results if r.status in ("passed", "failed")}
+        ran = {r.check.id for r in results if r.status in ("passed", "failed")
+               and (probed or not r.check.needs_probe)}  # fmt: skip
         notices.extend(_stale(gate.baseline, reference, matched, ran))
     return Applied(tuple(out), tuple(dict.fromkeys(notices)))
 
