@@ -123,12 +123,13 @@ class Session:
 
 
 def _close(sock: Any) -> None:
-    with contextlib.suppress(OSError):
-        sock.close()
-    raw = getattr(sock, "_sock", None)  # a SocketIO wraps the socket that holds the descriptor
-    if raw is not None:
-        with contextlib.suppress(OSError):
-            raw.close()
+    # A SocketIO forgets its socket when closed, and closing it does not close the socket:
+    # take the socket first, then close both.
+    raw = getattr(sock, "_sock", None)
+    for each in (sock, raw):
+        if each is not None:
+            with contextlib.suppress(OSError):
+                each.close()
 
 
 def _explain(exc: Exception) -> str:
