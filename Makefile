@@ -83,6 +83,7 @@ docs: venv
 	$(BIN)/python scripts/gen_diff_doc.py
 	$(BIN)/python scripts/gen_checks_doc.py
 	$(BIN)/python scripts/gen_config_doc.py
+	$(BIN)/python scripts/gen_expect_doc.py
 
 # Speed and memory against docker save and dive on an image of over 1 GB, and the same image read
 # from a loopback registry against skopeo and syft, and importing a 100,000-advisory OSV export

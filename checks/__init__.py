@@ -23,6 +23,7 @@ MODULES = (
     "runtime_practices",
     "practices",
     "vulnerabilities",
+    "expectations",
 )
 
 

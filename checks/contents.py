@@ -201,7 +201,8 @@ def passwordless_sudo(facts: Facts, ctx: Context) -> Iterator[Found]:
                 message += " — that includes the user the image runs as"
             else:
                 severity = "medium"
-            yield Found(message, at_layer(facts, sudoers.get("layer"), path), severity=severity)
+            yield Found(message, at_layer(facts, sudoers.get("layer"), path), severity=severity,
+                        subject=f"{who} {runas}{commands}")  # fmt: skip
 
 
 # --- ssh ---------------------------------------------------------------------------------------

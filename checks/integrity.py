@@ -62,7 +62,7 @@ def probe_tampering(facts: Facts, ctx: Context) -> Iterator[Found]:
         raise Skip(probe_missing("the static probe", status, why))
     where = Location(runtime="static probe: report", config="User")
     for sign in static.get("tampering") or ():
-        yield Found(f"the static probe's output shows tampering: {sign}", where)
+        yield Found(f"the static probe's output shows tampering: {sign}", where, subject=sign)
     user = facts.get("user") or {}
     expected, reported = user.get("resolved_uid"), static.get("uid")
     if status == "ran" and None not in (expected, reported) and expected != reported:

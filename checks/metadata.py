@@ -267,22 +267,31 @@ def tag_of(reference: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else ""
 
 
-def reference_notice(reference: str, image_id: str | None) -> str | None:
+def reference_notice(reference: str, image_id: str | None,
+                     digest: str | None = None) -> str | None:  # fmt: skip
     """What to tell the reader when the audit named the image by `latest` or by no tag.
 
     It is about how the audit was invoked, not about the image, so it is a notice beside the
     findings, never a finding (it was the check META003): CI audits `myapp:latest` before
     tagging on purpose. dockle reports the same as DKL-DI-0006. `latest` moves with every push,
     so what was audited and what a deployment of that name runs tomorrow can differ; the notice
-    names the image ID that was audited. Pinning the *base* image, which Turner-Trauring asks
-    for, is another matter.
+    names what to deploy: the manifest digest (a registry image: `HOST/REPO@sha256:...`) or
+    the repository digest the engine recorded (a local image that was pushed or pulled), which
+    a registry serves; the image (config) ID only when there is neither, as no registry pulls
+    by it. Pinning the *base* image, which Turner-Trauring asks for, is another matter.
     """
     tag = tag_of(reference)
     if tag is None or tag not in ("", "latest"):
         return None
     why = "the `latest` tag" if tag else "no tag (Docker reads it as `latest`)"
-    return (f"{reference} names the image by {why}, which moves with every push: what was "
-            f"audited is {image_id or 'unknown'}; deploy that digest or a version tag")  # fmt: skip
+    said = f"{reference} names the image by {why}, which moves with every push: "
+    if digest:
+        pinned = digest if "@" in digest else f"the manifest digest {digest}"
+        return f"{said}what was audited is {pinned}; deploy that digest or a version tag"
+    return (f"{said}what was audited is image ID {image_id or 'unknown'}, which no registry "
+            "serves (the engine knows no repository digest for it: it was never pushed or "
+            "pulled); push it and deploy the digest the registry gives it, or a version "
+            "tag")  # fmt: skip
 
 
 # --- end of life --------------------------------------------------------------------------------

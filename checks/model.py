@@ -17,8 +17,8 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 CATEGORIES = ("security", "python", "correctness", "operability", "size", "metadata")
 # Fact sections a check can need; "runtime.static" and "runtime.lifecycle" need probes.
 SECTIONS = ("config", "history", "layers", "fs", "os", "os_packages", "user", "files", "secrets",
-            "python", "caches", "image", "inventory", "vulnerabilities", "runtime.static",
-            "runtime.lifecycle")  # fmt: skip
+            "python", "caches", "image", "inventory", "vulnerabilities", "expectations",
+            "runtime.static", "runtime.lifecycle")  # fmt: skip
 DOC_SECTIONS = ("What it checks", "Why it matters", "Example", "Instead", "References")
 
 Facts = dict[str, Any]
@@ -37,9 +37,11 @@ class Location:
     created_by: str | None = None  # the history step that made `layer`
     path: str | None = None
     runtime: str | None = None  # "static probe", "lifecycle probe: pid 1", ...
+    # An expectation file and its test: "ci/cst.yaml: test 'python runs'".
+    expectation: str | None = None
 
     def describe(self) -> str:
-        parts = []
+        parts = [self.expectation] if self.expectation else []
         if self.config:
             parts.append(f"config {self.config}")
         if self.path:
@@ -133,6 +135,10 @@ class Finding:
     # layers or steps one cause touches): the fingerprint reads it instead of the message.
     identity: str | None = None
     vulnerability: Vulnerability | None = None  # set by the known-vulnerability checks
+    # What the finding is about when its config field or path is not enough to tell it from the
+    # check's other findings in the same place (an account of /etc/shadow, a port, a build
+    # variable): names, never prose. The fingerprint reads it; see inspector/report/fingerprint.
+    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,7 @@ class Found:
     rule: str | None = None  # which of the check's rules matched, when it has several
     identity: str | None = None  # see Finding.identity; None: the message is the identity
     vulnerability: Vulnerability | None = None
+    subject: str | None = None  # see Finding.subject
 
 
 @dataclass(frozen=True)
@@ -209,7 +216,7 @@ class Check:
     def finding(self, found: Found) -> Finding:
         return Finding(self.id, found.severity or self.severity, found.message, found.location,
                        found.fix or self.fix, found.rule, found.identity,
-                       found.vulnerability)  # fmt: skip
+                       found.vulnerability, found.subject)  # fmt: skip
 
 
 @dataclass(frozen=True)

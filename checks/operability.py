@@ -705,7 +705,7 @@ def development_server(facts: Facts, ctx: Context) -> Iterator[Found]:
         what = dev_server(command)
         if what and what not in seen:
             seen.add(what)
-            yield Found(f"{what} in {shown(command)}", where)
+            yield Found(f"{what} in {shown(command)}", where, subject=what)
     for name, bad in DEV_ENV.items():
         value = env(facts).get(name)
         if value is not None and value.strip().lower() in bad:
@@ -786,13 +786,13 @@ def privileged_port_as_non_root(facts: Facts, ctx: Context) -> Iterator[Found]:
     if uid is None or uid == 0:
         return
     for port in sorted(p for p in exposed_tcp_ports(facts) if p < 1024):
-        yield Found(
-            f"EXPOSE {port} with a non-root user (UID {uid})", Location(config="ExposedPorts")
-        )
+        yield Found(f"EXPOSE {port} with a non-root user (UID {uid})",
+                    Location(config="ExposedPorts"), subject=f"port {port}")  # fmt: skip
     listening = (lifecycle(facts) or {}).get("listening") or []
     for port in sorted({s.get("port") for s in listening if (s.get("port") or 1024) < 1024}):
         yield Found(f"listening on port {port} as UID {uid}: it only works where unprivileged "
-                    "ports start at 0", Location(runtime="lifecycle probe: sockets"))  # fmt: skip
+                    "ports start at 0", Location(runtime="lifecycle probe: sockets"),
+                    subject=f"port {port}")  # fmt: skip
 
 
 def loopback(address: str) -> bool:
@@ -858,11 +858,12 @@ def listens_on_loopback_only(facts: Facts, ctx: Context) -> Iterator[Found]:
         served = served or bool(on_port)
         if on_port and all(loopback(str(s.get("address"))) for s in on_port):
             addresses = ", ".join(sorted({str(s.get("address")) for s in on_port}))
-            yield Found(f"exposed port {port} is listened on only on {addresses}", where)
+            yield Found(f"exposed port {port} is listened on only on {addresses}", where,
+                        subject=f"port {port}")  # fmt: skip
     if not served and tcp and all(loopback(str(s.get("address"))) for s in tcp):
         listed = ", ".join(f"{s.get('address')}:{s.get('port')}" for s in tcp)
         yield Found(f"every listener is on loopback ({listed}), none on the exposed port(s) "
-                    f"{', '.join(map(str, exposed))}", where)  # fmt: skip
+                    f"{', '.join(map(str, exposed))}", where, subject="every port")  # fmt: skip
 
 
 # --- volumes ------------------------------------------------------------------------------------

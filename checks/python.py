@@ -465,6 +465,10 @@ def bytecode_not_precompiled(facts: Facts, ctx: Context) -> Iterator[Found]:
 # --- packages -----------------------------------------------------------------------------------
 
 
+# Where a requirement's name ends: its version specifier, marker or extras follow.
+_REQUIREMENT_NAME = re.compile(r"[<>=!~;( \[]")
+
+
 @check(
     "PY003",
     "dependency-conflicts",
@@ -514,6 +518,9 @@ def dependency_conflicts(facts: Facts, ctx: Context) -> Iterator[Found]:
             or f"{problem.get('distribution')} requires {problem.get('requirement')} "
             f"({problem.get('kind')})",
             Location(runtime=f"static probe ({probe.get('interpreter')})"),
+            # Which distribution lacks what, not the versions a rebuild moves.
+            subject=f"{problem.get('distribution')} {problem.get('kind')} "
+            f"{_REQUIREMENT_NAME.split(str(problem.get('requirement') or ''), maxsplit=1)[0]}",
         )
 
 

@@ -513,7 +513,7 @@ def migrations_at_start(facts: Facts, ctx: Context) -> Iterator[Found]:
             continue
         done.add(line)
         yield Found(f"`{shortened(line)}` migrates the database at every start, before {server} "
-                    f"serves{seen}", where)  # fmt: skip
+                    f"serves{seen}", where, subject=line)  # fmt: skip
 
 
 def shortened(text: str, width: int = 100) -> str:
@@ -758,7 +758,9 @@ def timezone_data_missing(facts: Facts, ctx: Context) -> Iterator[Found]:
     probe = static_probe(facts) or {}
     zones = (facts.get("files") or {}).get("time_zones")
     if probe.get("timezone_data") is not None:
-        has_data, where = bool(probe["timezone_data"]), Location(runtime="static probe")
+        # The same place as without the probe: a baseline written either way matches.
+        where = Location(path="/usr/share/zoneinfo", runtime="static probe")
+        has_data = bool(probe["timezone_data"])
     elif zones is not None:
         has_data, where = bool(zones.get("zoneinfo_dirs")), Location(path="/usr/share/zoneinfo")
     else:

@@ -504,6 +504,8 @@ def secret_in_build_history(facts: Facts, ctx: Context) -> Iterator[Found]:
             # created_by here is the analyser's redacted copy: never the value.
             Location(layer=first.get("layer"), created_by=first.get("created_by")),
             severity=max((_secret_severity(s) for s in found), key=severity_rank),
+            # The variable, not the step: a rebuild that rewrites the step keeps the finding.
+            subject=f"{kind} {name}" if name else None,
         )
 
 
@@ -1227,6 +1229,7 @@ def empty_password(facts: Facts, ctx: Context) -> Iterator[Found]:
                 + (": any user can `su` to root" if root else ""),
                 Location(path="/etc/shadow"),
                 severity="critical" if root else None,
+                subject=f"account {account.get('name')}",
             )
 
 
@@ -1278,12 +1281,14 @@ def duplicate_accounts(facts: Facts, ctx: Context) -> Iterator[Found]:
     users, groups = user.get("users") or [], user.get("groups") or []
     for uid, names in _duplicates(users, "uid").items():
         yield Found(f"UID {uid} is shared by accounts {', '.join(names)}",
-                    Location(path="/etc/passwd"),
-                    severity="high" if uid == 0 else None)  # fmt: skip
+                    Location(path="/etc/passwd"), severity="high" if uid == 0 else None,
+                    subject=f"UID {uid}")  # fmt: skip
     for name, _ in _duplicates(users, "name").items():
-        yield Found(f"account name {name} appears more than once", Location(path="/etc/passwd"))
+        yield Found(f"account name {name} appears more than once", Location(path="/etc/passwd"),
+                    subject=f"account {name}")  # fmt: skip
     for gid, names in _duplicates(groups, "gid").items():
         yield Found(f"GID {gid} is shared by groups {', '.join(names)}",
-                    Location(path="/etc/group"))  # fmt: skip
+                    Location(path="/etc/group"), subject=f"GID {gid}")  # fmt: skip
     for name, _ in _duplicates(groups, "name").items():
-        yield Found(f"group name {name} appears more than once", Location(path="/etc/group"))
+        yield Found(f"group name {name} appears more than once", Location(path="/etc/group"),
+                    subject=f"group {name}")  # fmt: skip

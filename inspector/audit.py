@@ -24,6 +24,7 @@ from inspector.report.model import AdvisoryDatabase, ImageReport
 
 if TYPE_CHECKING:
     from inspector.dockerfile.locate import Dockerfile
+    from inspector.expect.model import ExpectationFile
     from inspector.facts.vulns import AdvisoryOptions
 
 WORKERS = 2
@@ -42,6 +43,8 @@ class AuditOptions:
     # The advisory database (--db); None: vulnerabilities are not matched (--no-vulns).
     advisories: AdvisoryOptions | None = None
     max_db_age: int = 7  # days (--max-db-age): an older database is a notice in every report
+    # The team's own expectations (--expect, the policy's `expect`), judged into the facts.
+    expect: tuple[ExpectationFile, ...] = ()
 
 
 def audit_one(
@@ -61,6 +64,7 @@ def audit_one(
             probe=wanted,
             progress=lambda message: progress(f"{reference}: {message}"),
             advisories=options.advisories,
+            expect=options.expect,
         )
     except InspectorError as exc:
         # The reference and the error are what the user typed, or the engine said back: a
@@ -85,13 +89,14 @@ def report_of(
     dockerfile = options.dockerfile
     notices = applied.notices
     # How the image was named is the audit's business, not a finding about the image.
-    if said := reference_notice(reference, doc["image"]["id"]):
+    if said := reference_notice(reference, doc["image"]["id"], doc["image"].get("digest")):
         notices += (said,)
     if dockerfile and (warning := dockerfile.mismatch(doc)):
         notices += (warning,)
     database = advisory_database(doc.get("vulnerabilities"), options.context.now,
                                  options.max_db_age)  # fmt: skip
     notices += database_notices(database)
+    undecided = inconclusive_start(doc)
     return ImageReport(
         reference,
         doc["image"]["id"],
@@ -101,11 +106,29 @@ def report_of(
         notices=notices,
         dockerfile=dockerfile.path if dockerfile else None,
         dockerfile_lines=dockerfile.locate(doc) if dockerfile else {},
+        dockerfile_config=dockerfile.config_lines(doc) if dockerfile else {},
         image=doc["image"],
         inventory=judged_inventory(doc),
         vulnerabilities=doc.get("vulnerabilities"),
         advisories=database,
+        inconclusive=undecided,
+        inconclusive_fails=options.gate.policy.inconclusive == "fail",
     )
+
+
+def inconclusive_start(doc: Mapping[str, Any]) -> str | None:
+    """Why the probes could not judge the app's start, when they could not: the lifecycle
+    probe saw it exit waiting for configuration, a service or memory, or the static probe's
+    import test failed the same way. None when they could, or did not run."""
+    runtime = doc.get("runtime") or {}
+    life = runtime.get("lifecycle") or {}
+    if (life.get("exit_cause") or {}).get("verdict") == "inconclusive":
+        return str(life.get("reason") or "the app's start was inconclusive")
+    imports = (runtime.get("static") or {}).get("imports") or {}
+    if imports.get("verdict") == "inconclusive":
+        said = f": {imports['message']}" if imports.get("message") else ""
+        return f"the static probe could not import `{imports.get('command')}`{said}"
+    return None
 
 
 def judged_inventory(doc: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -218,3 +218,15 @@ def started(docker_client) -> Iterator[Callable[..., object]]:
     yield _start
     for container in containers:
         container.remove(force=True)
+
+
+@pytest.fixture(autouse=True)
+def _fingerprint_key_restored() -> Iterator[None]:
+    """Each test leaves the process's secret fingerprint key as it found it: a test that runs the
+    CLI (which takes the machine's key from its own cache dir) must not change the key other
+    tests' hints were computed with at collection, whatever order pytest-xdist runs them in."""
+    from inspector.analysers import secret_rules
+
+    saved = (secret_rules._Key.value, secret_rules._Key.given)
+    yield
+    secret_rules._Key.value, secret_rules._Key.given = saved

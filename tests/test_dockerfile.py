@@ -467,8 +467,9 @@ def _sarif(capsys, ref: str, *extra: str) -> dict[str, Any]:
 @pytest.mark.parametrize("name", ["naive", "secrets-leaked"])
 def test_sarif_puts_layer_findings_on_the_dockerfile_line(name, capsys, monkeypatch):
     """`audit --format sarif --dockerfile fixtures/NAME/Dockerfile`: each layer finding points at
-    the instruction that made its layer, the image location is kept as a related location, the
-    fingerprints do not change and the document is schema-valid."""
+    the instruction that made its layer, each config finding at the line that set its field, the
+    image location is kept as a related location, the fingerprints do not change and the
+    document is schema-valid."""
     from inspector.facts.collect import collect
 
     monkeypatch.chdir(REPO)
@@ -487,6 +488,13 @@ def test_sarif_puts_layer_findings_on_the_dockerfile_line(name, capsys, monkeypa
         ]
         # "layer N" counts from 1; `expected` is keyed by the facts' 0-based index.
         layer = int(layers[0].split()[1]) - 1 if layers else None
+        fields = [loc for loc in image.get("logicalLocations", []) if loc["kind"] == "configField"]
+        if layer not in expected and fields:
+            # A config finding sits at the line that set its field (or the final FROM).
+            primary = result["locations"][0]["physicalLocation"]
+            assert primary["artifactLocation"]["uri"] == path
+            assert result["relatedLocations"] == [{"id": 1, **image}]
+            continue
         if layer not in expected:
             assert result["locations"] == before["locations"]
             assert "relatedLocations" not in result

@@ -435,17 +435,18 @@ def test_a_lone_surrogate_in_the_config_is_read_as_docker_reads_it(tmp_path, mon
 
 
 def test_a_fingerprint_hashes_a_name_that_is_not_utf8():
-    """A finding on a file whose name is not UTF-8 (surrogateescaped) has a stable fingerprint;
-    names that are UTF-8 hash exactly as before."""
+    """A finding on a file whose name is not UTF-8 (surrogateescaped) has a stable fingerprint in
+    both forms; names that are UTF-8 hash in the first form exactly as before."""
     from checks.model import Finding, Location
-    from inspector.report.fingerprint import _VOLATILE, fingerprint
+    from inspector.report.fingerprint import _VOLATILE, fingerprint, legacy_fingerprint
 
     odd = Finding("SEC001", "high", "a key", Location(path="/srv/id_\udcff\udcfe"), "remove it")
     assert fingerprint("app:1", odd) == fingerprint("app:2", odd)
+    assert legacy_fingerprint("app:1", odd) == legacy_fingerprint("app:2", odd)
     plain = Finding("SEC001", "high", "a key", Location(path="/srv/id_rsa"), "remove it")
     parts = ("SEC001", "app", "", "/srv/id_rsa", "", "", "a key")
     text = "\x00".join(_VOLATILE.sub("#", part) for part in parts)
-    assert fingerprint("app:1", plain) == hashlib.sha256(text.encode()).hexdigest()
+    assert legacy_fingerprint("app:1", plain) == hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_junit_shows_bidi_c1_and_undecodable_bytes_visibly():

@@ -13,7 +13,7 @@ from typing import Any
 from checks import catalog
 from checks.engine import run_check
 from checks.model import Context, Finding, Thresholds
-from inspector.report.fingerprint import fingerprint
+from inspector.report.fingerprint import fingerprint, legacy_fingerprint
 
 CHECKS = catalog()
 EXAMPLES = Path(__file__).parent / "check_examples"
@@ -379,10 +379,10 @@ def test_a_file_past_the_write_limit_is_ops010s_alone():
 
 
 def test_naming_the_history_step_keeps_sec004s_fingerprint():
-    """SEC004's message now names the history step; its fingerprint is the one a baseline made
-    from the message without it recorded."""
+    """SEC004's message now names the history step; its first-form fingerprint (what baselines of
+    schema 1 hold) is the one a baseline made from the message without it recorded."""
     facts = example("SEC005", "good", "ENV API_TOKEN=")
     [finding] = findings(facts, "SEC004")
     before = replace(finding, message=finding.message.split("; the build history")[0],
                      identity=None)  # fmt: skip
-    assert fingerprint("app:1", finding) == fingerprint("app:1", before)
+    assert legacy_fingerprint("app:1", finding) == legacy_fingerprint("app:1", before)

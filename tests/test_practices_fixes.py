@@ -290,11 +290,17 @@ def test_openshift_arbitrary_uid_pattern_is_info():
 
 
 def test_latest_reference_is_a_notice_not_a_check():
-    """`app`/`app:latest` give the notice with the audited ID; a version tag or digest none."""
+    """`app`/`app:latest` give the notice with what to deploy: the manifest or repository
+    digest when there is one, else the audited image ID; a version tag or digest none."""
     said = reference_notice("registry.example/acme/app", "sha256:abc")
     assert said is not None
     assert "no tag" in said
-    assert "sha256:abc" in said
+    assert "image ID sha256:abc, which no registry serves" in said
+    pinned = "registry.example/acme/app@sha256:" + "d" * 64
+    said = reference_notice("registry:registry.example/acme/app:latest", "sha256:abc", pinned)
+    assert said is not None
+    assert f"what was audited is {pinned}; deploy that digest" in said
+    assert "sha256:abc" not in said
     assert reference_notice("acme/app:latest", None) is not None
     assert reference_notice("acme/app:1.4.2", None) is None
     assert reference_notice("acme/app@sha256:" + "a" * 64, None) is None

@@ -16,7 +16,7 @@ import pytest
 from inspector.cli.commands import main
 from inspector.facts.collect import collect
 from inspector.layers.limits import parse_size
-from inspector.probes import ProbeOptions, containers, lifecycle, usage
+from inspector.probes import ProbeOptions, lifecycle, usage
 from inspector.probes.exits import LINE_LIMIT
 from inspector.probes.limits import ProbeLimits, from_environment
 from tests.conftest import fixture_image
@@ -116,7 +116,8 @@ def test_an_app_killed_for_memory_is_out_of_memory_not_a_missing_setting(docker_
     assert life["oom_killed"] is True
     assert life["exit_cause"]["kind"] == "out-of-memory"
     assert life["exit_cause"]["verdict"] == "inconclusive"
-    assert f"{containers.MEMORY} memory limit" in life["reason"]
+    assert "512 MiB memory limit" in life["reason"]
+    assert "--probe-memory" in life["reason"]
     assert not probe_containers(docker_client)
 
 

@@ -20,10 +20,10 @@ import click
 from checks.model import CATEGORIES, SEVERITIES, Check, Context
 from inspector import __version__
 from inspector.audit import AuditOptions
+from inspector.cli.probe_settings import probe_options, probe_setting_options
 from inspector.errors import InspectorError
 from inspector.policy.config import DEFAULT_MAX_DB_AGE, Policy, load
 from inspector.policy.gate import Gate
-from inspector.probes import ProbeOptions
 from inspector.report.formats import FORMATS, SBOM_EXTENSIONS, SBOM_FORMATS
 from inspector.safetext import json_text, visible
 from inspector.sources import PULL_POLICIES
@@ -57,7 +57,8 @@ def _options(*options):  # type: ignore[no-untyped-def]
 # How an image is read, and how long the lifecycle probe watches it: `facts`, `audit`, `baseline`.
 # How images are read from a registry or the cache: `facts`, `audit`, `baseline`, `scan`.
 _registry_options = _options(
-    click.option("--no-cache", is_flag=True, help="Read every layer, ignoring the layer cache."),
+    click.option("--no-cache", is_flag=True,
+                 help="Read every layer and rebuild the facts, ignoring the cache of both."),
     click.option("--platform", metavar="OS/ARCH[/VARIANT]",
                  help="Which platform of a multi-platform registry image to read  "
                  "[default: this machine's, else linux/amd64]"),
@@ -101,6 +102,7 @@ _probe_options = _options(
                       "settle before looking at it."),
     click.option("--grace", type=click.FloatRange(0, 600), default=10.0, show_default=True,
                  help="Seconds between the stop signal and SIGKILL, as `docker stop -t`."),
+    probe_setting_options,
 )  # fmt: skip
 
 
@@ -146,9 +148,8 @@ def facts(
     start it, then stopped as Docker does.
     """
     from inspector.facts.collect import collect
-    from inspector.probes import ProbeOptions
 
-    options = None if no_probe else ProbeOptions(warmup=warmup, grace=grace)
+    options = None if no_probe else probe_options(warmup, grace)
     try:
         doc = collect(
             ref, pull=pull, use_cache=not no_cache, probe=options, progress=progress_printer(),
@@ -238,6 +239,7 @@ def _scan(
     max_db_age: int | None = None,
     baseline: Baseline | None = None,
     dockerfile: Dockerfile | None = None,
+    expect: tuple[str, ...] = (),
 ) -> _Scan:
     from checks import catalog
     from checks.engine import SelectionError
@@ -260,7 +262,7 @@ def _scan(
         use_cache=not no_cache,
         platform=platform,
         insecure_registries=insecure_registries,
-        probe=None if no_probe else ProbeOptions(warmup=warmup, grace=grace),
+        probe=None if no_probe else probe_options(warmup, grace),
         context=Context(thresholds=policy.thresholds),
         gate=Gate(policy, baseline),
         dockerfile=dockerfile,
@@ -268,8 +270,25 @@ def _scan(
         max_db_age=max_db_age
         if max_db_age is not None
         else policy.max_db_age or DEFAULT_MAX_DB_AGE,
+        expect=_expectations(policy, expect),
     )
     return _Scan(list(refs), checks, options, policy)
+
+
+# --- expectation files (container-structure-test YAML): the policy's `expect`, then --expect ---
+_expect_option = click.option(
+    "--expect", "expect", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+    help="Also judge the images against this container-structure-test file (schemaVersion "
+    "2.0.0; repeatable; adds to the policy's expect): each failed test is a COR030 finding. "
+    "docs/expectations.md says what is read of the format.")  # fmt: skip
+
+
+def _expectations(policy: Policy, given: tuple[str, ...]) -> tuple[Any, ...]:
+    """Every expectation file parsed before any image is read: a broken one stops here (2)."""
+    from inspector.expect.parse import load as load_expectations
+
+    named = [*policy.expect, *((path, path) for path in given)]
+    return tuple(load_expectations(Path(path), name) for path, name in dict(named).items())
 
 
 def _run(scan: _Scan, jobs: int | None = None) -> list[ImageReport]:
@@ -352,6 +371,7 @@ def finished_printer(total: int) -> Callable[[ImageReport], None]:
     help="The Dockerfile the images were built from: findings in a layer point at the "
     "instruction that made it (SARIF).",
 )
+@_expect_option
 def audit(
     fmt: str,
     jobs: int,
@@ -490,6 +510,7 @@ def _dockerfile(path: str) -> Dockerfile:
     show_default=True,
     help="Where to write the baseline.",
 )
+@_expect_option
 def baseline(output: str, **scan_args: Any) -> int:
     """Record the findings images have now, so that `audit --baseline FILE` fails only on new ones.
 
@@ -736,7 +757,7 @@ def scan(
             max_time=parse_duration(max_time) if max_time else None, shard=share.shard,
             shards=share.shards, run_id=run_id, insecure=insecure_registries,
             page_size=page_size, use_cache=not no_cache,
-            max_db_age_days=scan_setup.options.max_db_age,
+            max_db_age_days=scan_setup.options.max_db_age, expect=scan_setup.options.expect,
         )  # fmt: skip
         # The advisory database is the scan store's own (`inspector db update --db` the same).
         advisories = AdvisoryStore(store.url)

@@ -244,7 +244,9 @@ def pair() -> tuple[Audited, Audited]:
                     "SIZE002",
                     "pip's wheel cache: 3.1 MiB in 40 file(s) written by layer 5",
                     Location(
-                        layer=4, created_by="RUN apt-get install -y curl", path="/root/.cache/pip"
+                        layer=4,
+                        created_by="RUN apt-get install -y curl",
+                        path="/root/.cache/pip/wheels",
                     ),
                 ),
                 skipped=("OPS002",),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inspector.dockerfile.config_lines import config_lines
 from inspector.dockerfile.history import align, steps
 from inspector.dockerfile.parse import LAYER_KEYWORDS, Instruction, Stage, parse, stages
 from inspector.errors import InspectorError
@@ -74,6 +75,14 @@ class Dockerfile:
             if isinstance(layer, int):
                 lines[layer] = chain[instruction].line
         return lines
+
+    def config_lines(self, facts: dict[str, Any]) -> dict[str, tuple[int, str]]:
+        """Config field -> (line, keyword) of the instruction that set it (see
+        `inspector.dockerfile.config_lines`); empty when the Dockerfile does not match."""
+        chain = self.final_chain()
+        if not self.stages or _mismatched(chain, align(chain, steps(facts.get("history") or []))):
+            return {}
+        return config_lines(chain, self.stages[-1])
 
     def mismatch(self, facts: dict[str, Any]) -> str | None:
         """The warning to print when this Dockerfile does not match the image; else None."""

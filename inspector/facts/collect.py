@@ -15,6 +15,9 @@ from typing import Any, BinaryIO
 
 from inspector.analysers import ANALYSERS, analyser_modules, ownership, secret_rules, users
 from inspector.analysers.imagedata import ImageData
+from inspector.expect import collect as expect_hook
+from inspector.expect.model import ExpectationFile
+from inspector.facts import cache as static_cache
 from inspector.facts import fingerprint_key
 from inspector.facts.model import (
     SCHEMA_VERSION,
@@ -54,10 +57,15 @@ _READER_MODULES = (
 )
 
 
-def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
-    """One capture function for the single pass, and a fingerprint of the rules behind it."""
+def capture_rule(
+    expect: Sequence[ExpectationFile] = (),
+) -> tuple[Callable[[str, int], int | None], str]:
+    """One capture function for the single pass, and a fingerprint of the rules behind it
+    (the files expectation content tests name are captured too, and change the fingerprint)."""
     modules = analyser_modules()
     wants = [m.wants for m in modules]
+    if expect:
+        wants.append(expect_hook.capture(expect))
 
     def capture(path: str, size: int) -> int | None:
         best = None
@@ -72,6 +80,7 @@ def capture_rule() -> tuple[Callable[[str, int], int | None], str]:
     source += inspect.getsource(secret_rules) + inspect.getsource(ownership)
     # Cached hits carry fingerprints made with one key: another key reads its own rows.
     source += secret_rules.key_id()
+    source += "".join(f"\0{path}" for path in expect_hook.content_paths(expect))
     return capture, hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
@@ -187,6 +196,7 @@ def collect(
     insecure_registries: tuple[str, ...] = (),
     layer_cache: Callable[[str], LayerStore] | None = None,
     advisories: AdvisoryOptions | None = None,
+    expect: Sequence[ExpectationFile] = (),
 ) -> Facts:
     """The facts of one image; runtime probes run only when `probe` options are given, and
     known vulnerabilities are matched only when `advisories` says where the database is.
@@ -194,15 +204,17 @@ def collect(
     `runtime`, when given, replaces the probes: it gets the plan they would have followed.
     `platform` and `insecure_registries` concern `registry:` references (sources.load).
     `layer_cache` opens the layer cache for a capture fingerprint (a scan's shared PostgreSQL
-    one); by default, the SQLite file in the user's cache directory.
+    one); by default, the SQLite file in the user's cache directory. `expect` are the
+    expectation files judged into the `expectations` section.
     """
     ref = parse_reference(reference)
     fingerprint_key.ensure()
-    capture, fingerprint = capture_rule()
+    capture, fingerprint = capture_rule(expect)
     cache: LayerStore | None = None
     if use_cache:
         cache = (layer_cache or _local_cache)(fingerprint)
     kept: set[str] = set()
+    storing: LayerStore | None = None
     try:
         read_count = 0
 
@@ -235,9 +247,12 @@ def collect(
             read_stored=read_stored,
         )
         diff_ids = (loaded.raw_config.get("rootfs") or {}).get("diff_ids") or []
+        # Warm: this image's static facts are stored, so its layers need not even be decoded.
+        facts_key = static_cache.fingerprint(fingerprint) if cache is not None else None
+        warm = None if expect else static_cache.lookup(cache, loaded.image_id, facts_key)
         layers: list[LayerRead] = []
         from_cache: list[bool] = []
-        for diff_id in diff_ids:
+        for diff_id in diff_ids if warm is None else ():
             layer = loaded.layers.get(diff_id)
             if layer is None and cache is not None:
                 layer = cache.get(diff_id)
@@ -257,6 +272,7 @@ def collect(
                     insecure_registries=insecure_registries,
                     layer_cache=layer_cache,
                     advisories=advisories,
+                    expect=expect,
                 )
             layers.append(layer)
         if cache is not None:
@@ -264,13 +280,32 @@ def collect(
                 if layer.diff_id not in kept:
                     cache.put(layer)
             cache.put_config(loaded.image_id, loaded.config_bytes)
+            if warm is None:  # still open to store this cold read's static facts, then closed
+                storing, cache = cache, None
     finally:
         if cache is not None:
             cache.close()
     runtime = runtime or runtime_for(
         ref.kind, probe, progress, pull=pull, pull_ref=getattr(loaded, "pull_ref", None)
     )
-    return build_facts(reference, ref.kind, loaded, layers, from_cache, runtime, advisories)
+    if warm is not None:
+        return warm.complete(reference, ref.kind, loaded, runtime, advisories)
+    pull_ref = getattr(loaded, "pull_ref", None)
+    expecting = expect_hook.ExpectRun(
+        tuple(expect), expect_hook.commands_blocked(ref.kind, probe is not None, pull, pull_ref),
+        probe.limits if probe else None) if expect else None  # fmt: skip
+    seen = static_cache.PlanSeen(runtime)
+    try:
+        facts = build_facts(reference, ref.kind, loaded, layers, from_cache, seen, advisories,
+                            expecting)  # fmt: skip
+        if expecting is None:
+            # Expectations judge the merged filesystem itself: audits with them are never
+            # served from, nor stored as, the static facts alone.
+            static_cache.remember(storing, loaded.image_id, facts_key, facts, seen.plan)
+    finally:
+        if storing is not None:
+            storing.close()
+    return facts
 
 
 def runtime_for(
@@ -325,6 +360,7 @@ def build_facts(
     from_cache: list[bool],
     runtime: Callable[[ProbePlan], RuntimeFacts] | None = None,
     advisories: AdvisoryOptions | None = None,
+    expect: expect_hook.ExpectRun | None = None,
 ) -> Facts:
     raw = loaded.raw_config
     config = config_from_json(raw.get("config"))
@@ -368,6 +404,9 @@ def build_facts(
     found = runtime(target) if runtime else skipped("probes were not requested")
     # Matched once the probe's sys.path is known: it decides what the command can import.
     vulnerabilities = vulnerability_facts(outcomes.get("inventory"), found, advisories)
+    # Judged on the real config (values compared as they are), quoting the redacted one.
+    expectations = expect.evaluate(real, shown, target.interpreter, found,
+                                   loaded.image_id) if expect else None  # fmt: skip
     return Facts(
         schema_version=SCHEMA_VERSION,
         image=ImageFacts(
@@ -412,4 +451,5 @@ def build_facts(
         analysers=results,
         runtime=found,
         vulnerabilities=vulnerabilities,
+        expectations=expectations,
     )

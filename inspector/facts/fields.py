@@ -1311,3 +1311,70 @@ FIELDS.update(
         ),
     }
 )
+
+# --- expectations: the team's own container-structure-test files (docs/expectations.md) -------
+
+FIELDS.update(
+    {
+        "expectations": (
+            "Every test of the expectation files (`--expect FILE`, the policy's `expect`) and "
+            "how it ended; null when no file was given. Check COR030 reads it."
+        ),
+        "expectations.files": "The expectation files, named as the user or the policy wrote them.",
+        "expectations.results[]": (
+            "One per test, in each file's order: the metadata test's keys, then the file "
+            "existence, file content and command tests."
+        ),
+        "expectations.results[].file": "The file the test is in.",
+        "expectations.results[].kind": (
+            '"metadata", "file-existence", "file-content" or "command".'
+        ),
+        "expectations.results[].name": (
+            "The test's name; a metadata key is named by its path, with the variable, label, "
+            'port or volume in brackets: "metadataTest.user", "metadataTest.envVars[PORT]".'
+        ),
+        "expectations.results[].status": (
+            '"passed", "failed" or "not-run" (it could not be decided here: `reason` says why).'
+        ),
+        "expectations.results[].failures": (
+            "What did not hold, one sentence each (values of secret-looking variables shown "
+            "redacted)."
+        ),
+        "expectations.results[].reason": "Why the test was not run; null when it was.",
+        "expectations.results[].path": (
+            "For a file test, the path looked at (symlinks followed as the test reads them)."
+        ),
+        "expectations.results[].exit_code": (
+            "For a command test, its command's exit code; null when it did not exit by itself."
+        ),
+        "expectations.results[].stdout_tail": (
+            "For a command test, the last lines of its stdout, credentials masked."
+        ),
+        "expectations.results[].stderr_tail": (
+            "For a command test, the last lines of its stderr, credentials masked."
+        ),
+        "expectations.results[].seconds": (
+            "For a command test, its time, setup and teardown included."
+        ),
+        "expectations.command_containers[]": (
+            "One per file with command tests: the one probe container they all ran in."
+        ),
+        "expectations.command_containers[].file": "The expectation file.",
+        "expectations.command_containers[].status": (
+            '"ran", "not-run" (no engine, --no-probe, nothing in the image can keep it open) '
+            'or "failed" (it could not be created or started).'
+        ),
+        "expectations.command_containers[].reason": "Why it did not run; null when it ran.",
+        "expectations.command_containers[].container": (
+            "Its short container ID: every command test of the file ran in it."
+        ),
+        "expectations.command_containers[].starts": (
+            "How many times it was started: 1, plus one for each command killed on its time or "
+            "output limit (the container is killed with it, then started again)."
+        ),
+        "expectations.command_containers[].keepalive": (
+            "The image's program that kept it open between commands (its Python, or sleep)."
+        ),
+        "expectations.command_containers[].seconds": "How long all its command tests took.",
+    }
+)

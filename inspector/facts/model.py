@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from inspector.advisories.model import VulnerabilityFacts, VulnerabilityMatch
+from inspector.expect.model import ExpectationFacts
 from inspector.facts.sizes import PathSizes
 from inspector.image.config import ImageConfig
 from inspector.probes.model import RuntimeFacts
@@ -92,6 +93,8 @@ class Facts:
     analysers: dict[str, Any]
     runtime: RuntimeFacts
     vulnerabilities: VulnerabilityFacts = NOT_MATCHED
+    # The team's own expectations (--expect, the policy's `expect`); None: no file was given.
+    expectations: ExpectationFacts | None = None
 
     def to_json(self) -> dict[str, Any]:
         # An old base has thousands of matches: asdict's deep copy of each costs more than the
@@ -105,6 +108,7 @@ class Facts:
         doc["runtime"] = runtime
         doc.pop("vulnerabilities")
         doc["vulnerabilities"] = vulnerabilities_json(self.vulnerabilities)  # last: it reads all
+        doc["expectations"] = doc.pop("expectations")  # after it: judged last of all
         # Exactly what `--format json` prints: lists, not tuples; no surprises for consumers.
         return json.loads(json.dumps(doc, ensure_ascii=False, default=str))
 

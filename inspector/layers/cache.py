@@ -9,7 +9,9 @@ Size cap: scans grow the cache, so it holds at most INSPECTOR_CACHE_MAX_SIZE byt
 (compressed) layer rows, 10 GiB by default ("0" or "none": no cap). After each `put` that takes
 it over, the least recently used rows go first, never the row just put; a row's last use is
 noted by `get` and `contains` at most once a minute (a write per lookup would cost more than the
-lookup). Cached image configs (a few KiB each) are not counted.
+lookup). Cached image configs (a few KiB each) are not counted. An image's static facts
+(`inspector.facts.cache`, a row per image ID and code fingerprint) are held apart to a tenth of
+the cap, least recently used first too.
 
 Claims: `with cache.claim(diff_id) as mine:` lets concurrent readers of one layer read it once.
 `mine` True: this caller reads the layer and `put`s it before the block ends; False: another
@@ -98,20 +100,25 @@ def max_size() -> int | None:
     return size or None
 
 
-def eviction_sql(table: str, mark: str) -> str:
+def eviction_sql(table: str, mark: str, key: str = "diff_id") -> str:
     """One statement deleting the least recently used rows of `table` until its rows fit a cap,
-    sparing one row: parameters (diff_id, fingerprint) of the row spared, then the cap. `mark`
+    sparing one row: parameters (`key`, fingerprint) of the row spared, then the cap. `mark`
     is the driver's placeholder. The rows to delete and the total are computed together, so
     two writers evicting at once delete the same rows, not twice as many."""
     return (
-        f"DELETE FROM {table} WHERE (diff_id, fingerprint) IN ("
-        " SELECT diff_id, fingerprint FROM ("
-        "  SELECT diff_id, fingerprint, length(data) AS stored,"
-        "   sum(length(data)) OVER (ORDER BY used, diff_id, fingerprint) AS running"
-        f"  FROM {table} WHERE NOT (diff_id = {mark} AND fingerprint = {mark})"
+        f"DELETE FROM {table} WHERE ({key}, fingerprint) IN ("
+        f" SELECT {key}, fingerprint FROM ("
+        f"  SELECT {key}, fingerprint, length(data) AS stored,"
+        f"   sum(length(data)) OVER (ORDER BY used, {key}, fingerprint) AS running"
+        f"  FROM {table} WHERE NOT ({key} = {mark} AND fingerprint = {mark})"
         " ) AS oldest"
         f" WHERE running - stored < (SELECT sum(length(data)) FROM {table}) - {mark})"
     )
+
+
+def facts_cap(layer_cap: int | None) -> int | None:
+    """The cap on stored static-facts rows: a tenth of the layer rows' cap (None: no cap)."""
+    return None if layer_cap is None else max(layer_cap // 10, 1)
 
 
 _CLAIMS_LOCK = threading.Lock()
@@ -191,6 +198,13 @@ class LayerCache:
             db.execute(f"PRAGMA user_version = {FORMAT}")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS configs (image_id TEXT PRIMARY KEY, data BLOB NOT NULL)"
+            )
+            # Added after FORMAT 4 without changing it: an older inspector ignores the table.
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS facts ("
+                " image_id TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+                " used INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL,"
+                " PRIMARY KEY (image_id, fingerprint))"
             )
             db.execute("SELECT count(*) FROM layers").fetchone()
             if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
@@ -284,4 +298,42 @@ class LayerCache:
 
     def put_config(self, image_id: str, data: bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO configs VALUES (?, ?)", (image_id, data))
+        self.db.commit()
+
+    def get_facts(self, image_id: str, fingerprint: str) -> bytes | None:
+        """The static facts stored for an image under a code fingerprint, as they were put."""
+        row = self.db.execute(
+            "SELECT data, used FROM facts WHERE image_id = ? AND fingerprint = ?",
+            (image_id, fingerprint),
+        ).fetchone()
+        if row is None:
+            return None
+        now = int(self._clock())
+        if now - row[1] >= TOUCH_EVERY:
+            self.db.execute(
+                "UPDATE facts SET used = ? WHERE image_id = ? AND fingerprint = ?",
+                (now, image_id, fingerprint),
+            )
+            self.db.commit()
+        return bytes(row[0])
+
+    def put_facts(self, image_id: str, fingerprint: str, data: bytes) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO facts (image_id, fingerprint, used, data) VALUES (?, ?, ?, ?)",
+            (image_id, fingerprint, int(self._clock()), data),
+        )
+        self.db.commit()
+        cap = facts_cap(self.max_size)
+        if cap is None:
+            return
+        (total,) = self.db.execute("SELECT coalesce(sum(length(data)), 0) FROM facts").fetchone()
+        if total > cap:
+            self.db.execute(eviction_sql("facts", "?", "image_id"), (image_id, fingerprint, cap))
+            self.db.commit()
+
+    def drop_facts(self, image_id: str, fingerprint: str) -> None:
+        """Forget a stored row that could not be used (damaged, or of another shape)."""
+        self.db.execute(
+            "DELETE FROM facts WHERE image_id = ? AND fingerprint = ?", (image_id, fingerprint)
+        )
         self.db.commit()

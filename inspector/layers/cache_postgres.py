@@ -27,6 +27,7 @@ from inspector.layers.cache import (
     decode,
     encode,
     eviction_sql,
+    facts_cap,
     max_size,
 )
 from inspector.layers.model import LayerRead
@@ -41,6 +42,10 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS inspector_layers_by_size ON inspector_layers (size, fingerprint)",
     "CREATE INDEX IF NOT EXISTS inspector_layers_by_use ON inspector_layers (used)",
     "CREATE TABLE IF NOT EXISTS inspector_configs (image_id text PRIMARY KEY, data bytea NOT NULL)",
+    # An image's static facts (inspector.facts.cache); a database made before it gains it here.
+    "CREATE TABLE IF NOT EXISTS inspector_facts ("
+    " image_id text NOT NULL, fingerprint text NOT NULL, used bigint NOT NULL DEFAULT 0,"
+    " data bytea NOT NULL, PRIMARY KEY (image_id, fingerprint))",
 )
 # Shards starting together would race to create the tables (CREATE ... IF NOT EXISTS is not
 # safe against a concurrent CREATE): the first takes this lock, the others wait and find them.
@@ -126,6 +131,7 @@ class PostgresLayerCache:
         found = self.db.execute(
             "SELECT to_regclass('inspector_layers') IS NOT NULL"
             " AND to_regclass('inspector_configs') IS NOT NULL"
+            " AND to_regclass('inspector_facts') IS NOT NULL"
         ).fetchone()
         if found and found[0]:
             return
@@ -224,6 +230,51 @@ class PostgresLayerCache:
                 "INSERT INTO inspector_configs (image_id, data) VALUES (%s, %s)"
                 " ON CONFLICT (image_id) DO UPDATE SET data = EXCLUDED.data",
                 (image_id, data),
+            )
+
+    def get_facts(self, image_id: str, fingerprint: str) -> bytes | None:
+        """The static facts stored for an image under a code fingerprint, as they were put."""
+        with self._lock, self._errors():
+            row = self.db.execute(
+                "SELECT data, used FROM inspector_facts WHERE image_id = %s AND fingerprint = %s",
+                (image_id, fingerprint),
+            ).fetchone()
+            if row is None:
+                return None
+            now = int(self._clock())
+            if now - row[1] >= TOUCH_EVERY:
+                self.db.execute(
+                    "UPDATE inspector_facts SET used = %s WHERE image_id = %s AND fingerprint = %s",
+                    (now, image_id, fingerprint),
+                )
+        return bytes(row[0])
+
+    def put_facts(self, image_id: str, fingerprint: str, data: bytes) -> None:
+        cap = facts_cap(self.max_size)
+        with self._lock, self._errors():
+            self.db.execute(
+                "INSERT INTO inspector_facts (image_id, fingerprint, used, data)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (image_id, fingerprint) DO UPDATE"
+                " SET used = EXCLUDED.used, data = EXCLUDED.data",
+                (image_id, fingerprint, int(self._clock()), data),
+            )
+            if cap is None:
+                return
+            row = self.db.execute(
+                "SELECT coalesce(sum(length(data)), 0) FROM inspector_facts"
+            ).fetchone()
+            if row and row[0] > cap:
+                self.db.execute(
+                    eviction_sql("inspector_facts", "%s", "image_id"),
+                    (image_id, fingerprint, cap),
+                )
+
+    def drop_facts(self, image_id: str, fingerprint: str) -> None:
+        """Forget a stored row that could not be used (damaged, or of another shape)."""
+        with self._lock, self._errors():
+            self.db.execute(
+                "DELETE FROM inspector_facts WHERE image_id = %s AND fingerprint = %s",
+                (image_id, fingerprint),
             )
 
     def claim(self, diff_id: str) -> AbstractContextManager[bool]:

@@ -9,11 +9,14 @@ import queue
 import threading
 from typing import BinaryIO
 
-from inspector.layers.decompress import CHUNK, decoder_for
+from inspector.layers.decompress import CHUNK, Decoder, Plain, decoder_for
 from inspector.layers.limits import Limit
 from inspector.layers.model import LayerError
 
 __all__ = ["CHUNK", "LayerStream", "ReadFailed", "Slice"]
+
+# Decoded chunks (at most CHUNK bytes each) a decoding thread may hold ahead of the parser.
+AHEAD = 4
 
 
 class ReadFailed(LayerError):
@@ -40,7 +43,7 @@ class Hasher:
     def __init__(self) -> None:
         self.digest = hashlib.sha256()
         self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread = threading.Thread(target=self._run, name="inspector-hash", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
@@ -60,12 +63,84 @@ class Hasher:
             self.thread.join()
 
 
+class Digest:
+    """sha256 updated by the thread that inflates (hashlib releases the GIL too): no thread and
+    no queue of its own."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self.digest.update(data)
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
+
+    def close(self) -> None:
+        pass
+
+
+class Ahead:
+    """A decoder run on its own thread, up to AHEAD chunks ahead of the parser.
+
+    Inflating releases the GIL (zlib, ISA-L and zstd all do), and so does reading the socket
+    under it: on a second core a compressed layer is downloaded and inflated while the parser
+    works on what came before. An error the decoder raises reaches the parser at the point of
+    the stream where it happened, as if it had decoded there itself.
+    """
+
+    def __init__(self, decoder: Decoder, digest: Digest | None = None) -> None:
+        self.decoder, self.digest = decoder, digest
+        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=AHEAD)
+        self.stop = threading.Event()
+        self.ended = False
+        self.thread = threading.Thread(target=self._run, name="inspector-inflate", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                data = self.decoder.next()
+                if data and self.digest is not None:
+                    self.digest.update(data)
+                self.queue.put(data)
+                if data is None:
+                    return
+        except BaseException as exc:  # the parser raises it where it would have met it
+            self.queue.put(exc)
+
+    def next(self) -> bytes | None:
+        if self.ended:
+            return None
+        item = self.queue.get()
+        if isinstance(item, BaseException):
+            self.ended = True
+            raise item
+        self.ended = item is None
+        return item
+
+    def close(self) -> None:
+        """Stop the thread and wait for it: it ends after the read it may be in (a socket read
+        is bounded by the registry client's timeout)."""
+        self.stop.set()
+        # Room for the put it may be blocked in; after that it puts at most once more, into a
+        # queue with room, then sees `stop`.
+        while True:
+            try:
+                self.queue.get_nowait()
+            except queue.Empty:
+                break
+        self.thread.join()
+        self.ended = True
+
+
 class LayerStream:
     """A read-only stream that hashes and counts the uncompressed bytes passing through it.
 
     Compression is told by the first bytes (gzip, zstd or none) and at most CHUNK bytes are
     inflated at a time, whatever the compressed chunk holds; once `limit` bytes have passed,
-    reading stops with its error.
+    reading stops with its error. A compressed layer (`hashed`: one `read_layer` reads and
+    closes) is inflated and hashed on a thread of its own, ahead of the reader (`Ahead`).
     """
 
     def __init__(
@@ -78,12 +153,24 @@ class LayerStream:
     ) -> None:
         self.raw = raw
         self.limit, self.subject = limit, subject
-        self.hash = Hasher() if hashed else None
         self.count = 0
         self._buf = b""
         self._pos = 0
-        self._decoder = decoder_for(self._read_raw(CHUNK), self._read_raw)
-        self._fill()  # a corrupt first chunk fails here, before any member is asked for
+        self._ahead: Ahead | None = None
+        self.hash: Hasher | Digest | None = None
+        try:
+            decoder = decoder_for(self._read_raw(CHUNK), self._read_raw)
+            # An archive's outer stream is never closed by its reader: it decodes inline.
+            if hashed and not isinstance(decoder, Plain):
+                self.hash = Digest()
+                self._ahead = Ahead(decoder, self.hash)
+            elif hashed:
+                self.hash = Hasher()
+            self._decoder: Decoder = self._ahead or decoder
+            self._fill()  # a corrupt first chunk fails here, before any member is asked for
+        except BaseException:
+            self.close()  # no thread outlives a stream that failed to open
+            raise
 
     def _read_raw(self, n: int) -> bytes:
         try:
@@ -108,7 +195,7 @@ class LayerStream:
         data = self._decoder.next()
         if data is None:
             return False
-        if self.hash is not None:
+        if self.hash is not None and self._ahead is None:  # else hashed as it was inflated
             self.hash.update(data)
         self.count += len(data)
         if self.limit is not None and self.count > self.limit.value:
@@ -133,6 +220,8 @@ class LayerStream:
         return done
 
     def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
         if self.hash is not None:
             self.hash.close()
 

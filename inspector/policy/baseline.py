@@ -2,8 +2,11 @@
 
 `inspector baseline REF...` writes one; `inspector audit --baseline FILE` (or `baseline = ...` in
 the policy) suppresses the findings it lists. Findings are matched by fingerprint (the check, the
-image's repository, where, the message with its numbers blanked), so a retag or a rebuild that
-changes sizes and digests keeps matching, and a finding that moved or is new does not.
+image's repository and the finding's subject: its config field, path, rule or named subject, see
+`inspector.report.fingerprint`), so a retag, a rebuild, another probe mode or a reworded message
+keeps matching, and a finding about another subject does not. Baselines of schema 1 hold the
+first form of the fingerprint (the message's words with numbers blanked); they are still read, and
+the gate matches a finding on either form.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from inspector.report.fingerprint import fingerprint, repository
 if TYPE_CHECKING:
     from inspector.report.model import ImageReport
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Schema 1 differs only in its fingerprints' form; the gate matches both.
+READABLE = (1, 2)
 KIND = "inspector-baseline"
 
 
@@ -96,9 +101,9 @@ def read(path: Path) -> Baseline:
         raise BaselineError(f"{path}: not a baseline: invalid JSON ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise BaselineError(f'{path}: not an inspector baseline (no "kind": "{KIND}")')
-    if doc.get("schema_version") != SCHEMA_VERSION:
+    if doc.get("schema_version") not in READABLE:
         raise BaselineError(f"{path}: baseline schema_version {doc.get('schema_version')!r}; "
-                            f"this inspector reads {SCHEMA_VERSION}")  # fmt: skip
+                            f"this inspector reads {', '.join(map(str, READABLE))}")  # fmt: skip
     entries = {}
     for i, raw in enumerate(doc.get("findings") or []):
         try:

@@ -58,6 +58,22 @@ TOP_KEYS = {
         "none",
         "Accepted findings, each with a reason and optionally an expiry date.",
     ),
+    "expect": (
+        "list of paths",
+        "none",
+        "Expectation files (container-structure-test YAML, schemaVersion 2.0.0; "
+        "docs/expectations.md), relative to this file: `audit`, `baseline` and `scan` judge "
+        "every image against them (check COR030). `--expect` adds to them.",
+    ),
+    "inconclusive": (
+        '"pass" or "fail"',
+        '"pass"',
+        "What an inconclusive start means for the gate: the probes could not judge the app "
+        "(it waited for configuration or a service, or was killed for the probes' memory "
+        'limit). "fail" makes it fail the gate (exit 1, a failed case in JUnit), so a release is '
+        "never signed off on an app nobody saw start; give the probes what the app needs with "
+        "`--probe-env`, `--probe-env-file` and `--probe-memory`.",
+    ),
     "max-db-age": (
         "number of days",
         "7",
@@ -67,6 +83,7 @@ TOP_KEYS = {
     ),
 }
 DEFAULT_MAX_DB_AGE = 7
+INCONCLUSIVE = ("pass", "fail")
 # key -> (Thresholds field, description); defaults come from checks.model.Thresholds
 THRESHOLD_KEYS = {
     "image-age-days": (
@@ -183,6 +200,9 @@ class Policy:
     thresholds: Thresholds = field(default_factory=Thresholds)
     ignores: tuple[Ignore, ...] = ()
     max_db_age: int | None = None  # days; None: the default (DEFAULT_MAX_DB_AGE)
+    # Expectation files: (the path to read, resolved against the file; the name as written).
+    expect: tuple[tuple[str, str], ...] = ()
+    inconclusive: str = "pass"  # "fail": an inconclusive start fails the gate
 
     def override(self, checks: Iterable[Check]) -> list[Check]:
         """The checks with the policy's severities as their own."""
@@ -250,6 +270,10 @@ def _parse(table: Any, where: _Where, base: Path, catalog: Mapping[str, Check]) 
     baseline = table.get("baseline")
     if baseline is not None and (not isinstance(baseline, str) or not baseline):
         raise where.error("baseline", "must be a path (a string)")
+    inconclusive = table.get("inconclusive", "pass")
+    if inconclusive not in INCONCLUSIVE:
+        raise where.error("inconclusive", f"{inconclusive!r} is not one of "
+                          f"{', '.join(map(repr, INCONCLUSIVE))}")  # fmt: skip
     fail_on = table.get("fail-on")
     if fail_on is not None and fail_on not in SEVERITIES:
         raise where.error("fail-on", f"{fail_on!r} is not one of {', '.join(SEVERITIES)}")
@@ -263,6 +287,10 @@ def _parse(table: Any, where: _Where, base: Path, catalog: Mapping[str, Check]) 
         thresholds=_thresholds(table.get("thresholds", {}), where),
         ignores=_ignores(table.get("ignores", []), where, names),
         max_db_age=_days(table.get("max-db-age"), "max-db-age", where),
+        expect=tuple(
+            (str(base / p), p) for p in _strings(table.get("expect", []), "expect", where)
+        ),
+        inconclusive=inconclusive,
     )
 
 

@@ -17,7 +17,7 @@ from fnmatch import fnmatchcase
 from checks.model import Check, CheckResult, Finding, Suppressed, Suppression, utc_now
 from inspector.policy.baseline import Baseline
 from inspector.policy.config import Ignore, Policy
-from inspector.report.fingerprint import fingerprint, repository
+from inspector.report.fingerprint import fingerprints, repository
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,10 @@ def _suppression(gate: Gate, reference: str, check: Check, finding: Finding,
                  notices: list[str], matched: set[str]) -> Suppression | None:  # fmt: skip
     in_baseline = False
     if gate.baseline is not None:
-        key = fingerprint(reference, finding)
-        in_baseline = key in gate.baseline.entries
-        if in_baseline:
-            matched.add(key)  # still present, whatever suppresses it: not a stale entry
+        # A baseline written before the subject form lists the first form: either matches.
+        keys = [k for k in fingerprints(reference, finding) if k in gate.baseline.entries]
+        in_baseline = bool(keys)
+        matched.update(keys)  # still present, whatever suppresses it: not a stale entry
     for ignore in gate.policy.ignores:
         if not _matches(ignore, reference, check, finding):
             continue

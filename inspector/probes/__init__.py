@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from inspector.probes.given import Given
 from inspector.probes.limits import ProbeLimits, from_environment
 from inspector.probes.model import RuntimeFacts, not_applicable
 from inspector.probes.plan import ProbePlan
@@ -23,6 +24,8 @@ class ProbeOptions:
     grace: float = 10.0
     timeout: float | None = None  # wall clock for the static probe; None: static.TIMEOUT
     limits: ProbeLimits = field(default_factory=from_environment)
+    # What a deployment gives the app (--probe-env, --probe-env-file, --probe-memory).
+    given: Given = field(default_factory=Given)
 
 
 def probe(
@@ -40,14 +43,17 @@ def probe(
                 f"the image is built for {plan.architecture} and the engine runs {engine_arch}"
             )
         progress("static probe")
-        found = static.run(client, plan, options.timeout or static.TIMEOUT, options.limits)
+        found = static.run(client, plan, options.timeout or static.TIMEOUT, options.limits,
+                           given=options.given)  # fmt: skip
         progress(f"lifecycle probe ({options.warmup:g}s warm-up)")
-        watched = lifecycle.run(client, plan, options.warmup, options.grace, limits=options.limits)
+        watched = lifecycle.run(client, plan, options.warmup, options.grace, limits=options.limits,
+                                given=options.given)  # fmt: skip
         cause = watched.exit_cause
         if cause is not None and cause.kind == "missing-module":
             # Where the missing module does live: another venv, a --user or --prefix tree.
             elsewhere = plan.installed_elsewhere(cause.subject, found.sys_path)
             watched = replace(watched, exit_cause=replace(cause, found_elsewhere=elsewhere))
-        return RuntimeFacts(found, watched)
+        # The values given to the probes never reach the facts, whatever the app printed.
+        return options.given.mask(RuntimeFacts(found, watched))
     finally:
         client.close()

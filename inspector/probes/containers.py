@@ -111,17 +111,17 @@ def create(
     }
     if run_id := os.environ.get(RUN_ENV):
         labels[RUN_LABEL] = run_id
+    # The image's own env only, nothing of ours, unless the user gives the probes settings
+    # (--probe-env, --probe-memory: `Given.container_options`).
+    options = {"mem_limit": MEMORY, "memswap_limit": MEMORY, "environment": None, **options}
     try:
         return client.containers.create(
             image_id,
             network_mode="none",
-            mem_limit=MEMORY,
-            memswap_limit=MEMORY,
             pids_limit=PIDS,
             nano_cpus=CPUS * 1_000_000_000,
             healthcheck=NO_HEALTHCHECK,
             labels=labels,
-            environment=None,  # the image's own env only: nothing of ours leaks in
             **options,
         )
     except docker.errors.APIError as exc:

@@ -33,6 +33,7 @@ from inspector.probes.exits import (
     stop_outcome,
     tail_lines,
 )
+from inspector.probes.given import Given, shown_memory
 from inspector.probes.limits import ProbeLimits
 from inspector.probes.model import LifecycleProbe, Process, Socket, Written
 from inspector.probes.plan import ProbePlan
@@ -75,11 +76,14 @@ def run(
     grace: float = GRACE,
     proc_root: str = "/proc",
     limits: ProbeLimits | None = None,
+    given: Given | None = None,
 ) -> LifecycleProbe:
     limits = limits or ProbeLimits()
+    given = given or Given()
     with containers.probe_container(
-        client, plan.image_id, "lifecycle", log_config=limits.log_config()
-    ) as container:
+        client, plan.image_id, "lifecycle", log_config=limits.log_config(),
+        **given.container_options(),
+    ) as container:  # fmt: skip
         try:
             container.start()
             started = time.monotonic()
@@ -103,7 +107,7 @@ def run(
             cause = classify(tail, state.get("ExitCode"), state.get("OOMKilled"))
             return LifecycleProbe(
                 "exited-early",
-                early_exit_reason(cause, state.get("ExitCode"), warmup),
+                early_exit_reason(cause, state.get("ExitCode"), warmup, given),
                 warmup_seconds=warmup,
                 grace_seconds=grace,
                 exit_code=state.get("ExitCode"),
@@ -247,7 +251,8 @@ def _usage(container: Any, meter: WriteMeter, limits: ProbeLimits, over_written:
     }
 
 
-def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) -> str:
+def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float,
+                      given: Given | None = None) -> str:  # fmt: skip
     """What an exit during the warm-up means, in words a release manager can act on."""
     during = f"the app exited during the {warmup:g}s warm-up with status {exit_code}"
     said = f": {cause.line}" if cause.line else ""
@@ -255,15 +260,15 @@ def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) ->
         return f"{during}{said}: the image cannot start as built"
     if cause.kind == "needs-config":
         what = f" ({cause.subject})" if cause.subject else ""
-        given = (
-            f"give it {cause.subject} as a deployment does (`docker run -e {cause.subject}=...`)"
+        how = (
+            f"give it {cause.subject} as a deployment does (`docker run -e {cause.subject}=...`; "
+            f"to the probes, `--probe-env {cause.subject}=...`)"
             if cause.subject and cause.subject.isidentifier()
-            else "give it the settings a deployment gives it"
+            else "give it the settings a deployment gives it (`--probe-env`, `--probe-env-file`)"
         )
         return (
             f"{during}, waiting for configuration it was not given{what}{said}: "
-            f"inconclusive, neither a pass nor a fail; {given} and audit it where its settings "
-            "exist"
+            f"inconclusive, neither a pass nor a fail; {how}"
         )
     if cause.kind == "needs-service":
         what = f" ({cause.subject})" if cause.subject else ""
@@ -272,9 +277,11 @@ def early_exit_reason(cause: ExitCause, exit_code: int | None, warmup: float) ->
             f"network){said}: inconclusive, neither a pass nor a fail"
         )
     if cause.kind == "out-of-memory":
+        limit = shown_memory((given or Given()).memory)
         return (
-            f"the app was killed for exceeding the probe's {containers.MEMORY} memory limit "
-            "during the warm-up: inconclusive; it needs more memory than that to start"
+            f"the app was killed for exceeding the probe's {limit} memory limit "
+            "during the warm-up: inconclusive; it needs more memory than that to start (give "
+            "it what a deployment gives it: `--probe-memory 2GiB`)"
         )
     if cause.verdict == "finished":
         return (

@@ -25,6 +25,7 @@ from packaging.version import InvalidVersion, Version
 from inspector.analysers.secrets import redact_text
 from inspector.probes import containers
 from inspector.probes.exits import clip, tail_lines
+from inspector.probes.given import Given
 from inspector.probes.limits import ProbeLimits
 from inspector.probes.model import (
     AppSources,
@@ -91,6 +92,7 @@ def run(
     plan: ProbePlan,
     timeout: float = TIMEOUT,
     limits: ProbeLimits | None = None,
+    given: Given | None = None,
 ) -> StaticProbe:
     if plan.interpreter is None:
         return StaticProbe("not-applicable", plan.no_interpreter_reason)
@@ -107,6 +109,7 @@ def run(
         read_only=True,
         tmpfs={"/tmp": tmpfs_options(plan)},
         log_config=(limits or ProbeLimits()).log_config(),
+        **(given or Given()).container_options(),
     ) as container:
         try:
             container.start()

@@ -148,7 +148,12 @@ def example() -> ImageReport:
 
 def everything() -> list[ImageReport]:
     everywhere = Location(
-        config="Cmd", layer=3, created_by=_PIP_STEP, path="/app", runtime="lifecycle probe: pid 1"
+        config="Cmd",
+        layer=3,
+        created_by=_PIP_STEP,
+        path="/app",
+        runtime="lifecycle probe: pid 1",
+        expectation="ci/cst.yaml: test 'python runs'",
     )
     odd = _finding("OPS001", "Cmd is shell form", everywhere)
     accepted = Suppressed(odd, Suppression("ignore", "a reason", "pyproject.toml", None))

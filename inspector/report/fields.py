@@ -41,6 +41,11 @@ FIELDS: dict[str, Field] = {
     "tool": Field("object", "What wrote the report."),
     "tool.name": Field("string", 'Always "inspector".'),
     "tool.version": Field("string", "inspector's version, as `inspector --version` prints it."),
+    "fail_on": Field(
+        "string",
+        "The gate's threshold (`--fail-on` or the policy's `fail-on`): findings at this "
+        "severity or above fail it.",
+    ),
     # --- images -------------------------------------------------------------------------------
     "images[]": Field("array", "One entry per REF, in the order given on the command line."),
     "images[].reference": Field("string", "The REF as given on the command line, verbatim."),
@@ -59,6 +64,24 @@ FIELDS: dict[str, Field] = {
         "string or null",
         "Why the image could not be audited (no such image, unreadable archive, engine "
         "unreachable); then `results` is empty and the exit status is 2. Null otherwise.",
+    ),
+    "images[].verdict": Field(
+        "string",
+        "The gate's decision on this image in one line, as every format states it: \"gate "
+        'passed", "gate failed: 2 high (COR004, SEC001)", "gate failed: inconclusive start '
+        '(...)" when the policy fails an inconclusive start, or "no verdict: ..." when the image '
+        "or a check could not be audited (exit 2).",
+    ),
+    "images[].passed": Field(
+        "boolean or null",
+        "Whether this image passes the gate (no counted finding at `fail_on` or above, and no "
+        "inconclusive start the policy fails); null when there is no verdict.",
+    ),
+    "images[].inconclusive": Field(
+        "string or null",
+        "Why the probes could not judge the app's start (it waited for configuration or a "
+        "service, or was killed for memory): the start is neither a pass nor a fail unless the "
+        'policy says `inconclusive = "fail"`. Null when they could, or did not run.',
     ),
     "images[].runtime": Field(
         "object or null",
@@ -209,9 +232,16 @@ _FINDING_FIELDS: dict[str, Field] = {
     "location.runtime": Field(
         "string", 'What a runtime probe saw it in, e.g. "lifecycle probe: pid 1".'
     ),
+    "location.expectation": Field(
+        "string",
+        "The expectation file (as --expect or the policy's `expect` named it) and the test, "
+        "e.g. \"ci/cst.yaml: test 'python runs'\".",
+    ),
     "location.dockerfile": Field(
         "object",
-        "With --dockerfile, when the finding is in a layer: the instruction that made the layer.",
+        "With --dockerfile, when the finding is in a layer: the instruction that made the layer; "
+        "when it is about a config field (USER, CMD, ENV...): the instruction that set it, or "
+        "the final FROM when the base image did.",
     ),
     "location.dockerfile.path": Field(
         "string",

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from inspector.report.model import ImageReport
 
-# format name -> module with `render(reports) -> str`
+# format name -> module with `render(reports, fail_on=...) -> str`
 FORMATS = {
     "table": "inspector.report.table",
     "json": "inspector.report.json",
@@ -31,16 +31,14 @@ SBOM_EXTENSIONS = {"cyclonedx": ".cdx.json", "spdx": ".spdx.json"}
 
 def render(name: str, reports: Sequence[ImageReport], fail_on: str = "high",
            colour: bool = False) -> str:  # fmt: skip
-    """The report in format `name`; JUnit fails only the checks the gate fails on, and only the
-    table on a terminal is coloured."""
+    """The report in format `name`; every format states the gate's verdict at `fail_on`, JUnit
+    fails only the checks the gate fails on, and only the table on a terminal is coloured."""
     if name in SBOM_FORMATS:
         return sbom(name, reports)
     module = importlib.import_module(FORMATS[name])
-    if name == "junit":
-        return module.render(reports, fail_on=fail_on)  # type: ignore[no-any-return]
     if name == "table":
         return module.render(reports, colour=colour, fail_on=fail_on)  # type: ignore[no-any-return]
-    return module.render(reports)  # type: ignore[no-any-return]
+    return module.render(reports, fail_on=fail_on)  # type: ignore[no-any-return]
 
 
 def sbom(name: str, reports: Sequence[ImageReport], now: datetime | None = None) -> str:

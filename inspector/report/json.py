@@ -14,22 +14,24 @@ from typing import Any
 
 from checks.model import SEVERITIES, Finding, Suppressed, layer_number
 from inspector import __version__
-from inspector.report.model import ImageReport
+from inspector.dockerfile.config_lines import line_of
+from inspector.report.model import ImageReport, audited, gate_fails, verdict
 from inspector.safetext import json_text
 
 # Fields added within a version (`advisories`, `vulnerability`) do not bump it.
 SCHEMA_VERSION = 1
 
 
-def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
+def document(reports: Sequence[ImageReport], fail_on: str = "high") -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "inspector", "version": __version__},
-        "images": [_image(r) for r in reports],
+        "fail_on": fail_on,
+        "images": [_image(r, fail_on) for r in reports],
     }
 
 
-def _image(report: ImageReport) -> dict[str, Any]:
+def _image(report: ImageReport, fail_on: str = "high") -> dict[str, Any]:
     counts = {s: 0 for s in SEVERITIES}
     for finding in report.findings:
         counts[finding.severity] += 1
@@ -38,6 +40,10 @@ def _image(report: ImageReport) -> dict[str, Any]:
         "id": report.image_id,
         "digest": report.digest,
         "error": report.error,
+        # The gate's decision in one line, and as a value for tools (null: no verdict, exit 2).
+        "verdict": verdict(report, fail_on),
+        "passed": not gate_fails(report, fail_on) if audited(report) else None,
+        "inconclusive": report.inconclusive,
         "runtime": report.runtime,
         "counts": counts,
         "suppressed": len(report.suppressed),
@@ -64,6 +70,8 @@ def _finding(report: ImageReport, finding: Finding) -> dict[str, Any]:
     if finding.location.layer is not None:  # numbered as `where` says it, 1 for the base layer
         location["layer"] = layer_number(finding.location.layer)
     line = report.dockerfile_lines.get(finding.location.layer)  # type: ignore[arg-type]
+    if line is None and finding.location.config:
+        line = (line_of(report.dockerfile_config, finding.location.config) or (None, ""))[0]
     if report.dockerfile and line is not None:
         location["dockerfile"] = {"path": report.dockerfile, "line": line}
     return {
@@ -96,5 +104,5 @@ def _suppressed(report: ImageReport, item: Suppressed) -> dict[str, Any]:
     }
 
 
-def render(reports: Sequence[ImageReport]) -> str:
-    return json_text(json.dumps(document(reports), indent=2, ensure_ascii=False)) + "\n"
+def render(reports: Sequence[ImageReport], fail_on: str = "high") -> str:
+    return json_text(json.dumps(document(reports, fail_on), indent=2, ensure_ascii=False)) + "\n"

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from checks.model import SEVERITIES, CheckResult, Finding, severity_rank
-from inspector.report.model import ImageReport
+from inspector.report.model import ImageReport, verdict
 from inspector.safetext import visible
 
 # XML 1.0 cannot carry these even escaped; a file name in an image can contain them.
@@ -25,7 +25,7 @@ def render(reports: Sequence[ImageReport], fail_on: str = "high") -> str:
     system-out, so a CI server shows red exactly when the gate does."""
     root = ET.Element("testsuites", name="inspector audit")
     for report in reports:
-        root.append(_suite(report, severity_rank(fail_on)))
+        root.append(_suite(report, fail_on))
     totals = {key: sum(int(s.get(key, "0")) for s in root) for key in ("tests", *_COUNTED)}
     root.attrib.update({key: str(value) for key, value in totals.items()})
     ET.indent(root)
@@ -33,11 +33,13 @@ def render(reports: Sequence[ImageReport], fail_on: str = "high") -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
-def _suite(report: ImageReport, threshold: int) -> ET.Element:
+def _suite(report: ImageReport, fail_on: str) -> ET.Element:
+    threshold = severity_rank(fail_on)
     suite = ET.Element("testsuite", name=_clean(report.reference))
     properties = ET.SubElement(suite, "properties")
     database = report.advisories
     for name, value in (
+        ("gate.verdict", verdict(report, fail_on)),
         ("image.id", report.image_id),
         ("image.digest", report.digest),
         ("advisories.status", database.status if database else None),
@@ -54,12 +56,16 @@ def _suite(report: ImageReport, threshold: int) -> ET.Element:
         cases = [case]
     else:
         cases = [_case(result, threshold) for result in report.results]
+        if report.inconclusive is not None and report.inconclusive_fails:
+            # The policy fails an inconclusive start: CI shows it red like a failed check.
+            cases.append(_inconclusive(report.inconclusive))
         suite.extend(cases)
-        # The database's date, expired ignores, stale baseline entries: the reader should know.
-        said = ([database.line()] if database and database.status in ("matched", "disabled")
-                else []) + list(report.notices)  # fmt: skip
-        if said:
-            _text(ET.SubElement(suite, "system-out"), "\n".join(said))
+        # The verdict, the database's date, expired ignores, stale baseline entries: the
+        # reader should know.
+        said = [verdict(report, fail_on)]
+        said += [database.line()] if database and database.status in ("matched", "disabled") else []
+        said += list(report.notices)
+        _text(ET.SubElement(suite, "system-out"), "\n".join(said))
     suite.attrib.update(
         tests=str(len(cases)),
         failures=str(sum(1 for c in cases if c.find("failure") is not None)),
@@ -67,6 +73,14 @@ def _suite(report: ImageReport, threshold: int) -> ET.Element:
         skipped=str(sum(1 for c in cases if c.find("skipped") is not None)),
     )
     return suite
+
+
+def _inconclusive(reason: str) -> ET.Element:
+    case = ET.Element("testcase", classname="inspector.policy", name="inconclusive start")
+    failure = ET.SubElement(case, "failure", message='the policy\'s inconclusive = "fail"',
+                            type="inconclusive")  # fmt: skip
+    _text(failure, reason)
+    return case
 
 
 def _case(result: CheckResult, threshold: int) -> ET.Element:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from inspector.report.model import ImageReport
+from inspector.report.model import ImageReport, verdict
 from inspector.report.table import shown_findings
 from inspector.safetext import visible
 
@@ -17,13 +17,13 @@ _CODE_SPAN = re.compile(r"(`+[^`]*?`+)")
 _HEADERS = ("id", "severity", "what", "where", "fix")
 
 
-def render(reports: Sequence[ImageReport]) -> str:
+def render(reports: Sequence[ImageReport], fail_on: str = "high") -> str:
     # A PR comment is read in a browser, but also in a terminal (`gh pr view`, CI logs).
-    return visible("\n\n".join(_image(report) for report in reports)) + "\n"
+    return visible("\n\n".join(_image(report, fail_on) for report in reports)) + "\n"
 
 
-def _image(report: ImageReport) -> str:
-    lines = [f"### {_heading(report)}", ""]
+def _image(report: ImageReport, fail_on: str = "high") -> str:
+    lines = [f"### {_heading(report)}", "", f"**Verdict:** {_cell(verdict(report, fail_on))}", ""]
     if report.error:
         lines.append(f"**Could not be audited:** {_cell(report.error)}")
         return "\n".join(lines)

@@ -57,6 +57,8 @@ class ImageReport:
     runtime: dict[str, Any] | None = None  # the probes' statuses, for the reader
     dockerfile: str | None = None  # the Dockerfile's path as given with --dockerfile
     dockerfile_lines: Mapping[int, int] = field(default_factory=dict)  # layer -> line
+    # config field ("User", "Env.PATH", "FROM" for the final stage) -> (line, its keyword)
+    dockerfile_config: Mapping[str, tuple[int, str]] = field(default_factory=dict)
     notices: tuple[str, ...] = ()  # what the policy wants the reader to know (expired ignores)
     # What the SBOM formats describe, as the facts' JSON (None when not collected): the `image`
     # section; the `inventory` with each component's `reachability` and the `import_path` (and
@@ -67,6 +69,11 @@ class ImageReport:
     # The advisory database the vulnerabilities were matched against; None: not reported (an
     # image that could not be audited, or a report made before matching existed).
     advisories: AdvisoryDatabase | None = None
+    # Why the probes could not judge the app's start (it waits for configuration, or was killed
+    # for memory); None: they could, or did not run. `inconclusive_fails`: the policy's
+    # `inconclusive = "fail"` makes that fail the gate.
+    inconclusive: str | None = None
+    inconclusive_fails: bool = False
 
     @property
     def findings(self) -> list[Finding]:
@@ -95,10 +102,49 @@ class ImageReport:
 
 
 def exit_code(reports: Sequence[ImageReport], fail_on: str = "high") -> int:
-    """2 when an image (or a check) could not be audited, 1 when a finding reaches `fail_on`."""
-    # A check that crashed left the image half-audited: the tool did not do its job.
-    if any(r.error or any(x.status == "error" for x in r.results) for r in reports):
+    """2 when an image (or a check) could not be audited, 1 when a finding reaches `fail_on`
+    or the policy fails an inconclusive start."""
+    if any(not audited(r) for r in reports):
         return 2
+    return 1 if any(gate_fails(r, fail_on) for r in reports) else 0
+
+
+def audited(report: ImageReport) -> bool:
+    # A check that crashed left the image half-audited: the tool did not do its job.
+    return not (report.error or any(x.status == "error" for x in report.results))
+
+
+def gating(report: ImageReport, fail_on: str = "high") -> list[Finding]:
+    """The findings that fail the gate: counted, at `fail_on` or above, worst first."""
     threshold = severity_rank(fail_on)
-    hit = any(severity_rank(f.severity) >= threshold for r in reports for f in r.findings)
-    return 1 if hit else 0
+    return [f for f in report.findings if severity_rank(f.severity) >= threshold]
+
+
+def gate_fails(report: ImageReport, fail_on: str = "high") -> bool:
+    return bool(gating(report, fail_on)) or (report.inconclusive is not None
+                                             and report.inconclusive_fails)  # fmt: skip
+
+
+def verdict(report: ImageReport, fail_on: str = "high") -> str:
+    """The gate's decision on one image in one line, the same in every format: "gate passed",
+    "gate failed: 2 high (COR004, SEC001)", "gate failed: inconclusive start", or why there is
+    none (exit 2)."""
+    if report.error:
+        return "no verdict: the image could not be audited"
+    crashed = [r.check.id for r in report.results if r.status == "error"]
+    if crashed:
+        return f"no verdict: {', '.join(crashed)} could not run"
+    by: dict[str, list[str]] = {}
+    for finding in gating(report, fail_on):
+        ids = by.setdefault(finding.severity, [])
+        if finding.check not in ids:
+            ids.append(finding.check)
+    counts = Counter(f.severity for f in gating(report, fail_on))
+    parts = [f"{counts[s]} {s} ({', '.join(by[s])})" for s in reversed(SEVERITIES) if counts[s]]
+    if report.inconclusive is not None and report.inconclusive_fails:
+        parts.append('inconclusive start (the policy\'s inconclusive = "fail")')
+    if parts:
+        return "gate failed: " + ", ".join(parts)
+    if report.inconclusive is not None:
+        return "gate passed (the start was inconclusive; the policy lets that pass)"
+    return "gate passed"

@@ -30,8 +30,9 @@ from urllib.parse import quote
 from checks.docs import explain
 from checks.model import Check, Finding, Suppressed, layer_name, layer_number, severity_rank
 from inspector import __version__
+from inspector.dockerfile.config_lines import FROM_BASE, line_of
 from inspector.report.fingerprint import fingerprint
-from inspector.report.model import ImageReport
+from inspector.report.model import ImageReport, audited, gate_fails, verdict
 from inspector.safetext import json_text
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -48,11 +49,11 @@ _URI_SAFE = "/:@!$&'()*+,;=-._~"
 _LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 
-def render(reports: Sequence[ImageReport]) -> str:
-    return json_text(json.dumps(document(reports), indent=2, ensure_ascii=False)) + "\n"
+def render(reports: Sequence[ImageReport], fail_on: str = "high") -> str:
+    return json_text(json.dumps(document(reports, fail_on), indent=2, ensure_ascii=False)) + "\n"
 
 
-def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
+def document(reports: Sequence[ImageReport], fail_on: str = "high") -> dict[str, Any]:
     rules = _ran(reports)
     index = {check.id: i for i, check in enumerate(rules)}
     notifications = [n for r in reports for n in _notifications(r, index)]
@@ -93,7 +94,7 @@ def document(reports: Sequence[ImageReport]) -> dict[str, Any]:
                 if item.finding.check in index
             ),
         ],
-        "properties": {"images": [_image(r) for r in reports]},
+        "properties": {"failOn": fail_on, "images": [_image(r, fail_on) for r in reports]},
     }
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
 
@@ -204,11 +205,37 @@ def _result(report: ImageReport, finding: Finding, index: dict[str, int]) -> dic
     }
     layer = finding.location.layer
     line = report.dockerfile_lines.get(layer) if layer is not None else None
+    field = finding.location.config
+    setting = line_of(report.dockerfile_config, field) if field and line is None else None
     if report.dockerfile and line is not None:
         image = {"id": 1, **result["locations"][0]}
         result["locations"] = [_instruction(report.dockerfile, line, layer, image)]
         result["relatedLocations"] = [image]
+    elif report.dockerfile and field and setting is not None:
+        # A config finding (USER, CMD, ENV...) is placed where the Dockerfile sets the field,
+        # or at the final FROM when the base image set it, so code scanning shows it in place.
+        image = {"id": 1, **result["locations"][0]}
+        result["locations"] = [_setting(report.dockerfile, field, *setting, image)]
+        result["relatedLocations"] = [image]
     return result
+
+
+def _setting(dockerfile: str, field: str, line: int, keyword: str,
+             image: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The Dockerfile line that set the finding's config field, named like the image location."""
+    said = f"this {keyword} sets {field}"
+    if keyword == FROM_BASE:
+        said = f"no instruction of this stage sets {field}: it comes from the base image"
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": dockerfile_uri(dockerfile)},
+            "region": {"startLine": line},
+        },
+        "message": {"text": f"{said} ({image['message']['text']})"},
+    }
+    if "logicalLocations" in image:
+        location["logicalLocations"] = image["logicalLocations"]
+    return location
 
 
 def _vulnerability(finding: Finding) -> dict[str, Any]:
@@ -348,12 +375,14 @@ def _notifications(report: ImageReport, index: dict[str, int]) -> list[dict[str,
     ]
 
 
-def _image(report: ImageReport) -> dict[str, Any]:
+def _image(report: ImageReport, fail_on: str) -> dict[str, Any]:
     return {
         "reference": report.reference,
         "id": report.image_id,
         "digest": report.digest,
         "error": report.error,
+        "verdict": verdict(report, fail_on),
+        "passed": not gate_fails(report, fail_on) if audited(report) else None,
         # Every report states the advisory database's date (`advisories.updated`).
         "advisories": asdict(report.advisories) if report.advisories else None,
     }

@@ -17,8 +17,8 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from checks.model import SEVERITIES, Finding, severity_rank
-from inspector.report.model import ImageReport
+from checks.model import SEVERITIES, Finding
+from inspector.report.model import ImageReport, gate_fails, verdict
 from inspector.safetext import visible
 
 # Columns that wrap: what, where, fix. id and severity never wrap. At 120 columns and more,
@@ -73,7 +73,7 @@ def render(
     fail_on: str = "high",
 ) -> str:
     width = width or terminal_width()
-    parts = [_image(report, width, colour) for report in reports]
+    parts = [_image(report, width, colour, fail_on) for report in reports]
     if len(reports) > 1:
         parts.append(_summary(reports, fail_on, width))
     return "\n\n".join(parts) + "\n"
@@ -89,8 +89,7 @@ def _summary(reports: Sequence[ImageReport], fail_on: str, width: int) -> str:
     by = Counter(f.severity for r in reports for f in r.findings)
     counts = ", ".join(f"{by[s]} {s}" for s in reversed(SEVERITIES) if by[s])
     lines.append(f"findings: {counts or 'none'}")
-    threshold = severity_rank(fail_on)
-    failed = [r for r in reports if any(severity_rank(f.severity) >= threshold for f in r.findings)]
+    failed = [r for r in reports if gate_fails(r, fail_on)]
     names = ", ".join(_clean(r.reference) for r in failed) or "none"
     lines.append(_fit(f"failed the gate ({fail_on} or above): {names}", width))
     if broken:
@@ -117,7 +116,7 @@ def _style(text: str, style: Mapping[str, Any] | None, colour: bool) -> str:
     return click.style(text, **style) if colour and style else text
 
 
-def _image(report: ImageReport, width: int, colour: bool) -> str:
+def _image(report: ImageReport, width: int, colour: bool, fail_on: str = "high") -> str:
     title = _clean(report.reference)
     if report.image_id:
         title += f"  ({_clean(report.image_id[:19])})"
@@ -142,6 +141,7 @@ def _image(report: ImageReport, width: int, colour: bool) -> str:
         lines.append(textwrap.fill(vulnerabilities, width, subsequent_indent="  ",
                                    break_long_words=False, break_on_hyphens=False))  # fmt: skip
     lines.extend(_tail(report, width))
+    lines.append(_fit(_clean(verdict(report, fail_on)), width))
     return "\n".join(lines)
 
 

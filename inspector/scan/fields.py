@@ -306,9 +306,9 @@ FIELDS: dict[str, Field] = {
 _FINDING_FIELDS: dict[str, Field] = {
     "fingerprint": Field(
         "string",
-        "The finding's identity across rebuilds and retags (64 hex digits): the check, the "
-        "repository, where, and the message with numbers and digests masked; new and fixed "
-        "compare these.",
+        "The finding's identity across rebuilds, retags and probe modes (64 hex digits): the "
+        "check, the repository and the finding's subject (config field, path, rule, named "
+        "subject), never its message; new and fixed compare these.",
     ),
     "check": Field("string", 'The id of the check that found it, e.g. "SEC001".'),
     "severity": Field(

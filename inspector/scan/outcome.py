@@ -26,7 +26,7 @@ from checks.model import (
     Vulnerability,
 )
 from inspector import __version__
-from inspector.report.fingerprint import fingerprint
+from inspector.report.fingerprint import fingerprint, legacy_fingerprint
 
 # The code whose change can change an audit's result.
 _SOURCES = ("checks", "inspector/analysers", "inspector/facts", "inspector/layers")
@@ -70,6 +70,7 @@ def _finding_doc(finding: Finding) -> dict[str, Any]:
         "identity": finding.identity,
         # Kept whole: the fingerprint of a vulnerability finding reads it.
         "vulnerability": dict(vars(finding.vulnerability)) if finding.vulnerability else None,
+        "subject": finding.subject,
     }
 
 
@@ -91,6 +92,7 @@ def results_from(doc: Sequence[dict[str, Any]], checks: Mapping[str, Check]) -> 
                 f.get("rule"),
                 f.get("identity"),
                 _vulnerability(f.get("vulnerability")),
+                f.get("subject"),
             )
             for f in item["findings"]
         )
@@ -114,6 +116,11 @@ def finding_entry(reference: str, finding: Finding) -> dict[str, Any]:
         "where": finding.location.describe(),
         "fix": finding.fix,
     }
+
+
+def first_forms(reference: str, findings: Iterable[Finding]) -> dict[str, str]:
+    """Each finding's fingerprint to its first form, for `delta`."""
+    return {fingerprint(reference, f): legacy_fingerprint(reference, f) for f in findings}
 
 
 def counts(findings: Iterable[dict[str, Any]]) -> dict[str, int]:
@@ -146,12 +153,20 @@ def first_seen(previous: Sequence[Seen]) -> dict[str, str]:
 
 
 def open_since(
-    findings: Sequence[dict[str, Any]], before: Mapping[str, str], now: str
+    findings: Sequence[dict[str, Any]],
+    before: Mapping[str, str],
+    now: str,
+    first_form: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Carried over from the previous run while any image of the repository still has the
-    finding (`before`, from `first_seen`), else `now`: a finding that went away and came back
-    starts again."""
-    return {f["fingerprint"]: before.get(f["fingerprint"], now) for f in findings}
+    finding (`before`, from `first_seen`; under its first form for a store written before the
+    subject form), else `now`: a finding that went away and came back starts again."""
+    aliases = first_form or {}
+    return {
+        f["fingerprint"]: before.get(f["fingerprint"])
+        or before.get(aliases.get(f["fingerprint"], ""), now)
+        for f in findings
+    }
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,7 @@ def delta(
     platform: str,
     tags: Sequence[str],
     previous: Sequence[Seen],
+    first_form: Mapping[str, str] | None = None,
 ) -> Delta:
     """New and fixed for one image, judged per tag, by fingerprint.
 
@@ -178,7 +194,12 @@ def delta(
     its image is compared with the same digest if the repository had it under another tag,
     else with the whole repository (a new release tag with the known problems is not new);
     nothing is fixed by a tag that did not exist.
+
+    `first_form` maps a finding's fingerprint to its first form (`legacy_fingerprint`): a store
+    written before the subject form holds those, and the first run after an upgrade matches
+    them instead of calling everything new and fixed.
     """
+    aliases = first_form or {}
     same_platform = [seen for seen in previous if seen.platform == platform]
     named: dict[str, Seen] = {}
     for seen in same_platform:
@@ -199,8 +220,9 @@ def delta(
     else:
         against = [seen for seen in same_platform if seen.digest == digest] or same_platform
     before_prints = {f["fingerprint"] for seen in against for f in seen.findings}
-    new = [f for f in findings if f["fingerprint"] not in before_prints]
-    now = {f["fingerprint"] for f in findings}
+    new = [f for f in findings
+           if not {f["fingerprint"], aliases.get(f["fingerprint"])} & before_prints]  # fmt: skip
+    now = {f["fingerprint"] for f in findings} | set(aliases.values())
     fixed: dict[str, dict[str, Any]] = {}
     for seen in compared.values():
         for f in seen.findings:

@@ -37,6 +37,7 @@ from inspector.scan.outcome import (
     counts,
     delta,
     finding_entry,
+    first_forms,
     first_seen,
     open_since,
     results_doc,
@@ -82,6 +83,8 @@ class ScanOptions:
     page_size: int = 100
     use_cache: bool = True
     max_db_age_days: float = 7.0  # an older advisory database is a notice in the report
+    # The policy's expectation files (inspector.expect.model.ExpectationFile), judged per image.
+    expect: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -325,6 +328,7 @@ class Scan:
             layer_cache=self.layer_cache,
             probe=None,
             advisories=advisories,
+            expect=self.options.expect,
         )
         doc = facts.to_json()
         results = run_checks(doc, self.checks, self.context)
@@ -351,6 +355,7 @@ class Scan:
         suppressed = 0
         notices: tuple[str, ...] = ()
         check_errors: list[str] = []
+        first_form: dict[str, str] = {}
         if audit is not None:
             results = results_from(audit.results, self.by_id)
             applied = apply(self.gate, reference, results)
@@ -358,16 +363,18 @@ class Scan:
                 if result.status == "error":
                     check_errors.append(f"{result.check.id}: {result.reason}")
                 findings.extend(finding_entry(reference, f) for f in result.findings)
+                first_form.update(first_forms(reference, result.findings))
                 suppressed += len(result.suppressed)
             notices = applied.notices
         if note:
             notices = (*notices, note)
         findings.sort(key=lambda f: (-_rank(f["severity"]), f["check"], f["where"]))
         previous = self._previous(name, run_id)
-        since = open_since(findings, self._first_seen.get(name, {}), self.run_started)
+        since = open_since(findings, self._first_seen.get(name, {}), self.run_started, first_form)
         for f in findings:
             f["first_seen"] = since[f["fingerprint"]]
-        moved = delta(findings, item.digest, item.platform, item.tags, previous) if audit else None
+        moved = (delta(findings, item.digest, item.platform, item.tags, previous, first_form)
+                 if audit else None)  # fmt: skip
         new, fixed = (moved.new, moved.fixed) if moved else ([], [])
         report = {
             "image_id": audit.image_id if audit else None,

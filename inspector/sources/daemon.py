@@ -368,6 +368,17 @@ class _Dechunker:
             self.trailers = not self.left
 
 
+def repo_digest(digests: list[str], ref: str) -> str | None:
+    """The repository digest to deploy `ref` by: the one of its own repository when the engine
+    knows several (an image pushed to two registries), else the first; None when it knows none
+    (never pushed or pulled)."""
+    name = ref.split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    repository = head + slash + last.split(":", 1)[0]
+    own = [d for d in digests if d.split("@", 1)[0] in (repository, f"docker.io/{repository}")]
+    return next(iter(own or digests), None)
+
+
 def load(
     ref: str,
     read_layer: ReadLayer,
@@ -386,7 +397,7 @@ def load(
         attrs: dict[str, Any] = image.attrs
         image_id: str = image.id
         diff_ids = list((attrs.get("RootFS") or {}).get("Layers") or [])
-        digest = next(iter(attrs.get("RepoDigests") or []), None)
+        digest = repo_digest(attrs.get("RepoDigests") or [], ref)
         config_bytes = cached_config(image_id)
         if config_bytes is not None and all(d in known for d in diff_ids):
             # Everything is known already: no `docker save` at all.

@@ -13,6 +13,7 @@ import hashlib
 import json
 import platform as host
 import re
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from inspector.layers.model import LayerRead
 from inspector.sources.archive import Known, Loaded, ReadLayer
 from inspector.sources.registry_blob import BlobStream
 from inspector.sources.registry_client import Client, RegistryError, registry_said
+from inspector.sources.registry_layers import Wanted, read_layers, wanted_layers
 
 PREFIX = "registry:"
 DEFAULT_PLATFORM = "linux/amd64"
@@ -319,32 +321,32 @@ def _read_layers(
     read_layer: ReadLayer,
     known: Known,
 ) -> dict[str, LayerRead]:
-    layers: dict[str, LayerRead] = {}
+    """The layers the cache lacks, read side by side (registry_layers.py)."""
     budget = ImageBudget()
-    for position, (descriptor, diff_id) in enumerate(zip(descriptors, diff_ids, strict=True)):
-        if diff_id in known:
-            continue  # the cache has it: not downloaded at all
-        with known.claim(diff_id) as mine:
-            if not mine:
-                continue  # another reader put it in the cache while this one waited
-            layer = _read_blob(client, ref, descriptor, position, diff_id, read_layer, budget)
-            layers[diff_id] = layer
-            known.keep(layer)
-    return layers
+
+    def read_one(wanted: Wanted, cancel: threading.Event) -> LayerRead:
+        return _read_blob(client, ref, wanted, read_layer, cancel)
+
+    def tally(wanted: Wanted, layer: LayerRead) -> None:
+        try:
+            budget.add(layer)
+        except LimitExceeded as exc:
+            raise LimitExceeded(f"{ref} layer {wanted.position + 1}: {exc}") from exc
+
+    return read_layers(wanted_layers(descriptors, diff_ids, known), known, read_one, tally)
 
 
 def _read_blob(
     client: Client,
     ref: RegistryRef,
-    descriptor: Any,
-    position: int,
-    diff_id: str,
+    wanted: Wanted,
     read_layer: ReadLayer,
-    budget: ImageBudget,
+    cancel: threading.Event,
 ) -> LayerRead:
     """One layer blob, streamed into the reader and verified against its diff_id."""
-    digest, size = _descriptor(client, descriptor, f"layer {position + 1}")
-    blob = BlobStream(client, ref.repository, digest, size)
+    position, diff_id = wanted.position, wanted.diff_id
+    digest, size = _descriptor(client, wanted.descriptor, f"layer {position + 1}")
+    blob = BlobStream(client, ref.repository, digest, size, cancel)
     try:
         try:
             layer = read_layer(blob)  # type: ignore[arg-type]
@@ -355,7 +357,6 @@ def _read_blob(
             blob.finish()
             raise
         blob.finish()
-        budget.add(layer)
     except LimitExceeded as exc:
         raise LimitExceeded(f"{ref} layer {position + 1}: {exc}") from exc
     finally:

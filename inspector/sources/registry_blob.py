@@ -4,14 +4,20 @@ connection drops, and refused when it does not match its digest."""
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import requests
 import urllib3.exceptions
 
 from inspector.layers.stream import CHUNK
-from inspector.sources.registry_client import HOSTS, Client, registry_said
+from inspector.sources.registry_client import HOSTS, Client, RegistryError, registry_said
 
 RESUMES = 5  # a blob download dropped more often than this is given up
+
+
+class Cancelled(RegistryError):
+    """The read of a blob stopped because another read of the same image failed: never shown,
+    the failure that cancelled it is."""
 
 
 class BlobStream:
@@ -19,13 +25,22 @@ class BlobStream:
     `Range` where it stopped. The digest is checked at the end: `finish` reads what the reader
     left (a tar's end padding) so no blob goes unverified."""
 
-    def __init__(self, client: Client, repository: str, digest: str, size: int | None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        repository: str,
+        digest: str,
+        size: int | None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.client, self.path, self.digest, self.size = (
             client,
             f"{repository}/blobs/{digest}",
             digest,
             size,
         )
+        self.cancel = cancel
+        self._check_cancel()  # before asking: a read queued behind a failed one never starts
         self.hash = hashlib.new(digest.split(":", 1)[0])
         self.offset = 0
         self.resumes = 0
@@ -48,7 +63,12 @@ class BlobStream:
         response.raw.decode_content = False  # the digest is over the bytes as stored
         return response
 
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled(f"the read of blob {self.digest} was cancelled")
+
     def read(self, n: int = -1) -> bytes:
+        self._check_cancel()
         want = CHUNK if n is None or n < 0 else n
         while True:
             try:

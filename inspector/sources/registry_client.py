@@ -49,7 +49,7 @@ class Denied(RegistryError):
     """The registry (or its token server) refused these credentials, or having none."""
 
 
-def _slots_per_host() -> int:
+def slots_per_host() -> int:
     raw = os.environ.get("INSPECTOR_REGISTRY_REQUESTS", "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else REQUESTS_PER_HOST
 
@@ -67,7 +67,7 @@ class _Hosts:
     def slot(self, host: str) -> threading.BoundedSemaphore:
         with self._lock:
             if host not in self._slots:
-                self._slots[host] = threading.BoundedSemaphore(_slots_per_host())
+                self._slots[host] = threading.BoundedSemaphore(slots_per_host())
             return self._slots[host]
 
     def count(self, size: int) -> None:
