@@ -89,25 +89,29 @@ def test_registry_release_against_the_local_build(old, own_cache, capsys):
 
 
 def test_shared_layers_are_read_once(old, own_cache, capsys, monkeypatch):
-    """From an empty cache, every layer is parsed once: NEW takes each layer it shares with
-    OLD (read from the registry a moment before) from the cache, counted at the reader."""
+    """From an empty cache, every layer is parsed once, counted at both of the collector's
+    readers (a layer stream, the engine's stored layer): the engine's image is read first and
+    the registry's second, which takes each layer they share from the cache, never fetching it."""
     seen: Counter = Counter()
-    real = collect_module.read_layer
 
-    def counted(*args, **kwargs):
-        layer_read = real(*args, **kwargs)
-        seen[layer_read.diff_id] += 1
-        return layer_read
+    def counting(real):
+        def counted(*args, **kwargs):
+            layer_read = real(*args, **kwargs)
+            seen[layer_read.diff_id] += 1
+            return layer_read
 
-    monkeypatch.setattr(collect_module, "read_layer", counted)
+        return counted
+
+    for name in ("read_layer", "read_stored_layer"):
+        monkeypatch.setattr(collect_module, name, counting(getattr(collect_module, name)))
     code, doc, err = _diff(capsys, old, NEW, "--no-probe")
     assert code == 0, err
     shared = {r["digest"] for r in doc["size"]["layers"] if r["status"] == "shared"}
     assert shared
     assert set(seen.values()) == {1}, seen
-    assert shared <= set(seen)
-    assert doc["old"]["layers_read"] == doc["old"]["layers"]
-    assert doc["new"]["layers_read"] == doc["new"]["layers"] - len(shared)
+    assert set(seen) == {r["digest"] for r in doc["size"]["layers"]}
+    assert doc["new"]["layers_read"] == doc["new"]["layers"]
+    assert doc["old"]["layers_read"] == doc["old"]["layers"] - len(shared)
 
 
 def test_runtime_facts_moved_when_both_are_probed(old, own_cache, capsys):
