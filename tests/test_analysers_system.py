@@ -6,6 +6,7 @@ import binascii
 import dataclasses
 import io
 import json
+import re
 import string
 import struct
 from collections.abc import Callable
@@ -490,8 +491,14 @@ def test_secret_files_by_kind(path, content, kind, hint):
                  steps=["FROM python", "COPY . ."])  # fmt: skip
     found = only(secrets.analyse(data).secrets, path="/" + path)
     assert (found.kind, found.where, found.layer, found.created_by) == (kind, "file", 1, "COPY . .")
-    assert found.hint.startswith(hint)
+    # The digits of a fingerprint depend on the process's key, which a session fixture (the
+    # machine key of a CLI run) may set after these parameters were made: compared masked.
+    assert _keyless(found.hint).startswith(_keyless(hint))
     assert (found.deleted, found.removed_in, found.likely_test_fixture) == (False, None, False)
+
+
+def _keyless(text: str) -> str:
+    return re.sub(r"fingerprint [0-9a-f]{8}", "fingerprint #", text)
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ ROLE = "expect"  # the value of the `inspector.probe` label on this container
 COMMAND_TIMEOUT = 60.0  # seconds one command may take (its setup and teardown each get as much)
 OUTPUT_LIMIT = 1024 * 1024  # bytes kept of each of a command's stdout and stderr
 STOP_WAIT = 10  # seconds to wait for the killed container to be down before starting it again
+STOP_TRIES = 4  # kills and waits before the container counts as broken
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ class Session:
         elif flooded:
             stopped = f"printed more than {limit // 1024} KiB on {flooded[0]}: killed"
         if stopped:
+            # Our end of the output stream first: a flood the engine cannot hand over must not
+            # slow the kill that follows.
+            _close(sock)
             self._restart()
             reader.join(STOP_WAIT)
         _close(sock)
@@ -112,10 +116,19 @@ class Session:
 
     def _restart(self) -> None:
         """Kill the container (and with it the command) and start it again for what follows."""
-        with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
-            self.container.kill()  # raises when it is already down
+        # On a loaded machine the engine may take longer than one wait to bring a killed
+        # container down: kill and wait again (a kill of a container already down raises).
+        for _ in range(STOP_TRIES):
+            with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                self.container.kill()
+            try:
+                self.container.wait(timeout=STOP_WAIT)
+                break
+            except requests.exceptions.RequestException:
+                continue
+            except docker.errors.APIError:
+                break
         try:
-            self.container.wait(timeout=STOP_WAIT)
             self.container.start()
             self.starts += 1
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
