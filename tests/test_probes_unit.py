@@ -140,3 +140,21 @@ def test_in_image_script_runs_on_a_real_interpreter_and_reports_json(tmp_path):
     assert doc["home"] == str(tmp_path)
     assert doc["marker_environment"]["python_version"] == "{}.{}".format(*sys.version_info)
     assert any(d["name"].lower() == "packaging" for d in doc["distributions"])
+
+
+def test_an_exit_is_unexplained_only_once_the_log_has_caught_up(monkeypatch):
+    """The engine may copy an exited app's last lines to its log a moment after the exit is
+    seen: the tail is read again, briefly, before the exit is called unexplained."""
+    from inspector.probes import lifecycle
+
+    monkeypatch.setattr(lifecycle.time, "sleep", lambda seconds: None)
+    late = b"[ERROR] Worker failed\nFailed to find attribute 'app' in 'app'.\n"
+    logs = iter([b"[INFO] Booting worker\n", late, late])
+
+    class Exited:
+        def logs(self, tail: int) -> bytes:
+            return next(logs)
+
+    tail, cause = lifecycle._exit_told(Exited(), {"ExitCode": 4, "OOMKilled": False})
+    assert cause.kind == "missing-attribute"
+    assert tail[-1] == "Failed to find attribute 'app' in 'app'."

@@ -103,8 +103,7 @@ def run(
             # its grace period would let it write gigabytes more.
             return _limited(container, state, plan, proc_root, warmup, grace, meter, limits)
         if state["Status"] != "running":
-            tail = _log_tail(container)
-            cause = classify(tail, state.get("ExitCode"), state.get("OOMKilled"))
+            tail, cause = _exit_told(container, state)
             return LifecycleProbe(
                 "exited-early",
                 early_exit_reason(cause, state.get("ExitCode"), warmup, given),
@@ -362,6 +361,28 @@ def _from_top(container: Any, host_pid: int) -> list[Process]:
 
 def _redacted(process: Process) -> Process:
     return Process(**{**process.__dict__, "cmdline": tuple(redact_argv(process.cmdline))})
+
+
+# The engine copies a container's output to its log on its own; the last lines of an app that
+# just exited can reach the log a moment after the exit is seen. Read again, briefly, before
+# calling an exit unexplained.
+LOG_CATCH_UP = (0.3, 0.7, 1.0)
+
+
+def _exit_told(container: Any, state: dict[str, Any]) -> tuple[tuple[str, ...], Any]:
+    """The log's tail and the exit cause it tells, read again while the log may lag."""
+    tail = _log_tail(container)
+    cause = classify(tail, state.get("ExitCode"), state.get("OOMKilled"))
+    for wait in LOG_CATCH_UP:
+        if getattr(cause, "kind", None) != "unexplained":
+            break
+        time.sleep(wait)
+        again = _log_tail(container)
+        if again == tail:
+            continue
+        tail = again
+        cause = classify(tail, state.get("ExitCode"), state.get("OOMKilled"))
+    return tail, cause
 
 
 def _log_tail(container: Any) -> tuple[str, ...]:
