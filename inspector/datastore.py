@@ -9,6 +9,8 @@ as `errors.py` does.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,3 +46,19 @@ def first_line(exc: BaseException) -> str:
     """An exception as one line of a message."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def wal(db: sqlite3.Connection, patience: float = 60.0) -> None:
+    """Put a SQLite database in WAL mode. Switching the journal mode takes the database for
+    itself and SQLite does not wait for a lock there (its busy timeout does not apply): two
+    processes opening a new database at once would see "database is locked". Retried briefly,
+    as the busy timeout would have."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)

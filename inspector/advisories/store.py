@@ -36,7 +36,7 @@ from inspector.advisories.osv import (
     normalise_name,
     stored_advisory,
 )
-from inspector.datastore import default_path, first_line, is_postgres, shown
+from inspector.datastore import default_path, first_line, is_postgres, shown, wal
 from inspector.errors import InspectorError
 
 SCHEMA_KEY = "advisories_schema"  # the scan store's own key is "schema": never touched here
@@ -136,7 +136,7 @@ class AdvisoryStore:
         db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         # WAL: a reader (an audit matching) keeps reading the old records while an import
         # writes the new ones, and sees them all at once when it commits.
-        db.execute("PRAGMA journal_mode=WAL")
+        wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         return db
 

@@ -33,6 +33,7 @@ from typing import Any
 # default_path and shown are re-exported: callers of the scan store import them from here.
 from inspector.datastore import default_path as default_path
 from inspector.datastore import shown as shown
+from inspector.datastore import wal
 from inspector.errors import InspectorError
 
 SCHEMA_VERSION = 2
@@ -157,7 +158,7 @@ class Store:
         path = Path(self.url.removeprefix("sqlite://"))
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
+        wal(db)
         # WAL with NORMAL stays consistent on a crash; only the last commits may be lost, and a
         # scan redoes what it did not record. Recording an image is then no fsync.
         db.execute("PRAGMA synchronous=NORMAL")
