@@ -158,3 +158,22 @@ def test_an_exit_is_unexplained_only_once_the_log_has_caught_up(monkeypatch):
     tail, cause = lifecycle._exit_told(Exited(), {"ExitCode": 4, "OOMKilled": False})
     assert cause.kind == "missing-attribute"
     assert tail[-1] == "Failed to find attribute 'app' in 'app'."
+
+
+def test_gunicorns_own_halt_is_not_the_cause_of_its_exit():
+    """When gunicorn's halt races a worker's exit it ends on a HaltServer traceback: the cause is
+    the worker's line before it (a missing app object), not "a Python exception"."""
+    from inspector.probes.exits import classify
+
+    tail = [
+        "[2026-12-08 01:04:54 +0000] [7] [ERROR] Failed to find attribute 'app' in 'app'.",
+        "[2026-12-08 01:04:54 +0000] [7] [INFO] Worker exiting (pid: 7)",
+        "Traceback (most recent call last):",
+        '  File "/opt/venv/lib/python3.11/site-packages/gunicorn/arbiter.py", line 532, in '
+        "reap_workers",
+        "    raise HaltServer(reason, self.APP_LOAD_ERROR)",
+        "gunicorn.errors.HaltServer: <HaltServer 'App failed to load.' 4>",
+    ]
+    cause = classify(tail, 1, False)
+    assert (cause.kind, cause.verdict) == ("missing-attribute", "broken")
+    assert cause.subject == "`app` in `app`"

@@ -183,12 +183,19 @@ def _exception_line(lines: Sequence[str]) -> tuple[int, str, str] | None:
     return None
 
 
+_SUPERVISOR_HALTS = frozenset({"HaltServer"})
+
+
 def _from_traceback(lines: Sequence[str]) -> ExitCause | None:
     found = _exception_line(lines)
     if found is None:
         return None
     index, qualified, message = found
     name = qualified.rsplit(".", 1)[-1]
+    if name in _SUPERVISOR_HALTS:
+        # The server's own halt after a worker failed (gunicorn raises it from its reaper when
+        # the halt races a worker's exit): never the cause, which a worker printed before it.
+        return None
     line = lines[index]
     text = "\n".join(lines[index:])
     frames = [m for ln in lines[:index] if (m := _FILE_LINE.search(ln))]
